@@ -1,0 +1,46 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let package = Package(
+    name: "irqtrace",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "irqtrace", targets: ["irqtrace"]),
+        .library(name: "TraceFormat", targets: ["TraceFormat"]),
+        .library(name: "Recorder", targets: ["Recorder"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // C libraries enter through system-library shims; only TraceFormat's Zstd.swift imports CZstd.
+        .systemLibrary(
+            name: "CZstd",
+            pkgConfig: "libzstd",
+            providers: [.apt(["libzstd-dev"])]
+        ),
+        .systemLibrary(
+            name: "CPcap",
+            pkgConfig: "libpcap",
+            providers: [.apt(["libpcap-dev"])]
+        ),
+        .target(
+            name: "TraceFormat",
+            dependencies: ["CZstd"]
+        ),
+        .target(
+            name: "Recorder",
+            dependencies: ["TraceFormat"]
+        ),
+        .executableTarget(
+            name: "irqtrace",
+            dependencies: [
+                "TraceFormat", "Recorder",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(name: "TraceFormatTests", dependencies: ["TraceFormat"]),
+        .testTarget(name: "RecorderTests", dependencies: ["Recorder", "TraceFormat"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["TraceFormat"]),
+    ]
+)

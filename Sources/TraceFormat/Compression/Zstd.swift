@@ -1,0 +1,102 @@
+import CZstd
+
+/// Errors from libzstd, with its own message.
+public struct ZstdError: Error, Sendable, CustomStringConvertible {
+    public var message: String
+    public var description: String { "zstd: \(message)" }
+    init(code: Int) { message = String(cString: ZSTD_getErrorName(code)) }
+    init(_ message: String) { self.message = message }
+}
+
+/// Owns a `ZSTD_CCtx`; freed in `deinit`. Reused across chunks so compression allocates once.
+public struct ZstdCompressor: ~Copyable {
+    private let context: OpaquePointer
+    public let level: Int32
+
+    public init(level: Int32 = 19) {
+        context = ZSTD_createCCtx()
+        self.level = level
+    }
+
+    deinit { ZSTD_freeCCtx(context) }
+
+    /// Compresses `input` as one zstd frame.
+    public func compress(_ input: [UInt8]) throws(ZstdError) -> [UInt8] {
+        let bound = ZSTD_compressBound(input.count)
+        var out = [UInt8](repeating: 0, count: bound)
+        let written = input.withUnsafeBytes { src in
+            out.withUnsafeMutableBytes { dst in
+                ZSTD_compressCCtx(context, dst.baseAddress, bound, src.baseAddress, src.count, level)
+            }
+        }
+        if ZSTD_isError(written) != 0 { throw ZstdError(code: written) }
+        out.removeSubrange(written...)
+        return out
+    }
+}
+
+/// Owns a `ZSTD_DCtx`; freed in `deinit`.
+public struct ZstdDecompressor: ~Copyable {
+    private let context: OpaquePointer
+
+    public init() { context = ZSTD_createDCtx() }
+    deinit { ZSTD_freeDCtx(context) }
+
+    /// Decompresses one frame whose decompressed size must be exactly `expectedSize`.
+    public func decompress(_ input: UnsafeRawBufferPointer, expectedSize: Int, into out: inout [UInt8]) throws(ZstdError) {
+        if out.count < expectedSize { out = [UInt8](repeating: 0, count: expectedSize) }
+        let got = out.withUnsafeMutableBytes { dst in
+            ZSTD_decompressDCtx(context, dst.baseAddress, expectedSize, input.baseAddress, input.count)
+        }
+        if ZSTD_isError(got) != 0 { throw ZstdError(code: got) }
+        guard got == expectedSize else { throw ZstdError("decompressed \(got) bytes, expected \(expectedSize)") }
+    }
+
+    /// Decompresses a whole (possibly multi-frame) zstd stream of unknown size, as `zstd -d` does.
+    /// Used for `.zst` input files.
+    public func decompressStream(_ input: UnsafeRawBufferPointer) throws(ZstdError) -> [UInt8] {
+        let stream = ZSTD_createDStream()!
+        defer { ZSTD_freeDStream(stream) }
+        ZSTD_initDStream(stream)
+        var result: [UInt8] = []
+        result.reserveCapacity(input.count * 8)
+        let chunk = ZSTD_DStreamOutSize()
+        var buffer = [UInt8](repeating: 0, count: chunk)
+        var inBuf = ZSTD_inBuffer(src: input.baseAddress, size: input.count, pos: 0)
+        var lastRet = 0
+        while inBuf.pos < inBuf.size {
+            var ret = 0
+            var produced = 0
+            buffer.withUnsafeMutableBytes { dst in
+                var outBuf = ZSTD_outBuffer(dst: dst.baseAddress, size: chunk, pos: 0)
+                ret = ZSTD_decompressStream(stream, &outBuf, &inBuf)
+                produced = outBuf.pos
+            }
+            if ZSTD_isError(ret) != 0 { throw ZstdError(code: ret) }
+            result.append(contentsOf: buffer[0..<produced])
+            lastRet = ret
+            if produced == 0 && ret != 0 && inBuf.pos >= inBuf.size { break }
+        }
+        // Drain output that is still buffered.
+        while true {
+            var ret = 0
+            var produced = 0
+            buffer.withUnsafeMutableBytes { dst in
+                var outBuf = ZSTD_outBuffer(dst: dst.baseAddress, size: chunk, pos: 0)
+                ret = ZSTD_decompressStream(stream, &outBuf, &inBuf)
+                produced = outBuf.pos
+            }
+            if ZSTD_isError(ret) != 0 { throw ZstdError(code: ret) }
+            result.append(contentsOf: buffer[0..<produced])
+            lastRet = ret
+            if produced < chunk { break }
+        }
+        if lastRet != 0 { throw ZstdError("truncated zstd stream (the input ends inside a frame)") }
+        return result
+    }
+
+    /// True when `bytes` starts with the zstd frame magic 28 B5 2F FD.
+    public static func isZstd(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        bytes.count >= 4 && bytes[0] == 0x28 && bytes[1] == 0xB5 && bytes[2] == 0x2F && bytes[3] == 0xFD
+    }
+}

@@ -1,0 +1,112 @@
+import Foundation
+
+/// What a trace knows about where it came from. Stored as JSON in the file header (as known when
+/// the first chunk was written) and again in the footer (final); readers prefer the footer's.
+public struct TraceMetadata: Codable, Sendable, Equatable {
+    public var source: SourceKind
+    public var arch: Architecture
+    public var clock: ClockDomain
+    /// KVM backend when the trace is from KVM: "vmx", "svm", "pvm"; nil when unknown or not KVM.
+    public var kvmFlavour: String?
+    public var topology: Topology
+    /// The command line that made the recording (irqtrace's own, and the workload's where known).
+    public var commandLine: [String]
+    public var host: String?
+    public var kernel: String?
+    public var qemuVersion: String?
+    /// "irqtrace VERSION".
+    public var recorder: String
+    public var inputs: [InputInfo]
+
+    public init(source: SourceKind, arch: Architecture = .unknown, clock: ClockDomain = .none,
+                kvmFlavour: String? = nil, topology: Topology = Topology(), commandLine: [String] = [],
+                host: String? = nil, kernel: String? = nil, qemuVersion: String? = nil,
+                recorder: String = "irqtrace \(IrqtraceVersion.string)", inputs: [InputInfo] = []) {
+        self.source = source
+        self.arch = arch
+        self.clock = clock
+        self.kvmFlavour = kvmFlavour
+        self.topology = topology
+        self.commandLine = commandLine
+        self.host = host
+        self.kernel = kernel
+        self.qemuVersion = qemuVersion
+        self.recorder = recorder
+        self.inputs = inputs
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case source, arch, clock, topology, host, kernel, recorder, inputs
+        case kvmFlavour = "kvm_flavour"
+        case commandLine = "command_line"
+        case qemuVersion = "qemu_version"
+    }
+
+    func jsonBytes() -> [UInt8] {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys]
+        return Array((try? e.encode(self)) ?? Data())
+    }
+
+    static func decode(_ bytes: UnsafeRawBufferPointer) throws -> TraceMetadata {
+        try JSONDecoder().decode(TraceMetadata.self, from: Data(bytes))
+    }
+}
+
+/// The machine, as far as the source tells.
+public struct Topology: Codable, Sendable, Equatable {
+    public var vcpus: Int?
+    public var apicIDs: [Int]?
+    public var ioapicPins: Int?
+    public var gicLines: Int?
+    public init(vcpus: Int? = nil, apicIDs: [Int]? = nil, ioapicPins: Int? = nil, gicLines: Int? = nil) {
+        self.vcpus = vcpus
+        self.apicIDs = apicIDs
+        self.ioapicPins = ioapicPins
+        self.gicLines = gicLines
+    }
+    enum CodingKeys: String, CodingKey {
+        case vcpus
+        case apicIDs = "apic_ids"
+        case ioapicPins = "ioapic_pins"
+        case gicLines = "gic_lines"
+    }
+}
+
+/// One input file of a recording.
+public struct InputInfo: Codable, Sendable, Equatable {
+    public var path: String
+    /// Input format name (`qemu-log`, …).
+    public var format: String
+    public var bytes: Int
+    public var lines: Int
+    /// Index of the input's first event in the trace, and how many it gave.
+    public var firstEvent: Int
+    public var events: Int
+    public var malformedLines: Int
+    /// False when the input's last line had no newline (reprinted the same way).
+    public var finalNewline: Bool
+
+    public init(path: String, format: String, bytes: Int = 0, lines: Int = 0, firstEvent: Int = 0, events: Int = 0,
+                malformedLines: Int = 0, finalNewline: Bool = true) {
+        self.path = path
+        self.format = format
+        self.bytes = bytes
+        self.lines = lines
+        self.firstEvent = firstEvent
+        self.events = events
+        self.malformedLines = malformedLines
+        self.finalNewline = finalNewline
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case path, format, bytes, lines, events
+        case firstEvent = "first_event"
+        case malformedLines = "malformed_lines"
+        case finalNewline = "final_newline"
+    }
+}
+
+public enum IrqtraceVersion {
+    public static let string = "0.1.0"
+}

@@ -1,0 +1,105 @@
+/// Streaming `.irqt` writer with bounded memory: events accumulate in one chunk (default about
+/// 1 MiB before compression), which is encoded, compressed and written when full. The file header
+/// is written with the first chunk, so metadata learnt from the first events (architecture) lands in
+/// it; the footer (index + final metadata) is written by ``finish(metadata:)``.
+public final class TraceWriter {
+    public let catalog: TemplateCatalog
+    public var metadata: TraceMetadata
+    public let chunkSize: Int
+    private let output: OutputFile
+    private var compressor: ZstdCompressor
+    private var chunk = ChunkBuilder()
+    private var index: [IndexEntry] = []
+    private var headerWritten = false
+    public private(set) var eventCount = 0
+    /// Sum of encoded chunk sizes before compression.
+    public private(set) var rawBytes = 0
+
+    /// - Parameters:
+    ///   - chunkSize: target uncompressed size of a chunk in bytes.
+    ///   - level: zstd level (1–22).
+    public init(output: OutputFile, metadata: TraceMetadata, catalog: TemplateCatalog = TemplateCatalog(),
+                chunkSize: Int = 1 << 20, level: Int32 = 19) {
+        self.output = output
+        self.metadata = metadata
+        self.catalog = catalog
+        self.chunkSize = max(1024, chunkSize)
+        self.compressor = ZstdCompressor(level: level)
+    }
+
+    /// Appends one event. `values` holds the template's slot values (string slots: from ``internString(_:)``).
+    @inline(__always)
+    public func append(time: Int64, cpu: Int32, thread: Int32, domain: ClockDomain, template: UInt32,
+                       values: UnsafeBufferPointer<Int64>) throws {
+        let arity = catalog[template].valueCount
+        precondition(values.count >= arity, "template \(template) needs \(arity) values")
+        chunk.append(time: time, cpu: cpu, thread: thread, domain: domain.rawValue, template: template,
+                     arity: arity, values: values)
+        eventCount += 1
+        if chunk.estimatedSize >= chunkSize { try flushChunk() }
+    }
+
+    /// Index of a string in the current chunk's table, for a string slot. Call it for each event
+    /// just before ``append(time:cpu:thread:domain:template:values:)``.
+    public func internString(_ bytes: [UInt8]) -> Int64 { chunk.internString(bytes) }
+
+    /// Compressed bytes written so far.
+    public var bytesWritten: Int { output.offset }
+
+    private func writeHeader() throws {
+        var s = ByteSink()
+        let json = metadata.jsonBytes()
+        s.append(Layout.fileMagic)
+        s.appendLE(FormatVersion.major)
+        s.appendLE(FormatVersion.minor)
+        s.appendLE(UInt32(0))
+        s.appendLE(UInt32(json.count))
+        let crc = CRC32C.checksum(json, continuing: CRC32C.checksum(s.bytes))
+        s.appendLE(crc)
+        s.append(json)
+        try output.write(s.bytes)
+        headerWritten = true
+    }
+
+    /// Encodes, compresses and writes the pending chunk.
+    public func flushChunk() throws {
+        if !headerWritten { try writeHeader() }
+        guard chunk.count > 0 else { return }
+        let raw = chunk.encode(catalog: catalog)
+        let compressed = try compressor.compress(raw)
+        let first = UInt64(eventCount - chunk.count)
+        let header = ChunkHeader(firstEvent: first, eventCount: UInt32(chunk.count), rawSize: UInt32(raw.count),
+                                 compressedSize: UInt32(compressed.count), minTime: chunk.minTime, maxTime: chunk.maxTime,
+                                 payloadCRC: CRC32C.checksum(compressed))
+        index.append(IndexEntry(offset: UInt64(output.offset), firstEvent: first, eventCount: header.eventCount,
+                                rawSize: header.rawSize, compressedSize: header.compressedSize,
+                                minTime: header.minTime, maxTime: header.maxTime))
+        try output.write(header.encode())
+        try output.write(compressed)
+        rawBytes += raw.count
+        chunk.reset()
+    }
+
+    /// Writes the last chunk, the footer and the trailer, and commits the output.
+    public func finish() throws {
+        try flushChunk()
+        let footerOffset = output.offset
+        var s = ByteSink()
+        let json = metadata.jsonBytes()
+        s.append(Layout.footerMagic)
+        s.appendLE(UInt32(0))
+        s.appendLE(UInt64(eventCount))
+        s.appendLE(UInt32(index.count))
+        s.appendLE(UInt32(json.count))
+        for e in index { e.encode(into: &s) }
+        s.append(json)
+        s.appendLE(CRC32C.checksum(s.bytes))
+        try output.write(s.bytes)
+        var t = ByteSink()
+        t.appendLE(UInt64(footerOffset))
+        t.appendLE(UInt64(s.count))
+        t.append(Layout.trailerMagic)
+        try output.write(t.bytes)
+        try output.commit()
+    }
+}

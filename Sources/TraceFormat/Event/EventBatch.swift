@@ -1,0 +1,88 @@
+/// The events of one decoded chunk, column by column. Per-event access is by index; slot values
+/// live in one flat array, grouped by template (a column per template slot), so decoding touches
+/// only fixed-size values and allocates a handful of arrays per chunk, never per event.
+public struct EventBatch: Sendable {
+    /// Global index of the batch's first event in the trace.
+    public let firstEventIndex: Int
+    public let count: Int
+    /// Time in ns of each event, in the trace's clock domain.
+    public let times: [Int64]
+    /// CPU of each event (-1: the source does not say).
+    public let cpus: [Int32]
+    /// Thread or process id of each event (-1: the source does not say).
+    public let threads: [Int32]
+    /// Clock domain / machine of each event (``ClockDomain`` raw value).
+    public let domains: [UInt8]
+    /// Catalog id of each event's template.
+    public let templates: [UInt32]
+    /// Chunk-local template index of each event.
+    @usableFromInline let localTemplates: [UInt32]
+    /// Row of each event within its template's columns.
+    @usableFromInline let rows: [UInt32]
+    /// For each local template: where its columns start in `values`, and its number of events.
+    @usableFromInline let columnBase: [Int]
+    @usableFromInline let columnLength: [Int]
+    /// Slot values: for local template t, slot s, row r: `values[columnBase[t] + s * columnLength[t] + r]`.
+    @usableFromInline let values: [Int64]
+    /// The chunk's string table (string slots hold indices into it).
+    public let strings: [[UInt8]]
+
+    init(firstEventIndex: Int, times: [Int64], cpus: [Int32], threads: [Int32], domains: [UInt8],
+         templates: [UInt32], localTemplates: [UInt32], rows: [UInt32], columnBase: [Int], columnLength: [Int],
+         values: [Int64], strings: [[UInt8]]) {
+        self.firstEventIndex = firstEventIndex
+        self.count = times.count
+        self.times = times
+        self.cpus = cpus
+        self.threads = threads
+        self.domains = domains
+        self.templates = templates
+        self.localTemplates = localTemplates
+        self.rows = rows
+        self.columnBase = columnBase
+        self.columnLength = columnLength
+        self.values = values
+        self.strings = strings
+    }
+
+    /// Slot `slot` of event `i` (a number, or an index into ``strings`` for a string slot).
+    @inlinable @inline(__always)
+    public func value(_ i: Int, slot: Int) -> Int64 {
+        let t = Int(localTemplates[i])
+        return values[columnBase[t] + slot * columnLength[t] + Int(rows[i])]
+    }
+
+    /// The value of a schema field of event `i`, or nil when it is text.
+    @inlinable
+    public func number(_ i: Int, _ source: FieldSource) -> Int64? {
+        switch source {
+        case .slot(let s): value(i, slot: s)
+        case .constant(let v): v
+        case .text: nil
+        }
+    }
+
+    /// The text of a schema field of event `i` (a string slot, fixed text, or a number printed in decimal).
+    public func text(_ i: Int, _ source: FieldSource, template: EventTemplate) -> String {
+        switch source {
+        case .slot(let s):
+            let v = value(i, slot: s)
+            if template.slotIsString(s), v >= 0, Int(v) < strings.count { return String(decoding: strings[Int(v)], as: UTF8.self) }
+            return String(v)
+        case .constant(let v): return String(v)
+        case .text(let t): return t
+        }
+    }
+}
+
+extension EventTemplate {
+    /// True when slot `s` holds a string index.
+    public func slotIsString(_ s: Int) -> Bool {
+        var k = 0
+        for p in pieces where p.isValueSlot {
+            if k == s { if case .string = p { return true } else { return false } }
+            k += 1
+        }
+        return false
+    }
+}

@@ -1,0 +1,140 @@
+/// All schemas irqtrace knows, by event name, and the matcher that binds a template to one.
+public final class SchemaRegistry: Sendable {
+    public static let shared = SchemaRegistry(QEMUSchemas.all + KVMSchemas.all)
+
+    /// Schemas by event name; several variants of one event (kernel or QEMU versions) are tried in order.
+    public let byName: [String: [EventSchema]]
+
+    public init(_ schemas: [EventSchema]) {
+        var m: [String: [EventSchema]] = [:]
+        for s in schemas { m[s.name, default: []].append(s) }
+        byName = m
+    }
+
+    public func schemas(named name: String) -> [EventSchema] { byName[name] ?? [] }
+
+    /// Matches a template's body against the schemas registered for `name`; nil when none fits
+    /// (the event then keeps generic fields `arg0`, `arg1`, …).
+    public func bind(name: String, pieces: [TemplatePiece]) -> SchemaBinding? {
+        guard let candidates = byName[name] else { return nil }
+        let elements = TemplateMatcher.flattenBody(pieces)
+        for schema in candidates {
+            var matcher = TemplateMatcher(elements: elements, tokens: schema.tokens)
+            if let sources = matcher.match() {
+                return SchemaBinding(schema: schema, sources: sources)
+            }
+        }
+        return nil
+    }
+}
+
+/// Backtracking matcher of a template body (literal bytes and value slots) against format tokens.
+/// A numeric conversion matches a number slot or literal digits (then a constant); `%s` matches a
+/// string slot or any run of literal bytes (then fixed text).
+struct TemplateMatcher {
+    enum Element: Equatable {
+        case byte(UInt8)
+        case number(slot: Int)
+        case string(slot: Int)
+    }
+
+    let elements: [Element]
+    let tokens: [FormatToken]
+    private var failed = Set<Int>()
+    private var sources: [FieldSource] = []
+
+    init(elements: [Element], tokens: [FormatToken]) {
+        self.elements = elements
+        self.tokens = tokens
+    }
+
+    static func flattenBody(_ pieces: [TemplatePiece]) -> [Element] {
+        var out: [Element] = []
+        var slot = 0
+        var started = !pieces.contains(.bodyStart)
+        for p in pieces {
+            switch p {
+            case .bodyStart: started = true
+            case .literal(let bytes): if started { out += bytes.map { .byte($0) } }
+            case .number: if started { out.append(.number(slot: slot)) }; slot += 1
+            case .string: if started { out.append(.string(slot: slot)) }; slot += 1
+            default: break
+            }
+        }
+        return out
+    }
+
+    mutating func match() -> [FieldSource]? {
+        sources = []
+        return step(0, 0) ? sources : nil
+    }
+
+    private mutating func step(_ e: Int, _ t: Int) -> Bool {
+        if t == tokens.count { return e == elements.count }
+        let key = e &* 4096 &+ t
+        if failed.contains(key) { return false }
+        defer { }
+        switch tokens[t] {
+        case .literal(let c):
+            if e < elements.count, elements[e] == .byte(c), step(e + 1, t + 1) { return true }
+        case .number(let hex):
+            if e < elements.count {
+                switch elements[e] {
+                case .number(let slot), .string(let slot):
+                    sources.append(.slot(slot))
+                    if step(e + 1, t + 1) { return true }
+                    sources.removeLast()
+                case .byte:
+                    // Literal digits: longest first.
+                    var end = e
+                    while end < elements.count, case .byte(let b) = elements[end], Self.isNumberByte(b) { end += 1 }
+                    var k = end
+                    while k > e {
+                        if let v = Self.parseConstant(elements[e..<k], hex: hex) {
+                            sources.append(.constant(v))
+                            if step(k, t + 1) { return true }
+                            sources.removeLast()
+                        }
+                        k -= 1
+                    }
+                }
+            }
+        case .text:
+            if e < elements.count, case .string(let slot) = elements[e] {
+                sources.append(.slot(slot))
+                if step(e + 1, t + 1) { return true }
+                sources.removeLast()
+            }
+            // Fixed text: shortest first.
+            var k = e
+            while true {
+                var text: [UInt8] = []
+                for x in elements[e..<k] { if case .byte(let b) = x { text.append(b) } }
+                sources.append(.text(String(decoding: text, as: UTF8.self)))
+                if step(k, t + 1) { return true }
+                sources.removeLast()
+                guard k < elements.count, case .byte = elements[k] else { break }
+                k += 1
+            }
+        }
+        failed.insert(key)
+        return false
+    }
+
+    static func isNumberByte(_ b: UInt8) -> Bool {
+        (b >= 0x30 && b <= 0x39) || (b >= 0x61 && b <= 0x66) || (b >= 0x41 && b <= 0x46) || b == 0x78 || b == 0x2D
+    }
+
+    static func parseConstant(_ s: ArraySlice<Element>, hex: Bool) -> Int64? {
+        var bytes: [UInt8] = []
+        for x in s { guard case .byte(let b) = x else { return nil }; bytes.append(b) }
+        var text = String(decoding: bytes, as: UTF8.self)
+        var negative = false
+        if text.hasPrefix("-") { negative = true; text.removeFirst() }
+        var radix = hex ? 16 : 10
+        if text.hasPrefix("0x") { radix = 16; text.removeFirst(2) }
+        guard !text.isEmpty, let v = UInt64(text, radix: radix) else { return nil }
+        let signed = Int64(bitPattern: v)
+        return negative ? -signed : signed
+    }
+}
