@@ -56,8 +56,6 @@ public enum BodyTokenizer {
                     }
                     let digits = j - start
                     if j == end || (!isWordByte(line[j])), !(negative && v == 0) {
-                        if negative { skeleton.appendLiteral(0x2D) } // the sign stays literal only for -0; see below
-                        if negative { skeleton.dropLastLiteral() }
                         let width = digits > 1 && line[start] == 0x30 ? UInt8(digits) : 0
                         skeleton.appendNumber(.decimal, width: width)
                         values.append(negative ? -v : v)

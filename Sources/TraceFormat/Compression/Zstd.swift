@@ -64,20 +64,6 @@ public struct ZstdDecompressor: ~Copyable {
         var buffer = [UInt8](repeating: 0, count: chunk)
         var inBuf = ZSTD_inBuffer(src: input.baseAddress, size: input.count, pos: 0)
         var lastRet = 0
-        while inBuf.pos < inBuf.size {
-            var ret = 0
-            var produced = 0
-            buffer.withUnsafeMutableBytes { dst in
-                var outBuf = ZSTD_outBuffer(dst: dst.baseAddress, size: chunk, pos: 0)
-                ret = ZSTD_decompressStream(stream, &outBuf, &inBuf)
-                produced = outBuf.pos
-            }
-            if ZSTD_isError(ret) != 0 { throw ZstdError(code: ret) }
-            result.append(contentsOf: buffer[0..<produced])
-            lastRet = ret
-            if produced == 0 && ret != 0 && inBuf.pos >= inBuf.size { break }
-        }
-        // Drain output that is still buffered.
         while true {
             var ret = 0
             var produced = 0
@@ -89,7 +75,7 @@ public struct ZstdDecompressor: ~Copyable {
             if ZSTD_isError(ret) != 0 { throw ZstdError(code: ret) }
             result.append(contentsOf: buffer[0..<produced])
             lastRet = ret
-            if produced < chunk { break }
+            if inBuf.pos >= inBuf.size && produced < chunk { break }
         }
         if lastRet != 0 { throw ZstdError("truncated zstd stream (the input ends inside a frame)") }
         return result

@@ -85,3 +85,25 @@ public enum LinePrinter {
         }
     }
 }
+
+extension LinePrinter {
+    /// Appends only the event's arguments (the pieces after its name).
+    public static func appendBody(_ i: Int, of batch: EventBatch, template: EventTemplate, to out: inout [UInt8]) {
+        guard template.pieces.contains(.bodyStart) else { append(i, of: batch, template: template, to: &out); return }
+        var slot = 0
+        var inBody = false
+        for piece in template.pieces {
+            if case .bodyStart = piece { inBody = true; continue }
+            if !inBody { if piece.isValueSlot { slot += 1 }; continue }
+            switch piece {
+            case .literal(let bytes): out.append(contentsOf: bytes)
+            case .number(let style, let width): appendNumber(batch.value(i, slot: slot), style: style, width: Int(width), to: &out); slot += 1
+            case .string:
+                let k = batch.value(i, slot: slot)
+                if k >= 0 && Int(k) < batch.strings.count { out.append(contentsOf: batch.strings[Int(k)]) }
+                slot += 1
+            default: break
+            }
+        }
+    }
+}

@@ -1,0 +1,44 @@
+import Foundation
+import TraceFormat
+
+/// An input file's bytes: memory-mapped, or decompressed when the file is zstd-compressed
+/// (`.log.zst` samples are read as they are).
+public struct InputFile {
+    public let path: String
+    public let data: Data
+    /// Size on disk (compressed size for `.zst`).
+    public let fileSize: Int
+    public let wasCompressed: Bool
+
+    public init(path: String) throws {
+        self.path = path
+        let mapped: Data
+        do {
+            mapped = try Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped)
+        } catch {
+            throw IrqtraceError("cannot read: \((error as NSError).localizedDescription)", path: path,
+                                hint: "check the path")
+        }
+        fileSize = mapped.count
+        let isZstd = mapped.withUnsafeBytes { ZstdDecompressor.isZstd($0) }
+        if isZstd {
+            do {
+                let bytes = try mapped.withUnsafeBytes { try ZstdDecompressor().decompressStream($0) }
+                data = Data(bytes)
+            } catch {
+                throw IrqtraceError("\(error)", path: path, hint: "the .zst file is damaged; try `zstd -t`")
+            }
+            wasCompressed = true
+        } else {
+            data = mapped
+            wasCompressed = false
+        }
+    }
+
+    public init(path: String, bytes: [UInt8]) {
+        self.path = path
+        data = Data(bytes)
+        fileSize = bytes.count
+        wasCompressed = false
+    }
+}

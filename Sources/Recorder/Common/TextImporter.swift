@@ -1,0 +1,90 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import TraceFormat
+
+/// The import loop for line-oriented text formats: splits lines, tokenizes each, proves that the
+/// tokenized form reprints the line byte for byte (else stores the line whole in a string slot, so
+/// nothing is ever lost), interns the template and appends the event.
+struct TextImporter<Tokenizer: LineTokenizer> {
+    var tokenizer: Tokenizer
+    let strict: Bool
+
+    /// Imports `input` into `writer`; returns the input's record. Throws on I/O errors, and on the
+    /// first malformed line when `strict`.
+    mutating func run(_ input: InputFile, format: InputFormat, writer: TraceWriter,
+                      diagnostics: inout ImportDiagnostics, observe: (EventTemplate, UInt32) -> Void) throws -> InputInfo {
+        var info = InputInfo(path: input.path, format: format.rawValue, bytes: input.fileSize, firstEvent: writer.eventCount)
+        let malformedBefore = diagnostics.malformedLines
+        var parsed = ParsedLine()
+        var rendered: [UInt8] = []
+        rendered.reserveCapacity(512)
+        var lastTemplateCount = writer.catalog.count
+        try input.data.withUnsafeBytes { (all: UnsafeRawBufferPointer) throws in
+            let n = all.count
+            guard let base = all.baseAddress else { return }
+            var start = 0
+            var lineNumber = 0
+            while start < n {
+                lineNumber += 1
+                let end: Int
+                if let nl = memchr(base + start, 0x0A, n - start) {
+                    end = base.distance(to: UnsafeRawPointer(nl))
+                } else {
+                    end = n
+                    info.finalNewline = false
+                }
+                let line = UnsafeRawBufferPointer(rebasing: all[start..<end])
+                parsed.reset()
+                switch tokenizer.tokenize(line, into: &parsed) {
+                case .ignored:
+                    diagnostics.ignored()
+                case .malformed(let reason):
+                    if strict {
+                        throw IrqtraceError("malformed line: \(reason): \(ImportDiagnostics.excerpt(line))",
+                                            path: input.path, line: lineNumber,
+                                            hint: "drop --strict to skip and count such lines, or force the format with --input-format")
+                    }
+                    diagnostics.malformed(path: input.path, line: lineNumber, reason: reason, text: line)
+                case .event:
+                    try append(line, &parsed, &rendered, writer)
+                    if writer.catalog.count != lastTemplateCount {
+                        lastTemplateCount = writer.catalog.count
+                        let id = UInt32(lastTemplateCount - 1)
+                        observe(writer.catalog[id], id)
+                    }
+                }
+                start = end + 1
+            }
+            info.lines = lineNumber
+        }
+        info.events = writer.eventCount - info.firstEvent
+        info.malformedLines = diagnostics.malformedLines - malformedBefore
+        return info
+    }
+
+    @inline(__always)
+    private func append(_ line: UnsafeRawBufferPointer, _ parsed: inout ParsedLine, _ rendered: inout [UInt8],
+                        _ writer: TraceWriter) throws {
+        rendered.removeAll(keepingCapacity: true)
+        let exact = parsed.skeleton.bytes.withUnsafeBufferPointer { sk in
+            parsed.values.withUnsafeBufferPointer { v in
+                SkeletonRenderer.render(sk, values: v, time: parsed.time, cpu: parsed.cpu, thread: parsed.thread, to: &rendered)
+            }
+        } && rendered.elementsEqual(line)
+        let name = UnsafeRawBufferPointer(rebasing: line[parsed.nameStart..<parsed.nameEnd])
+        if !exact {
+            // Keep the line whole: a template of one string slot.
+            parsed.skeleton.reset()
+            parsed.skeleton.appendString()
+            parsed.values.removeAll(keepingCapacity: true)
+            parsed.values.append(writer.internString(Array(line)))
+        }
+        let id = name.isEmpty
+            ? try writer.catalog.intern(name: "unparsed", skeleton: parsed.skeleton.bytes)
+            : try parsed.skeleton.bytes.withUnsafeBytes { sk in try writer.catalog.intern(name: name, skeleton: sk) }
+        try parsed.values.withUnsafeBufferPointer { v in
+            try writer.append(time: parsed.time, cpu: parsed.cpu, thread: parsed.thread, domain: parsed.clock, template: id, values: v)
+        }
+    }
+}

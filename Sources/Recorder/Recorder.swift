@@ -1,0 +1,127 @@
+import Foundation
+import TraceFormat
+
+/// Options of `irqtrace record` (and of on-the-fly imports by the other commands).
+public struct RecordOptions: Sendable {
+    /// Force the input format instead of detecting it.
+    public var inputFormat: InputFormat?
+    /// Malformed input is an error instead of being skipped and counted.
+    public var strict = false
+    /// Target uncompressed chunk size in bytes.
+    public var chunkSize = 1 << 20
+    /// zstd level.
+    public var level: Int32 = 19
+    /// Recorded in the trace header.
+    public var commandLine: [String] = []
+
+    public init(inputFormat: InputFormat? = nil, strict: Bool = false, chunkSize: Int = 1 << 20, level: Int32 = 19,
+                commandLine: [String] = []) {
+        self.inputFormat = inputFormat
+        self.strict = strict
+        self.chunkSize = chunkSize
+        self.level = level
+        self.commandLine = commandLine
+    }
+}
+
+/// What a recording did.
+public struct RecordResult: Sendable {
+    public var metadata: TraceMetadata
+    public var diagnostics: ImportDiagnostics
+    public var events: Int
+    /// Bytes of the `.irqt` output, and of its chunks before compression.
+    public var bytesWritten: Int
+    public var rawChunkBytes: Int
+    /// Bytes of input text read (after decompressing `.zst` inputs).
+    public var inputBytes: Int
+}
+
+/// Imports recordings into the `.irqt` format.
+public enum Recorder {
+    /// Records `inputs` into `output` (committed on success, dropped on error).
+    public static func record(inputs: [String], to output: OutputFile, options: RecordOptions) throws -> RecordResult {
+        do {
+            let result = try write(inputs: inputs, to: output, options: options)
+            return result
+        } catch {
+            output.abort()
+            throw error
+        }
+    }
+
+    static func write(inputs: [String], to output: OutputFile, options: RecordOptions) throws -> RecordResult {
+        guard !inputs.isEmpty else { throw IrqtraceError("no input files", hint: "pass one or more recordings") }
+        let files = try inputs.map { try InputFile(path: $0) }
+        var formats: [InputFormat] = []
+        for f in files {
+            let format = try options.inputFormat ?? f.data.withUnsafeBytes { bytes in
+                guard let detected = InputFormat.detect(bytes) else {
+                    throw IrqtraceError("cannot tell the input format", path: f.path,
+                                        hint: "use --input-format with one of: \(InputFormat.allCases.filter { $0 != .irqt }.map(\.rawValue).joined(separator: ", "))")
+                }
+                return detected
+            }
+            if format == .irqt {
+                throw IrqtraceError("already an .irqt trace", path: f.path, hint: "pass it to info/stats/show/export directly")
+            }
+            formats.append(format)
+        }
+        var metadata = TraceMetadata(source: .qemuLog, commandLine: options.commandLine)
+        let writer = TraceWriter(output: output, metadata: metadata, chunkSize: options.chunkSize, level: options.level)
+        var diagnostics = ImportDiagnostics()
+        var archVotes: [Architecture: Int] = [:]
+        var clock: ClockDomain = .none
+        var inputBytes = 0
+        for (file, format) in zip(files, formats) {
+            inputBytes += file.data.count
+            switch format {
+            case .qemuLog:
+                var importer = TextImporter(tokenizer: QEMULogTokenizer(), strict: options.strict)
+                let info = try importer.run(file, format: format, writer: writer, diagnostics: &diagnostics) { template, _ in
+                    let arch = QEMUArchitecture.guess(eventName: template.name)
+                    if arch != .unknown {
+                        archVotes[arch, default: 0] += 1
+                        if writer.metadata.arch == .unknown { writer.metadata.arch = arch }
+                    }
+                    if template.printsTime, writer.metadata.clock == .none { writer.metadata.clock = .realtime }
+                }
+                if info.events > 0 && writer.metadata.clock == .realtime { clock = .realtime }
+                metadata.inputs.append(info)
+            case .irqt:
+                break
+            }
+        }
+        metadata.source = .qemuLog
+        metadata.arch = archVotes.max { $0.value < $1.value }?.key ?? .unknown
+        metadata.clock = clock
+        metadata.qemuVersion = nil
+        writer.metadata = metadata
+        try writer.finish()
+        return RecordResult(metadata: metadata, diagnostics: diagnostics, events: writer.eventCount,
+                            bytesWritten: writer.bytesWritten, rawChunkBytes: writer.rawBytes, inputBytes: inputBytes)
+    }
+
+    /// Opens any input `record` accepts: an `.irqt` file directly, anything else imported in memory.
+    public static func open(_ path: String, options: RecordOptions = RecordOptions()) throws -> (TraceReader, ImportDiagnostics?) {
+        let head = try InputFile(path: path)
+        let isTrace = head.data.withUnsafeBytes { TraceReader.isTrace($0) }
+        if isTrace && options.inputFormat == nil || options.inputFormat == .irqt {
+            return (try TraceReader(data: head.data, path: path), nil)
+        }
+        var fast = options
+        fast.level = 1
+        let memory = OutputFile()
+        let result = try record(inputs: [path], to: memory, options: fast)
+        return (try TraceReader(data: Data(memory.memory), path: path), result.diagnostics)
+    }
+}
+
+/// Which guest architecture a QEMU event belongs to.
+enum QEMUArchitecture {
+    static func guess(eventName n: String) -> Architecture {
+        if n.hasPrefix("gic_") { return .arm64 }
+        if n.hasPrefix("apic_") || n.hasPrefix("ioapic_") || n.hasPrefix("pic_") || n.hasPrefix("vtd_")
+            || n.hasPrefix("amdvi_") || n.hasPrefix("cpu_set_apic") || n.hasPrefix("cpu_get_apic") { return .x86_64 }
+        return .unknown
+    }
+}

@@ -1,0 +1,36 @@
+/// A time given on the command line: `SECONDS[.FRACTION]` (as the trace prints times), or a number
+/// with a unit `ns`, `us`, `ms`, `s`; a leading `+` makes it relative to the trace's first event.
+public struct TimeSpec: Sendable, Equatable {
+    public var nanoseconds: Int64
+    public var relative: Bool
+
+    public init?(_ text: String) {
+        var s = Substring(text)
+        relative = s.hasPrefix("+")
+        if relative { s = s.dropFirst() }
+        var scale: Int64 = 1_000_000_000
+        for (suffix, unit) in [("ns", Int64(1)), ("us", 1_000), ("ms", 1_000_000), ("s", 1_000_000_000)] where s.hasSuffix(suffix) {
+            scale = unit
+            s = s.dropLast(suffix.count)
+            break
+        }
+        let parts = s.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count <= 2, let whole = Int64(parts[0].isEmpty ? "0" : parts[0]), whole >= 0 else { return nil }
+        var ns = whole * scale
+        if parts.count == 2 {
+            let f = parts[1]
+            guard !f.isEmpty, f.allSatisfy(\.isNumber), f.count <= 18 else { return nil }
+            var frac = Int64(f)!
+            var digits = f.count
+            // frac / 10^digits * scale, without overflow for up to 18 digits.
+            var sc = scale
+            while digits > 0 && sc % 10 == 0 { sc /= 10; digits -= 1 }
+            while digits > 0 { frac /= 10; digits -= 1 }
+            ns += frac * sc
+        }
+        nanoseconds = ns
+    }
+
+    /// The absolute time, given the trace's first event time.
+    public func resolve(start: Int64) -> Int64 { relative ? start + nanoseconds : nanoseconds }
+}

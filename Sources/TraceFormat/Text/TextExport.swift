@@ -1,0 +1,21 @@
+/// `export --format text`: every event as the line its source printed, in trace order. Each input's
+/// lines end with a newline, except an input's last line when the input had none.
+public enum TextExport {
+    public static func write(_ reader: TraceReader, to out: OutputFile) throws {
+        // Events after which no newline is printed.
+        let noNewline = Set(reader.metadata.inputs.filter { !$0.finalNewline && $0.events > 0 }.map { $0.firstEvent + $0.events - 1 })
+        var buffer: [UInt8] = []
+        buffer.reserveCapacity(1 << 20)
+        try reader.forEachBatch { batch in
+            for i in 0..<batch.count {
+                LinePrinter.append(i, of: batch, template: reader.catalog[batch.templates[i]], to: &buffer)
+                if noNewline.isEmpty || !noNewline.contains(batch.firstEventIndex + i) { buffer.append(0x0A) }
+                if buffer.count >= 1 << 20 {
+                    try out.write(buffer)
+                    buffer.removeAll(keepingCapacity: true)
+                }
+            }
+        }
+        try out.write(buffer)
+    }
+}

@@ -1,0 +1,93 @@
+import ArgumentParser
+import Recorder
+import TraceFormat
+
+struct InfoCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "info", abstract: "Show a trace's header, counts, chunk table and damage report.")
+
+    @Argument(help: "A trace (.irqt or any input record accepts).")
+    var trace: String
+
+    @OptionGroup var input: TraceInputOptions
+
+    @Flag(name: .long, help: "JSON output (docs/CLI.md).")
+    var json = false
+
+    func run() throws {
+        let reader = try input.open(trace)
+        let m = reader.metadata
+        let events = reader.eventCount
+        if json {
+            let chunks: [JSONValue] = reader.chunks.enumerated().map { k, c in
+                .object([
+                    ("index", .int(k)), ("offset", .int(c.offset)), ("first_event", .int(c.firstEvent)),
+                    ("events", .int(c.eventCount)), ("raw_bytes", .int(c.rawSize)), ("compressed_bytes", .int(c.compressedSize)),
+                    ("min_time_ns", .int(c.minTime)), ("max_time_ns", .int(c.maxTime)),
+                    ("intact", .bool(c.isIntact)), ("problem", c.problem.map { .string($0) } ?? .null),
+                ])
+            }
+            let v: JSONValue = .object([
+                ("file", .string(trace)),
+                ("file_bytes", .int(reader.fileSize)),
+                ("format_version", .string("\(reader.formatMajor).\(reader.formatMinor)")),
+                ("source", .string(m.source.rawValue)),
+                ("arch", .string(m.arch.rawValue)),
+                ("clock", .string(m.clock.name)),
+                ("kvm_flavour", m.kvmFlavour.map { .string($0) } ?? .null),
+                ("recorder", .string(m.recorder)),
+                ("command_line", .array(m.commandLine.map { .string($0) })),
+                ("topology", .object([
+                    ("vcpus", m.topology.vcpus.map { .int($0) } ?? .null),
+                    ("apic_ids", m.topology.apicIDs.map { .array($0.map { .int($0) }) } ?? .null),
+                    ("ioapic_pins", m.topology.ioapicPins.map { .int($0) } ?? .null),
+                    ("gic_lines", m.topology.gicLines.map { .int($0) } ?? .null),
+                ])),
+                ("inputs", .array(m.inputs.map { i in
+                    .object([("path", .string(i.path)), ("format", .string(i.format)), ("bytes", .int(i.bytes)),
+                             ("lines", .int(i.lines)), ("first_event", .int(i.firstEvent)), ("events", .int(i.events)),
+                             ("malformed_lines", .int(i.malformedLines))])
+                })),
+                ("events", .int(events)),
+                ("templates", .int(reader.catalog.count)),
+                ("bytes_per_event", events > 0 ? .double(Double(reader.fileSize) / Double(events)) : .null),
+                ("chunks", .array(chunks)),
+                ("damaged", .bool(reader.damage.isDamaged)),
+                ("lost_events", .int(reader.damage.lostEvents)),
+                ("tail_unknown", .bool(reader.damage.tailUnknown)),
+                ("problems", .array(reader.damage.problems.map { .string($0) })),
+            ])
+            Console.out(v.serialized(pretty: true) + "\n")
+            return
+        }
+        var s = ""
+        s += "file:      \(trace) (\(reader.fileSize) bytes, format \(reader.formatMajor).\(reader.formatMinor))\n"
+        s += "source:    \(m.source.rawValue), arch \(m.arch.rawValue), clock \(m.clock.name)"
+        s += (m.kvmFlavour.map { ", kvm \($0)" } ?? "") + "\n"
+        s += "recorder:  \(m.recorder)\n"
+        if !m.commandLine.isEmpty { s += "command:   \(m.commandLine.joined(separator: " "))\n" }
+        for i in m.inputs {
+            s += "input:     \(i.path) (\(i.format), \(i.bytes) bytes, \(i.lines) lines, \(i.events) events, \(i.malformedLines) malformed)\n"
+        }
+        let perEvent = events > 0 ? format(Double(reader.fileSize) / Double(events), 3) : "-"
+        s += "events:    \(events) in \(reader.chunks.count) chunk\(reader.chunks.count == 1 ? "" : "s") (\(perEvent) bytes/event)\n"
+        s += "chunks:\n"
+        s += "  #     offset     events      first        raw   compressed  status\n"
+        for (k, c) in reader.chunks.enumerated() {
+            s += "  " + pad(k, 3) + " " + pad(c.offset, 10) + " " + pad(c.eventCount, 10) + " " + pad(c.firstEvent, 10)
+                + " " + pad(c.rawSize, 10) + " " + pad(c.compressedSize, 12) + "  " + (c.problem ?? "ok") + "\n"
+        }
+        if reader.damage.isDamaged {
+            s += "damage:    \(reader.damage.lostEvents) events lost\(reader.damage.tailUnknown ? " (and an unknown number at the end)" : "")\n"
+            for p in reader.damage.problems { s += "  - \(p)\n" }
+        } else {
+            s += "damage:    none\n"
+        }
+        Console.out(s)
+    }
+}
+
+func pad(_ v: Int, _ width: Int) -> String {
+    let s = String(v)
+    return s.count >= width ? s : String(repeating: " ", count: width - s.count) + s
+}

@@ -1,0 +1,43 @@
+import ArgumentParser
+import TraceFormat
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// irqtrace: record, replay and analyze interrupt-virtualization traces.
+struct Irqtrace: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "irqtrace",
+        abstract: "Record, inspect and export interrupt-virtualization traces (KVM, QEMU).",
+        discussion: """
+        Exit status: 0 ok; 1 findings or divergences; 2 usage or input error.
+        Every command that reads a trace accepts any input `record` accepts.
+        """,
+        version: IrqtraceVersion.string,
+        subcommands: [RecordCommand.self, InfoCommand.self, StatsCommand.self, ShowCommand.self, ExportCommand.self]
+    )
+}
+
+@main
+enum Entry {
+    static func main() {
+        do {
+            var command = try Irqtrace.parseAsRoot()
+            try command.run()
+        } catch let error as IrqtraceError {
+            Console.error(error.description)
+            exit(2)
+        } catch let code as ExitCode {
+            exit(code.rawValue)
+        } catch {
+            let code = Irqtrace.exitCode(for: error)
+            let message = Irqtrace.fullMessage(for: error)
+            if code == .success {
+                print(message)
+                exit(0)
+            }
+            Console.error(message)
+            exit(2)
+        }
+    }
+}
