@@ -1,9 +1,18 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 /// Interns templates by (name, skeleton) and hands out dense ids. One catalog serves a writer or a
 /// reader; chunks carry the templates they use, so a catalog is rebuilt from any intact chunk.
 public final class TemplateCatalog {
     public private(set) var templates: [EventTemplate] = []
     /// Hash of (name, skeleton) → id; collisions probe to the next hash value.
     private var index: [UInt64: UInt32] = [:]
+    private var nameBytes: [[UInt8]] = []
+
+    @inline(__always)
+    static func equal(_ a: [UInt8], _ b: UnsafeRawBufferPointer) -> Bool {
+        a.count == b.count && (a.isEmpty || a.withUnsafeBytes { memcmp($0.baseAddress!, b.baseAddress!, a.count) == 0 })
+    }
 
     public init() {}
 
@@ -25,12 +34,13 @@ public final class TemplateCatalog {
         var h = Self.hash(name: name, skeleton: skeleton)
         while let id = index[h] {
             let t = templates[Int(id)]
-            if t.skeleton.elementsEqual(skeleton) && t.name.utf8.elementsEqual(name) { return id }
+            if Self.equal(t.skeleton, skeleton) && Self.equal(nameBytes[Int(id)], name) { return id }
             h &+= 1
         }
         let t = try EventTemplate(name: String(decoding: name, as: UTF8.self), skeleton: Array(skeleton))
         let id = UInt32(templates.count)
         templates.append(t)
+        nameBytes.append(Array(name))
         index[h] = id
         return id
     }

@@ -1,0 +1,166 @@
+// irqtrace-bench: plain timing of the irqtrace benchmark workloads, without package-benchmark.
+//
+//   irqtrace-bench [all|import|encode|decode|breakdown] [--iterations N]
+//                  [--import-mb MB] [--encode-rounds R] [--decode-rounds R]
+//   irqtrace-bench write-decode-input FILE [--decode-rounds R]   (an .irqt for profiling)
+//   irqtrace-bench decode-file FILE [--iterations N]             (small decode loop for valgrind/perf)
+//
+// A round is all of traces/*.log.zst decompressed and concatenated (~8.1 MB, ~121.5k events).
+import BenchKit
+import Foundation
+import Recorder
+import TraceFormat
+
+/// Unbuffered, so progress shows through pipes.
+func say(_ line: String) { FileHandle.standardOutput.write(Data((line + "\n").utf8)) }
+
+func option(_ name: String, _ fallback: Int, in args: inout [String]) -> Int {
+    guard let k = args.firstIndex(of: name) else { return fallback }
+    guard k + 1 < args.count, let v = Int(args[k + 1]) else {
+        FileHandle.standardError.write(Data("irqtrace-bench: \(name) needs a whole number\n".utf8))
+        exit(2)
+    }
+    args.removeSubrange(k...k + 1)
+    return v
+}
+struct Options {
+    var iterations = 0, importMB = 50, encodeRounds = 20, decodeRounds = 60
+    var command = "all"
+    var rest: [String] = []
+    init(_ arguments: [String]) {
+        var args = arguments
+        iterations = option("--iterations", 0, in: &args)
+        importMB = option("--import-mb", 50, in: &args)
+        encodeRounds = option("--encode-rounds", 20, in: &args)
+        decodeRounds = option("--decode-rounds", 60, in: &args)
+        command = args.first ?? "all"
+        rest = Array(args.dropFirst())
+    }
+}
+let options = Options(Array(CommandLine.arguments.dropFirst()))
+let iterationsOption = options.iterations
+let importMB = options.importMB
+let encodeRounds = options.encodeRounds
+let decodeRounds = options.decodeRounds
+let command = options.command
+let args = [command] + options.rest
+
+func iterations(_ fallback: Int) -> Int { iterationsOption > 0 ? iterationsOption : fallback }
+
+func median(_ xs: [Double]) -> Double {
+    let s = xs.sorted()
+    return s.isEmpty ? 0 : s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
+}
+
+func fmt(_ x: Double, _ digits: Int = 2) -> String { String(format: "%.\(digits)f", x) }
+
+func rate(_ perSecond: Double, _ unit: String) -> String {
+    perSecond >= 1e6 ? "\(fmt(perSecond / 1e6)) M \(unit)" : perSecond >= 1e3 ? "\(fmt(perSecond / 1e3)) k \(unit)" : "\(fmt(perSecond)) \(unit)"
+}
+
+/// Runs `body` `n` times; returns all wall times.
+func repeatTimed(_ n: Int, _ body: () throws -> Void) rethrows -> [Double] {
+    var out: [Double] = []
+    for _ in 0..<n { out.append(try Workloads.time(body)) }
+    return out
+}
+
+func machine() -> String {
+    let cores = ProcessInfo.processInfo.activeProcessorCount
+    let cpuinfo = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
+    let model = cpuinfo.split(separator: "\n").first { $0.hasPrefix("model name") }
+        .map { $0.split(separator: ":", maxSplits: 1).last.map { $0.trimmingCharacters(in: .whitespaces) } ?? "?" } ?? "?"
+    return "\(cores) cores, \(model)"
+}
+
+func runImport() throws {
+    let input = try Workloads.makeImportInput(approximateBytes: importMB * 1_000_000)
+    defer { unlink(input.path) }
+    var result: RecordResult? = nil
+    _ = try Workloads.importLog(input) // warm-up (page cache, allocator)
+    let times = try repeatTimed(iterations(3)) { result = try Workloads.importLog(input) }
+    let best = times.min()!, med = median(times)
+    let r = result!
+    say("import.qemuLog: \(fmt(Double(input.bytes) / 1e6)) MB of text (\(input.rounds) rounds), \(r.events) events -> "
+          + "\(r.bytesWritten) bytes .irqt; \(times.count) runs, best \(fmt(best, 3)) s, median \(fmt(med, 3)) s")
+    say("  import.qemuLog MB/s: \(fmt(Double(input.bytes) / 1e6 / med)) (median), \(fmt(Double(input.bytes) / 1e6 / best)) (best); "
+          + "events/s: \(rate(Double(r.events) / med, "events/s")) (median)")
+}
+
+
+
+func runEncode() throws {
+    let events = try Workloads.makeEncodeInput(rounds: encodeRounds)
+    for (level, n) in [(Int32(19), iterations(3)), (Int32(3), iterations(5))] {
+        var size = 0
+        _ = try events.encode(level: level)
+        let times = try repeatTimed(n) { size = try events.encode(level: level).count }
+        let best = times.min()!, med = median(times)
+        say("encode.events zstd \(level): \(events.count) events -> \(size) bytes (\(fmt(Double(size) / Double(events.count), 3)) B/event); "
+              + "\(times.count) runs, best \(fmt(best, 3)) s, median \(fmt(med, 3)) s")
+        say("  encode.events zstd \(level) events/s: \(rate(Double(events.count) / med, "events/s")) (median), "
+              + "\(rate(Double(events.count) / best, "events/s")) (best)")
+    }
+}
+
+func runDecode(breakdown: Bool) throws {
+    let t0 = Workloads.now()
+    let input = try Workloads.makeDecodeInput(rounds: decodeRounds)
+    say("decode input: \(input.events) events, \(input.data.count) bytes .irqt (zstd 19), made in \(fmt(Workloads.now() - t0, 1)) s")
+    try decodeReport(input, breakdown: breakdown)
+}
+
+func decodeReport(_ input: Workloads.DecodeInput, breakdown: Bool) throws {
+    var tally = try Workloads.decode(input)
+    let times = try repeatTimed(iterations(10)) { tally = try Workloads.decode(input) }
+    let best = times.min()!, med = median(times)
+    say("decode.events: \(tally.events) events; \(times.count) runs, best \(fmt(best * 1e3, 1)) ms, median \(fmt(med * 1e3, 1)) ms "
+          + "(check \(tally.timeSum & 0xffff)/\(tally.templateSum & 0xffff))")
+    let eps = Double(tally.events) / med
+    say("  decode.events events/s: \(rate(eps, "events/s")) (median), \(rate(Double(tally.events) / best, "events/s")) (best); "
+          + "goal >= 50 M events/s/core: \(eps >= 50e6 ? "met" : "NOT met (\(fmt(eps / 50e6 * 100, 0))% of goal)")")
+    guard breakdown else { return }
+    let b = try Workloads.decodeBreakdown(input, repeats: max(3, iterations(3)))
+    let total = b.open + b.forEachBatch + b.touch
+    func share(_ x: Double) -> String { "\(fmt(x * 1e3, 1)) ms (\(fmt(x / total * 100, 0))%, \(fmt(x / Double(b.events) * 1e9, 2)) ns/event)" }
+    say("decode breakdown (best of runs; \(b.chunks) chunks, \(b.compressedBytes) compressed -> \(b.rawBytes) raw bytes, "
+          + "\(fmt(Double(b.rawBytes) / Double(b.events), 2)) raw B/event):")
+    say("  open (TraceReader init, CRC-32C of all payloads):  \(share(b.open))   [CRC alone \(fmt(b.crc * 1e3, 1)) ms, "
+          + "\(fmt(Double(b.compressedBytes) / b.crc / 1e9, 2)) GB/s]")
+    say("  zstd decompress of all chunks (alone):              \(share(b.zstd))   [\(fmt(Double(b.rawBytes) / b.zstd / 1e6, 0)) MB/s out]")
+    say("  column decode + EventBatch (forEachBatch - zstd):   \(share(max(0, b.forEachBatch - b.zstd)))")
+    say("  per-event time/template loop:                       \(share(b.touch))")
+    say("  sum:                                                \(fmt(total * 1e3, 1)) ms = \(rate(Double(b.events) / total, "events/s"))")
+}
+
+do {
+    switch command {
+    case "all":
+        say("machine: \(machine())")
+        try runImport()
+        try runEncode()
+        try runDecode(breakdown: true)
+    case "import": try runImport()
+    case "encode": try runEncode()
+    case "decode": try runDecode(breakdown: false)
+    case "breakdown": try runDecode(breakdown: true)
+    case "write-decode-input":
+        guard args.count >= 2 else { throw BenchError("write-decode-input needs an output path") }
+        let input = try Workloads.makeDecodeInput(rounds: decodeRounds)
+        try input.data.write(to: URL(fileURLWithPath: args[1]))
+        say("wrote \(args[1]): \(input.events) events, \(input.data.count) bytes")
+    case "decode-file":
+        guard args.count >= 2 else { throw BenchError("decode-file needs an .irqt path") }
+        let data = try Data(contentsOf: URL(fileURLWithPath: args[1]))
+        let input = Workloads.DecodeInput(data: data, events: 0)
+        var tally = Workloads.DecodeTally()
+        let n = iterations(1)
+        let t = try Workloads.time { for _ in 0..<n { tally = try Workloads.decode(input) } }
+        say("decode-file: \(n) x \(tally.events) events in \(fmt(t, 3)) s = \(rate(Double(n * tally.events) / t, "events/s"))")
+    default:
+        throw BenchError("unknown command \(command); use all, import, encode, decode, breakdown, write-decode-input, decode-file")
+    }
+} catch {
+    FileHandle.standardError.write(Data("irqtrace-bench: \(error)\n".utf8))
+    exit(1)
+}

@@ -1,0 +1,40 @@
+# irqtrace: `make run` sets up, builds and runs irqtrace on the bundled real QEMU sample;
+# `make test` sets up and runs the test suite.
+export PATH := /opt/swift/usr/bin:$(PATH)
+SWIFT ?= swift
+SAMPLE ?= traces/qemu-x86-q35-intremap-smp2.log.zst
+BIN = .build/release/irqtrace
+
+.PHONY: setup build run test bench sizes traces clean
+
+setup:
+	@scripts/setup.sh
+
+build: setup
+	$(SWIFT) build -c release --product irqtrace
+
+run: build
+	@mkdir -p out
+	$(BIN) record $(SAMPLE) -o out/sample.irqt
+	$(BIN) info out/sample.irqt
+	$(BIN) stats out/sample.irqt
+	$(BIN) show out/sample.irqt --event vtd_ir_remap_msi --limit 8
+	$(BIN) export out/sample.irqt -o out/sample.log
+	@zstd -dc $(SAMPLE) | cmp - out/sample.log && echo "export --format text reprints $(SAMPLE) byte for byte"
+
+test: setup
+	$(SWIFT) build --product irqtrace
+	$(SWIFT) test
+
+bench: setup
+	scripts/bench.sh
+
+sizes: setup
+	scripts/size-table.sh
+
+# Re-record the real QEMU samples in traces/ (boots Debian kernels under QEMU TCG; ~1 minute).
+traces:
+	scripts/make-qemu-traces.sh
+
+clean:
+	rm -rf .build out

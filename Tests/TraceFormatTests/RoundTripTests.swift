@@ -1,0 +1,114 @@
+import Foundation
+import Testing
+@testable import TraceFormat
+
+@Suite("Container round trip")
+struct RoundTripTests {
+    @Test("random event streams survive write and read unchanged", arguments: [1, 2, 3, 4, 5, 6, 7, 8] as [UInt64])
+    func randomStreams(seed: UInt64) throws {
+        var rng = SplitMix64(seed: seed)
+        let templates = RandomTraces.templates(Int.random(in: 1...40, using: &rng), rng: &rng)
+        let events = RandomTraces.events(Int.random(in: 0...6000, using: &rng), templates: templates, rng: &rng)
+        let chunkSize = [1024, 4096, 65536, 1 << 20].randomElement(using: &rng)!
+        let bytes = try RandomTraces.write(events, templates: templates, chunkSize: chunkSize)
+        let reader = try TraceReader(data: Data(bytes))
+        #expect(!reader.damage.isDamaged)
+        #expect(reader.eventCount == events.count)
+        #expect(reader.declaredEventCount == events.count)
+        let back = try RandomTraces.read(reader, templates: templates)
+        #expect(back.count == events.count)
+        let differing = back.enumerated().filter { k, pair in pair.0 != k || pair.1 != events[k] }.map(\.offset)
+        #expect(differing.isEmpty, "events differ at \(differing.prefix(5)) (seed \(seed))")
+    }
+
+    @Test("the same events give the same bytes whatever the run")
+    func deterministic() throws {
+        var rng = SplitMix64(seed: 99)
+        let templates = RandomTraces.templates(10, rng: &rng)
+        let events = RandomTraces.events(3000, templates: templates, rng: &rng)
+        let a = try RandomTraces.write(events, templates: templates, chunkSize: 8192)
+        let b = try RandomTraces.write(events, templates: templates, chunkSize: 8192)
+        #expect(a == b)
+    }
+
+    @Test("an empty trace reads back empty and undamaged")
+    func empty() throws {
+        let bytes = try RandomTraces.write([], templates: [], chunkSize: 4096)
+        let reader = try TraceReader(data: Data(bytes))
+        #expect(reader.eventCount == 0)
+        #expect(!reader.damage.isDamaged)
+        #expect(reader.chunks.isEmpty)
+    }
+
+    @Test("metadata from the footer is read back")
+    func metadata() throws {
+        var m = TraceMetadata(source: .qemuLog, arch: .arm64, clock: .realtime, kvmFlavour: "pvm",
+                              topology: Topology(vcpus: 4, apicIDs: [0, 1, 2, 3], ioapicPins: 24, gicLines: 288),
+                              commandLine: ["irqtrace", "record", "x"], qemuVersion: "7.2.22")
+        m.inputs = [InputInfo(path: "a.log", format: "qemu-log", bytes: 10, lines: 2, firstEvent: 0, events: 2, malformedLines: 0, finalNewline: false)]
+        let bytes = try RandomTraces.write([], templates: [], chunkSize: 4096, metadata: m)
+        let reader = try TraceReader(data: Data(bytes))
+        #expect(reader.metadata == m)
+    }
+
+    @Test("lines reprint from their template exactly")
+    func printing() throws {
+        var sk = SkeletonBuilder()
+        sk.appendThread(); sk.appendLiteral("@"); sk.appendTime(fractionDigits: 6, secondsWidth: 0); sk.appendLiteral(":x ")
+        sk.appendBodyStart(); sk.appendLiteral("a 0x"); sk.appendNumber(.hexLower, width: 8); sk.appendLiteral(" b ")
+        sk.appendNumber(.decimal); sk.appendLiteral(" c 0x"); sk.appendNumber(.hexUpper)
+        let values: [Int64] = [0xbeef, -42, 0xABC]
+        var out: [UInt8] = []
+        let ok = sk.bytes.withUnsafeBufferPointer { s in
+            values.withUnsafeBufferPointer { v in
+                SkeletonRenderer.render(s, values: v, time: 1_795_617_354_745_184_000, cpu: -1, thread: 8073, to: &out)
+            }
+        }
+        #expect(ok)
+        #expect(String(decoding: out, as: UTF8.self) == "8073@1795617354.745184:x a 0x0000beef b -42 c 0xABC")
+    }
+}
+
+@Suite("Byte-level primitives")
+struct PrimitiveTests {
+    @Test func varints() throws {
+        for v: Int64 in [0, 1, -1, 63, -64, 64, 1 << 40, .max, .min] {
+            var s = ByteSink()
+            s.appendZigzag(v)
+            #expect(s.count == varintSize(zigzagEncode(v)))
+            let back = try s.bytes.withUnsafeBytes { b in var c = ByteCursor(b); return try c.readZigzag() }
+            #expect(back == v)
+        }
+    }
+
+    @Test("a varint longer than 64 bits is an error, not a crash")
+    func overlongVarint() {
+        let bytes = [UInt8](repeating: 0xFF, count: 12)
+        #expect(throws: DecodeError.self) { try bytes.withUnsafeBytes { b in var c = ByteCursor(b); _ = try c.readVarint() } }
+    }
+
+    @Test("CRC-32C matches the standard check value")
+    func crc() {
+        #expect(CRC32C.checksum(Array("123456789".utf8)) == 0xE306_9283)
+        #expect(CRC32C.checksum([UInt8](repeating: 0, count: 32)) == 0x8A91_36AA)
+    }
+
+    @Test func timeSpecs() {
+        #expect(TimeSpec("1795617354.745184") == TimeSpec(nanoseconds: 1_795_617_354_745_184_000, relative: false))
+        #expect(TimeSpec("+1.5s")?.nanoseconds == 1_500_000_000)
+        #expect(TimeSpec("+250ms")?.relative == true)
+        #expect(TimeSpec("250ms")?.nanoseconds == 250_000_000)
+        #expect(TimeSpec("7us")?.nanoseconds == 7_000)
+        #expect(TimeSpec("12ns")?.nanoseconds == 12)
+        #expect(TimeSpec("1.2.3") == nil)
+        #expect(TimeSpec("abc") == nil)
+    }
+}
+
+extension TimeSpec {
+    init(nanoseconds: Int64, relative: Bool) {
+        self = TimeSpec("0")!
+        self.nanoseconds = nanoseconds
+        self.relative = relative
+    }
+}
