@@ -41,6 +41,6 @@ let package = Package(
         ),
         .testTarget(name: "TraceFormatTests", dependencies: ["TraceFormat"]),
         .testTarget(name: "RecorderTests", dependencies: ["Recorder", "TraceFormat"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["TraceFormat"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["irqtrace"]),
     ]
 )

@@ -22,6 +22,7 @@ if [[ ${1:-} == --plain || ${1:-} == --both ]]; then mode=${1#--}; shift; fi
 
 echo "== machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $(uname -sr)"
 echo "== swift: $(swift --version 2>&1 | head -1)"
+echo "== irqtrace: $(git -C "$root" describe --always --dirty 2>/dev/null || echo '?')"
 
 echo "== swift build -c release (irqtrace)"
 swift build -c release 2>&1 | tail -1

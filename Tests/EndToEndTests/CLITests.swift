@@ -1,0 +1,142 @@
+import Foundation
+import Testing
+
+/// Runs the built `irqtrace` binary, as users do.
+struct Run {
+    var status: Int32
+    var stdout: Data
+    var stderr: String
+    var out: String { String(decoding: stdout, as: UTF8.self) }
+    func json() throws -> [String: Any] {
+        try #require(try JSONSerialization.jsonObject(with: stdout) as? [String: Any])
+    }
+}
+
+let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+let sample = root.appendingPathComponent("traces/qemu-x86-q35-intremap-smp2.log.zst").path
+let armSample = root.appendingPathComponent("traces/qemu-arm64-virt-gicv2-smp2.log.zst").path
+
+func irqtrace(_ args: [String]) throws -> Run {
+    let binary = root.appendingPathComponent(".build/debug/irqtrace")
+    let p = Process()
+    p.executableURL = binary
+    p.arguments = args
+    let outPath = temporary("stdout-\(UUID().uuidString)"), errPath = temporary("stderr-\(UUID().uuidString)")
+    FileManager.default.createFile(atPath: outPath, contents: nil)
+    FileManager.default.createFile(atPath: errPath, contents: nil)
+    defer { try? FileManager.default.removeItem(atPath: outPath); try? FileManager.default.removeItem(atPath: errPath) }
+    p.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: outPath))
+    p.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: errPath))
+    try p.run()
+    p.waitUntilExit()
+    let outData = try Data(contentsOf: URL(fileURLWithPath: outPath))
+    let errData = try Data(contentsOf: URL(fileURLWithPath: errPath))
+    return Run(status: p.terminationStatus, stdout: outData, stderr: String(decoding: errData, as: UTF8.self))
+}
+
+func temporary(_ name: String) -> String {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("irqtrace-e2e-\(getpid())")
+    try? FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    return dir.appendingPathComponent(name).path
+}
+
+@Suite("irqtrace command line", .serialized)
+struct CLITests {
+    @Test("record, then info --json with the documented keys")
+    func recordAndInfo() throws {
+        let out = temporary("a.irqt")
+        let r = try irqtrace(["record", sample, "-o", out])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.isEmpty)
+        let info = try irqtrace(["info", out, "--json"])
+        #expect(info.status == 0)
+        let j = try info.json()
+        #expect(j["format_version"] as? String == "1.0")
+        #expect(j["source"] as? String == "qemu-log")
+        #expect(j["arch"] as? String == "x86_64")
+        #expect(j["events"] as? Int == 23729)
+        #expect(j["damaged"] as? Bool == false)
+        #expect(j["lost_events"] as? Int == 0)
+        #expect((j["chunks"] as? [Any])?.isEmpty == false)
+    }
+
+    @Test("stats --json on a raw input (imported on the fly)")
+    func statsOnTheFly() throws {
+        let r = try irqtrace(["stats", armSample, "--json"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let j = try r.json()
+        let byName = try #require(j["by_name"] as? [String: Int])
+        #expect(byName["gic_acknowledge_irq"] ?? 0 > 0)
+        #expect(j["events"] as? Int == byName.values.reduce(0, +))
+        let byCPU = try #require(j["by_cpu"] as? [String: Int])
+        #expect(Set(byCPU.keys) == ["0", "1"])
+    }
+
+    @Test("export -o - reprints the input byte for byte")
+    func exportText() throws {
+        let r = try irqtrace(["export", sample, "--format", "text", "-o", "-"])
+        #expect(r.status == 0)
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/zstd")
+        p.arguments = ["-dc", sample]
+        let pipe = Pipe()
+        p.standardOutput = pipe
+        try p.run()
+        let original = pipe.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        #expect(r.stdout == original)
+    }
+
+    @Test("show filters by irq and stops at --limit")
+    func show() throws {
+        let r = try irqtrace(["show", armSample, "--irq", "27", "--event", "gic_acknowledge_irq", "--limit", "5"])
+        #expect(r.status == 0)
+        let lines = r.out.split(separator: "\n")
+        #expect(lines.count == 5)
+        #expect(lines.allSatisfy { $0.contains("gic_acknowledge_irq") && $0.hasSuffix("acknowledged irq 27") })
+    }
+
+    @Test("usage and input errors exit 2 with a message naming the file")
+    func errors() throws {
+        let missing = try irqtrace(["info", "/nonexistent/x.irqt"])
+        #expect(missing.status == 2)
+        #expect(missing.stderr.contains("/nonexistent/x.irqt"))
+        let usage = try irqtrace(["record", sample])
+        #expect(usage.status == 2)
+        let bogus = try irqtrace(["frobnicate"])
+        #expect(bogus.status == 2)
+        let help = try irqtrace(["--help"])
+        #expect(help.status == 0)
+    }
+
+    @Test("a failed record leaves an existing output untouched")
+    func atomicOutput() throws {
+        let out = temporary("keep.irqt")
+        try Data("precious".utf8).write(to: URL(fileURLWithPath: out))
+        let garbage = temporary("garbage.log")
+        try Data("1@1.000001:a 1\n@@@ not a line\n".utf8).write(to: URL(fileURLWithPath: garbage))
+        let r = try irqtrace(["record", garbage, "--strict", "-o", out])
+        #expect(r.status == 2)
+        #expect(r.stderr.contains("garbage.log:2"))
+        #expect(try String(contentsOfFile: out, encoding: .utf8) == "precious")
+        let dir = URL(fileURLWithPath: out).deletingLastPathComponent().path
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir).allSatisfy { !$0.contains(".tmp-") })
+    }
+
+    @Test("a damaged trace: lenient by default (exit 0, warning), exit 2 under --strict")
+    func damaged() throws {
+        let out = temporary("damaged.irqt")
+        #expect(try irqtrace(["record", sample, "--chunk-size", "4096", "-o", out]).status == 0)
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: out))
+        bytes = bytes.prefix(bytes.count * 2 / 3)
+        try bytes.write(to: URL(fileURLWithPath: out))
+        let info = try irqtrace(["info", out, "--json"])
+        #expect(info.status == 0)
+        #expect(info.stderr.contains("warning"))
+        let j = try info.json()
+        #expect(j["damaged"] as? Bool == true)
+        #expect((j["events"] as? Int ?? 0) > 0)
+        let strict = try irqtrace(["stats", out, "--strict"])
+        #expect(strict.status == 2)
+    }
+}
