@@ -10,7 +10,7 @@ public struct Nanoseconds: RawRepresentable, Hashable, Comparable, Sendable, Cus
 }
 
 /// Which clock a timestamp was read from. Timestamps from different domains are not comparable.
-public enum ClockDomain: UInt8, Sendable, Codable, CaseIterable {
+public enum ClockDomain: UInt8, Sendable, CaseIterable {
     /// No timestamps in the source (for example a QEMU log written without `-msg timestamp=on`).
     case none = 0
     /// Wall-clock time (gettimeofday), as QEMU's `-msg timestamp=on` prints it: seconds since the epoch.
@@ -59,4 +59,19 @@ public enum Architecture: String, Sendable, Codable, CaseIterable {
     case unknown
     case x86_64
     case arm64
+}
+
+extension ClockDomain: Codable {
+    /// Stored by name ("realtime", "local", …) in the trace metadata.
+    public init(from decoder: Decoder) throws {
+        let name = try decoder.singleValueContainer().decode(String.self)
+        guard let c = ClockDomain.allCases.first(where: { $0.name == name }) else {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "unknown clock \(name)"))
+        }
+        self = c
+    }
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.singleValueContainer()
+        try c.encode(name)
+    }
 }
