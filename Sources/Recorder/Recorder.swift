@@ -13,6 +13,8 @@ public struct RecordOptions: Sendable {
     public var level: Int32 = 19
     /// Recorded in the trace header.
     public var commandLine: [String] = []
+    /// The clock of ftrace text timestamps (the text does not say; default `local`, ftrace's default).
+    public var clock: ClockDomain?
 
     public init(inputFormat: InputFormat? = nil, strict: Bool = false, chunkSize: Int = 1 << 20, level: Int32 = 19,
                 commandLine: [String] = []) {
@@ -66,35 +68,42 @@ public enum Recorder {
             }
             formats.append(format)
         }
-        var metadata = TraceMetadata(source: .qemuLog, commandLine: options.commandLine)
+        var metadata = TraceMetadata(source: formats.first?.sourceKind ?? .mixed, commandLine: options.commandLine)
         let writer = TraceWriter(output: output, metadata: metadata, chunkSize: options.chunkSize, level: options.level)
         var diagnostics = ImportDiagnostics()
         var archVotes: [Architecture: Int] = [:]
         var clock: ClockDomain = .none
         var inputBytes = 0
+        let observe: (EventTemplate, UInt32) -> Void = { template, _ in
+            let arch = ArchitectureGuess.guess(eventName: template.name)
+            if arch != .unknown {
+                archVotes[arch, default: 0] += 1
+                if writer.metadata.arch == .unknown { writer.metadata.arch = arch }
+            }
+        }
         for (file, format) in zip(files, formats) {
             inputBytes += file.data.count
+            let info: InputInfo
+            let inputClock: ClockDomain
             switch format {
             case .qemuLog:
                 var importer = TextImporter(tokenizer: QEMULogTokenizer(), strict: options.strict)
-                let info = try importer.run(file, format: format, writer: writer, diagnostics: &diagnostics) { template, _ in
-                    let arch = QEMUArchitecture.guess(eventName: template.name)
-                    if arch != .unknown {
-                        archVotes[arch, default: 0] += 1
-                        if writer.metadata.arch == .unknown { writer.metadata.arch = arch }
-                    }
-                    if template.printsTime, writer.metadata.clock == .none { writer.metadata.clock = .realtime }
-                }
-                if info.events > 0 && writer.metadata.clock == .realtime { clock = .realtime }
-                metadata.inputs.append(info)
+                info = try importer.run(file, format: format, writer: writer, diagnostics: &diagnostics, observe: observe)
+                inputClock = importer.clock
+            case .ftraceText, .traceCmdReport, .perfScript:
+                var importer = TextImporter(tokenizer: FtraceLineTokenizer(clock: options.clock ?? .ftraceLocal), strict: options.strict)
+                info = try importer.run(file, format: format, writer: writer, diagnostics: &diagnostics, observe: observe)
+                inputClock = importer.clock
             case .irqt:
-                break
+                throw IrqtraceError("already an .irqt trace", path: file.path)
             }
+            if info.events > 0 { clock = inputClock }
+            metadata.inputs.append(info)
         }
-        metadata.source = .qemuLog
+        let kinds = Set(formats.map(\.sourceKind))
+        metadata.source = kinds.count == 1 ? kinds.first! : .mixed
         metadata.arch = archVotes.max { $0.value < $1.value }?.key ?? .unknown
         metadata.clock = clock
-        metadata.qemuVersion = nil
         writer.metadata = metadata
         try writer.finish()
         return RecordResult(metadata: metadata, diagnostics: diagnostics, events: writer.eventCount,
@@ -113,15 +122,5 @@ public enum Recorder {
         let memory = OutputFile()
         let result = try record(inputs: [path], to: memory, options: fast)
         return (try TraceReader(data: Data(memory.memory), path: path), result.diagnostics)
-    }
-}
-
-/// Which guest architecture a QEMU event belongs to.
-enum QEMUArchitecture {
-    static func guess(eventName n: String) -> Architecture {
-        if n.hasPrefix("gic_") { return .arm64 }
-        if n.hasPrefix("apic_") || n.hasPrefix("ioapic_") || n.hasPrefix("pic_") || n.hasPrefix("vtd_")
-            || n.hasPrefix("amdvi_") || n.hasPrefix("cpu_set_apic") || n.hasPrefix("cpu_get_apic") { return .x86_64 }
-        return .unknown
     }
 }

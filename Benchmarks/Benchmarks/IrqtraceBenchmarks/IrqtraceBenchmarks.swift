@@ -25,6 +25,14 @@ final class Rates: @unchecked Sendable {
     }
 }
 
+/// The import input's temporary file, removed in teardown (teardown gets no setup state).
+final class TemporaryPath: @unchecked Sendable {
+    private let lock = NSLock()
+    private var path: String?
+    func set(_ p: String) { lock.lock(); path = p; lock.unlock() }
+    func remove() { lock.lock(); if let path { unlink(path) }; path = nil; lock.unlock() }
+}
+
 enum Throughput {
     static let inputBytesPerSecond = BenchmarkMetric.custom("input bytes/s", polarity: .prefersLarger, useScalingFactor: false)
     static let eventsPerSecond = BenchmarkMetric.custom("events/s", polarity: .prefersLarger, useScalingFactor: false)
@@ -40,6 +48,7 @@ let benchmarks: @Sendable () -> Void = {
     // import.qemuLog: Recorder.record of ~50 MB of QEMU log text (the samples repeated) into memory,
     // zstd 19 and 1 MiB chunks (the `irqtrace record` defaults).
     let importRates = Rates()
+    let importFile = TemporaryPath()
     Benchmark("import.qemuLog",
               configuration: .init(metrics: common + [Throughput.inputBytesPerSecond, Throughput.eventsPerSecond],
                                    maxDuration: .seconds(30), maxIterations: 8)) { benchmark, input in
@@ -53,14 +62,14 @@ let benchmarks: @Sendable () -> Void = {
         benchmark.measurement(Throughput.eventsPerSecond, Int(Double(result.events) / seconds))
     } setup: {
         let input = try Workloads.makeImportInput(approximateBytes: 50_000_000)
+        importFile.set(input.path)
         FileHandle.standardError.write(Data("import.qemuLog: input \(mega(Double(input.bytes))) MB (\(input.rounds) rounds of the samples)\n".utf8))
         return input
     } teardown: {
         importRates.report { median, best, runs in
             "import.qemuLog: \(mega(median)) MB/s of input text (median of \(runs)), \(mega(best)) MB/s best"
         }
-        for name in (try? FileManager.default.contentsOfDirectory(atPath: "/tmp")) ?? []
-        where name.hasPrefix("irqtrace-bench-\(getpid())-") { unlink("/tmp/" + name) }
+        importFile.remove()
     }
 
     // encode.events: ~2.4 M pre-decoded events (20 rounds) through a TraceWriter into memory.

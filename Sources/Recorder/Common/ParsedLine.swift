@@ -12,6 +12,8 @@ public struct ParsedLine {
     public var cpu: Int32 = -1
     public var thread: Int32 = -1
     public var clock: ClockDomain = .none
+    /// A name for events whose line has none (`lost_events` markers).
+    public var syntheticName: String?
 
     public init() { values.reserveCapacity(32) }
 
@@ -24,6 +26,7 @@ public struct ParsedLine {
         cpu = -1
         thread = -1
         clock = .none
+        syntheticName = nil
     }
 }
 
@@ -39,4 +42,10 @@ public enum LineOutcome: Equatable {
 /// generic over it, so the per-line call is static.
 public protocol LineTokenizer {
     mutating func tokenize(_ line: UnsafeRawBufferPointer, into parsed: inout ParsedLine) -> LineOutcome
+    /// Header lines met before the first event, reprinted by the text export.
+    var preamble: [String] { get }
+}
+
+extension LineTokenizer {
+    public var preamble: [String] { [] }
 }

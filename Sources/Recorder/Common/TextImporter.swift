@@ -9,6 +9,8 @@ import TraceFormat
 struct TextImporter<Tokenizer: LineTokenizer> {
     var tokenizer: Tokenizer
     let strict: Bool
+    /// Clock domain of the last event imported.
+    private(set) var clock: ClockDomain = .none
 
     /// Imports `input` into `writer`; returns the input's record. Throws on I/O errors, and on the
     /// first malformed line when `strict`.
@@ -47,6 +49,7 @@ struct TextImporter<Tokenizer: LineTokenizer> {
                     }
                     diagnostics.malformed(path: input.path, line: lineNumber, reason: reason, text: line)
                 case .event:
+                    clock = parsed.clock
                     try append(line, &parsed, &rendered, writer)
                     if writer.catalog.count != lastTemplateCount {
                         lastTemplateCount = writer.catalog.count
@@ -59,6 +62,7 @@ struct TextImporter<Tokenizer: LineTokenizer> {
             info.lines = lineNumber
         }
         info.events = writer.eventCount - info.firstEvent
+        info.preamble = tokenizer.preamble.isEmpty ? nil : tokenizer.preamble
         info.malformedLines = diagnostics.malformedLines - malformedBefore
         return info
     }
@@ -81,7 +85,7 @@ struct TextImporter<Tokenizer: LineTokenizer> {
             parsed.values.append(writer.internString(Array(line)))
         }
         let id = name.isEmpty
-            ? try writer.catalog.intern(name: "unparsed", skeleton: parsed.skeleton.bytes)
+            ? try writer.catalog.intern(name: parsed.syntheticName ?? "unparsed", skeleton: parsed.skeleton.bytes)
             : try parsed.skeleton.bytes.withUnsafeBytes { sk in try writer.catalog.intern(name: name, skeleton: sk) }
         try parsed.values.withUnsafeBufferPointer { v in
             try writer.append(time: parsed.time, cpu: parsed.cpu, thread: parsed.thread, domain: parsed.clock, template: id, values: v)

@@ -86,6 +86,8 @@ public struct InputInfo: Codable, Sendable, Equatable {
     public var malformedLines: Int
     /// False when the input's last line had no newline (reprinted the same way).
     public var finalNewline: Bool
+    /// Header lines before the input's first event (`# tracer: nop`, `cpus=2`), reprinted by the text export.
+    public var preamble: [String]?
 
     public init(path: String, format: String, bytes: Int = 0, lines: Int = 0, firstEvent: Int = 0, events: Int = 0,
                 malformedLines: Int = 0, finalNewline: Bool = true) {
@@ -104,6 +106,7 @@ public struct InputInfo: Codable, Sendable, Equatable {
         case firstEvent = "first_event"
         case malformedLines = "malformed_lines"
         case finalNewline = "final_newline"
+        case preamble
     }
 }
 

@@ -30,7 +30,7 @@ public final class SchemaRegistry: Sendable {
 
 /// Backtracking matcher of a template body (literal bytes and value slots) against format tokens.
 /// A numeric conversion matches a number slot or literal digits (then a constant); `%s` matches a
-/// string slot or any run of literal bytes (then fixed text).
+/// string slot or a run of literal bytes (then fixed text).
 struct TemplateMatcher {
     enum Element: Equatable {
         case byte(UInt8)
@@ -105,16 +105,19 @@ struct TemplateMatcher {
                 if step(e + 1, t + 1) { return true }
                 sources.removeLast()
             }
-            // Fixed text: shortest first.
-            var k = e
-            while true {
+            // Fixed text, longest first. Text holds no '|' except as its first byte, so the flag
+            // lists of kvm tracepoints split right: "(Fixed|physical|level|masked)" against
+            // "(%s|%s|%s%s)" gives "level" and "|masked".
+            var end = e
+            while end < elements.count, case .byte(let b) = elements[end], b != 0x7C || end == e { end += 1 }
+            var k = end
+            while k >= e {
                 var text: [UInt8] = []
                 for x in elements[e..<k] { if case .byte(let b) = x { text.append(b) } }
                 sources.append(.text(String(decoding: text, as: UTF8.self)))
                 if step(k, t + 1) { return true }
                 sources.removeLast()
-                guard k < elements.count, case .byte = elements[k] else { break }
-                k += 1
+                k -= 1
             }
         }
         failed.insert(key)

@@ -59,14 +59,19 @@ struct RecordCommand: ParsableCommand {
     }
 }
 
+/// A non-negative number with `digits` decimals, never in scientific notation.
 func format(_ v: Double, _ digits: Int) -> String {
     var p: Double = 1
     for _ in 0..<digits { p *= 10 }
-    let r = (v * p).rounded() / p
-    var s = String(r)
-    if let dot = s.firstIndex(of: ".") {
-        let decimals = s.distance(from: dot, to: s.endIndex) - 1
-        if decimals < digits { s += String(repeating: "0", count: digits - decimals) }
-    } else if digits > 0 { s += "." + String(repeating: "0", count: digits) }
-    return s
+    let scaled = Int64((v * p).rounded())
+    let whole = scaled / Int64(p), frac = String(scaled % Int64(p))
+    return digits == 0 ? String(whole) : String(whole) + "." + String(repeating: "0", count: digits - frac.count) + frac
+}
+
+/// Nanoseconds as seconds with six decimals ("12.000345"), without floating point.
+func seconds(_ ns: Int64) -> String {
+    let sign = ns < 0 ? "-" : ""
+    let m = ns.magnitude
+    let frac = String(m % 1_000_000_000 / 1000)
+    return sign + String(m / 1_000_000_000) + "." + String(repeating: "0", count: 6 - frac.count) + frac
 }

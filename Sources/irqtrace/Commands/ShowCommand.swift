@@ -55,7 +55,7 @@ struct ShowCommand: ParsableCommand {
                 if let vector, r.vector.flatMap({ batch.number(i, $0) }) != Int64(vector) { continue }
                 if let irq, r.irq.flatMap({ batch.number(i, $0) }) != Int64(irq) { continue }
                 out += pad(batch.firstEventIndex + i, 8) + "  "
-                out += reader.metadata.clock == .none ? "-" : "+" + format(Double(t - start!) / 1e9, 6)
+                out += reader.metadata.clock == .none ? "-" : "+" + seconds(t - start!)
                 out += "  " + (c.map { "cpu \($0)" } ?? "cpu -") + "  " + template.name + "  "
                 if fields, let b = template.binding {
                     out += zip(b.schema.fields, b.sources).map { f, src in "\(f.name)=\(batch.text(i, src, template: template))" }

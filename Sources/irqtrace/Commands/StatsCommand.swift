@@ -23,7 +23,7 @@ struct StatsCommand: ParsableCommand {
         }
         var s = "events: \(stats.events) (\(stats.typedEvents) with typed fields)\n"
         if let a = stats.firstTime, let b = stats.lastTime, reader.metadata.clock != .none {
-            s += "span:   \(format(Double(b - a) / 1e9, 6)) s\n"
+            s += "span:   \(seconds(b - a)) s\n"
         }
         s += "\nby name:\n"
         for (name, n) in stats.byName.sorted(by: { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }) {

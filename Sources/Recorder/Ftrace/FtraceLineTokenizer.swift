@@ -1,0 +1,194 @@
+import TraceFormat
+
+/// Tokenizes the event lines that ftrace-based tools print, in all their common layouts:
+///
+/// - tracefs `trace` / `trace_pipe`: `<comm>-<pid> [(<tgid>)] [CPU] <flags> <secs>.<usecs>: <event>: <args>`
+///   with or without the irq-flags column and the tgid column, `#` headers;
+/// - `trace-cmd report` (3.x): the same layout, event names padded after the colon, `cpus=N` header;
+/// - `perf script`: `<comm> <pid> [CPU] <secs>.<usecs>: <system>:<event>: <args>`.
+///
+/// Task names may contain spaces, brackets, colons and dashes, so the line is anchored on the
+/// `[CPU]` field followed by a timestamp, and the pid is parsed backwards from there (as Perfetto's
+/// systrace tokenizer does). Timestamps are `SECONDS.FRACTION` (µs or ns) or a raw counter
+/// (`trace_clock` counter / x86-tsc).
+public struct FtraceLineTokenizer: LineTokenizer {
+    public var clock: ClockDomain
+    /// Non-event lines before the first event (headers), kept for the text round trip.
+    public private(set) var preamble: [String] = []
+    private var seenEvent = false
+
+    public init(clock: ClockDomain = .ftraceLocal) { self.clock = clock }
+
+    @inline(__always) static func isDigit(_ b: UInt8) -> Bool { b &- 0x30 < 10 }
+    @inline(__always) static func isNameByte(_ b: UInt8) -> Bool { (b | 0x20) &- 0x61 < 26 || b == 0x5F || isDigit(b) }
+
+    /// Where the fields of an event line are.
+    struct Anchor {
+        var open = 0       // '[' of the CPU field
+        var cpuValue: Int64 = 0
+        var cpuDigits = 0
+        var close = 0      // ']'
+        var timeStart = 0
+        var timeEnd = 0    // the ':' after the timestamp
+        var seconds: Int64 = 0
+        var fraction: Int64 = 0
+        var fractionDigits = -1 // -1: raw counter
+    }
+
+    /// Finds the `[CPU]` field followed by optional flags and a timestamp and ':'.
+    static func anchor(_ line: UnsafeRawBufferPointer) -> Anchor? {
+        let n = line.count
+        var i = 0
+        while i < n {
+            guard line[i] == 0x5B else { i += 1; continue } // '['
+            var a = Anchor()
+            a.open = i
+            var p = i + 1
+            while p < n, isDigit(line[p]), p - i <= 6 { a.cpuValue = a.cpuValue * 10 + Int64(line[p] - 0x30); p += 1 }
+            a.cpuDigits = p - i - 1
+            if a.cpuDigits > 0, p < n, line[p] == 0x5D, i > 0, line[i - 1] == 0x20 || line[i - 1] == 0x29 {
+                a.close = p
+                if let t = timestamp(line, after: p + 1, &a) { return t }
+            }
+            i += 1
+        }
+        return nil
+    }
+
+    /// Parses `  [flags]  SECONDS.FRACTION:` (or a raw counter) after the CPU field.
+    static func timestamp(_ line: UnsafeRawBufferPointer, after start: Int, _ a: inout Anchor) -> Anchor? {
+        let n = line.count
+        var p = start
+        guard p < n, line[p] == 0x20 else { return nil }
+        while p < n, line[p] == 0x20 { p += 1 }
+        // Try the timestamp here; else skip one flags token and try again.
+        for attempt in 0..<2 {
+            if let t = parseTime(line, p, &a) { return t }
+            guard attempt == 0 else { break }
+            var q = p
+            while q < n, line[q] != 0x20 { q += 1 }
+            guard q > p, q - p <= 8 else { return nil }
+            p = q
+            while p < n, line[p] == 0x20 { p += 1 }
+        }
+        return nil
+    }
+
+    static func parseTime(_ line: UnsafeRawBufferPointer, _ start: Int, _ a: inout Anchor) -> Anchor? {
+        let n = line.count
+        var p = start
+        var seconds: Int64 = 0
+        while p < n, isDigit(line[p]), p - start < 18 { seconds = seconds * 10 + Int64(line[p] - 0x30); p += 1 }
+        guard p > start else { return nil }
+        var b = a
+        b.timeStart = start
+        b.seconds = seconds
+        if p < n, line[p] == 0x2E {
+            p += 1
+            let f = p
+            var fraction: Int64 = 0
+            while p < n, isDigit(line[p]), p - f < 9 { fraction = fraction * 10 + Int64(line[p] - 0x30); p += 1 }
+            guard p > f, p - start - (p - f) - 1 <= 11 else { return nil }
+            b.fraction = fraction
+            b.fractionDigits = p - f
+        } else {
+            b.fractionDigits = -1
+        }
+        guard p + 1 < n, line[p] == 0x3A, line[p + 1] == 0x20 else { return nil }
+        b.timeEnd = p
+        return b
+    }
+
+    static let fractionScale: [Int64] = [1_000_000_000, 100_000_000, 10_000_000, 1_000_000, 100_000, 10_000, 1_000, 100, 10, 1]
+
+    public mutating func tokenize(_ line: UnsafeRawBufferPointer, into parsed: inout ParsedLine) -> LineOutcome {
+        let n = line.count
+        if n == 0 { return .ignored }
+        guard let a = Self.anchor(line) else {
+            if line[0] == 0x23 || !seenEvent {   // '#' comment, or a header before the first event
+                if !seenEvent && preamble.count < 4096 { preamble.append(String(decoding: line, as: UTF8.self)) }
+                return .ignored
+            }
+            if let lost = lostEvents(line, &parsed) { return lost }
+            return .malformed("no [CPU] field followed by a timestamp")
+        }
+        seenEvent = true
+        // Before '[': [spaces] [(tgid)] [spaces] pid, then '-' or ' ' and the task name.
+        var q = a.open - 1
+        while q >= 0, line[q] == 0x20 { q -= 1 }
+        if q >= 0, line[q] == 0x29 { // ')': the tgid column
+            while q >= 0, line[q] != 0x28 { q -= 1 }
+            q -= 1
+            while q >= 0, line[q] == 0x20 { q -= 1 }
+        }
+        let pidEnd = q + 1
+        var pid: Int64 = 0
+        var scale: Int64 = 1
+        while q >= 0, Self.isDigit(line[q]), pidEnd - q <= 9 { pid += Int64(line[q] - 0x30) * scale; scale *= 10; q -= 1 }
+        let pidStart = q + 1
+        guard pidStart < pidEnd, q >= 0, line[q] == 0x2D || line[q] == 0x20 else {
+            return .malformed("no task-pid before the [CPU] field")
+        }
+        parsed.thread = Int32(pid)
+        parsed.cpu = Int32(a.cpuValue)
+        parsed.clock = a.fractionDigits < 0 && clock != .counter && clock != .x86TSC ? .counter : clock
+        if a.fractionDigits >= 0 {
+            parsed.time = a.seconds &* 1_000_000_000 &+ a.fraction &* Self.fractionScale[a.fractionDigits]
+        } else {
+            parsed.time = a.seconds
+        }
+        // Event name after "TIMESTAMP: ", possibly "system:event", then ':'.
+        var p = a.timeEnd + 1
+        while p < n, line[p] == 0x20 { p += 1 }
+        var nameStart = p
+        while p < n, Self.isNameByte(line[p]) { p += 1 }
+        if p + 1 < n, line[p] == 0x3A, Self.isNameByte(line[p + 1]) {
+            // perf's "system:event:" — the event name is the part after the system.
+            var r = p + 1
+            while r < n, Self.isNameByte(line[r]) { r += 1 }
+            if r < n, line[r] == 0x3A { nameStart = p + 1; p = r }
+        }
+        guard p > nameStart else { return .malformed("no event name after the timestamp") }
+        parsed.nameStart = nameStart
+        parsed.nameEnd = p
+        guard p == n || line[p] == 0x3A else { return .malformed("expected ':' after the event name") }
+        if p < n { p += 1 }
+        while p < n, line[p] == 0x20 { p += 1 }
+        let bodyStart = p
+
+        // Skeleton.
+        var sk = parsed.skeleton
+        sk.appendLiteral(UnsafeRawBufferPointer(rebasing: line[0..<pidStart]))
+        sk.appendThread()
+        BodyTokenizer.tokenize(line, from: pidEnd, to: a.open, into: &sk, values: &parsed.values)
+        sk.appendLiteral(0x5B)
+        let zeroPadded = a.cpuDigits > 1 && line[a.open + 1] == 0x30
+        sk.appendCPU(width: zeroPadded ? UInt8(a.cpuDigits) : 0, zeroPad: true)
+        sk.appendLiteral(UnsafeRawBufferPointer(rebasing: line[a.close..<a.timeStart]))
+        if a.fractionDigits >= 0 {
+            sk.appendTime(fractionDigits: UInt8(a.fractionDigits), secondsWidth: 0)
+        } else {
+            sk.appendRawTime()
+        }
+        sk.appendLiteral(UnsafeRawBufferPointer(rebasing: line[a.timeEnd..<bodyStart]))
+        sk.appendBodyStart()
+        parsed.skeleton = sk
+        BodyTokenizer.tokenize(line, from: bodyStart, to: n, into: &parsed.skeleton, values: &parsed.values)
+        return .event
+    }
+
+    /// `CPU:1 [LOST 12 EVENTS]` (trace_pipe, trace-cmd report): kept as a `lost_events` event.
+    private func lostEvents(_ line: UnsafeRawBufferPointer, _ parsed: inout ParsedLine) -> LineOutcome? {
+        let text = String(decoding: line, as: UTF8.self)
+        guard text.contains("LOST"), text.contains("EVENTS") else { return nil }
+        let digits = text.split(whereSeparator: { !$0.isNumber })
+        if let cpu = digits.first.flatMap({ Int32($0) }) { parsed.cpu = cpu }
+        parsed.clock = clock
+        parsed.nameStart = 0
+        parsed.nameEnd = 0
+        parsed.syntheticName = "lost_events"
+        parsed.skeleton.appendBodyStart()
+        BodyTokenizer.tokenize(line, from: 0, to: line.count, into: &parsed.skeleton, values: &parsed.values)
+        return .event
+    }
+}
