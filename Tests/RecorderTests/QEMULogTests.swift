@@ -120,7 +120,10 @@ struct QEMULogTests {
         func detect(_ s: String) -> InputFormat? { Array(s.utf8).withUnsafeBytes { InputFormat.detect($0) } }
         #expect(detect("8073@1795617354.745184:cpu_get_apic_base 0x00000000fee00900\n") == .qemuLog)
         #expect(detect("gic_set_irq irq 85 level 1 cpumask 0xff target 0x2\n") == .qemuLog)
-        #expect(detect("  <idle>-0     [001] d..1.  123.456789: kvm_exit: reason HLT\n") == nil)
+        #expect(detect("  <idle>-0     [001] d..1.  123.456789: kvm_exit: reason HLT\n") == .ftraceText)
+        #expect(detect("cpus=2\n  <idle>-0     [001] 123.456789: kvm_exit:   reason HLT\n") == .traceCmdReport)
+        #expect(detect("       tinyvmm  4242 [001]   123.456789: kvm:kvm_exit: reason HLT\n") == .perfScript)
+        #expect(detect("hello world\nthis is prose\n") == nil)
         #expect(detect("") == nil)
     }
 
