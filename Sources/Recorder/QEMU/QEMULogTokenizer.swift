@@ -71,6 +71,8 @@ public struct QEMULogTokenizer: LineTokenizer {
         guard t.tokenize(line, into: &parsed) == .event else { return .notQEMU }
         if parsed.clock == .realtime { return .timestamped }
         let name = String(decoding: UnsafeRawBufferPointer(rebasing: line[parsed.nameStart..<parsed.nameEnd]), as: UTF8.self)
-        return SchemaRegistry.shared.schemas(named: name).contains { $0.family == .qemu } ? .knownEvent : .untimedEvent
+        if SchemaRegistry.shared.schemas(named: name).contains(where: { $0.family == .qemu }) { return .knownEvent }
+        // QEMU trace event names are snake_case with at least one '_'; prose is not taken for a log.
+        return name.contains("_") ? .untimedEvent : .notQEMU
     }
 }
