@@ -24,12 +24,26 @@ echo "== machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d
 echo "== swift: $(swift --version 2>&1 | head -1)"
 echo "== irqtrace: $(git -C "$root" describe --always --dirty 2>/dev/null || echo '?')"
 
+# Quiet builds: the last line on success, the whole log on failure.
+build() {
+    local log
+    log=$(mktemp)
+    if swift build -c release "$@" >"$log" 2>&1; then
+        tail -1 "$log"
+        rm -f "$log"
+    else
+        cat "$log"
+        rm -f "$log"
+        return 1
+    fi
+}
+
 echo "== swift build -c release (irqtrace)"
-swift build -c release 2>&1 | tail -1
+build
 
 plain() {
     echo "== plain timer: Benchmarks/BenchKit irqtrace-bench (release)"
-    swift build -c release --package-path Benchmarks/BenchKit 2>&1 | tail -1
+    build --package-path Benchmarks/BenchKit
     # shellcheck disable=SC2086 # BENCH_PLAIN_ARGS is a list of words
     Benchmarks/BenchKit/.build/release/irqtrace-bench all ${BENCH_PLAIN_ARGS:-}
 }
