@@ -8,6 +8,7 @@
  * `record-kvm-traces.sh --check-guest` re-assembles it and compares.
  *
  * 32-bit protected mode, flat segments, no paging, loaded at 0x1000.
+ * Handlers return with popfd + ret 8 instead of iret (see iret_out).
  * The VMM enters at `start` with ESI = vCPU index (0/1), ESP = that vCPU's
  * stack top (0x9000 / 0xa000), CS=0x08, DS=ES=SS=0x10, IF=0.
  *
@@ -149,7 +150,12 @@ iret_out:
         pop     ecx
         pop     ebx
         pop     eax
-        iret
+        /* No iret: KVM's instruction emulator implements IRET only in real mode
+         * (a protected-mode iret stops the vCPU with an emulation error).
+         * Restore EFLAGS (IF) from the frame, then return past CS and EFLAGS. */
+        push    dword ptr [esp+8]
+        popfd
+        ret     8
 exception:
         cmp     eax, 2                  /* NMI: the VMM's ABORT kick, just return */
         je      iret_out

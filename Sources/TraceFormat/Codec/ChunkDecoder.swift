@@ -1,10 +1,12 @@
 /// Decodes a chunk payload (after zstd) into an ``EventBatch``, interning its templates into a catalog.
+/// The batch's arrays are reused from chunk to chunk (resized, never reallocated once large enough),
+/// so steady-state decoding allocates nothing and page-faults nothing.
 enum ChunkDecoder {
     /// Upper bound on events in one chunk; guards allocations driven by damaged input.
     static let maxEvents = 1 << 26
 
     static func decode(_ payload: UnsafeRawBufferPointer, firstEventIndex: Int, expectedCount: Int,
-                       catalog: TemplateCatalog, origin: Int = 0) throws -> EventBatch {
+                       catalog: TemplateCatalog, into b: inout EventBatch, origin: Int = 0) throws {
         var c = ByteCursor(payload, origin: origin)
         let version = try c.readByte()
         guard version == ChunkCodec.version else { throw c.error("unknown chunk codec version \(version)") }
@@ -12,67 +14,172 @@ enum ChunkDecoder {
         var localToGlobal = [UInt32]()
         var arity = [Int]()
         localToGlobal.reserveCapacity(templateCount)
+        arity.reserveCapacity(templateCount)
         for _ in 0..<templateCount {
-            let name = try c.readBlob(limit: 4096)
-            let skeleton = try c.readBlob(limit: 1 << 16)
-            let id = try name.withUnsafeBytes { nb in
-                try skeleton.withUnsafeBytes { sb in try catalog.intern(name: nb, skeleton: sb) }
-            }
+            let nameLength = try c.readCount(limit: min(4096, c.remaining))
+            let name = UnsafeRawBufferPointer(rebasing: payload[c.position..<c.position + nameLength])
+            c.position += nameLength
+            let skeletonLength = try c.readCount(limit: min(1 << 16, c.remaining))
+            let skeleton = UnsafeRawBufferPointer(rebasing: payload[c.position..<c.position + skeletonLength])
+            c.position += skeletonLength
+            let id = try catalog.intern(name: name, skeleton: skeleton)
             localToGlobal.append(id)
-            arity.append(catalog[id].valueCount)
+            arity.append(catalog.valueCount(id))
         }
         let stringCount = try c.readCount(limit: c.remaining)
-        var strings = [[UInt8]]()
-        strings.reserveCapacity(stringCount)
-        for _ in 0..<stringCount { strings.append(try c.readBlob()) }
+        b.strings.removeAll(keepingCapacity: true)
+        for _ in 0..<stringCount { b.strings.append(try c.readBlob()) }
         let n = try c.readCount(limit: maxEvents)
         guard n == expectedCount else { throw c.error("chunk holds \(n) events, its header says \(expectedCount)") }
+        b.firstEventIndex = firstEventIndex
+        b.count = n
+        resize(&b.times, n)
+        resize(&b.cpus, n)
+        resize(&b.threads, n)
+        resize(&b.domains, n)
+        resize(&b.templates, n)
+        resize(&b.localTemplates, n)
+        resize(&b.rows, n)
 
         // Times.
         let unitExp = try c.readCount(limit: 9)
         var unit: Int64 = 1
         for _ in 0..<unitExp { unit *= 10 }
-        var times = [Int64](repeating: 0, count: n)
-        try times.withUnsafeMutableBufferPointer { (t) in
+        try b.times.withUnsafeMutableBufferPointer { t in
             var prev: Int64 = 0
             for i in 0..<n {
                 prev &+= try c.readZigzag() &* unit
                 t[i] = prev
             }
         }
-        let cpus = try ChunkCodec.decodeSmallDictionary(&c, count: n, limit: 1 << 20).map { Int32(truncatingIfNeeded: $0) }
-        let threads = try ChunkCodec.decodeSmallDictionary(&c, count: n, limit: 1 << 24).map { Int32(truncatingIfNeeded: $0) }
-        let domains = try ChunkCodec.decodeSmallDictionary(&c, count: n, limit: 256).map { UInt8(truncatingIfNeeded: $0) }
-        let local = try ChunkCodec.decodeIndices(&c, count: n, distinct: templateCount)
-
-        // Rows within each template, and column lengths.
-        var columnLength = [Int](repeating: 0, count: templateCount)
-        var rows = [UInt32](repeating: 0, count: n)
-        var templates = [UInt32](repeating: 0, count: n)
-        for i in 0..<n {
-            let l = Int(local[i])
-            guard l < templateCount else { throw c.error("template index \(l) out of range \(templateCount)") }
-            rows[i] = UInt32(columnLength[l])
-            columnLength[l] += 1
-            templates[i] = localToGlobal[l]
+        try b.cpus.withUnsafeMutableBufferPointer { o in
+            try dictionary(&c, count: n, limit: 1 << 20, into: o) { Int32(truncatingIfNeeded: $0) }
         }
+        try b.threads.withUnsafeMutableBufferPointer { o in
+            try dictionary(&c, count: n, limit: 1 << 24, into: o) { Int32(truncatingIfNeeded: $0) }
+        }
+        try b.domains.withUnsafeMutableBufferPointer { o in
+            try dictionary(&c, count: n, limit: 256, into: o) { UInt8(truncatingIfNeeded: $0) }
+        }
+
+        // Template indices, rows and catalog ids in one pass.
+        let w = Int(try c.readByte())
+        guard w == ChunkCodec.indexWidth(distinct: templateCount) else { throw c.error("template index width \(w) does not fit \(templateCount) templates") }
+        guard c.remaining >= n * w else { throw c.error("template column needs \(n * w) bytes, \(c.remaining) left") }
+        if n > 0 && templateCount == 0 { throw c.error("\(n) events but no templates") }
+        var columnLength = [Int](repeating: 0, count: templateCount)
+        let p = c.position
+        let base = c.base
+        var bad = false
+        columnLength.withUnsafeMutableBufferPointer { len in
+            localToGlobal.withUnsafeBufferPointer { l2g in
+                b.localTemplates.withUnsafeMutableBufferPointer { loc in
+                    b.rows.withUnsafeMutableBufferPointer { rows in
+                        b.templates.withUnsafeMutableBufferPointer { tpl in
+                            for i in 0..<n {
+                                let l: Int
+                                switch w {
+                                case 0: l = 0
+                                case 1: l = Int(base[p + i])
+                                case 2: l = Int(base[p + 2 * i]) | Int(base[p + 2 * i + 1]) << 8
+                                default:
+                                    let q = p + 4 * i
+                                    l = Int(base[q]) | Int(base[q + 1]) << 8 | Int(base[q + 2]) << 16 | Int(base[q + 3]) << 24
+                                }
+                                guard l < templateCount else { bad = true; return }
+                                loc[i] = UInt32(truncatingIfNeeded: l)
+                                rows[i] = UInt32(truncatingIfNeeded: len[l])
+                                len[l] += 1
+                                tpl[i] = l2g[l]
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        if bad { throw c.error("template index out of range \(templateCount)") }
+        c.position += n * w
         var columnBase = [Int](repeating: 0, count: templateCount)
         var total = 0
         for l in 0..<templateCount {
             columnBase[l] = total
             total += columnLength[l] * arity[l]
         }
-        var values = [Int64](repeating: 0, count: total)
-        try values.withUnsafeMutableBufferPointer { (v) in
+        resize(&b.values, total)
+        try b.values.withUnsafeMutableBufferPointer { v in
             for l in 0..<templateCount {
+                let length = columnLength[l]
                 for s in 0..<arity[l] {
-                    try ChunkCodec.decodeValueColumn(&c, count: columnLength[l], into: v, at: columnBase[l] + s * columnLength[l])
+                    try valueColumn(&c, count: length, into: v.baseAddress! + columnBase[l] + s * length)
                 }
             }
         }
         guard c.isAtEnd else { throw c.error("\(c.remaining) trailing bytes after the last column") }
-        return EventBatch(firstEventIndex: firstEventIndex, times: times, cpus: cpus, threads: threads, domains: domains,
-                          templates: templates, localTemplates: local, rows: rows, columnBase: columnBase,
-                          columnLength: columnLength, values: values, strings: strings)
+        b.columnBase = columnBase
+        b.columnLength = columnLength
+    }
+
+    /// Sets `a.count` to `n`, keeping its storage (the contents are overwritten by the caller).
+    @inline(__always)
+    static func resize<T: FixedWidthInteger>(_ a: inout [T], _ n: Int) {
+        if a.count > n { a.removeLast(a.count - n) } else if a.count < n { a.append(contentsOf: repeatElement(0, count: n - a.count)) }
+    }
+
+    /// A small dictionary column decoded straight into its target type.
+    @inline(__always)
+    static func dictionary<T>(_ c: inout ByteCursor, count n: Int, limit: Int, into out: UnsafeMutableBufferPointer<T>,
+                              _ convert: (Int64) -> T) throws(DecodeError) {
+        let k = try c.readCount(limit: max(1, min(n, limit)))
+        var dict = [T]()
+        dict.reserveCapacity(k)
+        for _ in 0..<k { dict.append(convert(try c.readZigzag())) }
+        let w = Int(try c.readByte())
+        guard w == ChunkCodec.indexWidth(distinct: k) else { throw c.error("index width \(w) does not fit \(k) entries") }
+        if k == 0 {
+            guard n == 0 else { throw c.error("empty dictionary for \(n) events") }
+            return
+        }
+        if k == 1 {
+            if n > 0 { out.baseAddress!.update(repeating: dict[0], count: n) }
+            return
+        }
+        guard c.remaining >= n * w else { throw c.error("index column needs \(n * w) bytes, \(c.remaining) left") }
+        let p = c.position
+        let base = c.base
+        let ok = dict.withUnsafeBufferPointer { d -> Bool in
+            for i in 0..<n {
+                let x: Int
+                switch w {
+                case 1: x = Int(base[p + i])
+                case 2: x = Int(base[p + 2 * i]) | Int(base[p + 2 * i + 1]) << 8
+                default:
+                    let q = p + 4 * i
+                    x = Int(base[q]) | Int(base[q + 1]) << 8 | Int(base[q + 2]) << 16 | Int(base[q + 3]) << 24
+                }
+                guard x < k else { return false }
+                out[i] = d[x]
+            }
+            return true
+        }
+        guard ok else { throw c.error("dictionary index out of range \(k)") }
+        c.position += n * w
+    }
+
+    /// One value column of `n` values.
+    @inline(__always)
+    static func valueColumn(_ c: inout ByteCursor, count n: Int, into out: UnsafeMutablePointer<Int64>) throws(DecodeError) {
+        let mode = try c.readByte()
+        switch mode {
+        case ChunkCodec.modeConstant:
+            let v = try c.readZigzag()
+            out.update(repeating: v, count: n)
+        case ChunkCodec.modeDelta:
+            var prev: Int64 = 0
+            for i in 0..<n { prev &+= try c.readZigzag(); out[i] = prev }
+        case ChunkCodec.modeRaw:
+            for i in 0..<n { out[i] = try c.readZigzag() }
+        default:
+            throw c.error("unknown value column mode \(mode)")
+        }
     }
 }

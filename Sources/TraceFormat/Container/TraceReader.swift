@@ -220,18 +220,25 @@ public final class TraceReader {
         return out
     }
 
-    /// Decodes intact chunk `k`.
+    /// Decodes intact chunk `k` into a new batch.
     public func decodeChunk(_ k: Int) throws -> EventBatch {
+        var batch = EventBatch()
+        try decodeChunk(k, into: &batch)
+        return batch
+    }
+
+    /// Decodes intact chunk `k` into `batch`, reusing its storage.
+    public func decodeChunk(_ k: Int, into batch: inout EventBatch) throws {
         let ch = chunks[k]
         guard ch.isIntact else { throw IrqtraceError("chunk \(k) is damaged: \(ch.problem ?? "")", path: path, byteOffset: ch.offset) }
-        return try storage.withUnsafeBytes { (file: UnsafeRawBufferPointer) throws -> EventBatch in
+        try storage.withUnsafeBytes { (file: UnsafeRawBufferPointer) throws in
             let start = ch.offset + Layout.chunkHeaderSize
             let payload = UnsafeRawBufferPointer(rebasing: file[start..<start + ch.compressedSize])
             do {
                 try decompressor.decompress(payload, expectedSize: ch.rawSize, into: &scratch)
-                return try scratch.withUnsafeBytes { raw in
+                try scratch.withUnsafeBytes { raw in
                     try ChunkDecoder.decode(UnsafeRawBufferPointer(rebasing: raw[0..<ch.rawSize]), firstEventIndex: ch.firstEvent,
-                                            expectedCount: ch.eventCount, catalog: catalog)
+                                            expectedCount: ch.eventCount, catalog: catalog, into: &batch)
                 }
             } catch {
                 throw IrqtraceError("chunk \(k) cannot be decoded: \(error)", path: path, byteOffset: ch.offset)
@@ -240,12 +247,13 @@ public final class TraceReader {
     }
 
     /// Calls `body` with every intact chunk's events in event order. A chunk that fails to decode
-    /// despite intact checksums is added to ``damage`` and skipped.
+    /// despite intact checksums is added to ``damage`` and skipped. The batch's storage is reused for
+    /// the next chunk: a body that keeps a batch keeps a copy (copy-on-write), which costs a copy.
     public func forEachBatch(_ body: (EventBatch) throws -> Void) throws {
         let order = chunks.indices.sorted { chunks[$0].firstEvent < chunks[$1].firstEvent }
+        var batch = EventBatch()
         for k in order where chunks[k].isIntact {
-            let batch: EventBatch
-            do { batch = try decodeChunk(k) } catch {
+            do { try decodeChunk(k, into: &batch) } catch {
                 chunks[k].problem = "\(error)"
                 damage.problems.append("\(error)")
                 damage.lostRanges.append(chunks[k].firstEvent..<chunks[k].firstEvent + chunks[k].eventCount)

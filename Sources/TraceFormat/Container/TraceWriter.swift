@@ -31,7 +31,7 @@ public final class TraceWriter {
     @inline(__always)
     public func append(time: Int64, cpu: Int32, thread: Int32, domain: ClockDomain, template: UInt32,
                        values: UnsafeBufferPointer<Int64>) throws {
-        let arity = catalog[template].valueCount
+        let arity = catalog.valueCount(template)
         precondition(values.count >= arity, "template \(template) needs \(arity) values")
         chunk.append(time: time, cpu: cpu, thread: thread, domain: domain.rawValue, template: template,
                      arity: arity, values: values)

@@ -82,11 +82,30 @@ public struct ByteCursor {
 
     @inlinable @inline(__always)
     public mutating func readVarint() throws(DecodeError) -> UInt64 {
-        // Fast path: one byte.
-        if position < end {
-            let b = base[position]
+        if end - position >= 10 {
+            // A varint is at most 10 bytes: no end check per byte.
+            var b = base[position]
             if b < 0x80 { position += 1; return UInt64(b) }
+            var result = UInt64(b & 0x7f)
+            var shift: UInt64 = 7
+            var i = position + 1
+            while true {
+                b = base[i]
+                i += 1
+                if shift == 63 && b > 1 { throw error("varint overflows 64 bits") }
+                result |= UInt64(b & 0x7f) << shift
+                if b < 0x80 { break }
+                shift += 7
+                if shift > 63 { throw error("varint too long") }
+            }
+            position = i
+            return result
         }
+        return try readVarintNearEnd()
+    }
+
+    @usableFromInline @inline(never)
+    mutating func readVarintNearEnd() throws(DecodeError) -> UInt64 {
         var result: UInt64 = 0
         var shift: UInt64 = 0
         while true {

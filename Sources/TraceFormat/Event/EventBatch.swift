@@ -3,29 +3,35 @@
 /// only fixed-size values and allocates a handful of arrays per chunk, never per event.
 public struct EventBatch: Sendable {
     /// Global index of the batch's first event in the trace.
-    public let firstEventIndex: Int
-    public let count: Int
+    public internal(set) var firstEventIndex: Int
+    public internal(set) var count: Int
     /// Time in ns of each event, in the trace's clock domain.
-    public let times: [Int64]
+    public internal(set) var times: [Int64]
     /// CPU of each event (-1: the source does not say).
-    public let cpus: [Int32]
+    public internal(set) var cpus: [Int32]
     /// Thread or process id of each event (-1: the source does not say).
-    public let threads: [Int32]
+    public internal(set) var threads: [Int32]
     /// Clock domain / machine of each event (``ClockDomain`` raw value).
-    public let domains: [UInt8]
+    public internal(set) var domains: [UInt8]
     /// Catalog id of each event's template.
-    public let templates: [UInt32]
+    public internal(set) var templates: [UInt32]
     /// Chunk-local template index of each event.
-    @usableFromInline let localTemplates: [UInt32]
+    @usableFromInline var localTemplates: [UInt32]
     /// Row of each event within its template's columns.
-    @usableFromInline let rows: [UInt32]
+    @usableFromInline var rows: [UInt32]
     /// For each local template: where its columns start in `values`, and its number of events.
-    @usableFromInline let columnBase: [Int]
-    @usableFromInline let columnLength: [Int]
+    @usableFromInline var columnBase: [Int]
+    @usableFromInline var columnLength: [Int]
     /// Slot values: for local template t, slot s, row r: `values[columnBase[t] + s * columnLength[t] + r]`.
-    @usableFromInline let values: [Int64]
+    @usableFromInline var values: [Int64]
     /// The chunk's string table (string slots hold indices into it).
-    public let strings: [[UInt8]]
+    public internal(set) var strings: [[UInt8]]
+
+    /// An empty batch, whose storage the decoder then reuses chunk after chunk.
+    public init() {
+        self.init(firstEventIndex: 0, times: [], cpus: [], threads: [], domains: [], templates: [], localTemplates: [],
+                  rows: [], columnBase: [], columnLength: [], values: [], strings: [])
+    }
 
     init(firstEventIndex: Int, times: [Int64], cpus: [Int32], threads: [Int32], domains: [UInt8],
          templates: [UInt32], localTemplates: [UInt32], rows: [UInt32], columnBase: [Int], columnLength: [Int],

@@ -17,6 +17,9 @@ public final class TemplateCatalog {
     public init() {}
 
     public var count: Int { templates.count }
+    /// Slot count of each template, by id (kept apart so hot loops need not copy templates).
+    public private(set) var valueCounts: [Int] = []
+    @inline(__always) public func valueCount(_ id: UInt32) -> Int { valueCounts[Int(id)] }
     public subscript(id: UInt32) -> EventTemplate { templates[Int(id)] }
 
     @inline(__always)
@@ -40,6 +43,7 @@ public final class TemplateCatalog {
         let t = try EventTemplate(name: String(decoding: name, as: UTF8.self), skeleton: Array(skeleton))
         let id = UInt32(templates.count)
         templates.append(t)
+        valueCounts.append(t.valueCount)
         nameBytes.append(Array(name))
         index[h] = id
         return id

@@ -1,0 +1,934 @@
+/*
+ * tinyvmm.c: a tiny two-vCPU VMM on raw KVM ioctls that makes the in-kernel
+ * LAPIC/IOAPIC/PIC emit real kvm_* interrupt trace events, for irqtrace's
+ * sample recordings (scripts/kvm-guest/record-kvm-traces.sh).
+ *
+ *   tinyvmm [--marker /sys/kernel/tracing/instances/NAME/trace_marker] SCENARIO
+ *   tinyvmm --list | --dump-guest
+ *
+ * Scenarios (each well under a second): msi, ioapic-edge, ioapic-level,
+ * ioapic-level-held, ipi, tpr, coalesce.
+ *
+ * VM: KVM_CREATE_VM, KVM_CREATE_IRQCHIP (in-kernel LAPIC + IOAPIC + PIC),
+ * KVM_SET_GSI_ROUTING (GSI 0-15 -> PIC + IOAPIC pin, 16-23 -> IOAPIC pin,
+ * 24/25 -> MSI to vCPU 0/1), 2 MiB of RAM at 0 (KVM_SET_USER_MEMORY_REGION),
+ * two vCPUs (KVM_CREATE_VCPU, KVM_SET_CPUID2, KVM_SET_SREGS/REGS, vCPU 1 made
+ * runnable with KVM_SET_MP_STATE), one thread each in KVM_RUN.
+ *
+ * Guest (guest_image[] below, source in guest.S): 32-bit protected mode, flat.
+ * vCPU 0 builds an IDT whose 256 gates go to 8-byte stubs "call common"; the
+ * common handler finds the vector from the return address, logs it, optionally
+ * tells the VMM (DEVACK port, "the device deasserts its line"), writes the
+ * LAPIC EOI and irets. Each vCPU enables its LAPIC (SVR = 0x1ff), masks LINT0
+ * and sets TPR 0, reports READY, then loops on commands read with IN from port
+ * 0x501 (arguments in a per-vCPU mailbox in guest memory):
+ *   IDLE n     cli; while handled < n: sti; hlt   (the "sti; hlt" loop)
+ *   SPIN n     sti; loop n times; cli             (delivery without HLT)
+ *   WRITE a,v  mov [a], v   (LAPIC TPR/ICR/EOI/LDR, IOAPIC IOREGSEL/IOWIN)
+ *   READ a     mov result, [a]
+ *   EXIT
+ * The VMM's main thread drives a scenario: it hands commands to the vCPUs and
+ * injects interrupts with KVM_SIGNAL_MSI and KVM_IRQ_LINE_STATUS (KVM_IRQ_LINE
+ * with the delivery status returned) while they sit in HLT.
+ *
+ * Output (stdout): one line per VMM action with the ioctl's return value, then
+ * the guest's own log (vCPU, vector, in handling order) and per-vCPU counts:
+ * ground truth for the trace. With --marker, every action line is also written
+ * to that trace_marker, so it shows up in the trace as tracing_mark_write.
+ *
+ * Exit status: 0 if every wait finished, 1 on a timeout or guest fault, 2 on
+ * a setup error.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/kvm.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ---- guest memory map and ports (must match guest.S) ---- */
+#define MEM_SIZE      (2u << 20)
+#define IMAGE_ADDR    0x1000u
+#define VFLAGS_ADDR   0x4000u   /* u8[256]: per-vector handler flags */
+#define VF_DEVACK     0x01u     /*   OUT vector to PORT_DEVACK before the EOI */
+#define VF_NOEOI      0x02u     /*   no EOI (the spurious vector) */
+#define COUNT_ADDR    0x4100u   /* u32[cpu]: interrupts handled */
+#define ABORT_ADDR    0x4180u   /* u32: break IDLE waits */
+#define LOGIDX_ADDR   0x4200u   /* u32: next guest log slot */
+#define MBOX_ADDR     0x4400u   /* 16 bytes per vCPU: op, arg1, arg2, result */
+#define LOG_ADDR      0x5000u   /* u32[2048]: 0x80000000 | cpu<<8 | vector */
+#define LOG_SLOTS     2048u
+#define STACK_TOP(c)  (0x9000u + 0x1000u * (c))
+
+#define PORT_READY    0x500
+#define PORT_CMD      0x501
+#define PORT_DEVACK   0x502
+#define PORT_EXIT     0x503
+#define PORT_FAULT    0x504
+
+enum { OP_IDLE = 1, OP_SPIN = 2, OP_WRITE = 3, OP_READ = 4, OP_EXIT = 0xff };
+
+/* LAPIC (xAPIC MMIO) and IOAPIC registers */
+#define LAPIC_BASE    0xfee00000u
+#define APIC_TPR      0x080
+#define APIC_PPR      0x0a0
+#define APIC_EOI      0x0b0
+#define APIC_LDR      0x0d0
+#define APIC_DFR      0x0e0
+#define APIC_ISR(n)   (0x100 + 0x10 * (n))   /* vectors 32n..32n+31 */
+#define APIC_IRR(n)   (0x200 + 0x10 * (n))
+#define APIC_ICR_LO   0x300
+#define APIC_ICR_HI   0x310
+#define ICR_SELF      (1u << 18)             /* destination shorthand 01 */
+#define ICR_ALL_BUT_SELF (3u << 18)          /* destination shorthand 11 */
+#define IOAPIC_BASE   0xfec00000u
+#define IOAPIC_REGSEL (IOAPIC_BASE + 0x00)
+#define IOAPIC_WIN    (IOAPIC_BASE + 0x10)
+#define RTE_LEVEL     (1u << 15)
+#define RTE_REMOTE_IRR (1u << 14)
+#define RTE_MASKED    (1u << 16)
+
+#define NCPU 2
+
+/*
+ * The guest, assembled from guest.S (as --32; ld -Ttext=0x1000; objcopy -O binary).
+ * Address, bytes, source line. Loaded at IMAGE_ADDR.
+ */
+static const uint8_t guest_image[] = {
+    /* start: */
+    /* 1000 */ 0x0f,0x01,0x15,0x80,0x11,0x00,0x00,        /* lgdt [gdtr] */
+    /* 1007 */ 0x85,0xf6,                                 /* test esi, esi */
+    /* 1009 */ 0x75,0x4b,                                 /* jnz percpu -- only vCPU 0 builds the shared tables */
+    /* 100b */ 0xbf,0x00,0x30,0x00,0x00,                  /* mov edi, STUBS */
+    /* 1010 */ 0xbb,0x00,0x20,0x00,0x00,                  /* mov ebx, IDT */
+    /* build: */
+    /* 1015 */ 0xc6,0x07,0xe8,                            /* mov byte [edi], 0xe8 -- call rel32 */
+    /* 1018 */ 0xb8,0xdb,0x10,0x00,0x00,                  /* mov eax, offset common */
+    /* 101d */ 0x8d,0x57,0x05,                            /* lea edx, [edi+5] */
+    /* 1020 */ 0x29,0xd0,                                 /* sub eax, edx */
+    /* 1022 */ 0x89,0x47,0x01,                            /* mov [edi+1], eax */
+    /* 1025 */ 0x89,0xf8,                                 /* mov eax, edi -- gate low: selector 0x08, offset 15:0 */
+    /* 1027 */ 0x25,0xff,0xff,0x00,0x00,                  /* and eax, 0xffff */
+    /* 102c */ 0x0d,0x00,0x00,0x08,0x00,                  /* or eax, 0x00080000 */
+    /* 1031 */ 0x89,0x03,                                 /* mov [ebx], eax */
+    /* 1033 */ 0x89,0xf8,                                 /* mov eax, edi -- gate high: offset 31:16, P=1 DPL=0 type 0xE */
+    /* 1035 */ 0x25,0x00,0x00,0xff,0xff,                  /* and eax, 0xffff0000 */
+    /* 103a */ 0x0d,0x00,0x8e,0x00,0x00,                  /* or eax, 0x8e00 */
+    /* 103f */ 0x89,0x43,0x04,                            /* mov [ebx+4], eax */
+    /* 1042 */ 0x83,0xc7,0x08,                            /* add edi, 8 */
+    /* 1045 */ 0x83,0xc3,0x08,                            /* add ebx, 8 */
+    /* 1048 */ 0x81,0xfb,0x00,0x28,0x00,0x00,             /* cmp ebx, IDT + 256*8 */
+    /* 104e */ 0x72,0xc5,                                 /* jb build */
+    /* 1050 */ 0xb0,0xff,                                 /* mov al, 0xff -- mask both 8259 PICs */
+    /* 1052 */ 0xe6,0x21,                                 /* out 0x21, al */
+    /* 1054 */ 0xe6,0xa1,                                 /* out 0xa1, al */
+    /* percpu: */
+    /* 1056 */ 0x0f,0x01,0x1d,0x86,0x11,0x00,0x00,        /* lidt [idtr] */
+    /* 105d */ 0xc7,0x05,0xf0,0x00,0xe0,0xfe,0xff,0x01,0x00,0x00, /* mov dword [LAPIC+0xf0], 0x1ff -- SVR: APIC enable, spurious vector 0xff */
+    /* 1067 */ 0xc7,0x05,0x50,0x03,0xe0,0xfe,0x00,0x00,0x01,0x00, /* mov dword [LAPIC+0x350], 0x10000 -- LVT LINT0 masked (no ExtINT from the PIC) */
+    /* 1071 */ 0xc7,0x05,0x80,0x00,0xe0,0xfe,0x00,0x00,0x00,0x00, /* mov dword [LAPIC+0x80], 0 -- TPR 0 */
+    /* 107b */ 0x89,0xf0,                                 /* mov eax, esi */
+    /* 107d */ 0x66,0xba,0x00,0x05,                       /* mov dx, 0x500 */
+    /* 1081 */ 0xef,                                      /* out dx, eax -- READY */
+    /* 1082 */ 0x89,0xf3,                                 /* mov ebx, esi -- ebx = this vCPU's mailbox */
+    /* 1084 */ 0xc1,0xe3,0x04,                            /* shl ebx, 4 */
+    /* 1087 */ 0x81,0xc3,0x00,0x44,0x00,0x00,             /* add ebx, MBOX */
+    /* cmd_loop: */
+    /* 108d */ 0x66,0xba,0x01,0x05,                       /* mov dx, 0x501 */
+    /* 1091 */ 0xed,                                      /* in eax, dx */
+    /* 1092 */ 0x8b,0x4b,0x04,                            /* mov ecx, [ebx+4] */
+    /* 1095 */ 0x8b,0x7b,0x08,                            /* mov edi, [ebx+8] */
+    /* 1098 */ 0x83,0xf8,0x01,                            /* cmp eax, 1 */
+    /* 109b */ 0x74,0x27,                                 /* je op_idle */
+    /* 109d */ 0x83,0xf8,0x02,                            /* cmp eax, 2 */
+    /* 10a0 */ 0x74,0x1c,                                 /* je op_spin */
+    /* 10a2 */ 0x83,0xf8,0x03,                            /* cmp eax, 3 */
+    /* 10a5 */ 0x74,0x0c,                                 /* je op_write */
+    /* 10a7 */ 0x83,0xf8,0x04,                            /* cmp eax, 4 */
+    /* 10aa */ 0x74,0x0b,                                 /* je op_read */
+    /* 10ac */ 0x66,0xba,0x03,0x05,                       /* mov dx, 0x503 -- anything else: EXIT */
+    /* 10b0 */ 0xef,                                      /* out dx, eax */
+    /* 10b1 */ 0xeb,0xda,                                 /* jmp cmd_loop */
+    /* op_write: WRITE32 [arg1] = arg2 (LAPIC, IOAPIC, ...) */
+    /* 10b3 */ 0x89,0x39,                                 /* mov [ecx], edi */
+    /* 10b5 */ 0xeb,0xd6,                                 /* jmp cmd_loop */
+    /* op_read: READ32 result = [arg1] */
+    /* 10b7 */ 0x8b,0x01,                                 /* mov eax, [ecx] */
+    /* 10b9 */ 0x89,0x43,0x0c,                            /* mov [ebx+12], eax */
+    /* 10bc */ 0xeb,0xcf,                                 /* jmp cmd_loop */
+    /* op_spin: SPIN: arg1 iterations of `loop` with IF=1 */
+    /* 10be */ 0xfb,                                      /* sti */
+    /* spin: */
+    /* 10bf */ 0xe2,0xfe,                                 /* loop spin */
+    /* 10c1 */ 0xfa,                                      /* cli */
+    /* 10c2 */ 0xeb,0xc9,                                 /* jmp cmd_loop */
+    /* op_idle: IDLE: sti; hlt until COUNT[cpu] >= arg1 or ABORT */
+    /* 10c4 */ 0xfa,                                      /* cli */
+    /* 10c5 */ 0x39,0x0c,0xb5,0x00,0x41,0x00,0x00,        /* cmp [esi*4 + COUNT], ecx */
+    /* 10cc */ 0x73,0xbf,                                 /* jae cmd_loop */
+    /* 10ce */ 0x83,0x3d,0x80,0x41,0x00,0x00,0x00,        /* cmp dword [ABORT], 0 */
+    /* 10d5 */ 0x75,0xb6,                                 /* jne cmd_loop */
+    /* 10d7 */ 0xfb,                                      /* sti */
+    /* 10d8 */ 0xf4,                                      /* hlt */
+    /* 10d9 */ 0xeb,0xe9,                                 /* jmp op_idle */
+    /* common: */
+    /* 10db */ 0x87,0x04,0x24,                            /* xchg eax, [esp] -- save eax, take the stub's return address */
+    /* 10de */ 0x53,                                      /* push ebx */
+    /* 10df */ 0x51,                                      /* push ecx */
+    /* 10e0 */ 0x52,                                      /* push edx */
+    /* 10e1 */ 0x2d,0x05,0x30,0x00,0x00,                  /* sub eax, STUBS + 5 */
+    /* 10e6 */ 0xc1,0xe8,0x03,                            /* shr eax, 3 -- eax = vector */
+    /* 10e9 */ 0x89,0xe3,                                 /* mov ebx, esp */
+    /* 10eb */ 0x81,0xeb,0x00,0x80,0x00,0x00,             /* sub ebx, 0x8000 */
+    /* 10f1 */ 0xc1,0xeb,0x0c,                            /* shr ebx, 12 -- ebx = vCPU index from the stack page */
+    /* 10f4 */ 0x83,0xf8,0x20,                            /* cmp eax, 32 */
+    /* 10f7 */ 0x72,0x5a,                                 /* jb exception */
+    /* 10f9 */ 0xb9,0x01,0x00,0x00,0x00,                  /* mov ecx, 1 -- LOG[lock xadd LOGIDX] = valid | cpu<<8 | vector */
+    /* 10fe */ 0xf0,0x0f,0xc1,0x0d,0x00,0x42,0x00,0x00,   /* lock xadd [LOGIDX], ecx */
+    /* 1106 */ 0x81,0xe1,0xff,0x07,0x00,0x00,             /* and ecx, 0x7ff */
+    /* 110c */ 0x89,0xda,                                 /* mov edx, ebx */
+    /* 110e */ 0xc1,0xe2,0x08,                            /* shl edx, 8 */
+    /* 1111 */ 0x09,0xc2,                                 /* or edx, eax */
+    /* 1113 */ 0x81,0xca,0x00,0x00,0x00,0x80,             /* or edx, 0x80000000 */
+    /* 1119 */ 0x89,0x14,0x8d,0x00,0x50,0x00,0x00,        /* mov [ecx*4 + LOG], edx */
+    /* 1120 */ 0x0f,0xb6,0x88,0x00,0x40,0x00,0x00,        /* movzx ecx, byte [eax + VFLAGS] */
+    /* 1127 */ 0xf6,0xc1,0x01,                            /* test cl, 1 */
+    /* 112a */ 0x74,0x05,                                 /* jz 1f */
+    /* 112c */ 0x66,0xba,0x02,0x05,                       /* mov dx, 0x502 -- DEVACK: the VMM may deassert the line now */
+    /* 1130 */ 0xef,                                      /* out dx, eax */
+    /* 1: */
+    /* 1131 */ 0xf6,0xc1,0x02,                            /* test cl, 2 */
+    /* 1134 */ 0x75,0x0a,                                 /* jnz 2f */
+    /* 1136 */ 0xc7,0x05,0xb0,0x00,0xe0,0xfe,0x00,0x00,0x00,0x00, /* mov dword [LAPIC+0xb0], 0 -- EOI */
+    /* 2: */
+    /* 1140 */ 0xff,0x04,0x9d,0x00,0x41,0x00,0x00,        /* inc dword [ebx*4 + COUNT] */
+    /* iret_out: */
+    /* 1147 */ 0x5a,                                      /* pop edx */
+    /* 1148 */ 0x59,                                      /* pop ecx */
+    /* 1149 */ 0x5b,                                      /* pop ebx */
+    /* 114a */ 0x58,                                      /* pop eax */
+    /* 114b */ 0xff,0x74,0x24,0x08,                       /* push dword [esp+8] */
+    /* 114f */ 0x9d,                                      /* popfd */
+    /* 1150 */ 0xc2,0x08,0x00,                            /* ret 8 */
+    /* exception: */
+    /* 1153 */ 0x83,0xf8,0x02,                            /* cmp eax, 2 -- NMI: the VMM's ABORT kick, just return */
+    /* 1156 */ 0x74,0xef,                                 /* je iret_out */
+    /* 1158 */ 0xc1,0xe3,0x08,                            /* shl ebx, 8 -- FAULT: report cpu<<8 | vector, VMM stops */
+    /* 115b */ 0x09,0xd8,                                 /* or eax, ebx */
+    /* 115d */ 0x66,0xba,0x04,0x05,                       /* mov dx, 0x504 */
+    /* 3: */
+    /* 1161 */ 0xef,                                      /* out dx, eax */
+    /* 1162 */ 0xeb,0xfd,                                 /* jmp 3b */
+    /* 1164 */ 0x8d,0x74,0x26,0x00,                       /* (padding to 8 bytes: lea esi,[esi+0]) */
+    /* gdt: */
+    /* 1168 */ 0x00,0x00,0x00,0x00,0x00,0x00,0x00,0x00,   /* .quad 0 -- null */
+    /* 1170 */ 0xff,0xff,0x00,0x00,0x00,0x9a,0xcf,0x00,   /* .quad 0x00cf9a000000ffff -- 0x08: code, base 0, limit 4G, 32-bit */
+    /* 1178 */ 0xff,0xff,0x00,0x00,0x00,0x92,0xcf,0x00,   /* .quad 0x00cf92000000ffff -- 0x10: data, base 0, limit 4G */
+    /* gdtr: */
+    /* 1180 */ 0x17,0x00,                                 /* .word 3*8 - 1 */
+    /* 1182 */ 0x68,0x11,0x00,0x00,                       /* .long gdt */
+    /* idtr: */
+    /* 1186 */ 0xff,0x07,                                 /* .word 256*8 - 1 */
+    /* 1188 */ 0x00,0x20,0x00,0x00,                       /* .long IDT */
+};
+
+/* ------------------------------------------------------------------ state */
+static int kvm_fd = -1, vm_fd = -1, marker_fd = -1;
+static uint8_t *mem;
+static struct timespec t0;
+static int failed;
+
+enum vstate { V_RUNNING, V_WAIT_CMD, V_EXITED, V_FAILED };
+static struct vcpu {
+    int fd, index;
+    struct kvm_run *run;
+    pthread_t thread;
+    int ready;
+    enum vstate state;
+    unsigned wait_gen;      /* incremented each time the guest asks for a command */
+    uint32_t pending_op;    /* 0 = none */
+} vcpus[NCPU];
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t cond = PTHREAD_COND_INITIALIZER;
+
+/* scenario hook: called on the vCPU thread when the guest handler OUTs to DEVACK */
+static void (*devack_hook)(int cpu, int vector);
+
+static volatile uint32_t *gmem32(uint32_t gpa) { return (volatile uint32_t *)(mem + gpa); }
+static uint32_t handled(int cpu) { return __atomic_load_n(gmem32(COUNT_ADDR + 4 * cpu), __ATOMIC_SEQ_CST); }
+
+static double now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)(t.tv_sec - t0.tv_sec) + (double)(t.tv_nsec - t0.tv_nsec) / 1e9;
+}
+
+/* One action line on stdout (with a timestamp) and, if enabled, in the trace. */
+static void note(const char *fmt, ...)
+{
+    char buf[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    if (marker_fd >= 0) {
+        char m[300];
+        int n = snprintf(m, sizeof m, "tinyvmm: %s", buf);
+        if (write(marker_fd, m, (size_t)n) < 0) { /* marker is best effort */ }
+    }
+    printf("%10.6f %s\n", now(), buf);
+    fflush(stdout);
+}
+
+static void die(const char *what)
+{
+    fprintf(stderr, "tinyvmm: %s: %s\n", what, strerror(errno));
+    exit(2);
+}
+
+static void sleep_ms(double ms)
+{
+    struct timespec t = { (time_t)(ms / 1000), (long)((ms - 1000 * (long)(ms / 1000)) * 1e6) };
+    while (nanosleep(&t, &t) < 0 && errno == EINTR) {}
+}
+
+/* ------------------------------------------------------------ vCPU threads */
+static void *vcpu_main(void *arg)
+{
+    struct vcpu *v = arg;
+    struct kvm_run *run = v->run;
+    for (;;) {
+        if (ioctl(v->fd, KVM_RUN, 0) < 0) {
+            if (errno == EINTR || errno == EAGAIN) continue;
+            fprintf(stderr, "tinyvmm: vcpu%d KVM_RUN: %s\n", v->index, strerror(errno));
+            goto fail;
+        }
+        switch (run->exit_reason) {
+        case KVM_EXIT_IO: {
+            uint8_t *data = (uint8_t *)run + run->io.data_offset;
+            uint32_t val = 0;
+            memcpy(&val, data, run->io.size < 4 ? run->io.size : 4);
+            if (run->io.direction == KVM_EXIT_IO_OUT && run->io.port == PORT_READY) {
+                pthread_mutex_lock(&lock);
+                v->ready = 1;
+                pthread_cond_broadcast(&cond);
+                pthread_mutex_unlock(&lock);
+            } else if (run->io.direction == KVM_EXIT_IO_IN && run->io.port == PORT_CMD) {
+                pthread_mutex_lock(&lock);
+                v->state = V_WAIT_CMD;
+                v->wait_gen++;
+                pthread_cond_broadcast(&cond);
+                while (!v->pending_op) pthread_cond_wait(&cond, &lock);
+                uint32_t op = v->pending_op;
+                v->pending_op = 0;
+                v->state = V_RUNNING;
+                pthread_mutex_unlock(&lock);
+                memcpy(data, &op, run->io.size < 4 ? run->io.size : 4);
+            } else if (run->io.direction == KVM_EXIT_IO_OUT && run->io.port == PORT_DEVACK) {
+                if (devack_hook) devack_hook(v->index, (int)(val & 0xff));
+            } else if (run->io.direction == KVM_EXIT_IO_OUT && run->io.port == PORT_EXIT) {
+                pthread_mutex_lock(&lock);
+                v->state = V_EXITED;
+                pthread_cond_broadcast(&cond);
+                pthread_mutex_unlock(&lock);
+                return NULL;
+            } else if (run->io.direction == KVM_EXIT_IO_OUT && run->io.port == PORT_FAULT) {
+                struct kvm_regs r;
+                ioctl(v->fd, KVM_GET_REGS, &r);
+                volatile uint32_t *sp = gmem32((uint32_t)r.rsp & (MEM_SIZE - 1) & ~3u);
+                fprintf(stderr, "tinyvmm: vcpu%d guest exception %u; stack: %08x %08x %08x %08x %08x %08x\n",
+                        v->index, val & 0xff, sp[0], sp[1], sp[2], sp[3], sp[4], sp[5]);
+                goto fail;
+            } else {
+                fprintf(stderr, "tinyvmm: vcpu%d unexpected %s port 0x%x size %d\n", v->index,
+                        run->io.direction == KVM_EXIT_IO_OUT ? "OUT" : "IN", run->io.port, run->io.size);
+                if (run->io.direction == KVM_EXIT_IO_IN) memset(data, 0xff, run->io.size);
+            }
+            break;
+        }
+        case KVM_EXIT_MMIO:
+            fprintf(stderr, "tinyvmm: vcpu%d unexpected MMIO %s 0x%llx\n", v->index,
+                    run->mmio.is_write ? "write" : "read", (unsigned long long)run->mmio.phys_addr);
+            if (!run->mmio.is_write) memset(run->mmio.data, 0xff, sizeof run->mmio.data);
+            break;
+        case KVM_EXIT_INTR:
+        case KVM_EXIT_HLT:
+            break;
+        case KVM_EXIT_INTERNAL_ERROR:
+        {
+            struct kvm_regs r;
+            ioctl(v->fd, KVM_GET_REGS, &r);
+            fprintf(stderr, "tinyvmm: vcpu%d internal error, suberror %u at eip 0x%llx esp 0x%llx; data:", v->index,
+                    run->internal.suberror, (unsigned long long)r.rip, (unsigned long long)r.rsp);
+            for (uint32_t i = 0; i < run->internal.ndata && i < 16; i++)
+                fprintf(stderr, " %llx", (unsigned long long)run->internal.data[i]);
+            fprintf(stderr, "\n");
+            goto fail;
+        }
+        default:
+            fprintf(stderr, "tinyvmm: vcpu%d exit reason %u\n", v->index, run->exit_reason);
+            goto fail;
+        }
+    }
+fail:
+    pthread_mutex_lock(&lock);
+    v->state = V_FAILED;
+    failed = 1;
+    pthread_cond_broadcast(&cond);
+    pthread_mutex_unlock(&lock);
+    return NULL;
+}
+
+/* Wait (with the lock held) until pred() or the timeout; returns pred(). */
+static int wait_for(int (*pred)(struct vcpu *, unsigned), struct vcpu *v, unsigned arg, int timeout_ms)
+{
+    struct timespec dl;
+    clock_gettime(CLOCK_REALTIME, &dl);
+    dl.tv_sec += timeout_ms / 1000;
+    dl.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (dl.tv_nsec >= 1000000000L) { dl.tv_sec++; dl.tv_nsec -= 1000000000L; }
+    while (!pred(v, arg) && v->state != V_FAILED && v->state != V_EXITED)
+        if (pthread_cond_timedwait(&cond, &lock, &dl) == ETIMEDOUT) break;
+    return pred(v, arg);
+}
+static int p_ready(struct vcpu *v, unsigned a) { (void)a; return v->ready; }
+static int p_waiting(struct vcpu *v, unsigned a) { (void)a; return v->state == V_WAIT_CMD && !v->pending_op; }
+static int p_back(struct vcpu *v, unsigned gen) { return v->state == V_WAIT_CMD && !v->pending_op && v->wait_gen != gen; }
+static int p_exited(struct vcpu *v, unsigned a) { (void)a; return v->state == V_EXITED; }
+
+/* ------------------------------------------------------- guest commands */
+/* Hand a command to vCPU cpu (it must be waiting); returns the wait generation. */
+static unsigned post(int cpu, uint32_t op, uint32_t a1, uint32_t a2)
+{
+    struct vcpu *v = &vcpus[cpu];
+    pthread_mutex_lock(&lock);
+    if (!wait_for(p_waiting, v, 0, 2000)) {
+        pthread_mutex_unlock(&lock);
+        fprintf(stderr, "tinyvmm: vcpu%d not waiting for a command (op %u)\n", cpu, op);
+        failed = 1;
+        return ~0u;
+    }
+    volatile uint32_t *mb = gmem32(MBOX_ADDR + 16 * cpu);
+    mb[0] = op; mb[1] = a1; mb[2] = a2;
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    unsigned gen = v->wait_gen;
+    v->pending_op = op;
+    pthread_cond_broadcast(&cond);
+    pthread_mutex_unlock(&lock);
+    return gen;
+}
+
+/* Wait until the command posted at generation gen is done. On timeout, break an
+ * IDLE with ABORT + an NMI (KVM_SIGNAL_MSI, delivery mode NMI). */
+static int finish(int cpu, unsigned gen, int timeout_ms)
+{
+    struct vcpu *v = &vcpus[cpu];
+    pthread_mutex_lock(&lock);
+    int ok = wait_for(p_back, v, gen, timeout_ms);
+    pthread_mutex_unlock(&lock);
+    if (ok) return 1;
+    failed = 1;
+    if (v->state == V_FAILED || v->state == V_EXITED || gen == ~0u) return 0;
+    note("timeout: vcpu%d still busy after %d ms (handled %u); ABORT + NMI", cpu, timeout_ms, handled(cpu));
+    *gmem32(ABORT_ADDR) = 1;
+    struct kvm_msi nmi = { .address_lo = LAPIC_BASE | (uint32_t)cpu << 12, .data = 0x400 };
+    ioctl(vm_fd, KVM_SIGNAL_MSI, &nmi);
+    pthread_mutex_lock(&lock);
+    ok = wait_for(p_back, v, gen, 1000);
+    pthread_mutex_unlock(&lock);
+    *gmem32(ABORT_ADDR) = 0;
+    return ok;
+}
+
+static void write32(int cpu, uint32_t addr, uint32_t val)
+{
+    note("vcpu%d write [0x%08x] = 0x%x", cpu, addr, val);
+    finish(cpu, post(cpu, OP_WRITE, addr, val), 2000);
+}
+
+static uint32_t read32(int cpu, uint32_t addr)
+{
+    finish(cpu, post(cpu, OP_READ, addr, 0), 2000);
+    uint32_t r = gmem32(MBOX_ADDR + 16 * cpu)[3];
+    note("vcpu%d read [0x%08x] -> 0x%x", cpu, addr, r);
+    return r;
+}
+
+static void lapic_write(int cpu, uint32_t reg, uint32_t val) { write32(cpu, LAPIC_BASE + reg, val); }
+static uint32_t lapic_read(int cpu, uint32_t reg) { return read32(cpu, LAPIC_BASE + reg); }
+
+/* IOAPIC redirection table entry `pin`, written by the guest (high dword first). */
+static void ioapic_rte(int cpu, int pin, uint32_t low, uint8_t dest)
+{
+    note("vcpu%d programs IOAPIC pin %d: vector 0x%02x %s %s dest %u", cpu, pin, low & 0xff,
+         low & RTE_LEVEL ? "level" : "edge", low & RTE_MASKED ? "masked" : "unmasked", dest);
+    write32(cpu, IOAPIC_REGSEL, 0x11 + 2 * pin);
+    write32(cpu, IOAPIC_WIN, (uint32_t)dest << 24);
+    write32(cpu, IOAPIC_REGSEL, 0x10 + 2 * pin);
+    write32(cpu, IOAPIC_WIN, low);
+}
+
+static uint32_t ioapic_rte_low(int cpu, int pin)
+{
+    write32(cpu, IOAPIC_REGSEL, 0x10 + 2 * pin);
+    uint32_t low = read32(cpu, IOAPIC_WIN);
+    note("IOAPIC pin %d RTE low 0x%x: remote IRR %d, delivery status %d", pin, low,
+         !!(low & RTE_REMOTE_IRR), !!(low & (1u << 12)));
+    return low;
+}
+
+/* IDLE: sti; hlt until `more` further interrupts were handled. Returns the generation. */
+static unsigned idle(int cpu, unsigned more)
+{
+    unsigned target = handled(cpu) + more;
+    note("vcpu%d idle (sti; hlt) until %u handled (now %u)", cpu, target, handled(cpu));
+    return post(cpu, OP_IDLE, target, 0);
+}
+
+static void idle_done(int cpu, unsigned gen)
+{
+    finish(cpu, gen, 2000);
+    note("vcpu%d back from idle, handled %u", cpu, handled(cpu));
+}
+
+static unsigned spin(int cpu, uint32_t n)
+{
+    note("vcpu%d spin %u iterations with IF=1 (handled %u)", cpu, n, handled(cpu));
+    return post(cpu, OP_SPIN, n, 0);
+}
+
+static void spin_done(int cpu, unsigned gen)
+{
+    finish(cpu, gen, 3000);
+    note("vcpu%d back from spin, handled %u", cpu, handled(cpu));
+}
+
+/* Let a vCPU that was just told to IDLE reach its HLT (~a dozen emulated instructions). */
+static void settle(void) { sleep_ms(2); }
+
+/* ------------------------------------------------------- injection ioctls */
+/* MSI: address 0xfee00000 | dest << 12 (bit 2 = logical), data = delivery mode << 8 | vector. */
+static void msi_raw(uint32_t address, uint32_t data, const char *what)
+{
+    struct kvm_msi m = { .address_lo = address, .data = data };
+    int r = ioctl(vm_fd, KVM_SIGNAL_MSI, &m);
+    note("KVM_SIGNAL_MSI %s address 0x%08x data 0x%04x -> %d%s", what, address, data, r,
+         r < 0 ? strerror(errno) : r == 0 ? " (not delivered)" : "");
+}
+
+static void msi(int dest, int vector)
+{
+    char what[48];
+    snprintf(what, sizeof what, "dest %d vector 0x%02x", dest, vector);
+    msi_raw(LAPIC_BASE | (uint32_t)dest << 12, (uint32_t)vector, what);
+}
+
+/* KVM_IRQ_LINE_STATUS is KVM_IRQ_LINE that also returns the delivery status
+ * (>0 delivered, 0 coalesced/masked, -1 ignored). */
+static void irq_line(int gsi, int level)
+{
+    struct kvm_irq_level l = { .irq = (uint32_t)gsi, .level = (uint32_t)level };
+    int r = ioctl(vm_fd, KVM_IRQ_LINE_STATUS, &l);
+    note("KVM_IRQ_LINE gsi %d level %d -> %d, status %d", gsi, level, r, r < 0 ? -errno : l.status);
+}
+
+static void pulse(int gsi)
+{
+    irq_line(gsi, 1);
+    irq_line(gsi, 0);
+}
+
+/* --------------------------------------------------------------- scenarios */
+static void vflags(int vector, uint8_t f) { mem[VFLAGS_ADDR + vector] = f; }
+
+/* (a) MSIs to both vCPUs: several vectors one at a time while halted, a burst to a
+ * vCPU that is not running, MSI routes through KVM_IRQ_LINE, logical/lowest-priority. */
+static void sc_msi(void)
+{
+    unsigned g0 = idle(0, 3), g1 = idle(1, 3);
+    settle();
+    static const int v0[] = { 0x31, 0x42, 0x53 }, v1[] = { 0x34, 0x45, 0x56 };
+    for (int i = 0; i < 3; i++) {
+        msi(0, v0[i]);
+        sleep_ms(1);
+        msi(1, v1[i]);
+        sleep_ms(1);
+    }
+    idle_done(0, g0);
+    idle_done(1, g1);
+
+    note("burst: three MSIs to vcpu0 while it waits in the VMM, then idle");
+    msi(0, 0x33);
+    msi(0, 0x93);
+    msi(0, 0x63);
+    idle_done(0, idle(0, 3));
+
+    note("MSI routes: KVM_IRQ_LINE on GSI 24 (-> vcpu0 vector 0x38) and 25 (-> vcpu1 vector 0x39)");
+    g0 = idle(0, 1); g1 = idle(1, 1);
+    settle();
+    pulse(24);
+    sleep_ms(1);
+    pulse(25);
+    idle_done(0, g0);
+    idle_done(1, g1);
+
+    note("logical destination: flat model, LDR vcpu0 = 0x01, vcpu1 = 0x02");
+    for (int c = 0; c < NCPU; c++) {
+        lapic_write(c, APIC_DFR, 0xffffffffu);
+        lapic_write(c, APIC_LDR, 1u << (24 + c));
+    }
+    g1 = idle(1, 1);
+    settle();
+    msi_raw(LAPIC_BASE | 0x02u << 12 | 0x4, 0x49, "logical dest 0x02 fixed vector 0x49");
+    idle_done(1, g1);
+    note("lowest priority to logical 0x03 while both wait in the VMM, then both spin");
+    msi_raw(LAPIC_BASE | 0x03u << 12 | 0x4, 0x100 | 0x4a, "logical dest 0x03 lowest-priority vector 0x4a");
+    g0 = spin(0, 2000); g1 = spin(1, 2000);
+    spin_done(0, g0);
+    spin_done(1, g1);
+}
+
+/* (b) IOAPIC edge pins, programmed by the guest, pulsed with KVM_IRQ_LINE. */
+static void sc_ioapic_edge(void)
+{
+    ioapic_rte(0, 3, 0x63, 0);
+    ioapic_rte(0, 5, 0x65, 1);
+    ioapic_rte(0, 17, 0x71, 0);
+    ioapic_rte(0, 18, 0x72, 1);
+    ioapic_rte(0, 6, RTE_MASKED | 0x66, 0);
+    unsigned g0 = idle(0, 2), g1 = idle(1, 2);
+    settle();
+    pulse(3);
+    sleep_ms(1);
+    pulse(5);
+    sleep_ms(1);
+    pulse(6);   /* masked: no delivery */
+    sleep_ms(1);
+    pulse(17);
+    sleep_ms(1);
+    pulse(18);
+    idle_done(0, g0);
+    idle_done(1, g1);
+    ioapic_rte_low(0, 3);
+    ioapic_rte_low(0, 6);
+    note("unmask pin 6 while its line is low, then pulse it");
+    ioapic_rte(0, 6, 0x66, 0);
+    g0 = idle(0, 1);
+    settle();
+    pulse(6);
+    idle_done(0, g0);
+}
+
+/* (c) Level-triggered pin: assert, the guest's handler has the "device" deassert
+ * the line (DEVACK) and then EOIs; the Remote IRR cycle, three times. */
+static void level_devack(int cpu, int vector)
+{
+    if (vector == 0x7a) { note("vcpu%d handler acks the device for vector 0x%02x: deassert GSI 10", cpu, vector); irq_line(10, 0); }
+    if (vector == 0x83) { note("vcpu%d handler acks the device for vector 0x%02x: deassert GSI 19", cpu, vector); irq_line(19, 0); }
+}
+
+static void sc_ioapic_level(void)
+{
+    devack_hook = level_devack;
+    vflags(0x7a, VF_DEVACK);
+    vflags(0x83, VF_DEVACK);
+    ioapic_rte(0, 10, RTE_LEVEL | 0x7a, 0);
+    ioapic_rte(0, 19, RTE_LEVEL | 0x83, 1);
+    for (int i = 0; i < 3; i++) {
+        unsigned g = idle(0, 1);
+        settle();
+        irq_line(10, 1);
+        idle_done(0, g);
+        spin_done(0, spin(0, 2000));    /* take any re-delivery */
+        ioapic_rte_low(0, 10);
+    }
+    unsigned g = idle(1, 1);
+    settle();
+    irq_line(19, 1);
+    idle_done(1, g);
+    spin_done(1, spin(1, 2000));
+    ioapic_rte_low(1, 19);
+}
+
+/* (c') Level-triggered pin held asserted while the guest keeps EOIing: re-delivery. */
+static void sc_ioapic_level_held(void)
+{
+    ioapic_rte(0, 11, RTE_LEVEL | 0x7b, 1);
+    unsigned g = idle(1, 30);
+    settle();
+    note("assert GSI 11 and hold it until vcpu1 handled 30 interrupts");
+    irq_line(11, 1);
+    idle_done(1, g);
+    ioapic_rte_low(0, 11);
+    irq_line(11, 0);
+    spin_done(1, spin(1, 2000));
+    ioapic_rte_low(0, 11);
+}
+
+/* (d) Fixed IPIs written to the ICR by the guest. */
+static void sc_ipi(void)
+{
+    unsigned g1 = idle(1, 3);
+    settle();
+    static const int vec[] = { 0x51, 0x62, 0x73 };
+    for (int i = 0; i < 3; i++) {
+        lapic_write(0, APIC_ICR_HI, 1u << 24);
+        lapic_write(0, APIC_ICR_LO, (uint32_t)vec[i]);   /* fixed, physical, edge */
+        sleep_ms(1);
+    }
+    idle_done(1, g1);
+
+    note("self IPI (shorthand self) on vcpu0, taken when it idles");
+    lapic_write(0, APIC_ICR_LO, ICR_SELF | 0x44);
+    idle_done(0, idle(0, 1));
+
+    note("all-excluding-self from vcpu0");
+    g1 = idle(1, 1);
+    settle();
+    lapic_write(0, APIC_ICR_LO, ICR_ALL_BUT_SELF | 0x55);
+    idle_done(1, g1);
+
+    note("vcpu1 -> vcpu0");
+    unsigned g0 = idle(0, 1);
+    settle();
+    lapic_write(1, APIC_ICR_HI, 0);
+    lapic_write(1, APIC_ICR_LO, 0x66);
+    idle_done(0, g0);
+}
+
+/* (e) TPR: an MSI whose class is not above the TPR class stays pending until
+ * the TPR is lowered. */
+static void sc_tpr(void)
+{
+    lapic_write(0, APIC_TPR, 0x50);
+    lapic_read(0, APIC_PPR);
+    unsigned g = idle(0, 1);
+    settle();
+    msi(0, 0x41);           /* class 4 <= TPR class 5: stays in IRR */
+    sleep_ms(2);
+    msi(0, 0x61);           /* class 6: delivered, ends the idle */
+    idle_done(0, g);
+    lapic_read(0, APIC_IRR(2));
+    lapic_read(0, APIC_PPR);
+    note("TPR 0x40: class 4 still masked (equal class)");
+    lapic_write(0, APIC_TPR, 0x40);
+    spin_done(0, spin(0, 2000));
+    lapic_read(0, APIC_IRR(2));
+    note("TPR 0x30: vector 0x41 becomes deliverable");
+    lapic_write(0, APIC_TPR, 0x30);
+    idle_done(0, idle(0, 1));
+    lapic_write(0, APIC_TPR, 0);
+    lapic_read(0, APIC_PPR);
+}
+
+/* (f) Coalescing: the same vector twice before the guest can take it. */
+static void coalesce_devack(int cpu, int vector)
+{
+    if (vector == 0x37) {
+        note("vcpu%d is in the handler for vector 0x37 (before its EOI): send 0x37 again", cpu);
+        msi(cpu, 0x37);
+    }
+}
+
+static void sc_coalesce(void)
+{
+    note("vcpu0 waits in the VMM (not running): MSI 0x36 twice");
+    msi(0, 0x36);
+    msi(0, 0x36);
+    idle_done(0, idle(0, 1));
+    spin_done(0, spin(0, 2000));
+
+    note("IOAPIC edge pin 4 pulsed twice while vcpu0 is not running");
+    ioapic_rte(0, 4, 0x64, 0);
+    pulse(4);
+    pulse(4);
+    idle_done(0, idle(0, 1));
+    spin_done(0, spin(0, 2000));
+
+    note("MSI 0x35 twice to a halted vcpu1, back to back");
+    unsigned g = idle(1, 1);
+    settle();
+    msi(1, 0x35);
+    msi(1, 0x35);
+    idle_done(1, g);
+    spin_done(1, spin(1, 2000));
+
+    note("MSI 0x37 again while its handler runs (before the EOI)");
+    devack_hook = coalesce_devack;
+    vflags(0x37, VF_DEVACK);
+    msi(0, 0x37);
+    idle_done(0, idle(0, 1));
+    vflags(0x37, 0);
+    spin_done(0, spin(0, 2000));
+}
+
+static const struct scenario {
+    const char *name, *what;
+    void (*run)(void);
+} scenarios[] = {
+    { "msi", "KVM_SIGNAL_MSI to vCPU 0 and 1 (several vectors, a burst, MSI routes via KVM_IRQ_LINE, logical and lowest-priority)", sc_msi },
+    { "ioapic-edge", "IOAPIC edge pins programmed by the guest, KVM_IRQ_LINE pulses (one pin masked)", sc_ioapic_edge },
+    { "ioapic-level", "IOAPIC level pins: assert, handler deasserts via the VMM, EOI (Remote IRR cycle)", sc_ioapic_level },
+    { "ioapic-level-held", "IOAPIC level pin held asserted for 30 deliveries (re-delivery after each EOI)", sc_ioapic_level_held },
+    { "ipi", "fixed IPIs through the ICR: vCPU 0 -> 1, self, all-but-self, 1 -> 0", sc_ipi },
+    { "tpr", "TPR above an MSI's class keeps it pending until TPR is lowered", sc_tpr },
+    { "coalesce", "same vector twice before the guest takes it (MSI, IOAPIC edge, during the handler)", sc_coalesce },
+};
+
+/* ------------------------------------------------------------------ setup */
+static void setup_routing(void)
+{
+    size_t n = 26;
+    struct kvm_irq_routing *rt = calloc(1, sizeof *rt + n * 2 * sizeof(struct kvm_irq_routing_entry));
+    if (!rt) die("calloc");
+    struct kvm_irq_routing_entry *e = rt->entries;
+    for (uint32_t gsi = 0; gsi < 24; gsi++) {
+        if (gsi < 16) {
+            *e++ = (struct kvm_irq_routing_entry){ .gsi = gsi, .type = KVM_IRQ_ROUTING_IRQCHIP,
+                .u.irqchip = { .irqchip = gsi < 8 ? KVM_IRQCHIP_PIC_MASTER : KVM_IRQCHIP_PIC_SLAVE, .pin = gsi % 8 } };
+        }
+        *e++ = (struct kvm_irq_routing_entry){ .gsi = gsi, .type = KVM_IRQ_ROUTING_IRQCHIP,
+            .u.irqchip = { .irqchip = KVM_IRQCHIP_IOAPIC, .pin = gsi } };
+    }
+    *e++ = (struct kvm_irq_routing_entry){ .gsi = 24, .type = KVM_IRQ_ROUTING_MSI,
+        .u.msi = { .address_lo = LAPIC_BASE | 0u << 12, .data = 0x38 } };
+    *e++ = (struct kvm_irq_routing_entry){ .gsi = 25, .type = KVM_IRQ_ROUTING_MSI,
+        .u.msi = { .address_lo = LAPIC_BASE | 1u << 12, .data = 0x39 } };
+    rt->nr = (uint32_t)(e - rt->entries);
+    if (ioctl(vm_fd, KVM_SET_GSI_ROUTING, rt) < 0) die("KVM_SET_GSI_ROUTING");
+    free(rt);
+}
+
+static void setup_vcpu(struct vcpu *v, int index, int mmap_size, struct kvm_cpuid2 *cpuid)
+{
+    v->index = index;
+    v->fd = ioctl(vm_fd, KVM_CREATE_VCPU, index);
+    if (v->fd < 0) die("KVM_CREATE_VCPU");
+    v->run = mmap(NULL, (size_t)mmap_size, PROT_READ | PROT_WRITE, MAP_SHARED, v->fd, 0);
+    if (v->run == MAP_FAILED) die("mmap kvm_run");
+    if (cpuid) {
+        for (uint32_t i = 0; i < cpuid->nent; i++)
+            if (cpuid->entries[i].function == 1)   /* initial APIC ID */
+                cpuid->entries[i].ebx = (cpuid->entries[i].ebx & 0x00ffffffu) | (uint32_t)index << 24;
+        if (ioctl(v->fd, KVM_SET_CPUID2, cpuid) < 0)
+            fprintf(stderr, "tinyvmm: KVM_SET_CPUID2: %s (continuing)\n", strerror(errno));
+    }
+    struct kvm_sregs s;
+    if (ioctl(v->fd, KVM_GET_SREGS, &s) < 0) die("KVM_GET_SREGS");
+    struct kvm_segment code = { .base = 0, .limit = 0xffffffff, .selector = 0x08, .type = 0xb,
+        .present = 1, .dpl = 0, .db = 1, .s = 1, .l = 0, .g = 1 };
+    struct kvm_segment data = code;
+    data.selector = 0x10;
+    data.type = 0x3;
+    s.cs = code;
+    s.ds = s.es = s.fs = s.gs = s.ss = data;
+    /* the same GDT as the guest's own first instruction, lgdt [gdtr] (0f 01 15 addr32) */
+    uint32_t gdtr;
+    memcpy(&gdtr, guest_image + 3, 4);
+    memcpy(&s.gdt.limit, mem + gdtr, 2);
+    uint32_t gdt_base;
+    memcpy(&gdt_base, mem + gdtr + 2, 4);
+    s.gdt.base = gdt_base;
+    s.cr0 = (s.cr0 | 0x1) & ~0x80000000ull;   /* PE, no paging */
+    if (ioctl(v->fd, KVM_SET_SREGS, &s) < 0) die("KVM_SET_SREGS");
+    struct kvm_regs r = { .rip = IMAGE_ADDR, .rsp = STACK_TOP(index), .rsi = (uint64_t)index, .rflags = 0x2 };
+    if (ioctl(v->fd, KVM_SET_REGS, &r) < 0) die("KVM_SET_REGS");
+    if (index != 0) {   /* an AP waits for INIT/SIPI; start it directly */
+        struct kvm_mp_state mp = { .mp_state = KVM_MP_STATE_RUNNABLE };
+        if (ioctl(v->fd, KVM_SET_MP_STATE, &mp) < 0) die("KVM_SET_MP_STATE");
+    }
+}
+
+static void start_vcpu(struct vcpu *v)
+{
+    if (pthread_create(&v->thread, NULL, vcpu_main, v) != 0) { errno = EAGAIN; die("pthread_create"); }
+    pthread_mutex_lock(&lock);
+    int ok = wait_for(p_ready, v, 0, 3000);
+    pthread_mutex_unlock(&lock);
+    if (!ok) {
+        fprintf(stderr, "tinyvmm: vcpu%d did not report READY\n", v->index);
+        exit(1);
+    }
+    note("vcpu%d ready (IDT loaded, LAPIC enabled, TPR 0)", v->index);
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: tinyvmm [--marker TRACE_MARKER_PATH] SCENARIO\n       tinyvmm --list | --dump-guest\nscenarios:\n");
+    for (size_t i = 0; i < sizeof scenarios / sizeof *scenarios; i++)
+        fprintf(f, "  %-18s %s\n", scenarios[i].name, scenarios[i].what);
+}
+
+int main(int argc, char **argv)
+{
+    const char *marker = NULL, *name = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--marker") && i + 1 < argc) marker = argv[++i];
+        else if (!strcmp(argv[i], "--list")) { usage(stdout); return 0; }
+        else if (!strcmp(argv[i], "--dump-guest")) {
+            return fwrite(guest_image, 1, sizeof guest_image, stdout) == sizeof guest_image ? 0 : 2;
+        } else if (argv[i][0] == '-') { usage(stderr); return 2; }
+        else name = argv[i];
+    }
+    const struct scenario *sc = NULL;
+    for (size_t i = 0; name && i < sizeof scenarios / sizeof *scenarios; i++)
+        if (!strcmp(name, scenarios[i].name)) sc = &scenarios[i];
+    if (!sc) { usage(stderr); return 2; }
+    if (marker && (marker_fd = open(marker, O_WRONLY | O_CLOEXEC)) < 0) die(marker);
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+
+    if ((kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC)) < 0) die("/dev/kvm");
+    if (ioctl(kvm_fd, KVM_GET_API_VERSION, 0) != KVM_API_VERSION) { errno = EINVAL; die("KVM API version"); }
+    if (ioctl(kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_IRQ_ROUTING) <= 0 ||
+        ioctl(kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_SIGNAL_MSI) <= 0) { errno = ENOTSUP; die("KVM_CAP_IRQ_ROUTING/SIGNAL_MSI"); }
+    if ((vm_fd = ioctl(kvm_fd, KVM_CREATE_VM, 0)) < 0) die("KVM_CREATE_VM");
+    if (ioctl(vm_fd, KVM_CREATE_IRQCHIP, 0) < 0) die("KVM_CREATE_IRQCHIP");
+    setup_routing();
+    mem = mmap(NULL, MEM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (mem == MAP_FAILED) die("mmap guest memory");
+    memcpy(mem + IMAGE_ADDR, guest_image, sizeof guest_image);
+    vflags(0xff, VF_NOEOI);   /* spurious vector: no EOI */
+    struct kvm_userspace_memory_region region = { .slot = 0, .guest_phys_addr = 0,
+        .memory_size = MEM_SIZE, .userspace_addr = (uint64_t)(uintptr_t)mem };
+    if (ioctl(vm_fd, KVM_SET_USER_MEMORY_REGION, &region) < 0) die("KVM_SET_USER_MEMORY_REGION");
+
+    int mmap_size = ioctl(kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+    if (mmap_size <= 0) die("KVM_GET_VCPU_MMAP_SIZE");
+    struct kvm_cpuid2 *cpuid = calloc(1, sizeof *cpuid + 100 * sizeof(struct kvm_cpuid_entry2));
+    cpuid->nent = 100;
+    if (ioctl(kvm_fd, KVM_GET_SUPPORTED_CPUID, cpuid) < 0) {
+        fprintf(stderr, "tinyvmm: KVM_GET_SUPPORTED_CPUID: %s (continuing)\n", strerror(errno));
+        free(cpuid);
+        cpuid = NULL;
+    }
+    for (int i = 0; i < NCPU; i++) setup_vcpu(&vcpus[i], i, mmap_size, cpuid);
+
+    note("scenario %s: %s", sc->name, sc->what);
+    for (int i = 0; i < NCPU; i++) start_vcpu(&vcpus[i]);   /* vCPU 0 first: it builds the IDT */
+    sc->run();
+    for (int i = 0; i < NCPU; i++) {
+        if (post(i, OP_EXIT, 0, 0) == ~0u) continue;
+        pthread_mutex_lock(&lock);
+        wait_for(p_exited, &vcpus[i], 0, 2000);
+        pthread_mutex_unlock(&lock);
+    }
+    note("scenario %s done%s", sc->name, failed ? " (with failures)" : "");
+
+    uint32_t n = *gmem32(LOGIDX_ADDR);
+    printf("# guest log: %u interrupts handled (order of the guest's lock xadd)\n", n);
+    for (uint32_t i = 0; i < n && i < LOG_SLOTS; i++) {
+        uint32_t e = *gmem32(LOG_ADDR + 4 * i);
+        printf("guest %4u vcpu%u vector 0x%02x\n", i, (e >> 8) & 0xff, e & 0xff);
+    }
+    for (int i = 0; i < NCPU; i++) printf("# vcpu%d handled %u\n", i, handled(i));
+    return failed ? 1 : 0;
+}
