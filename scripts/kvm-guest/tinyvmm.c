@@ -31,10 +31,12 @@
  * injects interrupts with KVM_SIGNAL_MSI and KVM_IRQ_LINE_STATUS (KVM_IRQ_LINE
  * with the delivery status returned) while they sit in HLT.
  *
- * Output (stdout): one line per VMM action with the ioctl's return value, then
- * the guest's own log (vCPU, vector, in handling order) and per-vCPU counts:
- * ground truth for the trace. With --marker, every action line is also written
- * to that trace_marker, so it shows up in the trace as tracing_mark_write.
+ * Output (stdout): one line per VMM action (injections are followed by a
+ * "  -> ..." line with the ioctl's return value), then the guest's own log
+ * (vCPU, vector, in handling order) and per-vCPU counts: ground truth for the
+ * trace. With --marker, every action line except the "  -> " results is also
+ * written to that trace_marker (before the ioctl), so it shows up in the trace
+ * as a tracing_mark_write just ahead of the events it causes.
  *
  * Exit status: 0 if every wait finished, 1 on a timeout or guest fault, 2 on
  * a setup error.
@@ -272,21 +274,35 @@ static double now(void)
     return (double)(t.tv_sec - t0.tv_sec) + (double)(t.tv_nsec - t0.tv_nsec) / 1e9;
 }
 
-/* One action line on stdout (with a timestamp) and, if enabled, in the trace. */
-static void note(const char *fmt, ...)
+/* One action line on stdout (with a timestamp) and, if to_marker and enabled, in the trace. */
+static void vnote(int to_marker, const char *fmt, va_list ap)
 {
     char buf[256];
-    va_list ap;
-    va_start(ap, fmt);
     vsnprintf(buf, sizeof buf, fmt, ap);
-    va_end(ap);
-    if (marker_fd >= 0) {
+    if (to_marker && marker_fd >= 0) {
         char m[300];
         int n = snprintf(m, sizeof m, "tinyvmm: %s", buf);
         if (write(marker_fd, m, (size_t)n) < 0) { /* marker is best effort */ }
     }
     printf("%10.6f %s\n", now(), buf);
     fflush(stdout);
+}
+
+static void note(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vnote(1, fmt, ap);
+    va_end(ap);
+}
+
+/* stdout only: the result of an ioctl whose marker was written before it */
+static void result(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vnote(0, fmt, ap);
+    va_end(ap);
 }
 
 static void die(const char *what)
@@ -457,9 +473,10 @@ static void write32(int cpu, uint32_t addr, uint32_t val)
 
 static uint32_t read32(int cpu, uint32_t addr)
 {
+    note("vcpu%d read [0x%08x]", cpu, addr);
     finish(cpu, post(cpu, OP_READ, addr, 0), 2000);
     uint32_t r = gmem32(MBOX_ADDR + 16 * cpu)[3];
-    note("vcpu%d read [0x%08x] -> 0x%x", cpu, addr, r);
+    result("  -> 0x%x", r);
     return r;
 }
 
@@ -520,9 +537,9 @@ static void settle(void) { sleep_ms(2); }
 static void msi_raw(uint32_t address, uint32_t data, const char *what)
 {
     struct kvm_msi m = { .address_lo = address, .data = data };
+    note("KVM_SIGNAL_MSI %s address 0x%08x data 0x%04x", what, address, data);
     int r = ioctl(vm_fd, KVM_SIGNAL_MSI, &m);
-    note("KVM_SIGNAL_MSI %s address 0x%08x data 0x%04x -> %d%s", what, address, data, r,
-         r < 0 ? strerror(errno) : r == 0 ? " (not delivered)" : "");
+    result("  -> %d%s", r, r < 0 ? strerror(errno) : r == 0 ? " (not delivered)" : "");
 }
 
 static void msi(int dest, int vector)
@@ -537,8 +554,9 @@ static void msi(int dest, int vector)
 static void irq_line(int gsi, int level)
 {
     struct kvm_irq_level l = { .irq = (uint32_t)gsi, .level = (uint32_t)level };
+    note("KVM_IRQ_LINE gsi %d level %d", gsi, level);
     int r = ioctl(vm_fd, KVM_IRQ_LINE_STATUS, &l);
-    note("KVM_IRQ_LINE gsi %d level %d -> %d, status %d", gsi, level, r, r < 0 ? -errno : l.status);
+    result("  -> %d, status %d", r, r < 0 ? -errno : (int)l.status);
 }
 
 static void pulse(int gsi)
