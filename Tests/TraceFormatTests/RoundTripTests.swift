@@ -112,3 +112,27 @@ extension TimeSpec {
         self.relative = relative
     }
 }
+
+@Suite("Seeking")
+struct SeekTests {
+    @Test("the footer index finds the chunk of any event, and the chunks of a time window")
+    func seek() throws {
+        var rng = SplitMix64(seed: 5)
+        let templates = RandomTraces.templates(5, rng: &rng)
+        var events = RandomTraces.events(5000, templates: templates, rng: &rng)
+        for k in events.indices { events[k].time = Int64(k) * 1000 } // monotonic
+        let reader = try TraceReader(data: Data(try RandomTraces.write(events, templates: templates, chunkSize: 2048)))
+        #expect(reader.chunks.count > 10)
+        for index in [0, 1, 777, 2500, 4999] {
+            let k = try #require(reader.chunk(containingEvent: index))
+            let batch = try reader.decodeChunk(k)
+            #expect(batch.firstEventIndex <= index && index < batch.firstEventIndex + batch.count)
+            #expect(batch.times[index - batch.firstEventIndex] == Int64(index) * 1000)
+        }
+        #expect(reader.chunk(containingEvent: 5000) == nil)
+        var seen: [Int64] = []
+        try reader.forEachBatch(chunks: reader.chunks(overlappingTimes: 1_000_000, 2_000_000)) { b in seen += b.times }
+        #expect(seen.contains(1_000_000) && seen.contains(1_999_000))
+        #expect(seen.count < 2000)
+    }
+}

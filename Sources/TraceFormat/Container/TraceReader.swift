@@ -264,3 +264,32 @@ public final class TraceReader {
         }
     }
 }
+
+// MARK: Seeking through the footer index
+
+extension TraceReader {
+    /// The intact chunk holding event `index`, by binary search over the index; nil when that event is lost or out of range.
+    public func chunk(containingEvent index: Int) -> Int? {
+        var lo = 0, hi = chunks.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if chunks[mid].firstEvent + chunks[mid].eventCount <= index { lo = mid + 1 } else { hi = mid }
+        }
+        guard lo < chunks.count, chunks[lo].firstEvent <= index, chunks[lo].isIntact else { return nil }
+        return lo
+    }
+
+    /// Intact chunks that may hold events with times in `lower..<upper` (by their min/max times).
+    public func chunks(overlappingTimes lower: Int64, _ upper: Int64) -> [Int] {
+        chunks.indices.filter { chunks[$0].isIntact && chunks[$0].maxTime >= lower && chunks[$0].minTime < upper }
+    }
+
+    /// Like ``forEachBatch(_:)``, over the given chunks only (in event order).
+    public func forEachBatch(chunks selected: [Int], _ body: (EventBatch) throws -> Void) throws {
+        var batch = EventBatch()
+        for k in selected.sorted(by: { chunks[$0].firstEvent < chunks[$1].firstEvent }) where chunks[k].isIntact {
+            try decodeChunk(k, into: &batch)
+            try body(batch)
+        }
+    }
+}

@@ -35,14 +35,15 @@ struct ShowCommand: ParsableCommand {
         var out = ""
         var line: [UInt8] = []
         let names = Set(event)
-        var lower = Int64.min, upper = Int64.max
-        try reader.forEachBatch { batch in
+        // The first event's time anchors relative times; the footer index then skips chunks outside the window.
+        if let first = reader.chunks.indices.first(where: { reader.chunks[$0].isIntact }) {
+            start = try reader.decodeChunk(first).times.first
+        }
+        let lower = start.flatMap { fromSpec?.resolve(start: $0) } ?? .min
+        let upper = start.flatMap { toSpec?.resolve(start: $0) } ?? .max
+        let selected = reader.chunks(overlappingTimes: lower, upper)
+        try reader.forEachBatch(chunks: selected) { batch in
             if limit.map({ shown >= $0 }) == true { return }
-            if start == nil, batch.count > 0 {
-                start = batch.times[0]
-                lower = fromSpec?.resolve(start: start!) ?? .min
-                upper = toSpec?.resolve(start: start!) ?? .max
-            }
             for i in 0..<batch.count {
                 let t = batch.times[i]
                 guard t >= lower, t < upper else { continue }
