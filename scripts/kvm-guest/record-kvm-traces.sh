@@ -136,7 +136,7 @@ the files present.
 - Host kernel: \`$(uname -r)\`, $(nproc) CPUs. KVM modules (\`ls /sys/module | grep kvm\`):
   $(ls /sys/module | grep kvm | sed 's/.*/`&`/' | paste -sd, - | sed 's/,/, /g'). KVM flavour: **$FLAVOUR**
   (file prefix \`$FLAVOUR-\`). kvm_pvm parameters: $( [ -d /sys/module/kvm_pvm/parameters ] && for p in pvm_emul_batch pvm_native no_x2apic; do [ -r /sys/module/kvm_pvm/parameters/$p ] && printf '`%s=%s` ' "$p" "$(cat /sys/module/kvm_pvm/parameters/$p)"; done )
-- $(trace-cmd --version 2>/dev/null | grep -m1 version || echo "trace-cmd: not installed"); perf: $(perf --version 2>/dev/null || echo "not installed").
+- $( (trace-cmd --version 2>&1 || true) | grep -m1 'version' || echo "trace-cmd: not installed"); perf: $(perf --version 2>/dev/null || echo "not installed").
 - Workload: \`tinyvmm SCENARIO\` (\`scripts/kvm-guest/tinyvmm.c\`): 2 vCPUs, in-kernel irqchip
   (KVM_CREATE_IRQCHIP), GSI routing 0-15 PIC+IOAPIC, 16-23 IOAPIC, 24/25 MSI; a hand-assembled
   32-bit guest (\`guest.S\`) whose handlers log the vector and EOI, idling in \`sti; hlt\`.
@@ -269,19 +269,21 @@ setup_instance() {   # setup_instance CLOCK
 }
 
 # filtered kallsyms: tracing_mark_write and the symbol after it (so its address range is bounded)
+TCLOG="$WORK/trace-cmd.log"   # trace-cmd's chatter (it prints per-CPU offsets to stderr)
+: >"$TCLOG"
 KSYMS="$WORK/kallsyms.min"
 sort /proc/kallsyms | grep -A1 ' tracing_mark_write$' >"$KSYMS" || : >"$KSYMS"
 
 extract_dat() {   # extract_dat OUT.dat
     if [ "$FULL_METADATA" = 1 ]; then
-        trace-cmd extract -B "$INSTANCE" -o "$1" >/dev/null
+        trace-cmd extract -B "$INSTANCE" -o "$1" >>"$TCLOG" 2>&1
         return
     fi
     mkdir -p "$WORK/tracefs-view"
     # Private mount namespace: hide the other event systems and most of kallsyms
     # from trace-cmd; everything is undone when the namespace ends.
     unshare --mount --propagation private bash -s -- "$TRACEFS" "$WORK/tracefs-view" "$KSYMS" \
-        "$INSTANCE" "$1" "${SYSTEMS[@]}" >/dev/null <<'EOS'
+        "$INSTANCE" "$1" "${SYSTEMS[@]}" >>"$TCLOG" 2>&1 <<'EOS'
 set -euo pipefail
 tracefs=$1 view=$2 ksyms=$3 inst=$4 out=$5; shift 5
 mount -t tracefs nodev "$view"
@@ -326,8 +328,8 @@ record() {   # record NAME SCENARIO CLOCK WANT_DAT
     if [ "$want_dat" = 1 ]; then
         rm -f "$base.dat" "$base.v6.dat" "$base.v7-none.dat"
         extract_dat "$base.dat"
-        trace-cmd convert -i "$base.dat" -o "$base.v6.dat" --file-version 6 >/dev/null
-        trace-cmd convert -i "$base.dat" -o "$base.v7-none.dat" --file-version 7 --compression none >/dev/null
+        trace-cmd convert -i "$base.dat" -o "$base.v6.dat" --file-version 6 >>"$TCLOG" 2>&1
+        trace-cmd convert -i "$base.dat" -o "$base.v7-none.dat" --file-version 7 --compression none >>"$TCLOG" 2>&1
         trace-cmd report -i "$base.dat" >"$base.report.txt" 2>/dev/null
         trace-cmd report -t -R -i "$base.dat" >"$base.report-raw.txt" 2>/dev/null
         local v
@@ -352,7 +354,7 @@ record_perf() {   # record_perf NAME SCENARIO
         case " $NOISE " in *" $e "*) continue ;; esac
         evs+=(-e "kvm:$e")
     done
-    log "$name: perf record -a (${#evs[@]} / 2 kvm events)"
+    log "$name: perf record -a ($(( ${#evs[@]} / 2 )) kvm events)"
     perf record -q -a "${evs[@]}" -o "$WORK/$name.perf.data" -- "$WORK/tinyvmm" "$scen" \
         >"$WORK/$name.perf-vmm.txt" 2>"$WORK/$name.perf-record.err" || rc=$?
     [ "$rc" = 0 ] || { log "perf record failed (exit $rc): $(tail -n 3 "$WORK/$name.perf-record.err")"; return; }

@@ -646,19 +646,22 @@ static void sc_ioapic_edge(void)
     idle_done(0, g0);
 }
 
-/* (c) Level-triggered pin: assert, the guest's handler has the "device" deassert
- * the line (DEVACK) and then EOIs; the Remote IRR cycle, three times. */
+/* (c) Level-triggered pins, the Remote IRR cycle. Pin 10 (vCPU 0), three times:
+ * assert; the guest's handler has the "device" deassert the line (DEVACK) and
+ * then EOIs. Pin 19 (vCPU 1): assert; the handler EOIs; the VMM deasserts the
+ * line only after that. */
 static void level_devack(int cpu, int vector)
 {
-    if (vector == 0x7a) { note("vcpu%d handler acks the device for vector 0x%02x: deassert GSI 10", cpu, vector); irq_line(10, 0); }
-    if (vector == 0x83) { note("vcpu%d handler acks the device for vector 0x%02x: deassert GSI 19", cpu, vector); irq_line(19, 0); }
+    if (vector == 0x7a) {
+        note("vcpu%d handler acks the device for vector 0x%02x: deassert GSI 10", cpu, vector);
+        irq_line(10, 0);
+    }
 }
 
 static void sc_ioapic_level(void)
 {
     devack_hook = level_devack;
     vflags(0x7a, VF_DEVACK);
-    vflags(0x83, VF_DEVACK);
     ioapic_rte(0, 10, RTE_LEVEL | 0x7a, 0);
     ioapic_rte(0, 19, RTE_LEVEL | 0x83, 1);
     for (int i = 0; i < 3; i++) {
@@ -669,10 +672,13 @@ static void sc_ioapic_level(void)
         spin_done(0, spin(0, 2000));    /* take any re-delivery */
         ioapic_rte_low(0, 10);
     }
+    note("GSI 19: the handler EOIs with the line still high, the VMM deasserts afterwards");
     unsigned g = idle(1, 1);
     settle();
     irq_line(19, 1);
     idle_done(1, g);
+    ioapic_rte_low(1, 19);
+    irq_line(19, 0);
     spin_done(1, spin(1, 2000));
     ioapic_rte_low(1, 19);
 }
@@ -787,6 +793,12 @@ static void sc_coalesce(void)
     idle_done(0, idle(0, 1));
     vflags(0x37, 0);
     spin_done(0, spin(0, 2000));
+
+    note("IOAPIC pin 7 and an MSI to APIC ID 15: no such LAPIC, the interrupt reaches nobody");
+    ioapic_rte(0, 7, 0x67, 15);
+    pulse(7);
+    msi(15, 0x68);
+    spin_done(0, spin(0, 2000));
 }
 
 static const struct scenario {
@@ -795,11 +807,11 @@ static const struct scenario {
 } scenarios[] = {
     { "msi", "KVM_SIGNAL_MSI to vCPU 0 and 1 (several vectors, a burst, MSI routes via KVM_IRQ_LINE, logical and lowest-priority)", sc_msi },
     { "ioapic-edge", "IOAPIC edge pins programmed by the guest, KVM_IRQ_LINE pulses (one pin masked)", sc_ioapic_edge },
-    { "ioapic-level", "IOAPIC level pins: assert, handler deasserts via the VMM, EOI (Remote IRR cycle)", sc_ioapic_level },
+    { "ioapic-level", "IOAPIC level pins, Remote IRR cycle: handler deasserts (via the VMM) then EOIs; or EOIs, then the VMM deasserts", sc_ioapic_level },
     { "ioapic-level-held", "IOAPIC level pin held asserted for 30 deliveries (re-delivery after each EOI)", sc_ioapic_level_held },
     { "ipi", "fixed IPIs through the ICR: vCPU 0 -> 1, self, all-but-self, 1 -> 0", sc_ipi },
     { "tpr", "TPR above an MSI's class keeps it pending until TPR is lowered", sc_tpr },
-    { "coalesce", "same vector twice before the guest takes it (MSI, IOAPIC edge, during the handler)", sc_coalesce },
+    { "coalesce", "same vector twice before the guest takes it (MSI, IOAPIC edge, during the handler); a destination with no LAPIC", sc_coalesce },
 };
 
 /* ------------------------------------------------------------------ setup */

@@ -21,6 +21,10 @@ public enum BodyTokenizer {
                                 into skeleton: inout SkeletonBuilder, values: inout [Int64]) {
         var i = from
         var prev: UInt8 = 0x20
+        var literalStart = from
+        @inline(__always) func flushLiteral(_ upTo: Int, _ skeleton: inout SkeletonBuilder) {
+            if upTo > literalStart { skeleton.appendLiteral(UnsafeRawBufferPointer(rebasing: line[literalStart..<upTo])) }
+        }
         while i < end {
             let c = line[i]
             if !isWordByte(prev) && prev != 0x2E {
@@ -37,12 +41,13 @@ public enum BodyTokenizer {
                     }
                     let digits = j - (i + 2)
                     if digits <= 16, !(lower && upper), j == end || !isWordByte(line[j]) {
-                        skeleton.appendLiteral(0x30); skeleton.appendLiteral(0x78)
+                        flushLiteral(i + 2, &skeleton)
                         let width = digits > 1 && line[i + 2] == 0x30 ? UInt8(digits) : 0
                         skeleton.appendNumber(upper ? .hexUpper : .hexLower, width: width)
                         values.append(Int64(bitPattern: v))
                         prev = line[j - 1]
                         i = j
+                        literalStart = j
                         continue
                     }
                 } else if isDigit(c) || (c == 0x2D && i + 1 < end && isDigit(line[i + 1])) {
@@ -56,18 +61,20 @@ public enum BodyTokenizer {
                     }
                     let digits = j - start
                     if j == end || (!isWordByte(line[j])), !(negative && v == 0) {
+                        flushLiteral(i, &skeleton)
                         let width = digits > 1 && line[start] == 0x30 ? UInt8(digits) : 0
                         skeleton.appendNumber(.decimal, width: width)
                         values.append(negative ? -v : v)
                         prev = line[j - 1]
                         i = j
+                        literalStart = j
                         continue
                     }
                 }
             }
-            skeleton.appendLiteral(c)
             prev = c
             i += 1
         }
+        flushLiteral(end, &skeleton)
     }
 }

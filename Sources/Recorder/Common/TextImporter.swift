@@ -70,12 +70,8 @@ struct TextImporter<Tokenizer: LineTokenizer> {
     @inline(__always)
     private func append(_ line: UnsafeRawBufferPointer, _ parsed: inout ParsedLine, _ rendered: inout [UInt8],
                         _ writer: TraceWriter) throws {
-        rendered.removeAll(keepingCapacity: true)
-        let exact = parsed.skeleton.bytes.withUnsafeBufferPointer { sk in
-            parsed.values.withUnsafeBufferPointer { v in
-                SkeletonRenderer.render(sk, values: v, time: parsed.time, cpu: parsed.cpu, thread: parsed.thread, to: &rendered)
-            }
-        } && rendered.elementsEqual(line)
+        let exact = SkeletonRenderer.reprints(line, skeleton: parsed.skeleton.bytes, values: parsed.values, time: parsed.time,
+                                              cpu: parsed.cpu, thread: parsed.thread, scratch: &rendered)
         let name = UnsafeRawBufferPointer(rebasing: line[parsed.nameStart..<parsed.nameEnd])
         if !exact {
             // Keep the line whole: a template of one string slot.

@@ -157,22 +157,20 @@ public struct FtraceLineTokenizer: LineTokenizer {
         let bodyStart = p
 
         // Skeleton.
-        var sk = parsed.skeleton
-        sk.appendLiteral(UnsafeRawBufferPointer(rebasing: line[0..<pidStart]))
-        sk.appendThread()
-        BodyTokenizer.tokenize(line, from: pidEnd, to: a.open, into: &sk, values: &parsed.values)
-        sk.appendLiteral(0x5B)
+        parsed.skeleton.appendLiteral(UnsafeRawBufferPointer(rebasing: line[0..<pidStart]))
+        parsed.skeleton.appendThread()
+        BodyTokenizer.tokenize(line, from: pidEnd, to: a.open, into: &parsed.skeleton, values: &parsed.values)
+        parsed.skeleton.appendLiteral(0x5B)
         let zeroPadded = a.cpuDigits > 1 && line[a.open + 1] == 0x30
-        sk.appendCPU(width: zeroPadded ? UInt8(a.cpuDigits) : 0, zeroPad: true)
-        sk.appendLiteral(UnsafeRawBufferPointer(rebasing: line[a.close..<a.timeStart]))
+        parsed.skeleton.appendCPU(width: zeroPadded ? UInt8(a.cpuDigits) : 0, zeroPad: true)
+        parsed.skeleton.appendLiteral(UnsafeRawBufferPointer(rebasing: line[a.close..<a.timeStart]))
         if a.fractionDigits >= 0 {
-            sk.appendTime(fractionDigits: UInt8(a.fractionDigits), secondsWidth: 0)
+            parsed.skeleton.appendTime(fractionDigits: UInt8(a.fractionDigits), secondsWidth: 0)
         } else {
-            sk.appendRawTime()
+            parsed.skeleton.appendRawTime()
         }
-        sk.appendLiteral(UnsafeRawBufferPointer(rebasing: line[a.timeEnd..<bodyStart]))
-        sk.appendBodyStart()
-        parsed.skeleton = sk
+        parsed.skeleton.appendLiteral(UnsafeRawBufferPointer(rebasing: line[a.timeEnd..<bodyStart]))
+        parsed.skeleton.appendBodyStart()
         BodyTokenizer.tokenize(line, from: bodyStart, to: n, into: &parsed.skeleton, values: &parsed.values)
         return .event
     }

@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// An event template: how one kind of trace line is spelled, with holes ("slots") for the values that
 /// vary. A line is reprinted byte-for-byte from its template plus the event's time, CPU, thread and
 /// slot values, which is what makes the container lossless for text sources.
@@ -72,7 +76,12 @@ public struct SkeletonBuilder: Sendable {
         bytes.append(b)
     }
     public mutating func appendLiteral(_ raw: UnsafeRawBufferPointer) {
-        for b in raw { appendLiteral(b) }
+        guard let base = raw.baseAddress, raw.count > 0 else { return }
+        if memchr(base, 0xFF, raw.count) == nil {
+            bytes.append(contentsOf: raw)
+        } else {
+            for b in raw { appendLiteral(b) }
+        }
     }
     public mutating func appendLiteral(_ s: String) { for b in s.utf8 { appendLiteral(b) } }
     public mutating func appendNumber(_ style: NumberStyle, width: UInt8 = 0) {

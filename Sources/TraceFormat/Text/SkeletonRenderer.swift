@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Renders a line straight from a skeleton and slot values, before the template is interned.
 /// Importers use it to prove each line reprints exactly before storing it in typed form.
 public enum SkeletonRenderer {
@@ -9,7 +13,15 @@ public enum SkeletonRenderer {
         let n = sk.count
         while i < n {
             let b = sk[i]
-            if b != 0xFF { out.append(b); i += 1; continue }
+            if b != 0xFF {
+                // A run of literal bytes up to the next code.
+                let start = i
+                if let hit = memchr(sk.baseAddress! + i, 0xFF, n - i) {
+                    i = sk.baseAddress!.distance(to: hit.assumingMemoryBound(to: UInt8.self))
+                } else { i = n }
+                out.append(contentsOf: UnsafeBufferPointer(rebasing: sk[start..<i]))
+                continue
+            }
             guard i + 1 < n else { return false }
             let code = sk[i + 1]
             i += 2
@@ -35,5 +47,18 @@ public enum SkeletonRenderer {
             }
         }
         return true
+    }
+}
+
+extension SkeletonRenderer {
+    /// True when the skeleton and values render exactly `line` (`scratch` is reused).
+    public static func reprints(_ line: UnsafeRawBufferPointer, skeleton: [UInt8], values: [Int64], time: Int64, cpu: Int32,
+                                thread: Int32, scratch: inout [UInt8]) -> Bool {
+        scratch.removeAll(keepingCapacity: true)
+        let ok = skeleton.withUnsafeBufferPointer { sk in
+            values.withUnsafeBufferPointer { v in render(sk, values: v, time: time, cpu: cpu, thread: thread, to: &scratch) }
+        }
+        guard ok, scratch.count == line.count else { return false }
+        return line.isEmpty || scratch.withUnsafeBytes { memcmp($0.baseAddress!, line.baseAddress!, line.count) == 0 }
     }
 }
