@@ -19,8 +19,10 @@ struct ChunkBuilder {
     var localToGlobal: [UInt32] = []
     /// Catalog id → local index + 1 (0: not used in this chunk yet).
     var globalToLocal: [UInt32] = []
-    /// columns[local][slot]
-    var columns: [[[Int64]]] = []
+    /// Slot values of every event, event after event (split into columns when the chunk is encoded).
+    var values: [Int64] = []
+    /// Slot count of each local template.
+    var localArity: [Int] = []
     var stringIndex: [[UInt8]: Int64] = [:]
     var strings: [[UInt8]] = []
     var estimatedSize = 0
@@ -37,7 +39,8 @@ struct ChunkBuilder {
         localTemplates.removeAll(keepingCapacity: true)
         for g in localToGlobal { globalToLocal[Int(g)] = 0 }
         localToGlobal.removeAll(keepingCapacity: true)
-        columns.removeAll(keepingCapacity: true)
+        values.removeAll(keepingCapacity: true)
+        localArity.removeAll(keepingCapacity: true)
         stringIndex.removeAll(keepingCapacity: true)
         strings.removeAll(keepingCapacity: true)
         estimatedSize = 0
@@ -63,7 +66,7 @@ struct ChunkBuilder {
         var local = globalToLocal[g]
         if local == 0 {
             localToGlobal.append(template)
-            columns.append([[Int64]](repeating: [], count: arity))
+            localArity.append(arity)
             local = UInt32(localToGlobal.count)
             globalToLocal[g] = local
             estimatedSize += 64
@@ -78,11 +81,8 @@ struct ChunkBuilder {
         if time < minTime { minTime = time }
         if time > maxTime { maxTime = time }
         var size = 2 + varintSize(zigzagEncode(time &- previous))
-        for s in 0..<arity {
-            let v = values[s]
-            columns[l][s].append(v)
-            size += varintSize(zigzagEncode(v))
-        }
+        for s in 0..<arity { size += varintSize(zigzagEncode(values[s])) }
+        self.values.append(contentsOf: UnsafeBufferPointer(rebasing: values[0..<arity]))
         estimatedSize += size
     }
 
@@ -117,8 +117,31 @@ struct ChunkBuilder {
         ChunkCodec.encodeSmallDictionary(threads.lazy.map { Int64($0) }, count: n, into: &out)
         ChunkCodec.encodeSmallDictionary(domains.lazy.map { Int64($0) }, count: n, into: &out)
         ChunkCodec.encodeIndices(localTemplates, distinct: localToGlobal.count, into: &out)
-        for templateColumns in columns {
-            for column in templateColumns { ChunkCodec.encodeValueColumn(column, into: &out) }
+        // Split the row-ordered values into one column per (template, slot).
+        let templates = localToGlobal.count
+        var rows = [Int](repeating: 0, count: templates)
+        for l in localTemplates { rows[Int(l)] += 1 }
+        var base = [Int](repeating: 0, count: templates)
+        var total = 0
+        for l in 0..<templates { base[l] = total; total += rows[l] * localArity[l] }
+        var columns = [Int64](repeating: 0, count: total)
+        var next = [Int](repeating: 0, count: templates)
+        var cursor = 0
+        columns.withUnsafeMutableBufferPointer { c in
+            values.withUnsafeBufferPointer { v in
+                for l32 in localTemplates {
+                    let l = Int(l32)
+                    let r = next[l]
+                    next[l] = r + 1
+                    for s in 0..<localArity[l] { c[base[l] + s * rows[l] + r] = v[cursor + s] }
+                    cursor += localArity[l]
+                }
+            }
+        }
+        for l in 0..<templates {
+            for s in 0..<localArity[l] {
+                ChunkCodec.encodeValueColumn(columns[(base[l] + s * rows[l])..<(base[l] + (s + 1) * rows[l])], into: &out)
+            }
         }
         return out.bytes
     }

@@ -47,7 +47,7 @@ enum ChunkCodec {
         }
     }
 
-    static func encodeValueColumn(_ column: [Int64], into out: inout ByteSink) {
+    static func encodeValueColumn(_ column: ArraySlice<Int64>, into out: inout ByteSink) {
         guard let first = column.first else { out.bytes.append(modeConstant); out.appendZigzag(0); return }
         var rawSize = 0, deltaSize = 0
         var constant = true
