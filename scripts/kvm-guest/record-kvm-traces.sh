@@ -50,6 +50,7 @@
 #   FULL_METADATA=0           1 = keep full kallsyms and all event formats in .dat
 #   NO_APT=0                  1 = never run apt-get (fail if something is missing)
 # Options: --readme-only (rewrite README.md from the files present), --help.
+# shellcheck disable=SC2016  # backticks in single quotes are Markdown, not command substitution
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -75,7 +76,7 @@ die() { log "ERROR: $*"; exit 1; }
 readme_only=0
 case "${1:-}" in
     --readme-only) readme_only=1 ;;
-    -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,/^# shellcheck/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     "") ;;
     *) die "unknown argument $1 (try --help)" ;;
 esac
@@ -121,7 +122,10 @@ event_lines() {    # lines that are events (not headers / blank / "cpus=" / "Buf
 write_readme() {
     local r="$OUT/README.md" f base
     local files=() texts=()
-    while IFS= read -r f; do files+=("$f"); done < <(cd "$OUT" && ls -1 | grep -vx README.md | LC_ALL=C sort)
+    for f in "$OUT"/*; do
+        f="$(basename "$f")"
+        [ -f "$OUT/$f" ] && [ "$f" != README.md ] && files+=("$f")
+    done
     for f in "${files[@]}"; do
         case "$f" in *.trace.txt|*.perf.txt) texts+=("$f") ;; esac
     done
@@ -134,7 +138,7 @@ with apt-get if missing). Do not edit by hand: rerun the script, which rewrites 
 the files present.
 
 - Host kernel: \`$(uname -r)\`, $(nproc) CPUs. KVM modules (\`ls /sys/module | grep kvm\`):
-  $(ls /sys/module | grep kvm | sed 's/.*/`&`/' | paste -sd, - | sed 's/,/, /g'). KVM flavour: **$FLAVOUR**
+  $(for m in /sys/module/*kvm*; do printf '`%s` ' "$(basename "$m")"; done)so the KVM flavour is **$FLAVOUR**
   (file prefix \`$FLAVOUR-\`). kvm_pvm parameters: $( [ -d /sys/module/kvm_pvm/parameters ] && for p in pvm_emul_batch pvm_native no_x2apic; do [ -r /sys/module/kvm_pvm/parameters/$p ] && printf '`%s=%s` ' "$p" "$(cat /sys/module/kvm_pvm/parameters/$p)"; done )
 - $( (trace-cmd --version 2>&1 || true) | grep -m1 'version' || echo "trace-cmd: not installed"); perf: $(perf --version 2>/dev/null || echo "not installed").
 - Workload: \`tinyvmm SCENARIO\` (\`scripts/kvm-guest/tinyvmm.c\`): 2 vCPUs, in-kernel irqchip
@@ -147,6 +151,16 @@ the files present.
   interrupts: timer ticks, IPIs, device IRQs of the host itself, unrelated to the guest).
   Per-CPU buffer ${BUFFER_KB} KB; trace_clock \`$CLOCK\` except the \`-global-clock\` recording.
 
+## Scenarios (\`tinyvmm --list\`)
+
+\`\`\`
+$( [ -x "$WORK/tinyvmm" ] && "$WORK/tinyvmm" --list | sed 1,3d )
+\`\`\`
+
+Outcomes can vary between runs where a second injection races the guest (e.g. in
+\`coalesce\`, the second MSI 0x35 to a halted vCPU is sometimes coalesced and sometimes
+delivered separately): each \`NAME.vmm.txt\` says what happened in that run.
+
 ## Files
 
 - \`NAME.trace.txt\`: the instance's \`trace\` file, as read from tracefs (ftrace text).
@@ -157,6 +171,8 @@ the files present.
   \`NAME.v6.dat\`: \`trace-cmd convert -i NAME.dat -o NAME.v6.dat --file-version 6\`.
   \`NAME.v7-none.dat\`: \`trace-cmd convert ... --file-version 7 --compression none\`.
   The events are in buffer "$INSTANCE" (the file also has an empty top-level buffer with 0 CPUs).
+  trace-cmd 3.1.6 labels every buffer with the top-level \`trace_clock\`; the script shows it the
+  instance's (bind mount in a private mount namespace), so the \`-global-clock\` files say "global".
   $( [ "$FULL_METADATA" = 1 ] && echo "Full kallsyms and all event formats are included." || echo "Kallsyms reduced to \`tracing_mark_write\` and its successor, event formats to the systems ftrace, ${SYSTEMS[*]} (see the script)." )
 - \`NAME.report.txt\`: \`trace-cmd report -i NAME.dat\`; \`NAME.report-raw.txt\`: \`trace-cmd report
   -t -R -i NAME.dat\` (nanosecond timestamps, raw field values instead of print formats).
@@ -185,7 +201,7 @@ EOF
         echo
         echo "## Events per recording"
         echo
-        echo 'Counts from the text files (`sed -nE '"'"'s/^.*[0-9]+\.[0-9]+: +([a-z_0-9]+:)?([a-zA-Z_0-9]+):( |$).*/\2/p'"'"' | sort | uniq -c`).'
+        printf '%s\n' 'Counts from the text files (`sed -nE '"'"'s/^.*[0-9]+\.[0-9]+: +([a-z_0-9]+:)?([a-zA-Z_0-9]+):( |$).*/\2/p'"'"' | sort | uniq -c`).'
         echo
         local hdr="| event |" sep="| --- |" ev
         for f in "${texts[@]}"; do hdr+=" ${f%.txt} |"; sep+=" ---: |"; done
@@ -272,30 +288,35 @@ setup_instance() {   # setup_instance CLOCK
 TCLOG="$WORK/trace-cmd.log"   # trace-cmd's chatter (it prints per-CPU offsets to stderr)
 : >"$TCLOG"
 KSYMS="$WORK/kallsyms.min"
-sort /proc/kallsyms | grep -A1 ' tracing_mark_write$' >"$KSYMS" || : >"$KSYMS"
+# (read through cat: `sort /proc/kallsyms` seeks, and each seek re-walks kallsyms: minutes)
+# shellcheck disable=SC2002
+cat /proc/kallsyms | sort | grep -A1 ' tracing_mark_write$' >"$KSYMS" || : >"$KSYMS"
 
 extract_dat() {   # extract_dat OUT.dat
-    if [ "$FULL_METADATA" = 1 ]; then
-        trace-cmd extract -B "$INSTANCE" -o "$1" >>"$TCLOG" 2>&1
-        return
-    fi
     mkdir -p "$WORK/tracefs-view"
-    # Private mount namespace: hide the other event systems and most of kallsyms
-    # from trace-cmd; everything is undone when the namespace ends.
+    cat "$INST/trace_clock" >"$WORK/trace_clock.instance"
+    # Private mount namespace, undone when it ends (nothing global changes):
+    #  - trace-cmd 3.1.6 labels every buffer with the top-level trace_clock, not
+    #    the instance's: show it the instance's trace_clock file there;
+    #  - unless FULL_METADATA=1, hide the other event systems and most of
+    #    kallsyms (see the header of this script).
     unshare --mount --propagation private bash -s -- "$TRACEFS" "$WORK/tracefs-view" "$KSYMS" \
-        "$INSTANCE" "$1" "${SYSTEMS[@]}" >>"$TCLOG" 2>&1 <<'EOS'
+        "$INSTANCE" "$1" "$WORK/trace_clock.instance" "$FULL_METADATA" "${SYSTEMS[@]}" >>"$TCLOG" 2>&1 <<'EOS'
 set -euo pipefail
-tracefs=$1 view=$2 ksyms=$3 inst=$4 out=$5; shift 5
-mount -t tracefs nodev "$view"
-mount -t tmpfs -o size=1m tmpfs "$tracefs/events"
-cat "$view/events/header_page" >"$tracefs/events/header_page"
-cat "$view/events/header_event" >"$tracefs/events/header_event"
-for s in ftrace "$@"; do
-    [ -d "$view/events/$s" ] || continue
-    mkdir "$tracefs/events/$s"
-    mount --bind "$view/events/$s" "$tracefs/events/$s"
-done
-mount --bind "$ksyms" /proc/kallsyms
+tracefs=$1 view=$2 ksyms=$3 inst=$4 out=$5 clock=$6 full=$7; shift 7
+mount --bind "$clock" "$tracefs/trace_clock"
+if [ "$full" != 1 ]; then
+    mount -t tracefs nodev "$view"
+    mount -t tmpfs -o size=1m tmpfs "$tracefs/events"
+    cat "$view/events/header_page" >"$tracefs/events/header_page"
+    cat "$view/events/header_event" >"$tracefs/events/header_event"
+    for s in ftrace "$@"; do
+        [ -d "$view/events/$s" ] || continue
+        mkdir "$tracefs/events/$s"
+        mount --bind "$view/events/$s" "$tracefs/events/$s"
+    done
+    mount --bind "$ksyms" /proc/kallsyms
+fi
 trace-cmd extract -B "$inst" -o "$out"
 EOS
     rmdir "$WORK/tracefs-view" 2>/dev/null || true
