@@ -64,7 +64,7 @@ public struct EventBatch: Sendable {
         switch source {
         case .slot(let s): value(i, slot: s)
         case .constant(let v): v
-        case .text: nil
+        case .text, .composite: nil
         }
     }
 
@@ -77,6 +77,18 @@ public struct EventBatch: Sendable {
             return String(v)
         case .constant(let v): return String(v)
         case .text(let t): return t
+        case .composite(let parts):
+            var out: [UInt8] = []
+            for p in parts {
+                switch p {
+                case .literal(let b): out += b
+                case .number(let s, let style, let width): LinePrinter.appendNumber(value(i, slot: s), style: style, width: Int(width), to: &out)
+                case .string(let s):
+                    let k = value(i, slot: s)
+                    if k >= 0, Int(k) < strings.count { out += strings[Int(k)] }
+                }
+            }
+            return String(decoding: out, as: UTF8.self)
         }
     }
 }

@@ -105,6 +105,15 @@ public enum FieldSource: Sendable, Hashable {
     case constant(Int64)
     /// Text that is part of the template (a `%s` field with a fixed spelling such as "cpu" or "IOAPIC").
     case text(String)
+    /// Text with values in it (a `%s` printed as "0x220": the source's own spelling, with slots).
+    case composite([TextPart])
+}
+
+/// A piece of a ``FieldSource/composite(_:)`` field.
+public enum TextPart: Sendable, Hashable {
+    case literal([UInt8])
+    case number(slot: Int, style: NumberStyle, width: UInt8)
+    case string(slot: Int)
 }
 
 /// A template matched to a schema.

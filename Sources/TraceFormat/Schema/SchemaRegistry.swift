@@ -34,7 +34,7 @@ public final class SchemaRegistry: Sendable {
 struct TemplateMatcher {
     enum Element: Equatable {
         case byte(UInt8)
-        case number(slot: Int)
+        case number(slot: Int, style: NumberStyle, width: UInt8)
         case string(slot: Int)
     }
 
@@ -56,7 +56,7 @@ struct TemplateMatcher {
             switch p {
             case .bodyStart: started = true
             case .literal(let bytes): if started { out += bytes.map { .byte($0) } }
-            case .number: if started { out.append(.number(slot: slot)) }; slot += 1
+            case .number(let style, let width): if started { out.append(.number(slot: slot, style: style, width: width)) }; slot += 1
             case .string: if started { out.append(.string(slot: slot)) }; slot += 1
             default: break
             }
@@ -80,7 +80,7 @@ struct TemplateMatcher {
         case .number(let hex):
             if e < elements.count {
                 switch elements[e] {
-                case .number(let slot), .string(let slot):
+                case .number(let slot, _, _), .string(let slot):
                     sources.append(.slot(slot))
                     if step(e + 1, t + 1) { return true }
                     sources.removeLast()
@@ -105,16 +105,26 @@ struct TemplateMatcher {
                 if step(e + 1, t + 1) { return true }
                 sources.removeLast()
             }
-            // Fixed text, longest first. Text holds no '|' except as its first byte, so the flag
-            // lists of kvm tracepoints split right: "(Fixed|physical|level|masked)" against
-            // "(%s|%s|%s%s)" gives "level" and "|masked".
+            // Text, longest first: literal bytes, possibly with numbers in it ("0x220" in kvm_apic's
+            // register name). Text holds no '|' except as its first byte and closes no parenthesis it
+            // did not open, so kvm flag lists split right: "(Fixed|physical|level|masked) (coalesced)"
+            // against "(%s|%s|%s%s)%s" gives "level", "|masked" and " (coalesced)".
             var end = e
-            while end < elements.count, case .byte(let b) = elements[end], b != 0x7C || end == e { end += 1 }
+            var depth = 0
+            scan: while end < elements.count {
+                switch elements[end] {
+                case .byte(let b):
+                    if b == 0x7C && end > e { break scan }
+                    if b == 0x28 { depth += 1 }
+                    if b == 0x29 { if depth == 0 { break scan }; depth -= 1 }
+                case .number: break
+                case .string: break scan
+                }
+                end += 1
+            }
             var k = end
             while k >= e {
-                var text: [UInt8] = []
-                for x in elements[e..<k] { if case .byte(let b) = x { text.append(b) } }
-                sources.append(.text(String(decoding: text, as: UTF8.self)))
+                sources.append(Self.textSource(elements[e..<k]))
                 if step(k, t + 1) { return true }
                 sources.removeLast()
                 k -= 1
@@ -122,6 +132,26 @@ struct TemplateMatcher {
         }
         failed.insert(key)
         return false
+    }
+
+    /// Fixed text, or text with numbers in it.
+    static func textSource(_ run: ArraySlice<Element>) -> FieldSource {
+        var parts: [TextPart] = []
+        var bytes: [UInt8] = []
+        for x in run {
+            switch x {
+            case .byte(let b): bytes.append(b)
+            case .number(let slot, let style, let width):
+                if !bytes.isEmpty { parts.append(.literal(bytes)); bytes = [] }
+                parts.append(.number(slot: slot, style: style, width: width))
+            case .string(let slot):
+                if !bytes.isEmpty { parts.append(.literal(bytes)); bytes = [] }
+                parts.append(.string(slot: slot))
+            }
+        }
+        if parts.isEmpty { return .text(String(decoding: bytes, as: UTF8.self)) }
+        if !bytes.isEmpty { parts.append(.literal(bytes)) }
+        return .composite(parts)
     }
 
     static func isNumberByte(_ b: UInt8) -> Bool {
