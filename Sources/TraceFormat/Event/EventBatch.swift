@@ -74,6 +74,9 @@ public struct EventBatch: Sendable {
         case .slot(let s):
             let v = value(i, slot: s)
             if template.slotIsString(s), v >= 0, Int(v) < strings.count { return String(decoding: strings[Int(v)], as: UTF8.self) }
+            if case .number(let style, _)? = template.slotPiece(s), style != .decimal {
+                return "0x" + String(UInt64(bitPattern: v), radix: 16, uppercase: style == .hexUpper)
+            }
             return String(v)
         case .constant(let v): return String(v)
         case .text(let t): return t
@@ -96,11 +99,17 @@ public struct EventBatch: Sendable {
 extension EventTemplate {
     /// True when slot `s` holds a string index.
     public func slotIsString(_ s: Int) -> Bool {
+        if case .string? = slotPiece(s) { return true }
+        return false
+    }
+
+    /// The piece of slot `s`.
+    public func slotPiece(_ s: Int) -> TemplatePiece? {
         var k = 0
         for p in pieces where p.isValueSlot {
-            if k == s { if case .string = p { return true } else { return false } }
+            if k == s { return p }
             k += 1
         }
-        return false
+        return nil
     }
 }
