@@ -13,11 +13,15 @@ public struct RecordOptions: Sendable {
     public var level: Int32 = 19
     /// Recorded in the trace header.
     public var commandLine: [String] = []
+    /// Prove every line's exact reprint before storing it (default: new templates, lines a tokenizer
+    /// flags, and every 64th line; the tokenizers are exact by construction).
+    public var verifyAll = false
     /// The clock of ftrace text timestamps (the text does not say; default `local`, ftrace's default).
     public var clock: ClockDomain?
 
     public init(inputFormat: InputFormat? = nil, strict: Bool = false, chunkSize: Int = 1 << 20, level: Int32 = 19,
-                commandLine: [String] = []) {
+                verifyAll: Bool = false, commandLine: [String] = []) {
+        self.verifyAll = verifyAll
         self.inputFormat = inputFormat
         self.strict = strict
         self.chunkSize = chunkSize
@@ -87,11 +91,12 @@ public enum Recorder {
             let inputClock: ClockDomain
             switch format {
             case .qemuLog:
-                var importer = TextImporter(tokenizer: QEMULogTokenizer(), strict: options.strict)
+                var importer = TextImporter(tokenizer: QEMULogTokenizer(), strict: options.strict, verifyAll: options.verifyAll)
                 info = try importer.run(file, format: format, writer: writer, diagnostics: &diagnostics, observe: observe)
                 inputClock = importer.clock
             case .ftraceText, .traceCmdReport, .perfScript:
-                var importer = TextImporter(tokenizer: FtraceLineTokenizer(clock: options.clock ?? .ftraceLocal), strict: options.strict)
+                var importer = TextImporter(tokenizer: FtraceLineTokenizer(clock: options.clock ?? .ftraceLocal), strict: options.strict,
+                                            verifyAll: options.verifyAll)
                 info = try importer.run(file, format: format, writer: writer, diagnostics: &diagnostics, observe: observe)
                 inputClock = importer.clock
             case .irqt:

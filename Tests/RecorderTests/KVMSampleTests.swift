@@ -31,6 +31,8 @@ struct KVMSampleTests {
         #expect(reader.metadata.source == expectedSource)
         #expect(reader.metadata.arch == .x86_64)
         #expect(try exportText(reader) == Array(text))
+        let (sampled, _) = try recordText(Array(text), options: RecordOptions(level: 3))
+        #expect(try exportText(sampled) == Array(text))
         // Independent count: the word before the second ": " after the "[CPU]" field.
         var expected: [String: Int] = [:]
         for line in String(decoding: text, as: UTF8.self).split(separator: "\n") where !line.hasPrefix("#") && !line.hasPrefix("cpus=") {

@@ -11,7 +11,7 @@ let sampleTraces: [String] = {
 }()
 
 /// Records `text` (as a file) in memory and returns the reader and the diagnostics.
-func recordText(_ text: [UInt8], options: RecordOptions = RecordOptions(level: 3)) throws -> (TraceReader, RecordResult) {
+func recordText(_ text: [UInt8], options: RecordOptions = RecordOptions(level: 3, verifyAll: true)) throws -> (TraceReader, RecordResult) {
     let path = FileManager.default.temporaryDirectory.appendingPathComponent("irqtrace-test-\(UUID().uuidString).log").path
     FileManager.default.createFile(atPath: path, contents: Data(text))
     defer { try? FileManager.default.removeItem(atPath: path) }
@@ -40,6 +40,9 @@ struct QEMULogTests {
         let (reader, result) = try recordText(Array(text))
         #expect(result.diagnostics.malformedLines == 0)
         #expect(try exportText(reader) == Array(text))
+        // The default (sampled) verification stores the same events.
+        let (sampled, _) = try recordText(Array(text), options: RecordOptions(level: 3))
+        #expect(try exportText(sampled) == Array(text))
         let stats = try TraceStats.collect(reader)
         // Independent count of event names straight from the text.
         var expected: [String: Int] = [:]
@@ -80,10 +83,11 @@ struct QEMULogTests {
             Array("4@1795617354.745184:trailing_cr 5\r\n".utf8),
             [0x35, 0x40, 0x31, 0x2E, 0x31, 0x3A, 0x62, 0x69, 0x6E, 0x20, 0xFF, 0x00, 0xC3, 0x28, 0x31, 0x0A],
             Array("gic_set_irq irq 85 level 1 cpumask 0xff target 0x2\n".utf8),
+            Array("0042@0001.000001:leading_zeros 1\n".utf8),
             Array("name_only".utf8),
         ]
         let text = lines.flatMap { $0 }
-        let (reader, result) = try recordText(text, options: RecordOptions(inputFormat: .qemuLog, level: 3))
+        let (reader, result) = try recordText(text, options: RecordOptions(inputFormat: .qemuLog, level: 3, verifyAll: true))
         #expect(result.diagnostics.malformedLines == 0)
         #expect(reader.eventCount == lines.count)
         #expect(try exportText(reader) == text)
@@ -93,14 +97,14 @@ struct QEMULogTests {
     @Test("malformed lines are counted with file:line, skipped, and fatal under --strict")
     func malformed() throws {
         let text = Array("1@1.000001:a 1\n1@1.00\n@@@ junk\n1@1.000002:b 2\n".utf8)
-        let (reader, result) = try recordText(text, options: RecordOptions(inputFormat: .qemuLog, level: 3))
+        let (reader, result) = try recordText(text, options: RecordOptions(inputFormat: .qemuLog, level: 3, verifyAll: true))
         #expect(reader.eventCount == 2)
         #expect(result.diagnostics.malformedLines == 2)
         #expect(result.diagnostics.examples.count == 2)
         #expect(result.diagnostics.examples[0].contains(".log:2: "))
         #expect(result.diagnostics.examples[1].contains(".log:3: expected an event name"))
         do {
-            _ = try recordText(text, options: RecordOptions(inputFormat: .qemuLog, strict: true, level: 3))
+            _ = try recordText(text, options: RecordOptions(inputFormat: .qemuLog, strict: true, level: 3, verifyAll: true))
             Issue.record("expected --strict to fail")
         } catch let e as IrqtraceError {
             #expect(e.line == 2)

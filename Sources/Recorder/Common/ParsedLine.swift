@@ -14,6 +14,10 @@ public struct ParsedLine {
     public var clock: ClockDomain = .none
     /// A name for events whose line has none (`lost_events` markers).
     public var syntheticName: String?
+    /// Set by a tokenizer when the line has something its construction does not reprint exactly by
+    /// itself (a leading zero in a thread id, a timestamp near the 64-bit limit): the importer then
+    /// proves the reprint before storing the line in typed form.
+    public var needsVerification = false
 
     public init() { values.reserveCapacity(32) }
 
@@ -27,6 +31,7 @@ public struct ParsedLine {
         thread = -1
         clock = .none
         syntheticName = nil
+        needsVerification = false
     }
 }
 

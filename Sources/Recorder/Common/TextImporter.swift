@@ -9,8 +9,17 @@ import TraceFormat
 struct TextImporter<Tokenizer: LineTokenizer> {
     var tokenizer: Tokenizer
     let strict: Bool
+    /// Prove every line's reprint (else: new templates, flagged lines and every 64th line).
+    var verifyAll = false
+    private var sinceVerified = 0
     /// Clock domain of the last event imported.
     private(set) var clock: ClockDomain = .none
+
+    init(tokenizer: Tokenizer, strict: Bool, verifyAll: Bool = false) {
+        self.tokenizer = tokenizer
+        self.strict = strict
+        self.verifyAll = verifyAll
+    }
 
     /// Imports `input` into `writer`; returns the input's record. Throws on I/O errors, and on the
     /// first malformed line when `strict`.
@@ -68,11 +77,27 @@ struct TextImporter<Tokenizer: LineTokenizer> {
     }
 
     @inline(__always)
-    private func append(_ line: UnsafeRawBufferPointer, _ parsed: inout ParsedLine, _ rendered: inout [UInt8],
-                        _ writer: TraceWriter) throws {
-        let exact = SkeletonRenderer.reprints(line, skeleton: parsed.skeleton.bytes, values: parsed.values, time: parsed.time,
-                                              cpu: parsed.cpu, thread: parsed.thread, scratch: &rendered)
+    private mutating func append(_ line: UnsafeRawBufferPointer, _ parsed: inout ParsedLine, _ rendered: inout [UInt8],
+                                 _ writer: TraceWriter) throws {
         let name = UnsafeRawBufferPointer(rebasing: line[parsed.nameStart..<parsed.nameEnd])
+        // Tokenizers reprint exactly by construction (literal bytes are copied, numbers keep their
+        // zero-pad width and case); the reprint is still proved for every new template, every line a
+        // tokenizer flags, every 64th line, and every line under verifyAll.
+        sinceVerified += 1
+        var known: UInt32? = nil
+        if !name.isEmpty { known = parsed.skeleton.bytes.withUnsafeBytes { writer.catalog.lookup(name: name, skeleton: $0) } }
+        var exact = true
+        if verifyAll || parsed.needsVerification || known == nil || sinceVerified >= 64 {
+            sinceVerified = 0
+            exact = SkeletonRenderer.reprints(line, skeleton: parsed.skeleton.bytes, values: parsed.values, time: parsed.time,
+                                              cpu: parsed.cpu, thread: parsed.thread, scratch: &rendered)
+        }
+        if exact, let known {
+            try parsed.values.withUnsafeBufferPointer { v in
+                try writer.append(time: parsed.time, cpu: parsed.cpu, thread: parsed.thread, domain: parsed.clock, template: known, values: v)
+            }
+            return
+        }
         if !exact {
             // Keep the line whole: a template of one string slot.
             parsed.skeleton.reset()

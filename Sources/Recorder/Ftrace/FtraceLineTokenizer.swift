@@ -129,6 +129,9 @@ public struct FtraceLineTokenizer: LineTokenizer {
         guard pidStart < pidEnd, q >= 0, line[q] == 0x2D || line[q] == 0x20 else {
             return .malformed("no task-pid before the [CPU] field")
         }
+        // Leading zeros in the pid or seconds, or a time near the 64-bit limit, do not reprint by construction.
+        if (pidEnd - pidStart > 1 && line[pidStart] == 0x30) || (a.timeEnd - a.timeStart > 1 && line[a.timeStart] == 0x30 && line[a.timeStart + 1] != 0x2E)
+            || (a.fractionDigits >= 0 && a.seconds > 9_000_000_000) { parsed.needsVerification = true }
         parsed.thread = Int32(pid)
         parsed.cpu = Int32(a.cpuValue)
         parsed.clock = a.fractionDigits < 0 && clock != .counter && clock != .x86TSC ? .counter : clock

@@ -39,6 +39,9 @@ public struct QEMULogTokenizer: LineTokenizer {
             guard let frac = Self.number(line, &p, maxDigits: 9) else { return .malformed("expected MICROSECONDS after '.'") }
             guard p < n, line[p] == 0x3A else { return .malformed("expected ':' after the timestamp") }
             p += 1
+            // Leading zeros or a time near the 64-bit limit do not reprint by construction: verify.
+            if (tid.digits > 1 && line[0] == 0x30) || (sec.digits > 1 && sec.value < Int64(pow10(sec.digits - 1)))
+                || sec.value > 9_000_000_000 { parsed.needsVerification = true }
             parsed.thread = Int32(tid.value)
             parsed.time = sec.value * 1_000_000_000 + frac.value * Self.fractionScale[frac.digits]
             parsed.clock = .realtime
@@ -75,4 +78,10 @@ public struct QEMULogTokenizer: LineTokenizer {
         // QEMU trace event names are snake_case with at least one '_'; prose is not taken for a log.
         return name.contains("_") ? .untimedEvent : .notQEMU
     }
+}
+
+@inline(__always) func pow10(_ n: Int) -> Int64 {
+    var v: Int64 = 1
+    for _ in 0..<n { v *= 10 }
+    return v
 }

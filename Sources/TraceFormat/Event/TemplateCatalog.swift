@@ -46,6 +46,16 @@ public final class TemplateCatalog {
         return h ^ (h >> 32)
     }
 
+    /// The id of the template with this name and skeleton, or nil when it is not in the catalog.
+    public func lookup(name: UnsafeRawBufferPointer, skeleton: UnsafeRawBufferPointer) -> UInt32? {
+        var h = Self.hash(name: name, skeleton: skeleton)
+        while let id = index[h] {
+            if Self.equal(templates[Int(id)].skeleton, skeleton) && Self.equal(nameBytes[Int(id)], name) { return id }
+            h &+= 1
+        }
+        return nil
+    }
+
     /// The id of the template with this name and skeleton, adding it when new.
     public func intern(name: UnsafeRawBufferPointer, skeleton: UnsafeRawBufferPointer) throws(DecodeError) -> UInt32 {
         var h = Self.hash(name: name, skeleton: skeleton)

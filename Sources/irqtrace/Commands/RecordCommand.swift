@@ -25,6 +25,9 @@ struct RecordCommand: ParsableCommand {
     @Option(name: .long, help: "zstd compression level (1-22).")
     var level: Int32 = 19
 
+    @Flag(name: .long, help: "Prove every line reprints exactly before storing it (default: new templates, unusual lines and every 64th line; the tokenizers are exact by construction).")
+    var verifyAll = false
+
     @Flag(name: .long, help: "Print a JSON summary on standard output.")
     var json = false
 
@@ -36,7 +39,7 @@ struct RecordCommand: ParsableCommand {
 
     func run() throws {
         let options = RecordOptions(inputFormat: inputFormat?.format, strict: strict, chunkSize: chunkSize, level: level,
-                                    commandLine: ["irqtrace"] + CommandLine.arguments.dropFirst())
+                                    verifyAll: verifyAll, commandLine: ["irqtrace"] + CommandLine.arguments.dropFirst())
         let out = try OutputFile(path: output)
         let result = try Recorder.record(inputs: inputs, to: out, options: options)
         try report(result.diagnostics, strict: strict)

@@ -52,6 +52,24 @@ public enum Samples {
         return (text, rounds)
     }
 
+    /// The real KVM tracefs text recordings (`traces/kvm/*.trace.txt`) without their `#` headers,
+    /// concatenated and repeated to about `approximateBytes`.
+    public static func largeFtraceText(approximateBytes: Int) throws -> (text: [UInt8], rounds: Int) {
+        let dir = tracesDirectory + "/kvm"
+        let names = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasSuffix(".trace.txt") }.sorted()
+        guard !names.isEmpty else { throw BenchError("no *.trace.txt samples in \(dir)") }
+        var one: [UInt8] = []
+        for name in names {
+            let text = try String(contentsOfFile: dir + "/" + name, encoding: .utf8)
+            for line in text.split(separator: "\n") where !line.hasPrefix("#") { one += Array(line.utf8); one.append(0x0A) }
+        }
+        let rounds = max(1, Int((Double(approximateBytes) / Double(one.count)).rounded()))
+        var out: [UInt8] = []
+        out.reserveCapacity(one.count * rounds)
+        for _ in 0..<rounds { out += one }
+        return (out, rounds)
+    }
+
     /// Writes `bytes` to a new file in the temporary folder and returns its path.
     public static func writeTemporary(_ bytes: [UInt8], name: String) throws -> String {
         let dir = ProcessInfo.processInfo.environment["TMPDIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"

@@ -25,6 +25,15 @@ public enum Workloads {
         return try Recorder.record(inputs: [input.path], to: out, options: RecordOptions(chunkSize: 1 << 20, level: level))
     }
 
+    // MARK: import.ftraceText
+
+    /// A large tracefs text file on disk (the real KVM recordings repeated to about `approximateBytes`).
+    public static func makeFtraceImportInput(approximateBytes: Int = 50_000_000) throws -> ImportInput {
+        let (text, rounds) = try Samples.largeFtraceText(approximateBytes: approximateBytes)
+        let path = try Samples.writeTemporary(text, name: "import-ftrace.txt")
+        return ImportInput(path: path, bytes: text.count, rounds: rounds)
+    }
+
     // MARK: encode.events
 
     /// ≈ `rounds` × 121.5k events decoded once (20 rounds ≈ 2.4 M events).

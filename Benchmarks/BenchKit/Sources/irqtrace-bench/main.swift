@@ -89,6 +89,23 @@ func runImport() throws {
 
 
 
+/// ftrace text import at zstd 3 and 19 (the import goal for ftrace text is >= 200 MB/s per core).
+func runFtraceImport() throws {
+    let input = try Workloads.makeFtraceImportInput(approximateBytes: importMB * 1_000_000)
+    defer { unlink(input.path) }
+    for level: Int32 in [3, 19] {
+        var result: RecordResult? = nil
+        _ = try Workloads.importLog(input, level: level)
+        let times = try repeatTimed(iterations(3)) { result = try Workloads.importLog(input, level: level) }
+        let best = times.min()!, med = median(times)
+        let r = result!
+        say("import.ftraceText zstd \(level): \(fmt(Double(input.bytes) / 1e6)) MB of text, \(r.events) events -> \(r.bytesWritten) bytes; "
+              + "\(times.count) runs, best \(fmt(best, 3)) s, median \(fmt(med, 3)) s")
+        say("  import.ftraceText zstd \(level) MB/s: \(fmt(Double(input.bytes) / 1e6 / med)) (median), \(fmt(Double(input.bytes) / 1e6 / best)) (best); "
+              + "events/s: \(rate(Double(r.events) / med, "events/s")) (median)")
+    }
+}
+
 func runEncode() throws {
     let events = try Workloads.makeEncodeInput(rounds: encodeRounds)
     for (level, n) in [(Int32(19), iterations(3)), (Int32(3), iterations(5))] {
@@ -138,9 +155,11 @@ do {
     case "all":
         say("machine: \(machine())")
         try runImport()
+        try runFtraceImport()
         try runEncode()
         try runDecode(breakdown: true)
-    case "import": try runImport()
+    case "import": try runImport(); try runFtraceImport()
+    case "import-ftrace": try runFtraceImport()
     case "encode": try runEncode()
     case "decode": try runDecode(breakdown: false)
     case "breakdown": try runDecode(breakdown: true)
