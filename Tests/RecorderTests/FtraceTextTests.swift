@@ -103,3 +103,62 @@ struct FtraceTextTests {
         #expect(String(decoding: try exportText(reader), as: UTF8.self) == expected)
     }
 }
+
+/// Printed forms of the interrupt events across kernels (old and new x86, VMX and SVM, arm64),
+/// as they appear in public reports (shared/reference/real-bugs.md) and kernel sources.
+@Suite("Kernel variants of the interrupt events")
+struct KernelVariantTests {
+    struct Variant: Sendable, CustomStringConvertible {
+        var args: String
+        var name: String
+        var role: FieldRole
+        var value: Int64
+        var description: String { "\(name): \(args)" }
+    }
+
+    static let variants: [Variant] = [
+        Variant(args: "irq 52", name: "kvm_inj_virq", role: .vector, value: 52),
+        Variant(args: "IRQ 0xb0 [reinjected]", name: "kvm_inj_virq", role: .vector, value: 0xb0),
+        Variant(args: "IRQ 0xec", name: "kvm_inj_virq", role: .vector, value: 0xec),
+        Variant(args: "Soft/INTn 0x80", name: "kvm_inj_virq", role: .vector, value: 0x80),
+        Variant(args: "vcpu 0", name: "kvm_entry", role: .cpu, value: 0),
+        Variant(args: "vcpu 1, rip 0xffffffff81000000", name: "kvm_entry", role: .cpu, value: 1),
+        Variant(args: "vcpu 2 rip 0xffffffff81000000", name: "kvm_entry", role: .cpu, value: 2),
+        Variant(args: "vcpu 3, rip 0xffffffff81a0b2c4 intr_info 0x00000000 error_code 0x00000000", name: "kvm_entry", role: .cpu, value: 3),
+        Variant(args: "reason EXTERNAL_INTERRUPT rip 0xffffffff8102d85e info 0 800000ec", name: "kvm_exit", role: .none, value: 0),
+        Variant(args: "vcpu 1 reason EXTERNAL_INTERRUPT rip 0xffffffff8102d85e info1 0x0000000000000000 info2 0x0000000000000000 intr_info 0x800000ec error_code 0x00000000",
+                name: "kvm_exit", role: .cpu, value: 1),
+        Variant(args: "vcpu 0 reason npf rip 0xffffffff81063b4c info1 0x0000000200000006 info2 0x00000000fee000b0 intr_info 0x00000000 error_code 0x00000000 requests 0x0000000000000000",
+                name: "kvm_exit", role: .cpu, value: 0),
+        Variant(args: "TRAP: HSR_EC: 0x0024 (DABT_LOW), PC: 0x0000ffff8a2b1234", name: "kvm_exit", role: .none, value: 0),
+        Variant(args: "PC: 0xffff800008123456", name: "kvm_entry", role: .none, value: 0),
+        Variant(args: "VCPU: 1, IRQ 27, level: 1", name: "vgic_update_irq_pending", role: .irq, value: 27),
+        Variant(args: "Inject VGIC SPI interrupt (1), vcpu->idx: 0, num: 32, level: 1", name: "kvm_irq_line", role: .irq, value: 32),
+        Variant(args: "VCPU: 0, IRQ 27, level 1", name: "kvm_timer_update_irq", role: .irq, value: 27),
+        Variant(args: "dst 1 vec 34 (Fixed|physical|edge|rh)", name: "kvm_msi_set_irq", role: .vector, value: 34),
+        Variant(args: "pin 11 dst 0 vec 54 (Fixed|physical|level|masked) (coalesced)", name: "kvm_ioapic_set_irq", role: .pin, value: 11),
+        Variant(args: "dst 0 vec 54 (Fixed|physical|level)", name: "kvm_ioapic_delayed_eoi_inj", role: .vector, value: 54),
+        Variant(args: "apicid 1 vec 236 (Fixed|edge)", name: "kvm_apicv_accept_irq", role: .vector, value: 236),
+        Variant(args: "apicid 0 vector 239", name: "kvm_pv_eoi", role: .vector, value: 239),
+        Variant(args: "PI is enabled for irq 42, vcpu 1, gsi: 0x1c, gvec: 0x22", name: "kvm_pi_irte_update", role: .vector, value: 0x22),
+        Variant(args: "irqchip PIC master pin 0", name: "kvm_ack_irq", role: .pin, value: 0),
+    ]
+
+    @Test("each printed variant binds to a schema with the right field", arguments: variants)
+    func variant(v: Variant) throws {
+        let line = "    qemu-kvm-1234    [001] d..1.  100.000001: \(v.name): \(v.args)"
+        let (reader, _) = try recordText(Array((line + "\n").utf8))
+        var checked = false
+        try reader.forEachBatch { b in
+            let t = reader.catalog[b.templates[0]]
+            let binding = try #require(t.binding, "\(v) bound no schema")
+            if v.role != .none {
+                let source = try #require(binding.source(role: v.role))
+                #expect(b.number(0, source) == v.value)
+            }
+            checked = true
+        }
+        #expect(checked)
+        #expect(try exportText(reader) == Array((line + "\n").utf8))
+    }
+}
