@@ -19,6 +19,9 @@ struct RecordCommand: ParsableCommand {
     @Flag(name: .long, help: "Malformed lines are an error (exit 2) instead of being skipped and counted.")
     var strict = false
 
+    @Option(name: .long, help: ArgumentHelp("The trace_clock of ftrace text (local, global, mono, x86-tsc, counter); the text does not say. Default: local.", valueName: "clock"))
+    var clock: String?
+
     @Option(name: .long, help: "Target chunk size before compression, in bytes.")
     var chunkSize = 1 << 20
 
@@ -35,11 +38,16 @@ struct RecordCommand: ParsableCommand {
         guard (1...22).contains(level) else { throw ValidationError("--level must be 1...22") }
         guard chunkSize >= 1024 else { throw ValidationError("--chunk-size must be at least 1024") }
         if json && output == "-" { throw ValidationError("--json and -o - both write to standard output") }
+        if let clock, ClockDomain.allCases.first(where: { $0.name == clock }) == nil {
+            throw ValidationError("--clock \(clock): expected one of \(ClockDomain.allCases.map(\.name).joined(separator: ", "))")
+        }
     }
 
     func run() throws {
         let options = RecordOptions(inputFormat: inputFormat?.format, strict: strict, chunkSize: chunkSize, level: level,
                                     verifyAll: verifyAll, commandLine: ["irqtrace"] + CommandLine.arguments.dropFirst())
+        var options = options
+        options.clock = clock.flatMap { c in ClockDomain.allCases.first { $0.name == c } }
         let out = try OutputFile(path: output)
         let result = try Recorder.record(inputs: inputs, to: out, options: options)
         try report(result.diagnostics, strict: strict)
