@@ -44,9 +44,8 @@ struct RecordCommand: ParsableCommand {
     }
 
     func run() throws {
-        let options = RecordOptions(inputFormat: inputFormat?.format, strict: strict, chunkSize: chunkSize, level: level,
+        var options = RecordOptions(inputFormat: inputFormat?.format, strict: strict, chunkSize: chunkSize, level: level,
                                     verifyAll: verifyAll, commandLine: ["irqtrace"] + CommandLine.arguments.dropFirst())
-        var options = options
         options.clock = clock.flatMap { c in ClockDomain.allCases.first { $0.name == c } }
         let out = try OutputFile(path: output)
         let result = try Recorder.record(inputs: inputs, to: out, options: options)
