@@ -8,6 +8,7 @@ let package = Package(
         .executable(name: "irqtrace", targets: ["irqtrace"]),
         .library(name: "TraceFormat", targets: ["TraceFormat"]),
         .library(name: "Recorder", targets: ["Recorder"]),
+        .library(name: "Replayer", targets: ["Replayer"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -32,6 +33,10 @@ let package = Package(
             name: "Recorder",
             dependencies: ["TraceFormat"]
         ),
+        .target(
+            name: "Replayer",
+            dependencies: ["TraceFormat"]
+        ),
         .executableTarget(
             name: "irqtrace",
             dependencies: [
@@ -41,6 +46,7 @@ let package = Package(
         ),
         .testTarget(name: "TraceFormatTests", dependencies: ["TraceFormat"]),
         .testTarget(name: "RecorderTests", dependencies: ["Recorder", "TraceFormat"]),
+        .testTarget(name: "ReplayerTests", dependencies: ["Replayer"]),
         .testTarget(name: "EndToEndTests", dependencies: ["irqtrace"]),
     ]
 )

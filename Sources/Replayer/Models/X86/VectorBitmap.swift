@@ -1,0 +1,40 @@
+/// A 256-bit register indexed by x86 vector: the LAPIC's IRR, ISR and TMR (8 × 32-bit registers at
+/// APIC offsets 0x200, 0x100, 0x180, stride 0x10; vector v is bit v%32 of register v/32), and a
+/// posted-interrupt descriptor's PIR. Stored as four 64-bit words, no heap.
+public struct VectorBitmap: Hashable, Sendable, CustomStringConvertible {
+    @usableFromInline var words: InlineArray<4, UInt64>
+
+    public init() { words = [0, 0, 0, 0] }
+
+    @inlinable public func contains(_ v: UInt8) -> Bool { words[Int(v >> 6)] & (1 << UInt64(v & 63)) != 0 }
+    @inlinable public mutating func insert(_ v: UInt8) { words[Int(v >> 6)] |= 1 << UInt64(v & 63) }
+    @inlinable public mutating func remove(_ v: UInt8) { words[Int(v >> 6)] &= ~(1 << UInt64(v & 63)) }
+    @inlinable public var isEmpty: Bool { words[0] | words[1] | words[2] | words[3] == 0 }
+
+    /// The highest set vector (KVM `apic_find_highest_vector`, QEMU `get_highest_priority_int`), nil when empty.
+    @inlinable public var highest: UInt8? {
+        for k in stride(from: 3, through: 0, by: -1) where words[k] != 0 {
+            return UInt8(k * 64 + 63 - words[k].leadingZeroBitCount)
+        }
+        return nil
+    }
+
+    /// 32-bit register `r` (0…7) as the APIC presents it.
+    public func register(_ r: Int) -> UInt32 { UInt32(truncatingIfNeeded: words[r >> 1] >> UInt64((r & 1) * 32)) }
+
+    /// ORs a 32-bit register in (PIR → IRR sync).
+    public mutating func formUnion(register r: Int, _ value: UInt32) { words[r >> 1] |= UInt64(value) << UInt64((r & 1) * 32) }
+
+    public mutating func formUnion(_ other: VectorBitmap) { for k in 0..<4 { words[k] |= other.words[k] } }
+
+    public var vectors: [UInt8] { (0...255).compactMap { contains(UInt8($0)) ? UInt8($0) : nil } }
+
+    public var description: String {
+        "{" + vectors.map { "0x" + String($0, radix: 16) }.joined(separator: ",") + "}"
+    }
+
+    public static func == (a: VectorBitmap, b: VectorBitmap) -> Bool {
+        a.words[0] == b.words[0] && a.words[1] == b.words[1] && a.words[2] == b.words[2] && a.words[3] == b.words[3]
+    }
+    public func hash(into h: inout Hasher) { for k in 0..<4 { h.combine(words[k]) } }
+}
