@@ -40,13 +40,13 @@ let package = Package(
         .executableTarget(
             name: "irqtrace",
             dependencies: [
-                "TraceFormat", "Recorder",
+                "TraceFormat", "Recorder", "Replayer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .testTarget(name: "TraceFormatTests", dependencies: ["TraceFormat"]),
         .testTarget(name: "RecorderTests", dependencies: ["Recorder", "TraceFormat"]),
-        .testTarget(name: "ReplayerTests", dependencies: ["Replayer"]),
+        .testTarget(name: "ReplayerTests", dependencies: ["Replayer", "Recorder", "TraceFormat"]),
         .testTarget(name: "EndToEndTests", dependencies: ["irqtrace"]),
     ]
 )

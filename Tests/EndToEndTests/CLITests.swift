@@ -140,3 +140,43 @@ struct CLITests {
         #expect(strict.status == 2)
     }
 }
+
+@Suite("irqtrace replay", .serialized)
+struct ReplayCLITests {
+    @Test("replay --check --json on a real QEMU x86 trace: exit 0, documented keys")
+    func check() throws {
+        let r = try irqtrace(["replay", sample, "--check", "--json"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let j = try r.json()
+        #expect(j["observations_checked"] as? Int ?? 0 > 0)
+        #expect(j["observations_total"] as? Int ?? 0 >= j["observations_checked"] as? Int ?? 0)
+        #expect((j["divergences"] as? [Any])?.isEmpty == true)
+        #expect(j["digest"] is String)
+    }
+
+    @Test("a divergence exits 1 and names the event")
+    func divergence() throws {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/zstd")
+        p.arguments = ["-dc", sample]
+        let pipe = Pipe()
+        p.standardOutput = pipe
+        try p.run()
+        var text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        let target = try #require(text.range(of: "-> (addr 0xfee0100c, data 0x4030)"))
+        text.replaceSubrange(target, with: "-> (addr 0xfee0100c, data 0x4031)")
+        let path = temporary("diverge.log")
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        let r = try irqtrace(["replay", path, "--check"])
+        #expect(r.status == 1)
+        #expect(r.out.contains("vtd_ir_remap_msi result"))
+    }
+
+    @Test("an architecture without an adapter is a clear error (exit 2)")
+    func unsupported() throws {
+        let r = try irqtrace(["replay", armSample, "--check"])
+        #expect(r.status == 2)
+        #expect(r.stderr.contains("not implemented yet"))
+    }
+}

@@ -1,0 +1,282 @@
+import TraceFormat
+
+/// Replays QEMU's x86 interrupt-controller trace events (QEMU 7.2 `-trace apic_* ioapic_* vtd_ir_*`)
+/// on the x86 models with QEMU's rules, and checks what QEMU reports against them:
+///
+/// - stimuli: IOAPIC register writes (`ioapic_mem_write`), line changes (`ioapic_set_irq`, ISA IRQ0
+///   routed to pin 2), EOIs reaching the IOAPIC (`ioapic_eoi_broadcast`), MSI requests into the IOMMU
+///   (`vtd_ir_remap_msi_req`), IRTE contents as the IOMMU reads them (`vtd_ir_irte_get`), remapping
+///   enable (`vtd_ir_enable`), MSIs without interrupt remapping (`apic_deliver_irq` with nothing pending);
+/// - observations checked: Remote IRR set and clear (`ioapic_set_remote_irr`, `ioapic_clear_remote_irr`),
+///   the IRTE index an IOAPIC or MSI request selects (`vtd_ir_irte_get`), the remapped fields
+///   (`vtd_ir_remap`), the translated message (`vtd_ir_remap_msi`), and the message that reaches the APIC
+///   bus (`apic_deliver_irq`).
+///
+/// Expectations are kept per thread: QEMU's device model and vCPU threads interleave in the log, but
+/// each causal chain (line change → Remote IRR → remapping → APIC bus) runs on one thread.
+public struct QEMUX86Adapter {
+    public private(set) var machine: X86Machine
+    public private(set) var report: ReplayReport
+
+    /// What a thread's current causal chain still has to show.
+    struct Chain {
+        var expectedRemoteIRRSet: [Int] = []
+        var expectedRemoteIRRClear: [(pin: Int, vector: UInt8)] = []
+        /// The MSI request the IOAPIC made, which the IOMMU must receive next.
+        var expectedRequest: MSIMessage?
+        /// The request in the IOMMU.
+        var request: MSIMessage?
+        /// The message that must reach the APIC bus.
+        var expectedDelivery: X86Machine.Message?
+    }
+
+    var chains: [Int32: Chain] = [:]
+    var kinds: [Kind?] = []
+    var fields: [SchemaFields?] = []
+
+    enum Kind {
+        case ioapicMemWrite, ioapicSetIRQ, ioapicSetRemoteIRR, ioapicClearRemoteIRR, ioapicEOIBroadcast
+        case irEnable, irRequest, irteGet, irRemap, irRemapMSI, apicDeliverIRQ
+        case uncheckedObservation
+        case ignored
+    }
+
+    public init(vcpus: Int) {
+        machine = X86Machine(vcpus: max(1, vcpus), behaviour: .qemu)
+        report = ReplayReport(adapter: "qemu-x86", behaviour: "qemu")
+    }
+
+    static func kind(of name: String) -> Kind {
+        switch name {
+        case "ioapic_mem_write": .ioapicMemWrite
+        case "ioapic_set_irq": .ioapicSetIRQ
+        case "ioapic_set_remote_irr": .ioapicSetRemoteIRR
+        case "ioapic_clear_remote_irr": .ioapicClearRemoteIRR
+        case "ioapic_eoi_broadcast": .ioapicEOIBroadcast
+        case "vtd_ir_enable": .irEnable
+        case "vtd_ir_remap_msi_req": .irRequest
+        case "vtd_ir_irte_get": .irteGet
+        case "vtd_ir_remap": .irRemap
+        case "vtd_ir_remap_msi": .irRemapMSI
+        case "apic_deliver_irq": .apicDeliverIRQ
+        // Observations these models do not check yet: LAPIC IRR/ISR/PPR reads, QEMU's coalescing
+        // counter (needs the untraced IRR→ISR acknowledgements), ExtINT from the PIC.
+        case "apic_report_irq_delivered", "apic_mem_readl", "pic_interrupt", "ioapic_mem_read": .uncheckedObservation
+        default: .ignored
+        }
+    }
+
+    /// The MSI the IOAPIC sends for an entry (QEMU `ioapic_entry_parse`): address from bits 63:48
+    /// (destination, or remappable format and index) and the destination-mode bit; data from the
+    /// vector, delivery mode and trigger mode.
+    static func ioapicMSI(_ e: RedirectionEntry) -> MSIMessage {
+        let address = 0xFEE0_0000 | (((e.bits >> 48) & 0xFFFF) << 4) | (e.logical ? 4 : 0)
+        let data = UInt32(e.vector) | UInt32(e.deliveryMode.rawValue) << 8 | (e.levelTriggered ? 1 << 15 : 0)
+        return MSIMessage(address: address, data: data)
+    }
+
+    mutating func diverge(_ b: EventBatch, _ i: Int, _ what: String, expected: String, observed: String, state: String) {
+        report.divergences.append(Divergence(eventIndex: b.firstEventIndex + i, timeNs: b.times[i], what: what,
+                                             expected: expected, observed: observed, state: state))
+    }
+
+    /// The IOAPIC's effects of a delivery request on a thread: Remote IRR for level entries, then the MSI.
+    mutating func expectService(_ d: IOAPIC.Delivery, thread: Int32) {
+        var c = chains[thread, default: Chain()]
+        if d.entry.levelTriggered { c.expectedRemoteIRRSet.append(d.pin) }
+        let msi = Self.ioapicMSI(d.entry)
+        if machine.remapping.enabled {
+            c.expectedRequest = msi
+        } else {
+            c.expectedDelivery = X86Machine.Message(msi)
+        }
+        chains[thread] = c
+    }
+
+    public mutating func handle(_ b: EventBatch, _ i: Int, catalog: TemplateCatalog) {
+        report.events += 1
+        let id = Int(b.templates[i])
+        while kinds.count <= id {
+            let t = catalog[UInt32(kinds.count)]
+            kinds.append(t.binding == nil ? .ignored : Self.kind(of: t.name))
+            fields.append(t.binding == nil ? nil : SchemaFields(t))
+        }
+        guard let kind = kinds[id], let f = fields[id] else { return }
+        let thread = b.threads[i]
+        func n(_ name: String) -> Int64 { f.number(name, b, i) ?? 0 }
+
+        switch kind {
+        case .ignored:
+            return
+        case .uncheckedObservation:
+            report.observationsTotal += 1
+            report.unchecked[catalog[b.templates[i]].name, default: 0] += 1
+
+        case .ioapicMemWrite:
+            let addr = n("addr"), regsel = UInt8(truncatingIfNeeded: n("regsel")), value = UInt32(truncatingIfNeeded: n("value"))
+            if addr == 0 {
+                machine.ioapic.registerSelect = UInt8(truncatingIfNeeded: value)
+            } else if addr == 0x10, let d = machine.ioapic.writeRegister(select: regsel, value: value) {
+                expectService(d, thread: thread)
+            }
+
+        case .ioapicSetIRQ:
+            // QEMU routes ISA IRQ0 to IOAPIC input 2 (hw/intc/ioapic.c ioapic_set_irq).
+            var pin = Int(n("pin"))
+            if pin == 0 { pin = 2 }
+            if case .delivered(let d) = machine.ioapic.setLine(pin: pin, level: n("level") != 0) {
+                expectService(d, thread: thread)
+            }
+
+        case .ioapicSetRemoteIRR:
+            report.observationsTotal += 1
+            let pin = Int(n("pin"))
+            var c = chains[thread, default: Chain()]
+            if let k = c.expectedRemoteIRRSet.firstIndex(of: pin) {
+                c.expectedRemoteIRRSet.remove(at: k)
+                report.observationsChecked += 1
+            } else {
+                report.observationsChecked += 1
+                diverge(b, i, "Remote IRR set for pin \(pin)", expected: "no delivery of pin \(pin)", observed: "ioapic_set_remote_irr",
+                        state: "RTE \(pin) = 0x\(String(machine.ioapic.entries[pin].bits, radix: 16)), IRR 0x\(String(machine.ioapic.irr, radix: 16))")
+            }
+            chains[thread] = c
+
+        case .ioapicEOIBroadcast:
+            let vector = UInt8(truncatingIfNeeded: n("vector"))
+            let effects = machine.ioapic.endOfInterrupt(vector: vector)
+            var c = chains[thread, default: Chain()]
+            for e in effects {
+                switch e {
+                case .remoteIRRCleared(let pin): c.expectedRemoteIRRClear.append((pin, vector))
+                case .redelivered, .delayedRedelivery: break
+                }
+            }
+            chains[thread] = c
+            for case .redelivered(let d) in effects { expectService(d, thread: thread) }
+
+        case .ioapicClearRemoteIRR:
+            report.observationsTotal += 1
+            report.observationsChecked += 1
+            let pin = Int(n("pin")), vector = UInt8(truncatingIfNeeded: n("vector"))
+            var c = chains[thread, default: Chain()]
+            if let k = c.expectedRemoteIRRClear.firstIndex(where: { $0.pin == pin && $0.vector == vector }) {
+                c.expectedRemoteIRRClear.remove(at: k)
+            } else {
+                diverge(b, i, "Remote IRR clear for pin \(pin) vector \(vector)", expected: c.expectedRemoteIRRClear.isEmpty ? "none" : "\(c.expectedRemoteIRRClear)",
+                        observed: "ioapic_clear_remote_irr pin \(pin) vector \(vector)",
+                        state: "RTE \(pin) = 0x\(String(machine.ioapic.entries[pin].bits, radix: 16))")
+            }
+            chains[thread] = c
+
+        case .irEnable:
+            machine.remapping.enabled = n("enabled") != 0
+
+        case .irRequest:
+            let request = MSIMessage(address: UInt64(bitPattern: n("addr")), data: UInt32(truncatingIfNeeded: n("data")))
+            var c = chains[thread, default: Chain()]
+            if let expected = c.expectedRequest {
+                report.observationsTotal += 1
+                report.observationsChecked += 1
+                if expected != request {
+                    diverge(b, i, "MSI request from the IOAPIC", expected: "\(expected)", observed: "\(request)", state: "")
+                }
+                c.expectedRequest = nil
+            }
+            c.request = request
+            chains[thread] = c
+
+        case .irteGet:
+            report.observationsTotal += 1
+            let index = Int(n("index"))
+            // QEMU prints the IRTE's quadwords swapped (semantics.md §6.2).
+            machine.remapping.entries[index] = IRTE(low: UInt64(bitPattern: n("irte_low")), high: UInt64(bitPattern: n("irte_high")))
+            if let request = chains[thread]?.request, request.remappable {
+                report.observationsChecked += 1
+                if request.remapIndex != index {
+                    diverge(b, i, "IRTE index", expected: "\(request.remapIndex)", observed: "\(index)", state: "request \(request)")
+                }
+            } else {
+                report.unchecked["vtd_ir_irte_get", default: 0] += 1
+            }
+
+        case .irRemap:
+            report.observationsTotal += 1
+            let index = Int(n("index"))
+            guard let irte = machine.remapping.entries[index] else {
+                report.unchecked["vtd_ir_remap", default: 0] += 1
+                return
+            }
+            report.observationsChecked += 1
+            let dest = machine.remapping.extendedInterruptMode ? irte.destination : (irte.destination & 0xFF00) >> 8
+            let expected = [irte.levelTriggered ? 1 : 0, Int(irte.vector), Int(irte.deliveryMode.rawValue), Int(dest), irte.logical ? 1 : 0]
+            let observed = [n("trigger"), n("vector"), n("delivery_mode"), n("dest"), n("dest_mode")].map { Int($0) }
+            if expected != observed {
+                diverge(b, i, "vtd_ir_remap fields (trigger vector deliver dest mode)", expected: "\(expected)", observed: "\(observed)",
+                        state: "IRTE \(index) = 0x\(String(irte.high, radix: 16)):\(String(irte.low, radix: 16))")
+            }
+
+        case .irRemapMSI:
+            report.observationsTotal += 1
+            report.observationsChecked += 1
+            let from = MSIMessage(address: UInt64(bitPattern: n("addr")), data: UInt32(truncatingIfNeeded: n("data")))
+            let to = MSIMessage(address: UInt64(bitPattern: n("remapped_addr")), data: UInt32(truncatingIfNeeded: n("remapped_data")))
+            var c = chains[thread, default: Chain()]
+            if let request = c.request, request != from {
+                diverge(b, i, "vtd_ir_remap_msi input", expected: "\(request)", observed: "\(from)", state: "")
+            }
+            switch machine.remapping.remap(from) {
+            case .success(let out):
+                if out != to {
+                    diverge(b, i, "vtd_ir_remap_msi result", expected: "\(out)", observed: "\(to)",
+                            state: "IRTE \(from.remapIndex) = \(machine.remapping.entries[from.remapIndex].map { "0x\(String($0.high, radix: 16)):\(String($0.low, radix: 16))" } ?? "unknown")")
+                }
+            case .failure(let fault):
+                diverge(b, i, "vtd_ir_remap_msi", expected: "fault: \(fault)", observed: "\(from) -> \(to)", state: "")
+            }
+            c.request = nil
+            c.expectedDelivery = X86Machine.Message(to)
+            chains[thread] = c
+
+        case .apicDeliverIRQ:
+            let observed = X86Machine.Message(vector: UInt8(truncatingIfNeeded: n("vector")), destination: UInt32(truncatingIfNeeded: n("dest")),
+                                              logical: n("dest_mode") != 0, mode: DeliveryMode(rawValue: UInt8(n("delivery_mode") & 7))!,
+                                              levelTriggered: n("trigger_mode") != 0)
+            var c = chains[thread, default: Chain()]
+            if let expected = c.expectedDelivery {
+                report.observationsTotal += 1
+                report.observationsChecked += 1
+                // QEMU's trace prototype truncates dest to 8 bits (semantics.md §6.1).
+                let same = expected.vector == observed.vector && UInt8(truncatingIfNeeded: expected.destination) == UInt8(truncatingIfNeeded: observed.destination)
+                    && expected.logical == observed.logical && expected.mode == observed.mode && expected.levelTriggered == observed.levelTriggered
+                if !same {
+                    diverge(b, i, "message on the APIC bus", expected: Self.describe(expected), observed: Self.describe(observed), state: "")
+                }
+                c.expectedDelivery = nil
+                chains[thread] = c
+            }
+            _ = machine.deliver(observed)
+        }
+    }
+
+    static func describe(_ m: X86Machine.Message) -> String {
+        "vector \(m.vector) dest \(m.destination) \(m.logical ? "logical" : "physical") \(m.mode.kvmName) \(m.levelTriggered ? "level" : "edge")"
+    }
+
+    /// Expectations still open at the end are divergences: the system never did what the models say.
+    public mutating func finish() -> ReplayReport {
+        for (thread, c) in chains.sorted(by: { $0.key < $1.key }) {
+            for pin in c.expectedRemoteIRRSet {
+                report.divergences.append(Divergence(eventIndex: -1, timeNs: 0, what: "Remote IRR set for pin \(pin) (thread \(thread))",
+                                                     expected: "ioapic_set_remote_irr", observed: "end of trace", state: ""))
+            }
+        }
+        var d = StateDigest()
+        for e in machine.ioapic.entries { d.combine(e.bits) }
+        d.combine(Int(machine.ioapic.irr))
+        for (k, e) in machine.remapping.entries.sorted(by: { $0.key < $1.key }) { d.combine(k); d.combine(e.low); d.combine(e.high) }
+        d.combine(machine.remapping.enabled)
+        report.digest = d.value
+        return report
+    }
+}

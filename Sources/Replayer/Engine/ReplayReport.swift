@@ -1,0 +1,70 @@
+import TraceFormat
+
+/// A place where what the trace says disagrees with the models.
+public struct Divergence: Sendable, Equatable {
+    /// Index of the event that disagreed.
+    public var eventIndex: Int
+    public var timeNs: Int64
+    /// What was checked ("vtd_ir_remap_msi result", "Remote IRR of pin 10").
+    public var what: String
+    public var expected: String
+    public var observed: String
+    /// The model state that explains the expectation.
+    public var state: String
+
+    public func json() -> JSONValue {
+        .object([("event_index", .int(eventIndex)), ("time_ns", .int(timeNs)), ("what", .string(what)),
+                 ("expected", .string(expected)), ("observed", .string(observed)), ("state", .string(state))])
+    }
+}
+
+/// The result of `replay --check`.
+public struct ReplayReport: Sendable {
+    /// Which adapter read the trace ("qemu-x86") and which model rules it used ("qemu").
+    public var adapter: String
+    public var behaviour: String
+    public var events = 0
+    /// Events that are observations (the trace reports what the system did).
+    public var observationsTotal = 0
+    /// Observations the models could check.
+    public var observationsChecked = 0
+    /// Observations left unchecked, by event name, with why.
+    public var unchecked: [String: Int] = [:]
+    public var divergences: [Divergence] = []
+    /// Hash of the final model state (deterministic across runs and chunk sizes).
+    public var digest: UInt64 = 0
+
+    public init(adapter: String, behaviour: String) {
+        self.adapter = adapter
+        self.behaviour = behaviour
+    }
+
+    public func json() -> JSONValue {
+        .object([
+            ("adapter", .string(adapter)),
+            ("behaviour", .string(behaviour)),
+            ("events", .int(events)),
+            ("observations_total", .int(observationsTotal)),
+            ("observations_checked", .int(observationsChecked)),
+            ("unchecked", .object(unchecked.sorted { $0.key < $1.key }.map { ($0.key, .int($0.value)) })),
+            ("divergences", .array(divergences.map { $0.json() })),
+            ("digest", .string(String(digest, radix: 16).leftPad(16))),
+        ])
+    }
+}
+
+extension String {
+    func leftPad(_ n: Int) -> String { count >= n ? self : String(repeating: "0", count: n - count) + self }
+}
+
+/// A deterministic 64-bit hash (FNV-1a) for state digests; Swift's Hasher is seeded per process.
+public struct StateDigest: Sendable {
+    public private(set) var value: UInt64 = 0xcbf2_9ce4_8422_2325
+    public init() {}
+    public mutating func combine(_ v: UInt64) {
+        var x = v
+        for _ in 0..<8 { value = (value ^ (x & 0xFF)) &* 0x100_0000_01b3; x >>= 8 }
+    }
+    public mutating func combine(_ v: Int) { combine(UInt64(bitPattern: Int64(v))) }
+    public mutating func combine(_ b: Bool) { combine(b ? 1 as UInt64 : 0) }
+}

@@ -1,0 +1,58 @@
+import ArgumentParser
+import Recorder
+import Replayer
+import TraceFormat
+
+struct ReplayCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "replay",
+        abstract: "Re-drive the interrupt models from a trace; with --check, report where the system disagrees with them.",
+        discussion: "Exit status: 0 every checked observation agrees, 1 divergences, 2 usage or input error.")
+
+    @Argument(help: "A trace (.irqt or any input record accepts).")
+    var trace: String
+
+    @OptionGroup var input: TraceInputOptions
+
+    @Flag(help: "Check the trace's observations against the models.") var check = false
+    @Flag(help: "JSON output (docs/CLI.md).") var json = false
+    @Option(help: "Divergences to show in full (human output).") var show = 5
+
+    func run() throws {
+        let reader = try input.open(trace)
+        let report = try Replayer.check(reader)
+        if json {
+            Console.out(report.json().serialized(pretty: true) + "\n")
+        } else {
+            var s = "replayed \(report.events) events with the \(report.adapter) adapter (\(report.behaviour) rules)\n"
+            let pct = report.observationsTotal > 0 ? format(100 * Double(report.observationsChecked) / Double(report.observationsTotal), 1) : "-"
+            s += "observations: \(report.observationsChecked) of \(report.observationsTotal) checked (\(pct)%)\n"
+            for (name, n) in report.unchecked.sorted(by: { $0.value > $1.value }) { s += "  unchecked: \(n) \(name)\n" }
+            s += "divergences: \(report.divergences.count)\n"
+            for d in report.divergences.prefix(show) {
+                s += "\n#\(d.eventIndex)  \(d.what)\n  expected: \(d.expected)\n  observed: \(d.observed)\n"
+                if !d.state.isEmpty { s += "  state:    \(d.state)\n" }
+                s += try context(reader, d.eventIndex)
+            }
+            s += "digest: \(String(report.digest, radix: 16))\n"
+            Console.out(s)
+        }
+        if check && !report.divergences.isEmpty { throw ExitCode(1) }
+    }
+
+    /// The events just before a divergence, as the source printed them.
+    func context(_ reader: TraceReader, _ index: Int) throws -> String {
+        guard index >= 0 else { return "" }
+        var out = ""
+        var line: [UInt8] = []
+        for k in max(0, index - 4)...index {
+            guard let c = reader.chunk(containingEvent: k) else { continue }
+            let b = try reader.decodeChunk(c)
+            let i = k - b.firstEventIndex
+            line.removeAll()
+            LinePrinter.append(i, of: b, template: reader.catalog[b.templates[i]], to: &line)
+            out += (k == index ? "  > " : "    ") + String(decoding: line, as: UTF8.self) + "\n"
+        }
+        return out
+    }
+}
