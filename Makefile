@@ -19,6 +19,7 @@ run: build
 	$(BIN) info out/sample.irqt
 	$(BIN) stats out/sample.irqt
 	$(BIN) show out/sample.irqt --event vtd_ir_remap_msi --limit 8
+	$(BIN) replay out/sample.irqt --check
 	$(BIN) export out/sample.irqt -o out/sample.log
 	@zstd -dc $(SAMPLE) | cmp - out/sample.log && echo "export --format text reprints $(SAMPLE) byte for byte"
 

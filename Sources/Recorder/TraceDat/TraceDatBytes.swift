@@ -165,3 +165,21 @@ extension Array where Element == UInt8 {
         if n > 0 { append(contentsOf: repeatElement(0x20, count: n)) }
     }
 }
+
+/// `withUnsafeBytes` for code that throws `DatFault` (typed throws).
+@inline(__always) func withDatBytes<R>(_ a: [UInt8], _ body: (UnsafeRawBufferPointer) throws(DatFault) -> R) throws(DatFault) -> R {
+    do {
+        return try a.withUnsafeBytes { (p: UnsafeRawBufferPointer) throws -> R in try body(p) }
+    } catch let f as DatFault {
+        throw f
+    } catch {
+        throw DatFault(offset: 0, message: "\(error)")
+    }
+}
+
+/// Appends the NUL-terminated string at `off` (bounded by the buffer end).
+@inline(__always) func appendCString(_ d: UnsafeRawBufferPointer, _ off: Int, _ s: inout [UInt8]) {
+    var k = off
+    while k < d.count, d[k] != 0 { k += 1 }
+    if k > off { s.append(contentsOf: UnsafeRawBufferPointer(rebasing: d[off..<k])) }
+}
