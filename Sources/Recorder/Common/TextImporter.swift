@@ -21,16 +21,17 @@ struct TextImporter<Tokenizer: LineTokenizer> {
         self.verifyAll = verifyAll
     }
 
+    /// Reused per line.
+    private var parsed = ParsedLine()
+    private var rendered: [UInt8] = []
+    private var lastTemplateCount = -1
+
     /// Imports `input` into `writer`; returns the input's record. Throws on I/O errors, and on the
     /// first malformed line when `strict`.
     mutating func run(_ input: InputFile, format: InputFormat, writer: TraceWriter,
                       diagnostics: inout ImportDiagnostics, observe: (EventTemplate, UInt32) -> Void) throws -> InputInfo {
         var info = InputInfo(path: input.path, format: format.rawValue, bytes: input.fileSize, firstEvent: writer.eventCount)
         let malformedBefore = diagnostics.malformedLines
-        var parsed = ParsedLine()
-        var rendered: [UInt8] = []
-        rendered.reserveCapacity(512)
-        var lastTemplateCount = writer.catalog.count
         try input.data.withUnsafeBytes { (all: UnsafeRawBufferPointer) throws in
             let n = all.count
             guard let base = all.baseAddress else { return }
@@ -45,27 +46,8 @@ struct TextImporter<Tokenizer: LineTokenizer> {
                     end = n
                     info.finalNewline = false
                 }
-                let line = UnsafeRawBufferPointer(rebasing: all[start..<end])
-                parsed.reset()
-                switch tokenizer.tokenize(line, into: &parsed) {
-                case .ignored:
-                    diagnostics.ignored()
-                case .malformed(let reason):
-                    if strict {
-                        throw IrqtraceError("malformed line: \(reason): \(ImportDiagnostics.excerpt(line))",
-                                            path: input.path, line: lineNumber,
-                                            hint: "drop --strict to skip and count such lines, or force the format with --input-format")
-                    }
-                    diagnostics.malformed(path: input.path, line: lineNumber, reason: reason, text: line)
-                case .event:
-                    clock = parsed.clock
-                    try append(line, &parsed, &rendered, writer)
-                    if writer.catalog.count != lastTemplateCount {
-                        lastTemplateCount = writer.catalog.count
-                        let id = UInt32(lastTemplateCount - 1)
-                        observe(writer.catalog[id], id)
-                    }
-                }
+                try importLine(UnsafeRawBufferPointer(rebasing: all[start..<end]), path: input.path, lineNumber: lineNumber,
+                               writer: writer, diagnostics: &diagnostics, observe: observe)
                 start = end + 1
             }
             info.lines = lineNumber
@@ -76,9 +58,38 @@ struct TextImporter<Tokenizer: LineTokenizer> {
         return info
     }
 
+    /// Imports one line. `exactTime`, when given, replaces the time the text shows (a binary source's
+    /// nanoseconds behind a line that prints microseconds); the line still reprints the same.
+    mutating func importLine(_ line: UnsafeRawBufferPointer, path: String, lineNumber: Int, exactTime: Int64? = nil,
+                             writer: TraceWriter, diagnostics: inout ImportDiagnostics,
+                             observe: (EventTemplate, UInt32) -> Void) throws {
+        if lastTemplateCount < 0 { lastTemplateCount = writer.catalog.count; rendered.reserveCapacity(512) }
+        parsed.reset()
+        switch tokenizer.tokenize(line, into: &parsed) {
+        case .ignored:
+            diagnostics.ignored()
+        case .malformed(let reason):
+            if strict {
+                throw IrqtraceError("malformed line: \(reason): \(ImportDiagnostics.excerpt(line))",
+                                    path: path, line: lineNumber,
+                                    hint: "drop --strict to skip and count such lines, or force the format with --input-format")
+            }
+            diagnostics.malformed(path: path, line: lineNumber, reason: reason, text: line)
+        case .event:
+            clock = parsed.clock
+            if let exactTime { parsed.time = exactTime }
+            try Self.append(line, &parsed, &rendered, writer, verifyAll: verifyAll, sinceVerified: &sinceVerified)
+            if writer.catalog.count != lastTemplateCount {
+                lastTemplateCount = writer.catalog.count
+                let id = UInt32(lastTemplateCount - 1)
+                observe(writer.catalog[id], id)
+            }
+        }
+    }
+
     @inline(__always)
-    private mutating func append(_ line: UnsafeRawBufferPointer, _ parsed: inout ParsedLine, _ rendered: inout [UInt8],
-                                 _ writer: TraceWriter) throws {
+    private static func append(_ line: UnsafeRawBufferPointer, _ parsed: inout ParsedLine, _ rendered: inout [UInt8],
+                               _ writer: TraceWriter, verifyAll: Bool, sinceVerified: inout Int) throws {
         let name = UnsafeRawBufferPointer(rebasing: line[parsed.nameStart..<parsed.nameEnd])
         // Tokenizers reprint exactly by construction (literal bytes are copied, numbers keep their
         // zero-pad width and case); the reprint is still proved for every new template, every line a
