@@ -1,0 +1,497 @@
+import Foundation
+
+/// One line of `trace-cmd report` output for a record (or a missed-events marker).
+public struct TraceDatRecordLine: Sendable {
+    public var cpu: Int32
+    /// The record's timestamp after the file's clock corrections (ns for the usual clocks,
+    /// raw counts for counter clocks), as trace-cmd prints it.
+    public var timestampNs: Int64
+    /// The task's pid (common_pid); -1 for a missed-events marker line.
+    public var pid: Int32
+    /// The report text line, without the newline.
+    public var line: [UInt8]
+
+    public init(cpu: Int32, timestampNs: Int64, pid: Int32, line: [UInt8]) {
+        self.cpu = cpu
+        self.timestampNs = timestampNs
+        self.pid = pid
+        self.line = line
+    }
+}
+
+/// Reads trace-cmd `trace.dat` files (versions 6 and 7; v7 uncompressed, zstd or zlib) and turns
+/// every record into the text line `trace-cmd report` (3.1.x, default options and plugins) prints.
+///
+/// All parsing is bounds-checked: damaged input throws `TraceDatError` with the file byte offset.
+public final class TraceDatReader {
+    let data: Data
+    let path: String
+    let file: TraceDatFile
+    public private(set) var eventCounts: [String: Int] = [:]
+
+    public init(data: Data, path: String) throws {
+        self.data = data
+        self.path = path
+        do {
+            file = try data.withUnsafeBytes { (raw: UnsafeRawBufferPointer) throws -> TraceDatFile in
+                try TraceDatFile(raw)
+            }
+        } catch let f as DatFault {
+            throw TraceDatError(path: path, offset: f.offset, message: f.message)
+        }
+    }
+
+    public var cpuCount: Int { file.cpuCount }
+    public var version: Int { file.version }
+    /// The compression algorithm of a v7 file (`zstd`, `zlib`), nil when uncompressed.
+    public var compression: String? { file.compression }
+    /// The trace clock recorded in the file (e.g. `local`), if any.
+    public var traceClock: String? { file.traceClock }
+
+    /// What `trace-cmd report` prints before the first event.
+    public var headerLines: [String] {
+        var h = ["cpus=\(file.cpuCount)"]
+        if let t = file.latencyText {
+            h += String(decoding: t, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        }
+        return h
+    }
+
+    /// Calls `body` for every record, all CPUs and buffers merged in time order (ties: top buffer
+    /// before instances, lower CPU first — as trace-cmd does), with missed-events markers as lines.
+    public func forEachLine(_ body: (TraceDatRecordLine) throws -> Void) throws {
+        var counts: [String: Int] = [:]
+        defer { eventCounts = counts }
+        do {
+            try data.withUnsafeBytes { (raw: UnsafeRawBufferPointer) throws in
+                var run = try ReportRun(file: file, raw: raw)
+                try run.run(counts: &counts, body)
+            }
+        } catch let f as DatFault {
+            throw TraceDatError(path: path, offset: f.offset, message: f.message)
+        }
+    }
+}
+
+// MARK: - one pass over the data
+
+private let MISSING_EVENTS: UInt64 = 1 << 31
+private let MISSING_STORED: UInt64 = 1 << 30
+private let COMMIT_MASK: UInt64 = (1 << 27) - 1
+private let TS_MSB: UInt64 = 0xf8 << 56
+
+/// The records of one CPU of one buffer, decoded like libtraceevent's kbuffer.
+final class CPUStream {
+    let order: Int
+    let cpuIndex: Int
+    let cpu: Int32
+    let buffer: Int
+    let pageSize: Int
+    let hdr: Int
+    let longSize: Int
+    let big: Bool
+    let file: TraceDatFile
+    let raw: UnsafeRawBufferPointer
+    let hostSync: Bool
+
+    // source of pages
+    var src: UnsafeRawBufferPointer = UnsafeRawBufferPointer(start: nil, count: 0)
+    var srcFileOffset = 0          // file offset of src[0] (uncompressed) or of the chunk (compressed)
+    var compressed: Bool
+    var chunks: [(off: Int, csize: Int, usize: Int)] = []
+    var chunkIndex = -1
+    var chunkMem: [UInt8] = []
+    var chunkStore = UnsafeMutableRawBufferPointer(start: nil, count: 0)
+    var regionStart = 0, regionEnd = 0  // uncompressed region in the file
+
+    // page / kbuffer state
+    var pagePos = -1   // offset of the current page in src
+    var avail = 0      // bytes of the page available
+    var size = 0       // commit (data bytes)
+    var curr = 0, next = 0, index = 0
+    var ts: UInt64 = 0
+    var lost: Int64 = 0
+
+    // current record
+    var recTS: UInt64 = 0
+    var recStart = 0
+    var recLen = 0
+    var recMissed: Int64 = 0
+
+    init(order: Int, cpuIndex: Int, data: DatCPUData, buffer: Int, bufferInfo: DatBuffer, file: TraceDatFile,
+         raw: UnsafeRawBufferPointer, hostSync: Bool) throws(DatFault) {
+        self.order = order
+        self.cpuIndex = cpuIndex
+        self.cpu = Int32(truncatingIfNeeded: data.cpu)
+        self.buffer = buffer
+        self.pageSize = bufferInfo.pageSize
+        self.hdr = file.pageHeaderSize
+        self.longSize = file.longSize
+        self.big = file.bigEndian
+        self.file = file
+        self.raw = raw
+        self.hostSync = hostSync
+        self.compressed = bufferInfo.compressed
+        if compressed {
+            var r = DatReader(raw, pos: data.offset, big: big, fileBase: 0)
+            // The recorded size counts the chunks but not the 4-byte chunk count (trace-cmd 3.1);
+            // bound the chunk table by the file instead.
+            let end = raw.count
+            let count = Int(try r.u32("chunk count of CPU \(data.cpu)"))
+            guard count <= data.size / 8 else { throw DatFault(offset: data.offset, message: "CPU \(data.cpu): implausible chunk count \(count)") }
+            for k in 0..<count {
+                let at = r.pos
+                let cs = Int(try r.u32("chunk \(k) compressed size"))
+                let us = Int(try r.u32("chunk \(k) size"))
+                guard cs <= end - r.pos else {
+                    throw DatFault(offset: at, message: "CPU \(data.cpu) chunk \(k): \(cs) compressed bytes run past the end of the file (\(end) bytes)")
+                }
+                guard us <= 1 << 30 else { throw DatFault(offset: at, message: "CPU \(data.cpu) chunk \(k): implausible size \(us)") }
+                chunks.append((off: at, csize: cs, usize: us))
+                r.pos += cs
+            }
+        } else {
+            regionStart = data.offset
+            regionEnd = data.offset + data.size
+            src = UnsafeRawBufferPointer(rebasing: raw[regionStart..<regionEnd])
+            srcFileOffset = regionStart
+        }
+    }
+
+    deinit { chunkStore.deallocate() }
+
+    func fault(_ msg: String, at pos: Int) -> DatFault {
+        if compressed {
+            let c = chunkIndex >= 0 && chunkIndex < chunks.count ? chunks[chunkIndex].off : 0
+            return DatFault(offset: c, message: "CPU \(cpu): \(msg) (byte \(pos) of the decompressed chunk at file offset \(c))")
+        }
+        return DatFault(offset: srcFileOffset + pos, message: "CPU \(cpu): \(msg)")
+    }
+
+    /// Moves to the next page; false at the end of this CPU's data.
+    func nextPage() throws(DatFault) -> Bool {
+        while true {
+            let nextPos = pagePos < 0 ? 0 : pagePos + pageSize
+            if nextPos < src.count {
+                pagePos = nextPos
+                avail = min(pageSize, src.count - pagePos)
+                try loadPage()
+                return true
+            }
+            guard compressed, chunkIndex + 1 < chunks.count else { return false }
+            chunkIndex += 1
+            let c = chunks[chunkIndex]
+            guard let d = file.decompressor else { throw DatFault(offset: c.off, message: "compressed CPU data but no compression algorithm") }
+            let input = UnsafeRawBufferPointer(rebasing: raw[(c.off + 8)..<(c.off + 8 + c.csize)])
+            do { try d.decompress(input, expectedSize: c.usize, into: &chunkMem) }
+            catch { throw DatFault(offset: c.off, message: "CPU \(cpu) chunk \(chunkIndex): \(error.message)") }
+            if chunkMem.count > c.usize { chunkMem.removeSubrange(c.usize...) }
+            if chunkStore.count < chunkMem.count {
+                chunkStore.deallocate()
+                chunkStore = UnsafeMutableRawBufferPointer.allocate(byteCount: max(chunkMem.count, pageSize), alignment: 16)
+            }
+            chunkMem.withUnsafeBytes { chunkStore.copyMemory(from: $0) }
+            src = UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(chunkStore)[0..<chunkMem.count])
+            pagePos = -1
+        }
+    }
+
+    /// kbuffer_load_subbuffer.
+    func loadPage() throws(DatFault) {
+        guard avail >= hdr else { throw fault("page header truncated (\(avail) bytes)", at: pagePos) }
+        ts = DatReader.load64(src, pagePos, big)
+        let flags = longSize == 8 ? DatReader.load64(src, pagePos + 8, big) : UInt64(DatReader.load32(src, pagePos + 8, big))
+        size = Int(flags & COMMIT_MASK)
+        guard size <= avail - hdr else {
+            throw fault("page commit size \(size) exceeds the \(avail - hdr) data bytes of the page", at: pagePos + 8)
+        }
+        if flags & MISSING_EVENTS != 0 {
+            if flags & MISSING_STORED != 0 {
+                let at = pagePos + hdr + size
+                guard at + longSize <= pagePos + avail else { throw fault("missed-events count beyond the page", at: at) }
+                lost = Int64(bitPattern: longSize == 8 ? DatReader.load64(src, at, big) : UInt64(DatReader.load32(src, at, big)))
+            } else {
+                lost = -1
+            }
+        } else {
+            lost = 0
+        }
+        curr = 0; next = 0; index = 0
+    }
+
+    /// Advances to the next data record (kbuffer_next_event across pages). False at the end.
+    func advance() throws(DatFault) -> Bool {
+        while true {
+            if pagePos >= 0 {
+                if let found = try nextEvent(), found { return true }
+            }
+            guard try nextPage() else { return false }
+        }
+    }
+
+    /// Returns true when a data record is current, false at the end of the page.
+    private func nextEvent() throws(DatFault) -> Bool? {
+        let data = pagePos + hdr
+        let limit = avail - hdr
+        while true {
+            curr = next
+            if next >= size { return false }
+            guard curr + 4 <= limit else { throw fault("event header beyond the page", at: data + curr) }
+            let w = DatReader.load32(src, data + curr, big)
+            let typeLen = big ? Int(w >> 27) : Int(w & 31)
+            var delta = UInt64(big ? w & ((1 << 27) - 1) : w >> 5)
+            var p = curr + 4
+            var length: Int
+            switch typeLen {
+            case 29: // padding
+                guard p + 4 <= limit else { throw fault("padding length beyond the page", at: data + p) }
+                length = Int(DatReader.load32(src, data + p, big))
+            case 30, 31: // time extend, absolute time stamp
+                guard p + 4 <= limit else { throw fault("time extend beyond the page", at: data + p) }
+                let ext = UInt64(DatReader.load32(src, data + p, big))
+                p += 4
+                delta = (ext << 27) &+ delta
+                if typeLen == 31 { delta |= ts & TS_MSB }
+                length = 0
+            case 0:
+                guard p + 4 <= limit else { throw fault("record length beyond the page", at: data + p) }
+                let l = Int(DatReader.load32(src, data + p, big))
+                guard l >= 4 else { throw fault("bad record length \(l)", at: data + p) }
+                length = (l - 4 + 3) & ~3
+                p += 4
+            default:
+                length = typeLen * 4
+            }
+            if typeLen == 31 { ts = delta } else { ts = ts &+ delta }
+            index = p
+            next = p + length
+            if typeLen <= 28 {
+                guard next <= size else {
+                    throw fault("record of \(length) bytes runs past the page's \(size) committed bytes", at: data + curr)
+                }
+                recStart = data + index
+                recLen = length
+                recMissed = curr == 0 ? lost : 0
+                recTS = timestampCalc(ts)
+                return true
+            }
+        }
+    }
+
+    /// libtracecmd timestamp_calc.
+    @inline(__always) func timestampCalc(_ t: UInt64) -> UInt64 {
+        var ts = t
+        if hostSync, let shift = file.timeShift { ts = CPUStream.hostSync(ts, cpuIndex, shift) }
+        if file.tscMult != 0 {
+            let mul = UInt64(bitPattern: Int64(Int32(bitPattern: file.tscMult)))
+            let sh = UInt64(file.tscShift & 63)
+            let al = ts & 0xffff_ffff, ah = ts >> 32
+            var r = (al &* mul) >> sh
+            if ah != 0 { r = r &+ ((ah &* mul) << (32 &- sh)) }
+            ts = r
+        }
+        return ts &+ UInt64(bitPattern: file.tsOffset)
+    }
+
+    static func hostSync(_ ts: UInt64, _ cpu: Int, _ t: TimeShift) -> UInt64 {
+        guard cpu < t.cpus.count else { return ts }
+        let s = t.cpus[cpu]
+        guard !s.isEmpty else { return ts }
+        if s.count == 1 { return ts &+ UInt64(bitPattern: s[0].offset) }
+        func calc(_ a: TimeShift.Sample, _ b: TimeShift.Sample) -> UInt64 {
+            var tscor: Int64
+            if t.flags & 1 != 0 {
+                let delta = b.time &- a.time
+                let off = (Int64(bitPattern: ts) &- a.time) &* (b.offset &- a.offset)
+                tscor = delta == 0 ? a.offset : a.offset &+ (off &+ delta / 2) / delta
+            } else {
+                tscor = a.offset
+            }
+            let sc = UInt64(bitPattern: a.scaling)
+            let v = (ts &* sc) >> UInt64(a.fraction & 63)
+            return tscor < 0 ? v &- tscor.magnitude : v &+ UInt64(tscor)
+        }
+        if s.count == 2 { return calc(s[0], s[1]) }
+        let its = Int64(bitPattern: ts)
+        if its <= s[0].time { return calc(s[0], s[1]) }
+        if its >= s[s.count - 1].time { return calc(s[s.count - 2], s[s.count - 1]) }
+        var lo = 0, hi = s.count - 1, mid = (lo + hi) / 2
+        while lo <= hi {
+            if its < s[mid].time { hi = mid - 1 } else if its > s[mid].time { lo = mid + 1 } else { break }
+            mid = (lo + hi) / 2
+        }
+        return calc(s[mid], s[min(mid + 1, s.count - 1)])
+    }
+}
+
+struct ReportRun {
+    let file: TraceDatFile
+    let raw: UnsafeRawBufferPointer
+    var streams: [CPUStream] = []
+    let printer: EventPrinter
+    var prefixes: [[UInt8]] = []
+    let markerPrefix: [[UInt8]]
+
+    init(file: TraceDatFile, raw: UnsafeRawBufferPointer) throws(DatFault) {
+        self.file = file
+        self.raw = raw
+        self.printer = EventPrinter(file: file)
+        let instances = file.buffers.filter { !$0.name.isEmpty }
+        let width = instances.map { $0.name.utf8.count }.max() ?? 0
+        var order = 0
+        for (bi, b) in file.buffers.enumerated() {
+            if instances.isEmpty {
+                prefixes.append([])
+            } else if b.name.isEmpty {
+                prefixes.append([UInt8](repeating: 0x20, count: width + 2))
+            } else {
+                var p = [UInt8](repeating: 0x20, count: width - b.name.utf8.count)
+                p.append(contentsOf: b.name.utf8)
+                p.append(contentsOf: ": ".utf8)
+                prefixes.append(p)
+            }
+            guard !b.latency else { continue }
+            for (ci, c) in b.cpus.enumerated() where c.size > 0 {
+                streams.append(try CPUStream(order: order, cpuIndex: ci, data: c, buffer: bi, bufferInfo: b, file: file,
+                                             raw: raw, hostSync: bi == 0 && file.timeShift != nil))
+                order += 1
+            }
+        }
+        markerPrefix = prefixes
+    }
+
+    static let idle = Array("<idle>".utf8)
+    static let unknownComm = Array("<...>".utf8)
+    static let spaces20 = [UInt8](repeating: 0x20, count: 20)
+
+    mutating func run(counts: inout [String: Int], _ body: (TraceDatRecordLine) throws -> Void) throws {
+        // Min-heap of stream indices by (timestamp, order).
+        var heap: [Int] = []
+        heap.reserveCapacity(streams.count)
+        func less(_ a: Int, _ b: Int) -> Bool {
+            let x = streams[a], y = streams[b]
+            return x.recTS != y.recTS ? x.recTS < y.recTS : x.order < y.order
+        }
+        func push(_ i: Int) {
+            heap.append(i)
+            var c = heap.count - 1
+            while c > 0 {
+                let p = (c - 1) / 2
+                if less(heap[c], heap[p]) { heap.swapAt(c, p); c = p } else { break }
+            }
+        }
+        func popFirst() -> Int {
+            let top = heap[0]
+            let last = heap.removeLast()
+            if !heap.isEmpty {
+                heap[0] = last
+                var p = 0
+                while true {
+                    let l = 2 * p + 1, r = l + 1
+                    var m = p
+                    if l < heap.count && less(heap[l], heap[m]) { m = l }
+                    if r < heap.count && less(heap[r], heap[m]) { m = r }
+                    if m == p { break }
+                    heap.swapAt(p, m); p = m
+                }
+            }
+            return top
+        }
+        for i in streams.indices where try streams[i].advance() { push(i) }
+        var rec = TraceDatRecordLine(cpu: 0, timestampNs: 0, pid: 0, line: [])
+        rec.line.reserveCapacity(256)
+        let maxID = file.events.keys.max() ?? 0
+        var byID = [DatEvent?](repeating: nil, count: maxID < 1 << 20 ? maxID + 1 : 0)
+        for (id, e) in file.events where id >= 0 && id < byID.count { byID[id] = e; e.seen = 0 }
+        while !heap.isEmpty {
+            let i = popFirst()
+            let s = streams[i]
+            let d = UnsafeRawBufferPointer(rebasing: s.src[s.recStart..<(s.recStart + s.recLen)])
+            let prefix = prefixes[s.buffer]
+            var pid: Int32 = 0
+            var event: DatEvent? = nil
+            if d.count >= file.commonTypeOffset + file.commonTypeSize {
+                let type = Int(DatReader.number(d, file.commonTypeOffset, file.commonTypeSize, file.bigEndian))
+                event = type < byID.count ? byID[type] : file.events[type]
+            }
+            if d.count >= file.commonPidOffset + file.commonPidSize {
+                pid = Int32(truncatingIfNeeded: DatReader.number(d, file.commonPidOffset, file.commonPidSize, file.bigEndian))
+            }
+            rec.cpu = s.cpu
+            rec.timestampNs = Int64(bitPattern: s.recTS)
+            rec.line.removeAll(keepingCapacity: true)
+            if s.recMissed != 0 {
+                rec.pid = -1
+                rec.line.append(contentsOf: prefix)
+                rec.line.append(ascii: "CPU:")
+                appendDec(Int64(s.cpu), &rec.line)
+                if s.recMissed > 0 {
+                    rec.line.append(ascii: " [")
+                    appendDec(s.recMissed, &rec.line)
+                    rec.line.append(ascii: " EVENTS DROPPED]")
+                } else {
+                    rec.line.append(ascii: " [EVENTS DROPPED]")
+                }
+                try body(rec)
+                rec.line.removeAll(keepingCapacity: true)
+            } else {
+                rec.line.append(contentsOf: prefix)
+            }
+            rec.pid = pid
+            if let e = event {
+                formatLine(e, d, pid, s, &rec.line)
+                e.seen += 1
+            } else {
+                rec.line.append(ascii: "[UNKNOWN EVENT][UNKNOWN EVENT] (NULL): ")
+                rec.line.append(contentsOf: ReportRun.spaces20[0..<14])
+                rec.line.append(ascii: "[UNKNOWN EVENT]")
+            }
+            if rec.line.last == 0x0A { rec.line.removeLast() }
+            try body(rec)
+            if try s.advance() { push(i) }
+        }
+        for e in file.events.values where e.seen > 0 { counts[e.name, default: 0] += e.seen }
+    }
+
+    /// `%16s-%-5d [%03d] %5lu.%06lu: %s: ` + info (trace_show_data).
+    func formatLine(_ e: DatEvent, _ d: UnsafeRawBufferPointer, _ pid: Int32, _ s: CPUStream, _ out: inout [UInt8]) {
+        let comm: [UInt8] = pid == 0 ? ReportRun.idle : (printer.comms[pid] ?? ReportRun.unknownComm)
+        if comm.count < 16 { out.append(contentsOf: ReportRun.spaces20[0..<(16 - comm.count)]) }
+        out.append(contentsOf: comm)
+        out.append(0x2D)
+        let before = out.count
+        appendDec(Int64(pid), &out)
+        let pw = out.count - before
+        if pw < 5 { out.append(contentsOf: ReportRun.spaces20[0..<(5 - pw)]) }
+        out.append(ascii: " [")
+        let cpu = Int64(s.cpu)
+        if cpu >= 0 && cpu < 10 { out.append(ascii: "00") } else if cpu >= 0 && cpu < 100 { out.append(0x30) }
+        appendDec(cpu, &out)
+        out.append(0x5D)
+        if file.inUsecs {
+            // " %6.1000d:" -> " %5llu.%06llu:"
+            let t = (s.recTS &+ 500) / 1000
+            out.append(0x20)
+            let secs = t / 1_000_000, usecs = t % 1_000_000
+            let b2 = out.count
+            appendUDec(secs, &out)
+            let sw = out.count - b2
+            if sw < 5 { out.insert(contentsOf: ReportRun.spaces20[0..<(5 - sw)], at: b2) }
+            out.append(0x2E)
+            var div: UInt64 = 100_000
+            while div > 0 { out.append(0x30 + UInt8((usecs / div) % 10)); div /= 10 }
+        } else {
+            let b2 = out.count
+            appendUDec(s.recTS, &out)
+            let sw = out.count - b2
+            if sw < 12 { out.insert(contentsOf: ReportRun.spaces20[0..<(12 - sw)], at: b2) }
+        }
+        out.append(0x3A)
+        // print_event_name
+        out.append(0x20)
+        out.append(contentsOf: e.nameBytes)
+        out.append(ascii: ": ")
+        if e.nameBytes.count < 20 { out.append(contentsOf: ReportRun.spaces20[0..<(20 - e.nameBytes.count)]) }
+        printer.printInfo(e, d, into: &out)
+    }
+}
