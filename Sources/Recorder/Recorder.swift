@@ -99,6 +99,8 @@ public enum Recorder {
                                             verifyAll: options.verifyAll)
                 info = try importer.run(file, format: format, writer: writer, diagnostics: &diagnostics, observe: observe)
                 inputClock = importer.clock
+            case .traceDat:
+                (info, inputClock) = try importTraceDat(file, options: options, writer: writer, diagnostics: &diagnostics, observe: observe)
             case .irqt:
                 throw IrqtraceError("already an .irqt trace", path: file.path)
             }
@@ -113,6 +115,41 @@ public enum Recorder {
         try writer.finish()
         return RecordResult(metadata: metadata, diagnostics: diagnostics, events: writer.eventCount,
                             bytesWritten: writer.bytesWritten, rawChunkBytes: writer.rawBytes, inputBytes: inputBytes)
+    }
+
+    /// A trace.dat through the native reader: each record becomes the line `trace-cmd report` prints,
+    /// imported like ftrace text, with the record's exact nanosecond time.
+    static func importTraceDat(_ file: InputFile, options: RecordOptions, writer: TraceWriter, diagnostics: inout ImportDiagnostics,
+                               observe: (EventTemplate, UInt32) -> Void) throws -> (InputInfo, ClockDomain) {
+        let dat: TraceDatReader
+        do { dat = try TraceDatReader(data: file.data, path: file.path) } catch let e as TraceDatError {
+            throw IrqtraceError(e.message, path: file.path, byteOffset: e.offset, hint: "the trace.dat is damaged or not a trace-cmd file")
+        }
+        let clock = options.clock ?? dat.traceClock.flatMap { c in ClockDomain.allCases.first { $0.name == c } } ?? .ftraceLocal
+        var importer = TextImporter(tokenizer: FtraceLineTokenizer(clock: clock), strict: options.strict, verifyAll: options.verifyAll)
+        var info = InputInfo(path: file.path, format: InputFormat.traceDat.rawValue, bytes: file.fileSize, firstEvent: writer.eventCount)
+        var n = 0
+        let malformedBefore = diagnostics.malformedLines
+        do {
+            try dat.forEachLine { record in
+                n += 1
+                try record.line.withUnsafeBytes { line in
+                    try importer.importLine(line, path: file.path, lineNumber: n, exactTime: record.pid >= 0 ? record.timestampNs : nil,
+                                            writer: writer, diagnostics: &diagnostics, observe: observe)
+                }
+            }
+        } catch let e as TraceDatError {
+            // Damage part-way: keep what was read; lenient unless --strict.
+            if options.strict {
+                throw IrqtraceError(e.message, path: file.path, byteOffset: e.offset, hint: "drop --strict to keep the events before the damage")
+            }
+            diagnostics.damaged("\(file.path): byte \(e.offset): \(e.message); \(n) records read before it")
+        }
+        info.lines = n
+        info.events = writer.eventCount - info.firstEvent
+        info.malformedLines = diagnostics.malformedLines - malformedBefore
+        info.preamble = dat.headerLines
+        return (info, importer.clock)
     }
 
     /// Opens any input `record` accepts: an `.irqt` file directly, anything else imported in memory.

@@ -19,6 +19,12 @@ public struct ImportDiagnostics: Sendable {
 
     mutating func ignored() { ignoredLines += 1 }
 
+    /// A binary input damaged part-way: counted with the malformed input, its message kept.
+    mutating func damaged(_ message: String) {
+        malformedLines += 1
+        if examples.count < Self.shownLimit { examples.append(message) }
+    }
+
     /// Printable excerpt of a line: at most 80 bytes, control and non-ASCII bytes escaped.
     static func excerpt(_ text: UnsafeRawBufferPointer) -> String {
         var s = "\""

@@ -12,6 +12,11 @@ public enum InputFormat: String, CaseIterable, Sendable {
     case traceCmdReport = "trace-cmd-report"
     /// `perf script` text of tracepoints.
     case perfScript = "perf-script"
+    /// trace-cmd `trace.dat` (versions 6 and 7; uncompressed, zstd, zlib).
+    case traceDat = "trace-dat"
+
+    /// The trace.dat magic: 0x17 0x08 'D' "tracing".
+    static let traceDatMagic: [UInt8] = [0x17, 0x08, 0x44] + Array("tracing".utf8)
 
     /// The source kind recorded in the trace header.
     public var sourceKind: SourceKind {
@@ -21,12 +26,14 @@ public enum InputFormat: String, CaseIterable, Sendable {
         case .ftraceText: .ftraceText
         case .traceCmdReport: .traceCmdReport
         case .perfScript: .perfScript
+        case .traceDat: .traceDat
         }
     }
 
     /// Guesses the format from the first lines of the input.
     public static func detect(_ bytes: UnsafeRawBufferPointer) -> InputFormat? {
         if TraceReader.isTrace(bytes) { return .irqt }
+        if bytes.count >= 10 && zip(bytes.prefix(10), traceDatMagic).allSatisfy({ $0 == $1 }) { return .traceDat }
         var qemu = 0, untimed = 0, ftrace = 0, other = 0
         var perfNames = 0, reportHeader = false
         var start = 0

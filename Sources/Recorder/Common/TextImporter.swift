@@ -77,7 +77,7 @@ struct TextImporter<Tokenizer: LineTokenizer> {
             diagnostics.malformed(path: path, line: lineNumber, reason: reason, text: line)
         case .event:
             clock = parsed.clock
-            if let exactTime { parsed.time = exactTime }
+            if let exactTime, exactTime != parsed.time { useExactTime(exactTime) }
             try Self.append(line, &parsed, &rendered, writer, verifyAll: verifyAll, sinceVerified: &sinceVerified)
             if writer.catalog.count != lastTemplateCount {
                 lastTemplateCount = writer.catalog.count
@@ -88,6 +88,34 @@ struct TextImporter<Tokenizer: LineTokenizer> {
     }
 
     @inline(__always)
+    /// Keeps a binary source's nanosecond time behind a line that shows fewer digits, when the line's
+    /// digits are that time rounded (libtraceevent) or truncated; the time piece says which.
+    private mutating func useExactTime(_ exact: Int64) {
+        let sk = parsed.skeleton.bytes
+        var k = 0
+        while k + 3 < sk.count {
+            if sk[k] == 0xFF {
+                if sk[k + 1] == 0xFF { k += 2; continue }
+                if sk[k + 1] == 0x05 {
+                    let digits = Int(sk[k + 2] & 0x7F)
+                    guard digits < 9 else { return }
+                    var unit: Int64 = 1
+                    for _ in digits..<9 { unit *= 10 }
+                    let truncated = exact / unit * unit
+                    let rounded = (exact + unit / 2) / unit * unit
+                    if truncated == parsed.time {
+                        parsed.time = exact
+                    } else if rounded == parsed.time {
+                        parsed.skeleton.setByte(at: k + 2, sk[k + 2] | 0x80)
+                        parsed.time = exact
+                    }
+                    return
+                }
+            }
+            k += 1
+        }
+    }
+
     private static func append(_ line: UnsafeRawBufferPointer, _ parsed: inout ParsedLine, _ rendered: inout [UInt8],
                                _ writer: TraceWriter, verifyAll: Bool, sinceVerified: inout Int) throws {
         let name = UnsafeRawBufferPointer(rebasing: line[parsed.nameStart..<parsed.nameEnd])

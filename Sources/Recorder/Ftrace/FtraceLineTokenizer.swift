@@ -105,11 +105,11 @@ public struct FtraceLineTokenizer: LineTokenizer {
         let n = line.count
         if n == 0 { return .ignored }
         guard let a = Self.anchor(line) else {
+            if line[0] != 0x23, let lost = lostEvents(line, &parsed) { return lost }
             if line[0] == 0x23 || !seenEvent {   // '#' comment, or a header before the first event
                 if !seenEvent && preamble.count < 4096 { preamble.append(String(decoding: line, as: UTF8.self)) }
                 return .ignored
             }
-            if let lost = lostEvents(line, &parsed) { return lost }
             return .malformed("no [CPU] field followed by a timestamp")
         }
         seenEvent = true
@@ -178,12 +178,13 @@ public struct FtraceLineTokenizer: LineTokenizer {
         return .event
     }
 
-    /// `CPU:1 [LOST 12 EVENTS]` (trace_pipe, trace-cmd report): kept as a `lost_events` event.
+    /// `CPU:1 [LOST 12 EVENTS]` (trace_pipe) and `CPU:1 [12 EVENTS DROPPED]` (trace-cmd report, with an
+    /// instance prefix): kept as a `lost_events` event on that CPU.
     private func lostEvents(_ line: UnsafeRawBufferPointer, _ parsed: inout ParsedLine) -> LineOutcome? {
+        guard line.count < 128 else { return nil }
         let text = String(decoding: line, as: UTF8.self)
-        guard text.contains("LOST"), text.contains("EVENTS") else { return nil }
-        let digits = text.split(whereSeparator: { !$0.isNumber })
-        if let cpu = digits.first.flatMap({ Int32($0) }) { parsed.cpu = cpu }
+        guard let cpuRange = text.range(of: "CPU:"), text.contains("EVENTS"), text.contains("LOST") || text.contains("DROPPED") else { return nil }
+        if let cpu = Int32(text[cpuRange.upperBound...].prefix { $0.isNumber }) { parsed.cpu = cpu }
         parsed.clock = clock
         parsed.nameStart = 0
         parsed.nameEnd = 0

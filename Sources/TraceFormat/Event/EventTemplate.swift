@@ -33,6 +33,8 @@ public enum TemplatePiece: Sendable, Hashable {
     /// The event's CPU, in decimal, padded to `width` with zeros (`zeroPad`) or spaces.
     case cpu(width: UInt8, zeroPad: Bool)
     /// The event's time as `SECONDS.FRACTION`: seconds space-padded to `secondsWidth`, `fractionDigits`
+    /// (bit 7 set: the time is rounded to that many digits, as libtraceevent prints nanosecond
+    /// timestamps in microseconds; else truncated)
     /// digits of fraction (6 for µs, 9 for ns).
     case time(fractionDigits: UInt8, secondsWidth: UInt8)
     /// The event's time as a plain integer (counter clocks).
@@ -95,10 +97,12 @@ public struct SkeletonBuilder: Sendable {
     public mutating func appendCPU(width: UInt8, zeroPad: Bool) {
         bytes.append(0xFF); bytes.append(SkeletonCode.cpu); bytes.append(width); bytes.append(zeroPad ? 1 : 0)
     }
-    public mutating func appendTime(fractionDigits: UInt8, secondsWidth: UInt8) {
-        bytes.append(0xFF); bytes.append(SkeletonCode.time); bytes.append(fractionDigits); bytes.append(secondsWidth)
+    public mutating func appendTime(fractionDigits: UInt8, secondsWidth: UInt8, rounded: Bool = false) {
+        bytes.append(0xFF); bytes.append(SkeletonCode.time); bytes.append(fractionDigits | (rounded ? 0x80 : 0)); bytes.append(secondsWidth)
     }
     public mutating func appendRawTime() { bytes.append(0xFF); bytes.append(SkeletonCode.rawTime) }
+    /// Overwrites one skeleton byte (a code's parameter).
+    public mutating func setByte(at index: Int, _ value: UInt8) { bytes[index] = value }
     public mutating func appendBodyStart() { bytes.append(0xFF); bytes.append(SkeletonCode.bodyStart) }
 }
 
@@ -146,7 +150,7 @@ public struct EventTemplate: Sendable {
                 try need(2); flush(); pieces.append(.cpu(width: sk[i], zeroPad: sk[i + 1] != 0)); i += 2
             case SkeletonCode.time:
                 try need(2)
-                guard sk[i] <= 9 else { throw DecodeError(offset: i, "time fraction digits \(sk[i]) > 9") }
+                guard sk[i] & 0x7F <= 9 else { throw DecodeError(offset: i, "time fraction digits \(sk[i] & 0x7F) > 9") }
                 flush(); pieces.append(.time(fractionDigits: sk[i], secondsWidth: sk[i + 1])); i += 2
             case SkeletonCode.rawTime: flush(); pieces.append(.rawTime)
             case SkeletonCode.bodyStart: flush(); pieces.append(.bodyStart)

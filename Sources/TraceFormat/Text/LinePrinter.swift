@@ -71,7 +71,15 @@ public enum LinePrinter {
     }
 
     /// `SECONDS.FRACTION` from ns.
-    static func appendTime(_ ns: Int64, fractionDigits: Int, secondsWidth: Int, to out: inout [UInt8]) {
+    static func appendTime(_ time: Int64, fractionDigits code: Int, secondsWidth: Int, to out: inout [UInt8]) {
+        let fractionDigits = code & 0x7F
+        var ns = time
+        if code & 0x80 != 0 && fractionDigits < 9 {
+            // Rounded to the printed precision: add half a unit, then truncate.
+            var half: Int64 = 5
+            for _ in 0..<(8 - fractionDigits) { half *= 10 }
+            ns &+= ns < 0 ? -half : half
+        }
         let negative = ns < 0
         let magnitude = negative ? UInt64(bitPattern: 0 &- ns) : UInt64(ns)
         let seconds = magnitude / 1_000_000_000

@@ -39,7 +39,7 @@ public enum SkeletonRenderer {
                 guard i + 1 < n else { return false }
                 LinePrinter.appendPadded(Int64(cpu), width: Int(sk[i]), pad: sk[i + 1] != 0 ? 0x30 : 0x20, to: &out); i += 2
             case SkeletonCode.time:
-                guard i + 1 < n, sk[i] <= 9 else { return false }
+                guard i + 1 < n, sk[i] & 0x7F <= 9 else { return false }
                 LinePrinter.appendTime(time, fractionDigits: Int(sk[i]), secondsWidth: Int(sk[i + 1]), to: &out); i += 2
             case SkeletonCode.rawTime: LinePrinter.appendNumber(time, style: .decimal, width: 0, to: &out)
             case SkeletonCode.bodyStart: break

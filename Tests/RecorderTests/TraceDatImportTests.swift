@@ -1,0 +1,78 @@
+import Foundation
+import Testing
+@testable import Recorder
+@testable import TraceFormat
+
+/// trace.dat files through `record`: every sample (v6, v7 uncompressed, zstd, zlib) becomes the same
+/// events as its `trace-cmd report` text, keeps the records' nanosecond times, and exports back to
+/// exactly what `trace-cmd report` printed.
+let datSamples: [String] = ["traces/tracedat", "traces/kvm"].flatMap { dir -> [String] in
+    let path = packageRoot.appendingPathComponent(dir).path
+    return ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).filter { $0.hasSuffix(".dat") }.sorted().map { path + "/" + $0 }
+}
+
+func reportPath(_ dat: String) -> String {
+    var base = String(dat.dropLast(4))
+    for suffix in [".v6", ".v7-none", ".v7-zlib"] where base.hasSuffix(suffix) { base = String(base.dropLast(suffix.count)) }
+    return base + ".report.txt"
+}
+
+@Suite("trace.dat import")
+struct TraceDatImportTests {
+    @Test("samples cover v6, v7 uncompressed, zstd and zlib")
+    func coverage() {
+        #expect(datSamples.contains { $0.hasSuffix(".v6.dat") })
+        #expect(datSamples.contains { $0.hasSuffix(".v7-none.dat") })
+        #expect(datSamples.contains { $0.hasSuffix(".v7-zlib.dat") })
+        #expect(datSamples.filter { !$0.contains(".v") }.count >= 4)
+    }
+
+    @Test("each trace.dat records to trace-cmd report's events and exports its text exactly", arguments: datSamples)
+    func sample(path: String) throws {
+        let (reader, result) = try Recorder.open(path)
+        #expect(reader.metadata.source == .traceDat)
+        #expect(result?.malformedLines == 0)
+        let report = try Data(contentsOf: URL(fileURLWithPath: reportPath(path)))
+        #expect(try exportText(reader) == Array(report))
+        // Counts by name from the report text: the word after the timestamp's ": ".
+        var expected: [String: Int] = [:]
+        for line in String(decoding: report, as: UTF8.self).split(separator: "\n") {
+            if line.contains("EVENTS DROPPED]") { expected["lost_events", default: 0] += 1; continue }
+            guard let cpu = line.range(of: #"\[\d{3}\]"#, options: .regularExpression),
+                  let ts = line[cpu.upperBound...].range(of: ": ") else { continue }
+            expected[String(line[ts.upperBound...].prefix { $0 != ":" }), default: 0] += 1
+        }
+        let stats = try TraceStats.collect(reader)
+        #expect(stats.byName == expected)
+        if path.contains("global-clock") { #expect(reader.metadata.clock == .ftraceGlobal) }
+    }
+
+    @Test("events keep the records' nanosecond times")
+    func nanoseconds() throws {
+        let path = datSamples.first { $0.hasSuffix("pvm-msi.dat") }!
+        let dat = try TraceDatReader(data: try Data(contentsOf: URL(fileURLWithPath: path)), path: path)
+        var times: [Int64] = []
+        try dat.forEachLine { if $0.pid >= 0 { times.append($0.timestampNs) } }
+        let (reader, _) = try Recorder.open(path)
+        var stored: [Int64] = []
+        try reader.forEachBatch { stored += $0.times }
+        #expect(stored == times)
+        #expect(times.contains { $0 % 1000 != 0 })
+    }
+
+    @Test("a truncated trace.dat keeps the events before the damage, or fails under --strict")
+    func truncated() throws {
+        let path = datSamples.first { $0.hasSuffix("sched-irq.v7-none.dat") }!
+        let data = try Data(contentsOf: URL(fileURLWithPath: path))
+        let cut = FileManager.default.temporaryDirectory.appendingPathComponent("irqtrace-cut-\(UUID().uuidString).dat").path
+        try data.prefix(data.count * 3 / 4).write(to: URL(fileURLWithPath: cut))
+        defer { try? FileManager.default.removeItem(atPath: cut) }
+        do {
+            let (reader, diagnostics) = try Recorder.open(cut)
+            #expect(reader.eventCount > 0 || (diagnostics?.malformedLines ?? 0) > 0)
+        } catch let e as IrqtraceError {
+            #expect(e.description.contains("byte"))
+        }
+        #expect(throws: IrqtraceError.self) { _ = try Recorder.open(cut, options: RecordOptions(strict: true)) }
+    }
+}
