@@ -146,3 +146,33 @@ struct QEMULogTests {
         #expect(slots("0xffffffffffffffff") == [-1])
     }
 }
+
+@Suite("Wrong format forced")
+struct WrongFormatTests {
+    @Test("a QEMU log forced as ftrace text: every line malformed, reported with file:line; --strict fails at line 1")
+    func qemuAsFtrace() throws {
+        let text = Array("8073@1795617354.745184:cpu_get_apic_base 0x00000000fee00900\n8073@1795617354.745428:cpu_get_apic_base 0x00000000fee00800\n".utf8)
+        let (reader, result) = try recordText(text, options: RecordOptions(inputFormat: .ftraceText, level: 3))
+        #expect(reader.eventCount == 0)
+        #expect(result.diagnostics.malformedLines == 2)
+        #expect(result.diagnostics.examples.first?.contains(".log:1: no [CPU] field") == true)
+        #expect(throws: IrqtraceError.self) {
+            _ = try recordText(text, options: RecordOptions(inputFormat: .ftraceText, strict: true, level: 3))
+        }
+    }
+
+    @Test("ftrace text forced as a QEMU log: lines that are not QEMU events are malformed")
+    func ftraceAsQEMU() throws {
+        let text = Array("         tinyvmm-4242    [001] .....   123.456789: kvm_set_irq: gsi 4 level 1 source 0\n".utf8)
+        let (reader, result) = try recordText(text, options: RecordOptions(inputFormat: .qemuLog, level: 3))
+        #expect(reader.eventCount == 0)
+        #expect(result.diagnostics.malformedLines == 1)
+    }
+
+    @Test("a text file forced as trace.dat is refused with a byte offset")
+    func textAsTraceDat() throws {
+        #expect(throws: IrqtraceError.self) {
+            _ = try recordText(Array("not a trace.dat at all\n".utf8), options: RecordOptions(inputFormat: .traceDat, level: 3))
+        }
+    }
+}

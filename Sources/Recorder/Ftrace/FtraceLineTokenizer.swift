@@ -106,7 +106,7 @@ public struct FtraceLineTokenizer: LineTokenizer {
         if n == 0 { return .ignored }
         guard let a = Self.anchor(line) else {
             if line[0] != 0x23, let lost = lostEvents(line, &parsed) { return lost }
-            if line[0] == 0x23 || !seenEvent {   // '#' comment, or a header before the first event
+            if line[0] == 0x23 || (!seenEvent && Self.isReportHeader(line)) {   // '#' comment, or trace-cmd report's header
                 if !seenEvent && preamble.count < 4096 { preamble.append(String(decoding: line, as: UTF8.self)) }
                 return .ignored
             }
@@ -176,6 +176,14 @@ public struct FtraceLineTokenizer: LineTokenizer {
         parsed.skeleton.appendBodyStart()
         BodyTokenizer.tokenize(line, from: bodyStart, to: n, into: &parsed.skeleton, values: &parsed.values)
         return .event
+    }
+
+    /// The header lines `trace-cmd report` prints before the events: `cpus=N`, `version = N`,
+    /// `CPU N is empty`, `trace-cmd: …` notes.
+    static func isReportHeader(_ line: UnsafeRawBufferPointer) -> Bool {
+        let head = String(decoding: line.prefix(24), as: UTF8.self)
+        return head.hasPrefix("cpus=") || head.hasPrefix("version = ") || head.hasPrefix("trace-cmd:")
+            || (head.hasPrefix("CPU ") && String(decoding: line, as: UTF8.self).hasSuffix("is empty"))
     }
 
     /// `CPU:1 [LOST 12 EVENTS]` (trace_pipe) and `CPU:1 [12 EVENTS DROPPED]` (trace-cmd report, with an
