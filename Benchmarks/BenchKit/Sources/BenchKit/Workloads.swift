@@ -11,6 +11,11 @@ public enum Workloads {
         public var path: String
         public var bytes: Int
         public var rounds: Int
+        public init(path: String, bytes: Int, rounds: Int) {
+            self.path = path
+            self.bytes = bytes
+            self.rounds = rounds
+        }
     }
 
     public static func makeImportInput(approximateBytes: Int = 50_000_000) throws -> ImportInput {

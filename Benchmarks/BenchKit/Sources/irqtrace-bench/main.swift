@@ -106,6 +106,31 @@ func runFtraceImport() throws {
     }
 }
 
+/// trace.dat import side by side with `trace-cmd report > /dev/null` on the same file
+/// (default: traces/tracedat/sched-irq.dat; pass a larger recording for meaningful figures).
+func runTraceDat(_ path: String) throws {
+    let input = Workloads.ImportInput(path: path, bytes: (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0, rounds: 1)
+    var result: RecordResult? = nil
+    _ = try Workloads.importLog(input, level: 3)
+    let times = try repeatTimed(iterations(3)) { result = try Workloads.importLog(input, level: 3) }
+    let med = median(times)
+    let r = result!
+    say("import.traceDat zstd 3: \(path): \(r.events) events -> \(r.bytesWritten) bytes .irqt; median \(fmt(med, 3)) s, "
+          + "\(rate(Double(r.events) / med, "events/s"))")
+    let tc = ["/usr/bin/trace-cmd", "/usr/local/bin/trace-cmd"].first { FileManager.default.isExecutableFile(atPath: $0) }
+    guard let tc else { say("  trace-cmd not installed: no side-by-side figure"); return }
+    let report = try repeatTimed(iterations(3)) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: tc)
+        p.arguments = ["report", "-i", path]
+        p.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
+        p.standardError = FileHandle(forWritingAtPath: "/dev/null")
+        try p.run()
+        p.waitUntilExit()
+    }
+    say("  trace-cmd report > /dev/null: median \(fmt(median(report), 3)) s, \(rate(Double(r.events) / median(report), "events/s"))")
+}
+
 func runEncode() throws {
     let events = try Workloads.makeEncodeInput(rounds: encodeRounds)
     for (level, n) in [(Int32(19), iterations(3)), (Int32(3), iterations(5))] {
@@ -160,6 +185,8 @@ do {
         try runDecode(breakdown: true)
     case "import": try runImport(); try runFtraceImport()
     case "import-ftrace": try runFtraceImport()
+    case "import-tracedat":
+        try runTraceDat(args.count >= 2 ? args[1] : Samples.tracesDirectory + "/tracedat/sched-irq.dat")
     case "encode": try runEncode()
     case "decode": try runDecode(breakdown: false)
     case "breakdown": try runDecode(breakdown: true)
