@@ -4,9 +4,10 @@ import Testing
 
 /// Developer aid: `TRACEDAT_DUMP=in.dat TRACEDAT_OUT=out.txt swift test --filter TraceDatDump`
 /// writes our report lines for any trace.dat (header lines first), to diff against `trace-cmd report`.
+/// Developer tools run through the test runner; skipped (reported as skipped) unless their variable is set.
 @Suite("trace.dat dump")
 struct TraceDatDumpTests {
-    @Test("dump a trace.dat given in TRACEDAT_DUMP")
+    @Test("dump a trace.dat given in TRACEDAT_DUMP", .enabled(if: ProcessInfo.processInfo.environment["TRACEDAT_DUMP"] != nil, "developer tool: set TRACEDAT_DUMP"))
     func dump() throws {
         guard let path = ProcessInfo.processInfo.environment["TRACEDAT_DUMP"] else { return }
         let out = ProcessInfo.processInfo.environment["TRACEDAT_OUT"] ?? "/tmp/tracedat-dump.txt"
@@ -21,7 +22,7 @@ struct TraceDatDumpTests {
 extension TraceDatDumpTests {
     /// `TRACEDAT_FORMATS=/sys/kernel/tracing/events swift test --filter TraceDatDump` parses every
     /// format file and writes "system:name OK|FAILED" lines to TRACEDAT_OUT.
-    @Test("parse every format file under TRACEDAT_FORMATS")
+    @Test("parse every format file under TRACEDAT_FORMATS", .enabled(if: ProcessInfo.processInfo.environment["TRACEDAT_FORMATS"] != nil, "developer tool: set TRACEDAT_FORMATS"))
     func formats() throws {
         guard let dir = ProcessInfo.processInfo.environment["TRACEDAT_FORMATS"] else { return }
         let out = ProcessInfo.processInfo.environment["TRACEDAT_OUT"] ?? "/tmp/tracedat-formats.txt"
@@ -46,7 +47,7 @@ extension TraceDatDumpTests {
 }
 
 extension TraceDatDumpTests {
-    @Test("print the parsed arguments of TRACEDAT_EVENT (a format file path)")
+    @Test("print the parsed arguments of TRACEDAT_EVENT (a format file path)", .enabled(if: ProcessInfo.processInfo.environment["TRACEDAT_EVENT"] != nil, "developer tool: set TRACEDAT_EVENT"))
     func args() throws {
         guard let path = ProcessInfo.processInfo.environment["TRACEDAT_EVENT"] else { return }
         guard let fh = FileHandle(forReadingAtPath: path) else { return }
@@ -60,7 +61,7 @@ extension TraceDatDumpTests {
 
 extension TraceDatDumpTests {
     /// `TRACEDAT_BENCH=big.dat swift test -c release --filter TraceDatDump`: decode speed of forEachLine.
-    @Test("decode speed of TRACEDAT_BENCH")
+    @Test("decode speed of TRACEDAT_BENCH", .enabled(if: ProcessInfo.processInfo.environment["TRACEDAT_BENCH"] != nil, "developer tool: set TRACEDAT_BENCH"))
     func bench() throws {
         guard let path = ProcessInfo.processInfo.environment["TRACEDAT_BENCH"] else { return }
         let data = try Data(contentsOf: URL(fileURLWithPath: path))
