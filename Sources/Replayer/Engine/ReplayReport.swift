@@ -31,6 +31,9 @@ public struct ReplayReport: Sendable {
     /// Observations left unchecked, by event name, with why.
     public var unchecked: [String: Int] = [:]
     public var divergences: [Divergence] = []
+    /// Observations that agree only once events on different CPUs are reordered within the adapter's
+    /// window (per-CPU trace clocks are not synchronised).
+    public var reordered = 0
     /// Hash of the final model state (deterministic across runs and chunk sizes).
     public var digest: UInt64 = 0
 
@@ -47,6 +50,7 @@ public struct ReplayReport: Sendable {
             ("observations_total", .int(observationsTotal)),
             ("observations_checked", .int(observationsChecked)),
             ("unchecked", .object(unchecked.sorted { $0.key < $1.key }.map { ($0.key, .int($0.value)) })),
+            ("reordered", .int(reordered)),
             ("divergences", .array(divergences.map { $0.json() })),
             ("digest", .string(String(digest, radix: 16).leftPad(16))),
         ])

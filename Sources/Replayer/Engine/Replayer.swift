@@ -12,6 +12,23 @@ public enum Replayer {
                 for i in 0..<b.count { adapter.handle(b, i, catalog: reader.catalog) }
             }
             return adapter.finish()
+        case (.ftraceText, .x86_64), (.traceCmdReport, .x86_64), (.perfScript, .x86_64), (.traceDat, .x86_64):
+            // The flavour: PVM leaves no kvm_entry/kvm_exit/kvm_inj_virq (shared/reference/real-sources.md).
+            // Every chunk carries its templates: one pass fills the catalog.
+            try reader.forEachBatch { _ in }
+            var names = Set<String>()
+            for t in reader.catalog.templates { names.insert(t.name) }
+            if m.kvmFlavour == "pvm" || (m.kvmFlavour == nil && !names.contains("kvm_entry") && !names.contains("kvm_exit")
+                                           && !names.contains("kvm_inj_virq") && names.contains("kvm_eoi")) {
+                var adapter = KVMPVMAdapter()
+                try reader.forEachBatch { adapter.learnThreads($0, catalog: reader.catalog) }
+                try reader.forEachBatch { b in
+                    for i in 0..<b.count { adapter.handle(b, i, catalog: reader.catalog) }
+                }
+                return adapter.finish()
+            }
+            throw IrqtraceError("replay of KVM traces from VMX/SVM hosts is not implemented yet", path: reader.path,
+                                hint: "this release replays QEMU x86 logs and kvm_pvm recordings")
         default:
             throw IrqtraceError("replay of \(m.source.rawValue) traces for \(m.arch.rawValue) is not implemented yet",
                                 path: reader.path, hint: "this release replays QEMU x86 logs (IOAPIC, VT-d interrupt remapping, MSI)")

@@ -1,0 +1,356 @@
+import TraceFormat
+
+/// Replays x86 KVM tracepoints recorded on a `kvm_pvm` host (shared/reference/real-sources.md §1):
+/// no kvm_entry/kvm_exit/kvm_inj_virq; the hypervisor delivers a pending vector by EOI-ing it at
+/// once (`kvm_apic: apic_write APIC_EOI` + `kvm_eoi: apicid A vector V`), so a delivered vector is
+/// never left in ISR, and a level vector's delivery-time EOI reaches the IOAPIC at once
+/// (`kvm_ack_irq`), re-delivering a line still asserted.
+///
+/// Checked observations:
+/// - each `kvm_apic_accept_irq` after an MSI (`kvm_msi_set_irq`), an IPI (`kvm_apic_ipi`), an IOAPIC
+///   line change (`kvm_set_irq`) or an IOAPIC re-delivery: vector, trigger, and that the APIC is a
+///   destination of the message;
+/// - each delivery-time `kvm_eoi` vector: the highest vector the LAPIC model can deliver (IRR
+///   above PPR, so TPR blocking and priority order are checked), and `vector -1` only with an empty ISR;
+/// - each `kvm_ack_irq` of the IOAPIC: a pin whose level vector was just EOI'd;
+/// - each `kvm_ioapic_set_irq`: vector, destination, trigger and mask of the pin's redirection entry
+///   as the guest programmed it (IOAPIC MMIO writes seen as `kvm_mmio`);
+/// - LAPIC register reads (`kvm_apic: apic_read`): PPR, IRR, ISR, TMR.
+///
+/// The vCPU of a thread is learnt from the first `kvm_eoi` on it; LAPIC register writes seen
+/// before are applied then, in order.
+public struct KVMPVMAdapter {
+    public private(set) var machine = X86Machine(vcpus: 0, behaviour: .kvm)
+    public private(set) var report = ReplayReport(adapter: "kvm-pvm", behaviour: "kvm")
+
+    /// APIC ID (KVM prints the vcpu_id, equal to the initial APIC ID) → index in `machine.apics`.
+    var apicIndex: [UInt32: Int] = [:]
+    /// Thread → APIC ID, once known.
+    var binding: [Int32: UInt32] = [:]
+    /// LAPIC register writes of threads not yet bound: (register name or offset, value).
+    var unbound: [Int32: [(String, UInt32)]] = [:]
+    /// Messages whose acceptances must follow on a thread.
+    var pending: [Int32: [X86Machine.Message]] = [:]
+    /// Pins whose IOAPIC ack must follow on a thread.
+    var pendingAcks: [Int32: [Int]] = [:]
+    /// Acceptances the model merged with a pending vector (coalesced), by (APIC, vector): with
+    /// per-CPU trace clocks, a delivery printed just after such an acceptance on another CPU may have
+    /// happened before it, so the acceptance may really have set IRR again. `armed`: a delivery on
+    /// another CPU came within the skew window after it, so a second delivery is explained.
+    var coalescedAccepts: [UInt64: (time: Int64, cpu: Int32, armed: Bool)] = [:]
+    /// Cross-CPU ordering uncertainty: per-CPU `local` trace clocks differ by microseconds.
+    static let reorderWindowNs: Int64 = 50_000
+    var kinds: [Kind?] = []
+    var fields: [SchemaFields?] = []
+
+    enum Kind { case mmio, apic, msi, setIRQ, ioapicSetIRQ, accept, eoi, ack, ipi, wakeup, ignored }
+    /// When each vector was accepted, by (APIC, vector).
+    var acceptTimes: [UInt64: Int64] = [:]
+
+    public init() {}
+
+    static func kind(_ name: String) -> Kind {
+        switch name {
+        case "kvm_mmio": .mmio
+        case "kvm_apic": .apic
+        case "kvm_msi_set_irq": .msi
+        case "kvm_set_irq": .setIRQ
+        case "kvm_ioapic_set_irq": .ioapicSetIRQ
+        case "kvm_apic_accept_irq": .accept
+        case "kvm_eoi": .eoi
+        case "kvm_ack_irq": .ack
+        case "kvm_apic_ipi": .ipi
+        case "kvm_vcpu_wakeup": .wakeup
+        default: .ignored
+        }
+    }
+
+    mutating func apic(_ id: UInt32) -> Int {
+        if let k = apicIndex[id] { return k }
+        var a = LocalAPIC(id: id, behaviour: .kvm)
+        a.spiv = 0xFF
+        machine.apics.append(a)
+        apicIndex[id] = machine.apics.count - 1
+        return machine.apics.count - 1
+    }
+
+    mutating func diverge(_ b: EventBatch, _ i: Int, _ what: String, expected: String, observed: String, state: String = "") {
+        report.divergences.append(Divergence(eventIndex: b.firstEventIndex + i, timeNs: b.times[i], what: what,
+                                             expected: expected, observed: observed, state: state))
+    }
+
+    func describe(_ k: Int) -> String {
+        let a = machine.apics[k]
+        return "APIC \(a.id): IRR \(a.irr) ISR \(a.isr) TPR 0x\(String(a.tpr, radix: 16)) PPR 0x\(String(a.ppr, radix: 16))"
+    }
+
+    /// APIC register offsets by KVM's symbolic names (kvm_apic's `__print_symbolic`).
+    static let registers: [String: UInt32] = [
+        "APIC_ID": 0x20, "APIC_LVR": 0x30, "APIC_TASKPRI": 0x80, "APIC_ARBPRI": 0x90, "APIC_PROCPRI": 0xA0,
+        "APIC_EOI": 0xB0, "APIC_RRR": 0xC0, "APIC_LDR": 0xD0, "APIC_DFR": 0xE0, "APIC_SPIV": 0xF0,
+        "APIC_ISR": 0x100, "APIC_TMR": 0x180, "APIC_IRR": 0x200, "APIC_ESR": 0x280, "APIC_ICR": 0x300, "APIC_ICR2": 0x310,
+        "APIC_LVTT": 0x320, "APIC_LVTTHMR": 0x330, "APIC_LVTPC": 0x340, "APIC_LVT0": 0x350, "APIC_LVT1": 0x360,
+        "APIC_LVTERR": 0x370, "APIC_TMICT": 0x380, "APIC_TMCCT": 0x390, "APIC_TDCR": 0x3E0, "APIC_SELF_IPI": 0x3F0,
+    ]
+
+    static func offset(_ reg: String) -> UInt32? {
+        if let r = registers[reg] { return r }
+        if reg.hasPrefix("0x") { return UInt32(reg.dropFirst(2), radix: 16) }
+        return nil
+    }
+
+    mutating func write(_ k: Int, _ offset: UInt32, _ value: UInt32, thread: Int32) {
+        switch offset {
+        case 0x80: machine.apics[k].tpr = UInt8(truncatingIfNeeded: value)
+        case 0xF0: machine.apics[k].writeSPIV(value)
+        case 0xD0: machine.apics[k].writeLDR(value)
+        case 0xE0: machine.apics[k].writeDFR(value)
+        default: break
+        }
+    }
+
+    /// First pass: which thread runs which vCPU, from the `kvm_eoi` events (a static fact of the trace),
+    /// so register writes and reads are attributed from the start.
+    public mutating func learnThreads(_ b: EventBatch, catalog: TemplateCatalog) {
+        for i in 0..<b.count {
+            let t = catalog[b.templates[i]]
+            guard t.name == "kvm_eoi", binding[b.threads[i]] == nil, let src = t.binding?.source(role: .apicID),
+                  let id = b.number(i, src) else { continue }
+            binding[b.threads[i]] = UInt32(truncatingIfNeeded: id)
+            _ = apic(UInt32(truncatingIfNeeded: id))
+        }
+    }
+
+    /// Learns that `thread` runs the vCPU of APIC `apicID`; applies its earlier register writes.
+    mutating func bind(_ thread: Int32, to apicID: UInt32) {
+        binding[thread] = apicID
+        let k = apic(apicID)
+        for (reg, value) in unbound.removeValue(forKey: thread) ?? [] {
+            if let o = Self.offset(reg) { write(k, o, value, thread: thread) }
+        }
+    }
+
+    public mutating func handle(_ b: EventBatch, _ i: Int, catalog: TemplateCatalog) {
+        report.events += 1
+        let id = Int(b.templates[i])
+        while kinds.count <= id {
+            let t = catalog[UInt32(kinds.count)]
+            kinds.append(t.binding == nil ? .ignored : Self.kind(t.name))
+            fields.append(t.binding == nil ? nil : SchemaFields(t))
+        }
+        guard let kind = kinds[id], kind != .ignored, let f = fields[id] else { return }
+        let template = catalog[b.templates[i]]
+        let thread = b.threads[i]
+        func n(_ name: String) -> Int64 { f.number(name, b, i) ?? 0 }
+        func text(_ name: String) -> String { f.text(name, b, i, template) ?? "" }
+
+        switch kind {
+        case .ignored:
+            return
+
+        case .mmio:
+            guard text("type") == "write" else { return }
+            let gpa = UInt64(bitPattern: n("gpa")), value = UInt32(truncatingIfNeeded: n("value"))
+            if gpa == 0xFEC0_0000 {
+                machine.ioapic.registerSelect = UInt8(truncatingIfNeeded: value)
+            } else if gpa == 0xFEC0_0010, let d = machine.ioapic.writeRegister(select: machine.ioapic.registerSelect, value: value) {
+                pending[thread, default: []].append(X86Machine.Message(d.entry))
+            }
+
+        case .apic:
+            let reg = text("reg"), value = UInt32(truncatingIfNeeded: n("value"))
+            guard let offset = Self.offset(reg) else { return }
+            if text("rw") == "write" {
+                if offset == 0xB0 { return } // EOI: handled at kvm_eoi
+                if let a = binding[thread] { write(apic(a), offset, value, thread: thread) } else { unbound[thread, default: []].append((reg, value)) }
+                return
+            }
+            report.observationsTotal += 1
+            guard let a = binding[thread] else { report.unchecked["kvm_apic (read, vCPU not known yet)", default: 0] += 1; return }
+            let k = apic(a)
+            let apicState = machine.apics[k]
+            let expected: UInt32?
+            switch offset {
+            case 0xA0: expected = UInt32(apicState.ppr)
+            case 0x80: expected = UInt32(apicState.tpr)
+            case 0x100...0x170 where offset % 0x10 == 0: expected = apicState.isr.register(Int(offset - 0x100) / 0x10)
+            case 0x180...0x1F0 where offset % 0x10 == 0: expected = apicState.tmr.register(Int(offset - 0x180) / 0x10)
+            case 0x200...0x270 where offset % 0x10 == 0: expected = apicState.irr.register(Int(offset - 0x200) / 0x10)
+            default: expected = nil
+            }
+            guard let expected else { report.unchecked["kvm_apic (read \(reg))", default: 0] += 1; return }
+            report.observationsChecked += 1
+            if expected != value {
+                diverge(b, i, "LAPIC \(reg) read", expected: "0x\(String(expected, radix: 16))", observed: "0x\(String(value, radix: 16))", state: describe(k))
+            }
+
+        case .msi:
+            let mode = DeliveryMode.allCases.first { $0.kvmName == text("delivery_mode") } ?? .fixed
+            pending[thread, default: []].append(X86Machine.Message(
+                vector: UInt8(truncatingIfNeeded: n("vector")), destination: UInt32(truncatingIfNeeded: n("dest")),
+                logical: text("dest_mode") == "logical", mode: mode, levelTriggered: text("trigger_mode") == "level",
+                redirectionHint: text("redirection_hint").contains("rh")))
+
+        case .ipi:
+            let mode = DeliveryMode.allCases.first { $0.kvmName == text("delivery_mode") } ?? .fixed
+            let shorthand: LocalAPIC.Shorthand = ["dst": .none, "self": .selfOnly, "all": .allIncludingSelf, "all-but-self": .allExcludingSelf][text("shorthand")] ?? .none
+            pending[thread, default: []].append(X86Machine.Message(
+                vector: UInt8(truncatingIfNeeded: n("vector")), destination: UInt32(truncatingIfNeeded: n("dest")),
+                logical: text("dest_mode") == "logical", mode: mode, levelTriggered: text("trigger_mode") == "level",
+                level: text("level") == "assert", shorthand: shorthand, source: binding[thread]))
+
+        case .setIRQ:
+            let gsi = Int(n("gsi"))
+            guard gsi < IOAPIC.pinCount else { return }
+            if case .delivered(let d) = machine.ioapic.setLine(pin: gsi, level: n("level") != 0, source: Int(n("source"))) {
+                pending[thread, default: []].append(X86Machine.Message(d.entry))
+            }
+
+        case .ioapicSetIRQ:
+            report.observationsTotal += 1
+            report.observationsChecked += 1
+            let pin = Int(n("pin"))
+            guard pin < IOAPIC.pinCount else { return }
+            let e = machine.ioapic.entries[pin]
+            let expected = "vec \(e.vector) dst \(e.destination) \(e.levelTriggered ? "level" : "edge")\(e.masked ? " masked" : "")"
+            let observed = "vec \(n("vector")) dst \(n("dest")) \(text("trigger_mode"))\(text("masked").contains("masked") ? " masked" : "")"
+            if expected != observed {
+                diverge(b, i, "redirection entry of pin \(pin)", expected: expected, observed: observed,
+                        state: "RTE \(pin) = 0x\(String(e.bits, radix: 16))")
+            }
+
+        case .accept:
+            let apicID = UInt32(truncatingIfNeeded: n("apicid")), vector = UInt8(truncatingIfNeeded: n("vector"))
+            let trigger = text("trigger_mode") == "level"
+            let k = apic(apicID)
+            if var list = pending[thread], !list.isEmpty {
+                report.observationsTotal += 1
+                report.observationsChecked += 1
+                var m = list[0]
+                if m.shorthand == .selfOnly && m.source == nil {
+                    // A self IPI from a thread whose vCPU is not known yet: the accepting APIC is its own.
+                    m.source = apicID
+                    if binding[thread] == nil { bind(thread, to: apicID) }
+                }
+                let matches = machine.apics[k].matches(destination: m.destination, logical: m.logical, shorthand: m.shorthand, source: m.source)
+                if m.vector != vector || m.levelTriggered != trigger || !matches {
+                    diverge(b, i, "interrupt accepted by APIC \(apicID)",
+                            expected: "vector \(m.vector) \(m.levelTriggered ? "level" : "edge") to \(m.logical ? "logical" : "physical") \(m.destination)",
+                            observed: "vector \(vector) \(trigger ? "level" : "edge") at APIC \(apicID)", state: describe(k))
+                }
+                // A message goes to every destination it matches; drop it once no other known APIC remains.
+                let others = machine.apics.indices.filter { $0 != k && machine.apics[$0].matches(destination: m.destination, logical: m.logical, shorthand: m.shorthand, source: m.source) }
+                if m.shorthand == .none && !(m.destination == 0xFF && !m.logical) && !m.logical || others.isEmpty { list.removeFirst() }
+                pending[thread] = list
+            } else {
+                report.unchecked["kvm_apic_accept_irq (no message seen)", default: 0] += 1
+                report.observationsTotal += 1
+            }
+            if machine.apics[k].irr.contains(vector) {
+                coalescedAccepts[UInt64(apicID) << 8 | UInt64(vector)] = (b.times[i], b.cpus[i], false)
+            } else {
+                acceptTimes[UInt64(apicID) << 8 | UInt64(vector)] = b.times[i]
+            }
+            if binding.values.contains(apicID) {
+                _ = machine.apics[k].accept(vector: vector, mode: .fixed, level: true, trigger: trigger)
+            } else {
+                // The APIC's own writes (SPIV enable) are not attributed yet: KVM traced the acceptance,
+                // so take it as accepted (kvm_apic_accept_irq fires before the enable check).
+                machine.apics[k].irr.insert(vector)
+                if trigger { machine.apics[k].tmr.insert(vector) } else { machine.apics[k].tmr.remove(vector) }
+            }
+
+        case .eoi:
+            let apicID = UInt32(truncatingIfNeeded: n("apicid")), vector = n("vector")
+            let k = apic(apicID)
+            if binding[thread] == nil { bind(thread, to: apicID) }
+            if let missed = pendingAcks[thread], !missed.isEmpty {
+                diverge(b, i, "IOAPIC ack after a level EOI", expected: "kvm_ack_irq for pin \(missed)", observed: "none before this EOI")
+                pendingAcks[thread] = []
+            }
+            report.observationsTotal += 1
+            report.observationsChecked += 1
+            if vector < 0 {
+                if let v = machine.apics[k].isr.highest {
+                    diverge(b, i, "EOI with an empty ISR", expected: "vector \(v) retired", observed: "vector -1", state: describe(k))
+                }
+                return
+            }
+            let v = UInt8(truncatingIfNeeded: vector)
+            var expected = machine.apics[k].deliverable
+            let key = UInt64(apicID) << 8 | UInt64(v)
+            if expected != v, let c = coalescedAccepts[key], c.armed {
+                // The merged acceptance happened after the earlier delivery: it set IRR again.
+                machine.apics[k].irr.insert(v)
+                expected = machine.apics[k].deliverable
+                report.reordered += 1
+                coalescedAccepts[key] = nil
+            } else if expected == v, let c = coalescedAccepts[key] {
+                // This delivery consumes the vector; a merged acceptance printed on another CPU within the
+                // skew window before it may have come after it.
+                if c.cpu != b.cpus[i] && b.times[i] - c.time <= Self.reorderWindowNs { coalescedAccepts[key]!.armed = true } else { coalescedAccepts[key] = nil }
+            }
+            if expected != v {
+                diverge(b, i, "vector delivered to APIC \(apicID)", expected: expected.map { "vector \($0)" } ?? "none deliverable",
+                        observed: "vector \(v)", state: describe(k))
+            }
+            // Delivered and EOI'd at once: IRR → (ISR) → retired; a level vector's EOI reaches the IOAPIC.
+            machine.apics[k].irr.remove(v)
+            if machine.apics[k].tmr.contains(v) {
+                for e in machine.ioapic.endOfInterrupt(vector: v, level: true) {
+                    switch e {
+                    case .remoteIRRCleared(let pin): pendingAcks[thread, default: []].append(pin)
+                    case .redelivered(let d): pending[thread, default: []].append(X86Machine.Message(d.entry))
+                    case .delayedRedelivery: break
+                    }
+                }
+            }
+
+        case .wakeup:
+            // The vCPU blocked in HLT for `time_ns`: nothing deliverable can have been pending when it
+            // blocked (pvm delivers pending interrupts at HLT), or the wakeup was lost.
+            guard text("kind") == "wait", let a = binding[thread] else { return }
+            let k = apic(a)
+            let blockedAt = b.times[i] - n("time_ns")
+            report.observationsTotal += 1
+            report.observationsChecked += 1
+            let apicState = machine.apics[k]
+            let stale = apicState.irr.vectors.reversed().first { v in
+                (v & 0xF0) > apicState.ppr && (acceptTimes[UInt64(a) << 8 | UInt64(v)].map { $0 + Self.reorderWindowNs < blockedAt } ?? false)
+            }
+            if let v = stale, let t = acceptTimes[UInt64(a) << 8 | UInt64(v)] {
+                diverge(b, i, "vCPU of APIC \(a) halted with a deliverable interrupt pending",
+                        expected: "vector \(v) (accepted \(blockedAt - t) ns before the halt) delivered before halting",
+                        observed: "halted for \(n("time_ns")) ns", state: describe(k))
+            }
+
+        case .ack:
+            guard text("irqchip") == "IOAPIC" else { return }
+            report.observationsTotal += 1
+            report.observationsChecked += 1
+            let pin = Int(n("pin"))
+            if let k = pendingAcks[thread]?.firstIndex(of: pin) {
+                pendingAcks[thread]!.remove(at: k)
+            } else {
+                diverge(b, i, "IOAPIC ack of pin \(pin)", expected: "\(pendingAcks[thread] ?? [])", observed: "pin \(pin)",
+                        state: "RTE \(pin) = 0x\(String(machine.ioapic.entries[pin].bits, radix: 16))")
+            }
+        }
+    }
+
+    public mutating func finish() -> ReplayReport {
+        for (thread, pins) in pendingAcks.sorted(by: { $0.key < $1.key }) where !pins.isEmpty {
+            report.divergences.append(Divergence(eventIndex: -1, timeNs: 0, what: "IOAPIC ack after a level EOI (thread \(thread))",
+                                                 expected: "kvm_ack_irq for pin \(pins)", observed: "end of trace", state: ""))
+        }
+        var d = StateDigest()
+        for a in machine.apics {
+            d.combine(Int(a.id))
+            for r in 0..<8 { d.combine(UInt64(a.irr.register(r)) << 32 | UInt64(a.isr.register(r))) }
+            d.combine(Int(a.tpr))
+        }
+        for e in machine.ioapic.entries { d.combine(e.bits) }
+        report.digest = d.value
+        return report
+    }
+}
