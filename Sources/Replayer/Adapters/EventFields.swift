@@ -1,6 +1,48 @@
 import TraceFormat
 
-/// The schema fields of one template, by name, for adapters: resolved once per template.
+/// The schema fields an adapter reads, resolved once per template into an array indexed by the
+/// adapter's own field enum (no string hashing per event).
+struct FieldTable<Field: RawRepresentable & CaseIterable> where Field.RawValue == String {
+    let sources: [FieldSource?]
+
+    init(_ template: EventTemplate) {
+        var byName: [String: FieldSource] = [:]
+        if let b = template.binding {
+            for (f, src) in zip(b.schema.fields, b.sources) { byName[f.name] = src }
+        }
+        sources = Field.allCases.map { byName[$0.rawValue] }
+    }
+
+    @inline(__always)
+    func number(_ field: Field, _ batch: EventBatch, _ i: Int, index: (Field) -> Int) -> Int64? {
+        sources[index(field)].flatMap { batch.number(i, $0) }
+    }
+}
+
+/// Per-thread state for the few threads of a trace: linear search, no hashing.
+struct ThreadTable<Value> {
+    private var keys: [Int32] = []
+    private var values: [Value] = []
+    private var last = 0
+    let make: () -> Value
+
+    init(_ make: @escaping () -> Value) { self.make = make }
+
+    /// Mutates the value of `thread` in place (created on first use).
+    @inline(__always)
+    mutating func with<R>(_ thread: Int32, _ body: (inout Value) -> R) -> R {
+        if last < keys.count && keys[last] == thread { return body(&values[last]) }
+        if let k = keys.firstIndex(of: thread) { last = k; return body(&values[k]) }
+        keys.append(thread)
+        values.append(make())
+        last = keys.count - 1
+        return body(&values[last])
+    }
+
+    var all: [(Int32, Value)] { Array(zip(keys, values)) }
+}
+
+/// The schema fields of one template, by name, for adapters whose events are few.
 struct SchemaFields {
     let sources: [String: FieldSource]
 
@@ -12,7 +54,6 @@ struct SchemaFields {
         sources = s
     }
 
-    /// The number in field `name` of event `i`, or nil.
     @inline(__always)
     func number(_ name: String, _ batch: EventBatch, _ i: Int) -> Int64? {
         sources[name].flatMap { batch.number(i, $0) }

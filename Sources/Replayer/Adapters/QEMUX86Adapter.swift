@@ -30,9 +30,16 @@ public struct QEMUX86Adapter {
         var expectedDelivery: X86Machine.Message?
     }
 
-    var chains: [Int32: Chain] = [:]
+    var chains = ThreadTable { Chain() }
     var kinds: [Kind?] = []
-    var fields: [SchemaFields?] = []
+    var fields: [FieldTable<Field>?] = []
+
+    /// The schema fields this adapter reads.
+    enum Field: String, CaseIterable {
+        case addr, regsel, value, pin, level, vector, enabled, data, index, irte_low, irte_high, trigger
+        case delivery_mode, dest, dest_mode, remapped_addr, remapped_data, trigger_mode
+    }
+
 
     enum Kind {
         case ioapicMemWrite, ioapicSetIRQ, ioapicSetRemoteIRR, ioapicClearRemoteIRR, ioapicEOIBroadcast
@@ -82,7 +89,7 @@ public struct QEMUX86Adapter {
 
     /// The IOAPIC's effects of a delivery request on a thread: Remote IRR for level entries, then the MSI.
     mutating func expectService(_ d: IOAPIC.Delivery, thread: Int32) {
-        var c = chains[thread, default: Chain()]
+        var c = chains.with(thread) { $0 }
         if d.entry.levelTriggered { c.expectedRemoteIRRSet.append(d.pin) }
         let msi = Self.ioapicMSI(d.entry)
         if machine.remapping.enabled {
@@ -90,7 +97,7 @@ public struct QEMUX86Adapter {
         } else {
             c.expectedDelivery = X86Machine.Message(msi)
         }
-        chains[thread] = c
+        chains.with(thread) { $0 = c }
     }
 
     public mutating func handle(_ b: EventBatch, _ i: Int, catalog: TemplateCatalog) {
@@ -99,11 +106,11 @@ public struct QEMUX86Adapter {
         while kinds.count <= id {
             let t = catalog[UInt32(kinds.count)]
             kinds.append(t.binding == nil ? .ignored : Self.kind(of: t.name))
-            fields.append(t.binding == nil ? nil : SchemaFields(t))
+            fields.append(t.binding == nil ? nil : FieldTable<Field>(t))
         }
         guard let kind = kinds[id], let f = fields[id] else { return }
         let thread = b.threads[i]
-        func n(_ name: String) -> Int64 { f.number(name, b, i) ?? 0 }
+        func n(_ field: Field) -> Int64 { f.number(field, b, i) { Self.ordinal($0) } ?? 0 }
 
         switch kind {
         case .ignored:
@@ -113,7 +120,7 @@ public struct QEMUX86Adapter {
             report.unchecked[catalog[b.templates[i]].name, default: 0] += 1
 
         case .ioapicMemWrite:
-            let addr = n("addr"), regsel = UInt8(truncatingIfNeeded: n("regsel")), value = UInt32(truncatingIfNeeded: n("value"))
+            let addr = n(.addr), regsel = UInt8(truncatingIfNeeded: n(.regsel)), value = UInt32(truncatingIfNeeded: n(.value))
             if addr == 0 {
                 machine.ioapic.registerSelect = UInt8(truncatingIfNeeded: value)
             } else if addr == 0x10, let d = machine.ioapic.writeRegister(select: regsel, value: value) {
@@ -122,16 +129,16 @@ public struct QEMUX86Adapter {
 
         case .ioapicSetIRQ:
             // QEMU routes ISA IRQ0 to IOAPIC input 2 (hw/intc/ioapic.c ioapic_set_irq).
-            var pin = Int(n("pin"))
+            var pin = Int(n(.pin))
             if pin == 0 { pin = 2 }
-            if case .delivered(let d) = machine.ioapic.setLine(pin: pin, level: n("level") != 0) {
+            if case .delivered(let d) = machine.ioapic.setLine(pin: pin, level: n(.level) != 0) {
                 expectService(d, thread: thread)
             }
 
         case .ioapicSetRemoteIRR:
             report.observationsTotal += 1
-            let pin = Int(n("pin"))
-            var c = chains[thread, default: Chain()]
+            let pin = Int(n(.pin))
+            var c = chains.with(thread) { $0 }
             if let k = c.expectedRemoteIRRSet.firstIndex(of: pin) {
                 c.expectedRemoteIRRSet.remove(at: k)
                 report.observationsChecked += 1
@@ -140,26 +147,26 @@ public struct QEMUX86Adapter {
                 diverge(b, i, "Remote IRR set for pin \(pin)", expected: "no delivery of pin \(pin)", observed: "ioapic_set_remote_irr",
                         state: "RTE \(pin) = 0x\(String(machine.ioapic.entries[pin].bits, radix: 16)), IRR 0x\(String(machine.ioapic.irr, radix: 16))")
             }
-            chains[thread] = c
+            chains.with(thread) { $0 = c }
 
         case .ioapicEOIBroadcast:
-            let vector = UInt8(truncatingIfNeeded: n("vector"))
+            let vector = UInt8(truncatingIfNeeded: n(.vector))
             let effects = machine.ioapic.endOfInterrupt(vector: vector)
-            var c = chains[thread, default: Chain()]
+            var c = chains.with(thread) { $0 }
             for e in effects {
                 switch e {
                 case .remoteIRRCleared(let pin): c.expectedRemoteIRRClear.append((pin, vector))
                 case .redelivered, .delayedRedelivery: break
                 }
             }
-            chains[thread] = c
+            chains.with(thread) { $0 = c }
             for case .redelivered(let d) in effects { expectService(d, thread: thread) }
 
         case .ioapicClearRemoteIRR:
             report.observationsTotal += 1
             report.observationsChecked += 1
-            let pin = Int(n("pin")), vector = UInt8(truncatingIfNeeded: n("vector"))
-            var c = chains[thread, default: Chain()]
+            let pin = Int(n(.pin)), vector = UInt8(truncatingIfNeeded: n(.vector))
+            var c = chains.with(thread) { $0 }
             if let k = c.expectedRemoteIRRClear.firstIndex(where: { $0.pin == pin && $0.vector == vector }) {
                 c.expectedRemoteIRRClear.remove(at: k)
             } else {
@@ -167,14 +174,14 @@ public struct QEMUX86Adapter {
                         observed: "ioapic_clear_remote_irr pin \(pin) vector \(vector)",
                         state: "RTE \(pin) = 0x\(String(machine.ioapic.entries[pin].bits, radix: 16))")
             }
-            chains[thread] = c
+            chains.with(thread) { $0 = c }
 
         case .irEnable:
-            machine.remapping.enabled = n("enabled") != 0
+            machine.remapping.enabled = n(.enabled) != 0
 
         case .irRequest:
-            let request = MSIMessage(address: UInt64(bitPattern: n("addr")), data: UInt32(truncatingIfNeeded: n("data")))
-            var c = chains[thread, default: Chain()]
+            let request = MSIMessage(address: UInt64(bitPattern: n(.addr)), data: UInt32(truncatingIfNeeded: n(.data)))
+            var c = chains.with(thread) { $0 }
             if let expected = c.expectedRequest {
                 report.observationsTotal += 1
                 report.observationsChecked += 1
@@ -184,14 +191,14 @@ public struct QEMUX86Adapter {
                 c.expectedRequest = nil
             }
             c.request = request
-            chains[thread] = c
+            chains.with(thread) { $0 = c }
 
         case .irteGet:
             report.observationsTotal += 1
-            let index = Int(n("index"))
+            let index = Int(n(.index))
             // QEMU prints the IRTE's quadwords swapped (semantics.md §6.2).
-            machine.remapping.entries[index] = IRTE(low: UInt64(bitPattern: n("irte_low")), high: UInt64(bitPattern: n("irte_high")))
-            if let request = chains[thread]?.request, request.remappable {
+            machine.remapping.entries[index] = IRTE(low: UInt64(bitPattern: n(.irte_low)), high: UInt64(bitPattern: n(.irte_high)))
+            if let request = chains.with(thread) { $0.request }, request.remappable {
                 report.observationsChecked += 1
                 if request.remapIndex != index {
                     diverge(b, i, "IRTE index", expected: "\(request.remapIndex)", observed: "\(index)", state: "request \(request)")
@@ -202,7 +209,7 @@ public struct QEMUX86Adapter {
 
         case .irRemap:
             report.observationsTotal += 1
-            let index = Int(n("index"))
+            let index = Int(n(.index))
             guard let irte = machine.remapping.entries[index] else {
                 report.unchecked["vtd_ir_remap", default: 0] += 1
                 return
@@ -210,7 +217,7 @@ public struct QEMUX86Adapter {
             report.observationsChecked += 1
             let dest = machine.remapping.extendedInterruptMode ? irte.destination : (irte.destination & 0xFF00) >> 8
             let expected = [irte.levelTriggered ? 1 : 0, Int(irte.vector), Int(irte.deliveryMode.rawValue), Int(dest), irte.logical ? 1 : 0]
-            let observed = [n("trigger"), n("vector"), n("delivery_mode"), n("dest"), n("dest_mode")].map { Int($0) }
+            let observed = [n(.trigger), n(.vector), n(.delivery_mode), n(.dest), n(.dest_mode)].map { Int($0) }
             if expected != observed {
                 diverge(b, i, "vtd_ir_remap fields (trigger vector deliver dest mode)", expected: "\(expected)", observed: "\(observed)",
                         state: "IRTE \(index) = 0x\(String(irte.high, radix: 16)):\(String(irte.low, radix: 16))")
@@ -219,9 +226,9 @@ public struct QEMUX86Adapter {
         case .irRemapMSI:
             report.observationsTotal += 1
             report.observationsChecked += 1
-            let from = MSIMessage(address: UInt64(bitPattern: n("addr")), data: UInt32(truncatingIfNeeded: n("data")))
-            let to = MSIMessage(address: UInt64(bitPattern: n("remapped_addr")), data: UInt32(truncatingIfNeeded: n("remapped_data")))
-            var c = chains[thread, default: Chain()]
+            let from = MSIMessage(address: UInt64(bitPattern: n(.addr)), data: UInt32(truncatingIfNeeded: n(.data)))
+            let to = MSIMessage(address: UInt64(bitPattern: n(.remapped_addr)), data: UInt32(truncatingIfNeeded: n(.remapped_data)))
+            var c = chains.with(thread) { $0 }
             if let request = c.request, request != from {
                 diverge(b, i, "vtd_ir_remap_msi input", expected: "\(request)", observed: "\(from)", state: "")
             }
@@ -236,13 +243,13 @@ public struct QEMUX86Adapter {
             }
             c.request = nil
             c.expectedDelivery = X86Machine.Message(to)
-            chains[thread] = c
+            chains.with(thread) { $0 = c }
 
         case .apicDeliverIRQ:
-            let observed = X86Machine.Message(vector: UInt8(truncatingIfNeeded: n("vector")), destination: UInt32(truncatingIfNeeded: n("dest")),
-                                              logical: n("dest_mode") != 0, mode: DeliveryMode(rawValue: UInt8(n("delivery_mode") & 7))!,
-                                              levelTriggered: n("trigger_mode") != 0)
-            var c = chains[thread, default: Chain()]
+            let observed = X86Machine.Message(vector: UInt8(truncatingIfNeeded: n(.vector)), destination: UInt32(truncatingIfNeeded: n(.dest)),
+                                              logical: n(.dest_mode) != 0, mode: DeliveryMode(rawValue: UInt8(n(.delivery_mode) & 7))!,
+                                              levelTriggered: n(.trigger_mode) != 0)
+            var c = chains.with(thread) { $0 }
             if let expected = c.expectedDelivery {
                 report.observationsTotal += 1
                 report.observationsChecked += 1
@@ -253,9 +260,32 @@ public struct QEMUX86Adapter {
                     diverge(b, i, "message on the APIC bus", expected: Self.describe(expected), observed: Self.describe(observed), state: "")
                 }
                 c.expectedDelivery = nil
-                chains[thread] = c
+                chains.with(thread) { $0 = c }
             }
             _ = machine.deliver(observed)
+        }
+    }
+
+    @inline(__always) static func ordinal(_ f: Field) -> Int {
+        switch f {
+        case .addr: 0
+        case .regsel: 1
+        case .value: 2
+        case .pin: 3
+        case .level: 4
+        case .vector: 5
+        case .enabled: 6
+        case .data: 7
+        case .index: 8
+        case .irte_low: 9
+        case .irte_high: 10
+        case .trigger: 11
+        case .delivery_mode: 12
+        case .dest: 13
+        case .dest_mode: 14
+        case .remapped_addr: 15
+        case .remapped_data: 16
+        case .trigger_mode: 17
         }
     }
 
@@ -265,7 +295,7 @@ public struct QEMUX86Adapter {
 
     /// Expectations still open at the end are divergences: the system never did what the models say.
     public mutating func finish() -> ReplayReport {
-        for (thread, c) in chains.sorted(by: { $0.key < $1.key }) {
+        for (thread, c) in chains.all.sorted(by: { $0.0 < $1.0 }) {
             for pin in c.expectedRemoteIRRSet {
                 report.divergences.append(Divergence(eventIndex: -1, timeNs: 0, what: "Remote IRR set for pin \(pin) (thread \(thread))",
                                                      expected: "ioapic_set_remote_irr", observed: "end of trace", state: ""))
