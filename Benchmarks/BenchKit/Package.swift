@@ -20,6 +20,7 @@ let package = Package(
             dependencies: [
                 .product(name: "TraceFormat", package: "irqtrace"),
                 .product(name: "Recorder", package: "irqtrace"),
+                .product(name: "Replayer", package: "irqtrace"),
             ]
         ),
         .executableTarget(name: "irqtrace-bench", dependencies: ["BenchKit"]),

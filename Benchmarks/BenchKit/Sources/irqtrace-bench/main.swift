@@ -9,6 +9,7 @@
 import BenchKit
 import Foundation
 import Recorder
+import Replayer
 import TraceFormat
 
 /// Unbuffered, so progress shows through pipes.
@@ -106,6 +107,23 @@ func runFtraceImport() throws {
     }
 }
 
+/// replay --check of the real q35 + VT-d QEMU trace repeated `rounds` times (goal: >= 20 M events/s per core).
+func runReplay(rounds: Int = 100) throws {
+    let one = try Samples.decompressed(Samples.tracesDirectory + "/qemu-x86-q35-intremap-smp2.log.zst")
+    var text: [UInt8] = []
+    for _ in 0..<rounds { text += one }
+    let path = try Samples.writeTemporary(text, name: "replay.log")
+    defer { unlink(path) }
+    let out = OutputFile()
+    _ = try Recorder.record(inputs: [path], to: out, options: RecordOptions(level: 3))
+    let data = Data(out.memory)
+    var report: ReplayReport? = nil
+    let times = try repeatTimed(iterations(5)) { report = try Replayer.check(try TraceReader(data: data, path: "<bench>")) }
+    let r = report!
+    say("replay.check qemu-x86: \(r.events) events, \(r.observationsChecked) observations checked, \(r.divergences.count) divergences; "
+          + "median \(fmt(median(times), 3)) s, \(rate(Double(r.events) / median(times), "events/s"))")
+}
+
 /// trace.dat import side by side with `trace-cmd report > /dev/null` on the same file
 /// (default: traces/tracedat/sched-irq.dat; pass a larger recording for meaningful figures).
 func runTraceDat(_ path: String) throws {
@@ -185,6 +203,7 @@ do {
         try runDecode(breakdown: true)
     case "import": try runImport(); try runFtraceImport()
     case "import-ftrace": try runFtraceImport()
+    case "replay": try runReplay()
     case "import-tracedat":
         try runTraceDat(args.count >= 2 ? args[1] : Samples.tracesDirectory + "/tracedat/sched-irq.dat")
     case "encode": try runEncode()
