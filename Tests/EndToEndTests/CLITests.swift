@@ -34,6 +34,19 @@ func irqtrace(_ args: [String]) throws -> Run {
     return Run(status: p.terminationStatus, stdout: outData, stderr: String(decoding: errData, as: UTF8.self))
 }
 
+/// A .zst sample's text, through the zstd command (independent of irqtrace's own reader).
+func decompressed(_ path: String) throws -> Data {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: "/usr/bin/zstd")
+    p.arguments = ["-dc", path]
+    let pipe = Pipe()
+    p.standardOutput = pipe
+    try p.run()
+    let data = pipe.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    return data
+}
+
 func temporary(_ name: String) -> String {
     let dir = FileManager.default.temporaryDirectory.appendingPathComponent("irqtrace-e2e-\(getpid())")
     try? FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
@@ -76,15 +89,7 @@ struct CLITests {
     func exportText() throws {
         let r = try irqtrace(["export", sample, "--format", "text", "-o", "-"])
         #expect(r.status == 0)
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/zstd")
-        p.arguments = ["-dc", sample]
-        let pipe = Pipe()
-        p.standardOutput = pipe
-        try p.run()
-        let original = pipe.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        #expect(r.stdout == original)
+        #expect(r.stdout == (try decompressed(sample)))
     }
 
     @Test("show filters by irq and stops at --limit")
@@ -156,14 +161,7 @@ struct ReplayCLITests {
 
     @Test("a divergence exits 1 and names the event")
     func divergence() throws {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/zstd")
-        p.arguments = ["-dc", sample]
-        let pipe = Pipe()
-        p.standardOutput = pipe
-        try p.run()
-        var text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        p.waitUntilExit()
+        var text = String(decoding: try decompressed(sample), as: UTF8.self)
         let target = try #require(text.range(of: "-> (addr 0xfee0100c, data 0x4030)"))
         text.replaceSubrange(target, with: "-> (addr 0xfee0100c, data 0x4031)")
         let path = temporary("diverge.log")

@@ -9,10 +9,8 @@ struct ExportCommand: ParsableCommand {
 
     enum Format: String, ExpressibleByArgument, CaseIterable { case text }
 
-    @Argument(help: "A trace (.irqt or any input record accepts).")
-    var trace: String
-
-    @OptionGroup var input: TraceInputOptions
+    @OptionGroup var source: TraceArgument
+    var trace: String { source.trace }
 
     @Option(help: "Output format.") var format: Format = .text
 
@@ -20,7 +18,7 @@ struct ExportCommand: ParsableCommand {
     var output = "-"
 
     func run() throws {
-        let reader = try input.open(trace)
+        let reader = try source.open()
         let out = try OutputFile(path: output)
         do {
             try TextExport.write(reader, to: out)

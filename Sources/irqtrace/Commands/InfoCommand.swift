@@ -6,16 +6,14 @@ struct InfoCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "info", abstract: "Show a trace's header, counts, chunk table and damage report.")
 
-    @Argument(help: "A trace (.irqt or any input record accepts).")
-    var trace: String
-
-    @OptionGroup var input: TraceInputOptions
+    @OptionGroup var source: TraceArgument
+    var trace: String { source.trace }
 
     @Flag(name: .long, help: "JSON output (docs/CLI.md).")
     var json = false
 
     func run() throws {
-        let reader = try input.open(trace)
+        let reader = try source.open()
         let m = reader.metadata
         let events = reader.eventCount
         if json {

@@ -9,17 +9,15 @@ struct ReplayCommand: ParsableCommand {
         abstract: "Re-drive the interrupt models from a trace; with --check, report where the system disagrees with them.",
         discussion: "Exit status: 0 every checked observation agrees, 1 divergences, 2 usage or input error.")
 
-    @Argument(help: "A trace (.irqt or any input record accepts).")
-    var trace: String
-
-    @OptionGroup var input: TraceInputOptions
+    @OptionGroup var source: TraceArgument
+    var trace: String { source.trace }
 
     @Flag(help: "Check the trace's observations against the models.") var check = false
     @Flag(help: "JSON output (docs/CLI.md).") var json = false
     @Option(help: "Divergences to show in full (human output).") var show = 5
 
     func run() throws {
-        let reader = try input.open(trace)
+        let reader = try source.open()
         let report = try Replayer.check(reader)
         if json {
             Console.out(report.json().serialized(pretty: true) + "\n")

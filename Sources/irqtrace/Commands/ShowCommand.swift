@@ -11,10 +11,8 @@ struct ShowCommand: ParsableCommand {
         prints them, or a number with ns/us/ms/s; a leading '+' counts from the first event.
         """)
 
-    @Argument(help: "A trace (.irqt or any input record accepts).")
-    var trace: String
-
-    @OptionGroup var input: TraceInputOptions
+    @OptionGroup var source: TraceArgument
+    var trace: String { source.trace }
 
     @Option(help: "Only events on this CPU.") var cpu: Int?
     @Option(help: "Only events with this x86 vector.") var vector: Int?
@@ -28,7 +26,7 @@ struct ShowCommand: ParsableCommand {
     func run() throws {
         let fromSpec = try from.map { try parseTime($0, "--from") }
         let toSpec = try to.map { try parseTime($0, "--to") }
-        let reader = try input.open(trace)
+        let reader = try source.open()
         var roles = RoleTable()
         var start: Int64? = nil
         var shown = 0

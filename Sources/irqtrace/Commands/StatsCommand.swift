@@ -6,16 +6,14 @@ struct StatsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "stats", abstract: "Count events by name, CPU, vector and IRQ.")
 
-    @Argument(help: "A trace (.irqt or any input record accepts).")
-    var trace: String
-
-    @OptionGroup var input: TraceInputOptions
+    @OptionGroup var source: TraceArgument
+    var trace: String { source.trace }
 
     @Flag(name: .long, help: "JSON output (docs/CLI.md).")
     var json = false
 
     func run() throws {
-        let reader = try input.open(trace)
+        let reader = try source.open()
         let stats = try TraceStats.collect(reader)
         if json {
             Console.out(stats.json().serialized(pretty: true) + "\n")

@@ -2,6 +2,16 @@ import ArgumentParser
 import Recorder
 import TraceFormat
 
+/// The trace argument and input options of every command that reads a trace.
+struct TraceArgument: ParsableArguments {
+    @Argument(help: "A trace (.irqt or any input record accepts).")
+    var trace: String
+
+    @OptionGroup var input: TraceInputOptions
+
+    func open() throws -> TraceReader { try input.open(trace) }
+}
+
 /// Options shared by every command that reads a trace.
 struct TraceInputOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("Force the input format.", valueName: "format"))
