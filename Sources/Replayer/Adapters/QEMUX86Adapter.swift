@@ -198,7 +198,7 @@ public struct QEMUX86Adapter {
             let index = Int(n(.index))
             // QEMU prints the IRTE's quadwords swapped (semantics.md §6.2).
             machine.remapping.entries[index] = IRTE(low: UInt64(bitPattern: n(.irte_low)), high: UInt64(bitPattern: n(.irte_high)))
-            if let request = chains.with(thread) { $0.request }, request.remappable {
+            if let request = chains.with(thread, { $0.request }), request.remappable {
                 report.observationsChecked += 1
                 if request.remapIndex != index {
                     diverge(b, i, "IRTE index", expected: "\(request.remapIndex)", observed: "\(index)", state: "request \(request)")

@@ -53,7 +53,7 @@ public struct IOAPIC: Hashable, Sendable {
         } else {
             lineLevel = level
         }
-        var e = entries[pin]
+        let e = entries[pin]
         guard lineLevel else {
             irr &= ~bit
             return .lowered
@@ -68,7 +68,6 @@ public struct IOAPIC: Hashable, Sendable {
         if behaviour == .kvm && old == irr { return .coalesced }
         if e.masked { return .masked }
         if e.levelTriggered && e.remoteIRR { return .coalesced }
-        e = entries[pin]
         return service(pin)
     }
 
