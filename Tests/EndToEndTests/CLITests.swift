@@ -178,3 +178,26 @@ struct ReplayCLITests {
         #expect(r.stderr.contains("not implemented yet"))
     }
 }
+
+@Suite("irqtrace replay --state-at", .serialized)
+struct StateAtTests {
+    @Test("the LAPIC state of a real KVM recording at a time: TPR raised, nothing pending")
+    func tpr() throws {
+        let path = root.appendingPathComponent("traces/kvm/pvm-tpr.trace.txt").path
+        let r = try irqtrace(["replay", path, "--state-at", "+0.0127", "--json"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let state = try #require((try r.json())["state"] as? [String: Any])
+        let lapics = try #require(state["lapics"] as? [[String: Any]])
+        let apic0 = try #require(lapics.first { $0["apic_id"] as? Int == 0 })
+        #expect(apic0["tpr"] as? Int == 0x50)
+        #expect(apic0["ppr"] as? Int == 0x50)
+    }
+
+    @Test("a trace without timestamps: --state-at is an input error")
+    func untimed() throws {
+        let path = root.appendingPathComponent("traces/qemu-x86-pc-nomsi-smp2-notimestamp.log.zst").path
+        let r = try irqtrace(["replay", path, "--state-at", "1"])
+        #expect(r.status == 2)
+        #expect(r.stderr.contains("timestamps"))
+    }
+}

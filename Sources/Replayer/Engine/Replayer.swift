@@ -4,14 +4,19 @@ import TraceFormat
 public enum Replayer {
     /// Replays every intact event of `reader` and checks the observations.
     public static func check(_ reader: TraceReader) throws -> ReplayReport {
+        try run(reader, until: nil).report
+    }
+
+    /// The models' state after every event before `time` (all events when nil), with the report so far.
+    public static func run(_ reader: TraceReader, until time: Int64?) throws -> (report: ReplayReport, machine: X86Machine) {
         let m = reader.metadata
         switch (m.source, m.arch) {
         case (.qemuLog, .x86_64):
             var adapter = QEMUX86Adapter(vcpus: m.topology.vcpus ?? 1)
             try reader.forEachBatch { b in
-                for i in 0..<b.count { adapter.handle(b, i, catalog: reader.catalog) }
+                for i in 0..<b.count where time.map({ b.times[i] < $0 }) ?? true { adapter.handle(b, i, catalog: reader.catalog) }
             }
-            return adapter.finish()
+            return (adapter.finish(), adapter.machine)
         case (.ftraceText, .x86_64), (.traceCmdReport, .x86_64), (.perfScript, .x86_64), (.traceDat, .x86_64):
             // The flavour: PVM leaves no kvm_entry/kvm_exit/kvm_inj_virq (shared/reference/real-sources.md).
             // Every chunk carries its templates: one pass fills the catalog.
@@ -23,9 +28,9 @@ public enum Replayer {
                 var adapter = KVMPVMAdapter()
                 try reader.forEachBatch { adapter.learnThreads($0, catalog: reader.catalog) }
                 try reader.forEachBatch { b in
-                    for i in 0..<b.count { adapter.handle(b, i, catalog: reader.catalog) }
+                    for i in 0..<b.count where time.map({ b.times[i] < $0 }) ?? true { adapter.handle(b, i, catalog: reader.catalog) }
                 }
-                return adapter.finish()
+                return (adapter.finish(), adapter.machine)
             }
             throw IrqtraceError("replay of KVM traces from VMX/SVM hosts is not implemented yet", path: reader.path,
                                 hint: "this release replays QEMU x86 logs and kvm_pvm recordings")

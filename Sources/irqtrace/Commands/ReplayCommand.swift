@@ -15,9 +15,26 @@ struct ReplayCommand: ParsableCommand {
     @Flag(help: "Check the trace's observations against the models.") var check = false
     @Flag(help: "JSON output (docs/CLI.md).") var json = false
     @Option(help: "Divergences to show in full (human output).") var show = 5
+    @Option(name: .customLong("state-at"), help: "Print every model's state just before this time (SECONDS[.FRACTION], or +N s/ms/us/ns from the first event) instead of checking.")
+    var stateAt: String?
 
     func run() throws {
         let reader = try source.open()
+        if let stateAt {
+            guard reader.metadata.clock != .none else {
+                throw IrqtraceError("--state-at needs a trace with timestamps", path: trace, hint: "record QEMU with -msg timestamp=on")
+            }
+            guard let spec = TimeSpec(stateAt) else { throw ValidationError("--state-at \(stateAt): expected SECONDS[.FRACTION] or a number with ns/us/ms/s") }
+            let first = try reader.chunks.indices.first { reader.chunks[$0].isIntact }.map { try reader.decodeChunk($0).times.first ?? 0 } ?? 0
+            let (report, machine) = try Replayer.run(reader, until: spec.resolve(start: first))
+            if json {
+                Console.out(JSONValue.object([("events", .int(report.events)), ("time_ns", .int(spec.resolve(start: first))),
+                                              ("state", machine.stateJSON())]).serialized(pretty: true) + "\n")
+            } else {
+                Console.out("state after \(report.events) events (\(report.adapter) adapter):\n" + machine.stateDescription)
+            }
+            return
+        }
         let report = try Replayer.check(reader)
         if json {
             Console.out(report.json().serialized(pretty: true) + "\n")
