@@ -149,8 +149,19 @@ public struct KVMPVMAdapter {
             return
 
         case .mmio:
-            guard text("type") == "write" else { return }
             let gpa = UInt64(bitPattern: n("gpa")), value = UInt32(truncatingIfNeeded: n("value"))
+            if text("type") == "read" {
+                // A read of a redirection entry through the IOAPIC window.
+                guard gpa == 0xFEC0_0010, let expected = machine.ioapic.readRegister(select: machine.ioapic.registerSelect) else { return }
+                report.observationsTotal += 1
+                report.observationsChecked += 1
+                if expected != value {
+                    diverge(b, i, "IOAPIC register 0x\(String(machine.ioapic.registerSelect, radix: 16)) read",
+                            expected: "0x\(String(expected, radix: 16))", observed: "0x\(String(value, radix: 16))")
+                }
+                return
+            }
+            guard text("type") == "write" else { return }
             if gpa == 0xFEC0_0000 {
                 machine.ioapic.registerSelect = UInt8(truncatingIfNeeded: value)
             } else if gpa == 0xFEC0_0010, let d = machine.ioapic.writeRegister(select: machine.ioapic.registerSelect, value: value) {
@@ -243,8 +254,10 @@ public struct KVMPVMAdapter {
                 if m.shorthand == .none && !(m.destination == 0xFF && !m.logical) && !m.logical || others.isEmpty { list.removeFirst() }
                 pending[thread] = list
             } else {
-                report.unchecked["kvm_apic_accept_irq (no message seen)", default: 0] += 1
                 report.observationsTotal += 1
+                report.observationsChecked += 1
+                diverge(b, i, "interrupt accepted by APIC \(apicID)", expected: "no message on the APIC bus from this thread",
+                        observed: "vector \(vector) \(trigger ? "level" : "edge")", state: describe(k))
             }
             if machine.apics[k].irr.contains(vector) {
                 coalescedAccepts[UInt64(apicID) << 8 | UInt64(vector)] = (b.times[i], b.cpus[i], false)

@@ -24,8 +24,9 @@ public struct QEMUX86Adapter {
         var expectedRemoteIRRClear: [(pin: Int, vector: UInt8)] = []
         /// The MSI request the IOAPIC made, which the IOMMU must receive next.
         var expectedRequest: MSIMessage?
-        /// The request in the IOMMU.
+        /// The request in the IOMMU, and whether the IOAPIC sent it (as the models predicted).
         var request: MSIMessage?
+        var requestFromIOAPIC = false
         /// The message that must reach the APIC bus.
         var expectedDelivery: X86Machine.Message?
     }
@@ -37,13 +38,13 @@ public struct QEMUX86Adapter {
     /// The schema fields this adapter reads.
     enum Field: String, CaseIterable {
         case addr, regsel, value, pin, level, vector, enabled, data, index, irte_low, irte_high, trigger
-        case delivery_mode, dest, dest_mode, remapped_addr, remapped_data, trigger_mode
+        case delivery_mode, dest, dest_mode, remapped_addr, remapped_data, trigger_mode, type
     }
 
 
     enum Kind {
-        case ioapicMemWrite, ioapicSetIRQ, ioapicSetRemoteIRR, ioapicClearRemoteIRR, ioapicEOIBroadcast
-        case irEnable, irRequest, irteGet, irRemap, irRemapMSI, apicDeliverIRQ
+        case ioapicMemWrite, ioapicMemRead, ioapicSetIRQ, ioapicSetRemoteIRR, ioapicClearRemoteIRR, ioapicEOIBroadcast
+        case irEnable, irRequest, irteGet, irRemap, irRemapType, irRemapMSI, apicDeliverIRQ
         case uncheckedObservation
         case ignored
     }
@@ -66,11 +67,13 @@ public struct QEMUX86Adapter {
         case "vtd_ir_remap_msi_req": .irRequest
         case "vtd_ir_irte_get": .irteGet
         case "vtd_ir_remap": .irRemap
+        case "vtd_ir_remap_type": .irRemapType
         case "vtd_ir_remap_msi": .irRemapMSI
         case "apic_deliver_irq": .apicDeliverIRQ
         // Observations these models do not check yet: LAPIC IRR/ISR/PPR reads, QEMU's coalescing
         // counter (needs the untraced IRR→ISR acknowledgements), ExtINT from the PIC.
-        case "apic_report_irq_delivered", "apic_mem_readl", "pic_interrupt", "ioapic_mem_read": .uncheckedObservation
+        case "apic_report_irq_delivered", "apic_mem_readl", "pic_interrupt": .uncheckedObservation
+        case "ioapic_mem_read": .ioapicMemRead
         default: .ignored
         }
     }
@@ -127,6 +130,20 @@ public struct QEMUX86Adapter {
                 machine.ioapic.registerSelect = UInt8(truncatingIfNeeded: value)
             } else if addr == 0x10, let d = machine.ioapic.writeRegister(select: regsel, value: value) {
                 expectService(d, thread: thread)
+            }
+
+        case .ioapicMemRead:
+            // A read of a redirection entry through IOWIN: the entry as the guest programmed it.
+            report.observationsTotal += 1
+            let addr = n(.addr), regsel = UInt8(truncatingIfNeeded: n(.regsel)), value = UInt32(truncatingIfNeeded: n(.value))
+            guard addr == 0x10, let expected = machine.ioapic.readRegister(select: regsel) else {
+                report.unchecked["ioapic_mem_read (ID, version, IOREGSEL)", default: 0] += 1
+                return
+            }
+            report.observationsChecked += 1
+            if expected != value {
+                diverge(b, i, "IOAPIC register 0x\(String(regsel, radix: 16)) read", expected: "0x\(String(expected, radix: 16))",
+                        observed: "0x\(String(value, radix: 16))", state: "")
             }
 
         case .ioapicSetIRQ:
@@ -191,6 +208,13 @@ public struct QEMUX86Adapter {
                     diverge(b, i, "MSI request from the IOAPIC", expected: "\(expected)", observed: "\(request)", state: "")
                 }
                 c.expectedRequest = nil
+                c.requestFromIOAPIC = true
+            } else {
+                c.requestFromIOAPIC = false
+            }
+            if let open = c.request {
+                diverge(b, i, "interrupt remapping of the previous request", expected: "vtd_ir_remap_msi for \(open)",
+                        observed: "a new request \(request)", state: "")
             }
             c.request = request
             chains.with(thread) { $0 = c }
@@ -225,6 +249,17 @@ public struct QEMUX86Adapter {
                         state: "IRTE \(index) = 0x\(String(irte.high, radix: 16)):\(String(irte.low, radix: 16))")
             }
 
+        case .irRemapType:
+            // "IOAPIC" (no sub-handle) requests come from the IOAPIC: the models must have sent one.
+            report.observationsTotal += 1
+            report.observationsChecked += 1
+            let fromIOAPIC = f.sources[Self.ordinal(.type)].map { b.text(i, $0, template: catalog[b.templates[i]]) } == "IOAPIC"
+            let c = chains.with(thread) { $0 }
+            if fromIOAPIC && !c.requestFromIOAPIC {
+                diverge(b, i, "IOAPIC-format remapping request", expected: "no IOAPIC delivery in the models",
+                        observed: "vtd_ir_remap_type IOAPIC", state: c.request.map { "request \($0)" } ?? "")
+            }
+
         case .irRemapMSI:
             report.observationsTotal += 1
             report.observationsChecked += 1
@@ -248,6 +283,13 @@ public struct QEMUX86Adapter {
             chains.with(thread) { $0 = c }
 
         case .apicDeliverIRQ:
+            if let open = chains.with(thread, { $0.request }) {
+                report.observationsTotal += 1
+                report.observationsChecked += 1
+                diverge(b, i, "message on the APIC bus before the remapping result", expected: "vtd_ir_remap_msi for \(open)",
+                        observed: "apic_deliver_irq", state: "")
+                chains.with(thread) { $0.request = nil }
+            }
             let observed = X86Machine.Message(vector: UInt8(truncatingIfNeeded: n(.vector)), destination: UInt32(truncatingIfNeeded: n(.dest)),
                                               logical: n(.dest_mode) != 0, mode: DeliveryMode(rawValue: UInt8(n(.delivery_mode) & 7))!,
                                               levelTriggered: n(.trigger_mode) != 0)
@@ -287,6 +329,7 @@ public struct QEMUX86Adapter {
         case .remapped_addr: 15
         case .remapped_data: 16
         case .trigger_mode: 17
+        case .type: 18
         }
     }
 

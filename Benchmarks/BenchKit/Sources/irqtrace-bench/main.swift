@@ -124,6 +124,84 @@ func runReplay(rounds: Int = 100) throws {
           + "median \(fmt(median(times), 3)) s, \(rate(Double(r.events) / median(times), "events/s"))")
 }
 
+/// Mutation test of replay --check on real traces: single events deleted or altered at random
+/// points (seeded), each trace replayed; prints the detected fraction per kind of mutation.
+func runMutations(samplesPerKind: Int = 40) throws {
+    struct Kind { var name: String; var match: String; var change: (String) -> String? }
+    func bump(_ field: String) -> (String) -> String? {
+        { line in
+            guard let r = line.range(of: field + #" (0x)?[0-9a-f]+"#, options: .regularExpression) else { return nil }
+            let token = line[r].dropFirst(field.count + 1)
+            let hex = token.hasPrefix("0x")
+            guard let v = Int(hex ? String(token.dropFirst(2)) : String(token), radix: hex ? 16 : 10) else { return nil }
+            return line.replacingCharacters(in: r, with: field + " " + (hex ? "0x" + String(v ^ 0x1, radix: 16) : String(v + 1)))
+        }
+    }
+    let delete: (String) -> String? = { _ in "" }
+    let sets: [(String, [String], [Kind])] = [
+        ("QEMU x86 q35+VT-d", [Samples.tracesDirectory + "/qemu-x86-q35-intremap-smp2.log.zst", Samples.tracesDirectory + "/qemu-x86-pc-nomsi-smp2-notimestamp.log.zst"], [
+            Kind(name: "pin assert deleted (ioapic_set_irq level 1)", match: "ioapic_set_irq vector: ", change: { $0.hasSuffix("level: 1") ? "" : nil }),
+            Kind(name: "RTE write altered (ioapic_mem_write val)", match: "ioapic_mem_write ioapic mem write addr 0x10", change: bump("val")),
+            Kind(name: "IRTE contents altered (vtd_ir_irte_get)", match: "vtd_ir_irte_get", change: { l in l.replacingOccurrences(of: "high 0x1", with: "high 0x3") }),
+            Kind(name: "remapped field altered (vtd_ir_remap vector)", match: "vtd_ir_remap index", change: bump("vector")),
+            Kind(name: "remapping result deleted (vtd_ir_remap_msi)", match: "vtd_ir_remap_msi (", change: delete),
+            Kind(name: "delivered vector altered (apic_deliver_irq)", match: "apic_deliver_irq", change: bump("vector")),
+            Kind(name: "Remote IRR report deleted (ioapic_set_remote_irr)", match: "ioapic_set_remote_irr", change: delete),
+            Kind(name: "EOI at the IOAPIC deleted (ioapic_eoi_broadcast)", match: "ioapic_eoi_broadcast", change: delete),
+            Kind(name: "LAPIC EOI write deleted (apic_mem_writel 0xb0)", match: "apic_mem_writel 0xb0", change: delete),
+        ]),
+        ("KVM kvm_pvm recordings", try FileManager.default.contentsOfDirectory(atPath: Samples.tracesDirectory + "/kvm")
+            .filter { $0.hasSuffix(".trace.txt") }.sorted().map { Samples.tracesDirectory + "/kvm/" + $0 }, [
+            Kind(name: "line assert deleted (kvm_set_irq level 1)", match: "kvm_set_irq:", change: { $0.contains("level 1") ? "" : nil }),
+            Kind(name: "MSI deleted (kvm_msi_set_irq)", match: "kvm_msi_set_irq:", change: delete),
+            Kind(name: "accepted vector altered (kvm_apic_accept_irq)", match: "kvm_apic_accept_irq:", change: bump("vec")),
+            Kind(name: "delivered vector altered (kvm_eoi)", match: "kvm_eoi:", change: { $0.hasSuffix("vector -1") ? nil : bump("vector")($0) }),
+            Kind(name: "delivery deleted (kvm_eoi)", match: "kvm_eoi:", change: { $0.hasSuffix("vector -1") ? nil : "" }),
+            Kind(name: "IOAPIC ack deleted (kvm_ack_irq)", match: "kvm_ack_irq: irqchip IOAPIC", change: delete),
+            Kind(name: "RTE write altered (kvm_mmio 0xfec00010)", match: "gpa 0xfec00010", change: bump("val")),
+            Kind(name: "TPR write altered (kvm_apic APIC_TASKPRI, class ^ 2)", match: "apic_write APIC_TASKPRI", change: { line in
+                guard let r = line.range(of: #"= 0x[0-9a-f]+"#, options: .regularExpression), let v = Int(line[r].dropFirst(4), radix: 16) else { return nil }
+                return line.replacingCharacters(in: r, with: "= 0x" + String(v ^ 0x20, radix: 16))
+            }),
+        ]),
+    ]
+    var rng = SystemRandomNumberGenerator()
+    _ = rng
+    var seed: UInt64 = 42
+    func next() -> Int { seed = seed &* 6364136223846793005 &+ 1442695040888963407; return Int(truncatingIfNeeded: seed >> 33) }
+    for (title, paths, kinds) in sets {
+        let texts = try paths.map { p -> [String] in
+            let bytes = p.hasSuffix(".zst") ? try Samples.decompressed(p) : Array(try Data(contentsOf: URL(fileURLWithPath: p)))
+            return String(decoding: bytes, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        }
+        say("mutations: \(title)")
+        var allDetected = 0, allTotal = 0
+        for kind in kinds {
+            var detected = 0, total = 0
+            for _ in 0..<samplesPerKind {
+                let t = next() % texts.count
+                let candidates = texts[t].indices.filter { texts[t][$0].contains(kind.match) }
+                guard !candidates.isEmpty else { continue }
+                let k = candidates[next() % candidates.count]
+                guard let changed = kind.change(texts[t][k]) else { continue }
+                var lines = texts[t]
+                if changed.isEmpty { lines.remove(at: k) } else { lines[k] = changed }
+                let path = try Samples.writeTemporary(Array(lines.joined(separator: "\n").utf8), name: "mutant.log")
+                defer { unlink(path) }
+                let out = OutputFile()
+                _ = try Recorder.record(inputs: [path], to: out, options: RecordOptions(level: 1))
+                let report = try Replayer.check(try TraceReader(data: Data(out.memory), path: path))
+                total += 1
+                if !report.divergences.isEmpty { detected += 1 }
+            }
+            allDetected += detected
+            allTotal += total
+            say("  \(detected)/\(total) detected  \(kind.name)")
+        }
+        say("  all: \(allDetected)/\(allTotal) = \(fmt(100 * Double(allDetected) / Double(max(1, allTotal)), 1))%")
+    }
+}
+
 /// trace.dat import side by side with `trace-cmd report > /dev/null` on the same file
 /// (default: traces/tracedat/sched-irq.dat; pass a larger recording for meaningful figures).
 func runTraceDat(_ path: String) throws {
@@ -204,6 +282,7 @@ do {
     case "import": try runImport(); try runFtraceImport()
     case "import-ftrace": try runFtraceImport()
     case "replay": try runReplay()
+    case "mutations": try runMutations()
     case "import-tracedat":
         try runTraceDat(args.count >= 2 ? args[1] : Samples.tracesDirectory + "/tracedat/sched-irq.dat")
     case "encode": try runEncode()

@@ -119,6 +119,16 @@ public struct IOAPIC: Hashable, Sendable {
         case delayedRedelivery(pin: Int)
     }
 
+    /// What a 32-bit read of IOWIN with IOREGSEL `select` returns for a redirection entry (low or high
+    /// half, with Remote IRR); nil for the ID, version and arbitration registers.
+    public func readRegister(select: UInt8) -> UInt32? {
+        guard select >= 0x10 else { return nil }
+        let pin = Int(select - 0x10) / 2
+        guard pin < Self.pinCount else { return nil }
+        let bits = entries[pin].bits
+        return (select - 0x10) % 2 == 1 ? UInt32(truncatingIfNeeded: bits >> 32) : UInt32(truncatingIfNeeded: bits)
+    }
+
     /// A 32-bit write to IOWIN with IOREGSEL `select` (RTE halves at 0x10 + 2n / 0x11 + 2n). Keeps the
     /// read-only Remote IRR and delivery status; an entry switched to edge clears Remote IRR. Returns
     /// the delivery a level pin still asserted gets when unmasked.
