@@ -1,8 +1,11 @@
 import TraceFormat
 
+/// An adapter's field names: an enum whose cases are schema field names, numbered 0, 1, 2, …
+protocol FieldKey: RawRepresentable, CaseIterable where RawValue == Int {}
+
 /// The schema fields an adapter reads, resolved once per template into an array indexed by the
 /// adapter's own field enum (no string hashing per event).
-struct FieldTable<Field: RawRepresentable & CaseIterable> where Field.RawValue == String {
+struct FieldTable<Field: FieldKey> {
     let sources: [FieldSource?]
 
     init(_ template: EventTemplate) {
@@ -10,12 +13,16 @@ struct FieldTable<Field: RawRepresentable & CaseIterable> where Field.RawValue =
         if let b = template.binding {
             for (f, src) in zip(b.schema.fields, b.sources) { byName[f.name] = src }
         }
-        sources = Field.allCases.map { byName[$0.rawValue] }
+        sources = Field.allCases.map { byName[String(describing: $0)] }
     }
 
     @inline(__always)
-    func number(_ field: Field, _ batch: EventBatch, _ i: Int, index: (Field) -> Int) -> Int64? {
-        sources[index(field)].flatMap { batch.number(i, $0) }
+    func number(_ field: Field, _ batch: EventBatch, _ i: Int) -> Int64? {
+        sources[field.rawValue].flatMap { batch.number(i, $0) }
+    }
+
+    func text(_ field: Field, _ batch: EventBatch, _ i: Int, _ template: EventTemplate) -> String? {
+        sources[field.rawValue].map { batch.text(i, $0, template: template) }
     }
 }
 
@@ -40,26 +47,4 @@ struct ThreadTable<Value> {
     }
 
     var all: [(Int32, Value)] { Array(zip(keys, values)) }
-}
-
-/// The schema fields of one template, by name, for adapters whose events are few.
-struct SchemaFields {
-    let sources: [String: FieldSource]
-
-    init(_ template: EventTemplate) {
-        var s: [String: FieldSource] = [:]
-        if let b = template.binding {
-            for (f, src) in zip(b.schema.fields, b.sources) { s[f.name] = src }
-        }
-        sources = s
-    }
-
-    @inline(__always)
-    func number(_ name: String, _ batch: EventBatch, _ i: Int) -> Int64? {
-        sources[name].flatMap { batch.number(i, $0) }
-    }
-
-    func text(_ name: String, _ batch: EventBatch, _ i: Int, _ template: EventTemplate) -> String? {
-        sources[name].map { batch.text(i, $0, template: template) }
-    }
 }

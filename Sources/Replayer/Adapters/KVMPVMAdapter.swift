@@ -41,7 +41,12 @@ public struct KVMPVMAdapter {
     /// Cross-CPU ordering uncertainty: per-CPU `local` trace clocks differ by microseconds.
     static let reorderWindowNs: Int64 = 50_000
     var kinds: [Kind?] = []
-    var fields: [SchemaFields?] = []
+    var fields: [FieldTable<Field>?] = []
+
+    /// The schema fields this adapter reads.
+    enum Field: Int, FieldKey {
+        case apicid, dest, gpa, gsi, level, pin, source, time_ns, value, vector, delivery_mode, dest_mode, irqchip, kind, masked, redirection_hint, reg, rw, shorthand, trigger_mode, type
+    }
 
     enum Kind { case mmio, apic, msi, setIRQ, ioapicSetIRQ, accept, eoi, ack, ipi, wakeup, ignored }
     /// When each vector was accepted, by (APIC, vector).
@@ -136,21 +141,21 @@ public struct KVMPVMAdapter {
         while kinds.count <= id {
             let t = catalog[UInt32(kinds.count)]
             kinds.append(t.binding == nil ? .ignored : Self.kind(t.name))
-            fields.append(t.binding == nil ? nil : SchemaFields(t))
+            fields.append(t.binding == nil ? nil : FieldTable<Field>(t))
         }
         guard let kind = kinds[id], kind != .ignored, let f = fields[id] else { return }
         let template = catalog[b.templates[i]]
         let thread = b.threads[i]
-        func n(_ name: String) -> Int64 { f.number(name, b, i) ?? 0 }
-        func text(_ name: String) -> String { f.text(name, b, i, template) ?? "" }
+        func n(_ field: Field) -> Int64 { f.number(field, b, i) ?? 0 }
+        func text(_ field: Field) -> String { f.text(field, b, i, template) ?? "" }
 
         switch kind {
         case .ignored:
             return
 
         case .mmio:
-            let gpa = UInt64(bitPattern: n("gpa")), value = UInt32(truncatingIfNeeded: n("value"))
-            if text("type") == "read" {
+            let gpa = UInt64(bitPattern: n(.gpa)), value = UInt32(truncatingIfNeeded: n(.value))
+            if text(.type) == "read" {
                 // A read of a redirection entry through the IOAPIC window.
                 guard gpa == 0xFEC0_0010, let expected = machine.ioapic.readRegister(select: machine.ioapic.registerSelect) else { return }
                 report.observationsTotal += 1
@@ -161,7 +166,7 @@ public struct KVMPVMAdapter {
                 }
                 return
             }
-            guard text("type") == "write" else { return }
+            guard text(.type) == "write" else { return }
             if gpa == 0xFEC0_0000 {
                 machine.ioapic.registerSelect = UInt8(truncatingIfNeeded: value)
             } else if gpa == 0xFEC0_0010, let d = machine.ioapic.writeRegister(select: machine.ioapic.registerSelect, value: value) {
@@ -169,9 +174,9 @@ public struct KVMPVMAdapter {
             }
 
         case .apic:
-            let reg = text("reg"), value = UInt32(truncatingIfNeeded: n("value"))
+            let reg = text(.reg), value = UInt32(truncatingIfNeeded: n(.value))
             guard let offset = Self.offset(reg) else { return }
-            if text("rw") == "write" {
+            if text(.rw) == "write" {
                 if offset == 0xB0 { return } // EOI: handled at kvm_eoi
                 if let a = binding[thread] { write(apic(a), offset, value, thread: thread) } else { unbound[thread, default: []].append((reg, value)) }
                 return
@@ -196,43 +201,43 @@ public struct KVMPVMAdapter {
             }
 
         case .msi:
-            let mode = DeliveryMode.allCases.first { $0.kvmName == text("delivery_mode") } ?? .fixed
+            let mode = DeliveryMode.allCases.first { $0.kvmName == text(.delivery_mode) } ?? .fixed
             pending[thread, default: []].append(X86Machine.Message(
-                vector: UInt8(truncatingIfNeeded: n("vector")), destination: UInt32(truncatingIfNeeded: n("dest")),
-                logical: text("dest_mode") == "logical", mode: mode, levelTriggered: text("trigger_mode") == "level",
-                redirectionHint: text("redirection_hint").contains("rh")))
+                vector: UInt8(truncatingIfNeeded: n(.vector)), destination: UInt32(truncatingIfNeeded: n(.dest)),
+                logical: text(.dest_mode) == "logical", mode: mode, levelTriggered: text(.trigger_mode) == "level",
+                redirectionHint: text(.redirection_hint).contains("rh")))
 
         case .ipi:
-            let mode = DeliveryMode.allCases.first { $0.kvmName == text("delivery_mode") } ?? .fixed
-            let shorthand: LocalAPIC.Shorthand = ["dst": .none, "self": .selfOnly, "all": .allIncludingSelf, "all-but-self": .allExcludingSelf][text("shorthand")] ?? .none
+            let mode = DeliveryMode.allCases.first { $0.kvmName == text(.delivery_mode) } ?? .fixed
+            let shorthand: LocalAPIC.Shorthand = ["dst": .none, "self": .selfOnly, "all": .allIncludingSelf, "all-but-self": .allExcludingSelf][text(.shorthand)] ?? .none
             pending[thread, default: []].append(X86Machine.Message(
-                vector: UInt8(truncatingIfNeeded: n("vector")), destination: UInt32(truncatingIfNeeded: n("dest")),
-                logical: text("dest_mode") == "logical", mode: mode, levelTriggered: text("trigger_mode") == "level",
-                level: text("level") == "assert", shorthand: shorthand, source: binding[thread]))
+                vector: UInt8(truncatingIfNeeded: n(.vector)), destination: UInt32(truncatingIfNeeded: n(.dest)),
+                logical: text(.dest_mode) == "logical", mode: mode, levelTriggered: text(.trigger_mode) == "level",
+                level: text(.level) == "assert", shorthand: shorthand, source: binding[thread]))
 
         case .setIRQ:
-            let gsi = Int(n("gsi"))
+            let gsi = Int(n(.gsi))
             guard gsi < IOAPIC.pinCount else { return }
-            if case .delivered(let d) = machine.ioapic.setLine(pin: gsi, level: n("level") != 0, source: Int(n("source"))) {
+            if case .delivered(let d) = machine.ioapic.setLine(pin: gsi, level: n(.level) != 0, source: Int(n(.source))) {
                 pending[thread, default: []].append(X86Machine.Message(d.entry))
             }
 
         case .ioapicSetIRQ:
             report.observationsTotal += 1
             report.observationsChecked += 1
-            let pin = Int(n("pin"))
+            let pin = Int(n(.pin))
             guard pin < IOAPIC.pinCount else { return }
             let e = machine.ioapic.entries[pin]
             let expected = "vec \(e.vector) dst \(e.destination) \(e.levelTriggered ? "level" : "edge")\(e.masked ? " masked" : "")"
-            let observed = "vec \(n("vector")) dst \(n("dest")) \(text("trigger_mode"))\(text("masked").contains("masked") ? " masked" : "")"
+            let observed = "vec \(n(.vector)) dst \(n(.dest)) \(text(.trigger_mode))\(text(.masked).contains("masked") ? " masked" : "")"
             if expected != observed {
                 diverge(b, i, "redirection entry of pin \(pin)", expected: expected, observed: observed,
                         state: "RTE \(pin) = 0x\(String(e.bits, radix: 16))")
             }
 
         case .accept:
-            let apicID = UInt32(truncatingIfNeeded: n("apicid")), vector = UInt8(truncatingIfNeeded: n("vector"))
-            let trigger = text("trigger_mode") == "level"
+            let apicID = UInt32(truncatingIfNeeded: n(.apicid)), vector = UInt8(truncatingIfNeeded: n(.vector))
+            let trigger = text(.trigger_mode) == "level"
             let k = apic(apicID)
             if var list = pending[thread], !list.isEmpty {
                 report.observationsTotal += 1
@@ -274,7 +279,7 @@ public struct KVMPVMAdapter {
             }
 
         case .eoi:
-            let apicID = UInt32(truncatingIfNeeded: n("apicid")), vector = n("vector")
+            let apicID = UInt32(truncatingIfNeeded: n(.apicid)), vector = n(.vector)
             let k = apic(apicID)
             if binding[thread] == nil { bind(thread, to: apicID) }
             if let missed = pendingAcks[thread], !missed.isEmpty {
@@ -322,9 +327,9 @@ public struct KVMPVMAdapter {
         case .wakeup:
             // The vCPU blocked in HLT for `time_ns`: nothing deliverable can have been pending when it
             // blocked (pvm delivers pending interrupts at HLT), or the wakeup was lost.
-            guard text("kind") == "wait", let a = binding[thread] else { return }
+            guard text(.kind) == "wait", let a = binding[thread] else { return }
             let k = apic(a)
-            let blockedAt = b.times[i] - n("time_ns")
+            let blockedAt = b.times[i] - n(.time_ns)
             report.observationsTotal += 1
             report.observationsChecked += 1
             let apicState = machine.apics[k]
@@ -334,14 +339,14 @@ public struct KVMPVMAdapter {
             if let v = stale, let t = acceptTimes[UInt64(a) << 8 | UInt64(v)] {
                 diverge(b, i, "vCPU of APIC \(a) halted with a deliverable interrupt pending",
                         expected: "vector \(v) (accepted \(blockedAt - t) ns before the halt) delivered before halting",
-                        observed: "halted for \(n("time_ns")) ns", state: describe(k))
+                        observed: "halted for \(n(.time_ns)) ns", state: describe(k))
             }
 
         case .ack:
-            guard text("irqchip") == "IOAPIC" else { return }
+            guard text(.irqchip) == "IOAPIC" else { return }
             report.observationsTotal += 1
             report.observationsChecked += 1
-            let pin = Int(n("pin"))
+            let pin = Int(n(.pin))
             if let k = pendingAcks[thread]?.firstIndex(of: pin) {
                 pendingAcks[thread]!.remove(at: k)
             } else {

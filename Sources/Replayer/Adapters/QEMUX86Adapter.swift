@@ -36,7 +36,7 @@ public struct QEMUX86Adapter {
     var fields: [FieldTable<Field>?] = []
 
     /// The schema fields this adapter reads.
-    enum Field: String, CaseIterable {
+    enum Field: Int, FieldKey {
         case addr, regsel, value, pin, level, vector, enabled, data, index, irte_low, irte_high, trigger
         case delivery_mode, dest, dest_mode, remapped_addr, remapped_data, trigger_mode, type
     }
@@ -115,7 +115,7 @@ public struct QEMUX86Adapter {
         }
         guard let kind = kinds[id], let f = fields[id] else { return }
         let thread = b.threads[i]
-        func n(_ field: Field) -> Int64 { f.number(field, b, i) { Self.ordinal($0) } ?? 0 }
+        func n(_ field: Field) -> Int64 { f.number(field, b, i) ?? 0 }
 
         switch kind {
         case .ignored:
@@ -253,7 +253,7 @@ public struct QEMUX86Adapter {
             // "IOAPIC" (no sub-handle) requests come from the IOAPIC: the models must have sent one.
             report.observationsTotal += 1
             report.observationsChecked += 1
-            let fromIOAPIC = f.sources[Self.ordinal(.type)].map { b.text(i, $0, template: catalog[b.templates[i]]) } == "IOAPIC"
+            let fromIOAPIC = f.text(.type, b, i, catalog[b.templates[i]]) == "IOAPIC"
             let c = chains.with(thread) { $0 }
             if fromIOAPIC && !c.requestFromIOAPIC {
                 diverge(b, i, "IOAPIC-format remapping request", expected: "no IOAPIC delivery in the models",
@@ -306,30 +306,6 @@ public struct QEMUX86Adapter {
                 c.expectedDelivery = nil
                 chains.with(thread) { $0 = c }
             }
-        }
-    }
-
-    @inline(__always) static func ordinal(_ f: Field) -> Int {
-        switch f {
-        case .addr: 0
-        case .regsel: 1
-        case .value: 2
-        case .pin: 3
-        case .level: 4
-        case .vector: 5
-        case .enabled: 6
-        case .data: 7
-        case .index: 8
-        case .irte_low: 9
-        case .irte_high: 10
-        case .trigger: 11
-        case .delivery_mode: 12
-        case .dest: 13
-        case .dest_mode: 14
-        case .remapped_addr: 15
-        case .remapped_data: 16
-        case .trigger_mode: 17
-        case .type: 18
         }
     }
 
