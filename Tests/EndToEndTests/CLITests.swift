@@ -171,11 +171,24 @@ struct ReplayCLITests {
         #expect(r.out.contains("vtd_ir_remap_msi result"))
     }
 
-    @Test("an architecture without an adapter is a clear error (exit 2)")
+    @Test("a trace without an adapter (KVM on a VMX host) is a clear error (exit 2)")
     func unsupported() throws {
-        let r = try irqtrace(["replay", armSample, "--check"])
+        let path = temporary("vmx.txt")
+        try Data(("    qemu-kvm-1234    [001] d..1.  100.000001: kvm_exit: vcpu 0 reason EXTERNAL_INTERRUPT rip 0xffffffff8102d85e info1 0x0000000000000000 info2 0x0000000000000000 intr_info 0x800000ec error_code 0x00000000\n"
+                  + "    qemu-kvm-1234    [001] d..1.  100.000002: kvm_inj_virq: IRQ 0xec\n"
+                  + "    qemu-kvm-1234    [001] d..1.  100.000003: kvm_entry: vcpu 0, rip 0xffffffff8102d85e\n").utf8).write(to: URL(fileURLWithPath: path))
+        let r = try irqtrace(["replay", path, "--check"])
         #expect(r.status == 2)
         #expect(r.stderr.contains("not implemented yet"))
+    }
+
+    @Test("replay --check on a real arm64 GICv2 trace: exit 0, no divergence")
+    func gic() throws {
+        let r = try irqtrace(["replay", armSample, "--check", "--json"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let j = try r.json()
+        #expect(j["adapter"] as? String == "qemu-gicv2")
+        #expect((j["divergences"] as? [Any])?.isEmpty == true)
     }
 }
 

@@ -17,6 +17,26 @@ public enum Replayer {
                 for i in 0..<b.count where time.map({ b.times[i] < $0 }) ?? true { adapter.handle(b, i, catalog: reader.catalog) }
             }
             return (adapter.finish(), adapter.machine)
+        case (.qemuLog, .arm64):
+            // Topology from GICD_TYPER reads (ITLinesNumber, CPUNumber) or the CPUs the events name.
+            var cpus = 1, irqs = 288
+            try reader.forEachBatch { b in
+                for i in 0..<b.count {
+                    let t = reader.catalog[b.templates[i]]
+                    guard let binding = t.binding else { continue }
+                    if let c = binding.source(role: .cpu).flatMap({ b.number(i, $0) }) { cpus = max(cpus, Int(c) + 1) }
+                    if t.name == "gic_dist_read", binding.source(named: "addr").flatMap({ b.number(i, $0) }) == 4,
+                       let v = binding.source(named: "value").flatMap({ b.number(i, $0) }) {
+                        irqs = 32 * (Int(v & 0x1F) + 1)
+                        cpus = max(cpus, Int((v >> 5) & 7) + 1)
+                    }
+                }
+            }
+            var adapter = QEMUGICAdapter(cpus: cpus, irqs: irqs)
+            try reader.forEachBatch { b in
+                for i in 0..<b.count where time.map({ b.times[i] < $0 }) ?? true { adapter.handle(b, i, catalog: reader.catalog) }
+            }
+            return (adapter.finish(), X86Machine(vcpus: 0, behaviour: .qemu))
         case (.ftraceText, .x86_64), (.traceCmdReport, .x86_64), (.perfScript, .x86_64), (.traceDat, .x86_64):
             // The flavour: PVM leaves no kvm_entry/kvm_exit/kvm_inj_virq (shared/reference/real-sources.md).
             // Every chunk carries its templates: one pass fills the catalog.

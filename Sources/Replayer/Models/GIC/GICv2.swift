@@ -225,7 +225,7 @@ public struct GICv2: Hashable, Sendable {
                 if irq >= 32 && irq < irqCount { targets[irq] = UInt8(truncatingIfNeeded: value >> UInt32(8 * k)) }
             }
         case 0xC00..<0xD00:
-            for k in 0..<16 {
+            for k in 0..<(4 * size) {
                 let irq = (offset - 0xC00) * 4 + k
                 if irq >= 16 && irq < irqCount { edgeTriggered[irq] = value & (2 << UInt32(2 * k)) != 0 }
             }

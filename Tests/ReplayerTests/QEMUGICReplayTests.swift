@@ -1,0 +1,51 @@
+import Foundation
+import Testing
+@testable import Recorder
+@testable import Replayer
+import TraceFormat
+
+let armSamples = ((try? FileManager.default.contentsOfDirectory(atPath: root.appendingPathComponent("traces").path)) ?? [])
+    .filter { $0.hasPrefix("qemu-arm64-") && $0.hasSuffix(".log.zst") }.sorted()
+    .map { root.appendingPathComponent("traces/" + $0).path }
+
+@Suite("Replay of real QEMU GICv2 traces")
+struct QEMUGICReplayTests {
+    @Test("every arm64 GICv2 sample (EL1, and EL2 with EOImode) replays with no divergence, every observation checked",
+          arguments: armSamples)
+    func agree(path: String) throws {
+        let (reader, _) = try Recorder.open(path)
+        let r = try Replayer.check(reader)
+        #expect(r.adapter == "qemu-gicv2")
+        #expect(r.divergences.isEmpty, "\(r.divergences.prefix(2))")
+        #expect(r.observationsChecked > 5000)
+        #expect(r.observationsChecked == r.observationsTotal)
+    }
+
+    @Test("altered acknowledges, deleted EOIs and line asserts, altered priorities are detected")
+    func mutations() throws {
+        let path = armSamples.first { !$0.contains("el2") }!
+        let lines = String(decoding: try InputFile(path: path).data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        func detected(_ match: String, occurrence: Int, _ change: (String) -> String?) throws -> Bool {
+            var l = lines
+            var seen = 0
+            for k in l.indices where l[k].contains(match) {
+                seen += 1
+                guard seen == occurrence else { continue }
+                if let c = change(l[k]) { l[k] = c } else { l.remove(at: k) }
+                return !(try replay(text: Array(l.joined(separator: "\n").utf8)).divergences.isEmpty)
+            }
+            return false
+        }
+        var hits = 0, total = 0
+        for occurrence in [3, 40, 300] {
+            for (match, change) in [("acknowledged irq 27", { (l: String) -> String? in l.replacingOccurrences(of: "irq 27", with: "irq 30") }),
+                                    ("iface write at 0x00000010", { _ in nil }),
+                                    ("level 1 cpumask", { _ in nil }),
+                                    ("gic_update_bestirq", { l in l.replacingOccurrences(of: "priority 160", with: "priority 128") })] {
+                total += 1
+                if try detected(match, occurrence: occurrence, change) { hits += 1 }
+            }
+        }
+        #expect(hits == total, "\(hits) of \(total)")
+    }
+}
