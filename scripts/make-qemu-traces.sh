@@ -211,11 +211,11 @@ QEMU_VERSION="$(qemu-system-x86_64 --version | head -n1 | sed 's/^QEMU emulator 
 MAX_ZST=$((2 * 1024 * 1024))
 run_trace() { # name expect-trace-event expect-console-regex timestamp(0/1) qemu-binary args...
     local name="$1" expect="$2" expect_con="$3" ts="$4"; shift 4
-    if [ -n "$ONLY" ] && ! grep -qw -- "$name" <<<"$ONLY"; then return 0; fi
+    if [ -n "$ONLY" ] && ! tr ' ' '\n' <<<"$ONLY" | grep -qx -- "$name"; then return 0; fi
     local raw="$WORK/$name.log" con="$WORK/$name.console.txt" rc=0
     local -a cmd=("$@")
     [ "$ts" = 1 ] && cmd+=(-msg timestamp=on)
-    cmd+=(-nographic -no-reboot -m 512M -accel tcg,thread=single
+    cmd+=(-nographic -no-reboot -m 512M -accel "tcg,thread=${TCG:-single}"
           -netdev user,id=n0,restrict=on
           -drive "file=$DISK,if=none,id=d0,format=raw,readonly=on"
           -trace "file=$raw")
@@ -265,6 +265,13 @@ run_trace qemu-x86-pc-nomsi-smp2-notimestamp ioapic_set_remote_irr 'IO-APIC [0-9
 run_trace qemu-arm64-virt-gicv2-smp2 gic_acknowledge_irq 'GICv2m:' 1 qemu-system-aarch64 \
     -M virt,gic-version=2 -smp 2 "${ARM_COMMON[@]}" \
     -append "$ARM_APPEND"
+run_trace qemu-arm64-virt-gicv2-smp4 gic_acknowledge_irq 'GICv2m:' 1 qemu-system-aarch64 \
+    -M virt,gic-version=2 -smp 4 "${ARM_COMMON[@]}" \
+    -append "$ARM_APPEND"
+# Multi-threaded TCG (QEMU's default): one thread per vCPU, so events of different vCPUs interleave.
+TCG=multi run_trace qemu-arm64-virt-gicv2-smp2-mttcg gic_acknowledge_irq 'GICv2m:' 1 qemu-system-aarch64 \
+    -M virt,gic-version=2 -smp 2 "${ARM_COMMON[@]}" \
+    -append "$ARM_APPEND"
 run_trace qemu-arm64-virt-gicv2-el2-smp2 gic_acknowledge_irq 'split EOI/Deactivate' 1 qemu-system-aarch64 \
     -M virt,gic-version=2,virtualization=on -smp 2 "${ARM_COMMON[@]}" \
     -append "$ARM_APPEND"
@@ -277,6 +284,8 @@ describe() {
         qemu-x86-pc-smp2) echo "x86_64, \`-M pc -smp 2\` (i440FX, no IOMMU), virtio-net-pci + virtio-blk-pci (MSI-X)" ;;
         qemu-x86-pc-nomsi-smp2-notimestamp) echo "x86_64, \`-M pc -smp 2\`, guest \`pci=nomsi\` (virtio on INTx: level IOAPIC pins 10/11, Remote IRR), **no** \`-msg timestamp=on\`" ;;
         qemu-arm64-virt-gicv2-smp2) echo "aarch64, \`-M virt,gic-version=2 -cpu cortex-a57 -smp 2\`, virtio-net-pci + virtio-blk-pci (MSI via GICv2m SPIs), console ttyAMA0, kernel at EL1 (EOImode 0)" ;;
+        qemu-arm64-virt-gicv2-smp4) echo "aarch64, \`-M virt,gic-version=2 -cpu cortex-a57 -smp 4\`, virtio-net-pci + virtio-blk-pci (MSI via GICv2m SPIs), kernel at EL1" ;;
+        qemu-arm64-virt-gicv2-smp2-mttcg) echo "aarch64, as qemu-arm64-virt-gicv2-smp2 but with multi-threaded TCG (\`-accel tcg,thread=multi\`, QEMU's default): per-vCPU threads interleave" ;;
         qemu-arm64-virt-gicv2-el2-smp2) echo "aarch64, \`-M virt,gic-version=2,virtualization=on -cpu cortex-a57 -smp 2\`, virtio-net-pci + virtio-blk-pci, booted at EL2 (\"GIC: Using split EOI/Deactivate mode\", EOImode 1: EOIR 0x10 + DIR 0x1000)" ;;
         *) echo "?" ;;
     esac

@@ -20,6 +20,10 @@ public struct QEMUGICAdapter {
     var expectedSetIRQ: [Int] = []
     var context = 0
     var lastIAR: [UInt32]
+    /// CPUs whose GIC initialisation is under way: Linux reads ITARGETSR0–7 (its own mask), writes
+    /// its banked distributor registers, then programs its CPU interface. Banked writes while exactly
+    /// one CPU is in that window are that CPU's, whatever other CPUs do on the GIC meanwhile.
+    var initialising = Set<Int>()
     /// SGIs whose sender could not be told from the trace, by `cpu * 16 + sgi`.
     var uncertainSender = Set<Int>()
     var kinds: [Kind?] = []
@@ -102,6 +106,8 @@ public struct QEMUGICAdapter {
         case .distWrite:
             let offset = Int(n(.addr)), value = UInt32(truncatingIfNeeded: n(.value)), size = Int(n(.size))
             var from = context
+            let banked = (offset & 0xF80) != 0 && offset < 0x400 && (offset & 0x7F) < 4 || (0x400..<0x420).contains(offset) || (0xC00..<0xC08).contains(offset)
+            if banked && initialising.count == 1 { from = initialising.first! }
             if offset == 0xF00 {
                 // The sender of an SGI: a CPU lists other CPUs, so with a target list holding the
                 // context CPU, the one CPU outside the list sent it; otherwise the sender is uncertain.
@@ -127,10 +133,12 @@ public struct QEMUGICAdapter {
             let offset = Int(n(.addr)), value = UInt32(truncatingIfNeeded: n(.value))
             if (0x800..<0x820).contains(offset), value & 0xFF != 0, (value & 0xFF).nonzeroBitCount == 1 {
                 context = (value & 0xFF).trailingZeroBitCount
+                initialising.insert(context)
             }
         case .cpuWrite:
             guard cpu < gic.cpuCount else { return }
             context = cpu
+            initialising.remove(cpu)
             let offset = Int(n(.addr)), value = UInt32(truncatingIfNeeded: n(.value))
             stimulus(b, i) { g, _ in g.writeCPUInterface(cpu: cpu, offset: offset, value: value) }
         case .acknowledge:
