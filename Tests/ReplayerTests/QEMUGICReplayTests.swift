@@ -10,7 +10,7 @@ let armSamples = ((try? FileManager.default.contentsOfDirectory(atPath: root.app
 
 @Suite("Replay of real QEMU GICv2 traces")
 struct QEMUGICReplayTests {
-    @Test("every arm64 GICv2 sample (EL1, and EL2 with EOImode) replays with no divergence, every observation checked",
+    @Test("every arm64 GICv2 sample (smp 2 and 4, EL2 with EOImode, multi-threaded TCG) replays with no divergence, ≥ 99% checked",
           arguments: armSamples)
     func agree(path: String) throws {
         let (reader, _) = try Recorder.open(path)
@@ -18,7 +18,9 @@ struct QEMUGICReplayTests {
         #expect(r.adapter == "qemu-gicv2")
         #expect(r.divergences.isEmpty, "\(r.divergences.prefix(2))")
         #expect(r.observationsChecked > 5000)
-        #expect(r.observationsChecked == r.observationsTotal)
+        // Unchecked: only SGI sender bits in IAR values when the trace cannot tell the sender (smp 4).
+        #expect(r.observationsChecked * 100 >= r.observationsTotal * 99)
+        #expect(r.unchecked.keys.allSatisfy { $0.contains("SGI's sender") })
     }
 
     @Test("altered acknowledges, deleted EOIs and line asserts, altered priorities are detected")
