@@ -68,6 +68,10 @@ public struct QEMUGICAdapter {
             diverge(b, i, "best interrupt of CPU \(missing.cpu)", expected: "gic_update_bestirq cpu \(missing.cpu) irq \(missing.irq) priority \(missing.priority)",
                     observed: "not reported before the next change", state: describe(missing.cpu))
         }
+        if let cpu = expectedSetIRQ.first {
+            diverge(b, i, "IRQ line of CPU \(cpu) raised", expected: "gic_update_set_irq cpu[\(cpu)]: irq = 1",
+                    observed: "not reported before the next change", state: describe(cpu))
+        }
         expected = []
         expectedSetIRQ = []
         for step in 0..<steps {
@@ -150,6 +154,11 @@ public struct QEMUGICAdapter {
                 diverge(b, i, "best interrupt of CPU \(missing.cpu)", expected: "gic_update_bestirq cpu \(missing.cpu) irq \(missing.irq)",
                         observed: "not reported before the acknowledge", state: describe(missing.cpu))
                 expected = []
+            }
+            if let line = expectedSetIRQ.first {
+                diverge(b, i, "IRQ line of CPU \(line) raised", expected: "gic_update_set_irq cpu[\(line)]: irq = 1",
+                        observed: "not reported before the acknowledge", state: describe(line))
+                expectedSetIRQ = []
             }
             let predicted = gic.currentPending[cpu]
             let iar = gic.acknowledge(cpu: cpu)

@@ -150,6 +150,17 @@ func runMutations(samplesPerKind: Int = 40) throws {
             Kind(name: "EOI at the IOAPIC deleted (ioapic_eoi_broadcast)", match: "ioapic_eoi_broadcast", change: delete),
             Kind(name: "LAPIC EOI write deleted (apic_mem_writel 0xb0)", match: "apic_mem_writel 0xb0", change: delete),
         ]),
+        ("QEMU arm64 GICv2", [Samples.tracesDirectory + "/qemu-arm64-virt-gicv2-smp2.log.zst", Samples.tracesDirectory + "/qemu-arm64-virt-gicv2-el2-smp2.log.zst"], [
+            Kind(name: "line assert deleted (gic_set_irq level 1)", match: "gic_set_irq", change: { $0.contains("level 1") ? "" : nil }),
+            Kind(name: "acknowledged INTID altered (gic_acknowledge_irq)", match: "gic_acknowledge_irq", change: { $0.hasSuffix("irq 1023") ? nil : bump("acknowledged irq")($0) }),
+            Kind(name: "EOIR write deleted (gic_cpu_write 0x10)", match: "iface write at 0x00000010", change: delete),
+            Kind(name: "distributor write altered (gic_dist_write)", match: "gic_dist_write", change: { l in
+                guard let r = l.range(of: #": 0x[0-9a-f]{8}$"#, options: .regularExpression), let v = UInt32(l[r].dropFirst(4), radix: 16) else { return nil }
+                return l.replacingCharacters(in: r, with: ": 0x" + String(format: "%08x", v ^ 0x80))
+            }),
+            Kind(name: "best interrupt altered (gic_update_bestirq priority)", match: "gic_update_bestirq", change: bump("priority")),
+            Kind(name: "IRQ line report deleted (gic_update_set_irq)", match: "gic_update_set_irq", change: delete),
+        ]),
         ("KVM kvm_pvm recordings", try FileManager.default.contentsOfDirectory(atPath: Samples.tracesDirectory + "/kvm")
             .filter { $0.hasSuffix(".trace.txt") }.sorted().map { Samples.tracesDirectory + "/kvm/" + $0 }, [
             Kind(name: "line assert deleted (kvm_set_irq level 1)", match: "kvm_set_irq:", change: { $0.contains("level 1") ? "" : nil }),
