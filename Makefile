@@ -20,6 +20,8 @@ run: build
 	$(BIN) stats out/sample.irqt
 	$(BIN) show out/sample.irqt --event vtd_ir_remap_msi --limit 8
 	$(BIN) replay out/sample.irqt --check
+	$(BIN) replay traces/qemu-arm64-virt-gicv2-smp2.log.zst --check
+	$(BIN) replay traces/kvm/pvm-tpr.trace.txt --check
 	$(BIN) export out/sample.irqt -o out/sample.log
 	@zstd -dc $(SAMPLE) | cmp - out/sample.log && echo "export --format text reprints $(SAMPLE) byte for byte"
 
