@@ -152,9 +152,4 @@ public struct ByteCursor {
         let n = try readCount(limit: min(limit, remaining))
         return try readBytes(n)
     }
-
-    public mutating func readString(limit: Int = 1 << 20) throws(DecodeError) -> String {
-        let b = try readBlob(limit: limit)
-        return String(decoding: b, as: UTF8.self)
-    }
 }

@@ -161,17 +161,6 @@ public struct EventTemplate: Sendable {
         return pieces
     }
 
-    /// The pieces after ``TemplatePiece/bodyStart`` (the whole template when there is none), with the
-    /// index of the first slot among them.
-    public var body: (pieces: ArraySlice<TemplatePiece>, firstSlot: Int) {
-        var slot = 0
-        for (k, p) in pieces.enumerated() {
-            if case .bodyStart = p { return (pieces[(k + 1)...], slot) }
-            if p.isValueSlot { slot += 1 }
-        }
-        return (pieces[...], 0)
-    }
-
     /// True when the template prints a time (so the event's time is part of the line).
     public var printsTime: Bool {
         pieces.contains { if case .time = $0 { true } else if case .rawTime = $0 { true } else { false } }

@@ -22,9 +22,6 @@ public struct VectorBitmap: Hashable, Sendable, CustomStringConvertible {
     /// 32-bit register `r` (0…7) as the APIC presents it.
     public func register(_ r: Int) -> UInt32 { UInt32(truncatingIfNeeded: words[r >> 1] >> UInt64((r & 1) * 32)) }
 
-    /// ORs a 32-bit register in (PIR → IRR sync).
-    public mutating func formUnion(register r: Int, _ value: UInt32) { words[r >> 1] |= UInt64(value) << UInt64((r & 1) * 32) }
-
     public mutating func formUnion(_ other: VectorBitmap) { for k in 0..<4 { words[k] |= other.words[k] } }
 
     public var vectors: [UInt8] { (0...255).compactMap { contains(UInt8($0)) ? UInt8($0) : nil } }
