@@ -217,7 +217,7 @@ public struct KVMPVMAdapter {
 
         case .setIRQ:
             let gsi = Int(n(.gsi))
-            guard gsi < IOAPIC.pinCount else { return }
+            guard gsi >= 0 && gsi < IOAPIC.pinCount else { return }
             if case .delivered(let d) = machine.ioapic.setLine(pin: gsi, level: n(.level) != 0, source: Int(n(.source))) {
                 pending[thread, default: []].append(X86Machine.Message(d.entry))
             }
@@ -226,7 +226,7 @@ public struct KVMPVMAdapter {
             report.observationsTotal += 1
             report.observationsChecked += 1
             let pin = Int(n(.pin))
-            guard pin < IOAPIC.pinCount else { return }
+            guard pin >= 0 && pin < IOAPIC.pinCount else { return }
             let e = machine.ioapic.entries[pin]
             let expected = "vec \(e.vector) dst \(e.destination) \(e.levelTriggered ? "level" : "edge")\(e.masked ? " masked" : "")"
             let observed = "vec \(n(.vector)) dst \(n(.dest)) \(text(.trigger_mode))\(text(.masked).contains("masked") ? " masked" : "")"
@@ -347,6 +347,7 @@ public struct KVMPVMAdapter {
             report.observationsTotal += 1
             report.observationsChecked += 1
             let pin = Int(n(.pin))
+            guard pin >= 0 && pin < IOAPIC.pinCount else { return }
             if let k = pendingAcks[thread]?.firstIndex(of: pin) {
                 pendingAcks[thread]!.remove(at: k)
             } else {

@@ -57,7 +57,7 @@ public struct QEMUGICAdapter {
     }
 
     func describe(_ cpu: Int) -> String {
-        guard cpu < gic.cpuCount else { return "" }
+        guard cpu >= 0 && cpu < gic.cpuCount else { return "" }
         return "CPU \(cpu): PMR \(gic.priorityMask[cpu]) running priority \(gic.runningPriority[cpu]) HPPIR \(gic.currentPending[cpu])"
     }
 
@@ -97,7 +97,7 @@ public struct QEMUGICAdapter {
             return
         case .setIRQ:
             let irq = Int(n(.irq)), high = n(.level) != 0, cm = UInt8(truncatingIfNeeded: n(.cpumask)), target = UInt8(truncatingIfNeeded: n(.target))
-            guard irq < gic.irqCount else { return }
+            guard irq >= 0 && irq < gic.irqCount else { return }
             if (gic.level[irq] & cm != 0) == high { return } // unchanged: QEMU returns before updating
             stimulus(b, i) { g, _ in
                 if high {
@@ -140,13 +140,13 @@ public struct QEMUGICAdapter {
                 initialising.insert(context)
             }
         case .cpuWrite:
-            guard cpu < gic.cpuCount else { return }
+            guard cpu >= 0 && cpu < gic.cpuCount else { return }
             context = cpu
             initialising.remove(cpu)
             let offset = Int(n(.addr)), value = UInt32(truncatingIfNeeded: n(.value))
             stimulus(b, i) { g, _ in g.writeCPUInterface(cpu: cpu, offset: offset, value: value) }
         case .acknowledge:
-            guard cpu < gic.cpuCount else { return }
+            guard cpu >= 0 && cpu < gic.cpuCount else { return }
             context = cpu
             report.observationsTotal += 1
             report.observationsChecked += 1
@@ -170,7 +170,7 @@ public struct QEMUGICAdapter {
             }
             if iar != GICv2.spurious { expected = gic.update() }
         case .cpuRead:
-            guard cpu < gic.cpuCount, n(.addr) == 0xC else { return }
+            guard cpu >= 0 && cpu < gic.cpuCount, n(.addr) == 0xC else { return }
             report.observationsTotal += 1
             report.observationsChecked += 1
             let value = UInt32(truncatingIfNeeded: n(.value))

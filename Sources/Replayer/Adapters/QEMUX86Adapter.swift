@@ -157,6 +157,7 @@ public struct QEMUX86Adapter {
         case .ioapicSetRemoteIRR:
             report.observationsTotal += 1
             let pin = Int(n(.pin))
+            guard pin >= 0 && pin < IOAPIC.pinCount else { report.unchecked["ioapic_set_remote_irr (pin out of range)", default: 0] += 1; return }
             var c = chains.with(thread) { $0 }
             if let k = c.expectedRemoteIRRSet.firstIndex(of: pin) {
                 c.expectedRemoteIRRSet.remove(at: k)
@@ -185,6 +186,7 @@ public struct QEMUX86Adapter {
             report.observationsTotal += 1
             report.observationsChecked += 1
             let pin = Int(n(.pin)), vector = UInt8(truncatingIfNeeded: n(.vector))
+            guard pin >= 0 && pin < IOAPIC.pinCount else { report.observationsChecked -= 1; report.unchecked["ioapic_clear_remote_irr (pin out of range)", default: 0] += 1; return }
             var c = chains.with(thread) { $0 }
             if let k = c.expectedRemoteIRRClear.firstIndex(where: { $0.pin == pin && $0.vector == vector }) {
                 c.expectedRemoteIRRClear.remove(at: k)

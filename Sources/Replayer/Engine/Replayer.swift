@@ -32,7 +32,8 @@ public enum Replayer {
                     }
                 }
             }
-            var adapter = QEMUGICAdapter(cpus: cpus, irqs: irqs)
+            // GICv2 has at most 8 CPU interfaces and 1020 interrupt IDs; damaged input may name more.
+            var adapter = QEMUGICAdapter(cpus: min(cpus, 8), irqs: min(irqs, 1020))
             try reader.forEachBatch { b in
                 for i in 0..<b.count where time.map({ b.times[i] < $0 }) ?? true { adapter.handle(b, i, catalog: reader.catalog) }
             }

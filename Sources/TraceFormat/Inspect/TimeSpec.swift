@@ -16,7 +16,9 @@ public struct TimeSpec: Sendable, Equatable {
         }
         let parts = s.split(separator: ".", omittingEmptySubsequences: false)
         guard parts.count <= 2, let whole = Int64(parts[0].isEmpty ? "0" : parts[0]), whole >= 0 else { return nil }
-        var ns = whole * scale
+        let (product, overflow) = whole.multipliedReportingOverflow(by: scale)
+        guard !overflow else { return nil }
+        var ns = product
         if parts.count == 2 {
             let f = parts[1]
             guard !f.isEmpty, f.allSatisfy(\.isNumber), f.count <= 18 else { return nil }
@@ -32,5 +34,9 @@ public struct TimeSpec: Sendable, Equatable {
     }
 
     /// The absolute time, given the trace's first event time.
-    public func resolve(start: Int64) -> Int64 { relative ? start + nanoseconds : nanoseconds }
+    public func resolve(start: Int64) -> Int64 {
+        guard relative else { return nanoseconds }
+        let (sum, overflow) = start.addingReportingOverflow(nanoseconds)
+        return overflow ? .max : sum
+    }
 }
