@@ -48,3 +48,28 @@ struct ThreadTable<Value> {
 
     var all: [(Int32, Value)] { Array(zip(keys, values)) }
 }
+
+/// What an adapter does with each template, resolved the first time the template is seen: the
+/// event kind it handles (nil: not an event of its) and the schema fields it reads.
+struct TemplateHandlers<Kind, Field: FieldKey> {
+    private var kinds: [Kind?] = []
+    private var fields: [FieldTable<Field>?] = []
+    let classify: (String) -> Kind?
+
+    init(_ classify: @escaping (String) -> Kind?) { self.classify = classify }
+
+    /// The kind and fields of catalog template `id`; nil for templates the adapter ignores or that
+    /// match no schema.
+    @inline(__always)
+    mutating func resolve(_ id: UInt32, in catalog: TemplateCatalog) -> (kind: Kind, fields: FieldTable<Field>)? {
+        let k = Int(id)
+        while kinds.count <= k {
+            let t = catalog[UInt32(kinds.count)]
+            let kind = t.binding == nil ? nil : classify(t.name)
+            kinds.append(kind)
+            fields.append(kind == nil ? nil : FieldTable<Field>(t))
+        }
+        guard let kind = kinds[k], let f = fields[k] else { return nil }
+        return (kind, f)
+    }
+}

@@ -40,21 +40,20 @@ public struct KVMPVMAdapter {
     var coalescedAccepts: [UInt64: (time: Int64, cpu: Int32, armed: Bool)] = [:]
     /// Cross-CPU ordering uncertainty: per-CPU `local` trace clocks differ by microseconds.
     static let reorderWindowNs: Int64 = 50_000
-    var kinds: [Kind?] = []
-    var fields: [FieldTable<Field>?] = []
+    var handlers = TemplateHandlers<Kind, Field> { Self.kind(of: $0) }
 
     /// The schema fields this adapter reads.
     enum Field: Int, FieldKey {
         case apicid, dest, gpa, gsi, level, pin, source, time_ns, value, vector, delivery_mode, dest_mode, irqchip, kind, masked, redirection_hint, reg, rw, shorthand, trigger_mode, type
     }
 
-    enum Kind { case mmio, apic, msi, setIRQ, ioapicSetIRQ, accept, eoi, ack, ipi, wakeup, ignored }
+    enum Kind { case mmio, apic, msi, setIRQ, ioapicSetIRQ, accept, eoi, ack, ipi, wakeup }
     /// When each vector was accepted, by (APIC, vector).
     var acceptTimes: [UInt64: Int64] = [:]
 
     public init() {}
 
-    static func kind(_ name: String) -> Kind {
+    static func kind(of name: String) -> Kind? {
         switch name {
         case "kvm_mmio": .mmio
         case "kvm_apic": .apic
@@ -66,7 +65,7 @@ public struct KVMPVMAdapter {
         case "kvm_ack_irq": .ack
         case "kvm_apic_ipi": .ipi
         case "kvm_vcpu_wakeup": .wakeup
-        default: .ignored
+        default: nil
         }
     }
 
@@ -138,20 +137,13 @@ public struct KVMPVMAdapter {
     public mutating func handle(_ b: EventBatch, _ i: Int, catalog: TemplateCatalog) {
         report.events += 1
         let id = Int(b.templates[i])
-        while kinds.count <= id {
-            let t = catalog[UInt32(kinds.count)]
-            kinds.append(t.binding == nil ? .ignored : Self.kind(t.name))
-            fields.append(t.binding == nil ? nil : FieldTable<Field>(t))
-        }
-        guard let kind = kinds[id], kind != .ignored, let f = fields[id] else { return }
+        guard let (kind, f) = handlers.resolve(UInt32(id), in: catalog) else { return }
         let template = catalog[b.templates[i]]
         let thread = b.threads[i]
         func n(_ field: Field) -> Int64 { f.number(field, b, i) ?? 0 }
         func text(_ field: Field) -> String { f.text(field, b, i, template) ?? "" }
 
         switch kind {
-        case .ignored:
-            return
 
         case .mmio:
             let gpa = UInt64(bitPattern: n(.gpa)), value = UInt32(truncatingIfNeeded: n(.value))

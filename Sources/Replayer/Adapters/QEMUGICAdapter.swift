@@ -26,10 +26,9 @@ public struct QEMUGICAdapter {
     var initialising = Set<Int>()
     /// SGIs whose sender could not be told from the trace, by `cpu * 16 + sgi`.
     var uncertainSender = Set<Int>()
-    var kinds: [Kind?] = []
-    var fields: [FieldTable<Field>?] = []
+    var handlers = TemplateHandlers<Kind, Field> { Self.kind(of: $0) }
 
-    enum Kind { case setIRQ, distWrite, distRead, cpuWrite, cpuRead, acknowledge, bestIRQ, setIRQLine, ignored }
+    enum Kind { case setIRQ, distWrite, distRead, cpuWrite, cpuRead, acknowledge, bestIRQ, setIRQLine }
     enum Field: Int, FieldKey { case irq, level, cpumask, target, addr, size, value, cpu, priority, priority_mask, running_priority, line }
 
     public init(cpus: Int, irqs: Int) {
@@ -37,7 +36,7 @@ public struct QEMUGICAdapter {
         lastIAR = [UInt32](repeating: GICv2.spurious, count: cpus)
     }
 
-    static func kind(_ name: String) -> Kind {
+    static func kind(of name: String) -> Kind? {
         switch name {
         case "gic_set_irq": .setIRQ
         case "gic_dist_write": .distWrite
@@ -47,7 +46,7 @@ public struct QEMUGICAdapter {
         case "gic_acknowledge_irq": .acknowledge
         case "gic_update_bestirq": .bestIRQ
         case "gic_update_set_irq": .setIRQLine
-        default: .ignored
+        default: nil
         }
     }
 
@@ -83,18 +82,11 @@ public struct QEMUGICAdapter {
     public mutating func handle(_ b: EventBatch, _ i: Int, catalog: TemplateCatalog) {
         report.events += 1
         let id = Int(b.templates[i])
-        while kinds.count <= id {
-            let t = catalog[UInt32(kinds.count)]
-            kinds.append(t.binding == nil ? .ignored : Self.kind(t.name))
-            fields.append(t.binding == nil ? nil : FieldTable<Field>(t))
-        }
-        guard let kind = kinds[id], kind != .ignored, let f = fields[id] else { return }
+        guard let (kind, f) = handlers.resolve(UInt32(id), in: catalog) else { return }
         func n(_ field: Field) -> Int64 { f.number(field, b, i) ?? 0 }
         let cpu = Int(n(.cpu))
 
         switch kind {
-        case .ignored:
-            return
         case .setIRQ:
             let irq = Int(n(.irq)), high = n(.level) != 0, cm = UInt8(truncatingIfNeeded: n(.cpumask)), target = UInt8(truncatingIfNeeded: n(.target))
             guard irq >= 0 && irq < gic.irqCount else { return }

@@ -32,8 +32,7 @@ public struct QEMUX86Adapter {
     }
 
     var chains = ThreadTable { Chain() }
-    var kinds: [Kind?] = []
-    var fields: [FieldTable<Field>?] = []
+    var handlers = TemplateHandlers<Kind, Field> { Self.kind(of: $0) }
 
     /// The schema fields this adapter reads.
     enum Field: Int, FieldKey {
@@ -46,7 +45,6 @@ public struct QEMUX86Adapter {
         case ioapicMemWrite, ioapicMemRead, ioapicSetIRQ, ioapicSetRemoteIRR, ioapicClearRemoteIRR, ioapicEOIBroadcast
         case irEnable, irRequest, irteGet, irRemap, irRemapType, irRemapMSI, apicDeliverIRQ
         case uncheckedObservation
-        case ignored
     }
 
     public init(vcpus: Int = 0) {
@@ -56,7 +54,7 @@ public struct QEMUX86Adapter {
         report = ReplayReport(adapter: "qemu-x86", behaviour: "qemu")
     }
 
-    static func kind(of name: String) -> Kind {
+    static func kind(of name: String) -> Kind? {
         switch name {
         case "ioapic_mem_write": .ioapicMemWrite
         case "ioapic_set_irq": .ioapicSetIRQ
@@ -74,7 +72,7 @@ public struct QEMUX86Adapter {
         // counter (needs the untraced IRR→ISR acknowledgements), ExtINT from the PIC.
         case "apic_report_irq_delivered", "apic_mem_readl", "pic_interrupt": .uncheckedObservation
         case "ioapic_mem_read": .ioapicMemRead
-        default: .ignored
+        default: nil
         }
     }
 
@@ -108,18 +106,11 @@ public struct QEMUX86Adapter {
     public mutating func handle(_ b: EventBatch, _ i: Int, catalog: TemplateCatalog) {
         report.events += 1
         let id = Int(b.templates[i])
-        while kinds.count <= id {
-            let t = catalog[UInt32(kinds.count)]
-            kinds.append(t.binding == nil ? .ignored : Self.kind(of: t.name))
-            fields.append(t.binding == nil ? nil : FieldTable<Field>(t))
-        }
-        guard let kind = kinds[id], let f = fields[id] else { return }
+        guard let (kind, f) = handlers.resolve(UInt32(id), in: catalog) else { return }
         let thread = b.threads[i]
         func n(_ field: Field) -> Int64 { f.number(field, b, i) ?? 0 }
 
         switch kind {
-        case .ignored:
-            return
         case .uncheckedObservation:
             report.observationsTotal += 1
             report.unchecked[catalog[b.templates[i]].name, default: 0] += 1
