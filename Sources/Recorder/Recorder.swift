@@ -47,17 +47,15 @@ public enum Recorder {
     /// Records `inputs` into `output` (committed on success, dropped on error).
     public static func record(inputs: [String], to output: OutputFile, options: RecordOptions) throws -> RecordResult {
         do {
-            let result = try write(inputs: inputs, to: output, options: options)
-            return result
+            guard !inputs.isEmpty else { throw IrqtraceError("no input files", hint: "pass one or more recordings") }
+            return try write(files: try inputs.map { try InputFile(path: $0) }, to: output, options: options)
         } catch {
             output.abort()
             throw error
         }
     }
 
-    static func write(inputs: [String], to output: OutputFile, options: RecordOptions) throws -> RecordResult {
-        guard !inputs.isEmpty else { throw IrqtraceError("no input files", hint: "pass one or more recordings") }
-        let files = try inputs.map { try InputFile(path: $0) }
+    static func write(files: [InputFile], to output: OutputFile, options: RecordOptions) throws -> RecordResult {
         var formats: [InputFormat] = []
         for f in files {
             let format = try options.inputFormat ?? f.data.withUnsafeBytes { bytes in
@@ -154,15 +152,15 @@ public enum Recorder {
 
     /// Opens any input `record` accepts: an `.irqt` file directly, anything else imported in memory.
     public static func open(_ path: String, options: RecordOptions = RecordOptions()) throws -> (TraceReader, ImportDiagnostics?) {
-        let head = try InputFile(path: path)
-        let isTrace = head.data.withUnsafeBytes { TraceReader.isTrace($0) }
+        let file = try InputFile(path: path)
+        let isTrace = file.data.withUnsafeBytes { TraceReader.isTrace($0) }
         if isTrace && options.inputFormat == nil || options.inputFormat == .irqt {
-            return (try TraceReader(data: head.data, path: path), nil)
+            return (try TraceReader(data: file.data, path: path), nil)
         }
         var fast = options
         fast.level = 1
         let memory = OutputFile()
-        let result = try record(inputs: [path], to: memory, options: fast)
+        let result = try write(files: [file], to: memory, options: fast)
         return (try TraceReader(data: Data(memory.memory), path: path), result.diagnostics)
     }
 }

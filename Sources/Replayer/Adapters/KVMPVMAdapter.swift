@@ -247,8 +247,11 @@ public struct KVMPVMAdapter {
                             observed: "vector \(vector) \(trigger ? "level" : "edge") at APIC \(apicID)", state: describe(k))
                 }
                 // A message goes to every destination it matches; drop it once no other known APIC remains.
-                let others = machine.apics.indices.filter { $0 != k && machine.apics[$0].matches(destination: m.destination, logical: m.logical, shorthand: m.shorthand, source: m.source) }
-                if m.shorthand == .none && !(m.destination == 0xFF && !m.logical) && !m.logical || others.isEmpty { list.removeFirst() }
+                let unicast = m.shorthand == .none && !m.logical && m.destination != 0xFF
+                let othersMatch = machine.apics.indices.contains {
+                    $0 != k && machine.apics[$0].matches(destination: m.destination, logical: m.logical, shorthand: m.shorthand, source: m.source)
+                }
+                if unicast || !othersMatch { list.removeFirst() }
                 pending[thread] = list
             } else {
                 report.observationsTotal += 1
