@@ -124,30 +124,27 @@ public enum Recorder {
             throw IrqtraceError(e.message, path: file.path, byteOffset: e.offset, hint: "the trace.dat is damaged or not a trace-cmd file")
         }
         let clock = options.clock ?? dat.traceClock.flatMap { c in ClockDomain.allCases.first { $0.name == c } } ?? .ftraceLocal
-        var importer = TextImporter(tokenizer: FtraceLineTokenizer(clock: clock), strict: options.strict, verifyAll: options.verifyAll)
         var info = InputInfo(path: file.path, format: InputFormat.traceDat.rawValue, bytes: file.fileSize, firstEvent: writer.eventCount)
-        var n = 0
+        var counts = TraceDatReader.ImportCounts()
         let malformedBefore = diagnostics.malformedLines
         do {
-            try dat.forEachLine { record in
-                n += 1
-                try record.line.withUnsafeBytes { line in
-                    try importer.importLine(line, path: file.path, lineNumber: n, exactTime: record.pid >= 0 ? record.timestampNs : nil,
-                                            writer: writer, diagnostics: &diagnostics, observe: observe)
-                }
-            }
+            try dat.importRecords(writer: writer, clock: clock, strict: options.strict, verifyAll: options.verifyAll, path: file.path,
+                                  counts: &counts, diagnostics: &diagnostics, observe: observe)
         } catch let e as TraceDatError {
             // Damage part-way: keep what was read; lenient unless --strict.
             if options.strict {
                 throw IrqtraceError(e.message, path: file.path, byteOffset: e.offset, hint: "drop --strict to keep the events before the damage")
             }
-            diagnostics.damaged("\(file.path): byte \(e.offset): \(e.message); \(n) records read before it")
+            diagnostics.damaged("\(file.path): byte \(e.offset): \(e.message); \(counts.records) records read before it")
         }
-        info.lines = n
+        if counts.mismatches > 0 {
+            diagnostics.note("\(file.path): \(counts.mismatches) records did not reprint from their binary form and were stored as text lines (please report)")
+        }
+        info.lines = counts.records
         info.events = writer.eventCount - info.firstEvent
         info.malformedLines = diagnostics.malformedLines - malformedBefore
         info.preamble = dat.headerLines
-        return (info, importer.clock)
+        return (info, counts.clock)
     }
 
     /// Opens any input `record` accepts: an `.irqt` file directly, anything else imported in memory.

@@ -47,6 +47,24 @@ struct TraceDatImportTests {
         if path.contains("global-clock") { #expect(reader.metadata.clock == .ftraceGlobal) }
     }
 
+    @Test("records are stored from their binary form, and every one reprints its report line", arguments: datSamples)
+    func direct(path: String) throws {
+        let data = try Data(contentsOf: URL(fileURLWithPath: path))
+        let dat = try TraceDatReader(data: data, path: path)
+        let out = OutputFile()
+        let writer = TraceWriter(output: out, metadata: TraceMetadata(source: .traceDat), level: 1)
+        var counts = TraceDatReader.ImportCounts()
+        var diagnostics = ImportDiagnostics()
+        try dat.importRecords(writer: writer, clock: .ftraceLocal, strict: true, verifyAll: true, path: path,
+                              counts: &counts, diagnostics: &diagnostics, observe: { _, _ in })
+        #expect(counts.mismatches == 0)
+        #expect(counts.records > 0)
+        // Only missed-events markers and unknown events go through text lines.
+        let markers = String(decoding: try Data(contentsOf: URL(fileURLWithPath: reportPath(path))), as: UTF8.self)
+            .components(separatedBy: "EVENTS DROPPED]").count - 1
+        #expect(counts.direct == counts.records - markers)
+    }
+
     @Test("events keep the records' nanosecond times")
     func nanoseconds() throws {
         let path = datSamples.first { $0.hasSuffix("pvm-msi.dat") }!

@@ -8,7 +8,12 @@ public struct ImportDiagnostics: Sendable {
     /// "file:line: reason: excerpt", for the first ``shownLimit`` malformed lines.
     public private(set) var examples: [String] = []
 
+    /// Things worth saying that lost nothing (e.g. records stored as text instead of typed).
+    public private(set) var notes: [String] = []
+
     public init() {}
+
+    mutating func note(_ message: String) { notes.append(message) }
 
     mutating func malformed(path: String, line: Int, reason: String, text: UnsafeRawBufferPointer) {
         malformedLines += 1

@@ -156,7 +156,22 @@ final class DatEvent {
         self.nameBytes = Array(name.utf8)
     }
 
-    func field(_ name: String) -> DatField? { fields.first { $0.name == name } }
+    /// Fields by name (plugins look fields up for every record).
+    private lazy var fieldIndex: [String: DatField] = {
+        var m: [String: DatField] = [:]
+        for f in fields where m[f.name] == nil { m[f.name] = f }
+        return m
+    }()
+    func field(_ name: String) -> DatField? { fieldIndex[name] }
+    /// Plugins' look-ups by literal name, remembered by the literal's address (no string hashing).
+    private var literalFields: [(UnsafeRawPointer, DatField?)] = []
+    func fieldNamed(_ name: StaticString) -> DatField? {
+        let key = UnsafeRawPointer(name.utf8Start)
+        for (k, f) in literalFields where k == key { return f }
+        let f = field(name.description)
+        literalFields.append((key, f))
+        return f
+    }
     func commonField(_ name: String) -> DatField? { commonFields.first { $0.name == name } }
     func anyField(_ name: String) -> DatField? { commonField(name) ?? field(name) }
 }

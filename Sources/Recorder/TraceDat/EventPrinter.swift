@@ -20,9 +20,13 @@ final class EventPrinter {
         return comms[pid] ?? Array("<...>".utf8)
     }
 
+    /// Counts task names registered while printing (importers cache header text by pid).
+    private(set) var commsVersion = 0
+
     func registerComm(_ name: [UInt8], _ pid: Int32) {
         if pid == 0 || comms[pid] != nil { return }
         comms[pid] = name
+        commsVersion += 1
     }
 
     // MARK: info
@@ -543,7 +547,7 @@ final class EventPrinter {
     // MARK: bprint (trace_printk)
 
     func printBprint(_ e: DatEvent, _ d: UnsafeRawBufferPointer, _ s: inout [UInt8]) {
-        guard let ff = e.field("fmt"), let bf = e.field("buf"), let ipf = e.field("ip") else { return }
+        guard let ff = e.fieldNamed("fmt"), let bf = e.fieldNamed("buf"), let ipf = e.fieldNamed("ip") else { return }
         guard ff.offset + ff.size <= d.count, ipf.offset + ipf.size <= d.count else { return }
         let addr = DatReader.number(d, ff.offset, ff.size, big)
         let ip = DatReader.number(d, ipf.offset, ipf.size, big)
@@ -620,7 +624,7 @@ final class EventPrinter {
         case .none: return 1
         case .schedSwitch:
             guard let prevPid = fieldVal(e, "prev_pid", d, &s, err: true) else { s.append(0x21); return 0 }
-            if let f = e.field("prev_comm") { writeAndSaveComm(f, d, Int32(truncatingIfNeeded: prevPid), &s); s.append(0x3A) }
+            if let f = e.fieldNamed("prev_comm") { writeAndSaveComm(f, d, Int32(truncatingIfNeeded: prevPid), &s); s.append(0x3A) }
             appendDec(Int64(bitPattern: prevPid), &s); s.append(0x20)
             if let v = fieldVal(e, "prev_prio", d, &s, err: true) {
                 s.append(0x5B); appendDec(Int64(Int32(truncatingIfNeeded: v)), &s); s.append(ascii: "] ")
@@ -638,7 +642,7 @@ final class EventPrinter {
             }
             s.append(ascii: " ==> ")
             guard let nextPid = fieldVal(e, "next_pid", d, &s, err: true) else { s.append(0x21); return 0 }
-            if let f = e.field("next_comm") { writeAndSaveComm(f, d, Int32(truncatingIfNeeded: nextPid), &s); s.append(0x3A) }
+            if let f = e.fieldNamed("next_comm") { writeAndSaveComm(f, d, Int32(truncatingIfNeeded: nextPid), &s); s.append(0x3A) }
             appendDec(Int64(bitPattern: nextPid), &s)
             if let v = fieldVal(e, "next_prio", d, &s, err: true) {
                 s.append(ascii: " ["); appendDec(Int64(Int32(truncatingIfNeeded: v)), &s); s.append(0x5D)
@@ -673,7 +677,7 @@ final class EventPrinter {
                   let len = fieldVal(e, "len", d, &s, err: true),
                   fieldVal(e, "flags", d, &s, err: true) != nil,
                   let failed = fieldVal(e, "failed", d, &s, err: true) else { return -1 }
-            guard let insn = e.field("insn") else { s.append(ascii: "<CANT FIND FIELD insn>"); return -1 }
+            guard let insn = e.fieldNamed("insn") else { s.append(ascii: "<CANT FIND FIELD insn>"); return -1 }
             appendHex(csbase, upper: false, &s); s.append(0x3A); appendHex(rip, upper: false, &s)
             s.append(ascii: ": ")
             let n = Int(min(len, 15))
@@ -727,7 +731,7 @@ final class EventPrinter {
             else { s.append(ascii: "0x"); appendHex(pip, upper: false, &s) }
             return 0
         case .kmemCallSite:
-            guard let f = e.field("call_site"), [1, 2, 4, 8].contains(f.size), f.offset + f.size <= d.count else { return 1 }
+            guard let f = e.fieldNamed("call_site"), [1, 2, 4, 8].contains(f.size), f.offset + f.size <= d.count else { return 1 }
             let val = DatReader.number(d, f.offset, f.size, big)
             guard let i = file.kallsyms.find(val) else { return 1 }
             s.append(0x28); s.append(contentsOf: file.kallsyms.names[i]); s.append(ascii: "+0x")
@@ -736,7 +740,7 @@ final class EventPrinter {
             return 1
         case .tlbFlush:
             s.append(ascii: "pages=")
-            if let f = e.field("pages"), [1, 2, 4, 8].contains(f.size) {
+            if let f = e.fieldNamed("pages"), [1, 2, 4, 8].contains(f.size) {
                 let v = f.offset + f.size <= d.count ? DatReader.number(d, f.offset, f.size, big) : 0
                 appendDec(Int64(bitPattern: v), &s)
             } else {
@@ -848,7 +852,7 @@ final class EventPrinter {
         return 0
     }
 
-    func printExitReason(_ e: DatEvent, _ d: UnsafeRawBufferPointer, _ field: String, _ s: inout [UInt8]) -> Bool {
+    func printExitReason(_ e: DatEvent, _ d: UnsafeRawBufferPointer, _ field: StaticString, _ s: inout [UInt8]) -> Bool {
         guard let val = fieldVal(e, field, d, &s, err: true) else { return false }
         let isa = fieldVal(e, "isa", d, &s, err: false) ?? 1
         if let r = KVMExitReasons.find(isa: isa, Int32(truncatingIfNeeded: val)) {
@@ -862,13 +866,13 @@ final class EventPrinter {
     }
 
     /// `tep_get_field_val` (non-common fields only).
-    func fieldVal(_ e: DatEvent, _ name: String, _ d: UnsafeRawBufferPointer, _ s: inout [UInt8], err: Bool) -> UInt64? {
-        guard let f = e.field(name) else {
-            if err { s.append(ascii: "<CANT FIND FIELD "); s.append(string: name); s.append(0x3E) }
+    func fieldVal(_ e: DatEvent, _ name: StaticString, _ d: UnsafeRawBufferPointer, _ s: inout [UInt8], err: Bool) -> UInt64? {
+        guard let f = e.fieldNamed(name) else {
+            if err { s.append(ascii: "<CANT FIND FIELD "); s.append(string: name.description); s.append(0x3E) }
             return nil
         }
         guard [1, 2, 4, 8].contains(f.size) else {
-            if err { s.append(0x20); s.append(string: name); s.append(ascii: "=INVALID") }
+            if err { s.append(0x20); s.append(string: name.description); s.append(ascii: "=INVALID") }
             return nil
         }
         guard f.offset + f.size <= d.count else { return 0 }
@@ -879,10 +883,10 @@ final class EventPrinter {
 
     /// `tep_print_num_field` with the few formats the plugins use.
     @discardableResult
-    func printNumField(_ e: DatEvent, _ name: String, _ d: UnsafeRawBufferPointer, _ s: inout [UInt8],
+    func printNumField(_ e: DatEvent, _ name: StaticString, _ d: UnsafeRawBufferPointer, _ s: inout [UInt8],
                        prefix: String, suffix: String = "", conv: NumConv, err: Bool) -> Bool {
-        guard let f = e.field(name), [1, 2, 4, 8].contains(f.size) else {
-            if err { s.append(ascii: "CAN'T FIND FIELD \""); s.append(string: name); s.append(0x22) }
+        guard let f = e.fieldNamed(name), [1, 2, 4, 8].contains(f.size) else {
+            if err { s.append(ascii: "CAN'T FIND FIELD \""); s.append(string: name.description); s.append(0x22) }
             return false
         }
         let v = f.offset + f.size <= d.count ? DatReader.number(d, f.offset, f.size, big) : 0

@@ -27,7 +27,7 @@ public final class TraceDatReader {
     let data: Data
     let path: String
     let file: TraceDatFile
-    public private(set) var eventCounts: [String: Int] = [:]
+    public internal(set) var eventCounts: [String: Int] = [:]
 
     public init(data: Data, path: String) throws {
         self.data = data
@@ -364,10 +364,22 @@ struct ReportRun {
     static let unknownComm = Array("<...>".utf8)
     static let spaces20 = [UInt8](repeating: 0x20, count: 20)
 
-    mutating func run(counts: inout [String: Int], _ body: (TraceDatRecordLine) throws -> Void) throws {
+    /// The event table by id (dense when the ids are small).
+    func eventsByID() -> [DatEvent?] {
+        let maxID = file.events.keys.max() ?? 0
+        var byID = [DatEvent?](repeating: nil, count: maxID < 1 << 20 ? maxID + 1 : 0)
+        for (id, e) in file.events where id >= 0 && id < byID.count { byID[id] = e; e.seen = 0 }
+        return byID
+    }
+
+    /// Calls `body` for every record, all CPUs and buffers merged in time order (ties: top buffer
+    /// before instances, lower CPU first — as trace-cmd does): the stream it came from (its `recTS`,
+    /// `recMissed`, `cpu`, `buffer`), its event (nil when the id is unknown), its payload and pid.
+    func runRecords(_ body: (CPUStream, DatEvent?, UnsafeRawBufferPointer, Int32) throws -> Void) throws {
         // Min-heap of stream indices by (timestamp, order).
         var heap: [Int] = []
         heap.reserveCapacity(streams.count)
+        let streams = self.streams
         func less(_ a: Int, _ b: Int) -> Bool {
             let x = streams[a], y = streams[b]
             return x.recTS != y.recTS ? x.recTS < y.recTS : x.order < y.order
@@ -380,77 +392,100 @@ struct ReportRun {
                 if less(heap[c], heap[p]) { heap.swapAt(c, p); c = p } else { break }
             }
         }
-        func popFirst() -> Int {
-            let top = heap[0]
-            let last = heap.removeLast()
-            if !heap.isEmpty {
-                heap[0] = last
-                var p = 0
-                while true {
-                    let l = 2 * p + 1, r = l + 1
-                    var m = p
-                    if l < heap.count && less(heap[l], heap[m]) { m = l }
-                    if r < heap.count && less(heap[r], heap[m]) { m = r }
-                    if m == p { break }
-                    heap.swapAt(p, m); p = m
-                }
-            }
-            return top
-        }
         for i in streams.indices where try streams[i].advance() { push(i) }
-        var rec = TraceDatRecordLine(cpu: 0, timestampNs: 0, pid: 0, line: [])
-        rec.line.reserveCapacity(256)
-        let maxID = file.events.keys.max() ?? 0
-        var byID = [DatEvent?](repeating: nil, count: maxID < 1 << 20 ? maxID + 1 : 0)
-        for (id, e) in file.events where id >= 0 && id < byID.count { byID[id] = e; e.seen = 0 }
+        let byID = eventsByID()
+        let typeOffset = file.commonTypeOffset, typeSize = file.commonTypeSize
+        let pidOffset = file.commonPidOffset, pidSize = file.commonPidSize
+        let big = file.bigEndian
         while !heap.isEmpty {
-            let i = popFirst()
+            let i = heap[0]
             let s = streams[i]
             let d = UnsafeRawBufferPointer(rebasing: s.src[s.recStart..<(s.recStart + s.recLen)])
-            let prefix = prefixes[s.buffer]
             var pid: Int32 = 0
             var event: DatEvent? = nil
-            if d.count >= file.commonTypeOffset + file.commonTypeSize {
-                let type = Int(DatReader.number(d, file.commonTypeOffset, file.commonTypeSize, file.bigEndian))
+            if d.count >= typeOffset + typeSize {
+                let type = Int(DatReader.number(d, typeOffset, typeSize, big))
                 event = type < byID.count ? byID[type] : file.events[type]
             }
-            if d.count >= file.commonPidOffset + file.commonPidSize {
-                pid = Int32(truncatingIfNeeded: DatReader.number(d, file.commonPidOffset, file.commonPidSize, file.bigEndian))
+            if d.count >= pidOffset + pidSize {
+                pid = Int32(truncatingIfNeeded: DatReader.number(d, pidOffset, pidSize, big))
             }
+            try body(s, event, d, pid)
+            event?.seen += 1
+            // Sift the stream down with its next record, or drop it at its end.
+            if try s.advance() {
+                heap[0] = i
+            } else {
+                let last = heap.removeLast()
+                if heap.isEmpty { break }
+                heap[0] = last
+            }
+            var p = 0
+            let n = heap.count
+            while true {
+                let l = 2 * p + 1, r = l + 1
+                var m = p
+                if l < n && less(heap[l], heap[m]) { m = l }
+                if r < n && less(heap[r], heap[m]) { m = r }
+                if m == p { break }
+                heap.swapAt(p, m); p = m
+            }
+        }
+    }
+
+    /// Per-event-name record counts of the last pass.
+    func seenCounts() -> [String: Int] {
+        var counts: [String: Int] = [:]
+        for e in file.events.values where e.seen > 0 { counts[e.name, default: 0] += e.seen }
+        return counts
+    }
+
+    /// The missed-events marker line trace-cmd prints before a record that follows lost events.
+    func appendMissedLine(_ s: CPUStream, _ out: inout [UInt8]) {
+        out.append(contentsOf: prefixes[s.buffer])
+        out.append(ascii: "CPU:")
+        appendDec(Int64(s.cpu), &out)
+        if s.recMissed > 0 {
+            out.append(ascii: " [")
+            appendDec(s.recMissed, &out)
+            out.append(ascii: " EVENTS DROPPED]")
+        } else {
+            out.append(ascii: " [EVENTS DROPPED]")
+        }
+    }
+
+    /// The whole report line of a record (without its newline). After a missed-events marker
+    /// trace-cmd prints the record without its instance prefix.
+    func appendLine(_ s: CPUStream, _ event: DatEvent?, _ d: UnsafeRawBufferPointer, _ pid: Int32, _ out: inout [UInt8]) {
+        if s.recMissed == 0 { out.append(contentsOf: prefixes[s.buffer]) }
+        if let e = event {
+            formatLine(e, d, pid, s, &out)
+        } else {
+            out.append(ascii: "[UNKNOWN EVENT][UNKNOWN EVENT] (NULL): ")
+            out.append(contentsOf: ReportRun.spaces20[0..<14])
+            out.append(ascii: "[UNKNOWN EVENT]")
+        }
+        if out.last == 0x0A { out.removeLast() }
+    }
+
+    mutating func run(counts: inout [String: Int], _ body: (TraceDatRecordLine) throws -> Void) throws {
+        var rec = TraceDatRecordLine(cpu: 0, timestampNs: 0, pid: 0, line: [])
+        rec.line.reserveCapacity(256)
+        defer { counts = seenCounts() }
+        try runRecords { s, event, d, pid in
             rec.cpu = s.cpu
             rec.timestampNs = Int64(bitPattern: s.recTS)
-            rec.line.removeAll(keepingCapacity: true)
             if s.recMissed != 0 {
                 rec.pid = -1
-                rec.line.append(contentsOf: prefix)
-                rec.line.append(ascii: "CPU:")
-                appendDec(Int64(s.cpu), &rec.line)
-                if s.recMissed > 0 {
-                    rec.line.append(ascii: " [")
-                    appendDec(s.recMissed, &rec.line)
-                    rec.line.append(ascii: " EVENTS DROPPED]")
-                } else {
-                    rec.line.append(ascii: " [EVENTS DROPPED]")
-                }
-                try body(rec)
                 rec.line.removeAll(keepingCapacity: true)
-            } else {
-                rec.line.append(contentsOf: prefix)
+                appendMissedLine(s, &rec.line)
+                try body(rec)
             }
             rec.pid = pid
-            if let e = event {
-                formatLine(e, d, pid, s, &rec.line)
-                e.seen += 1
-            } else {
-                rec.line.append(ascii: "[UNKNOWN EVENT][UNKNOWN EVENT] (NULL): ")
-                rec.line.append(contentsOf: ReportRun.spaces20[0..<14])
-                rec.line.append(ascii: "[UNKNOWN EVENT]")
-            }
-            if rec.line.last == 0x0A { rec.line.removeLast() }
+            rec.line.removeAll(keepingCapacity: true)
+            appendLine(s, event, d, pid, &rec.line)
             try body(rec)
-            if try s.advance() { push(i) }
         }
-        for e in file.events.values where e.seen > 0 { counts[e.name, default: 0] += e.seen }
     }
 
     /// `%16s-%-5d [%03d] %5lu.%06lu: %s: ` + info (trace_show_data).

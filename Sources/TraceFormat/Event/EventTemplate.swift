@@ -103,6 +103,11 @@ public struct SkeletonBuilder: Sendable {
     public mutating func appendRawTime() { bytes.append(0xFF); bytes.append(SkeletonCode.rawTime) }
     /// Overwrites one skeleton byte (a code's parameter).
     public mutating func setByte(at index: Int, _ value: UInt8) { bytes[index] = value }
+    /// Appends skeleton bytes made by another builder (with its `valueCount` slots).
+    public mutating func appendSkeleton(_ other: [UInt8], valueCount: Int = 0) {
+        bytes.append(contentsOf: other)
+        self.valueCount += valueCount
+    }
     public mutating func appendBodyStart() { bytes.append(0xFF); bytes.append(SkeletonCode.bodyStart) }
 }
 

@@ -5,9 +5,10 @@ import Glibc
 /// reader; chunks carry the templates they use, so a catalog is rebuilt from any intact chunk.
 public final class TemplateCatalog {
     public private(set) var templates: [EventTemplate] = []
-    /// Hash of (name, skeleton) → id; collisions probe to the next hash value.
-    private var index: [UInt64: UInt32] = [:]
+    /// Hash of (name, skeleton) → ids.
+    private var index = HashIndex()
     private var nameBytes: [[UInt8]] = []
+    private var skeletons: [[UInt8]] = []
 
     @inline(__always)
     static func equal(_ a: [UInt8], _ b: UnsafeRawBufferPointer) -> Bool {
@@ -48,28 +49,23 @@ public final class TemplateCatalog {
 
     /// The id of the template with this name and skeleton, or nil when it is not in the catalog.
     public func lookup(name: UnsafeRawBufferPointer, skeleton: UnsafeRawBufferPointer) -> UInt32? {
-        var h = Self.hash(name: name, skeleton: skeleton)
-        while let id = index[h] {
-            if Self.equal(templates[Int(id)].skeleton, skeleton) && Self.equal(nameBytes[Int(id)], name) { return id }
-            h &+= 1
-        }
-        return nil
+        let h = Self.hash(name: name, skeleton: skeleton)
+        return index.first(h) { id in Self.equal(skeletons[Int(id)], skeleton) && Self.equal(nameBytes[Int(id)], name) }
     }
 
     /// The id of the template with this name and skeleton, adding it when new.
     public func intern(name: UnsafeRawBufferPointer, skeleton: UnsafeRawBufferPointer) throws(DecodeError) -> UInt32 {
-        var h = Self.hash(name: name, skeleton: skeleton)
-        while let id = index[h] {
-            let t = templates[Int(id)]
-            if Self.equal(t.skeleton, skeleton) && Self.equal(nameBytes[Int(id)], name) { return id }
-            h &+= 1
+        let h = Self.hash(name: name, skeleton: skeleton)
+        if let id = index.first(h, where: { id in Self.equal(skeletons[Int(id)], skeleton) && Self.equal(nameBytes[Int(id)], name) }) {
+            return id
         }
         let t = try EventTemplate(name: String(decoding: name, as: UTF8.self), skeleton: Array(skeleton))
         let id = UInt32(templates.count)
         templates.append(t)
         valueCounts.append(t.valueCount)
         nameBytes.append(Array(name))
-        index[h] = id
+        skeletons.append(t.skeleton)
+        index.insert(h, id)
         return id
     }
 

@@ -41,6 +41,7 @@ struct TraceInputOptions: ParsableArguments {
 
 /// Prints malformed-line diagnostics of an import.
 func report(_ d: ImportDiagnostics, strict: Bool) throws {
+    for n in d.notes { Console.warning(n) }
     guard d.malformedLines > 0 else { return }
     Console.warning("\(d.malformedLines) malformed line\(d.malformedLines == 1 ? "" : "s") skipped")
     for e in d.examples { Console.warning("  \(e)") }

@@ -1,0 +1,188 @@
+import TraceFormat
+
+/// An event's print format compiled for building templates straight from binary records: integer
+/// conversions (`%d %i %u %x %X` with their flags, width and precision) become number slots; every
+/// other item (`%s`, symbolic and flag lists, `%p` extensions, `%c`, `*` widths) is printed by the
+/// ``EventPrinter`` and kept as template text. Only for events libtraceevent prints from the format
+/// alone (no plugin, not failed, not `bprint`).
+final class CompiledFormat {
+    /// Plain data (no references), so the per-record loop retains nothing.
+    struct Number {
+        /// Offset and size of a plain field argument; size 0 = evaluate `exprs[expr]`.
+        var fieldOffset: Int
+        var fieldSize: Int
+        var expr: Int
+        var mask: UInt64
+        var bits: Int
+        var conv: UInt8
+        var width: Int
+        var minus: Bool
+        var zero: Bool
+        var hash: Bool
+        /// -1: none.
+        var precision: Int
+    }
+
+    enum Kind: UInt8 { case literal, number, text }
+    struct Op {
+        var kind: Kind
+        /// literal: start in `literalBytes`; number: index in `numbers`; text: index in `texts`.
+        var index: Int
+        /// literal: end in `literalBytes`; text: 1 when it is the last item.
+        var end: Int
+    }
+
+    let ops: [Op]
+    let literalBytes: [UInt8]
+    let numbers: [Number]
+    let exprs: [PExpr]
+    let texts: [PrintItem]
+    let big: Bool
+
+    init?(_ e: DatEvent, bigEndian: Bool) {
+        guard e.plugin == .none, !e.failed, !e.isBprint else { return nil }
+        big = bigEndian
+        var ops: [Op] = [], lits: [UInt8] = [], nums: [Number] = [], exprs: [PExpr] = [], texts: [PrintItem] = []
+        for (k, item) in e.items.enumerated() {
+            let last = k == e.items.count - 1
+            switch item {
+            case .literal(var b):
+                // The report drops the line's final newline.
+                if last, b.last == 0x0A { b.removeLast() }
+                guard !b.isEmpty else { continue }
+                ops.append(Op(kind: .literal, index: lits.count, end: lits.count + b.count))
+                lits += b
+            case .number(let spec, let arg, let lenArg, let ls):
+                let simple = lenArg == nil && !spec.widthStar && !spec.precisionStar && !spec.plus && !spec.space
+                    && (spec.width ?? 0) < 200 && (spec.precision ?? 0) < 200
+                guard simple, [0x64, 0x69, 0x75, 0x78, 0x58].contains(spec.conv) else {
+                    ops.append(Op(kind: .text, index: texts.count, end: last ? 1 : 0))
+                    texts.append(item)
+                    continue
+                }
+                let bits = ls <= -2 ? 8 : ls == -1 ? 16 : ls == 0 ? 32 : 64
+                var offset = 0, size = 0
+                if case .field(let f) = arg, !f.isArray, !f.isDynamic, f.size >= 1, f.size <= 8 { offset = f.offset; size = f.size }
+                ops.append(Op(kind: .number, index: nums.count, end: 0))
+                nums.append(Number(fieldOffset: offset, fieldSize: size, expr: exprs.count,
+                                   mask: bits == 64 ? .max : (1 << UInt64(bits)) - 1, bits: bits, conv: spec.conv,
+                                   width: spec.width ?? 0, minus: spec.minus, zero: spec.zero, hash: spec.hash,
+                                   precision: spec.precision ?? -1))
+                exprs.append(arg)
+            case .pointer, .string:
+                ops.append(Op(kind: .text, index: texts.count, end: last ? 1 : 0))
+                texts.append(item)
+            }
+        }
+        self.ops = ops
+        literalBytes = lits
+        numbers = nums
+        self.exprs = exprs
+        self.texts = texts
+    }
+
+    /// Appends the body of record `d` to `skeleton` and `values`. False when a value cannot be held
+    /// by a number slot (the caller prints the body instead).
+    func append(_ d: UnsafeRawBufferPointer, printer: EventPrinter, event e: DatEvent,
+                skeleton: inout SkeletonBuilder, values: inout [Int64], scratch: inout [UInt8]) -> Bool {
+        ops.withUnsafeBufferPointer { ops in
+            numbers.withUnsafeBufferPointer { numbers in
+                literalBytes.withUnsafeBytes { lits in
+                    for op in ops {
+                        switch op.kind {
+                        case .literal:
+                            skeleton.appendLiteral(UnsafeRawBufferPointer(rebasing: lits[op.index..<op.end]))
+                        case .number:
+                            let n = numbers[op.index]
+                            let raw: UInt64
+                            if n.fieldSize != 0 {
+                                raw = n.fieldOffset + n.fieldSize <= d.count ? DatReader.number(d, n.fieldOffset, n.fieldSize, big) : 0
+                            } else {
+                                raw = printer.evalNum(exprs[n.expr], e, d)
+                            }
+                            guard Self.appendNumber(raw, n, &skeleton, &values) else { return false }
+                        case .text:
+                            scratch.removeAll(keepingCapacity: true)
+                            printer.printItem(texts[op.index], e, d, &scratch)
+                            if op.end == 1, scratch.last == 0x0A { scratch.removeLast() }
+                            scratch.withUnsafeBytes { skeleton.appendLiteral($0) }
+                        }
+                    }
+                    return true
+                }
+            }
+        }
+    }
+
+    /// libtraceevent's integer printing (EventPrinter.formatInt) as literal text around a slot.
+    @inline(__always)
+    static func appendNumber(_ raw: UInt64, _ n: Number, _ skeleton: inout SkeletonBuilder, _ values: inout [Int64]) -> Bool {
+        let u = raw & n.mask
+        let value: Int64
+        let style: NumberStyle
+        var digits = 0
+        var negative = false
+        var prefix: UInt8 = 0       // 'x' or 'X' for a "0x"/"0X" prefix
+        switch n.conv {
+        case 0x64, 0x69:
+            let v: Int64 = n.bits == 64 ? Int64(bitPattern: u)
+                : (u & (1 << UInt64(n.bits - 1)) != 0 ? Int64(bitPattern: u | ~n.mask) : Int64(u))
+            value = v
+            style = .decimal
+            negative = v < 0
+            var m = v.magnitude
+            repeat { digits += 1; m /= 10 } while m != 0
+        case 0x75:
+            guard u <= UInt64(Int64.max) else { return false }
+            value = Int64(u)
+            style = .decimal
+            var m = u
+            repeat { digits += 1; m /= 10 } while m != 0
+        default:
+            value = Int64(bitPattern: u)
+            style = n.conv == 0x78 ? .hexLower : .hexUpper
+            digits = u == 0 ? 1 : (67 - u.leadingZeroBitCount) / 4
+            if n.hash && u != 0 { prefix = n.conv }
+        }
+        var slotWidth = 0
+        let hasPrecision = n.precision >= 0
+        if hasPrecision {
+            let p = n.precision
+            if p == 0 && u == 0 { return false }     // prints no digits at all
+            slotWidth = p
+            digits = max(digits, p)
+        }
+        let total = (negative ? 1 : 0) + (prefix != 0 ? 2 : 0) + digits
+        let pad = n.width - total
+        if n.minus {
+            appendPrefix(prefix, &skeleton)
+            appendSlot(style, slotWidth, value, &skeleton, &values)
+            if pad > 0 { appendSpaces(pad, &skeleton) }
+        } else if n.zero && !hasPrecision {
+            appendPrefix(prefix, &skeleton)
+            if pad > 0 { slotWidth = digits + pad }
+            appendSlot(style, slotWidth, value, &skeleton, &values)
+        } else {
+            if pad > 0 { appendSpaces(pad, &skeleton) }
+            appendPrefix(prefix, &skeleton)
+            appendSlot(style, slotWidth, value, &skeleton, &values)
+        }
+        return true
+    }
+
+    @inline(__always)
+    static func appendSlot(_ style: NumberStyle, _ width: Int, _ value: Int64, _ skeleton: inout SkeletonBuilder, _ values: inout [Int64]) {
+        skeleton.appendNumber(style, width: UInt8(min(width, 255)))
+        values.append(value)
+    }
+
+    @inline(__always)
+    static func appendPrefix(_ p: UInt8, _ skeleton: inout SkeletonBuilder) {
+        if p != 0 { skeleton.appendLiteral(0x30); skeleton.appendLiteral(p) }
+    }
+
+    @inline(__always)
+    static func appendSpaces(_ n: Int, _ skeleton: inout SkeletonBuilder) {
+        for _ in 0..<n { skeleton.appendLiteral(0x20) }
+    }
+}

@@ -1,0 +1,280 @@
+import Foundation
+import TraceFormat
+
+extension TraceDatReader {
+    /// What an import of the records did.
+    struct ImportCounts {
+        var records = 0
+        /// Records stored from their binary form (the rest went through their text line).
+        var direct = 0
+        /// Records whose binary form did not reprint their line (stored as text instead).
+        var mismatches = 0
+        var clock: ClockDomain = .none
+    }
+
+    /// Imports every record into `writer` (see ``TraceDatImport``). Throws `TraceDatError` on damage,
+    /// after the records before it are in the writer; `counts` then says how far it got.
+    func importRecords(writer: TraceWriter, clock: ClockDomain, strict: Bool, verifyAll: Bool, path: String,
+                       counts: inout ImportCounts, diagnostics: inout ImportDiagnostics,
+                       observe: (EventTemplate, UInt32) -> Void) throws {
+        defer { eventCounts = file.events.values.reduce(into: [:]) { c, e in if e.seen > 0 { c[e.name, default: 0] += e.seen } } }
+        do {
+            try data.withUnsafeBytes { (raw: UnsafeRawBufferPointer) throws in
+                let run = try ReportRun(file: file, raw: raw)
+                var importer = TraceDatImport(run: run, writer: writer, clock: clock, strict: strict, verifyAll: verifyAll)
+                defer {
+                    counts.records = importer.records
+                    counts.direct = importer.direct
+                    counts.mismatches = importer.mismatches
+                    counts.clock = importer.clock
+                }
+                try importer.importAll(path: path, diagnostics: &diagnostics, observe: observe)
+            }
+        } catch let f as DatFault {
+            throw TraceDatError(path: path, offset: f.offset, message: f.message)
+        }
+    }
+}
+
+
+/// Imports trace.dat records into a trace without going through text: each record's template
+/// (header pieces + body pieces) and slot values are built straight from the binary record, so the
+/// trace reprints the line `trace-cmd report` prints, byte for byte.
+///
+/// Three ways, per record:
+/// - **compiled** (most events): the event's print format is a list of literals, integer
+///   conversions and string-like conversions. Integer conversions become number slots filled from
+///   the record's fields; string-like ones (`%s`, `__print_symbolic`, `%pS`, …) are printed and kept
+///   as template text. No text line is made.
+/// - **printed body**: events printed by a plugin, with a failed or `bprint` format, or a value the
+///   compiled form cannot hold (`%u` above 2^63, `%.0x` of zero): the body is printed as
+///   libtraceevent would and tokenized like ftrace text; the header is still built directly.
+/// - **text line**: missed-events markers and records of unknown events go through the ftrace text
+///   importer as whole lines.
+///
+/// Every new template, every 64th record (every record under `verifyAll`) is proved: the record's
+/// report line is printed and compared with the reprint of what is stored. A record that does not
+/// reprint is stored as its text line instead (nothing is ever lost) and its event leaves the
+/// compiled way.
+struct TraceDatImport {
+    var run: ReportRun
+    let printer: EventPrinter
+    let writer: TraceWriter
+    let clock: ClockDomain
+    let verifyAll: Bool
+    var text: TextImporter<FtraceLineTokenizer>
+
+    private var skeleton = SkeletonBuilder()
+    private var values: [Int64] = []
+    private var scratch: [UInt8] = []
+    private var line: [UInt8] = []
+    private var rendered: [UInt8] = []
+    /// How each event's records are stored, by event id (decided at its first record).
+    enum Way {
+        case compiled(CompiledFormat)
+        case printedBody
+        case textLine
+    }
+    private var wayByID: [Way?] = []
+    private var wayOther: [Int: Way] = [:]
+    /// Header skeletons by (buffer, pid, event id); cleared when a plugin registers a task name.
+    private var headerIndex = HashIndex(capacity: 256)
+    private var headerKeys: [UInt64] = []
+    private var headers: [[UInt8]] = []
+    private var commsVersion = 0
+    private var sinceVerified = 0
+    private var lastTemplateCount = -1
+    private(set) var records = 0
+    /// Records the compiled or printed-body way stored (the rest went through text lines).
+    private(set) var direct = 0
+    private(set) var mismatches = 0
+
+    init(run: ReportRun, writer: TraceWriter, clock: ClockDomain, strict: Bool, verifyAll: Bool) {
+        self.run = run
+        self.printer = run.printer
+        self.writer = writer
+        self.clock = run.file.inUsecs || clock == .counter || clock == .x86TSC ? clock : .counter
+        self.verifyAll = verifyAll
+        self.text = TextImporter(tokenizer: FtraceLineTokenizer(clock: clock), strict: strict, verifyAll: verifyAll)
+        values.reserveCapacity(32)
+        scratch.reserveCapacity(256)
+        line.reserveCapacity(256)
+        rendered.reserveCapacity(256)
+    }
+
+    mutating func importAll(path: String, diagnostics: inout ImportDiagnostics,
+                            observe: (EventTemplate, UInt32) -> Void) throws {
+        let maxID = run.file.events.keys.max() ?? 0
+        if maxID < 1 << 20 { wayByID = Array(repeating: nil, count: maxID + 1) }
+        lastTemplateCount = writer.catalog.count
+        let run = self.run
+        try run.runRecords { s, event, d, pid in
+            try record(s, event, d, pid, path: path, diagnostics: &diagnostics, observe: observe)
+        }
+    }
+
+    private mutating func record(_ s: CPUStream, _ event: DatEvent?, _ d: UnsafeRawBufferPointer, _ pid: Int32, path: String,
+                                 diagnostics: inout ImportDiagnostics, observe: (EventTemplate, UInt32) -> Void) throws {
+        if s.recMissed != 0 {
+            records += 1
+            line.removeAll(keepingCapacity: true)
+            run.appendMissedLine(s, &line)
+            try textLine(path: path, exactTime: nil, diagnostics: &diagnostics, observe: observe)
+        }
+        records += 1
+        guard let e = event else {
+            try wholeLine(s, nil, d, pid, path: path, diagnostics: &diagnostics, observe: observe)
+            return
+        }
+        let way = self.way(e)
+        if case .textLine = way {
+            try wholeLine(s, e, d, pid, path: path, diagnostics: &diagnostics, observe: observe)
+            return
+        }
+        skeleton.reset()
+        values.removeAll(keepingCapacity: true)
+        appendHeader(s, e, pid)
+        var built = false
+        if case .compiled(let plan) = way {
+            built = plan.append(d, printer: printer, event: e, skeleton: &skeleton, values: &values, scratch: &scratch)
+            if !built {
+                // Start the body again the printed way.
+                skeleton.reset()
+                values.removeAll(keepingCapacity: true)
+                appendHeader(s, e, pid)
+            }
+        }
+        if !built {
+            scratch.removeAll(keepingCapacity: true)
+            printer.printInfo(e, d, into: &scratch)
+            if scratch.last == 0x0A { scratch.removeLast() }
+            scratch.withUnsafeBytes { b in
+                BodyTokenizer.tokenize(b, from: 0, to: b.count, into: &skeleton, values: &values)
+            }
+        }
+        if printer.commsVersion != commsVersion { commsVersion = printer.commsVersion; clearHeaders() }
+        let time = Int64(bitPattern: s.recTS)
+        var id = e.nameBytes.withUnsafeBytes { name in
+            skeleton.bytes.withUnsafeBytes { sk in writer.catalog.lookup(name: name, skeleton: sk) }
+        }
+        sinceVerified += 1
+        if id == nil || verifyAll || sinceVerified >= 64 {
+            sinceVerified = 0
+            line.removeAll(keepingCapacity: true)
+            run.appendLine(s, e, d, pid, &line)
+            let exact = line.withUnsafeBytes { l in
+                SkeletonRenderer.reprints(l, skeleton: skeleton.bytes, values: values, time: time, cpu: s.cpu, thread: pid, scratch: &rendered)
+            }
+            if !exact {
+                mismatches += 1
+                setWay(.textLine, for: e)
+                try textLine(path: path, exactTime: time, diagnostics: &diagnostics, observe: observe)
+                return
+            }
+            if id == nil {
+                id = try e.nameBytes.withUnsafeBytes { name in
+                    try skeleton.bytes.withUnsafeBytes { sk in try writer.catalog.intern(name: name, skeleton: sk) }
+                }
+            }
+        }
+        try values.withUnsafeBufferPointer { v in
+            try writer.append(time: time, cpu: s.cpu, thread: pid, domain: clock, template: id!, values: v)
+        }
+        direct += 1
+        if writer.catalog.count != lastTemplateCount {
+            lastTemplateCount = writer.catalog.count
+            let tid = UInt32(lastTemplateCount - 1)
+            observe(writer.catalog[tid], tid)
+        }
+    }
+
+    private mutating func way(_ e: DatEvent) -> Way {
+        if e.id >= 0 && e.id < wayByID.count, let w = wayByID[e.id] { return w }
+        if let w = wayOther[e.id] { return w }
+        let w: Way = CompiledFormat(e, bigEndian: run.file.bigEndian).map { .compiled($0) } ?? .printedBody
+        setWay(w, for: e)
+        return w
+    }
+
+    private mutating func setWay(_ w: Way, for e: DatEvent) {
+        if e.id >= 0 && e.id < wayByID.count { wayByID[e.id] = w } else { wayOther[e.id] = w }
+    }
+
+    /// `%16s-%-5d [%03d] %5lu.%06lu: %s: ` as pieces (ReportRun.formatLine).
+    private mutating func appendHeader(_ s: CPUStream, _ e: DatEvent, _ pid: Int32) {
+        let inUsecs = run.file.inUsecs
+        var digits: Int32 = 0
+        if !inUsecs { var t = s.recTS; repeat { digits += 1; t /= 10 } while t != 0 }
+        // (pid, event, buffer, time digits) packed exactly; not cached when they do not fit.
+        let cacheable = e.id >= 0 && e.id < 1 << 20 && s.buffer < 64 && s.recMissed == 0
+        let key = UInt64(UInt32(bitPattern: pid)) | UInt64(e.id & 0xFFFFF) << 32 | UInt64(s.buffer & 63) << 52 | UInt64(digits & 63) << 58
+        let hash = (key &* 0x9E37_79B9_7F4A_7C15) ^ (key >> 29)
+        if cacheable, let id = headerIndex.first(hash, where: { headerKeys[Int($0)] == key }) {
+            skeleton.appendSkeleton(headers[Int(id)])
+            return
+        }
+        var b = SkeletonBuilder()
+        scratch.removeAll(keepingCapacity: true)
+        if s.recMissed == 0 { scratch.append(contentsOf: run.prefixes[s.buffer]) }
+        let comm: [UInt8] = pid == 0 ? ReportRun.idle : (printer.comms[pid] ?? ReportRun.unknownComm)
+        if comm.count < 16 { scratch.append(contentsOf: ReportRun.spaces20[0..<(16 - comm.count)]) }
+        scratch.append(contentsOf: comm)
+        scratch.append(0x2D)
+        scratch.withUnsafeBytes { b.appendLiteral($0) }
+        b.appendThread()
+        scratch.removeAll(keepingCapacity: true)
+        var pw = pid < 0 ? 1 : 0
+        var p = pid.magnitude
+        repeat { pw += 1; p /= 10 } while p != 0
+        if pw < 5 { scratch.append(contentsOf: ReportRun.spaces20[0..<(5 - pw)]) }
+        scratch.append(contentsOf: [0x20, 0x5B])
+        scratch.withUnsafeBytes { b.appendLiteral($0) }
+        b.appendCPU(width: 3, zeroPad: true)
+        scratch.removeAll(keepingCapacity: true)
+        scratch.append(0x5D)
+        if inUsecs {
+            scratch.append(0x20)
+            scratch.withUnsafeBytes { b.appendLiteral($0) }
+            b.appendTime(fractionDigits: 6, secondsWidth: 5, rounded: true)
+        } else {
+            if digits < 12 { scratch.append(contentsOf: ReportRun.spaces20[0..<(12 - Int(digits))]) }
+            scratch.withUnsafeBytes { b.appendLiteral($0) }
+            b.appendRawTime()
+        }
+        scratch.removeAll(keepingCapacity: true)
+        scratch.append(contentsOf: [0x3A, 0x20])
+        scratch.append(contentsOf: e.nameBytes)
+        scratch.append(contentsOf: [0x3A, 0x20])
+        if e.nameBytes.count < 20 { scratch.append(contentsOf: ReportRun.spaces20[0..<(20 - e.nameBytes.count)]) }
+        scratch.withUnsafeBytes { b.appendLiteral($0) }
+        b.appendBodyStart()
+        if cacheable {
+            headerIndex.insert(hash, UInt32(headers.count))
+            headerKeys.append(key)
+            headers.append(b.bytes)
+        }
+        skeleton.appendSkeleton(b.bytes)
+    }
+
+    private mutating func clearHeaders() {
+        headerIndex.removeAll()
+        headerKeys.removeAll(keepingCapacity: true)
+        headers.removeAll(keepingCapacity: true)
+    }
+
+    private mutating func wholeLine(_ s: CPUStream, _ e: DatEvent?, _ d: UnsafeRawBufferPointer, _ pid: Int32, path: String,
+                                    diagnostics: inout ImportDiagnostics, observe: (EventTemplate, UInt32) -> Void) throws {
+        line.removeAll(keepingCapacity: true)
+        run.appendLine(s, e, d, pid, &line)
+        try textLine(path: path, exactTime: Int64(bitPattern: s.recTS), diagnostics: &diagnostics, observe: observe)
+    }
+
+    private mutating func textLine(path: String, exactTime: Int64?, diagnostics: inout ImportDiagnostics,
+                                   observe: (EventTemplate, UInt32) -> Void) throws {
+        let n = records
+        try line.withUnsafeBytes { l in
+            try text.importLine(l, path: path, lineNumber: n, exactTime: exactTime, writer: writer, diagnostics: &diagnostics, observe: observe)
+        }
+        lastTemplateCount = writer.catalog.count
+    }
+}

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# make-big-tracedat.sh — record a large real trace.dat (millions of events) for the trace.dat
+# decode benchmark (irqtrace-bench import-tracedat FILE). Not committed: too big for traces/.
+#
+# A tracefs instance with large per-CPU buffers records kvm/* (from the tiny VMM in
+# scripts/kvm-guest, run in a loop), sched/*, irq/*, irq_vectors/*, timer/* and raw_syscalls/* (a
+# shell loop makes system calls) for SECONDS seconds; `trace-cmd extract -B` saves it as trace.dat
+# v7 (zstd). Run as root.
+#
+# Environment: OUT=/tmp/irqtrace-big.dat  SECONDS_TO_RUN=6  BUFFER_KB=400000
+#              WORK=/tmp/irqtrace-kvm (where record-kvm-traces.sh built tinyvmm)
+set -euo pipefail
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+OUT="${OUT:-/tmp/irqtrace-big.dat}"
+RUN="${SECONDS_TO_RUN:-6}"
+BUFFER_KB="${BUFFER_KB:-400000}"
+WORK="${WORK:-/tmp/irqtrace-kvm}"
+INSTANCE=irqtrace-big
+log() { echo "make-big-tracedat: $*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+[ "$(id -u)" = 0 ] || die "run as root"
+command -v trace-cmd >/dev/null || die "trace-cmd missing (apt-get install trace-cmd)"
+mkdir -p "$WORK"
+if [ ! -x "$WORK/tinyvmm" ]; then
+    gcc -O2 -std=gnu11 -pthread -o "$WORK/tinyvmm" "$HERE/kvm-guest/tinyvmm.c"
+fi
+TRACEFS="$(awk '$3 == "tracefs" { print $2; exit }' /proc/mounts)"
+if [ -z "$TRACEFS" ]; then TRACEFS=/sys/kernel/tracing; mount -t tracefs nodev "$TRACEFS"; fi
+INST="$TRACEFS/instances/$INSTANCE"
+[ -d "$INST" ] || mkdir "$INST"
+trap '{ echo 0 >"$INST/tracing_on"; } 2>/dev/null; rmdir "$INST" 2>/dev/null || true' EXIT
+echo 0 >"$INST/tracing_on"
+echo "$BUFFER_KB" >"$INST/buffer_size_kb"
+echo local >"$INST/trace_clock"
+for s in kvm sched irq irq_vectors timer raw_syscalls; do
+    [ -d "$INST/events/$s" ] && echo 1 >"$INST/events/$s/enable"
+done
+: >"$INST/trace"
+echo 1 >"$INST/tracing_on"
+end=$((SECONDS + RUN))
+scenarios=($("$WORK/tinyvmm" --list | awk 'NR > 3 && NF { print $1 }'))
+( while [ $SECONDS -lt $end ]; do for s in "${scenarios[@]}"; do "$WORK/tinyvmm" "$s" >/dev/null 2>&1 || true; done; done ) &
+( while [ $SECONDS -lt $end ]; do ls /proc >/dev/null; done ) &
+wait
+echo 0 >"$INST/tracing_on"
+trace-cmd extract -B "$INSTANCE" -o "$OUT" >/dev/null 2>&1 || die "trace-cmd extract failed"
+log "$OUT: $(stat -c %s "$OUT") bytes"
