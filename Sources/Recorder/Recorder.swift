@@ -19,6 +19,9 @@ public struct RecordOptions: Sendable {
     /// The clock of ftrace text timestamps (the text does not say; default `local`, ftrace's default).
     public var clock: ClockDomain?
 
+    /// Benchmarks only: build every event but drop the chunks (see ``TraceWriter/discardChunks``).
+    public var discardChunks = false
+
     public init(inputFormat: InputFormat? = nil, strict: Bool = false, chunkSize: Int = 1 << 20, level: Int32 = 19,
                 verifyAll: Bool = false, commandLine: [String] = []) {
         self.verifyAll = verifyAll
@@ -72,6 +75,7 @@ public enum Recorder {
         }
         var metadata = TraceMetadata(source: formats.first?.sourceKind ?? .mixed, commandLine: options.commandLine)
         let writer = TraceWriter(output: output, metadata: metadata, chunkSize: options.chunkSize, level: options.level)
+        writer.discardChunks = options.discardChunks
         var diagnostics = ImportDiagnostics()
         var archVotes: [Architecture: Int] = [:]
         var clock: ClockDomain = .none

@@ -62,9 +62,14 @@ public final class TraceWriter {
     }
 
     /// Encodes, compresses and writes the pending chunk.
+    /// For benchmarks of the importers alone: chunks are dropped instead of encoded, compressed and
+    /// written (the output is then not a valid trace).
+    public var discardChunks = false
+
     public func flushChunk() throws {
         if !headerWritten { try writeHeader() }
         guard chunk.count > 0 else { return }
+        if discardChunks { chunk.reset(); return }
         let raw = chunk.encode(catalog: catalog)
         let compressed = try compressor.compress(raw)
         let first = UInt64(eventCount - chunk.count)

@@ -222,6 +222,12 @@ func runTraceDat(_ path: String) throws {
     let r = result!
     say("import.traceDat zstd 3: \(path): \(r.events) events -> \(r.bytesWritten) bytes .irqt; median \(fmt(med, 3)) s, "
           + "\(rate(Double(r.events) / med, "events/s"))")
+    // Decode alone: the file parsed and every record turned into a typed event (template, slot values,
+    // time, CPU, task), the chunks dropped instead of encoded and compressed.
+    var decodeOptions = RecordOptions(level: 1)
+    decodeOptions.discardChunks = true
+    let decode = try repeatTimed(iterations(3)) { _ = try Recorder.record(inputs: [path], to: OutputFile(), options: decodeOptions) }
+    say("  decode to events (no encoding): median \(fmt(median(decode), 3)) s, \(rate(Double(r.events) / median(decode), "events/s"))")
     let tc = ["/usr/bin/trace-cmd", "/usr/local/bin/trace-cmd"].first { FileManager.default.isExecutableFile(atPath: $0) }
     guard let tc else { say("  trace-cmd not installed: no side-by-side figure"); return }
     let report = try repeatTimed(iterations(3)) {
