@@ -140,6 +140,10 @@ struct KernelVariantTests {
         Variant(args: "dst 0 vec 54 (Fixed|physical|level)", name: "kvm_ioapic_delayed_eoi_inj", role: .vector, value: 54),
         Variant(args: "apicid 1 vec 236 (Fixed|edge)", name: "kvm_apicv_accept_irq", role: .vector, value: 236),
         Variant(args: "apicid 0 vector 239", name: "kvm_pv_eoi", role: .vector, value: 239),
+        // `%x` printed without 0x: "10" is 0x10, not ten; "1a" is text the schema reads as hex.
+        Variant(args: "apicid 10 vec 34 (Fixed|edge)", name: "kvm_apic_accept_irq", role: .apicID, value: 0x10),
+        Variant(args: "apicid 1a vec 34 (Fixed|edge)", name: "kvm_apic_accept_irq", role: .apicID, value: 0x1a),
+        Variant(args: "apicid 10 vec 34 (Fixed|edge)", name: "kvm_apic_accept_irq", role: .vector, value: 34),
         Variant(args: "PI is enabled for irq 42, vcpu 1, gsi: 0x1c, gvec: 0x22", name: "kvm_pi_irte_update", role: .vector, value: 0x22),
         Variant(args: "irqchip PIC master pin 0", name: "kvm_ack_irq", role: .pin, value: 0),
     ]

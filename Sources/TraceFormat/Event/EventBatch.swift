@@ -58,11 +58,21 @@ public struct EventBatch: Sendable {
         return values[columnBase[t] + slot * columnLength[t] + Int(rows[i])]
     }
 
+    /// The digits of a non-negative decimal number read as hexadecimal (10 → 0x10).
+    @inlinable
+    public static func decimalDigitsAsHex(_ v: Int64) -> Int64 {
+        guard v > 0 else { return v }
+        var x = UInt64(v), r: UInt64 = 0, shift: UInt64 = 0
+        while x > 0, shift < 64 { r |= (x % 10) << shift; x /= 10; shift += 4 }
+        return Int64(bitPattern: r)
+    }
+
     /// The value of a schema field of event `i`, or nil when it is text.
     @inlinable
     public func number(_ i: Int, _ source: FieldSource) -> Int64? {
         switch source {
         case .slot(let s): value(i, slot: s)
+        case .hexDigitsSlot(let s): Self.decimalDigitsAsHex(value(i, slot: s))
         case .constant(let v): v
         case .text, .composite: nil
         }
@@ -78,6 +88,7 @@ public struct EventBatch: Sendable {
                 return "0x" + String(UInt64(bitPattern: v), radix: 16, uppercase: style == .hexUpper)
             }
             return String(v)
+        case .hexDigitsSlot(let s): return "0x" + String(UInt64(bitPattern: Self.decimalDigitsAsHex(value(i, slot: s))), radix: 16)
         case .constant(let v): return String(v)
         case .text(let t): return t
         case .composite(let parts):

@@ -101,6 +101,9 @@ enum FormatToken: Sendable, Equatable {
 public enum FieldSource: Sendable, Hashable {
     /// Slot number `k` of the event's values.
     case slot(Int)
+    /// Slot `k` holding the decimal reading of digits the format prints in hex (`%x` with no `0x`
+    /// printed "10": the text tokenizer saw a decimal number; the field's value is 0x10).
+    case hexDigitsSlot(Int)
     /// A number that is part of the template text (the same for every event of the template).
     case constant(Int64)
     /// Text that is part of the template (a `%s` field with a fixed spelling such as "cpu" or "IOAPIC").

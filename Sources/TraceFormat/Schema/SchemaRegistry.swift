@@ -80,6 +80,10 @@ struct TemplateMatcher {
         case .number(let hex):
             if e < elements.count {
                 switch elements[e] {
+                case .number(let slot, let style, _) where hex && style == .decimal:
+                    sources.append(.hexDigitsSlot(slot))
+                    if step(e + 1, t + 1) { return true }
+                    sources.removeLast()
                 case .number(let slot, _, _), .string(let slot):
                     sources.append(.slot(slot))
                     if step(e + 1, t + 1) { return true }
