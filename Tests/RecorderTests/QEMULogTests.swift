@@ -140,7 +140,8 @@ struct QEMULogTests {
             return values
         }
         #expect(slots("a 1 b 0x1f c -3") == [1, 0x1f, -3])
-        #expect(slots("0xAbC cpu0 1a") == [])
+        #expect(slots("0xAbC cpu0 1a") == [0x1a])   // mixed case stays text; "cpu0" is a word; bare hex "1a" is a number
+        #expect(slots("add dead Ab1 7ffd3a2b 0f") == [0x7ffd3a2b, 0x0f])   // hex words need a digit and one letter case
         #expect(slots("-0") == [0]) // "-" stays literal: the value 0 would print without it
         #expect(slots("cpu[3]: irq = 1") == [3, 1])
         #expect(slots("0xffffffffffffffff") == [-1])

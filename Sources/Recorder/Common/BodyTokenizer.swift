@@ -1,7 +1,8 @@
 import TraceFormat
 
 /// Splits the argument text of a trace line into literal text and number slots: decimal (with an
-/// optional minus sign) and `0x`-prefixed hexadecimal numbers standing as words of their own. Leading
+/// optional minus sign), `0x`-prefixed hexadecimal and bare hexadecimal words (digits and letters
+/// a–f of one case, at least one of each) standing as words of their own. Leading
 /// zeros become a zero-pad width and hex letter case a style, so the text reprints exactly; a number
 /// that could not reprint exactly (mixed-case hex, `-0`, more digits than 64 bits hold) stays literal.
 public enum BodyTokenizer {
@@ -65,6 +66,30 @@ public enum BodyTokenizer {
                         let width = digits > 1 && line[start] == 0x30 ? UInt8(digits) : 0
                         skeleton.appendNumber(.decimal, width: width)
                         values.append(negative ? -v : v)
+                        prev = line[j - 1]
+                        i = j
+                        literalStart = j
+                        continue
+                    }
+                }
+                if hexValue(c) != nil {
+                    // A bare hexadecimal word (`%x` without 0x: "7ffd3a2b", "ffffffff81063b4c", "0f"):
+                    // digits and letters of one case, so words such as "add" or "dead" stay text.
+                    var j = i
+                    var v: UInt64 = 0
+                    var digit = false, lower = false, upper = false
+                    while j < end, let d = hexValue(line[j]) {
+                        v = v &<< 4 | UInt64(d)
+                        let b = line[j]
+                        if isDigit(b) { digit = true } else if b >= 0x61 { lower = true } else { upper = true }
+                        j += 1
+                    }
+                    let digits = j - i
+                    if digits <= 16, digit, lower != upper, j == end || !isWordByte(line[j]) {
+                        flushLiteral(i, &skeleton)
+                        let width = digits > 1 && line[i] == 0x30 ? UInt8(digits) : 0
+                        skeleton.appendNumber(upper ? .hexUpper : .hexLower, width: width)
+                        values.append(Int64(bitPattern: v))
                         prev = line[j - 1]
                         i = j
                         literalStart = j
