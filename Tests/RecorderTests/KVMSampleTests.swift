@@ -51,6 +51,11 @@ struct KVMSampleTests {
         }
         let stats = try TraceStats.collect(reader)
         #expect(stats.byName == expected)
+        // No line fell back to a whole-line string (the tokenizer's templates reprint exactly).
+        for id in 0..<UInt32(reader.catalog.count) {
+            let t = reader.catalog[id]
+            #expect(t.pieces != [.string], "a line of \(t.name) was stored whole in \(path)")
+        }
         // Every interrupt-path event of the kvm system is typed.
         let interrupt = ["kvm_set_irq", "kvm_msi_set_irq", "kvm_ioapic_set_irq", "kvm_pic_set_irq", "kvm_apic_accept_irq",
                          "kvm_eoi", "kvm_apic_ipi", "kvm_apic", "kvm_ack_irq", "kvm_vcpu_wakeup", "kvm_userspace_exit",

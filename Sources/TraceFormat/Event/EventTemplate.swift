@@ -80,14 +80,16 @@ public struct SkeletonBuilder: Sendable {
     public mutating func appendLiteral(_ raw: UnsafeRawBufferPointer) {
         guard let base = raw.baseAddress, raw.count > 0 else { return }
         if memchr(base, 0xFF, raw.count) == nil {
-            bytes.append(contentsOf: raw)
+            // Typed as UInt8 elements, the append is one memcpy.
+            bytes.append(contentsOf: UnsafeBufferPointer(start: base.assumingMemoryBound(to: UInt8.self), count: raw.count))
         } else {
             for b in raw { appendLiteral(b) }
         }
     }
     public mutating func appendLiteral(_ s: String) { for b in s.utf8 { appendLiteral(b) } }
     public mutating func appendNumber(_ style: NumberStyle, width: UInt8 = 0) {
-        bytes.append(0xFF); bytes.append(SkeletonCode.number); bytes.append(style.rawValue); bytes.append(width)
+        let code: (UInt8, UInt8, UInt8, UInt8) = (0xFF, SkeletonCode.number, style.rawValue, width)
+        withUnsafeBytes(of: code) { bytes.append(contentsOf: $0.bindMemory(to: UInt8.self)) }
         valueCount += 1
     }
     public mutating func appendString() {

@@ -90,10 +90,16 @@ func runImport() throws {
 
 
 
-/// ftrace text import at zstd 3 and 19 (the import goal for ftrace text is >= 200 MB/s per core).
-func runFtraceImport() throws {
-    let input = try Workloads.makeFtraceImportInput(approximateBytes: importMB * 1_000_000)
-    defer { unlink(input.path) }
+/// ftrace text import at zstd 3 and 19 (the import goal for ftrace text is >= 200 MB/s per core), of
+/// the real KVM recordings repeated, or of FILE (e.g. a `trace-cmd report` of a large recording).
+func runFtraceImport(_ file: String?) throws {
+    let input: Workloads.ImportInput
+    if let file {
+        input = Workloads.ImportInput(path: file, bytes: (try? FileManager.default.attributesOfItem(atPath: file)[.size] as? Int) ?? 0, rounds: 1)
+    } else {
+        input = try Workloads.makeFtraceImportInput(approximateBytes: importMB * 1_000_000)
+    }
+    defer { if file == nil { unlink(input.path) } }
     for level: Int32 in [3, 19] {
         var result: RecordResult? = nil
         _ = try Workloads.importLog(input, level: level)
@@ -291,11 +297,11 @@ do {
     case "all":
         say("machine: \(machine())")
         try runImport()
-        try runFtraceImport()
+        try runFtraceImport(nil)
         try runEncode()
         try runDecode(breakdown: true)
-    case "import": try runImport(); try runFtraceImport()
-    case "import-ftrace": try runFtraceImport()
+    case "import": try runImport(); try runFtraceImport(nil)
+    case "import-ftrace": try runFtraceImport(args.count >= 2 ? args[1] : nil)
     case "replay": try runReplay()
     case "mutations": try runMutations()
     case "import-tracedat":
