@@ -74,4 +74,33 @@ struct QEMUX86ReplayTests {
         }
         #expect(detected == total, "\(detected) of \(total) mutations detected")
     }
+
+    /// QEMU's delivered counter: a report changed at random points is a divergence; so is a deleted
+    /// report that counted +1 (the next one then jumps by 2). A deleted +0 report leaves no trace.
+    @Test("altered LAPIC delivered-counter reports, and deleted ones that counted a delivery, are detected")
+    func counterMutations() throws {
+        let path = x86Samples.first { $0.contains("q35-intremap-smp2") }!
+        let lines = String(decoding: try InputFile(path: path).data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        let reports = lines.indices.filter { lines[$0].contains(":apic_report_irq_delivered ") }
+        func value(_ k: Int) -> Int { Int(lines[reports[k]].split(separator: " ").last!)! }
+        #expect(reports.count > 2000)
+        var detected = 0, total = 0
+        for k in stride(from: 7, to: reports.count - 1, by: reports.count / 8) {
+            var altered = lines
+            altered[reports[k]] = altered[reports[k]].replacingOccurrences(of: "coalescing ", with: "coalescing 9")
+            var mutants = [altered]
+            // The first report with +1 from here on, deleted.
+            if let j = (k..<(reports.count - 1)).first(where: { value($0) == value($0 - 1) + 1 && value($0 + 1) >= value($0) }) {
+                var deleted = lines
+                deleted.remove(at: reports[j])
+                mutants.append(deleted)
+            }
+            for l in mutants {
+                total += 1
+                if try !replay(text: Array(l.joined(separator: "\n").utf8)).divergences.isEmpty { detected += 1 }
+            }
+        }
+        #expect(total >= 14)
+        #expect(detected == total, "\(detected) of \(total) mutations detected")
+    }
 }

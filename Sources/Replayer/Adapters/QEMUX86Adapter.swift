@@ -32,24 +32,28 @@ public struct QEMUX86Adapter {
     }
 
     var chains = ThreadTable { Chain() }
+    var delivered = QEMUDeliveredCounter()
     var handlers = TemplateHandlers<Kind, Field> { Self.kind(of: $0) }
 
     /// The schema fields this adapter reads.
     enum Field: Int, FieldKey {
         case addr, regsel, value, pin, level, vector, enabled, data, index, irte_low, irte_high, trigger
         case delivery_mode, dest, dest_mode, remapped_addr, remapped_data, trigger_mode, type
+        case offset, delivered, lvt
     }
 
 
     enum Kind {
         case ioapicMemWrite, ioapicMemRead, ioapicSetIRQ, ioapicSetRemoteIRR, ioapicClearRemoteIRR, ioapicEOIBroadcast
         case irEnable, irRequest, irteGet, irRemap, irRemapType, irRemapMSI, apicDeliverIRQ
+        case apicLocalDeliver, apicMemWrite, apicMemRead, apicReportDelivered, apicResetDelivered
         case uncheckedObservation
     }
 
     public init(vcpus: Int = 0) {
-        // LAPICs are not modelled from QEMU logs yet (acknowledgements are not traced, and one TCG
-        // thread runs every vCPU): the machine holds the IOAPIC and the remapping unit.
+        // Per-vCPU LAPICs are not modelled from QEMU logs (acknowledgements are not traced, and one
+        // TCG thread runs every vCPU): the machine holds the IOAPIC and the remapping unit, and
+        // QEMUDeliveredCounter checks what is certain about the LAPICs' IRRs.
         machine = X86Machine(vcpus: 0, behaviour: .qemu)
         report = ReplayReport(adapter: "qemu-x86", behaviour: "qemu")
     }
@@ -68,9 +72,13 @@ public struct QEMUX86Adapter {
         case "vtd_ir_remap_type": .irRemapType
         case "vtd_ir_remap_msi": .irRemapMSI
         case "apic_deliver_irq": .apicDeliverIRQ
-        // Observations these models do not check yet: LAPIC IRR/ISR/PPR reads, QEMU's coalescing
-        // counter (needs the untraced IRR→ISR acknowledgements), ExtINT from the PIC.
-        case "apic_report_irq_delivered", "apic_mem_readl", "pic_interrupt": .uncheckedObservation
+        case "apic_local_deliver": .apicLocalDeliver
+        case "apic_mem_writel": .apicMemWrite
+        case "apic_mem_readl": .apicMemRead
+        case "apic_report_irq_delivered": .apicReportDelivered
+        case "apic_reset_irq_delivered": .apicResetDelivered
+        // Observations these models do not check yet: ExtINT from the PIC.
+        case "pic_interrupt": .uncheckedObservation
         case "ioapic_mem_read": .ioapicMemRead
         default: nil
         }
@@ -275,7 +283,47 @@ public struct QEMUX86Adapter {
             c.expectedDelivery = X86Machine.Message(to)
             chains.with(thread) { $0 = c }
 
+        case .apicLocalDeliver:
+            delivered.localDeliver(lvt: Int(n(.lvt)), mode: Int(n(.delivery_mode)))
+
+        case .apicMemWrite:
+            delivered.registerWrite(offset: n(.offset), value: UInt32(truncatingIfNeeded: n(.value)))
+
+        case .apicMemRead:
+            report.observationsTotal += 1
+            let offset = n(.offset) & 0xFFF, value = UInt32(truncatingIfNeeded: n(.value))
+            // Which vCPU reads is not in the log (one TCG thread runs them all): only registers that
+            // are the same in every LAPIC are checked. Version: 0x14 with 6 LVT entries (QEMU apic.c).
+            guard offset == 0x30 else {
+                report.unchecked["apic_mem_readl (per-vCPU register)", default: 0] += 1
+                return
+            }
+            report.observationsChecked += 1
+            if value != 0x0005_0014 {
+                diverge(b, i, "LAPIC version register", expected: "0x00050014", observed: "0x\(String(value, radix: 16))", state: "")
+            }
+
+        case .apicResetDelivered:
+            delivered.reset()
+
+        case .apicReportDelivered:
+            report.observationsTotal += 1
+            switch delivered.report(n(.delivered)) {
+            case .checked(let expected, let observed):
+                report.observationsChecked += 1
+                if expected != observed {
+                    diverge(b, i, "LAPIC delivery counted as coalesced", expected: "+\(expected): the vector is pending in no LAPIC",
+                            observed: "+\(observed)", state: "outstanding accepted deliveries \(delivered.outstanding)")
+                }
+            case .jump(let from, let to):
+                report.observationsChecked += 1
+                diverge(b, i, "LAPIC delivered counter", expected: "\(from) or \(from + 1)", observed: "\(to)", state: "")
+            case .unchecked(let reason):
+                report.unchecked["apic_report_irq_delivered (\(reason))", default: 0] += 1
+            }
+
         case .apicDeliverIRQ:
+            delivered.message(mode: DeliveryMode(rawValue: UInt8(n(.delivery_mode) & 7))!, vector: UInt8(truncatingIfNeeded: n(.vector)))
             if let open = chains.with(thread, { $0.request }) {
                 report.observationsTotal += 1
                 report.observationsChecked += 1

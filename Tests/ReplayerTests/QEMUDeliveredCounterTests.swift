@@ -1,0 +1,62 @@
+import Testing
+@testable import Replayer
+
+/// QEMU's global LAPIC "delivered" counter (apic_report_irq_delivered) as QEMUDeliveredCounter checks it.
+@Suite("QEMU delivered counter")
+struct QEMUDeliveredCounterTests {
+    @Test("a vector pending nowhere must count +1; an EOI for every accepted delivery makes all certain again")
+    func idle() {
+        var c = QEMUDeliveredCounter()
+        c.message(mode: .fixed, vector: 0x41)
+        #expect(c.report(1) == .checked(expected: 1, observed: 1))
+        // Delivered again before any EOI: it may still be in IRR (acknowledgements are untraced).
+        c.message(mode: .fixed, vector: 0x41)
+        #expect(c.report(1) == .unchecked(reason: "vector may still be pending"))
+        // Another vector is certain while 0x41 is outstanding.
+        c.message(mode: .lowestPriority, vector: 0x51)
+        #expect(c.report(2) == .checked(expected: 1, observed: 1))
+        // Two accepted deliveries: two EOIs end them.
+        c.registerWrite(offset: 0xB0, value: 0)
+        c.message(mode: .fixed, vector: 0x41)
+        #expect(c.report(2) == .unchecked(reason: "vector may still be pending"))
+        c.registerWrite(offset: 0xB0, value: 0)
+        #expect(c.outstanding == 0)
+        c.message(mode: .fixed, vector: 0x41)
+        #expect(c.report(2) == .checked(expected: 1, observed: 0))   // a coalesced report here is a divergence
+    }
+
+    @Test("IPIs through the ICR and LVT deliveries name their vectors; NMIs set no IRR bit")
+    func causes() {
+        var c = QEMUDeliveredCounter()
+        c.registerWrite(offset: 0x300, value: 0x0000_08FB)          // fixed IPI, vector 0xfb
+        #expect(c.report(1) == .checked(expected: 1, observed: 1))
+        c.registerWrite(offset: 0x320, value: 0x0002_00EC)          // LVT timer: periodic, vector 0xec
+        c.localDeliver(lvt: 0, mode: 0)
+        #expect(c.report(2) == .checked(expected: 1, observed: 1))
+        c.localDeliver(lvt: 3, mode: 0)                              // LINT0 never written: vector unknown
+        #expect(c.report(3) == .unchecked(reason: "LVT vector unknown"))
+        // An unknown vector is outstanding: nothing is certain until every delivery has its EOI.
+        c.message(mode: .fixed, vector: 0x61)
+        #expect(c.report(4) == .unchecked(reason: "vector may still be pending"))
+        for _ in 0..<4 { c.registerWrite(offset: 0xB0, value: 0) }
+        c.message(mode: .fixed, vector: 0x61)
+        #expect(c.report(5) == .checked(expected: 1, observed: 1))
+        c.registerWrite(offset: 0x300, value: 0x0000_0400)          // NMI IPI
+        #expect(c.cause == .none)
+    }
+
+    @Test("the counter moves by 0 or 1 only; a reset (apic_reset_common) starts it again with clear IRRs")
+    func jumpsAndReset() {
+        var c = QEMUDeliveredCounter()
+        c.message(mode: .fixed, vector: 0x30)
+        #expect(c.report(1) == .checked(expected: 1, observed: 1))
+        c.message(mode: .fixed, vector: 0x31)
+        #expect(c.report(3) == .jump(from: 1, to: 3))
+        c.reset()
+        #expect(c.counter == 0 && c.outstanding == 0)
+        c.message(mode: .fixed, vector: 0x30)
+        #expect(c.report(1) == .checked(expected: 1, observed: 1))
+        c.message(mode: .fixed, vector: 0x05)
+        #expect(c.report(2) == .unchecked(reason: "vector below 16"))
+    }
+}
