@@ -155,6 +155,8 @@ func runMutations(samplesPerKind: Int = 40) throws {
             Kind(name: "Remote IRR report deleted (ioapic_set_remote_irr)", match: "ioapic_set_remote_irr", change: delete),
             Kind(name: "EOI at the IOAPIC deleted (ioapic_eoi_broadcast)", match: "ioapic_eoi_broadcast", change: delete),
             Kind(name: "LAPIC EOI write deleted (apic_mem_writel 0xb0)", match: "apic_mem_writel 0xb0", change: delete),
+            Kind(name: "delivered-counter report altered (apic_report_irq_delivered)", match: "apic_report_irq_delivered", change: bump("coalescing")),
+            Kind(name: "delivered-counter report deleted (apic_report_irq_delivered)", match: "apic_report_irq_delivered", change: delete),
         ]),
         ("QEMU arm64 GICv2", [Samples.tracesDirectory + "/qemu-arm64-virt-gicv2-smp2.log.zst", Samples.tracesDirectory + "/qemu-arm64-virt-gicv2-el2-smp2.log.zst"], [
             Kind(name: "line assert deleted (gic_set_irq level 1)", match: "gic_set_irq", change: { $0.contains("level 1") ? "" : nil }),
