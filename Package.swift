@@ -46,7 +46,7 @@ let package = Package(
         ),
         .testTarget(name: "TraceFormatTests", dependencies: ["TraceFormat"]),
         .testTarget(name: "RecorderTests", dependencies: ["Recorder", "TraceFormat"]),
-        .testTarget(name: "ReplayerTests", dependencies: ["Replayer", "Recorder", "TraceFormat"]),
+        .testTarget(name: "ReplayerTests", dependencies: ["Replayer", "Recorder", "TraceFormat"], exclude: ["Fixtures"]),
         .testTarget(name: "EndToEndTests", dependencies: ["irqtrace"]),
     ]
 )

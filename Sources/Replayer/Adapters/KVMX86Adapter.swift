@@ -1,27 +1,53 @@
 import TraceFormat
 
-/// Replays x86 KVM tracepoints recorded on a `kvm_pvm` host (shared/reference/real-sources.md §1):
-/// no kvm_entry/kvm_exit/kvm_inj_virq; the hypervisor delivers a pending vector by EOI-ing it at
-/// once (`kvm_apic: apic_write APIC_EOI` + `kvm_eoi: apicid A vector V`), so a delivered vector is
-/// never left in ISR, and a level vector's delivery-time EOI reaches the IOAPIC at once
-/// (`kvm_ack_irq`), re-delivering a line still asserted.
+/// Replays x86 KVM tracepoints (arch/x86/kvm: lapic.c, ioapic.c, irq_comm.c, x86.c) on the x86
+/// models with KVM's rules, in the footprint of the host's KVM flavour:
 ///
-/// Checked observations:
+/// - **kvm_pvm** (shared/reference/real-sources.md §1): no kvm_entry/kvm_exit/kvm_inj_virq; the
+///   hypervisor delivers a pending vector by EOI-ing it at once (`kvm_apic: apic_write APIC_EOI` +
+///   `kvm_eoi: apicid A vector V`), so a delivered vector is never left in ISR, and a level vector's
+///   delivery-time EOI reaches the IOAPIC at once (`kvm_ack_irq`), re-delivering a line still asserted.
+/// - **VMX / SVM** (kvm_intel, kvm_amd): `kvm_inj_virq` is the injection of the highest deliverable
+///   vector on the vCPU's thread (IRR → ISR, `kvm_cpu_get_interrupt`); `kvm_eoi` is the guest's EOI
+///   (the highest ISR vector retired, `apic_set_eoi`), so a missing EOI blocks lower classes; a
+///   `[reinjected]` injection is a vector already in service (an interrupted injection re-queued);
+///   `Soft/INTn` is an INT instruction, not the LAPIC's. With APICv/AVIC (`kvm_apicv_accept_irq`)
+///   the hardware delivers and EOIs (edge) without KVM seeing it: that vCPU's IRR/ISR become
+///   unknown and its deliveries and EOIs are counted unchecked.
+///
+/// Checked observations (both flavours):
 /// - each `kvm_apic_accept_irq` after an MSI (`kvm_msi_set_irq`), an IPI (`kvm_apic_ipi`), an IOAPIC
 ///   line change (`kvm_set_irq`) or an IOAPIC re-delivery: vector, trigger, and that the APIC is a
 ///   destination of the message;
-/// - each delivery-time `kvm_eoi` vector: the highest vector the LAPIC model can deliver (IRR
-///   above PPR, so TPR blocking and priority order are checked), and `vector -1` only with an empty ISR;
+/// - each delivery (pvm: delivery-time `kvm_eoi`; VMX/SVM: `kvm_inj_virq`): the highest vector the
+///   LAPIC model can deliver (IRR above PPR, so TPR blocking and priority order are checked);
+/// - VMX/SVM: each `kvm_eoi` vector is the highest in service (`vector -1` only with an empty ISR),
+///   each `kvm_pv_eoi` repeats its `kvm_eoi`; reinjected vectors are in service;
 /// - each `kvm_ack_irq` of the IOAPIC: a pin whose level vector was just EOI'd;
 /// - each `kvm_ioapic_set_irq`: vector, destination, trigger and mask of the pin's redirection entry
 ///   as the guest programmed it (IOAPIC MMIO writes seen as `kvm_mmio`);
-/// - LAPIC register reads (`kvm_apic: apic_read`): PPR, IRR, ISR, TMR.
+/// - LAPIC register reads (`kvm_apic: apic_read`): PPR, IRR, ISR, TMR;
+/// - pvm: a vCPU that blocks in HLT (`kvm_vcpu_wakeup wait`) with a deliverable vector pending (pvm
+///   delivers at HLT, so that is a lost wakeup). On VMX/SVM a guest may halt with IF=0 and a vector
+///   pending (a guest bug, not a model mismatch): left to the analyzers.
 ///
-/// The vCPU of a thread is learnt from the first `kvm_eoi` on it; LAPIC register writes seen
-/// before are applied then, in order.
-public struct KVMPVMAdapter {
+/// The vCPU of a thread is learnt in a first pass: from `kvm_entry`/`kvm_exit` ("vcpu N"; KVM's
+/// APIC ID is the vcpu_id unless userspace changes it) on VMX/SVM, from the first `kvm_eoi` on pvm.
+/// LAPIC register writes seen before a thread is known are applied once it is, in order.
+public struct KVMX86Adapter {
+    /// The host's KVM backend, as far as its footprint tells.
+    public enum Flavour: String, Sendable {
+        case pvm
+        case vmx
+        case svm
+        /// kvm_entry/kvm_inj_virq but no exit reason that tells Intel from AMD.
+        case hardware
+
+        var delegatesDeliveryToGuestEOI: Bool { self != .pvm }
+    }
+    public let flavour: Flavour
     public private(set) var machine = X86Machine(vcpus: 0, behaviour: .kvm)
-    public private(set) var report = ReplayReport(adapter: "kvm-pvm", behaviour: "kvm")
+    public private(set) var report: ReplayReport
 
     /// APIC ID (KVM prints the vcpu_id, equal to the initial APIC ID) → index in `machine.apics`.
     var apicIndex: [UInt32: Int] = [:]
@@ -44,14 +70,30 @@ public struct KVMPVMAdapter {
 
     /// The schema fields this adapter reads.
     enum Field: Int, FieldKey {
-        case apicid, dest, gpa, gsi, level, pin, source, time_ns, value, vector, delivery_mode, dest_mode, irqchip, kind, masked, redirection_hint, reg, rw, shorthand, trigger_mode, type
+        case apicid, dest, gpa, gsi, level, pin, source, time_ns, value, vector, delivery_mode, dest_mode, irqchip, kind, masked, redirection_hint, reg, rw, shorthand, trigger_mode, type, reinjected
     }
 
-    enum Kind { case mmio, apic, msi, setIRQ, ioapicSetIRQ, accept, eoi, ack, ipi, wakeup }
-    /// When each vector was accepted, by (APIC, vector).
+    enum Kind { case mmio, apic, msi, setIRQ, ioapicSetIRQ, accept, eoi, ack, ipi, wakeup, inject, pvEOI, apicvAccept, entry, picSetIRQ }
+    /// When each vector was accepted, by (APIC, vector), and on which CPU's clock.
     var acceptTimes: [UInt64: Int64] = [:]
+    var acceptCPUs: [UInt64: Int32] = [:]
+    /// The last acceptance per thread (kvm_apicv_accept_irq repeats it).
+    var lastAccept: [Int32: (UInt32, UInt8)] = [:]
+    /// Injections of a vector not (yet) accepted: printed on one CPU, the acceptance may follow on
+    /// another within the clock-skew window.
+    var deferred: [(apicID: UInt32, vector: UInt8, time: Int64, cpu: Int32, eventIndex: Int, state: String)] = []
 
-    public init() {}
+    /// APICs whose deliveries the hardware makes (APICv/AVIC): IRR/ISR unknown to the model.
+    var hardwareDelivered = Set<UInt32>()
+    /// The last `kvm_eoi` vector per thread, which a `kvm_pv_eoi` repeats.
+    var lastEOI: [Int32: Int64] = [:]
+    /// ExtINT injections from the 8259 PIC are possible (kvm_pic_set_irq seen); the PIC is not modelled.
+    var picActive = false
+
+    public init(flavour: Flavour = .pvm) {
+        self.flavour = flavour
+        report = ReplayReport(adapter: "kvm-\(flavour.rawValue)", behaviour: "kvm")
+    }
 
     static func kind(of name: String) -> Kind? {
         switch name {
@@ -65,6 +107,11 @@ public struct KVMPVMAdapter {
         case "kvm_ack_irq": .ack
         case "kvm_apic_ipi": .ipi
         case "kvm_vcpu_wakeup": .wakeup
+        case "kvm_inj_virq": .inject
+        case "kvm_pv_eoi": .pvEOI
+        case "kvm_apicv_accept_irq": .apicvAccept
+        case "kvm_entry", "kvm_exit": .entry
+        case "kvm_pic_set_irq": .picSetIRQ
         default: nil
         }
     }
@@ -113,13 +160,19 @@ public struct KVMPVMAdapter {
         }
     }
 
-    /// First pass: which thread runs which vCPU, from the `kvm_eoi` events (a static fact of the trace),
-    /// so register writes and reads are attributed from the start.
+    /// First pass: which thread runs which vCPU (a static fact of the trace), so register writes and
+    /// reads are attributed from the start: pvm from the `kvm_eoi` events (delivery-time EOIs run on
+    /// the target's thread), VMX/SVM from `kvm_entry`/`kvm_exit` "vcpu N".
     public mutating func learnThreads(_ b: EventBatch, catalog: TemplateCatalog) {
         for i in 0..<b.count {
             let t = catalog[b.templates[i]]
-            guard t.name == "kvm_eoi", binding[b.threads[i]] == nil, let src = t.binding?.source(role: .apicID),
-                  let id = b.number(i, src) else { continue }
+            guard binding[b.threads[i]] == nil, let schemaBinding = t.binding else { continue }
+            let source: FieldSource?
+            switch flavour {
+            case .pvm: source = t.name == "kvm_eoi" ? schemaBinding.source(role: .apicID) : nil
+            default: source = t.name == "kvm_entry" || t.name == "kvm_exit" ? schemaBinding.source(role: .cpu) : nil
+            }
+            guard let src = source, let id = b.number(i, src), id >= 0, id < 1 << 20 else { continue }
             binding[b.threads[i]] = UInt32(truncatingIfNeeded: id)
             _ = apic(UInt32(truncatingIfNeeded: id))
         }
@@ -263,6 +316,16 @@ public struct KVMPVMAdapter {
                 coalescedAccepts[UInt64(apicID) << 8 | UInt64(vector)] = (b.times[i], b.cpus[i], false)
             } else {
                 acceptTimes[UInt64(apicID) << 8 | UInt64(vector)] = b.times[i]
+                acceptCPUs[UInt64(apicID) << 8 | UInt64(vector)] = b.cpus[i]
+            }
+            lastAccept[thread] = (apicID, vector)
+            if let d = deferred.firstIndex(where: { $0.apicID == apicID && $0.vector == vector && $0.cpu != b.cpus[i] }) {
+                // The injection printed before this acceptance on another CPU happened after it.
+                deferred.remove(at: d)
+                report.reordered += 1
+                report.observationsChecked += 1
+                machine.apics[k].isr.insert(vector)
+                return
             }
             if binding.values.contains(apicID) {
                 _ = machine.apics[k].accept(vector: vector, mode: .fixed, level: true, trigger: trigger)
@@ -272,6 +335,38 @@ public struct KVMPVMAdapter {
                 machine.apics[k].irr.insert(vector)
                 if trigger { machine.apics[k].tmr.insert(vector) } else { machine.apics[k].tmr.remove(vector) }
             }
+
+        case .eoi where flavour.delegatesDeliveryToGuestEOI:
+            let apicID = UInt32(truncatingIfNeeded: n(.apicid)), vector = n(.vector)
+            guestEOI(b, i, k: apic(apicID), apicID: apicID, vector: vector, thread: thread)
+
+        case .inject:
+            guard flavour.delegatesDeliveryToGuestEOI, !text(.kind).hasPrefix("Soft") else { return }  // Soft/INTn: an INT instruction
+            inject(b, i, vector: UInt8(truncatingIfNeeded: n(.vector)), reinjected: text(.reinjected).contains("reinjected"), thread: thread)
+
+        case .pvEOI:
+            // apic_sync_pv_eoi_from_guest: apic_set_eoi (traced as kvm_eoi) then kvm_pv_eoi with its result.
+            report.observationsTotal += 1
+            guard let last = lastEOI[thread] else { report.unchecked["kvm_pv_eoi (no kvm_eoi before it)", default: 0] += 1; return }
+            report.observationsChecked += 1
+            if last != n(.vector) { diverge(b, i, "PV EOI", expected: "vector \(last) (the kvm_eoi before it)", observed: "vector \(n(.vector))") }
+
+        case .apicvAccept:
+            // Posted to the vCPU by APICv/AVIC: the hardware delivers and EOIs it from now on.
+            let apicID = UInt32(truncatingIfNeeded: n(.apicid)), vector = UInt8(truncatingIfNeeded: n(.vector))
+            hardwareDelivered.insert(apicID)
+            report.observationsTotal += 1
+            report.observationsChecked += 1
+            if let last = lastAccept[thread], last != (apicID, vector) {
+                diverge(b, i, "APICv acceptance", expected: "apicid \(last.0) vec \(last.1) (the kvm_apic_accept_irq before it)",
+                        observed: "apicid \(apicID) vec \(vector)")
+            }
+
+        case .entry:
+            break
+
+        case .picSetIRQ:
+            picActive = true
 
         case .eoi:
             let apicID = UInt32(truncatingIfNeeded: n(.apicid)), vector = n(.vector)
@@ -320,6 +415,7 @@ public struct KVMPVMAdapter {
             }
 
         case .wakeup:
+            guard flavour == .pvm else { return }
             // The vCPU blocked in HLT for `time_ns`: nothing deliverable can have been pending when it
             // blocked (pvm delivers pending interrupts at HLT), or the wakeup was lost.
             guard text(.kind) == "wait", let a = binding[thread] else { return }
@@ -352,7 +448,103 @@ public struct KVMPVMAdapter {
         }
     }
 
+    /// VMX/SVM: `kvm_inj_virq` on the vCPU's thread — the LAPIC's highest deliverable vector, acknowledged.
+    mutating func inject(_ b: EventBatch, _ i: Int, vector v: UInt8, reinjected: Bool, thread: Int32) {
+        flushDeferred(before: b.times[i])
+        report.observationsTotal += 1
+        guard let a = binding[thread] else { report.unchecked["kvm_inj_virq (vCPU not known)", default: 0] += 1; return }
+        let k = apic(a)
+        if hardwareDelivered.contains(a) { report.unchecked["kvm_inj_virq (APICv: IRR kept by hardware)", default: 0] += 1; return }
+        if reinjected {
+            // An injection interrupted by an exit, queued again: already acknowledged.
+            report.observationsChecked += 1
+            if !machine.apics[k].isr.contains(v) {
+                diverge(b, i, "reinjected vector in service at APIC \(a)", expected: "vector \(v) in ISR", observed: "not in service", state: describe(k))
+            }
+            return
+        }
+        var expected = machine.apics[k].deliverable
+        if expected != v && !machine.apics[k].irr.contains(v) {
+            if picActive && expected == nil {
+                // ExtINT: the vector comes from the 8259 PIC, which is not modelled.
+                report.unchecked["kvm_inj_virq (ExtINT from the PIC)", default: 0] += 1
+                return
+            }
+            // Not accepted yet as printed: the acceptance may come from another CPU's clock.
+            deferred.append((a, v, b.times[i], b.cpus[i], b.firstEventIndex + i, describe(k)))
+            return
+        }
+        if expected != v, (v & 0xF0) > machine.apics[k].ppr {
+            // Higher vectors accepted on another CPU within the skew window may really have come later.
+            let higher = machine.apics[k].irr.vectors.filter { $0 > v && ($0 & 0xF0) > machine.apics[k].ppr }
+            let late = higher.allSatisfy { h in
+                let key = UInt64(a) << 8 | UInt64(h)
+                return acceptCPUs[key].map { $0 != b.cpus[i] } == true && acceptTimes[key].map { b.times[i] - $0 <= Self.reorderWindowNs } == true
+            }
+            if late { expected = v; report.reordered += 1 }
+        }
+        report.observationsChecked += 1
+        if expected != v {
+            diverge(b, i, "vector injected into the vCPU of APIC \(a)", expected: expected.map { "vector \($0)" } ?? "none deliverable",
+                    observed: "vector \(v)", state: describe(k))
+        }
+        machine.apics[k].irr.remove(v)
+        machine.apics[k].isr.insert(v)
+    }
+
+    /// Injections whose acceptance never came within the window are divergences.
+    mutating func flushDeferred(before time: Int64) {
+        while let d = deferred.first, time - d.time > Self.reorderWindowNs {
+            deferred.removeFirst()
+            report.observationsChecked += 1
+            report.divergences.append(Divergence(eventIndex: d.eventIndex, timeNs: d.time, what: "vector injected into the vCPU of APIC \(d.apicID)",
+                                                 expected: "a vector accepted and deliverable", observed: "vector \(d.vector) (never accepted)",
+                                                 state: d.state))
+        }
+    }
+
+    /// VMX/SVM: `kvm_eoi` of the guest's EOI write (`apic_set_eoi`): the highest vector in service.
+    mutating func guestEOI(_ b: EventBatch, _ i: Int, k: Int, apicID: UInt32, vector: Int64, thread: Int32) {
+        lastEOI[thread] = vector
+        if let missed = pendingAcks[thread], !missed.isEmpty {
+            diverge(b, i, "IOAPIC ack after a level EOI", expected: "kvm_ack_irq for pin \(missed)", observed: "none before this EOI")
+            pendingAcks[thread] = []
+        }
+        report.observationsTotal += 1
+        if hardwareDelivered.contains(apicID) {
+            // APICv: KVM sees EOIs of level vectors only (EOI-induced exits); the ISR is the hardware's.
+            report.unchecked["kvm_eoi (APICv: ISR kept by hardware)", default: 0] += 1
+            if vector >= 0 { ioapicEOI(UInt8(truncatingIfNeeded: vector), thread: thread, level: true) }
+            return
+        }
+        report.observationsChecked += 1
+        let expected = machine.apics[k].isr.highest
+        guard vector >= 0 else {
+            if let v = expected { diverge(b, i, "EOI with an empty ISR", expected: "vector \(v) retired", observed: "vector -1", state: describe(k)) }
+            return
+        }
+        let v = UInt8(truncatingIfNeeded: vector)
+        if expected != v {
+            diverge(b, i, "EOI at APIC \(apicID)", expected: expected.map { "vector \($0) (highest in service)" } ?? "vector -1 (none in service)",
+                    observed: "vector \(v)", state: describe(k))
+        }
+        machine.apics[k].isr.remove(v)
+        if machine.apics[k].tmr.contains(v) && !machine.apics[k].directedEOI { ioapicEOI(v, thread: thread, level: true) }
+    }
+
+    /// The IOAPIC's side of a level EOI: Remote IRR cleared (its ack must follow), a line still high re-delivered.
+    mutating func ioapicEOI(_ v: UInt8, thread: Int32, level: Bool) {
+        for e in machine.ioapic.endOfInterrupt(vector: v, level: level) {
+            switch e {
+            case .remoteIRRCleared(let pin): pendingAcks[thread, default: []].append(pin)
+            case .redelivered(let d): pending[thread, default: []].append(X86Machine.Message(d.entry))
+            case .delayedRedelivery: break
+            }
+        }
+    }
+
     public mutating func finish() -> ReplayReport {
+        flushDeferred(before: .max)
         for (thread, pins) in pendingAcks.sorted(by: { $0.key < $1.key }) where !pins.isEmpty {
             report.divergences.append(Divergence(eventIndex: -1, timeNs: 0, what: "IOAPIC ack after a level EOI (thread \(thread))",
                                                  expected: "kvm_ack_irq for pin \(pins)", observed: "end of trace", state: ""))
