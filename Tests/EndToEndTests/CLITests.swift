@@ -171,12 +171,23 @@ struct ReplayCLITests {
         #expect(r.out.contains("vtd_ir_remap_msi result"))
     }
 
-    @Test("a trace without an adapter (KVM on a VMX host) is a clear error (exit 2)")
-    func unsupported() throws {
+    @Test("a VMX KVM trace injecting a vector no LAPIC accepted diverges (exit 1)")
+    func vmx() throws {
         let path = temporary("vmx.txt")
         try Data(("    qemu-kvm-1234    [001] d..1.  100.000001: kvm_exit: vcpu 0 reason EXTERNAL_INTERRUPT rip 0xffffffff8102d85e info1 0x0000000000000000 info2 0x0000000000000000 intr_info 0x800000ec error_code 0x00000000\n"
                   + "    qemu-kvm-1234    [001] d..1.  100.000002: kvm_inj_virq: IRQ 0xec\n"
                   + "    qemu-kvm-1234    [001] d..1.  100.000003: kvm_entry: vcpu 0, rip 0xffffffff8102d85e\n").utf8).write(to: URL(fileURLWithPath: path))
+        let r = try irqtrace(["replay", path, "--check"])
+        #expect(r.status == 1)
+        #expect(r.out.contains("kvm-vmx"))
+        #expect(r.out.contains("never accepted"))
+    }
+
+    @Test("a trace without an adapter (arm64 KVM vGIC events) is a clear error (exit 2)")
+    func unsupported() throws {
+        let path = temporary("arm64-kvm.txt")
+        try Data(("    qemu-kvm-1234    [001] d..1.  100.000001: kvm_entry: PC: 0xffff800008123456\n"
+                  + "    qemu-kvm-1234    [001] d..1.  100.000002: vgic_update_irq_pending: VCPU: 1, IRQ 27, level: 1\n").utf8).write(to: URL(fileURLWithPath: path))
         let r = try irqtrace(["replay", path, "--check"])
         #expect(r.status == 2)
         #expect(r.stderr.contains("not implemented yet"))

@@ -81,7 +81,7 @@ public enum Replayer {
             return (adapter.finish(), adapter.machine)
         default:
             throw IrqtraceError("replay of \(m.source.rawValue) traces for \(m.arch.rawValue) is not implemented yet",
-                                path: reader.path, hint: "this release replays QEMU x86 logs (IOAPIC, VT-d interrupt remapping, MSI)")
+                                path: reader.path, hint: "this release replays QEMU x86 and arm64 GICv2 logs and x86 KVM tracepoints (kvm_pvm, VMX, SVM hosts)")
         }
     }
 }
