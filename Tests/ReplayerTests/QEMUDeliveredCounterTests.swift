@@ -60,3 +60,47 @@ struct QEMUDeliveredCounterTests {
         #expect(c.report(2) == .unchecked(reason: "vector below 16"))
     }
 }
+
+/// Per-vCPU LAPIC registers from QEMU logs, when each vCPU has its own thread.
+@Suite("QEMU LAPIC registers by thread")
+struct QEMUAPICRegistersTests {
+    @Test("a thread reading one APIC ID is that vCPU; its writes predict its reads; a thread reading two IDs is never bound")
+    func binding() {
+        var r = QEMUAPICRegisters()
+        r.learn(thread: 10, idRead: 0x0000_0000)
+        r.learn(thread: 11, idRead: 0x0100_0000)
+        r.learn(thread: 12, idRead: 0x0000_0000)
+        r.learn(thread: 12, idRead: 0x0100_0000)
+        #expect(r.apicID(of: 10) == 0 && r.apicID(of: 11) == 1 && r.apicID(of: 12) == nil)
+        #expect(r.read(thread: 11, offset: 0x20) == .expected(0x0100_0000))
+        #expect(r.read(thread: 10, offset: 0x350) == .expected(0x700))          // the BSP's LINT0: ExtINT at reset
+        #expect(r.read(thread: 11, offset: 0xF0) == .expected(0xFF))
+        r.write(thread: 11, offset: 0xF0, value: 0x0000_11FF)
+        #expect(r.read(thread: 11, offset: 0xF0) == .expected(0x1FF))            // QEMU keeps 9 bits of SVR
+        r.write(thread: 10, offset: 0x310, value: 0x0100_0000)
+        r.write(thread: 10, offset: 0x300, value: 0x0000_08FB)
+        #expect(r.read(thread: 10, offset: 0x300) == .expected(0x08FB))          // delivery status never set
+        #expect(r.read(thread: 11, offset: 0x300) == .expected(0))
+        r.write(thread: 10, offset: 0xE0, value: 0x0FFF_FFFF)
+        #expect(r.read(thread: 10, offset: 0xE0) == .expected(0x0FFF_FFFF))
+        r.write(thread: 10, offset: 0x3E0, value: 0xFF)
+        #expect(r.read(thread: 10, offset: 0x3E0) == .expected(0xB))
+        #expect(r.read(thread: 12, offset: 0x300) == .unchecked("per-vCPU register, vCPU unknown"))
+        #expect(r.read(thread: 12, offset: 0x30) == .expected(0x0005_0014))
+        #expect(r.read(thread: 10, offset: 0x390) == .unchecked("timer current count"))
+    }
+
+    @Test("an INIT IPI resets its target's registers; a system reset resets all")
+    func resets() {
+        var r = QEMUAPICRegisters()
+        r.learn(thread: 10, idRead: 0)
+        r.learn(thread: 11, idRead: 0x0100_0000)
+        r.write(thread: 11, offset: 0x80, value: 0x20)
+        r.write(thread: 10, offset: 0x310, value: 0x0100_0000)
+        r.write(thread: 10, offset: 0x300, value: 0x0000_C500)                 // INIT, level assert, to APIC 1
+        #expect(r.read(thread: 11, offset: 0x80) == .expected(0))
+        r.write(thread: 10, offset: 0x80, value: 0x30)
+        r.resetAll()
+        #expect(r.read(thread: 10, offset: 0x80) == .expected(0))
+    }
+}

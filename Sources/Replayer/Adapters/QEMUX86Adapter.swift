@@ -33,6 +33,7 @@ public struct QEMUX86Adapter {
 
     var chains = ThreadTable { Chain() }
     var delivered = QEMUDeliveredCounter()
+    var registers = QEMUAPICRegisters()
     var handlers = TemplateHandlers<Kind, Field> { Self.kind(of: $0) }
 
     /// The schema fields this adapter reads.
@@ -56,6 +57,16 @@ public struct QEMUX86Adapter {
         // QEMUDeliveredCounter checks what is certain about the LAPICs' IRRs.
         machine = X86Machine(vcpus: 0, behaviour: .qemu)
         report = ReplayReport(adapter: "qemu-x86", behaviour: "qemu")
+    }
+
+    /// First pass: which thread runs which vCPU, from the APIC ID each thread reads (multi-threaded
+    /// TCG; with one TCG thread nothing is bound).
+    public mutating func learnThreads(_ b: EventBatch, catalog: TemplateCatalog) {
+        for i in 0..<b.count {
+            guard let (kind, f) = handlers.resolve(b.templates[i], in: catalog), kind == .apicMemRead,
+                  f.number(.offset, b, i).map({ $0 & 0xFFF }) == 0x20, let v = f.number(.value, b, i) else { continue }
+            registers.learn(thread: b.threads[i], idRead: UInt32(truncatingIfNeeded: v))
+        }
     }
 
     static func kind(of name: String) -> Kind? {
@@ -288,23 +299,28 @@ public struct QEMUX86Adapter {
 
         case .apicMemWrite:
             delivered.registerWrite(offset: n(.offset), value: UInt32(truncatingIfNeeded: n(.value)))
+            registers.write(thread: thread, offset: n(.offset), value: UInt32(truncatingIfNeeded: n(.value)))
 
         case .apicMemRead:
             report.observationsTotal += 1
             let offset = n(.offset) & 0xFFF, value = UInt32(truncatingIfNeeded: n(.value))
-            // Which vCPU reads is not in the log (one TCG thread runs them all): only registers that
-            // are the same in every LAPIC are checked. Version: 0x14 with 6 LVT entries (QEMU apic.c).
-            guard offset == 0x30 else {
-                report.unchecked["apic_mem_readl (per-vCPU register)", default: 0] += 1
-                return
-            }
-            report.observationsChecked += 1
-            if value != 0x0005_0014 {
-                diverge(b, i, "LAPIC version register", expected: "0x00050014", observed: "0x\(String(value, radix: 16))", state: "")
+            // The reading vCPU is known when each vCPU has its own thread (multi-threaded TCG);
+            // with one TCG thread only registers equal in every LAPIC (the version) are checked.
+            switch registers.read(thread: thread, offset: offset) {
+            case .unchecked(let why):
+                report.unchecked["apic_mem_readl (\(why))", default: 0] += 1
+            case .expected(let expected):
+                report.observationsChecked += 1
+                if value != expected {
+                    let who = registers.apicID(of: thread).map { "LAPIC \($0)" } ?? "LAPIC"
+                    diverge(b, i, "\(who) register 0x\(String(offset, radix: 16)) read", expected: "0x\(String(expected, radix: 16))",
+                            observed: "0x\(String(value, radix: 16))", state: "")
+                }
             }
 
         case .apicResetDelivered:
             delivered.reset()
+            registers.resetAll()
 
         case .apicReportDelivered:
             report.observationsTotal += 1

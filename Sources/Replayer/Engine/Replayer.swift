@@ -26,6 +26,7 @@ public enum Replayer {
         switch (m.source, m.arch) {
         case (.qemuLog, .x86_64):
             var adapter = QEMUX86Adapter(vcpus: m.topology.vcpus ?? 1)
+            try reader.forEachBatch { adapter.learnThreads($0, catalog: reader.catalog) }
             try reader.forEachBatch { b in
                 for i in 0..<b.count where time.map({ b.times[i] < $0 }) ?? true { adapter.handle(b, i, catalog: reader.catalog) }
             }

@@ -1,0 +1,113 @@
+/// The LAPIC registers a QEMU log lets us predict, per vCPU, when each vCPU has its own thread
+/// (multi-threaded TCG: a vCPU's MMIO accesses to its LAPIC run on its thread).
+///
+/// A thread is bound to a LAPIC by what it reads from the ID register (QEMU `apic_mem_read` 0x20:
+/// `s->id << 24`). A thread that reads two different IDs runs several vCPUs (single-threaded TCG):
+/// it is never bound, and its accesses stay unattributed (unchecked).
+///
+/// Read values follow QEMU 7.2 hw/intc/apic.c `apic_mem_read` / `apic_mem_write` and the reset
+/// state of `apic_reset_common` + `apic_init_reset`: TPR, LDR (`log_dest << 24`), DFR
+/// (`dest_mode << 28 | 0x0fffffff`), SVR (`val & 0x1ff`), ICR low/high (as written: QEMU delivers
+/// synchronously, the delivery-status bit is never set), LVTs (as written), TMICT, TDCR (`& 0xb`),
+/// version (0x14, 6 LVTs). The timer current count (time-dependent), ISR/TMR/IRR (acknowledgements
+/// are untraced), PPR and ESR are not predicted.
+struct QEMUAPICRegisters {
+    struct LAPIC {
+        var id: UInt32
+        var tpr: UInt32 = 0
+        var ldr: UInt32 = 0
+        var dfr: UInt32 = 0xFFFF_FFFF
+        var svr: UInt32 = 0xFF
+        var icrLow: UInt32 = 0
+        var icrHigh: UInt32 = 0
+        /// Timer, thermal, performance, LINT0, LINT1, error. Reset: masked; the BSP's LINT0 is ExtINT.
+        var lvt: [UInt32]
+        var initialCount: UInt32 = 0
+        var divide: UInt32 = 0
+
+        init(id: UInt32) {
+            self.id = id
+            lvt = Array(repeating: 0x1_0000, count: 6)
+            if id == 0 { lvt[3] = 0x700 }
+        }
+    }
+
+    enum ThreadState {
+        case bound(UInt32)
+        /// Reads of different IDs: several vCPUs on one thread.
+        case shared
+    }
+
+    private(set) var threads: [Int32: ThreadState] = [:]
+    private(set) var apics: [UInt32: LAPIC] = [:]
+
+    /// First pass: bind every thread that only ever reads one APIC ID.
+    mutating func learn(thread: Int32, idRead value: UInt32) {
+        let id = value >> 24
+        switch threads[thread] {
+        case nil: threads[thread] = .bound(id)
+        case .bound(let other) where other != id: threads[thread] = .shared
+        default: break
+        }
+    }
+
+    func apicID(of thread: Int32) -> UInt32? {
+        if case .bound(let id)? = threads[thread] { return id }
+        return nil
+    }
+
+    /// `apic_reset_common` (system reset, traced as `apic_reset_irq_delivered`): every LAPIC to its
+    /// reset state (the resets of all LAPICs come together).
+    mutating func resetAll() { apics = [:] }
+
+    /// `apic_mem_writel` on a thread.
+    mutating func write(thread: Int32, offset: Int64, value: UInt32) {
+        guard let id = apicID(of: thread) else { return }
+        var a = apics[id] ?? LAPIC(id: id)
+        if offset & 0xFFF == 0x300 && (value >> 8) & 7 == 5 && value & 0x4000 != 0 && (value >> 18) & 3 == 0 && value & 0x800 == 0 {
+            // An INIT IPI (assert) to a physical destination: `apic_init_reset` of the target.
+            let target = a.icrHigh >> 24
+            if target != id { apics[target] = LAPIC(id: target) }
+        }
+        switch offset & 0xFFF {
+        case 0x80: a.tpr = value & 0xFF
+        case 0xD0: a.ldr = value & 0xFF00_0000
+        case 0xE0: a.dfr = (value & 0xF000_0000) | 0x0FFF_FFFF
+        case 0xF0: a.svr = value & 0x1FF
+        case 0x300: a.icrLow = value
+        case 0x310: a.icrHigh = value
+        case 0x320, 0x330, 0x340, 0x350, 0x360, 0x370: a.lvt[Int((offset & 0xFFF) - 0x320) / 0x10] = value
+        case 0x380: a.initialCount = value
+        case 0x3E0: a.divide = value & 0xB
+        default: break
+        }
+        apics[id] = a
+    }
+
+    enum Read: Equatable {
+        case expected(UInt32)
+        case unchecked(String)
+    }
+
+    /// What `apic_mem_readl OFFSET` on `thread` must return.
+    func read(thread: Int32, offset: Int64) -> Read {
+        let o = offset & 0xFFF
+        if o == 0x30 { return .expected(0x0005_0014) }    // the same in every LAPIC
+        guard let id = apicID(of: thread) else { return .unchecked("per-vCPU register, vCPU unknown") }
+        let a = apics[id] ?? LAPIC(id: id)
+        switch o {
+        case 0x20: return .expected(id << 24)
+        case 0x80: return .expected(a.tpr)
+        case 0xD0: return .expected(a.ldr)
+        case 0xE0: return .expected(a.dfr)
+        case 0xF0: return .expected(a.svr)
+        case 0x300: return .expected(a.icrLow)
+        case 0x310: return .expected(a.icrHigh)
+        case 0x320, 0x330, 0x340, 0x350, 0x360, 0x370: return .expected(a.lvt[Int(o - 0x320) / 0x10])
+        case 0x380: return .expected(a.initialCount)
+        case 0x3E0: return .expected(a.divide)
+        case 0x390: return .unchecked("timer current count")
+        default: return .unchecked("ISR/IRR/TMR/PPR/ESR")
+        }
+    }
+}
