@@ -104,3 +104,70 @@ struct QEMUAPICRegistersTests {
         #expect(r.read(thread: 10, offset: 0x80) == .expected(0))
     }
 }
+
+/// The per-LAPIC refinement of the delivered counter and the timer attribution (multi-threaded TCG).
+@Suite("QEMU delivered counter per LAPIC")
+struct QEMUDeliveredPerLAPICTests {
+    @Test("a vector outstanding on one LAPIC leaves it certain on another; an EOI of that LAPIC makes it certain again")
+    func perLAPIC() {
+        var c = QEMUDeliveredCounter()
+        c.message(mode: .fixed, vector: 0x23); c.setTarget(.apics([0]))
+        #expect(c.report(1) == .checked(expected: 1, observed: 1))
+        c.message(mode: .fixed, vector: 0x23); c.setTarget(.apics([1]))
+        #expect(c.report(2) == .checked(expected: 1, observed: 1))            // globally uncertain, certain on LAPIC 1
+        c.message(mode: .fixed, vector: 0x23); c.setTarget(.apics([0]))
+        #expect(c.report(2) == .unchecked(reason: "vector may still be pending"))
+        c.registerWrite(offset: 0xB0, value: 0, apic: 0)
+        c.registerWrite(offset: 0xB0, value: 0, apic: 0)                      // both of LAPIC 0's deliveries ended
+        c.message(mode: .fixed, vector: 0x23); c.setTarget(.apics([0]))
+        #expect(c.report(2) == .checked(expected: 1, observed: 0))            // coalesced on an idle LAPIC: a divergence
+    }
+
+    @Test("an unknown target or an unattributed EOI suspends the per-LAPIC reasoning until all are idle")
+    func floating() {
+        var c = QEMUDeliveredCounter()
+        c.message(mode: .fixed, vector: 0x30); c.setTarget(.apics([0]))
+        #expect(c.report(1) == .checked(expected: 1, observed: 1))
+        c.message(mode: .fixed, vector: 0x31)                                  // target unknown
+        #expect(c.report(2) == .checked(expected: 1, observed: 1))            // still certain globally
+        c.message(mode: .fixed, vector: 0x30); c.setTarget(.apics([1]))
+        #expect(c.report(3) == .unchecked(reason: "vector may still be pending"))
+        c.registerWrite(offset: 0xB0, value: 0, apic: 0)
+        c.registerWrite(offset: 0xB0, value: 0, apic: 1)
+        c.registerWrite(offset: 0xB0, value: 0, apic: nil)
+        #expect(c.outstanding == 0 && c.floating == 0)
+    }
+
+    @Test("simultaneous timers: each delivery of the group counts +1 when the vector was pending in none")
+    func group() {
+        var c = QEMUDeliveredCounter()
+        c.localDeliver(lvt: 0, mode: 0, vector: 0xEC); c.setTarget(.oneOf([0, 1]))
+        #expect(c.report(1) == .checked(expected: 1, observed: 1))
+        #expect(c.continuesGroup(1))
+        c.localDeliver(lvt: 0, mode: 0, vector: 0xEC); c.setTarget(.oneOf([1]))
+        #expect(c.report(2) == .checked(expected: 1, observed: 1))            // the other LAPIC's timer
+        #expect(!c.continuesGroup(1))
+        #expect(c.perLAPIC[0]?.outstanding == 1 && c.perLAPIC[1]?.outstanding == 1)
+    }
+
+    @Test("timer deadlines from TMICT, TDCR and the LVT mode: one-shot, periodic, masked, simultaneous")
+    func timers() {
+        var t = QEMUAPICTimers()
+        t.write(apic: 0, offset: 0x3E0, value: 3, now: 0)                     // divide by 16: shift 4
+        t.write(apic: 0, offset: 0x320, value: 0x2_00EC, now: 0)              // periodic
+        t.write(apic: 0, offset: 0x380, value: 249_999, now: 1_000)           // period 4 ms
+        #expect(t.fire(at: 2_000_000).0 == .unknown)                          // not due yet
+        #expect(t.fire(at: 4_001_100).0 == .apic(0))
+        #expect(t.fire(at: 8_001_100).0 == .apic(0))
+        t.write(apic: 1, offset: 0x3E0, value: 3, now: 9_000_000)
+        t.write(apic: 1, offset: 0x320, value: 0xEC, now: 9_000_000)          // one-shot
+        t.write(apic: 1, offset: 0x380, value: 187_499, now: 9_001_000)       // due at 12.001 ms, with LAPIC 0
+        let (f, lvt) = t.fire(at: 12_001_100)
+        #expect(f == .oneOf([0, 1]))
+        #expect(lvt.map { $0 & 0xFF } == 0xEC)
+        #expect(t.fire(at: 12_001_110).0 == .apic(1))                         // the other one, then LAPIC 1 is disarmed
+        #expect(t.fire(at: 16_001_100).0 == .apic(0))
+        t.write(apic: 0, offset: 0x320, value: 0x3_00EC, now: 17_000_000)     // masked: stopped
+        #expect(t.fire(at: 20_001_100).0 == .unknown)
+    }
+}

@@ -51,6 +51,50 @@ struct QEMUAPICRegisters {
         }
     }
 
+    /// Every thread that touched a LAPIC runs one vCPU (multi-threaded TCG).
+    var attributed: Bool {
+        !threads.isEmpty && !threads.values.contains { if case .shared = $0 { return true }; return false }
+    }
+
+    /// The LAPIC IDs of the bound threads, in index order (QEMU's APIC index is its ID by default).
+    var knownIDs: [UInt32] {
+        threads.values.compactMap { if case .bound(let id) = $0 { return id }; return nil }.sorted()
+    }
+
+    /// The LAPICs a message reaches (QEMU `apic_get_delivery_bitmask`, `apic_match_logical_addr`:
+    /// flat model `dest & log_dest`, cluster model same cluster and a common bit), in index order;
+    /// lowest priority: the lowest index (QEMU `apic_bus_deliver`). Nil unless attributed.
+    func targets(destination dest: UInt32, logical: Bool, lowestPriority: Bool) -> [UInt32]? {
+        guard attributed else { return nil }
+        var list: [UInt32]
+        if !logical {
+            list = dest == 0xFF ? knownIDs : knownIDs.filter { $0 == dest }
+        } else {
+            list = knownIDs.filter { id in
+                let a = apics[id] ?? LAPIC(id: id)
+                let logDest = a.ldr >> 24
+                if a.dfr >> 28 == 0xF { return dest & logDest != 0 }
+                if a.dfr >> 28 == 0 { return (dest & 0xF0) == (logDest & 0xF0) && dest & logDest & 0x0F != 0 }
+                return false
+            }
+        }
+        if lowestPriority { list = Array(list.prefix(1)) }
+        return list
+    }
+
+    /// The LAPICs an ICR write by `thread` delivers to (QEMU `apic_deliver`), nil unless attributed.
+    func icrTargets(thread: Int32, low value: UInt32) -> [UInt32]? {
+        guard attributed, let me = apicID(of: thread) else { return nil }
+        let a = apics[me] ?? LAPIC(id: me)
+        switch (value >> 18) & 3 {
+        case 1: return [me]
+        case 2: return knownIDs
+        case 3: return knownIDs.filter { $0 != me }
+        default:
+            return targets(destination: a.icrHigh >> 24, logical: value & 0x800 != 0, lowestPriority: (value >> 8) & 7 == 1)
+        }
+    }
+
     func apicID(of thread: Int32) -> UInt32? {
         if case .bound(let id)? = threads[thread] { return id }
         return nil

@@ -18,7 +18,48 @@
 /// The delivery's vector comes from its cause, the event just before the report: `apic_deliver_irq`
 /// (MSI / IOAPIC message), an ICR write (`apic_mem_writel 0x300`, IPI), or `apic_local_deliver`
 /// (LVT: the vector the guest wrote into that LVT register, when every write agreed).
+///
+/// When each vCPU has its own thread (multi-threaded TCG) the same reasoning holds per LAPIC: the
+/// adapter names each cause's target LAPICs (QEMU `apic_bus_deliver` sets IRR bits in LAPIC index
+/// order, one report each; lowest priority picks the lowest index) and each EOI's LAPIC, so a
+/// vector not delivered to that LAPIC since it was last idle is certainly not pending there. A
+/// delivery whose target is unknown, or an EOI whose LAPIC is, suspends the per-LAPIC reasoning
+/// until every LAPIC is idle again. Timer deliveries due on several LAPICs at once (`oneOf`) are
+/// checked as a group: each must count +1 when the vector was pending in none of them.
 struct QEMUDeliveredCounter {
+    /// Where a cause delivers.
+    enum Target: Equatable {
+        case unknown
+        /// These LAPICs, one report each, in this order.
+        case apics([UInt32])
+        /// One of these LAPICs (simultaneous timers): the next such deliveries cover the rest.
+        case oneOf([UInt32])
+    }
+
+    struct LAPICState {
+        var outstanding = 0
+        var delivered = VectorBitmap()
+        var unknownVector = false
+        var idle: Bool { outstanding == 0 && !unknownVector }
+    }
+
+    struct Group {
+        var members: [UInt32]
+        var left: Int
+        var clearAtStart: Bool
+        var maxDelta: Int64 = 0
+        var vector: UInt8?
+    }
+
+    private(set) var perLAPIC: [UInt32: LAPICState] = [:]
+    /// Accepted deliveries whose LAPIC is unknown (or EOIs that could not be attributed): while
+    /// non-zero, only the global reasoning is used.
+    private(set) var floating = 0
+    private var pendingTargets: [UInt32] = []
+    private var targetKnown = false
+    /// The current cause is a timer of an open group.
+    private var causeInGroup = false
+    private var group: Group?
     enum Cause: Equatable {
         case none
         case vector(UInt8)
@@ -45,17 +86,55 @@ struct QEMUDeliveredCounter {
     /// `apic_deliver_irq`: fixed and lowest-priority messages set an IRR bit.
     mutating func message(mode: DeliveryMode, vector: UInt8) {
         cause = mode == .fixed || mode == .lowestPriority ? .vector(vector) : .none
+        setTarget(.unknown)
     }
 
-    /// `apic_mem_writel OFFSET = VALUE`.
-    mutating func registerWrite(offset: Int64, value: UInt32) {
+    /// The LAPICs the current cause delivers to, when the adapter can tell.
+    mutating func setTarget(_ t: Target) {
+        causeInGroup = false
+        switch t {
+        case .unknown:
+            pendingTargets = []; targetKnown = false
+        case .apics(let list):
+            pendingTargets = list; targetKnown = true
+        case .oneOf(let members):
+            targetKnown = true
+            causeInGroup = true
+            pendingTargets = []
+            if let g = group, g.left > 0, Set(members).isSubset(of: g.members) { return }
+            var v: UInt8? = nil
+            if case .vector(let x) = cause { v = x }
+            let clear = floating == 0 && v.map { x in members.allSatisfy { !(perLAPIC[$0]?.delivered.contains(x) ?? false) && !(perLAPIC[$0]?.unknownVector ?? false) } } ?? false
+            group = Group(members: members, left: members.count, clearAtStart: clear, vector: v)
+        }
+    }
+
+    /// A timer delivery attributed to one LAPIC that is a member of an open group continues it.
+    func continuesGroup(_ apic: UInt32) -> Bool {
+        guard let g = group, g.left > 0 else { return false }
+        return g.members.contains(apic)
+    }
+
+    /// `apic_mem_writel OFFSET = VALUE` by LAPIC `apic` (nil: the writing vCPU is not known).
+    mutating func registerWrite(offset: Int64, value: UInt32, apic: UInt32? = nil) {
         switch offset & 0xFFF {
         case 0xB0:
             if outstanding > 0 { outstanding -= 1 }
-            if outstanding == 0 { deliveredSinceIdle = VectorBitmap(); unknownSinceIdle = false }
+            if outstanding == 0 {
+                deliveredSinceIdle = VectorBitmap(); unknownSinceIdle = false
+                perLAPIC = [:]; floating = 0
+            } else if let a = apic, floating == 0, !(group.map { $0.left > 0 && $0.members.contains(a) } ?? false) {
+                var s = perLAPIC[a] ?? LAPICState()
+                if s.outstanding > 0 { s.outstanding -= 1 }
+                if s.outstanding == 0 { s = LAPICState() }
+                perLAPIC[a] = s
+            } else {
+                floating += 1 << 20      // an EOI that cannot be attributed: wait for global idle
+            }
         case 0x300:
             let mode = DeliveryMode(rawValue: UInt8((value >> 8) & 7))
             cause = mode == .fixed || mode == .lowestPriority ? .vector(UInt8(truncatingIfNeeded: value)) : .none
+            setTarget(.unknown)
         case 0x320, 0x330, 0x340, 0x350, 0x360, 0x370:
             let k = Int((offset & 0xFFF) - 0x320) / 0x10
             let v = Int(value & 0xFF)
@@ -65,8 +144,10 @@ struct QEMUDeliveredCounter {
     }
 
     /// `apic_local_deliver LVT MODE`: fixed mode sets the LVT's vector in IRR (when not masked).
-    mutating func localDeliver(lvt: Int, mode: Int) {
+    mutating func localDeliver(lvt: Int, mode: Int, vector known: UInt8? = nil) {
+        setTarget(.unknown)
         guard mode == 0 else { cause = .none; return }
+        if let known { cause = .vector(known); return }
         let v = lvt >= 0 && lvt < lvtVectors.count ? lvtVectors[lvt] : -1
         cause = v >= 0 ? .vector(UInt8(v)) : .unknownVector
     }
@@ -79,6 +160,10 @@ struct QEMUDeliveredCounter {
         deliveredSinceIdle = VectorBitmap()
         unknownSinceIdle = false
         cause = .none
+        perLAPIC = [:]
+        floating = 0
+        group = nil
+        setTarget(.unknown)
     }
 
     /// `apic_report_irq_delivered N`.
@@ -89,16 +174,60 @@ struct QEMUDeliveredCounter {
         guard delta == 0 || delta == 1 else {
             return .jump(from: before, to: value)
         }
-        guard case .vector(let v) = cause else {
-            // Some IRR bit was set; if it is acknowledged its EOI must not be taken for another's.
-            outstanding += Int(delta)
-            if delta == 1 { unknownSinceIdle = true }
+        // Which LAPIC this report is for.
+        enum Where { case lapic(UInt32), group, unknown }
+        var at = Where.unknown
+        if causeInGroup, let g = group, g.left > 0 {
+            at = .group
+            causeInGroup = false            // one report per timer delivery
+        } else if targetKnown, !pendingTargets.isEmpty {
+            at = .lapic(pendingTargets.removeFirst())
+        }
+        var v: UInt8? = nil
+        if case .vector(let x) = cause { v = x }
+        // Certainty: globally, per LAPIC, or for a group of simultaneous timers.
+        var certain = false
+        if let x = v, x >= 16 {
+            certain = !deliveredSinceIdle.contains(x) && !unknownSinceIdle
+            switch at {
+            case .lapic(let a):
+                let s = perLAPIC[a] ?? LAPICState()
+                certain = certain || (floating == 0 && !s.delivered.contains(x) && !s.unknownVector)
+            case .group:
+                certain = certain || group!.clearAtStart
+            case .unknown: break
+            }
+        }
+        // Bookkeeping: global, then per LAPIC.
+        let counts = v.map { $0 >= 16 } ?? true
+        if counts { outstanding += Int(delta) }
+        if let x = v { if x >= 16 { deliveredSinceIdle.insert(x) } } else if delta == 1 { unknownSinceIdle = true }
+        if counts {
+            switch at {
+            case .lapic(let a):
+                var s = perLAPIC[a] ?? LAPICState()
+                s.outstanding += Int(delta)
+                if let x = v { s.delivered.insert(x) } else { s.unknownVector = true }
+                perLAPIC[a] = s
+            case .group:
+                group!.left -= 1
+                group!.maxDelta = max(group!.maxDelta, delta)
+                if group!.left == 0, let g = group {
+                    for m in g.members {
+                        var s = perLAPIC[m] ?? LAPICState()
+                        s.outstanding += Int(g.maxDelta)
+                        if let x = g.vector { s.delivered.insert(x) } else { s.unknownVector = true }
+                        perLAPIC[m] = s
+                    }
+                }
+            case .unknown:
+                if delta == 1 { floating += 1 }
+            }
+        }
+        guard let x = v else {
             return .unchecked(reason: cause == .none ? "no delivery before it" : "LVT vector unknown")
         }
-        if v < 16 { return .unchecked(reason: "vector below 16") }
-        let certain = !deliveredSinceIdle.contains(v) && !unknownSinceIdle
-        outstanding += Int(delta)
-        deliveredSinceIdle.insert(v)
+        if x < 16 { return .unchecked(reason: "vector below 16") }
         return certain ? .checked(expected: 1, observed: delta) : .unchecked(reason: "vector may still be pending")
     }
 }

@@ -34,6 +34,7 @@ public struct QEMUX86Adapter {
     var chains = ThreadTable { Chain() }
     var delivered = QEMUDeliveredCounter()
     var registers = QEMUAPICRegisters()
+    var timers = QEMUAPICTimers()
     var handlers = TemplateHandlers<Kind, Field> { Self.kind(of: $0) }
 
     /// The schema fields this adapter reads.
@@ -295,11 +296,28 @@ public struct QEMUX86Adapter {
             chains.with(thread) { $0 = c }
 
         case .apicLocalDeliver:
-            delivered.localDeliver(lvt: Int(n(.lvt)), mode: Int(n(.delivery_mode)))
+            let lvt = Int(n(.lvt)), mode = Int(n(.delivery_mode))
+            guard lvt == 0, registers.attributed else {
+                delivered.localDeliver(lvt: lvt, mode: mode)
+                return
+            }
+            // The timer callback names no LAPIC: the one whose deadline is due (QEMUAPICTimers).
+            let (fire, lvtValue) = timers.fire(at: b.times[i])
+            delivered.localDeliver(lvt: lvt, mode: mode, vector: lvtValue.map { UInt8(truncatingIfNeeded: $0) })
+            switch fire {
+            case .apic(let a) where delivered.continuesGroup(a): delivered.setTarget(.oneOf([a]))
+            case .apic(let a): delivered.setTarget(.apics(mode == 0 ? [a] : []))
+            case .oneOf(let members): delivered.setTarget(lvtValue == nil ? .unknown : .oneOf(members))
+            case .unknown: delivered.setTarget(.unknown)
+            }
 
         case .apicMemWrite:
-            delivered.registerWrite(offset: n(.offset), value: UInt32(truncatingIfNeeded: n(.value)))
-            registers.write(thread: thread, offset: n(.offset), value: UInt32(truncatingIfNeeded: n(.value)))
+            let offset = n(.offset), value = UInt32(truncatingIfNeeded: n(.value))
+            let me = registers.attributed ? registers.apicID(of: thread) : nil
+            delivered.registerWrite(offset: offset, value: value, apic: me)
+            if offset & 0xFFF == 0x300, let t = registers.icrTargets(thread: thread, low: value) { delivered.setTarget(.apics(t)) }
+            registers.write(thread: thread, offset: offset, value: value)
+            if let me { timers.write(apic: me, offset: offset, value: value, now: b.times[i]) }
 
         case .apicMemRead:
             report.observationsTotal += 1
@@ -321,6 +339,7 @@ public struct QEMUX86Adapter {
         case .apicResetDelivered:
             delivered.reset()
             registers.resetAll()
+            timers.reset()
 
         case .apicReportDelivered:
             report.observationsTotal += 1
@@ -339,7 +358,12 @@ public struct QEMUX86Adapter {
             }
 
         case .apicDeliverIRQ:
-            delivered.message(mode: DeliveryMode(rawValue: UInt8(n(.delivery_mode) & 7))!, vector: UInt8(truncatingIfNeeded: n(.vector)))
+            let mode = DeliveryMode(rawValue: UInt8(n(.delivery_mode) & 7))!
+            delivered.message(mode: mode, vector: UInt8(truncatingIfNeeded: n(.vector)))
+            if let t = registers.targets(destination: UInt32(truncatingIfNeeded: n(.dest)), logical: n(.dest_mode) != 0,
+                                          lowestPriority: mode == .lowestPriority) {
+                delivered.setTarget(.apics(mode == .fixed || mode == .lowestPriority ? t : []))
+            }
             if let open = chains.with(thread, { $0.request }) {
                 report.observationsTotal += 1
                 report.observationsChecked += 1
