@@ -11,14 +11,14 @@ struct QEMUDeliveredCounterTests {
         #expect(c.report(1) == .checked(expected: 1, observed: 1))
         // Delivered again before any EOI: it may still be in IRR (acknowledgements are untraced).
         c.message(mode: .fixed, vector: 0x41)
-        #expect(c.report(1) == .unchecked(reason: "vector may still be pending"))
+        #expect(c.report(1) == .unchecked(reason: "apic_report_irq_delivered (vector may still be pending)"))
         // Another vector is certain while 0x41 is outstanding.
         c.message(mode: .lowestPriority, vector: 0x51)
         #expect(c.report(2) == .checked(expected: 1, observed: 1))
         // Two accepted deliveries: two EOIs end them.
         c.registerWrite(offset: 0xB0, value: 0)
         c.message(mode: .fixed, vector: 0x41)
-        #expect(c.report(2) == .unchecked(reason: "vector may still be pending"))
+        #expect(c.report(2) == .unchecked(reason: "apic_report_irq_delivered (vector may still be pending)"))
         c.registerWrite(offset: 0xB0, value: 0)
         #expect(c.outstanding == 0)
         c.message(mode: .fixed, vector: 0x41)
@@ -34,10 +34,10 @@ struct QEMUDeliveredCounterTests {
         c.localDeliver(lvt: 0, mode: 0)
         #expect(c.report(2) == .checked(expected: 1, observed: 1))
         c.localDeliver(lvt: 3, mode: 0)                              // LINT0 never written: vector unknown
-        #expect(c.report(3) == .unchecked(reason: "LVT vector unknown"))
+        #expect(c.report(3) == .unchecked(reason: "apic_report_irq_delivered (LVT vector unknown)"))
         // An unknown vector is outstanding: nothing is certain until every delivery has its EOI.
         c.message(mode: .fixed, vector: 0x61)
-        #expect(c.report(4) == .unchecked(reason: "vector may still be pending"))
+        #expect(c.report(4) == .unchecked(reason: "apic_report_irq_delivered (vector may still be pending)"))
         for _ in 0..<4 { c.registerWrite(offset: 0xB0, value: 0) }
         c.message(mode: .fixed, vector: 0x61)
         #expect(c.report(5) == .checked(expected: 1, observed: 1))
@@ -57,7 +57,7 @@ struct QEMUDeliveredCounterTests {
         c.message(mode: .fixed, vector: 0x30)
         #expect(c.report(1) == .checked(expected: 1, observed: 1))
         c.message(mode: .fixed, vector: 0x05)
-        #expect(c.report(2) == .unchecked(reason: "vector below 16"))
+        #expect(c.report(2) == .unchecked(reason: "apic_report_irq_delivered (vector below 16)"))
     }
 }
 
@@ -85,9 +85,9 @@ struct QEMUAPICRegistersTests {
         #expect(r.read(thread: 10, offset: 0xE0) == .expected(0x0FFF_FFFF))
         r.write(thread: 10, offset: 0x3E0, value: 0xFF)
         #expect(r.read(thread: 10, offset: 0x3E0) == .expected(0xB))
-        #expect(r.read(thread: 12, offset: 0x300) == .unchecked("per-vCPU register, vCPU unknown"))
+        #expect(r.read(thread: 12, offset: 0x300) == .unchecked("apic_mem_readl (per-vCPU register, vCPU unknown)"))
         #expect(r.read(thread: 12, offset: 0x30) == .expected(0x0005_0014))
-        #expect(r.read(thread: 10, offset: 0x390) == .unchecked("timer current count"))
+        #expect(r.read(thread: 10, offset: 0x390) == .unchecked("apic_mem_readl (timer current count)"))
     }
 
     @Test("an INIT IPI resets its target's registers; a system reset resets all")
@@ -116,7 +116,7 @@ struct QEMUDeliveredPerLAPICTests {
         c.message(mode: .fixed, vector: 0x23); c.setTarget(.apics([1]))
         #expect(c.report(2) == .checked(expected: 1, observed: 1))            // globally uncertain, certain on LAPIC 1
         c.message(mode: .fixed, vector: 0x23); c.setTarget(.apics([0]))
-        #expect(c.report(2) == .unchecked(reason: "vector may still be pending"))
+        #expect(c.report(2) == .unchecked(reason: "apic_report_irq_delivered (vector may still be pending)"))
         c.registerWrite(offset: 0xB0, value: 0, apic: 0)
         c.registerWrite(offset: 0xB0, value: 0, apic: 0)                      // both of LAPIC 0's deliveries ended
         c.message(mode: .fixed, vector: 0x23); c.setTarget(.apics([0]))
@@ -131,7 +131,7 @@ struct QEMUDeliveredPerLAPICTests {
         c.message(mode: .fixed, vector: 0x31)                                  // target unknown
         #expect(c.report(2) == .checked(expected: 1, observed: 1))            // still certain globally
         c.message(mode: .fixed, vector: 0x30); c.setTarget(.apics([1]))
-        #expect(c.report(3) == .unchecked(reason: "vector may still be pending"))
+        #expect(c.report(3) == .unchecked(reason: "apic_report_irq_delivered (vector may still be pending)"))
         c.registerWrite(offset: 0xB0, value: 0, apic: 0)
         c.registerWrite(offset: 0xB0, value: 0, apic: 1)
         c.registerWrite(offset: 0xB0, value: 0, apic: nil)

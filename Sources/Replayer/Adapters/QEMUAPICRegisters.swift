@@ -38,7 +38,20 @@ struct QEMUAPICRegisters {
         case shared
     }
 
-    private(set) var threads: [Int32: ThreadState] = [:]
+    private(set) var threads: [Int32: ThreadState] = [:] { didSet { cacheValid = false } }
+    private var cacheValid = false
+    private var cachedAttributed = false
+    private var cachedIDs: [UInt32] = []
+
+    private mutating func refresh() {
+        guard !cacheValid else { return }
+        cachedAttributed = !threads.isEmpty && !threads.values.contains { if case .shared = $0 { return true }; return false }
+        cachedIDs = threads.values.compactMap { if case .bound(let id) = $0 { return id }; return nil }.sorted()
+        cacheValid = true
+    }
+
+    /// Call after the first pass: fixes which threads are bound.
+    mutating func finishLearning() { refresh() }
     private(set) var apics: [UInt32: LAPIC] = [:]
 
     /// First pass: bind every thread that only ever reads one APIC ID.
@@ -52,14 +65,10 @@ struct QEMUAPICRegisters {
     }
 
     /// Every thread that touched a LAPIC runs one vCPU (multi-threaded TCG).
-    var attributed: Bool {
-        !threads.isEmpty && !threads.values.contains { if case .shared = $0 { return true }; return false }
-    }
+    var attributed: Bool { cacheValid ? cachedAttributed : !threads.isEmpty && !threads.values.contains { if case .shared = $0 { return true }; return false } }
 
     /// The LAPIC IDs of the bound threads, in index order (QEMU's APIC index is its ID by default).
-    var knownIDs: [UInt32] {
-        threads.values.compactMap { if case .bound(let id) = $0 { return id }; return nil }.sorted()
-    }
+    var knownIDs: [UInt32] { cacheValid ? cachedIDs : threads.values.compactMap { if case .bound(let id) = $0 { return id }; return nil }.sorted() }
 
     /// The LAPICs a message reaches (QEMU `apic_get_delivery_bitmask`, `apic_match_logical_addr`:
     /// flat model `dest & log_dest`, cluster model same cluster and a common bit), in index order;
@@ -106,7 +115,7 @@ struct QEMUAPICRegisters {
 
     /// `apic_mem_writel` on a thread.
     mutating func write(thread: Int32, offset: Int64, value: UInt32) {
-        guard let id = apicID(of: thread) else { return }
+        guard attributed, let id = apicID(of: thread) else { return }
         var a = apics[id] ?? LAPIC(id: id)
         if offset & 0xFFF == 0x300 && (value >> 8) & 7 == 5 && value & 0x4000 != 0 && (value >> 18) & 3 == 0 && value & 0x800 == 0 {
             // An INIT IPI (assert) to a physical destination: `apic_init_reset` of the target.
@@ -130,14 +139,22 @@ struct QEMUAPICRegisters {
 
     enum Read: Equatable {
         case expected(UInt32)
-        case unchecked(String)
+        case unchecked(StaticString)
+
+        static func == (a: Read, b: Read) -> Bool {
+            switch (a, b) {
+            case let (.expected(x), .expected(y)): x == y
+            case let (.unchecked(x), .unchecked(y)): x.description == y.description
+            default: false
+            }
+        }
     }
 
     /// What `apic_mem_readl OFFSET` on `thread` must return.
     func read(thread: Int32, offset: Int64) -> Read {
         let o = offset & 0xFFF
         if o == 0x30 { return .expected(0x0005_0014) }    // the same in every LAPIC
-        guard let id = apicID(of: thread) else { return .unchecked("per-vCPU register, vCPU unknown") }
+        guard attributed, let id = apicID(of: thread) else { return .unchecked("apic_mem_readl (per-vCPU register, vCPU unknown)") }
         let a = apics[id] ?? LAPIC(id: id)
         switch o {
         case 0x20: return .expected(id << 24)
@@ -150,8 +167,8 @@ struct QEMUAPICRegisters {
         case 0x320, 0x330, 0x340, 0x350, 0x360, 0x370: return .expected(a.lvt[Int(o - 0x320) / 0x10])
         case 0x380: return .expected(a.initialCount)
         case 0x3E0: return .expected(a.divide)
-        case 0x390: return .unchecked("timer current count")
-        default: return .unchecked("ISR/IRR/TMR/PPR/ESR")
+        case 0x390: return .unchecked("apic_mem_readl (timer current count)")
+        default: return .unchecked("apic_mem_readl (ISR/IRR/TMR/PPR/ESR)")
         }
     }
 }

@@ -67,8 +67,17 @@ struct QEMUDeliveredCounter {
     }
 
     enum Outcome: Equatable {
+        static func == (a: Outcome, b: Outcome) -> Bool {
+            switch (a, b) {
+            case let (.checked(x, y), .checked(z, w)): x == z && y == w
+            case let (.unchecked(x), .unchecked(y)): x.description == y.description
+            case let (.jump(x, y), .jump(z, w)): x == z && y == w
+            default: false
+            }
+        }
         case checked(expected: Int64, observed: Int64)
-        case unchecked(reason: String)
+        /// `reason` is the whole key of the report's unchecked table (a literal: no allocation per event).
+        case unchecked(reason: StaticString)
         /// The counter moved by something other than 0 or 1.
         case jump(from: Int64, to: Int64)
     }
@@ -225,9 +234,9 @@ struct QEMUDeliveredCounter {
             }
         }
         guard let x = v else {
-            return .unchecked(reason: cause == .none ? "no delivery before it" : "LVT vector unknown")
+            return .unchecked(reason: cause == .none ? "apic_report_irq_delivered (no delivery before it)" : "apic_report_irq_delivered (LVT vector unknown)")
         }
-        if x < 16 { return .unchecked(reason: "vector below 16") }
-        return certain ? .checked(expected: 1, observed: delta) : .unchecked(reason: "vector may still be pending")
+        if x < 16 { return .unchecked(reason: "apic_report_irq_delivered (vector below 16)") }
+        return certain ? .checked(expected: 1, observed: delta) : .unchecked(reason: "apic_report_irq_delivered (vector may still be pending)")
     }
 }

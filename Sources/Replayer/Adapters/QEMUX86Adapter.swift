@@ -35,6 +35,7 @@ public struct QEMUX86Adapter {
     var delivered = QEMUDeliveredCounter()
     var registers = QEMUAPICRegisters()
     var timers = QEMUAPICTimers()
+    var tally = UncheckedTally()
     var handlers = TemplateHandlers<Kind, Field> { Self.kind(of: $0) }
 
     /// The schema fields this adapter reads.
@@ -68,6 +69,7 @@ public struct QEMUX86Adapter {
                   f.number(.offset, b, i).map({ $0 & 0xFFF }) == 0x20, let v = f.number(.value, b, i) else { continue }
             registers.learn(thread: b.threads[i], idRead: UInt32(truncatingIfNeeded: v))
         }
+        registers.finishLearning()
     }
 
     static func kind(of name: String) -> Kind? {
@@ -148,7 +150,7 @@ public struct QEMUX86Adapter {
             report.observationsTotal += 1
             let addr = n(.addr), regsel = UInt8(truncatingIfNeeded: n(.regsel)), value = UInt32(truncatingIfNeeded: n(.value))
             guard addr == 0x10, let expected = machine.ioapic.readRegister(select: regsel) else {
-                report.unchecked["ioapic_mem_read (ID, version, IOREGSEL)", default: 0] += 1
+                tally.add("ioapic_mem_read (ID, version, IOREGSEL)")
                 return
             }
             report.observationsChecked += 1
@@ -326,7 +328,7 @@ public struct QEMUX86Adapter {
             // with one TCG thread only registers equal in every LAPIC (the version) are checked.
             switch registers.read(thread: thread, offset: offset) {
             case .unchecked(let why):
-                report.unchecked["apic_mem_readl (\(why))", default: 0] += 1
+                tally.add(why)
             case .expected(let expected):
                 report.observationsChecked += 1
                 if value != expected {
@@ -354,7 +356,7 @@ public struct QEMUX86Adapter {
                 report.observationsChecked += 1
                 diverge(b, i, "LAPIC delivered counter", expected: "\(from) or \(from + 1)", observed: "\(to)", state: "")
             case .unchecked(let reason):
-                report.unchecked["apic_report_irq_delivered (\(reason))", default: 0] += 1
+                tally.add(reason)
             }
 
         case .apicDeliverIRQ:
@@ -396,6 +398,7 @@ public struct QEMUX86Adapter {
 
     /// Expectations still open at the end are divergences: the system never did what the models say.
     public mutating func finish() -> ReplayReport {
+        tally.merge(into: &report.unchecked)
         for (thread, c) in chains.all.sorted(by: { $0.0 < $1.0 }) {
             for pin in c.expectedRemoteIRRSet {
                 report.divergences.append(Divergence(eventIndex: -1, timeNs: 0, what: "Remote IRR set for pin \(pin) (thread \(thread))",

@@ -116,8 +116,11 @@ func runFtraceImport(_ file: String?) throws {
 /// replay --check of the real q35 + VT-d QEMU trace repeated `rounds` times (goal: >= 20 M events/s per core).
 func runReplay(rounds: Int = 100) throws {
     let one = try Samples.decompressed(Samples.tracesDirectory + "/qemu-x86-q35-intremap-smp2.log.zst")
+    // Each copy after the first as a reboot: QEMU's system reset resets every LAPIC and the
+    // delivered counter (apic_reset_common, traced as apic_reset_irq_delivered, one per vCPU).
+    let reset = Array("8073@1795617355.000000:apic_reset_irq_delivered old coalescing 0\n".utf8)
     var text: [UInt8] = []
-    for _ in 0..<rounds { text += one }
+    for k in 0..<rounds { if k > 0 { text += reset + reset }; text += one }
     let path = try Samples.writeTemporary(text, name: "replay.log")
     defer { unlink(path) }
     let out = OutputFile()
@@ -145,7 +148,7 @@ func runMutations(samplesPerKind: Int = 40) throws {
     }
     let delete: (String) -> String? = { _ in "" }
     let sets: [(String, [String], [Kind])] = [
-        ("QEMU x86 q35+VT-d", [Samples.tracesDirectory + "/qemu-x86-q35-intremap-smp2.log.zst", Samples.tracesDirectory + "/qemu-x86-pc-nomsi-smp2-notimestamp.log.zst"], [
+        ("QEMU x86 q35+VT-d", [Samples.tracesDirectory + "/qemu-x86-q35-intremap-smp2.log.zst", Samples.tracesDirectory + "/qemu-x86-pc-nomsi-smp2-notimestamp.log.zst", Samples.tracesDirectory + "/qemu-x86-q35-intremap-smp2-mttcg.log.zst"], [
             Kind(name: "pin assert deleted (ioapic_set_irq level 1)", match: "ioapic_set_irq vector: ", change: { $0.hasSuffix("level: 1") ? "" : nil }),
             Kind(name: "RTE write altered (ioapic_mem_write val)", match: "ioapic_mem_write ioapic mem write addr 0x10", change: bump("val")),
             Kind(name: "IRTE contents altered (vtd_ir_irte_get)", match: "vtd_ir_irte_get", change: { l in l.replacingOccurrences(of: "high 0x1", with: "high 0x3") }),
@@ -157,6 +160,10 @@ func runMutations(samplesPerKind: Int = 40) throws {
             Kind(name: "LAPIC EOI write deleted (apic_mem_writel 0xb0)", match: "apic_mem_writel 0xb0", change: delete),
             Kind(name: "delivered-counter report altered (apic_report_irq_delivered)", match: "apic_report_irq_delivered", change: bump("coalescing")),
             Kind(name: "delivered-counter report deleted (apic_report_irq_delivered)", match: "apic_report_irq_delivered", change: delete),
+            Kind(name: "LAPIC register read altered (apic_mem_readl, bit 8)", match: "apic_mem_readl", change: { l in
+                guard let r = l.range(of: #"0x[0-9a-f]{8}$"#, options: .regularExpression), let v = UInt32(l[r].dropFirst(2), radix: 16) else { return nil }
+                return l.replacingCharacters(in: r, with: "0x" + String(format: "%08x", v ^ 0x100))
+            }),
         ]),
         ("QEMU arm64 GICv2", [Samples.tracesDirectory + "/qemu-arm64-virt-gicv2-smp2.log.zst", Samples.tracesDirectory + "/qemu-arm64-virt-gicv2-el2-smp2.log.zst"], [
             Kind(name: "line assert deleted (gic_set_irq level 1)", match: "gic_set_irq", change: { $0.contains("level 1") ? "" : nil }),
