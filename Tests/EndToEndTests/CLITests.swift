@@ -171,6 +171,26 @@ struct ReplayCLITests {
         #expect(r.out.contains("vtd_ir_remap_msi result"))
     }
 
+    @Test("--from/--to check one window: a divergence inside it exits 1, outside it 0")
+    func window() throws {
+        var text = String(decoding: try decompressed(sample), as: UTF8.self)
+        let target = try #require(text.range(of: "-> (addr 0xfee0100c, data 0x4030)"))
+        text.replaceSubrange(target, with: "-> (addr 0xfee0100c, data 0x4031)")
+        let path = temporary("window.log")
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        // The altered line's timestamp: "TID@SECONDS.MICROS:event".
+        let lineStart = text[..<target.lowerBound].lastIndex(of: "\n").map { text.index(after: $0) } ?? text.startIndex
+        let stamp = text[lineStart...].split(separator: ":", maxSplits: 1)[0].split(separator: "@")[1]
+        let t = try #require(Double(stamp))
+        let inside = try irqtrace(["replay", path, "--check", "--from", String(format: "%.6f", t - 0.001), "--to", String(format: "%.6f", t + 0.001), "--json"])
+        #expect(inside.status == 1)
+        #expect((try inside.json()["divergences"] as? [Any])?.isEmpty == false)
+        let before = try irqtrace(["replay", path, "--check", "--to", String(format: "%.6f", t - 0.001)])
+        #expect(before.status == 0, "\(before.out)")
+        let after = try irqtrace(["replay", path, "--check", "--from", String(format: "%.6f", t + 0.001)])
+        #expect(after.status == 0, "\(after.out)")
+    }
+
     @Test("a VMX KVM trace injecting a vector no LAPIC accepted diverges (exit 1)")
     func vmx() throws {
         let path = temporary("vmx.txt")

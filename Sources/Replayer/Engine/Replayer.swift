@@ -20,6 +20,23 @@ public enum Replayer {
         try run(reader, until: nil).report
     }
 
+    /// The check restricted to observations in [`from`, `to`): the models run from the first event
+    /// (their state depends on all of it), and what was checked before `from` is subtracted.
+    /// Divergences found at the end of the trace (expectations never met) count only without `to`.
+    public static func check(_ reader: TraceReader, from: Int64?, to: Int64?) throws -> ReplayReport {
+        var window = try run(reader, until: to).report
+        if to != nil { window.divergences.removeAll { $0.eventIndex < 0 } }
+        guard let from else { return window }
+        let before = try run(reader, until: from).report
+        window.divergences.removeAll { $0.eventIndex >= 0 && $0.timeNs < from }
+        window.events -= before.events
+        window.observationsTotal -= before.observationsTotal
+        window.observationsChecked -= before.observationsChecked
+        window.reordered -= before.reordered
+        for (k, v) in before.unchecked { window.unchecked[k, default: 0] -= v; if window.unchecked[k] == 0 { window.unchecked[k] = nil } }
+        return window
+    }
+
     /// The models' state after every event before `time` (all events when nil), with the report so far.
     public static func run(_ reader: TraceReader, until time: Int64?) throws -> (report: ReplayReport, machine: X86Machine) {
         let m = reader.metadata

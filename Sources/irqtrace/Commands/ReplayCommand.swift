@@ -17,6 +17,8 @@ struct ReplayCommand: ParsableCommand {
     @Option(help: "Divergences to show in full (human output).") var show = 5
     @Option(name: .customLong("state-at"), help: "Print every model's state just before this time (SECONDS[.FRACTION], or +N s/ms/us/ns from the first event) instead of checking.")
     var stateAt: String?
+    @Option(help: "Check only observations at or after this time (models still run from the first event).") var from: String?
+    @Option(help: "Check only observations before this time.") var to: String?
 
     func run() throws {
         let reader = try source.open()
@@ -35,7 +37,22 @@ struct ReplayCommand: ParsableCommand {
             }
             return
         }
-        let report = try Replayer.check(reader)
+        var report: ReplayReport
+        if from != nil || to != nil {
+            guard reader.metadata.clock != .none else {
+                throw IrqtraceError("--from/--to need a trace with timestamps", path: trace, hint: "record QEMU with -msg timestamp=on")
+            }
+            let first = try reader.chunks.indices.first { reader.chunks[$0].isIntact }.map { try reader.decodeChunk($0).times.first ?? 0 } ?? 0
+            func resolve(_ text: String?, _ name: String) throws -> Int64? {
+                guard let text else { return nil }
+                guard let spec = TimeSpec(text) else { throw ValidationError("--\(name) \(text): expected SECONDS[.FRACTION] or a number with ns/us/ms/s") }
+                return spec.resolve(start: first)
+            }
+            let (start, end) = (try resolve(from, "from"), try resolve(to, "to"))
+            report = try Replayer.check(reader, from: start, to: end)
+        } else {
+            report = try Replayer.check(reader)
+        }
         if json {
             Console.out(report.json().serialized(pretty: true) + "\n")
         } else {
