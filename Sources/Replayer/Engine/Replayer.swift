@@ -97,6 +97,12 @@ public enum Replayer {
                 for i in 0..<b.count where time.map({ b.times[i] < $0 }) ?? true { adapter.handle(b, i, catalog: reader.catalog) }
             }
             return (adapter.finish(), adapter.machine)
+        case (.ftraceText, .arm64), (.traceCmdReport, .arm64), (.perfScript, .arm64), (.traceDat, .arm64):
+            var adapter = KVMArm64Adapter()
+            try reader.forEachBatch { b in
+                for i in 0..<b.count where time.map({ b.times[i] < $0 }) ?? true { adapter.handle(b, i, catalog: reader.catalog) }
+            }
+            return (adapter.finish(), X86Machine(vcpus: 0, behaviour: .kvm))
         default:
             throw IrqtraceError("replay of \(m.source.rawValue) traces for \(m.arch.rawValue) is not implemented yet",
                                 path: reader.path, hint: "this release replays QEMU x86 and arm64 GICv2 logs and x86 KVM tracepoints (kvm_pvm, VMX, SVM hosts)")

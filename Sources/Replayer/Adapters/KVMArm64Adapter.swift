@@ -1,0 +1,87 @@
+import TraceFormat
+
+/// Replays arm64 KVM tracepoints (arch/arm64/kvm: arm.c, arch_timer.c, vgic/vgic.c) with the
+/// partial observability a hardware vGIC leaves: the guest's acknowledges, EOIs and
+/// deactivations go through the GIC's list registers and virtual CPU interface without a trace, so
+/// only the injection path is checked.
+///
+/// - `kvm_irq_line` (KVM_IRQ_LINE: "Inject VGIC SPI/PPI interrupt (type), vcpu->idx: V, num: N,
+///   level: L") and `kvm_timer_update_irq` (a timer's line changed: "VCPU: V, IRQ N, level L") are
+///   causes: `kvm_vgic_inject_irq` traces `vgic_update_irq_pending` (vCPU index, or 0 for SPIs; the
+///   INTID; the level) next on the same thread, before validating the injection. Each such trace
+///   after a cause is checked against it; a cause with none after it diverges; a CPU-type line
+///   (userspace irqchip) expects none.
+/// - `vgic_update_irq_pending` without a traced cause (irqfd, vPMU, in-kernel devices) is counted
+///   unchecked, and the model records the line level (level-sensitive) or pending latch.
+public struct KVMArm64Adapter {
+    public private(set) var report = ReplayReport(adapter: "kvm-arm64", behaviour: "kvm")
+    var handlers = TemplateHandlers<Kind, Field> { Self.kind(of: $0) }
+    /// The injection each thread's last cause expects next.
+    var expected: [Int32: (cpu: Int64, irq: Int64, level: Int64, event: Int, time: Int64, what: String)] = [:]
+    /// Line levels (SPIs by INTID; private interrupts by vCPU << 16 | INTID) as last injected.
+    public private(set) var lines: [Int64: Int64] = [:]
+
+    enum Field: Int, FieldKey { case vcpu, irq, level, type_name }
+    enum Kind { case irqLine, timer, pending }
+
+    public init() {}
+
+    static func kind(of name: String) -> Kind? {
+        switch name {
+        case "kvm_irq_line": .irqLine
+        case "kvm_timer_update_irq": .timer
+        case "vgic_update_irq_pending": .pending
+        default: nil
+        }
+    }
+
+    mutating func missed(_ thread: Int32) {
+        guard let e = expected.removeValue(forKey: thread) else { return }
+        report.observationsTotal += 1
+        report.observationsChecked += 1
+        report.divergences.append(Divergence(eventIndex: e.event, timeNs: e.time, what: "vGIC injection after \(e.what)",
+                                             expected: "vgic_update_irq_pending VCPU \(e.cpu) IRQ \(e.irq) level \(e.level)",
+                                             observed: "none on this thread", state: ""))
+    }
+
+    public mutating func handle(_ b: EventBatch, _ i: Int, catalog: TemplateCatalog) {
+        report.events += 1
+        guard let (kind, f) = handlers.resolve(b.templates[i], in: catalog) else { return }
+        let thread = b.threads[i]
+        func n(_ field: Field) -> Int64 { f.number(field, b, i) ?? 0 }
+        switch kind {
+        case .irqLine:
+            missed(thread)
+            let type = f.text(.type_name, b, i, catalog[b.templates[i]]) ?? ""
+            // KVM_ARM_IRQ_TYPE_CPU drives the vCPU's IRQ/FIQ line directly (no in-kernel vGIC).
+            guard type.contains("VGIC") else { return }
+            let spi = type.contains("SPI")
+            expected[thread] = (spi ? 0 : n(.vcpu), n(.irq), n(.level) != 0 ? 1 : 0, b.firstEventIndex + i, b.times[i], "kvm_irq_line")
+        case .timer:
+            missed(thread)
+            expected[thread] = (n(.vcpu), n(.irq), n(.level) != 0 ? 1 : 0, b.firstEventIndex + i, b.times[i], "kvm_timer_update_irq")
+        case .pending:
+            let cpu = n(.vcpu), irq = n(.irq), level = n(.level) != 0 ? Int64(1) : 0
+            lines[irq < 32 ? cpu << 16 | irq : irq] = level
+            report.observationsTotal += 1
+            guard let e = expected.removeValue(forKey: thread) else {
+                report.unchecked["vgic_update_irq_pending (cause not traced: irqfd, vPMU, in-kernel device)", default: 0] += 1
+                return
+            }
+            report.observationsChecked += 1
+            if e.cpu != cpu || e.irq != irq || e.level != level {
+                report.divergences.append(Divergence(eventIndex: b.firstEventIndex + i, timeNs: b.times[i], what: "vGIC injection after \(e.what)",
+                                                     expected: "VCPU \(e.cpu) IRQ \(e.irq) level \(e.level)",
+                                                     observed: "VCPU \(cpu) IRQ \(irq) level \(level)", state: ""))
+            }
+        }
+    }
+
+    public mutating func finish() -> ReplayReport {
+        for t in expected.keys.sorted() { missed(t) }
+        var d = StateDigest()
+        for (k, v) in lines.sorted(by: { $0.key < $1.key }) { d.combine(Int(k)); d.combine(Int(v)) }
+        report.digest = d.value
+        return report
+    }
+}
