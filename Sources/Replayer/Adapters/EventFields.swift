@@ -7,6 +7,11 @@ protocol FieldKey: RawRepresentable, CaseIterable where RawValue == Int {}
 /// adapter's own field enum (no string hashing per event).
 struct FieldTable<Field: FieldKey> {
     let sources: [FieldSource?]
+    /// Plain data for the hot path (no enum payloads to retain): per field, the slot to read
+    /// (-1: none), whether its decimal digits are to be read as hex, or a constant.
+    private let slots: [Int]
+    private let hexDigits: [Bool]
+    private let constants: [Int64?]
 
     init(_ template: EventTemplate) {
         var byName: [String: FieldSource] = [:]
@@ -14,11 +19,29 @@ struct FieldTable<Field: FieldKey> {
             for (f, src) in zip(b.schema.fields, b.sources) { byName[f.name] = src }
         }
         sources = Field.allCases.map { byName[String(describing: $0)] }
+        var slots: [Int] = [], hex: [Bool] = [], constants: [Int64?] = []
+        for s in sources {
+            switch s {
+            case .slot(let k)?: slots.append(k); hex.append(false); constants.append(nil)
+            case .hexDigitsSlot(let k)?: slots.append(k); hex.append(true); constants.append(nil)
+            case .constant(let v)?: slots.append(-1); hex.append(false); constants.append(v)
+            default: slots.append(-1); hex.append(false); constants.append(nil)
+            }
+        }
+        self.slots = slots
+        self.hexDigits = hex
+        self.constants = constants
     }
 
     @inline(__always)
     func number(_ field: Field, _ batch: EventBatch, _ i: Int) -> Int64? {
-        sources[field.rawValue].flatMap { batch.number(i, $0) }
+        let k = field.rawValue
+        let slot = slots[k]
+        if slot >= 0 {
+            let v = batch.value(i, slot: slot)
+            return hexDigits[k] ? EventBatch.decimalDigitsAsHex(v) : v
+        }
+        return constants[k]
     }
 
     func text(_ field: Field, _ batch: EventBatch, _ i: Int, _ template: EventTemplate) -> String? {

@@ -19,7 +19,9 @@ public struct QEMUX86Adapter {
     public private(set) var report: ReplayReport
 
     /// What a thread's current causal chain still has to show.
-    struct Chain {
+    /// A reference per thread: the handlers update it in place (no copy of its lists per event).
+    /// Adapters are not copied while replaying, so sharing cannot leak between runs.
+    final class Chain {
         var expectedRemoteIRRSet: [Int] = []
         var expectedRemoteIRRClear: [(pin: Int, vector: UInt8)] = []
         /// The MSI request the IOAPIC made, which the IOMMU must receive next.
@@ -114,7 +116,7 @@ public struct QEMUX86Adapter {
 
     /// The IOAPIC's effects of a delivery request on a thread: Remote IRR for level entries, then the MSI.
     mutating func expectService(_ d: IOAPIC.Delivery, thread: Int32) {
-        var c = chains.with(thread) { $0 }
+        let c = chains.with(thread) { $0 }
         if d.entry.levelTriggered { c.expectedRemoteIRRSet.append(d.pin) }
         let msi = Self.ioapicMSI(d.entry)
         if machine.remapping.enabled {
@@ -122,7 +124,6 @@ public struct QEMUX86Adapter {
         } else {
             c.expectedDelivery = X86Machine.Message(msi)
         }
-        chains.with(thread) { $0 = c }
     }
 
     public mutating func handle(_ b: EventBatch, _ i: Int, catalog: TemplateCatalog) {
@@ -171,7 +172,7 @@ public struct QEMUX86Adapter {
             report.observationsTotal += 1
             let pin = Int(n(.pin))
             guard pin >= 0 && pin < IOAPIC.pinCount else { report.unchecked["ioapic_set_remote_irr (pin out of range)", default: 0] += 1; return }
-            var c = chains.with(thread) { $0 }
+            let c = chains.with(thread) { $0 }
             if let k = c.expectedRemoteIRRSet.firstIndex(of: pin) {
                 c.expectedRemoteIRRSet.remove(at: k)
                 report.observationsChecked += 1
@@ -180,19 +181,17 @@ public struct QEMUX86Adapter {
                 diverge(b, i, "Remote IRR set for pin \(pin)", expected: "no delivery of pin \(pin)", observed: "ioapic_set_remote_irr",
                         state: "RTE \(pin) = 0x\(String(machine.ioapic.entries[pin].bits, radix: 16)), IRR 0x\(String(machine.ioapic.irr, radix: 16))")
             }
-            chains.with(thread) { $0 = c }
 
         case .ioapicEOIBroadcast:
             let vector = UInt8(truncatingIfNeeded: n(.vector))
             let effects = machine.ioapic.endOfInterrupt(vector: vector)
-            var c = chains.with(thread) { $0 }
+            let c = chains.with(thread) { $0 }
             for e in effects {
                 switch e {
                 case .remoteIRRCleared(let pin): c.expectedRemoteIRRClear.append((pin, vector))
                 case .redelivered, .delayedRedelivery: break
                 }
             }
-            chains.with(thread) { $0 = c }
             for case .redelivered(let d) in effects { expectService(d, thread: thread) }
 
         case .ioapicClearRemoteIRR:
@@ -200,7 +199,7 @@ public struct QEMUX86Adapter {
             report.observationsChecked += 1
             let pin = Int(n(.pin)), vector = UInt8(truncatingIfNeeded: n(.vector))
             guard pin >= 0 && pin < IOAPIC.pinCount else { report.observationsChecked -= 1; report.unchecked["ioapic_clear_remote_irr (pin out of range)", default: 0] += 1; return }
-            var c = chains.with(thread) { $0 }
+            let c = chains.with(thread) { $0 }
             if let k = c.expectedRemoteIRRClear.firstIndex(where: { $0.pin == pin && $0.vector == vector }) {
                 c.expectedRemoteIRRClear.remove(at: k)
             } else {
@@ -208,14 +207,13 @@ public struct QEMUX86Adapter {
                         observed: "ioapic_clear_remote_irr pin \(pin) vector \(vector)",
                         state: "RTE \(pin) = 0x\(String(machine.ioapic.entries[pin].bits, radix: 16))")
             }
-            chains.with(thread) { $0 = c }
 
         case .irEnable:
             machine.remapping.enabled = n(.enabled) != 0
 
         case .irRequest:
             let request = MSIMessage(address: UInt64(bitPattern: n(.addr)), data: UInt32(truncatingIfNeeded: n(.data)))
-            var c = chains.with(thread) { $0 }
+            let c = chains.with(thread) { $0 }
             if let expected = c.expectedRequest {
                 report.observationsTotal += 1
                 report.observationsChecked += 1
@@ -232,7 +230,6 @@ public struct QEMUX86Adapter {
                         observed: "a new request \(request)", state: "")
             }
             c.request = request
-            chains.with(thread) { $0 = c }
 
         case .irteGet:
             report.observationsTotal += 1
@@ -280,7 +277,7 @@ public struct QEMUX86Adapter {
             report.observationsChecked += 1
             let from = MSIMessage(address: UInt64(bitPattern: n(.addr)), data: UInt32(truncatingIfNeeded: n(.data)))
             let to = MSIMessage(address: UInt64(bitPattern: n(.remapped_addr)), data: UInt32(truncatingIfNeeded: n(.remapped_data)))
-            var c = chains.with(thread) { $0 }
+            let c = chains.with(thread) { $0 }
             if let request = c.request, request != from {
                 diverge(b, i, "vtd_ir_remap_msi input", expected: "\(request)", observed: "\(from)", state: "")
             }
@@ -295,7 +292,6 @@ public struct QEMUX86Adapter {
             }
             c.request = nil
             c.expectedDelivery = X86Machine.Message(to)
-            chains.with(thread) { $0 = c }
 
         case .apicLocalDeliver:
             let lvt = Int(n(.lvt)), mode = Int(n(.delivery_mode))
@@ -376,7 +372,7 @@ public struct QEMUX86Adapter {
             let observed = X86Machine.Message(vector: UInt8(truncatingIfNeeded: n(.vector)), destination: UInt32(truncatingIfNeeded: n(.dest)),
                                               logical: n(.dest_mode) != 0, mode: DeliveryMode(rawValue: UInt8(n(.delivery_mode) & 7))!,
                                               levelTriggered: n(.trigger_mode) != 0)
-            var c = chains.with(thread) { $0 }
+            let c = chains.with(thread) { $0 }
             if let expected = c.expectedDelivery {
                 report.observationsTotal += 1
                 report.observationsChecked += 1
@@ -387,7 +383,6 @@ public struct QEMUX86Adapter {
                     diverge(b, i, "message on the APIC bus", expected: Self.describe(expected), observed: Self.describe(observed), state: "")
                 }
                 c.expectedDelivery = nil
-                chains.with(thread) { $0 = c }
             }
         }
     }
