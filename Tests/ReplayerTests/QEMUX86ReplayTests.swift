@@ -33,6 +33,18 @@ struct QEMUX86ReplayTests {
         }
     }
 
+    @Test("with multi-threaded TCG every deleted delivery report is detected (each target LAPIC must report)")
+    func reportDeletionsMTTCG() throws {
+        let path = x86Samples.first { $0.contains("q35-intremap-smp2-mttcg") }!
+        let lines = String(decoding: try InputFile(path: path).data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        let reports = lines.indices.filter { lines[$0].contains(":apic_report_irq_delivered ") }
+        for k in stride(from: 400, to: reports.count - 10, by: reports.count / 5) {
+            var l = lines
+            l.remove(at: reports[k])
+            #expect(try !replay(text: Array(l.joined(separator: "\n").utf8)).divergences.isEmpty, "report \(k) deleted, not detected")
+        }
+    }
+
     @Test("an altered LAPIC register read of a vCPU (multi-threaded TCG) is detected")
     func registerReadMutation() throws {
         let path = x86Samples.first { $0.contains("mttcg") }!

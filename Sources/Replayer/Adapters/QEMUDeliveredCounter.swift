@@ -98,8 +98,19 @@ struct QEMUDeliveredCounter {
         setTarget(.unknown)
     }
 
+    /// LAPICs the previous cause delivered to without a report (QEMU's `apic_bus_deliver` calls
+    /// `apic_set_irq`, which always reports, for every LAPIC in the destination): set when the next
+    /// cause comes; the adapter takes them as divergences.
+    private(set) var missingReports: [UInt32] = []
+
+    mutating func takeMissingReports() -> [UInt32] {
+        defer { missingReports = [] }
+        return missingReports
+    }
+
     /// The LAPICs the current cause delivers to, when the adapter can tell.
     mutating func setTarget(_ t: Target) {
+        if !pendingTargets.isEmpty { missingReports += pendingTargets }
         causeInGroup = false
         switch t {
         case .unknown:

@@ -294,6 +294,7 @@ public struct QEMUX86Adapter {
             c.expectedDelivery = X86Machine.Message(to)
 
         case .apicLocalDeliver:
+            defer { checkMissingReports(b, i) }
             let lvt = Int(n(.lvt)), mode = Int(n(.delivery_mode))
             guard lvt == 0, registers.attributed else {
                 delivered.localDeliver(lvt: lvt, mode: mode)
@@ -310,10 +311,15 @@ public struct QEMUX86Adapter {
             }
 
         case .apicMemWrite:
+            defer { checkMissingReports(b, i) }
             let offset = n(.offset), value = UInt32(truncatingIfNeeded: n(.value))
             let me = registers.attributed ? registers.apicID(of: thread) : nil
             delivered.registerWrite(offset: offset, value: value, apic: me)
-            if offset & 0xFFF == 0x300, let t = registers.icrTargets(thread: thread, low: value) { delivered.setTarget(.apics(t)) }
+            if offset & 0xFFF == 0x300, let t = registers.icrTargets(thread: thread, low: value) {
+                // Only fixed and lowest-priority IPIs set IRR bits (INIT, SIPI, NMI, SMI do not report).
+                let mode = (value >> 8) & 7
+                delivered.setTarget(.apics(mode <= 1 ? t : []))
+            }
             registers.write(thread: thread, offset: offset, value: value)
             if let me { timers.write(apic: me, offset: offset, value: value, now: b.times[i]) }
 
@@ -356,6 +362,7 @@ public struct QEMUX86Adapter {
             }
 
         case .apicDeliverIRQ:
+            defer { checkMissingReports(b, i) }
             let mode = DeliveryMode(rawValue: UInt8(n(.delivery_mode) & 7))!
             delivered.message(mode: mode, vector: UInt8(truncatingIfNeeded: n(.vector)))
             if let t = registers.targets(destination: UInt32(truncatingIfNeeded: n(.dest)), logical: n(.dest_mode) != 0,
@@ -385,6 +392,16 @@ public struct QEMUX86Adapter {
                 c.expectedDelivery = nil
             }
         }
+    }
+
+    /// A delivery that reached a LAPIC without QEMU reporting it (multi-threaded TCG only).
+    mutating func checkMissingReports(_ b: EventBatch, _ i: Int) {
+        let missed = delivered.takeMissingReports()
+        guard !missed.isEmpty else { return }
+        report.observationsTotal += 1
+        report.observationsChecked += 1
+        diverge(b, i, "LAPIC delivery report", expected: "apic_report_irq_delivered for LAPIC \(missed.map(String.init).joined(separator: ", "))",
+                observed: "none before the next delivery", state: "")
     }
 
     static func describe(_ m: X86Machine.Message) -> String {
