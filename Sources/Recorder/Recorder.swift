@@ -113,6 +113,9 @@ public enum Recorder {
         metadata.source = kinds.count == 1 ? kinds.first! : .mixed
         metadata.arch = archVotes.max { $0.value < $1.value }?.key ?? .unknown
         metadata.clock = clock
+        if metadata.arch == .x86_64 && [.ftraceText, .traceCmdReport, .perfScript, .traceDat].contains(metadata.source) {
+            metadata.kvmFlavour = KVMFlavourGuess.guess(writer.catalog)
+        }
         writer.metadata = metadata
         try writer.finish()
         return RecordResult(metadata: metadata, diagnostics: diagnostics, events: writer.eventCount,

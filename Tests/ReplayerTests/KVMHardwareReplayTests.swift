@@ -33,6 +33,20 @@ struct KVMHardwareReplayTests {
         #expect(r.reordered == 1)
     }
 
+    @Test("record writes the KVM flavour it infers into the trace header")
+    func flavourInHeader() throws {
+        func flavour(_ lines: [String]) throws -> String? {
+            let path = FileManager.default.temporaryDirectory.appendingPathComponent("irqtrace-flavour-\(UUID().uuidString).txt").path
+            FileManager.default.createFile(atPath: path, contents: Data((lines.joined(separator: "\n") + "\n").utf8))
+            defer { try? FileManager.default.removeItem(atPath: path) }
+            return try Recorder.open(path).0.metadata.kvmFlavour
+        }
+        #expect(try flavour(Self.fixture) == "vmx")
+        #expect(try flavour(Self.fixture.map { $0.replacingOccurrences(of: "reason HLT", with: "reason hlt").replacingOccurrences(of: "reason EXTERNAL_INTERRUPT", with: "reason interrupt").replacingOccurrences(of: "reason APIC_ACCESS", with: "reason npf").replacingOccurrences(of: "reason EPT_MISCONFIG", with: "reason npf").replacingOccurrences(of: "reason EPT_VIOLATION", with: "reason npf").replacingOccurrences(of: "reason MSR_WRITE", with: "reason msr").replacingOccurrences(of: "reason APIC_WRITE", with: "reason npf") }) == "svm")
+        let pvm = root.appendingPathComponent("traces/kvm/pvm-msi.trace.txt").path
+        #expect(try Recorder.open(pvm).0.metadata.kvmFlavour == "pvm")
+    }
+
     @Test("SVM exit reasons select the SVM flavour; the same LAPIC rules apply")
     func svm() throws {
         let svm = Self.fixture.map {

@@ -2,19 +2,6 @@ import TraceFormat
 
 /// Drives the models from a trace through the adapter for its source and architecture.
 public enum Replayer {
-    /// VMX or SVM from the exit reasons kvm_exit prints (VMX: upper-case names such as "HLT",
-    /// "EXTERNAL_INTERRUPT"; SVM: lower-case such as "hlt", "npf", "msr").
-    static func hardwareFlavour(_ reader: TraceReader) -> KVMX86Adapter.Flavour {
-        for t in reader.catalog.templates where t.name == "kvm_exit" {
-            let text = String(decoding: t.skeleton.filter { $0 < 0x80 }, as: UTF8.self)
-            for r in ["EXTERNAL_INTERRUPT", "HLT", "EPT_VIOLATION", "MSR_WRITE", "IO_INSTRUCTION", "EOI_INDUCED", "APIC_WRITE", "PREEMPTION_TIMER"]
-                where text.contains("reason " + r) { return .vmx }
-            for r in ["hlt", "npf", "msr", "interrupt", "io", "vintr", "avic_incomplete_ipi", "avic_unaccelerated_access"]
-                where text.contains("reason " + r + " ") { return .svm }
-        }
-        return .hardware
-    }
-
     /// Replays every intact event of `reader` and checks the observations.
     public static func check(_ reader: TraceReader) throws -> ReplayReport {
         try run(reader, until: nil).report
@@ -70,27 +57,14 @@ public enum Replayer {
             }
             return (adapter.finish(), X86Machine(vcpus: 0, behaviour: .qemu))
         case (.ftraceText, .x86_64), (.traceCmdReport, .x86_64), (.perfScript, .x86_64), (.traceDat, .x86_64):
-            // The flavour: PVM leaves no kvm_entry/kvm_exit/kvm_inj_virq (shared/reference/real-sources.md).
-            // Every chunk carries its templates: one pass fills the catalog.
-            try reader.forEachBatch { _ in }
-            var names = Set<String>()
-            for t in reader.catalog.templates { names.insert(t.name) }
-            let flavour: KVMX86Adapter.Flavour
-            switch m.kvmFlavour {
-            case "pvm": flavour = .pvm
-            case "vmx": flavour = .vmx
-            case "svm": flavour = .svm
-            default:
-                if !names.contains("kvm_entry") && !names.contains("kvm_exit") && !names.contains("kvm_inj_virq") {
-                    guard names.contains("kvm_eoi") || names.contains("kvm_apic_accept_irq") else {
-                        throw IrqtraceError("no x86 KVM interrupt events (kvm_apic_accept_irq, kvm_eoi, kvm_inj_virq) to replay", path: reader.path,
-                                            hint: "record the kvm/* tracepoints of the host")
-                    }
-                    flavour = .pvm
-                } else {
-                    flavour = Self.hardwareFlavour(reader)
-                }
+            // The flavour: from the trace header (record infers it), else from the events (every chunk
+            // carries its templates: one pass fills the catalog).
+            if m.kvmFlavour == nil { try reader.forEachBatch { _ in } }
+            guard let name = m.kvmFlavour ?? KVMFlavourGuess.guess(reader.catalog) else {
+                throw IrqtraceError("no x86 KVM interrupt events (kvm_apic_accept_irq, kvm_eoi, kvm_inj_virq) to replay", path: reader.path,
+                                    hint: "record the kvm/* tracepoints of the host")
             }
+            let flavour = KVMX86Adapter.Flavour(rawValue: name) ?? .hardware
             var adapter = KVMX86Adapter(flavour: flavour)
             try reader.forEachBatch { adapter.learnThreads($0, catalog: reader.catalog) }
             try reader.forEachBatch { b in
