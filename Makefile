@@ -20,6 +20,7 @@ run: build
 	$(BIN) stats out/sample.irqt
 	$(BIN) show out/sample.irqt --event vtd_ir_remap_msi --limit 8
 	$(BIN) replay out/sample.irqt --check
+	$(BIN) replay traces/qemu-x86-q35-intremap-smp2-mttcg.log.zst --check
 	$(BIN) replay traces/qemu-arm64-virt-gicv2-smp2.log.zst --check
 	$(BIN) replay traces/kvm/pvm-tpr.trace.txt --check
 	$(BIN) export out/sample.irqt -o out/sample.log
