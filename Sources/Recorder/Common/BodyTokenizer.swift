@@ -26,29 +26,37 @@ public enum BodyTokenizer {
         @inline(__always) func flushLiteral(_ upTo: Int, _ skeleton: inout SkeletonBuilder) {
             if upTo > literalStart { skeleton.appendLiteral(UnsafeRawBufferPointer(rebasing: line[literalStart..<upTo])) }
         }
+        /// The run of hex digits from `k`: its end, value, and which kinds of digits it has.
+        @inline(__always) func hexRun(_ k: Int) -> (end: Int, value: UInt64, digit: Bool, lower: Bool, upper: Bool) {
+            var j = k
+            var v: UInt64 = 0
+            var digit = false, lower = false, upper = false
+            while j < end, let d = hexValue(line[j]) {
+                v = v &<< 4 | UInt64(d)
+                let b = line[j]
+                if isDigit(b) { digit = true } else if b >= 0x61 { lower = true } else { upper = true }
+                j += 1
+            }
+            return (j, v, digit, lower, upper)
+        }
+        /// A hex slot for the digits from `k` (the text before it flushed as literal); moves on past it.
+        @inline(__always) func emitHex(from k: Int, _ h: (end: Int, value: UInt64, digit: Bool, lower: Bool, upper: Bool)) {
+            flushLiteral(k, &skeleton)
+            let digits = h.end - k
+            skeleton.appendNumber(h.upper ? .hexUpper : .hexLower, width: digits > 1 && line[k] == 0x30 ? UInt8(digits) : 0)
+            values.append(Int64(bitPattern: h.value))
+            prev = line[h.end - 1]
+            i = h.end
+            literalStart = h.end
+        }
         while i < end {
             let c = line[i]
             if !isWordByte(prev) && prev != 0x2E {
                 if c == 0x30, i + 2 < end, line[i + 1] == 0x78, hexValue(line[i + 2]) != nil {
                     // 0x… hexadecimal
-                    var j = i + 2
-                    var v: UInt64 = 0
-                    var lower = false, upper = false
-                    while j < end, let d = hexValue(line[j]) {
-                        v = v &<< 4 | UInt64(d)
-                        let b = line[j]
-                        if b >= 0x61 { lower = true } else if b >= 0x41 && b <= 0x46 { upper = true }
-                        j += 1
-                    }
-                    let digits = j - (i + 2)
-                    if digits <= 16, !(lower && upper), j == end || !isWordByte(line[j]) {
-                        flushLiteral(i + 2, &skeleton)
-                        let width = digits > 1 && line[i + 2] == 0x30 ? UInt8(digits) : 0
-                        skeleton.appendNumber(upper ? .hexUpper : .hexLower, width: width)
-                        values.append(Int64(bitPattern: v))
-                        prev = line[j - 1]
-                        i = j
-                        literalStart = j
+                    let h = hexRun(i + 2)
+                    if h.end - (i + 2) <= 16, !(h.lower && h.upper), h.end == end || !isWordByte(line[h.end]) {
+                        emitHex(from: i + 2, h)
                         continue
                     }
                 } else if isDigit(c) || (c == 0x2D && i + 1 < end && isDigit(line[i + 1])) {
@@ -75,24 +83,9 @@ public enum BodyTokenizer {
                 if hexValue(c) != nil {
                     // A bare hexadecimal word (`%x` without 0x: "7ffd3a2b", "ffffffff81063b4c", "0f"):
                     // digits and letters of one case, so words such as "add" or "dead" stay text.
-                    var j = i
-                    var v: UInt64 = 0
-                    var digit = false, lower = false, upper = false
-                    while j < end, let d = hexValue(line[j]) {
-                        v = v &<< 4 | UInt64(d)
-                        let b = line[j]
-                        if isDigit(b) { digit = true } else if b >= 0x61 { lower = true } else { upper = true }
-                        j += 1
-                    }
-                    let digits = j - i
-                    if digits <= 16, digit, lower != upper, j == end || !isWordByte(line[j]) {
-                        flushLiteral(i, &skeleton)
-                        let width = digits > 1 && line[i] == 0x30 ? UInt8(digits) : 0
-                        skeleton.appendNumber(upper ? .hexUpper : .hexLower, width: width)
-                        values.append(Int64(bitPattern: v))
-                        prev = line[j - 1]
-                        i = j
-                        literalStart = j
+                    let h = hexRun(i)
+                    if h.end - i <= 16, h.digit, h.lower != h.upper, h.end == end || !isWordByte(line[h.end]) {
+                        emitHex(from: i, h)
                         continue
                     }
                 }
