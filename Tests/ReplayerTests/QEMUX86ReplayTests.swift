@@ -45,6 +45,23 @@ struct QEMUX86ReplayTests {
         }
     }
 
+    @Test("an altered 8259 acknowledge or register read is detected")
+    func picMutations() throws {
+        let path = x86Samples.first { $0.contains("pc-smp2.log") }!
+        let lines = String(decoding: try InputFile(path: path).data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        let acks = lines.indices.filter { lines[$0].contains(":pic_interrupt ") }
+        let reads = lines.indices.filter { lines[$0].contains(":pic_ioport_read ") }
+        #expect(!acks.isEmpty && reads.count > 10)
+        var l = lines
+        l[acks[0]] = l[acks[0]].replacingOccurrences(of: "intno 8", with: "intno 9")
+        #expect(l[acks[0]] != lines[acks[0]])
+        #expect(try !replay(text: Array(l.joined(separator: "\n").utf8)).divergences.isEmpty)
+        l = lines
+        let r = reads[reads.count / 2]
+        l[r] = l[r].hasSuffix("0xfb") ? String(l[r].dropLast(4)) + "0xfa" : String(l[r].dropLast(1)) + (l[r].hasSuffix("0") ? "1" : "0")
+        #expect(try !replay(text: Array(l.joined(separator: "\n").utf8)).divergences.isEmpty)
+    }
+
     @Test("an altered LAPIC register read of a vCPU (multi-threaded TCG) is detected")
     func registerReadMutation() throws {
         let path = x86Samples.first { $0.contains("mttcg") }!

@@ -38,13 +38,14 @@ public struct QEMUX86Adapter {
     var registers = QEMUAPICRegisters()
     var timers = QEMUAPICTimers()
     var tally = UncheckedTally()
+    public private(set) var pic = PIC8259()
     var handlers = TemplateHandlers<Kind, Field> { Self.kind(of: $0) }
 
     /// The schema fields this adapter reads.
     enum Field: Int, FieldKey {
         case addr, regsel, value, pin, level, vector, enabled, data, index, irte_low, irte_high, trigger
         case delivery_mode, dest, dest_mode, remapped_addr, remapped_data, trigger_mode, type
-        case offset, delivered, lvt
+        case offset, delivered, lvt, master, irq
     }
 
 
@@ -52,6 +53,7 @@ public struct QEMUX86Adapter {
         case ioapicMemWrite, ioapicMemRead, ioapicSetIRQ, ioapicSetRemoteIRR, ioapicClearRemoteIRR, ioapicEOIBroadcast
         case irEnable, irRequest, irteGet, irRemap, irRemapType, irRemapMSI, apicDeliverIRQ
         case apicLocalDeliver, apicMemWrite, apicMemRead, apicReportDelivered, apicResetDelivered
+        case picSetIRQ, picWrite, picRead, picInterrupt
         case uncheckedObservation
     }
 
@@ -93,8 +95,10 @@ public struct QEMUX86Adapter {
         case "apic_mem_readl": .apicMemRead
         case "apic_report_irq_delivered": .apicReportDelivered
         case "apic_reset_irq_delivered": .apicResetDelivered
-        // Observations these models do not check yet: ExtINT from the PIC.
-        case "pic_interrupt": .uncheckedObservation
+        case "pic_set_irq": .picSetIRQ
+        case "pic_ioport_write": .picWrite
+        case "pic_ioport_read": .picRead
+        case "pic_interrupt": .picInterrupt
         case "ioapic_mem_read": .ioapicMemRead
         default: nil
         }
@@ -292,6 +296,36 @@ public struct QEMUX86Adapter {
             }
             c.request = nil
             c.expectedDelivery = X86Machine.Message(to)
+
+        case .picSetIRQ:
+            if n(.master) != 0 { pic.master.setIRQ(Int(n(.irq)), level: n(.level) != 0) } else { pic.slave.setIRQ(Int(n(.irq)), level: n(.level) != 0) }
+
+        case .picWrite:
+            let v = UInt8(truncatingIfNeeded: n(.value)), a = Int(n(.addr))
+            if n(.master) != 0 { pic.master.write(a, v) } else { pic.slave.write(a, v) }
+
+        case .picRead:
+            report.observationsTotal += 1
+            let master = n(.master) != 0, a = Int(n(.addr)), observed = UInt8(truncatingIfNeeded: n(.value))
+            let uncertain = master ? pic.master.uncertain : pic.slave.uncertain
+            let expected = master ? pic.master.read(a) : pic.slave.read(a)
+            guard !uncertain else { tally.add("pic_ioport_read (an input of unknown edge/level mode was raised)"); return }
+            report.observationsChecked += 1
+            if expected != observed {
+                diverge(b, i, "8259 \(master ? "master" : "slave") register read at offset \(a)", expected: "0x\(String(expected, radix: 16))",
+                        observed: "0x\(String(observed, radix: 16))", state: "IRR 0x\(String(master ? pic.master.irr : pic.slave.irr, radix: 16))")
+            }
+
+        case .picInterrupt:
+            report.observationsTotal += 1
+            let uncertain = pic.uncertain
+            let (irq, vector) = pic.acknowledge()
+            guard !uncertain else { tally.add("pic_interrupt (an input of unknown edge/level mode was raised)"); return }
+            report.observationsChecked += 1
+            if irq != Int(n(.irq)) || vector != Int(n(.vector)) {
+                diverge(b, i, "8259 acknowledge (ExtINT)", expected: "irq \(irq) vector \(vector)", observed: "irq \(n(.irq)) vector \(n(.vector))",
+                        state: "master IRR 0x\(String(pic.master.irr, radix: 16)) IMR 0x\(String(pic.master.imr, radix: 16)) ISR 0x\(String(pic.master.isr, radix: 16))")
+            }
 
         case .apicLocalDeliver:
             defer { checkMissingReports(b, i) }
