@@ -194,6 +194,7 @@ apic_*
 ioapic_*
 vtd_ir_*
 vtd_irq_generate
+amdvi_ir_*
 pic_*
 msix_*
 cpu_set_apic_base
@@ -266,6 +267,10 @@ TCG=multi run_trace qemu-x86-q35-intremap-smp4-mttcg vtd_ir_remap_msi 'Enabled I
 TCG=multi run_trace qemu-x86-pc-smp2-mttcg apic_deliver_irq 'PCI-MSI.*virtio1-req' 1 qemu-system-x86_64 \
     -M pc -smp 2 "${X86_COMMON[@]}" \
     -append "$X86_APPEND"
+# AMD-Vi: QEMU 7.2's amd-iommu with interrupt remapping (this guest kernel leaves it in pass-through).
+run_trace qemu-x86-q35-amdvi-smp2 amdvi_ir_remap_msi 'PCI-MSI.*virtio1-req' 1 qemu-system-x86_64 \
+    -M q35 -device amd-iommu,intremap=on -smp 2 "${X86_COMMON[@]}" \
+    -append "$X86_APPEND"
 run_trace qemu-x86-pc-smp2 apic_deliver_irq 'PCI-MSI.*virtio1-req' 1 qemu-system-x86_64 \
     -M pc -smp 2 "${X86_COMMON[@]}" \
     -append "$X86_APPEND"
@@ -294,6 +299,7 @@ describe() {
         qemu-x86-q35-intremap-smp2-mttcg) echo "x86_64, as qemu-x86-q35-intremap-smp2 but with multi-threaded TCG (\`-accel tcg,thread=multi\`): each vCPU's LAPIC accesses on its own thread" ;;
         qemu-x86-q35-intremap-smp4-mttcg) echo "x86_64, as qemu-x86-q35-intremap-smp4 with multi-threaded TCG" ;;
         qemu-x86-pc-smp2-mttcg) echo "x86_64, as qemu-x86-pc-smp2 with multi-threaded TCG" ;;
+        qemu-x86-q35-amdvi-smp2) echo "x86_64, \`-M q35 -device amd-iommu,intremap=on -smp 2\`, virtio-net-pci + virtio-blk-pci: AMD-Vi interrupt remapping events (the guest leaves it in pass-through)" ;;
         qemu-x86-pc-smp2) echo "x86_64, \`-M pc -smp 2\` (i440FX, no IOMMU), virtio-net-pci + virtio-blk-pci (MSI-X)" ;;
         qemu-x86-pc-nomsi-smp2-notimestamp) echo "x86_64, \`-M pc -smp 2\`, guest \`pci=nomsi\` (virtio on INTx: level IOAPIC pins 10/11, Remote IRR), **no** \`-msg timestamp=on\`" ;;
         qemu-arm64-virt-gicv2-smp2) echo "aarch64, \`-M virt,gic-version=2 -cpu cortex-a57 -smp 2\`, virtio-net-pci + virtio-blk-pci (MSI via GICv2m SPIs), console ttyAMA0, kernel at EL1 (EOImode 0)" ;;

@@ -45,6 +45,24 @@ struct QEMUX86ReplayTests {
         }
     }
 
+    @Test("AMD-Vi (pass-through): an altered remapping result, request or delivered message is detected")
+    func amdviMutations() throws {
+        let path = x86Samples.first { $0.contains("amdvi") }!
+        let lines = String(decoding: try InputFile(path: path).data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        let results = lines.indices.filter { lines[$0].contains(":amdvi_ir_remap_msi (") }
+        #expect(results.count > 500)
+        for k in [results[10], results[results.count / 2]] {
+            for (target, change) in [(k, { (l: String) in l.replacingOccurrences(of: ", data 0x", with: ", data 0x1", options: .backwards) }),
+                                     (k - 1, { (l: String) in l.replacingOccurrences(of: "data 0x", with: "data 0x1") }),
+                                     (k + 1, { (l: String) in l.replacingOccurrences(of: "vector ", with: "vector 1") })] {
+                var l = lines
+                l[target] = change(l[target])
+                #expect(l[target] != lines[target])
+                #expect(try !replay(text: Array(l.joined(separator: "\n").utf8)).divergences.isEmpty, "not detected: \(l[target])")
+            }
+        }
+    }
+
     @Test("an altered 8259 acknowledge or register read is detected")
     func picMutations() throws {
         let path = x86Samples.first { $0.contains("pc-smp2.log") }!

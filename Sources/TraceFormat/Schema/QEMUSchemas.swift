@@ -74,6 +74,13 @@ public enum QEMUSchemas {
         q("vtd_ir_remap_type", "%s", "type"),
         q("vtd_ir_remap_msi", "(addr 0x%lx, data 0x%lx) -> (addr 0x%lx, data 0x%lx)", "addr data remapped_addr remapped_data"),
         q("vtd_ir_remap_msi_req", "addr 0x%lx data 0x%lx", "addr data"),
+        // hw/i386/amd_iommu.c (AMD-Vi interrupt remapping)
+        q("amdvi_ir_remap_msi_req", "addr 0x%lx data 0x%lx devid 0x%x", "addr data devid"),
+        q("amdvi_ir_remap_msi", "(addr 0x%lx, data 0x%lx) -> (addr 0x%lx, data 0x%lx)", "addr data remapped_addr remapped_data"),
+        q("amdvi_ir_intctl", "int_ctl 0x%x", "value"),
+        q("amdvi_ir_irte", "addr 0x%lx offset 0x%lx", "addr offset"),
+        q("amdvi_ir_irte_val", "data 0x%x", "data"),
+        q("amdvi_ir_irte_ga_val", "hi 0x%lx lo 0x%lx", "high low"),
         q("vtd_warn_ir_vector", "sid 0x%x index %d vec %d (should be: %d)", "sid index vector:vector expected"),
         q("vtd_warn_ir_trigger", "sid 0x%x index %d trigger %d (should be: %d)", "sid index trigger expected"),
         q("vtd_reg_ir_root", "addr 0x%lx size 0x%x", "addr size"),
