@@ -71,9 +71,10 @@ public struct KVMX86Adapter {
     /// The schema fields this adapter reads.
     enum Field: Int, FieldKey {
         case apicid, dest, gpa, gsi, level, pin, source, time_ns, value, vector, delivery_mode, dest_mode, irqchip, kind, masked, redirection_hint, reg, rw, shorthand, trigger_mode, type, reinjected
+        case chip, port, coalesced
     }
 
-    enum Kind { case mmio, apic, msi, setIRQ, ioapicSetIRQ, accept, eoi, ack, ipi, wakeup, inject, pvEOI, apicvAccept, entry, picSetIRQ }
+    enum Kind { case mmio, apic, msi, setIRQ, ioapicSetIRQ, accept, eoi, ack, ipi, wakeup, inject, pvEOI, apicvAccept, entry, picSetIRQ, pio }
     /// When each vector was accepted, by (APIC, vector), and on which CPU's clock.
     var acceptTimes: [UInt64: Int64] = [:]
     var acceptCPUs: [UInt64: Int32] = [:]
@@ -87,8 +88,20 @@ public struct KVMX86Adapter {
     var hardwareDelivered = Set<UInt32>()
     /// The last `kvm_eoi` vector per thread, which a `kvm_pv_eoi` repeats.
     var lastEOI: [Int32: Int64] = [:]
-    /// ExtINT injections from the 8259 PIC are possible (kvm_pic_set_irq seen); the PIC is not modelled.
+    /// ExtINT injections from the 8259 PIC are possible (kvm_pic_set_irq seen).
     var picActive = false
+    /// KVM's 8259 pair (arch/x86/kvm/i8259.c: the same rules as QEMU's; ELCR writes are seen as
+    /// kvm_pio to 0x4d0/0x4d1, so every input's mode is known).
+    public private(set) var pic: PIC8259 = {
+        var p = PIC8259()
+        p.master.elcrKnown = true
+        p.slave.elcrKnown = true
+        return p
+    }()
+    /// Line levels per GSI below 16 as the PIC sees them (KVM ORs the sources in `irq_states`).
+    var picLines: [Int: Set<Int>] = [:]
+    /// The PIC line level the last kvm_set_irq on a thread left (kvm_pic_set_irq follows it).
+    var lastSetIRQ: [Int32: Bool] = [:]
 
     public init(flavour: Flavour = .pvm) {
         self.flavour = flavour
@@ -112,6 +125,7 @@ public struct KVMX86Adapter {
         case "kvm_apicv_accept_irq": .apicvAccept
         case "kvm_entry", "kvm_exit": .entry
         case "kvm_pic_set_irq": .picSetIRQ
+        case "kvm_pio": .pio
         default: nil
         }
     }
@@ -262,6 +276,13 @@ public struct KVMX86Adapter {
 
         case .setIRQ:
             let gsi = Int(n(.gsi))
+            if gsi >= 0 && gsi < 16 {
+                // KVM's irq_states: the line is the OR over source ids.
+                var sources = picLines[gsi] ?? []
+                if n(.level) != 0 { sources.insert(Int(n(.source))) } else { sources.remove(Int(n(.source))) }
+                picLines[gsi] = sources
+                lastSetIRQ[thread] = !sources.isEmpty
+            }
             guard gsi >= 0 && gsi < IOAPIC.pinCount else { return }
             if case .delivered(let d) = machine.ioapic.setLine(pin: gsi, level: n(.level) != 0, source: Int(n(.source))) {
                 pending[thread, default: []].append(X86Machine.Message(d.entry))
@@ -365,8 +386,38 @@ public struct KVMX86Adapter {
         case .entry:
             break
 
+        case .pio:
+            guard text(.rw) == "write" else { return }
+            let port = n(.port), value = UInt8(truncatingIfNeeded: n(.value))
+            switch port {
+            case 0x20, 0x21: pic.master.write(Int(port & 1), value)
+            case 0xA0, 0xA1: pic.slave.write(Int(port & 1), value)
+            case 0x4D0: pic.master.elcr = value & 0xF8        // kvm elcr_mask: 0xf8 master, 0xde slave
+            case 0x4D1: pic.slave.elcr = value & 0xDE
+            default: break
+            }
+
         case .picSetIRQ:
+            // kvm_pic_set_irq traces after pic_set_irq1: the input's ELCR and IMR bits, and whether it
+            // coalesced (pending already, unmasked). The line state comes from the kvm_set_irq before it.
             picActive = true
+            report.observationsTotal += 1
+            let chip = Int(n(.chip)), pin = Int(n(.pin))
+            guard chip == 0 || chip == 1, pin >= 0 && pin < 8, let level = lastSetIRQ[thread] else {
+                report.unchecked["kvm_pic_set_irq (no kvm_set_irq before it)", default: 0] += 1
+                return
+            }
+            lastSetIRQ[thread] = nil
+            let mask = UInt8(1) << UInt8(pin)
+            let already = chip == 0 ? pic.master.setIRQ(pin, level: level) : pic.slave.setIRQ(pin, level: level)
+            let c = chip == 0 ? pic.master : pic.slave
+            let expected = "(\(c.elcr & mask != 0 ? "level" : "edge")\(c.imr & mask != 0 ? "|masked" : ""))\(already && c.imr & mask == 0 ? " (coalesced)" : "")"
+            let observed = "(\(text(.trigger_mode))\(text(.masked)))\(text(.coalesced))"
+            report.observationsChecked += 1
+            if expected != observed {
+                diverge(b, i, "8259 input \(chip * 8 + pin)", expected: expected, observed: observed,
+                        state: "IRR 0x\(String(c.irr, radix: 16)) IMR 0x\(String(c.imr, radix: 16)) ELCR 0x\(String(c.elcr, radix: 16))")
+            }
 
         case .eoi:
             let apicID = UInt32(truncatingIfNeeded: n(.apicid)), vector = n(.vector)

@@ -25,6 +25,10 @@ public struct PIC8259Chip: Sendable, Equatable {
     public var singleMode = false
     /// An input whose edge/level mode is unknown has been raised.
     public var uncertain = false
+    /// Edge/level control, when the source traces its writes (KVM: port 0x4d0/0x4d1 as kvm_pio).
+    public var elcr: UInt8 = 0
+    /// The ELCR is known (KVM); QEMU does not trace its writes (see `uncertain`).
+    public var elcrKnown = false
 
     /// ISA inputs that are edge-triggered on PC machines: master 0–4 and 6 (timer, keyboard,
     /// cascade, serial ports, floppy); slave 0 and 4–7 (RTC, mouse, FPU, IDE).
@@ -50,16 +54,22 @@ public struct PIC8259Chip: Sendable, Equatable {
         return p < priority(mask) ? (p + Int(priorityAdd)) & 7 : nil
     }
 
-    /// `pic_set_irq` (edge mode; see `uncertain`).
-    public mutating func setIRQ(_ irq: Int, level: Bool) {
+    /// `pic_set_irq` (QEMU) / `pic_set_irq1` (KVM): true when the input was already pending (KVM
+    /// reports that as coalesced).
+    @discardableResult
+    public mutating func setIRQ(_ irq: Int, level: Bool) -> Bool {
         let mask = UInt8(1) << UInt8(irq & 7)
-        if level && knownEdge & mask == 0 { uncertain = true }
-        if level {
-            if lastIRR & mask == 0 { irr |= mask }
+        if level && !elcrKnown && knownEdge & mask == 0 { uncertain = true }
+        var already = false
+        if elcr & mask != 0 {
+            if level { already = irr & mask != 0; irr |= mask; lastIRR |= mask } else { irr &= ~mask; lastIRR &= ~mask }
+        } else if level {
+            if lastIRR & mask == 0 { already = irr & mask != 0; irr |= mask }
             lastIRR |= mask
         } else {
             lastIRR &= ~mask
         }
+        return already
     }
 
     /// `pic_intack`.
@@ -70,7 +80,7 @@ public struct PIC8259Chip: Sendable, Equatable {
         } else {
             isr |= mask
         }
-        irr &= ~mask
+        if elcr & mask == 0 { irr &= ~mask }     // a level input stays pending while high
     }
 
     /// `pic_ioport_write` at offset 0 or 1.
@@ -78,9 +88,10 @@ public struct PIC8259Chip: Sendable, Equatable {
         if addr & 1 == 0 {
             if val & 0x10 != 0 {
                 // pic_init_reset (ELCR kept: edge inputs have irr & elcr = 0)
-                let keep = uncertain
+                let (keep, e, known) = (uncertain, elcr, elcrKnown)
                 self = PIC8259Chip(master: master)
-                uncertain = keep
+                (uncertain, elcr, elcrKnown) = (keep, e, known)
+                irr &= elcr
                 initState = 1
                 init4 = val & 1 != 0
                 singleMode = val & 2 != 0
