@@ -40,6 +40,7 @@ final class CompiledFormat {
     let big: Bool
 
     init?(_ e: DatEvent, bigEndian: Bool) {
+        e.ensurePrintFormat()
         guard e.plugin == .none, !e.failed, !e.isBprint else { return nil }
         big = bigEndian
         var ops: [Op] = [], lits: [UInt8] = [], nums: [Number] = [], exprs: [PExpr] = [], texts: [PrintItem] = []

@@ -132,9 +132,13 @@ final class DatEvent {
     let commonFields: [DatField]
     let fields: [DatField]
     let format: String
-    var args: [PExpr] = []
-    var items: [PrintItem] = []
-    var failed = false
+    private var _args: [PExpr] = []
+    private var _items: [PrintItem] = []
+    private var _failed = false
+    // Compiled on first read (see `ensurePrintFormat`).
+    var args: [PExpr] { get { ensurePrintFormat(); return _args } set { _args = newValue } }
+    var items: [PrintItem] { get { ensurePrintFormat(); return _items } set { _items = newValue } }
+    var failed: Bool { get { ensurePrintFormat(); return _failed } set { _failed = newValue } }
     /// Why the print format could not be used (diagnostics).
     var failReason: String?
     let isBprint: Bool
@@ -163,6 +167,16 @@ final class DatEvent {
         return m
     }()
     func field(_ name: String) -> DatField? { fieldIndex[name] }
+
+    /// The print format and helper functions, until compiled (`ensurePrintFormat`).
+    var pendingPrintFormat: (String?, Set<String>)?
+    /// Compiles the print format on first use: `items`, `args`, `failed` are valid after it.
+    @inline(__always)
+    func ensurePrintFormat() {
+        guard let (text, functions) = pendingPrintFormat else { return }
+        pendingPrintFormat = nil
+        EventFormatParser.compilePrintFormat(self, text, functions: functions)
+    }
     /// Plugins' look-ups by literal name, remembered by the literal's address (no string hashing).
     private var literalFields: [(UnsafeRawPointer, DatField?)] = []
     func fieldNamed(_ name: StaticString) -> DatField? {
@@ -228,14 +242,22 @@ enum EventFormatParser {
         }
         guard let n = name, !n.isEmpty, let eid = id, !fieldError else { return nil }
         let event = DatEvent(system: system, name: n, id: eid, commonFields: common, fields: fields, format: printFmt ?? "")
+        // The print format is compiled on the event's first record (a file describes every event of
+        // the kernel; a trace uses a few of them).
+        event.pendingPrintFormat = (printFmt, functions)
+        return event
+    }
+
+    /// Compiles an event's `print fmt:` into print items (libtraceevent's process_event).
+    static func compilePrintFormat(_ event: DatEvent, _ printFmt: String?, functions: Set<String>) {
         if let pf = printFmt {
             var p = PrintFmtParser(text: pf, event: event, functions: functions)
             do {
                 let (fmt, args) = try p.parseTop()
                 event.args = args
-                if args.isEmpty && system == "ftrace" {
+                if args.isEmpty && event.system == "ftrace" {
                     // "old ftrace had no args": the fields become the arguments.
-                    event.args = fields.map { PExpr.field($0) }
+                    event.args = event.fields.map { PExpr.field($0) }
                 }
                 event.args = event.args.map { $0.compiled() }
                 if !event.isBprint {
@@ -251,7 +273,6 @@ enum EventFormatParser {
         } else {
             event.failed = true
         }
-        return event
     }
 
     /// `field:TYPE NAME[N];\toffset:O;\tsize:S;\tsigned:X;`

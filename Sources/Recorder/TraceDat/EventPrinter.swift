@@ -40,6 +40,7 @@ final class EventPrinter {
     }
 
     func prettyPrint(_ e: DatEvent, _ d: UnsafeRawBufferPointer, _ s: inout [UInt8]) {
+        e.ensurePrintFormat()
         if e.failed {
             s.append(ascii: "[FAILED TO PARSE]")
             printFields(e, d, &s)
