@@ -127,6 +127,16 @@ public struct QEMUGICAdapter {
             }
         case .distRead:
             let offset = Int(n(.addr)), value = UInt32(truncatingIfNeeded: n(.value))
+            report.observationsTotal += 1
+            if let expected = gic.readDistributor(offset: offset, size: max(1, Int(n(.size)))) {
+                report.observationsChecked += 1
+                if expected != value {
+                    diverge(b, i, "distributor read at 0x\(String(offset, radix: 16))", expected: "0x\(String(expected, radix: 16))",
+                            observed: "0x\(String(value, radix: 16))", state: "")
+                }
+            } else {
+                report.unchecked["gic_dist_read (CTLR, TYPER or banked: the reading CPU is not named)", default: 0] += 1
+            }
             if (0x800..<0x820).contains(offset), value & 0xFF != 0, (value & 0xFF).nonzeroBitCount == 1 {
                 context = (value & 0xFF).trailingZeroBitCount
                 initialising.insert(context)

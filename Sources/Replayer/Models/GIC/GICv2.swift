@@ -234,6 +234,47 @@ public struct GICv2: Hashable, Sendable {
         }
     }
 
+    /// What a distributor read returns (QEMU `gic_dist_readb`, byte by byte), for the registers whose
+    /// value does not depend on which CPU reads: ISENABLER/ISPENDR/ISACTIVER, IPRIORITYR and ITARGETSR
+    /// of SPIs, and ICFGR (edge bit per interrupt; the 1:N model bit reads 0 on GICv2). Nil otherwise
+    /// (CTLR, TYPER, banked SGI/PPI state, SGIR, reserved).
+    public func readDistributor(offset: Int, size: Int) -> UInt32? {
+        var out: UInt32 = 0
+        for k in 0..<max(1, size) {
+            let o = offset + k
+            var byte: UInt32
+            switch o {
+            case 0x100..<0x380:
+                let base = o < 0x200 ? 0x100 : o < 0x300 ? 0x200 : 0x300
+                let group = (o - base) % 0x80, first = group * 8
+                guard first >= 32, first + 8 <= irqCount else { return nil }
+                let table = base == 0x100 ? enabled : base == 0x200 ? pending : active
+                byte = 0
+                for b in 0..<8 where table[first + b] != 0 { byte |= 1 << UInt32(b) }
+                if base == 0x200 {
+                    // QEMU's pending read of a level interrupt also shows a high line.
+                    for b in 0..<8 where !edgeTriggered[first + b] && level[first + b] != 0 { byte |= 1 << UInt32(b) }
+                }
+            case 0x420..<0x800:
+                let irq = o - 0x400
+                guard irq < irqCount else { return nil }
+                byte = UInt32(spiPriority[irq - 32])
+            case 0x820..<0xC00:
+                let irq = o - 0x800
+                guard irq < irqCount else { return nil }
+                byte = UInt32(targets[irq])
+            case 0xC00..<0xD00:
+                let first = (o - 0xC00) * 4
+                guard first + 4 <= irqCount else { return nil }
+                byte = 0
+                for b in 0..<4 where edgeTriggered[first + b] { byte |= 2 << UInt32(2 * b) }
+            default: return nil
+            }
+            out |= byte << UInt32(8 * k)
+        }
+        return out
+    }
+
     /// A CPU-interface write at `offset` (CTLR, PMR, BPR, EOIR, DIR).
     public mutating func writeCPUInterface(cpu: Int, offset: Int, value: UInt32) {
         switch offset {
