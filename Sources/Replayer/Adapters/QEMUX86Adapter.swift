@@ -162,7 +162,7 @@ public struct QEMUX86Adapter {
             report.observationsTotal += 1
             let addr = n(.addr), regsel = UInt8(truncatingIfNeeded: n(.regsel)), value = UInt32(truncatingIfNeeded: n(.value))
             guard addr == 0x10, let expected = machine.ioapic.readRegister(select: regsel) else {
-                tally.add("ioapic_mem_read (ID, version, IOREGSEL)")
+                tally.add("ioapic_mem_read (IOREGSEL)")
                 return
             }
             report.observationsChecked += 1

@@ -8,6 +8,8 @@ public struct IOAPIC: Hashable, Sendable {
     public static let successiveEOILimit = 10_000
 
     public let behaviour: APICBehaviour
+    /// IOAPICID bits 27:24 (0 at reset).
+    public var ioapicID: UInt32 = 0
     public var entries: [RedirectionEntry]
     /// IRR: asserted (level) or pending (edge) pins.
     public var irr: UInt32 = 0
@@ -122,6 +124,13 @@ public struct IOAPIC: Hashable, Sendable {
     /// What a 32-bit read of IOWIN with IOREGSEL `select` returns for a redirection entry (low or high
     /// half, with Remote IRR); nil for the ID, version and arbitration registers.
     public func readRegister(select: UInt8) -> UInt32? {
+        // ID and arbitration ID: the ID in bits 27:24; version: 0x20 (QEMU) or 0x11 (KVM) with the
+        // highest entry index in bits 23:16 (hw/intc/ioapic.c, arch/x86/kvm/ioapic.c).
+        switch select {
+        case 0x00, 0x02: return select == 0x02 && behaviour == .kvm ? nil : ioapicID << 24
+        case 0x01: return (behaviour == .kvm ? 0x11 : 0x20) | UInt32(Self.pinCount - 1) << 16
+        default: break
+        }
         guard select >= 0x10 else { return nil }
         let pin = Int(select - 0x10) / 2
         guard pin < Self.pinCount else { return nil }
@@ -133,6 +142,7 @@ public struct IOAPIC: Hashable, Sendable {
     /// read-only Remote IRR and delivery status; an entry switched to edge clears Remote IRR. Returns
     /// the delivery a level pin still asserted gets when unmasked.
     public mutating func writeRegister(select: UInt8, value: UInt32) -> Delivery? {
+        if select == 0x00 { ioapicID = (value >> 24) & 0xF; return nil }
         guard select >= 0x10 else { return nil }
         let pin = Int(select - 0x10) / 2
         guard pin < Self.pinCount else { return nil }
