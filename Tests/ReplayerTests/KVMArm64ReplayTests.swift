@@ -9,10 +9,7 @@ import TraceFormat
 /// scripts/constructed/make-arm64-kvm-fixture.py) following arm.c, arch_timer.c and vgic.c.
 @Suite("Replay of arm64 KVM traces (constructed trace)")
 struct KVMArm64ReplayTests {
-    static let fixture: [String] = {
-        let path = root.appendingPathComponent("Tests/ReplayerTests/Fixtures/arm64-kvm-constructed.trace.txt").path
-        return ((try? String(contentsOfFile: path, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
-    }()
+    static let fixture = fixtureLines("arm64-kvm-constructed.trace.txt")
 
     func check(_ lines: [String]) throws -> ReplayReport {
         try replay(text: Array((lines.joined(separator: "\n") + "\n").utf8))

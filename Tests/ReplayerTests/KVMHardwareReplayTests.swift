@@ -12,11 +12,7 @@ import TraceFormat
 /// before its acceptance on another CPU's clock.
 @Suite("Replay of KVM traces from VMX/SVM hosts (constructed trace)")
 struct KVMHardwareReplayTests {
-    static let fixture: [String] = {
-        let path = root.appendingPathComponent("Tests/ReplayerTests/Fixtures/vmx-constructed.trace.txt").path
-        let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
-        return text.split(separator: "\n").map(String.init)
-    }()
+    static let fixture = fixtureLines("vmx-constructed.trace.txt")
 
     func check(_ lines: [String]) throws -> ReplayReport {
         try replay(text: Array((lines.joined(separator: "\n") + "\n").utf8))

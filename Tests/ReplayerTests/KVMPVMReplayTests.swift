@@ -25,9 +25,9 @@ struct KVMPVMReplayTests {
     func mutations() throws {
         func lines(_ name: String) throws -> [String] {
             let path = kvmRecordings.first { $0.hasSuffix(name) }!
-            return String(decoding: try InputFile(path: path).data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+            return try sampleLines(path)
         }
-        func diverges(_ l: [String]) throws -> Bool { !(try replay(text: Array(l.joined(separator: "\n").utf8)).divergences.isEmpty) }
+        func diverges(_ l: [String]) throws -> Bool { !(try replay(lines: l).divergences.isEmpty) }
         func mutate(_ name: String, _ match: String, occurrence: Int = 1, _ change: (String) -> String?) throws -> Bool {
             var l = try lines(name)
             var seen = 0

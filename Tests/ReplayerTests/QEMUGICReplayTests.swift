@@ -28,21 +28,21 @@ struct QEMUGICReplayTests {
     @Test("a distributor read that the writes before it do not explain is detected (ICFGR read-modify-write)")
     func distReadMutation() throws {
         let path = armSamples.first { $0.hasSuffix("gicv2-smp2.log.zst") }!
-        let lines = String(decoding: try InputFile(path: path).data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        let lines = try sampleLines(path)
         let reads = lines.indices.filter { lines[$0].contains("gic_dist_read dist read at 0x00000c1") }
         #expect(!reads.isEmpty)
         var l = lines
         let k = reads[reads.count / 2]
         let r = try #require(l[k].range(of: #"0x[0-9a-f]{8}$"#, options: .regularExpression))
         l[k].replaceSubrange(r, with: "0x" + String(format: "%08x", UInt32(l[k][r].dropFirst(2), radix: 16)! ^ 0x2))
-        let report = try replay(text: Array(l.joined(separator: "\n").utf8))
+        let report = try replay(lines: l)
         #expect(!report.divergences.isEmpty)
     }
 
     @Test("altered acknowledges, deleted EOIs and line asserts, altered priorities are detected")
     func mutations() throws {
         let path = armSamples.first { !$0.contains("el2") }!
-        let lines = String(decoding: try InputFile(path: path).data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        let lines = try sampleLines(path)
         func detected(_ match: String, occurrence: Int, _ change: (String) -> String?) throws -> Bool {
             var l = lines
             var seen = 0
@@ -50,7 +50,7 @@ struct QEMUGICReplayTests {
                 seen += 1
                 guard seen == occurrence else { continue }
                 if let c = change(l[k]) { l[k] = c } else { l.remove(at: k) }
-                return !(try replay(text: Array(l.joined(separator: "\n").utf8)).divergences.isEmpty)
+                return !(try replay(lines: l).divergences.isEmpty)
             }
             return false
         }

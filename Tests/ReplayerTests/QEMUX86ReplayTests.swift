@@ -9,6 +9,22 @@ let x86Samples = ((try? FileManager.default.contentsOfDirectory(atPath: root.app
     .filter { $0.hasPrefix("qemu-x86-") && $0.hasSuffix(".log.zst") }.sorted()
     .map { root.appendingPathComponent("traces/" + $0).path }
 
+/// The lines of a sample (decompressed when .zst), for mutation tests.
+func sampleLines(_ path: String) throws -> [String] {
+    String(decoding: try InputFile(path: path).data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+}
+
+/// The lines of a constructed fixture in Tests/ReplayerTests/Fixtures.
+func fixtureLines(_ name: String) -> [String] {
+    let path = root.appendingPathComponent("Tests/ReplayerTests/Fixtures/" + name).path
+    return ((try? String(contentsOfFile: path, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
+}
+
+/// Replays lines as one text input.
+func replay(lines: [String]) throws -> ReplayReport {
+    try replay(text: Array(lines.joined(separator: "\n").utf8))
+}
+
 func replay(text: [UInt8]) throws -> ReplayReport {
     let path = FileManager.default.temporaryDirectory.appendingPathComponent("irqtrace-replay-\(UUID().uuidString).log").path
     FileManager.default.createFile(atPath: path, contents: Data(text))
@@ -36,7 +52,7 @@ struct QEMUX86ReplayTests {
     @Test("with multi-threaded TCG every deleted delivery report is detected (each target LAPIC must report)")
     func reportDeletionsMTTCG() throws {
         let path = x86Samples.first { $0.contains("q35-intremap-smp2-mttcg") }!
-        let lines = String(decoding: try InputFile(path: path).data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        let lines = try sampleLines(path)
         let reports = lines.indices.filter { lines[$0].contains(":apic_report_irq_delivered ") }
         for k in stride(from: 400, to: reports.count - 10, by: reports.count / 5) {
             var l = lines
@@ -48,7 +64,7 @@ struct QEMUX86ReplayTests {
     @Test("AMD-Vi (pass-through): an altered remapping result, request or delivered message is detected")
     func amdviMutations() throws {
         let path = x86Samples.first { $0.contains("amdvi") }!
-        let lines = String(decoding: try InputFile(path: path).data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        let lines = try sampleLines(path)
         let results = lines.indices.filter { lines[$0].contains(":amdvi_ir_remap_msi (") }
         #expect(results.count > 500)
         for k in [results[10], results[results.count / 2]] {
@@ -66,7 +82,7 @@ struct QEMUX86ReplayTests {
     @Test("an altered 8259 acknowledge or register read is detected")
     func picMutations() throws {
         let path = x86Samples.first { $0.contains("pc-smp2.log") }!
-        let lines = String(decoding: try InputFile(path: path).data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        let lines = try sampleLines(path)
         let acks = lines.indices.filter { lines[$0].contains(":pic_interrupt ") }
         let reads = lines.indices.filter { lines[$0].contains(":pic_ioport_read ") }
         #expect(!acks.isEmpty && reads.count > 10)
@@ -83,7 +99,7 @@ struct QEMUX86ReplayTests {
     @Test("an altered LAPIC register read of a vCPU (multi-threaded TCG) is detected")
     func registerReadMutation() throws {
         let path = x86Samples.first { $0.contains("mttcg") }!
-        let lines = String(decoding: try InputFile(path: path).data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        let lines = try sampleLines(path)
         let reads = lines.indices.filter { lines[$0].contains(":apic_mem_readl 0x300 ") }
         #expect(reads.count > 500)
         for k in [reads[3], reads[reads.count / 2], reads[reads.count - 2]] {
@@ -114,7 +130,7 @@ struct QEMUX86ReplayTests {
     @Test("altered remapping, IRTE, request and delivery events are detected")
     func mutations() throws {
         let path = x86Samples.first { $0.contains("q35-intremap-smp2") }!
-        let lines = String(decoding: try InputFile(path: path).data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        let lines = try sampleLines(path)
         func mutate(_ event: String, at occurrence: Int, _ change: (String) -> String) throws -> Int {
             var l = lines
             var seen = 0
@@ -122,7 +138,7 @@ struct QEMUX86ReplayTests {
                 seen += 1
                 if seen == occurrence { l[k] = change(l[k]); break }
             }
-            return try replay(text: Array(l.joined(separator: "\n").utf8)).divergences.count
+            return try replay(lines: l).divergences.count
         }
         func bumpVector(_ s: String) -> String {
             guard let r = s.range(of: #"vector \d+"#, options: .regularExpression) else { return s }
@@ -147,7 +163,7 @@ struct QEMUX86ReplayTests {
     @Test("altered LAPIC delivered-counter reports, and deleted ones that counted a delivery, are detected")
     func counterMutations() throws {
         let path = x86Samples.first { $0.contains("q35-intremap-smp2") }!
-        let lines = String(decoding: try InputFile(path: path).data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        let lines = try sampleLines(path)
         let reports = lines.indices.filter { lines[$0].contains(":apic_report_irq_delivered ") }
         func value(_ k: Int) -> Int { Int(lines[reports[k]].split(separator: " ").last!)! }
         #expect(reports.count > 2000)
