@@ -71,10 +71,10 @@ public struct KVMX86Adapter {
     /// The schema fields this adapter reads.
     enum Field: Int, FieldKey {
         case apicid, dest, gpa, gsi, level, pin, source, time_ns, value, vector, delivery_mode, dest_mode, irqchip, kind, masked, redirection_hint, reg, rw, shorthand, trigger_mode, type, reinjected
-        case chip, port, coalesced
+        case chip, port, coalesced, state, vcpu
     }
 
-    enum Kind { case mmio, apic, msi, setIRQ, ioapicSetIRQ, accept, eoi, ack, ipi, wakeup, inject, pvEOI, apicvAccept, entry, picSetIRQ, pio }
+    enum Kind { case mmio, apic, msi, setIRQ, ioapicSetIRQ, accept, eoi, ack, ipi, wakeup, inject, pvEOI, apicvAccept, entry, picSetIRQ, pio, postedIRTE }
     /// When each vector was accepted, by (APIC, vector), and on which CPU's clock.
     var acceptTimes: [UInt64: Int64] = [:]
     var acceptCPUs: [UInt64: Int32] = [:]
@@ -126,6 +126,7 @@ public struct KVMX86Adapter {
         case "kvm_entry", "kvm_exit": .entry
         case "kvm_pic_set_irq": .picSetIRQ
         case "kvm_pio": .pio
+        case "kvm_pi_irte_update": .postedIRTE
         default: nil
         }
     }
@@ -385,6 +386,12 @@ public struct KVMX86Adapter {
 
         case .entry:
             break
+
+        case .postedIRTE:
+            // VT-d posted interrupts (kvm_pi_irte_update "PI is enabled for irq …, vcpu V, … gvec X"): the
+            // device now posts X into vCPU V's PI descriptor, and the CPU delivers it, all without KVM
+            // seeing it. That vCPU's IRR/ISR are the hardware's from here on (deliveries and EOIs unchecked).
+            if text(.state).hasPrefix("enabled") { hardwareDelivered.insert(UInt32(truncatingIfNeeded: n(.vcpu))) }
 
         case .pio:
             guard text(.rw) == "write" else { return }
