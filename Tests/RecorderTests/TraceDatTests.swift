@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import Recorder
+import TraceFormat
 
 /// The native trace.dat reader against real files and the `trace-cmd report` (3.1.6) output
 /// recorded beside them: traces/tracedat (scripts/make-tracedat-samples.sh: v6, v7 uncompressed,
@@ -121,6 +122,13 @@ struct TraceDatTests {
             let r = try TraceDatReader(data: Data(bytes), path: name)
             var n = 0
             try r.forEachLine { _ in n += 1 }
+            // The import path too (records → templates without text lines): same errors, no crash.
+            let writer = TraceWriter(output: OutputFile(), metadata: TraceMetadata(source: .traceDat), level: 1)
+            var counts = TraceDatReader.ImportCounts()
+            var diagnostics = ImportDiagnostics()
+            try r.importRecords(writer: writer, clock: .ftraceLocal, strict: true, verifyAll: true, path: name,
+                                counts: &counts, diagnostics: &diagnostics, observe: { _, _ in })
+            #expect(counts.mismatches == 0)
             return nil
         } catch let e as TraceDatError {
             return e

@@ -123,7 +123,23 @@ struct TraceDatImport {
         }
         records += 1
         guard let e = event else {
-            try wholeLine(s, nil, d, pid, path: path, diagnostics: &diagnostics, observe: observe)
+            // A record whose event id the file does not describe (damaged data): kept as the line
+            // trace-cmd prints for it ("[UNKNOWN EVENT]…"), whole, under the name `unknown_event`.
+            line.removeAll(keepingCapacity: true)
+            run.appendLine(s, nil, d, pid, &line)
+            skeleton.reset()
+            skeleton.appendString()
+            values.removeAll(keepingCapacity: true)
+            values.append(writer.internString(line))
+            let id = try writer.catalog.intern(name: "unknown_event", skeleton: skeleton.bytes)
+            try values.withUnsafeBufferPointer { v in
+                try writer.append(time: Int64(bitPattern: s.recTS), cpu: s.cpu, thread: pid, domain: clock, template: id, values: v)
+            }
+            direct += 1
+            if writer.catalog.count != lastTemplateCount {
+                lastTemplateCount = writer.catalog.count
+                observe(writer.catalog[id], id)
+            }
             return
         }
         let way = self.way(e)
