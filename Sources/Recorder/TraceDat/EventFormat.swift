@@ -179,6 +179,20 @@ final class DatEvent {
     }
     /// Plugins' look-ups by literal name, remembered by the literal's address (no string hashing).
     private var literalFields: [(UnsafeRawPointer, DatField?)] = []
+    /// Offset and size of a plain numeric field by literal name (-1: missing; size 0: not 1/2/4/8
+    /// bytes), for the plugins' per-record reads without retaining field objects.
+    private var literalSlots: [(key: UnsafeRawPointer, offset: Int32, size: Int32)] = []
+    @inline(__always)
+    func numericField(_ name: StaticString) -> (offset: Int, size: Int) {
+        let key = UnsafeRawPointer(name.utf8Start)
+        for k in literalSlots.indices where literalSlots[k].key == key {
+            return (Int(literalSlots[k].offset), Int(literalSlots[k].size))
+        }
+        let f = fieldNamed(name)
+        let entry: (UnsafeRawPointer, Int32, Int32) = f.map { (key, Int32($0.offset), [1, 2, 4, 8].contains($0.size) ? Int32($0.size) : 0) } ?? (key, -1, 0)
+        literalSlots.append((key: entry.0, offset: entry.1, size: entry.2))
+        return (Int(entry.1), Int(entry.2))
+    }
     func fieldNamed(_ name: StaticString) -> DatField? {
         let key = UnsafeRawPointer(name.utf8Start)
         for (k, f) in literalFields where k == key { return f }

@@ -868,16 +868,17 @@ final class EventPrinter {
 
     /// `tep_get_field_val` (non-common fields only).
     func fieldVal(_ e: DatEvent, _ name: StaticString, _ d: UnsafeRawBufferPointer, _ s: inout [UInt8], err: Bool) -> UInt64? {
-        guard let f = e.fieldNamed(name) else {
+        let (offset, size) = e.numericField(name)
+        guard offset >= 0 else {
             if err { s.append(ascii: "<CANT FIND FIELD "); s.append(string: name.description); s.append(0x3E) }
             return nil
         }
-        guard [1, 2, 4, 8].contains(f.size) else {
+        guard size != 0 else {
             if err { s.append(0x20); s.append(string: name.description); s.append(ascii: "=INVALID") }
             return nil
         }
-        guard f.offset + f.size <= d.count else { return 0 }
-        return DatReader.number(d, f.offset, f.size, big)
+        guard offset + size <= d.count else { return 0 }
+        return DatReader.number(d, offset, size, big)
     }
 
     enum NumConv { case u32, u64, hex64 }
