@@ -70,26 +70,24 @@ struct QEMUAPICRegistersTests {
         var single = QEMUAPICRegisters()
         single.learn(thread: 12, idRead: 0x0000_0000)
         single.learn(thread: 12, idRead: 0x0100_0000)
-        single.finishLearning()
         #expect(single.apicID(of: 12) == nil && !single.attributed)
         #expect(single.read(thread: 12, offset: 0x300) == .unchecked("apic_mem_readl (per-vCPU register, vCPU unknown)"))
         #expect(single.read(thread: 12, offset: 0x30) == .expected(0x0005_0014))
         r.learn(thread: 10, idRead: 0x0000_0000)
         r.learn(thread: 11, idRead: 0x0100_0000)
-        r.finishLearning()
         #expect(r.apicID(of: 10) == 0 && r.apicID(of: 11) == 1 && r.attributed)
         #expect(r.read(thread: 11, offset: 0x20) == .expected(0x0100_0000))
         #expect(r.read(thread: 10, offset: 0x350) == .expected(0x700))          // the BSP's LINT0: ExtINT at reset
         #expect(r.read(thread: 11, offset: 0xF0) == .expected(0xFF))
-        r.write(thread: 11, offset: 0xF0, value: 0x0000_11FF)
+        r.write(thread: 11, offset: 0xF0, value: 0x0000_11FF, now: 0)
         #expect(r.read(thread: 11, offset: 0xF0) == .expected(0x1FF))            // QEMU keeps 9 bits of SVR
-        r.write(thread: 10, offset: 0x310, value: 0x0100_0000)
-        r.write(thread: 10, offset: 0x300, value: 0x0000_08FB)
+        r.write(thread: 10, offset: 0x310, value: 0x0100_0000, now: 0)
+        r.write(thread: 10, offset: 0x300, value: 0x0000_08FB, now: 0)
         #expect(r.read(thread: 10, offset: 0x300) == .expected(0x08FB))          // delivery status never set
         #expect(r.read(thread: 11, offset: 0x300) == .expected(0))
-        r.write(thread: 10, offset: 0xE0, value: 0x0FFF_FFFF)
+        r.write(thread: 10, offset: 0xE0, value: 0x0FFF_FFFF, now: 0)
         #expect(r.read(thread: 10, offset: 0xE0) == .expected(0x0FFF_FFFF))
-        r.write(thread: 10, offset: 0x3E0, value: 0xFF)
+        r.write(thread: 10, offset: 0x3E0, value: 0xFF, now: 0)
         #expect(r.read(thread: 10, offset: 0x3E0) == .expected(0xB))
         #expect(r.read(thread: 10, offset: 0x390) == .unchecked("apic_mem_readl (timer current count)"))
     }
@@ -99,11 +97,11 @@ struct QEMUAPICRegistersTests {
         var r = QEMUAPICRegisters()
         r.learn(thread: 10, idRead: 0)
         r.learn(thread: 11, idRead: 0x0100_0000)
-        r.write(thread: 11, offset: 0x80, value: 0x20)
-        r.write(thread: 10, offset: 0x310, value: 0x0100_0000)
-        r.write(thread: 10, offset: 0x300, value: 0x0000_C500)                 // INIT, level assert, to APIC 1
+        r.write(thread: 11, offset: 0x80, value: 0x20, now: 0)
+        r.write(thread: 10, offset: 0x310, value: 0x0100_0000, now: 0)
+        r.write(thread: 10, offset: 0x300, value: 0x0000_C500, now: 0)                 // INIT, level assert, to APIC 1
         #expect(r.read(thread: 11, offset: 0x80) == .expected(0))
-        r.write(thread: 10, offset: 0x80, value: 0x30)
+        r.write(thread: 10, offset: 0x80, value: 0x30, now: 0)
         r.resetAll()
         #expect(r.read(thread: 10, offset: 0x80) == .expected(0))
     }
@@ -156,22 +154,24 @@ struct QEMUDeliveredPerLAPICTests {
 
     @Test("timer deadlines from TMICT, TDCR and the LVT mode: one-shot, periodic, masked, simultaneous")
     func timers() {
-        var t = QEMUAPICTimers()
-        t.write(apic: 0, offset: 0x3E0, value: 3, now: 0)                     // divide by 16: shift 4
-        t.write(apic: 0, offset: 0x320, value: 0x2_00EC, now: 0)              // periodic
-        t.write(apic: 0, offset: 0x380, value: 249_999, now: 1_000)           // period 4 ms
-        #expect(t.fire(at: 2_000_000).0 == .unknown)                          // not due yet
-        #expect(t.fire(at: 4_001_100).0 == .apic(0))
-        #expect(t.fire(at: 8_001_100).0 == .apic(0))
-        t.write(apic: 1, offset: 0x3E0, value: 3, now: 9_000_000)
-        t.write(apic: 1, offset: 0x320, value: 0xEC, now: 9_000_000)          // one-shot
-        t.write(apic: 1, offset: 0x380, value: 187_499, now: 9_001_000)       // due at 12.001 ms, with LAPIC 0
-        let (f, lvt) = t.fire(at: 12_001_100)
+        var t = QEMUAPICRegisters()
+        t.learn(thread: 10, idRead: 0)
+        t.learn(thread: 11, idRead: 0x0100_0000)
+        t.write(thread: 10, offset: 0x3E0, value: 3, now: 0)                  // divide by 16: shift 4
+        t.write(thread: 10, offset: 0x320, value: 0x2_00EC, now: 0)           // periodic
+        t.write(thread: 10, offset: 0x380, value: 249_999, now: 1_000)        // period 4 ms
+        #expect(t.fireTimer(at: 2_000_000).0 == .unknown)                     // not due yet
+        #expect(t.fireTimer(at: 4_001_100).0 == .apic(0))
+        #expect(t.fireTimer(at: 8_001_100).0 == .apic(0))
+        t.write(thread: 11, offset: 0x3E0, value: 3, now: 9_000_000)
+        t.write(thread: 11, offset: 0x320, value: 0xEC, now: 9_000_000)       // one-shot
+        t.write(thread: 11, offset: 0x380, value: 187_499, now: 9_001_000)    // due at 12.001 ms, with LAPIC 0
+        let (f, lvt) = t.fireTimer(at: 12_001_100)
         #expect(f == .oneOf([0, 1]))
         #expect(lvt.map { $0 & 0xFF } == 0xEC)
-        #expect(t.fire(at: 12_001_110).0 == .apic(1))                         // the other one, then LAPIC 1 is disarmed
-        #expect(t.fire(at: 16_001_100).0 == .apic(0))
-        t.write(apic: 0, offset: 0x320, value: 0x3_00EC, now: 17_000_000)     // masked: stopped
-        #expect(t.fire(at: 20_001_100).0 == .unknown)
+        #expect(t.fireTimer(at: 12_001_110).0 == .apic(1))                    // the other one, then LAPIC 1 is disarmed
+        #expect(t.fireTimer(at: 16_001_100).0 == .apic(0))
+        t.write(thread: 10, offset: 0x320, value: 0x3_00EC, now: 17_000_000)  // masked: stopped
+        #expect(t.fireTimer(at: 20_001_100).0 == .unknown)
     }
 }

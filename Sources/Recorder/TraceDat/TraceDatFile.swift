@@ -633,6 +633,13 @@ final class TraceDatFile {
         for e in events.values { e.plugin = TraceDatFile.plugin(system: e.system, name: e.name) }
     }
 
+    /// Per-event-name record counts of the last pass over the records.
+    func seenCounts() -> [String: Int] {
+        var counts: [String: Int] = [:]
+        for e in events.values where e.seen > 0 { counts[e.name, default: 0] += e.seen }
+        return counts
+    }
+
     static func plugin(system: String, name: String) -> Plugin {
         switch (system, name) {
         case ("sched", "sched_switch"): return .schedSwitch

@@ -17,7 +17,7 @@ extension TraceDatReader {
     func importRecords(writer: TraceWriter, clock: ClockDomain, strict: Bool, verifyAll: Bool, path: String,
                        counts: inout ImportCounts, diagnostics: inout ImportDiagnostics,
                        observe: (EventTemplate, UInt32) -> Void) throws {
-        defer { eventCounts = file.events.values.reduce(into: [:]) { c, e in if e.seen > 0 { c[e.name, default: 0] += e.seen } } }
+        defer { eventCounts = file.seenCounts() }
         do {
             try data.withUnsafeBytes { (raw: UnsafeRawBufferPointer) throws in
                 let run = try ReportRun(file: file, raw: raw)
@@ -152,12 +152,12 @@ struct TraceDatImport {
         appendHeader(s, e, pid)
         var built = false
         if case .compiled(let plan) = way {
+            let (headerBytes, headerSlots) = (skeleton.bytes.count, skeleton.valueCount)
             built = plan.append(d, printer: printer, event: e, skeleton: &skeleton, values: &values, scratch: &scratch)
             if !built {
-                // Start the body again the printed way.
-                skeleton.reset()
+                // Start the body again the printed way (the header stays).
+                skeleton.truncate(to: headerBytes, valueCount: headerSlots)
                 values.removeAll(keepingCapacity: true)
-                appendHeader(s, e, pid)
             }
         }
         if !built {

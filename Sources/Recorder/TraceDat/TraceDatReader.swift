@@ -330,7 +330,6 @@ struct ReportRun {
     var streams: [CPUStream] = []
     let printer: EventPrinter
     var prefixes: [[UInt8]] = []
-    let markerPrefix: [[UInt8]]
 
     init(file: TraceDatFile, raw: UnsafeRawBufferPointer) throws(DatFault) {
         self.file = file
@@ -357,7 +356,6 @@ struct ReportRun {
                 order += 1
             }
         }
-        markerPrefix = prefixes
     }
 
     static let idle = Array("<idle>".utf8)
@@ -434,11 +432,7 @@ struct ReportRun {
     }
 
     /// Per-event-name record counts of the last pass.
-    func seenCounts() -> [String: Int] {
-        var counts: [String: Int] = [:]
-        for e in file.events.values where e.seen > 0 { counts[e.name, default: 0] += e.seen }
-        return counts
-    }
+    func seenCounts() -> [String: Int] { file.seenCounts() }
 
     /// The missed-events marker line trace-cmd prints before a record that follows lost events.
     func appendMissedLine(_ s: CPUStream, _ out: inout [UInt8]) {

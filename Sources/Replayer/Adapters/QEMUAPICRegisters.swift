@@ -10,7 +10,8 @@
 /// (`dest_mode << 28 | 0x0fffffff`), SVR (`val & 0x1ff`), ICR low/high (as written: QEMU delivers
 /// synchronously, the delivery-status bit is never set), LVTs (as written), TMICT, TDCR (`& 0xb`),
 /// version (0x14, 6 LVTs). The timer current count (time-dependent), ISR/TMR/IRR (acknowledgements
-/// are untraced), PPR and ESR are not predicted.
+/// are untraced), PPR and ESR are not predicted. The timer's next deadline is kept with the
+/// registers it follows from (QEMUAPICTimers.swift).
 struct QEMUAPICRegisters {
     struct LAPIC {
         var id: UInt32
@@ -24,6 +25,9 @@ struct QEMUAPICRegisters {
         var lvt: [UInt32]
         var initialCount: UInt32 = 0
         var divide: UInt32 = 0
+        /// Log time of the last TMICT write, and the timer's next deadline (nil: stopped).
+        var timerLoad: Int64?
+        var timerDeadline: Int64?
 
         init(id: UInt32) {
             self.id = id
@@ -38,21 +42,12 @@ struct QEMUAPICRegisters {
         case shared
     }
 
-    private(set) var threads: [Int32: ThreadState] = [:] { didSet { cacheValid = false } }
-    private var cacheValid = false
-    private var cachedAttributed = false
-    private var cachedIDs: [UInt32] = []
-
-    private mutating func refresh() {
-        guard !cacheValid else { return }
-        cachedAttributed = !threads.isEmpty && !threads.values.contains { if case .shared = $0 { return true }; return false }
-        cachedIDs = threads.values.compactMap { if case .bound(let id) = $0 { return id }; return nil }.sorted()
-        cacheValid = true
-    }
-
-    /// Call after the first pass: fixes which threads are bound.
-    mutating func finishLearning() { refresh() }
-    private(set) var apics: [UInt32: LAPIC] = [:]
+    private(set) var threads: [Int32: ThreadState] = [:]
+    /// Every thread that touched a LAPIC runs one vCPU (multi-threaded TCG).
+    private(set) var attributed = false
+    /// The LAPIC IDs of the bound threads, in index order (QEMU's APIC index is its ID by default).
+    private(set) var knownIDs: [UInt32] = []
+    var apics: [UInt32: LAPIC] = [:]
 
     /// First pass: bind every thread that only ever reads one APIC ID.
     mutating func learn(thread: Int32, idRead value: UInt32) {
@@ -60,15 +55,11 @@ struct QEMUAPICRegisters {
         switch threads[thread] {
         case nil: threads[thread] = .bound(id)
         case .bound(let other) where other != id: threads[thread] = .shared
-        default: break
+        default: return
         }
+        attributed = !threads.values.contains { if case .shared = $0 { return true }; return false }
+        knownIDs = threads.values.compactMap { if case .bound(let id) = $0 { return id }; return nil }.sorted()
     }
-
-    /// Every thread that touched a LAPIC runs one vCPU (multi-threaded TCG).
-    var attributed: Bool { cacheValid ? cachedAttributed : !threads.isEmpty && !threads.values.contains { if case .shared = $0 { return true }; return false } }
-
-    /// The LAPIC IDs of the bound threads, in index order (QEMU's APIC index is its ID by default).
-    var knownIDs: [UInt32] { cacheValid ? cachedIDs : threads.values.compactMap { if case .bound(let id) = $0 { return id }; return nil }.sorted() }
 
     /// The LAPICs a message reaches (QEMU `apic_get_delivery_bitmask`, `apic_match_logical_addr`:
     /// flat model `dest & log_dest`, cluster model same cluster and a common bit), in index order;
@@ -80,7 +71,7 @@ struct QEMUAPICRegisters {
             list = dest == 0xFF ? knownIDs : knownIDs.filter { $0 == dest }
         } else {
             list = knownIDs.filter { id in
-                let a = apics[id] ?? LAPIC(id: id)
+                let a = lapic(id)
                 let logDest = a.ldr >> 24
                 if a.dfr >> 28 == 0xF { return dest & logDest != 0 }
                 if a.dfr >> 28 == 0 { return (dest & 0xF0) == (logDest & 0xF0) && dest & logDest & 0x0F != 0 }
@@ -94,7 +85,7 @@ struct QEMUAPICRegisters {
     /// The LAPICs an ICR write by `thread` delivers to (QEMU `apic_deliver`), nil unless attributed.
     func icrTargets(thread: Int32, low value: UInt32) -> [UInt32]? {
         guard attributed, let me = apicID(of: thread) else { return nil }
-        let a = apics[me] ?? LAPIC(id: me)
+        let a = lapic(me)
         switch (value >> 18) & 3 {
         case 1: return [me]
         case 2: return knownIDs
@@ -103,6 +94,9 @@ struct QEMUAPICRegisters {
             return targets(destination: a.icrHigh >> 24, logical: value & 0x800 != 0, lowestPriority: (value >> 8) & 7 == 1)
         }
     }
+
+    /// The registers of LAPIC `id` (its reset state until written).
+    func lapic(_ id: UInt32) -> LAPIC { apics[id] ?? LAPIC(id: id) }
 
     func apicID(of thread: Int32) -> UInt32? {
         if case .bound(let id)? = threads[thread] { return id }
@@ -113,28 +107,18 @@ struct QEMUAPICRegisters {
     /// reset state (the resets of all LAPICs come together).
     mutating func resetAll() { apics = [:] }
 
-    /// `apic_mem_writel` on a thread.
-    mutating func write(thread: Int32, offset: Int64, value: UInt32) {
+    /// `apic_mem_writel` on a thread at log time `now`.
+    mutating func write(thread: Int32, offset: Int64, value: UInt32, now: Int64) {
         guard attributed, let id = apicID(of: thread) else { return }
-        var a = apics[id] ?? LAPIC(id: id)
-        if offset & 0xFFF == 0x300 && (value >> 8) & 7 == 5 && value & 0x4000 != 0 && (value >> 18) & 3 == 0 && value & 0x800 == 0 {
-            // An INIT IPI (assert) to a physical destination: `apic_init_reset` of the target.
-            let target = a.icrHigh >> 24
+        let o = offset & 0xFFF
+        if o == 0x300 && (value >> 8) & 7 == 5 && value & 0x4000 != 0 && (value >> 18) & 3 == 0 && value & 0x800 == 0 {
+            // An INIT IPI (assert) to a physical destination: `apic_init_reset` of the target
+            // (registers and timer).
+            let target = lapic(id).icrHigh >> 24
             if target != id { apics[target] = LAPIC(id: target) }
         }
-        switch offset & 0xFFF {
-        case 0x80: a.tpr = value & 0xFF
-        case 0xD0: a.ldr = value & 0xFF00_0000
-        case 0xE0: a.dfr = (value & 0xF000_0000) | 0x0FFF_FFFF
-        case 0xF0: a.svr = value & 0x1FF
-        case 0x300: a.icrLow = value
-        case 0x310: a.icrHigh = value
-        case 0x320, 0x330, 0x340, 0x350, 0x360, 0x370: a.lvt[Int((offset & 0xFFF) - 0x320) / 0x10] = value
-        case 0x380: a.initialCount = value
-        case 0x3E0: a.divide = value & 0xB
-        default: break
-        }
-        apics[id] = a
+        // Modified in place: no copy of the LAPIC per write.
+        apics[id, default: LAPIC(id: id)].apply(o, value, now)
     }
 
     enum Read: Equatable {
@@ -155,7 +139,7 @@ struct QEMUAPICRegisters {
         let o = offset & 0xFFF
         if o == 0x30 { return .expected(0x0005_0014) }    // the same in every LAPIC
         guard attributed, let id = apicID(of: thread) else { return .unchecked("apic_mem_readl (per-vCPU register, vCPU unknown)") }
-        let a = apics[id] ?? LAPIC(id: id)
+        let a = lapic(id)
         switch o {
         case 0x20: return .expected(id << 24)
         case 0x80: return .expected(a.tpr)
@@ -169,6 +153,27 @@ struct QEMUAPICRegisters {
         case 0x3E0: return .expected(a.divide)
         case 0x390: return .unchecked("apic_mem_readl (timer current count)")
         default: return .unchecked("apic_mem_readl (ISR/IRR/TMR/PPR/ESR)")
+        }
+    }
+}
+
+extension QEMUAPICRegisters.LAPIC {
+    /// `apic_mem_write` of one register (timer writes re-arm the timer as `apic_timer_update` does;
+    /// a divide write does not).
+    mutating func apply(_ offset: Int64, _ value: UInt32, _ now: Int64) {
+        switch offset {
+        case 0x80: tpr = value & 0xFF
+        case 0xD0: ldr = value & 0xFF00_0000
+        case 0xE0: dfr = (value & 0xF000_0000) | 0x0FFF_FFFF
+        case 0xF0: svr = value & 0x1FF
+        case 0x300: icrLow = value
+        case 0x310: icrHigh = value
+        case 0x320, 0x330, 0x340, 0x350, 0x360, 0x370:
+            lvt[Int(offset - 0x320) / 0x10] = value
+            if offset == 0x320 { rearmTimer(now) }
+        case 0x380: initialCount = value; timerLoad = now; rearmTimer(now)
+        case 0x3E0: divide = value & 0xB
+        default: break
         }
     }
 }

@@ -9,35 +9,29 @@
 /// register writes. A fire belongs to the LAPIC with the earliest deadline due; when several are
 /// due within `tieNs` of each other (Linux aligns the ticks of all CPUs in one-shot mode), the fire
 /// belongs to one of them, in an order the log cannot tell.
-struct QEMUAPICTimers {
-    struct Timer {
-        var lvt: UInt32 = 0x1_0000
-        var initialCount: UInt32 = 0
-        var divide: UInt32 = 0
-        var load: Int64?
-        var deadline: Int64?
+extension QEMUAPICRegisters.LAPIC {
+    var timerShift: UInt64 { UInt64((((divide & 3) | ((divide >> 1) & 4)) + 1) & 7) }
+    var timerPeriodic: Bool { lvt[0] & 0x2_0000 != 0 }
 
-        var shift: UInt64 { UInt64((((divide & 3) | ((divide >> 1) & 4)) + 1) & 7) }
-        var periodic: Bool { lvt & 0x2_0000 != 0 }
-
-        /// `apic_next_timer` at `now`.
-        mutating func rearm(_ now: Int64) {
-            deadline = nil
-            guard lvt & 0x1_0000 == 0, let load, now >= load else { return }
-            let count = UInt64(initialCount)
-            var d = UInt64(now - load) >> shift
-            if periodic {
-                guard count != 0 else { return }
-                d = (d / (count + 1) + 1) * (count + 1)
-            } else {
-                guard d < count else { return }
-                d = count + 1
-            }
-            guard d < 1 << 40 else { return }
-            deadline = load + Int64(d << shift)
+    /// `apic_next_timer` at `now`.
+    mutating func rearmTimer(_ now: Int64) {
+        timerDeadline = nil
+        guard lvt[0] & 0x1_0000 == 0, let load = timerLoad, now >= load else { return }
+        let count = UInt64(initialCount)
+        var d = UInt64(now - load) >> timerShift
+        if timerPeriodic {
+            guard count != 0 else { return }
+            d = (d / (count + 1) + 1) * (count + 1)
+        } else {
+            guard d < count else { return }
+            d = count + 1
         }
+        guard d < 1 << 40 else { return }
+        timerDeadline = load + Int64(d << timerShift)
     }
+}
 
+extension QEMUAPICRegisters {
     enum Fire: Equatable {
         case apic(UInt32)
         /// Due together: the fire is one of these LAPICs'.
@@ -50,34 +44,27 @@ struct QEMUAPICTimers {
     static let earlyNs: Int64 = 50_000
     static let tieNs: Int64 = 100_000
 
-    private(set) var timers: [UInt32: Timer] = [:]
-
-    /// A write by LAPIC `apic` at log time `now`.
-    mutating func write(apic: UInt32, offset: Int64, value: UInt32, now: Int64) {
-        var t = timers[apic] ?? Timer()
-        switch offset & 0xFFF {
-        case 0x320: t.lvt = value; t.rearm(now)
-        case 0x380: t.initialCount = value; t.load = now; t.rearm(now)
-        case 0x3E0: t.divide = value & 0xB     // QEMU does not re-arm on a divide write
-        default: return
-        }
-        timers[apic] = t
-    }
-
-    /// A system reset: every timer stopped.
-    mutating func reset() { timers = [:] }
-
     /// A timer LVT delivery at log time `now`: whose, and its LVT (for the vector and mode).
-    mutating func fire(at now: Int64) -> (Fire, lvt: UInt32?) {
-        let due = timers.filter { $0.value.deadline.map { $0 <= now + Self.earlyNs } ?? false }
-            .sorted { ($0.value.deadline!, $0.key) < ($1.value.deadline!, $1.key) }
+    mutating func fireTimer(at now: Int64) -> (Fire, lvt: UInt32?) {
+        let due = apics.compactMap { id, a in a.timerDeadline.flatMap { $0 <= now + Self.earlyNs ? (id, $0) : nil } }
+            .sorted { ($0.1, $0.0) < ($1.1, $1.0) }
         guard let first = due.first else { return (.unknown, nil) }
-        let tied = due.filter { $0.value.deadline! - first.value.deadline! <= Self.tieNs }.map(\.key)
+        let tied = due.filter { $0.1 - first.1 <= Self.tieNs }.map(\.0)
         // The earliest deadline is consumed (when tied, which one does not matter: the rest follow).
-        var t = first.value
-        if t.periodic, let d = t.deadline { t.deadline = d + Int64((UInt64(t.initialCount) + 1) << t.shift) } else { t.deadline = nil }
-        timers[first.key] = t
-        let lvts = Set(tied.map { timers[$0]!.lvt & 0xFF })
-        return (tied.count == 1 ? .apic(first.key) : .oneOf(tied.sorted()), lvts.count == 1 ? first.value.lvt : nil)
+        let lvt = apics[first.0]!.lvt[0]
+        apics[first.0]!.consumeDeadline()
+        let vectors = Set(tied.map { apics[$0]!.lvt[0] & 0xFF })
+        return (tied.count == 1 ? .apic(first.0) : .oneOf(tied.sorted()), vectors.count == 1 ? lvt : nil)
+    }
+}
+
+extension QEMUAPICRegisters.LAPIC {
+    /// After a fire: the next period, or stopped (one-shot).
+    mutating func consumeDeadline() {
+        if timerPeriodic, let d = timerDeadline {
+            timerDeadline = d + Int64((UInt64(initialCount) + 1) << timerShift)
+        } else {
+            timerDeadline = nil
+        }
     }
 }

@@ -149,7 +149,7 @@ struct QEMUDeliveredCounter {
                 if s.outstanding == 0 { s = LAPICState() }
                 perLAPIC[a] = s
             } else {
-                floating += 1 << 20      // an EOI that cannot be attributed: wait for global idle
+                floating += 1            // an EOI that cannot be attributed: wait for global idle
             }
         case 0x300:
             let mode = DeliveryMode(rawValue: UInt8((value >> 8) & 7))

@@ -39,7 +39,6 @@ public struct QEMUX86Adapter {
     var chains = ThreadTable { Chain() }
     var delivered = QEMUDeliveredCounter()
     var registers = QEMUAPICRegisters()
-    var timers = QEMUAPICTimers()
     var tally = UncheckedTally()
     public private(set) var pic = PIC8259()
     var handlers = TemplateHandlers<Kind, Field> { Self.kind(of: $0) }
@@ -77,7 +76,6 @@ public struct QEMUX86Adapter {
                   f.number(.offset, b, i).map({ $0 & 0xFFF }) == 0x20, let v = f.number(.value, b, i) else { continue }
             registers.learn(thread: b.threads[i], idRead: UInt32(truncatingIfNeeded: v))
         }
-        registers.finishLearning()
     }
 
     static func kind(of name: String) -> Kind? {
@@ -382,7 +380,7 @@ public struct QEMUX86Adapter {
                 return
             }
             // The timer callback names no LAPIC: the one whose deadline is due (QEMUAPICTimers).
-            let (fire, lvtValue) = timers.fire(at: b.times[i])
+            let (fire, lvtValue) = registers.fireTimer(at: b.times[i])
             delivered.localDeliver(lvt: lvt, mode: mode, vector: lvtValue.map { UInt8(truncatingIfNeeded: $0) })
             switch fire {
             case .apic(let a) where delivered.continuesGroup(a): delivered.setTarget(.oneOf([a]))
@@ -401,8 +399,7 @@ public struct QEMUX86Adapter {
                 let mode = (value >> 8) & 7
                 delivered.setTarget(.apics(mode <= 1 ? t : []))
             }
-            registers.write(thread: thread, offset: offset, value: value)
-            if let me { timers.write(apic: me, offset: offset, value: value, now: b.times[i]) }
+            registers.write(thread: thread, offset: offset, value: value, now: b.times[i])
 
         case .apicMemRead:
             report.observationsTotal += 1
@@ -424,7 +421,6 @@ public struct QEMUX86Adapter {
         case .apicResetDelivered:
             delivered.reset()
             registers.resetAll()
-            timers.reset()
 
         case .apicReportDelivered:
             report.observationsTotal += 1
@@ -476,9 +472,10 @@ public struct QEMUX86Adapter {
     }
 
     /// A delivery that reached a LAPIC without QEMU reporting it (multi-threaded TCG only).
+    @inline(__always)
     mutating func checkMissingReports(_ b: EventBatch, _ i: Int) {
+        guard !delivered.missingReports.isEmpty else { return }
         let missed = delivered.takeMissingReports()
-        guard !missed.isEmpty else { return }
         report.observationsTotal += 1
         report.observationsChecked += 1
         diverge(b, i, "LAPIC delivery report", expected: "apic_report_irq_delivered for LAPIC \(missed.map(String.init).joined(separator: ", "))",

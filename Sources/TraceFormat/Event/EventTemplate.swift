@@ -105,6 +105,12 @@ public struct SkeletonBuilder: Sendable {
     public mutating func appendRawTime() { bytes.append(0xFF); bytes.append(SkeletonCode.rawTime) }
     /// Overwrites one skeleton byte (a code's parameter).
     public mutating func setByte(at index: Int, _ value: UInt8) { bytes[index] = value }
+    /// Drops everything after the first `count` bytes, which held `valueCount` slots.
+    public mutating func truncate(to count: Int, valueCount: Int) {
+        bytes.removeSubrange(count...)
+        self.valueCount = valueCount
+    }
+
     /// Appends skeleton bytes made by another builder (with its `valueCount` slots).
     public mutating func appendSkeleton(_ other: [UInt8], valueCount: Int = 0) {
         bytes.append(contentsOf: other)

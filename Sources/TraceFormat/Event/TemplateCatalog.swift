@@ -8,6 +8,7 @@ public final class TemplateCatalog {
     /// Hash of (name, skeleton) → ids.
     private var index = HashIndex()
     private var nameBytes: [[UInt8]] = []
+    /// The templates' skeletons again, so a lookup compares bytes without copying a template out.
     private var skeletons: [[UInt8]] = []
 
     @inline(__always)
