@@ -9,6 +9,7 @@ let package = Package(
         .library(name: "TraceFormat", targets: ["TraceFormat"]),
         .library(name: "Recorder", targets: ["Recorder"]),
         .library(name: "Replayer", targets: ["Replayer"]),
+        .library(name: "Simulator", targets: ["Simulator"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -37,16 +38,22 @@ let package = Package(
             name: "Replayer",
             dependencies: ["TraceFormat"]
         ),
+        // A source like the recorders, whose hardware is the Replayer's models.
+        .target(
+            name: "Simulator",
+            dependencies: ["TraceFormat", "Recorder", "Replayer"]
+        ),
         .executableTarget(
             name: "irqtrace",
             dependencies: [
-                "TraceFormat", "Recorder", "Replayer",
+                "TraceFormat", "Recorder", "Replayer", "Simulator",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .testTarget(name: "TraceFormatTests", dependencies: ["TraceFormat"]),
         .testTarget(name: "RecorderTests", dependencies: ["Recorder", "TraceFormat"]),
         .testTarget(name: "ReplayerTests", dependencies: ["Replayer", "Recorder", "TraceFormat"], exclude: ["Fixtures"]),
+        .testTarget(name: "SimulatorTests", dependencies: ["Simulator", "Replayer", "Recorder", "TraceFormat"]),
         .testTarget(name: "EndToEndTests", dependencies: ["irqtrace"]),
     ]
 )

@@ -86,6 +86,13 @@ public struct KVMX86Adapter {
 
     /// APICs whose deliveries the hardware makes (APICv/AVIC): IRR/ISR unknown to the model.
     var hardwareDelivered = Set<UInt32>()
+    /// LVT entries per APIC (timer, thermal, PMC, LINT0, LINT1, error), as the guest wrote them:
+    /// an acceptance with no message before it is a local interrupt (kvm_apic_local_deliver) of one
+    /// of them — the LAPIC timer above all.
+    var lvt: [UInt32: [UInt32]] = [:]
+    /// Level pins whose re-delivery KVM delayed (`kvm_ioapic_delayed_eoi_inj`): a kworker services
+    /// them about 10 ms later (kvm_ioapic_eoi_inject_work), with no message traced before the acceptance.
+    var delayedPins: [Int] = []
     /// The last `kvm_eoi` vector per thread, which a `kvm_pv_eoi` repeats.
     var lastEOI: [Int32: Int64] = [:]
     /// ExtINT injections from the 8259 PIC are possible (kvm_pic_set_irq seen).
@@ -171,8 +178,24 @@ public struct KVMX86Adapter {
         case 0xF0: machine.apics[k].writeSPIV(value)
         case 0xD0: machine.apics[k].writeLDR(value)
         case 0xE0: machine.apics[k].writeDFR(value)
+        case 0x320...0x370 where offset % 0x10 == 0:
+            let id = machine.apics[k].id
+            var entries = lvt[id] ?? Array(repeating: 1 << 16, count: 6)
+            entries[Int(offset - 0x320) / 0x10] = value
+            lvt[id] = entries
         default: break
         }
+    }
+
+    /// The LVT entry (register name) a local interrupt of `vector` at APIC `apicID` comes from:
+    /// unmasked, fixed delivery, that vector.
+    func localSource(apicID: UInt32, vector: UInt8) -> String? {
+        guard let entries = lvt[apicID] else { return nil }
+        let names = ["LVTT", "LVTTHMR", "LVTPC", "LVT0", "LVT1", "LVTERR"]
+        for (k, e) in entries.enumerated() where e & (1 << 16) == 0 && (e >> 8) & 7 == 0 && UInt8(truncatingIfNeeded: e) == vector {
+            return names[k]
+        }
+        return nil
     }
 
     /// First pass: which thread runs which vCPU (a static fact of the trace), so register writes and
@@ -309,6 +332,22 @@ public struct KVMX86Adapter {
             if var list = pending[thread], !list.isEmpty {
                 report.observationsTotal += 1
                 report.observationsChecked += 1
+                // Messages before the first one this acceptance matches were accepted by no APIC: each
+                // is one divergence (not a cascade of mismatches on every later acceptance).
+                if let j = list.indices.first(where: { j in
+                    let c = list[j]
+                    return c.vector == vector && c.levelTriggered == trigger
+                        && (c.shorthand == .selfOnly || machine.apics[k].matches(destination: c.destination, logical: c.logical, shorthand: c.shorthand, source: c.source))
+                }), j > 0 {
+                    for lost in list[0..<j] {
+                        report.observationsTotal += 1
+                        report.observationsChecked += 1
+                        diverge(b, i, "interrupt message accepted by no APIC",
+                                expected: "vector \(lost.vector) \(lost.levelTriggered ? "level" : "edge") to \(lost.logical ? "logical" : "physical") \(lost.destination) accepted before this one",
+                                observed: "vector \(vector) accepted at APIC \(apicID) next", state: describe(k))
+                    }
+                    list.removeFirst(j)
+                }
                 var m = list[0]
                 if m.shorthand == .selfOnly && m.source == nil {
                     // A self IPI from a thread whose vCPU is not known yet: the accepting APIC is its own.
@@ -328,6 +367,19 @@ public struct KVMX86Adapter {
                 }
                 if unicast || !othersMatch { list.removeFirst() }
                 pending[thread] = list
+            } else if !trigger, localSource(apicID: apicID, vector: vector) != nil {
+                // A local interrupt (LAPIC timer, LINT, error): its LVT entry gives this vector.
+                report.observationsTotal += 1
+                report.observationsChecked += 1
+            } else if trigger, let d = delayedPins.firstIndex(where: { pin in
+                let e = machine.ioapic.entries[pin]
+                return e.vector == vector && machine.apics[k].matches(destination: UInt32(e.destination), logical: e.logical)
+            }) {
+                // The delayed re-delivery of a level pin (kvm_ioapic_eoi_inject_work).
+                let pin = delayedPins.remove(at: d)
+                machine.ioapic.entries[pin].remoteIRR = true
+                report.observationsTotal += 1
+                report.observationsChecked += 1
             } else {
                 report.observationsTotal += 1
                 report.observationsChecked += 1
@@ -467,7 +519,7 @@ public struct KVMX86Adapter {
                     switch e {
                     case .remoteIRRCleared(let pin): pendingAcks[thread, default: []].append(pin)
                     case .redelivered(let d): pending[thread, default: []].append(X86Machine.Message(d.entry))
-                    case .delayedRedelivery: break
+                    case .delayedRedelivery(let pin): delayedPins.append(pin)
                     }
                 }
             }
@@ -596,7 +648,7 @@ public struct KVMX86Adapter {
             switch e {
             case .remoteIRRCleared(let pin): pendingAcks[thread, default: []].append(pin)
             case .redelivered(let d): pending[thread, default: []].append(X86Machine.Message(d.entry))
-            case .delayedRedelivery: break
+            case .delayedRedelivery(let pin): delayedPins.append(pin)
             }
         }
     }

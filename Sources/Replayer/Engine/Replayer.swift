@@ -27,7 +27,7 @@ public enum Replayer {
     /// The models' state after every event before `time` (all events when nil), with the report so far.
     public static func run(_ reader: TraceReader, until time: Int64?) throws -> (report: ReplayReport, machine: X86Machine) {
         let m = reader.metadata
-        switch (m.source, m.arch) {
+        switch (m.vocabularySource, m.arch) {
         case (.qemuLog, .x86_64):
             var adapter = QEMUX86Adapter(vcpus: m.topology.vcpus ?? 1)
             try reader.forEachBatch { adapter.learnThreads($0, catalog: reader.catalog) }

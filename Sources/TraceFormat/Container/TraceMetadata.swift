@@ -17,6 +17,10 @@ public struct TraceMetadata: Codable, Sendable, Equatable {
     /// "irqtrace VERSION".
     public var recorder: String
     public var inputs: [InputInfo]
+    /// For simulated traces: what made it (scenario, seed, faults, the vocabulary written).
+    public var simulation: SimulationInfo?
+    /// For simulated traces: every injected fault, with the finding a correct analyzer reports.
+    public var groundTruth: [GroundTruth]?
 
     public init(source: SourceKind, arch: Architecture = .unknown, clock: ClockDomain = .none,
                 kvmFlavour: String? = nil, topology: Topology = Topology(), commandLine: [String] = [],
@@ -40,6 +44,15 @@ public struct TraceMetadata: Codable, Sendable, Equatable {
         case kvmFlavour = "kvm_flavour"
         case commandLine = "command_line"
         case qemuVersion = "qemu_version"
+        case simulation
+        case groundTruth = "ground_truth"
+    }
+
+    /// The source whose vocabulary the events are in: a simulated trace is read as the real source
+    /// it imitates (ftrace text for KVM tracepoints, a QEMU log for QEMU events).
+    public var vocabularySource: SourceKind {
+        guard source == .simulator, let s = simulation else { return source }
+        return s.output.hasPrefix("qemu") ? .qemuLog : .ftraceText
     }
 
     func jsonBytes() -> [UInt8] {
@@ -107,6 +120,48 @@ public struct InputInfo: Codable, Sendable, Equatable {
         case malformedLines = "malformed_lines"
         case finalNewline = "final_newline"
         case preamble
+    }
+}
+
+/// How a simulated trace was made (`irqtrace sim`).
+public struct SimulationInfo: Codable, Sendable, Equatable {
+    public var scenario: String
+    public var seed: UInt64
+    /// The vocabulary written: "kvm-vmx" (x86 kvm tracepoints), "qemu-gic" (QEMU gic_* events), …
+    public var output: String
+    /// The faults asked for, as given (`NAME[:params]`).
+    public var faults: [String]
+    public init(scenario: String, seed: UInt64, output: String, faults: [String]) {
+        self.scenario = scenario
+        self.seed = seed
+        self.output = output
+        self.faults = faults
+    }
+}
+
+/// One injected fault of a simulated trace: what was done, when, where, and the finding kind
+/// (issue 7's analyzer kinds) a correct analyzer reports for it.
+public struct GroundTruth: Codable, Sendable, Equatable {
+    public var fault: String
+    public var expect: String
+    public var timeNs: Int64
+    public var cpu: Int
+    public var vector: Int?
+    public var irq: Int?
+    /// What the simulator did, in hardware terms.
+    public var detail: String
+    public init(fault: String, expect: String, timeNs: Int64, cpu: Int, vector: Int? = nil, irq: Int? = nil, detail: String = "") {
+        self.fault = fault
+        self.expect = expect
+        self.timeNs = timeNs
+        self.cpu = cpu
+        self.vector = vector
+        self.irq = irq
+        self.detail = detail
+    }
+    enum CodingKeys: String, CodingKey {
+        case fault, expect, cpu, vector, irq, detail
+        case timeNs = "time_ns"
     }
 }
 

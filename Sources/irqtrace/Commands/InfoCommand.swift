@@ -46,6 +46,11 @@ struct InfoCommand: ParsableCommand {
                              ("lines", .int(i.lines)), ("first_event", .int(i.firstEvent)), ("events", .int(i.events)),
                              ("malformed_lines", .int(i.malformedLines))])
                 })),
+                ("simulation", m.simulation.map { sim in
+                    .object([("scenario", .string(sim.scenario)), ("seed", .int(Int(truncatingIfNeeded: sim.seed))),
+                             ("output", .string(sim.output)), ("faults", .array(sim.faults.map { .string($0) }))])
+                } ?? .null),
+                ("ground_truth", m.groundTruth.map { truth in .array(truth.map(groundTruthJSON)) } ?? .null),
                 ("events", .int(events)),
                 ("templates", .int(reader.catalog.count)),
                 ("bytes_per_event", events > 0 ? .double(Double(reader.fileSize) / Double(events)) : .null),
@@ -64,6 +69,12 @@ struct InfoCommand: ParsableCommand {
         s += (m.kvmFlavour.map { ", kvm \($0)" } ?? "") + "\n"
         s += "recorder:  \(m.recorder)\n"
         if !m.commandLine.isEmpty { s += "command:   \(m.commandLine.joined(separator: " "))\n" }
+        if let sim = m.simulation {
+            s += "simulated: scenario \(sim.scenario), seed \(sim.seed), output \(sim.output)\(sim.faults.isEmpty ? "" : ", faults " + sim.faults.joined(separator: " "))\n"
+            for g in m.groundTruth ?? [] {
+                s += "  fault \(g.fault) at \(seconds(g.timeNs)) cpu \(g.cpu)\(g.vector.map { " vector \($0)" } ?? "")\(g.irq.map { " irq \($0)" } ?? ""): expect \(g.expect) — \(g.detail)\n"
+            }
+        }
         for i in m.inputs {
             s += "input:     \(i.path) (\(i.format), \(i.bytes) bytes, \(i.lines) lines, \(i.events) events, \(i.malformedLines) malformed)\n"
         }
@@ -88,4 +99,13 @@ struct InfoCommand: ParsableCommand {
 func pad(_ v: Int, _ width: Int) -> String {
     let s = String(v)
     return s.count >= width ? s : String(repeating: " ", count: width - s.count) + s
+}
+
+/// One ground-truth entry as JSON: "vector" or "irq" (or both) as the fault concerns them.
+func groundTruthJSON(_ g: GroundTruth) -> JSONValue {
+    var fields: [(String, JSONValue)] = [("fault", .string(g.fault)), ("expect", .string(g.expect)), ("time_ns", .int(g.timeNs)), ("cpu", .int(g.cpu))]
+    if let v = g.vector { fields.append(("vector", .int(v))) }
+    if let i = g.irq { fields.append(("irq", .int(i))) }
+    fields.append(("detail", .string(g.detail)))
+    return .object(fields)
 }

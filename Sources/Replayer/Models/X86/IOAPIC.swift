@@ -75,7 +75,7 @@ public struct IOAPIC: Hashable, Sendable {
 
     /// Delivers pin `pin` (KVM/QEMU `ioapic_service`): a level pin sets Remote IRR; an edge pin's
     /// request is consumed.
-    mutating func service(_ pin: Int) -> LineResult {
+    public mutating func service(_ pin: Int) -> LineResult {
         let bit = UInt32(1) << UInt32(pin)
         let e = entries[pin]
         if e.masked { return .masked }

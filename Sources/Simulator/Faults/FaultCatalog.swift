@@ -1,0 +1,122 @@
+import TraceFormat
+
+/// A fault the simulator can inject, with the real bug it reproduces (shared/reference/real-bugs.md)
+/// and the finding a correct analyzer reports for it (issue 7's kinds).
+public struct FaultKind: Sendable, Equatable {
+    public let name: String
+    /// "x86_64" or "arm64".
+    public let platform: String
+    /// A shipped scenario it applies to.
+    public let scenario: String
+    /// The analyzer finding kind it must produce.
+    public let expect: String
+    /// Rows of real-bugs.md it reproduces.
+    public let bugs: [Int]
+    public let summary: String
+    /// What the trace shows of it: "diverges" (`replay --check` reports it: the events contradict the
+    /// models) or "consistent" (the models agree: the system did what the guest asked, and only an
+    /// analyzer finds the damage).
+    public let replay: String
+}
+
+public enum FaultCatalog {
+    public static let all: [FaultKind] = [
+        FaultKind(name: "lost-msi", platform: "x86_64", scenario: "x86-virtio", expect: "lost_interrupt", bugs: [8, 10],
+                  summary: "an MSI reaches KVM (kvm_msi_set_irq) but no LAPIC accepts it; the device waits for service that never comes",
+                  replay: "diverges"),
+        FaultKind(name: "vector0-route-loss", platform: "x86_64", scenario: "x86-virtio", expect: "misrouted_vector", bugs: [5],
+                  summary: "a GSI → MSI route is lost (not re-programmed): the interrupt arrives as vector 0 and is dropped",
+                  replay: "diverges"),
+        FaultKind(name: "missing-eoi", platform: "x86_64", scenario: "x86-virtio", expect: "stuck_in_service", bugs: [19],
+                  summary: "the guest never EOIs a vector: it stays in ISR and blocks its own and lower priority classes",
+                  replay: "consistent"),
+        FaultKind(name: "no-wakeup", platform: "x86_64", scenario: "x86-virtio", expect: "halted_with_pending", bugs: [7, 9, 20],
+                  summary: "an interrupt is accepted for a halted vCPU but it is never woken (no kvm_vcpu_wakeup): it stays halted with the interrupt pending",
+                  replay: "consistent"),
+        FaultKind(name: "eoi-wrong-pin", platform: "x86_64", scenario: "x86-legacy", expect: "remote_irr_stuck", bugs: [1],
+                  summary: "a level device moved from one IOAPIC pin to another with the same vector; the EOI acks the old pin only, the new pin's Remote IRR stays set",
+                  replay: "diverges"),
+        FaultKind(name: "rte-rewrite-in-service", platform: "x86_64", scenario: "x86-legacy", expect: "remote_irr_stuck", bugs: [4],
+                  summary: "the guest rewrites a level pin's RTE to a new vector while the old one is in service; the EOI of the old vector matches no pin and Remote IRR stays set",
+                  replay: "consistent"),
+        FaultKind(name: "level-storm", platform: "x86_64", scenario: "x86-legacy", expect: "interrupt_storm", bugs: [2, 3],
+                  summary: "the guest handler never clears a level device's cause: every EOI re-delivers the still-asserted line (after 10,000, KVM delays it)",
+                  replay: "consistent"),
+        FaultKind(name: "masked-edge-lost", platform: "x86_64", scenario: "x86-legacy", expect: "lost_interrupt", bugs: [10],
+                  summary: "an edge arrives while the guest has its pin masked (an affinity change); the unmask does not replay it and the device waits forever",
+                  replay: "consistent"),
+        FaultKind(name: "tpr-not-honoured", platform: "x86_64", scenario: "x86-tpr", expect: "priority_inversion", bugs: [18],
+                  summary: "a vector at or below the guest's TPR class is injected (a stale TPR was used)",
+                  replay: "diverges"),
+    ]
+
+    public static func named(_ name: String) -> FaultKind? { all.first { $0.name == name } }
+}
+
+/// One `--fault NAME[:key=value,...]` request: `at=TIME` (the earliest time it may fire, default
+/// 10% of the run), `count=N` (how many times, default 1), `every=TIME` (the least gap between two).
+public struct FaultRequest: Sendable, Equatable {
+    public var kind: FaultKind
+    public var text: String
+    public var at: Int64?
+    public var count: Int
+    public var every: Int64
+
+    public init(parsing text: String) throws {
+        self.text = text
+        let parts = text.split(separator: ":", maxSplits: 1)
+        let name = parts.first.map(String.init) ?? ""
+        guard let k = FaultCatalog.named(name) else {
+            throw IrqtraceError("unknown fault \"\(name)\"", hint: "irqtrace sim --list shows the fault kinds")
+        }
+        kind = k
+        count = 1
+        every = 1_000_000
+        guard parts.count == 2 else { return }
+        for kv in parts[1].split(separator: ",") {
+            let p = kv.split(separator: "=", maxSplits: 1).map(String.init)
+            guard p.count == 2 else { throw IrqtraceError("fault \(name): parameter \"\(kv)\" is not key=value", hint: "e.g. \(name):at=5ms,count=2") }
+            switch p[0] {
+            case "at":
+                guard let t = TimeSpec(p[1]).map(\.nanoseconds) else { throw IrqtraceError("fault \(name): at=\(p[1]) is not a time", hint: "e.g. at=5ms, at=200us, at=1s") }
+                at = t
+            case "every":
+                guard let t = TimeSpec(p[1]).map(\.nanoseconds) else { throw IrqtraceError("fault \(name): every=\(p[1]) is not a time", hint: "e.g. every=2ms") }
+                every = t
+            case "count":
+                guard let c = Int(p[1]), c >= 1 else { throw IrqtraceError("fault \(name): count=\(p[1]) is not a positive number", hint: "e.g. count=3") }
+                count = c
+            default:
+                throw IrqtraceError("fault \(name): unknown parameter \(p[0])", hint: "parameters: at=TIME, count=N, every=TIME")
+            }
+        }
+    }
+}
+
+/// When each requested fault may fire next, and what it did (the ground truth).
+struct FaultSchedule {
+    struct Slot { var kind: String; var next: Int64; var left: Int; var every: Int64 }
+    var slots: [Slot]
+    var truth: [GroundTruth] = []
+
+    init(_ requests: [FaultRequest], runNs: Int64) {
+        slots = requests.map { Slot(kind: $0.kind.name, next: $0.at ?? runNs / 10, left: $0.count, every: $0.every) }
+    }
+
+    /// True when a fault of `kind` may fire at `now` (the caller then fires it and calls ``fired``).
+    @inline(__always)
+    func due(_ kind: String, _ now: Int64) -> Bool {
+        for s in slots where s.kind == kind && s.left > 0 && now >= s.next { return true }
+        return false
+    }
+
+    var anyPending: Bool { slots.contains { $0.left > 0 } }
+
+    mutating func fired(_ kind: String, _ g: GroundTruth) {
+        if let k = slots.firstIndex(where: { $0.kind == kind && $0.left > 0 && g.timeNs >= $0.next }) {
+            slots[k].left -= 1
+            slots[k].next = g.timeNs + slots[k].every
+        }
+        truth.append(g)
+    }
+}

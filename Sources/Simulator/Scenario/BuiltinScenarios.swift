@@ -1,0 +1,46 @@
+import TraceFormat
+
+/// The shipped scenarios (their JSON is in traces/scenarios/, kept equal by a test).
+public enum BuiltinScenarios {
+    public static let all: [Scenario] = [
+        Scenario(
+            name: "x86-virtio",
+            description: "4-vCPU x86 guest on VMX KVM: virtio-net (4 MSI-X queues, bursty) and virtio-blk (2 queues) through irqfd, LAPIC timers at 250 Hz, reschedule and call-function IPIs, x2APIC EOIs, idle vCPUs halt",
+            platform: .init(arch: "x86_64"), output: "kvm-vmx", vcpus: 4,
+            devices: [
+                .init(name: "virtio-net", kind: "msix", queues: 4, vector: 0x41, rateHz: 4000, burst: 3),
+                .init(name: "virtio-blk", kind: "msix", queues: 2, vector: 0x51, rateHz: 1500, affinityChangeHz: 5),
+            ],
+            timer: .init(periodUs: 4000, vector: 0xEC), ipis: .init(rateHz: 300, vectors: [0xFB, 0xFD]),
+            guest: .init(handlerNs: 3000, runNs: 30000, eoi: "x2apic"), durationMs: 200),
+        Scenario(
+            name: "x86-legacy",
+            description: "2-vCPU x86 guest on VMX KVM with IOAPIC devices driven by userspace: two level-triggered INTx devices (one moved between vCPUs while running), serial and RTC edges, LAPIC timers, xAPIC MMIO EOIs",
+            platform: .init(arch: "x86_64"), output: "kvm-vmx", vcpus: 2,
+            devices: [
+                .init(name: "virtio-blk-intx", kind: "ioapic-level", vector: 0x3A, irq: 10, rateHz: 2000, affinityChangeHz: 50),
+                .init(name: "e1000", kind: "ioapic-level", vector: 0x3B, irq: 11, rateHz: 800),
+                .init(name: "serial", kind: "ioapic-edge", vector: 0x24, irq: 4, rateHz: 300),
+                .init(name: "rtc", kind: "ioapic-edge", vector: 0x28, irq: 8, rateHz: 64, affinityChangeHz: 10),
+            ],
+            timer: .init(periodUs: 4000, vector: 0xEC), ipis: .init(rateHz: 200, vectors: [0xFB, 0xFD]),
+            guest: .init(handlerNs: 4000, runNs: 25000, eoi: "mmio"), durationMs: 200),
+        Scenario(
+            name: "x86-tpr",
+            description: "2-vCPU x86 guest on VMX KVM that raises its TPR to 0x50 for 50 µs at a time (blocking the virtio-net vectors 0x41-0x42 but not the timer), with bursty MSI-X traffic",
+            platform: .init(arch: "x86_64"), output: "kvm-vmx", vcpus: 2,
+            devices: [.init(name: "virtio-net", kind: "msix", queues: 2, vector: 0x41, rateHz: 6000, burst: 2)],
+            timer: .init(periodUs: 4000, vector: 0xEC), ipis: .init(rateHz: 200, vectors: [0xFB]),
+            guest: .init(handlerNs: 3000, runNs: 40000, eoi: "mmio", priorityMasking: .init(rateHz: 2000, value: 0x50, holdUs: 50)),
+            durationMs: 200),
+    ]
+
+    public static func named(_ name: String) -> Scenario? { all.first { $0.name == name } }
+
+    /// A shipped scenario by name, or a scenario file by path.
+    public static func resolve(_ nameOrPath: String) throws -> Scenario {
+        if let s = named(nameOrPath) { return s }
+        if nameOrPath.hasSuffix(".json") || nameOrPath.contains("/") { return try Scenario.load(path: nameOrPath) }
+        throw IrqtraceError("no scenario named \"\(nameOrPath)\"", hint: "irqtrace sim --list shows the shipped scenarios; or give a scenario .json file")
+    }
+}

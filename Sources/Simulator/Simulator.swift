@@ -1,0 +1,84 @@
+import Foundation
+import TraceFormat
+
+/// `irqtrace sim`: runs a scenario forward on the Replayer's models and writes the trace, with every
+/// injected fault recorded as ground truth in the trace's metadata.
+public enum Simulator {
+    public struct Options: Sendable {
+        public var scenario: Scenario
+        public var faults: [FaultRequest]
+        public var seed: UInt64
+        /// Stop after this many events (nil: run for the duration).
+        public var events: Int?
+        /// Simulated run length in ns (nil: the scenario's duration, or unbounded with `events`).
+        public var durationNs: Int64?
+        /// zstd level of the output.
+        public var level: Int32
+        public var chunkSize: Int
+        public var commandLine: [String]
+        /// For benchmarks of generation alone: chunks are dropped, not compressed and written.
+        public var discardChunks = false
+
+        public init(scenario: Scenario, faults: [FaultRequest] = [], seed: UInt64 = 1, events: Int? = nil, durationNs: Int64? = nil,
+                    level: Int32 = 3, chunkSize: Int = 1 << 20, commandLine: [String] = []) {
+            self.scenario = scenario
+            self.faults = faults
+            self.seed = seed
+            self.events = events
+            self.durationNs = durationNs
+            self.level = level
+            self.chunkSize = chunkSize
+            self.commandLine = commandLine
+        }
+    }
+
+    public struct Result: Sendable {
+        public var metadata: TraceMetadata
+        public var events: Int
+        public var bytes: Int
+        public var simulatedNs: Int64
+    }
+
+    /// The vocabularies each platform can be written in.
+    public static func outputs(arch: String) -> [String] { arch == "x86_64" ? ["kvm-vmx"] : ["qemu-gic"] }
+
+    public static func run(_ o: Options, to output: OutputFile) throws -> Result {
+        let s = o.scenario
+        try s.validate()
+        let outputName = s.output ?? outputs(arch: s.platform.arch)[0]
+        guard outputs(arch: s.platform.arch).contains(outputName) else {
+            throw IrqtraceError("scenario \(s.name): output \(outputName) is not available for \(s.platform.arch)",
+                                hint: "outputs: \(outputs(arch: s.platform.arch).joined(separator: ", "))")
+        }
+        for f in o.faults where f.kind.platform != s.platform.arch {
+            throw IrqtraceError("fault \(f.kind.name) is for \(f.kind.platform), scenario \(s.name) is \(s.platform.arch)",
+                                hint: "e.g. irqtrace sim \(f.kind.scenario) --fault \(f.kind.name)")
+        }
+        let arch: Architecture = s.platform.arch == "x86_64" ? .x86_64 : .arm64
+        var metadata = TraceMetadata(source: .simulator, arch: arch, clock: .simulated,
+                                     kvmFlavour: outputName == "kvm-vmx" ? "vmx" : nil,
+                                     topology: Topology(vcpus: s.vcpus, apicIDs: arch == .x86_64 ? Array(0..<s.vcpus) : nil),
+                                     commandLine: o.commandLine)
+        metadata.simulation = SimulationInfo(scenario: s.name, seed: o.seed, output: outputName, faults: o.faults.map(\.text))
+        let writer = TraceWriter(output: output, metadata: metadata, chunkSize: o.chunkSize, level: o.level)
+        writer.discardChunks = o.discardChunks
+        // Start at 1 ms of simulated time; the run ends at `end`.
+        let duration = o.durationNs ?? (o.events != nil ? Int64.max / 4 : Int64(s.durationMs * 1_000_000))
+        let end = 1_000_000 + duration
+        var truth: [GroundTruth]
+        var simulated: Int64
+        switch outputName {
+        case "kvm-vmx":
+            var sim = X86KVMSimulation(scenario: s, faults: o.faults, seed: o.seed, writer: writer, endTime: end, maxEvents: o.events ?? .max)
+            try sim.run()
+            truth = sim.faults.truth
+            simulated = sim.now
+        default:
+            throw IrqtraceError("output \(outputName) is not implemented", hint: "outputs: kvm-vmx")
+        }
+        metadata.groundTruth = truth
+        writer.metadata = metadata
+        try writer.finish()
+        return Result(metadata: metadata, events: writer.eventCount, bytes: writer.bytesWritten, simulatedNs: simulated)
+    }
+}

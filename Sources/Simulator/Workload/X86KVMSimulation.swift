@@ -1,0 +1,574 @@
+import Replayer
+import TraceFormat
+
+/// An x86 guest on VMX KVM, run forward on the Replayer's models (`X86Machine`: LAPICs, IOAPIC with
+/// KVM's rules) and written as the kvm tracepoints a VMX host prints for it:
+///
+/// - MSI-X queues take KVM's irqfd fast path: `kvm_msi_set_irq` + `kvm_apic_accept_irq` on the
+///   device's thread (vhost/irqfd), then a kick of the target vCPU;
+/// - IOAPIC devices are driven by userspace (`KVM_IRQ_LINE`): `kvm_set_irq`, the acceptance, then
+///   `kvm_ioapic_set_irq` (traced after delivery returns, as ioapic_set_irq does), for both levels;
+/// - the LAPIC timer fires on the vCPU's own thread (`kvm_apic_accept_irq` without a message);
+/// - a vCPU takes an interrupt at entry when its IF is set: `kvm_inj_virq` (IRR → ISR), `kvm_entry`;
+///   a halted vCPU is woken first (`kvm_vcpu_wakeup`), a running one kicked out
+///   (`kvm_exit EXTERNAL_INTERRUPT`);
+/// - the guest handles one interrupt at a time (Linux runs handlers with IF=0), clears a level
+///   device's cause in its handler (the device thread lowers the line) and writes EOI after it:
+///   `kvm_exit`, `kvm_apic: apic_write APIC_EOI`, `kvm_eoi` (the highest ISR vector), and for a level
+///   vector the IOAPIC's `kvm_ack_irq` and any re-delivery (ioapic.c kvm_ioapic_update_eoi_one);
+/// - idle vCPUs halt (`kvm_exit HLT`); IPIs are ICR writes (`kvm_apic_ipi`); TPR writes are
+///   `kvm_apic: apic_write APIC_TASKPRI`; RTE writes are `kvm_mmio` to the IOAPIC window.
+struct X86KVMSimulation {
+    enum Action {
+        case device(Int, Int)       // device, queue: raise an interrupt
+        case deviceBurst(Int, Int, Int) // device, queue, interrupts left in the burst
+        case timer(Int)
+        case ipi(Int)
+        case kick(Int)
+        case handlerEnd(Int, UInt64)    // vCPU, epoch
+        case idle(Int, UInt64)          // vCPU, epoch
+        case tprRaise(Int)
+        case tprLower(Int)
+        case affinity(Int)
+        case delayedEOI(Int)            // pin
+    }
+
+    struct VCPU {
+        var halted = false
+        var haltStart: Int64 = 0
+        /// In an interrupt handler (IF=0) for `handling`.
+        var busy = false
+        var handling: UInt8 = 0
+        var epoch: UInt64 = 0
+        /// A kick is scheduled.
+        var kickPending = false
+        /// no-wakeup fault: the vCPU never wakes again.
+        var hung = false
+        var tprRaised = false
+    }
+
+    struct Device {
+        var spec: Scenario.Device
+        var kind: Kind
+        /// Per queue: target vCPU.
+        var targets: [Int]
+        var vector: Int
+        var pin: Int
+        var gsi: Int
+        var thread: Int
+        /// Level devices: the line is high (asserted, not yet cleared by the handler).
+        var asserted = false
+        /// level-storm fault: the handler never clears the cause.
+        var stuckHigh = false
+        enum Kind { case msix, edge, level }
+    }
+
+    let scenario: Scenario
+    var rng: SimRandom
+    var machine: X86Machine
+    let out: LineWriter
+    var queue = EventQueue<Action>()
+    var now: Int64 = 0
+    var cpus: [VCPU]
+    var devices: [Device] = []
+    var vcpuThreads: [Int] = []
+    var ioThread = 0
+    var faults: FaultSchedule
+    let endTime: Int64
+    let maxEvents: Int
+    let x2apicEOI: Bool
+    let timerVector: UInt8
+    let ipiVectors: [UInt8]
+    /// Vector → device (for handlers: which device a vector belongs to), by vector.
+    var vectorDevice = [Int](repeating: -1, count: 256)
+    /// eoi-wrong-pin: pin → stale pin its EOI acks instead.
+    var staleAck: [Int: Int] = [:]
+    /// Vectors moved by rte-rewrite-in-service: the old vector's EOI will match no pin.
+    var orphaned: Set<UInt8> = []
+
+    static let rip: Int64 = Int64(bitPattern: 0xFFFF_FFFF_8100_0010)
+    static let ripHLT: Int64 = Int64(bitPattern: 0xFFFF_FFFF_81E3_C2A6)
+
+    init(scenario: Scenario, faults: [FaultRequest], seed: UInt64, writer: TraceWriter, endTime: Int64, maxEvents: Int) {
+        self.scenario = scenario
+        rng = SimRandom(seed: seed)
+        machine = X86Machine(vcpus: scenario.vcpus, behaviour: .kvm)
+        out = LineWriter(style: .ftrace, writer: writer, formats: KVMX86Line.formats)
+        cpus = Array(repeating: VCPU(), count: scenario.vcpus)
+        self.faults = FaultSchedule(faults, runNs: endTime)
+        self.endTime = endTime
+        self.maxEvents = maxEvents
+        x2apicEOI = scenario.guest.eoi == "x2apic"
+        timerVector = UInt8(scenario.timer?.vector ?? 0xEC)
+        ipiVectors = (scenario.ipis?.vectors ?? [0xFB, 0xFD]).map { UInt8(truncatingIfNeeded: $0) }
+        ioThread = out.addThread(SimThread(comm: "qemu-system-x86", pid: 4100, cpu: 0))
+        for k in 0..<scenario.vcpus {
+            vcpuThreads.append(out.addThread(SimThread(comm: "CPU \(k)/KVM", pid: 4200 + Int32(k), cpu: Int32(k + 1))))
+        }
+        for (i, d) in scenario.devices.enumerated() {
+            let kind: Device.Kind = d.kind == "msix" ? .msix : d.kind == "ioapic-level" ? .level : .edge
+            let queues = kind == .msix ? max(1, d.queues ?? 1) : 1
+            let affinity = d.affinity ?? Array(0..<scenario.vcpus)
+            let targets = (0..<queues).map { affinity[($0 + i) % affinity.count] }
+            let thread = kind == .msix
+                ? out.addThread(SimThread(comm: "vhost-4100", pid: 4300 + Int32(i), cpu: Int32(i % (scenario.vcpus + 1))))
+                : ioThread
+            devices.append(Device(spec: d, kind: kind, targets: targets, vector: d.vector ?? 0x40, pin: d.irq ?? 0,
+                                  gsi: kind == .msix ? (d.gsi ?? 24 + 8 * i) : (d.irq ?? 0), thread: thread))
+            for q in 0..<queues { vectorDevice[(d.vector ?? 0x40) + q] = i }
+        }
+    }
+
+    var eventCount: Int { out.writer.eventCount }
+
+    // MARK: output
+
+    /// The time of the next line: lines of one action are a few hundred ns apart.
+    @inline(__always)
+    mutating func tick() -> Int64 {
+        now += 80 + Int64(rng.below(240))
+        return now
+    }
+
+    mutating func emit(_ line: KVMX86Line, thread: Int, _ a: Int64 = 0, _ b: Int64 = 0, _ c: Int64 = 0, _ d: Int64 = 0,
+                       _ e: Int64 = 0, _ f: Int64 = 0, _ g: Int64 = 0) throws {
+        try out.emit(line.rawValue, thread: thread, time: tick(), a, b, c, d, e, f, g)
+    }
+
+    mutating func exit(_ v: Int, _ reason: KVMX86Line) throws {
+        try emit(reason, thread: vcpuThreads[v], Int64(v), reason == .exitHLT ? Self.ripHLT : Self.rip, 0, 0, 0, 0, 0)
+    }
+
+    mutating func entry(_ v: Int) throws {
+        try emit(.entry, thread: vcpuThreads[v], Int64(v), Self.rip, 0, 0)
+    }
+
+    mutating func truth(_ fault: String, _ expect: String, cpu: Int, vector: Int? = nil, irq: Int? = nil, _ detail: String) {
+        faults.fired(fault, GroundTruth(fault: fault, expect: expect, timeNs: now, cpu: cpu, vector: vector, irq: irq, detail: detail))
+    }
+
+    // MARK: run
+
+    mutating func run() throws {
+        try boot()
+        while let (t, action) = queue.pop() {
+            if t >= endTime || eventCount >= maxEvents { break }
+            now = max(now, t)
+            try perform(action)
+        }
+    }
+
+    /// Guest start-up: LAPICs enabled, timers armed, RTEs programmed; then the workload's clocks start.
+    mutating func boot() throws {
+        now = 1_000_000
+        for v in 0..<scenario.vcpus {
+            try exit(v, .exitAPICAccess)
+            try emit(.apicWriteSPIV, thread: vcpuThreads[v], 0x1FF)
+            machine.apics[v].writeSPIV(0x1FF)
+            if let t = scenario.timer {
+                try emit(.apicWriteLVTT, thread: vcpuThreads[v], 0x20000 | Int64(timerVector))
+                try emit(.apicWriteTMICT, thread: vcpuThreads[v], Int64(t.periodUs * 1000 / 10))
+            }
+            try entry(v)
+        }
+        for (i, d) in devices.enumerated() where d.kind != .msix {
+            try writeRTE(by: 0, pin: d.pin, vector: UInt8(d.vector), dest: d.targets[0], level: d.kind == .level, masked: false)
+            _ = i
+        }
+        // Workload clocks.
+        for (i, d) in devices.enumerated() where d.spec.rateHz > 0 {
+            for q in 0..<d.targets.count { queue.schedule(.device(i, q), at: now + gap(rateHz: d.spec.rateHz)) }
+            if let a = d.spec.affinityChangeHz, a > 0 { queue.schedule(.affinity(i), at: now + gap(rateHz: a)) }
+        }
+        if let t = scenario.timer {
+            for v in 0..<scenario.vcpus { queue.schedule(.timer(v), at: now + Int64(t.periodUs * 1000) + Int64(rng.below(1000 * (v + 1)))) }
+        }
+        if let i = scenario.ipis, i.rateHz > 0, scenario.vcpus > 1 {
+            for v in 0..<scenario.vcpus { queue.schedule(.ipi(v), at: now + gap(rateHz: i.rateHz)) }
+        }
+        if let p = scenario.guest.priorityMasking, p.rateHz > 0 {
+            for v in 0..<scenario.vcpus { queue.schedule(.tprRaise(v), at: now + gap(rateHz: p.rateHz)) }
+        }
+        for v in 0..<scenario.vcpus { scheduleIdle(v) }
+    }
+
+    mutating func gap(rateHz: Double) -> Int64 { rng.exponential(mean: 1e9 / rateHz) }
+
+    mutating func perform(_ action: Action) throws {
+        switch action {
+        case .device(let i, let q):
+            queue.schedule(.device(i, q), at: now + gap(rateHz: devices[i].spec.rateHz))
+            let burst = devices[i].spec.burst ?? 1
+            // Geometric burst length with mean `burst`.
+            var n = 1
+            if burst > 1 { while n < 64 && rng.chance(1 - 1 / burst) { n += 1 } }
+            try raise(i, q)
+            if n > 1 { queue.schedule(.deviceBurst(i, q, n - 1), at: now + rng.between(1_000, 4_000)) }
+        case .deviceBurst(let i, let q, let left):
+            try raise(i, q)
+            if left > 1 { queue.schedule(.deviceBurst(i, q, left - 1), at: now + rng.between(1_000, 4_000)) }
+        case .timer(let v):
+            if let t = scenario.timer { queue.schedule(.timer(v), at: now + Int64(t.periodUs * 1000)) }
+            // apic_timer_expired → kvm_apic_local_deliver on the vCPU's thread.
+            _ = machine.apics[v].accept(vector: timerVector, trigger: false)
+            try emit(.acceptEdge, thread: vcpuThreads[v], Int64(v), Int64(timerVector))
+            scheduleKick(v)
+        case .ipi(let v):
+            if let i = scenario.ipis { queue.schedule(.ipi(v), at: now + gap(rateHz: i.rateHz)) }
+            try sendIPI(from: v)
+        case .kick(let v):
+            cpus[v].kickPending = false
+            try kick(v)
+        case .handlerEnd(let v, let epoch):
+            guard cpus[v].epoch == epoch, cpus[v].busy else { return }
+            try handlerEnd(v)
+        case .idle(let v, let epoch):
+            guard cpus[v].epoch == epoch, !cpus[v].busy, !cpus[v].halted else { return }
+            if cpus[v].tprRaised { scheduleIdle(v); return }
+            try exit(v, .exitHLT)
+            cpus[v].halted = true
+            cpus[v].haltStart = now
+            if machine.apics[v].deliverable != nil { scheduleKick(v) }
+        case .tprRaise(let v):
+            if let p = scenario.guest.priorityMasking { queue.schedule(.tprRaise(v), at: now + gap(rateHz: p.rateHz)) }
+            guard !cpus[v].halted, !cpus[v].tprRaised, let p = scenario.guest.priorityMasking else { return }
+            try writeTPR(v, UInt8(truncatingIfNeeded: p.value))
+            cpus[v].tprRaised = true
+            queue.schedule(.tprLower(v), at: now + Int64(p.holdUs * 1000))
+        case .tprLower(let v):
+            guard cpus[v].tprRaised else { return }
+            if cpus[v].halted || cpus[v].busy { queue.schedule(.tprLower(v), at: now + 2_000); return }
+            try writeTPR(v, 0)
+            cpus[v].tprRaised = false
+            try tryInject(v, exitFirst: false)
+        case .affinity(let i):
+            if try changeAffinity(i) {
+                if let a = devices[i].spec.affinityChangeHz, a > 0 { queue.schedule(.affinity(i), at: now + gap(rateHz: a)) }
+            } else {
+                // The guest's irq affinity code runs on a running vCPU: with none free, a little later.
+                queue.schedule(.affinity(i), at: now + rng.between(20_000, 200_000))
+            }
+        case .delayedEOI(let pin):
+            // kvm_ioapic_eoi_inject_work: a level pin still asserted is serviced again.
+            let e = machine.ioapic.entries[pin]
+            guard e.levelTriggered, !e.remoteIRR, machine.ioapic.irr & (1 << UInt32(pin)) != 0 else { return }
+            if case .delivered(let d) = machine.ioapic.service(pin) {
+                lastVector = d.entry.vector
+                for o in machine.deliver(X86Machine.Message(d.entry)) { try accepted(o, thread: ioThread) }
+            }
+        }
+    }
+
+    // MARK: devices
+
+    mutating func raise(_ i: Int, _ q: Int) throws {
+        let d = devices[i]
+        switch d.kind {
+        case .msix:
+            let vector = UInt8(d.vector + q), dest = d.targets[q]
+            if faults.due("vector0-route-loss", now) {
+                // The GSI's MSI route was not re-programmed: userspace injects the GSI, the route gives vector 0.
+                try emit(.setIRQ, thread: d.thread, Int64(d.gsi + q), 1, 0)
+                try emit(.msi, thread: d.thread, Int64(dest), 0)
+                try emit(.setIRQ, thread: d.thread, Int64(d.gsi + q), 0, 0)
+                truth("vector0-route-loss", "misrouted_vector", cpu: dest, vector: 0,
+                      "GSI \(d.gsi + q) (\(d.spec.name) queue \(q), vector \(vector)) routed as vector 0: dropped")
+                return
+            }
+            try emit(.msi, thread: d.thread, Int64(dest), Int64(vector))
+            if faults.due("lost-msi", now) {
+                truth("lost-msi", "lost_interrupt", cpu: dest, vector: Int(vector),
+                      "MSI of \(d.spec.name) queue \(q) to APIC \(dest) vector \(vector) accepted by no LAPIC")
+                return
+            }
+            let outcomes = machine.deliver(X86Machine.Message(vector: vector, destination: UInt32(dest)))
+            for o in outcomes {
+                try emit(.acceptEdge, thread: d.thread, Int64(machine.apics[o.vcpu].id), Int64(vector))
+                scheduleKick(o.vcpu)
+            }
+        case .edge:
+            if faults.due("masked-edge-lost", now), !machine.ioapic.entries[d.pin].masked {
+                // The guest masks the pin (an affinity change in progress), the edge comes, the guest unmasks.
+                let v = cpus.indices.first { !cpus[$0].halted } ?? 0
+                try writeRTE(by: v, pin: d.pin, vector: UInt8(d.vector), dest: d.targets[0], level: false, masked: true, exitFirst: !cpus[v].halted)
+                try pulse(i)
+                try writeRTE(by: v, pin: d.pin, vector: UInt8(d.vector), dest: d.targets[0], level: false, masked: false, exitFirst: !cpus[v].halted)
+                truth("masked-edge-lost", "lost_interrupt", cpu: d.targets[0], vector: d.vector, irq: d.pin,
+                      "edge on IOAPIC pin \(d.pin) (\(d.spec.name)) while the pin was masked: never delivered")
+                return
+            }
+            try pulse(i)
+        case .level:
+            guard !devices[i].asserted else { return }
+            devices[i].asserted = true
+            if faults.due("level-storm", now) {
+                devices[i].stuckHigh = true
+                truth("level-storm", "interrupt_storm", cpu: d.targets[0], vector: d.vector, irq: d.pin,
+                      "the handler of \(d.spec.name) never clears its cause: IOAPIC pin \(d.pin) stays asserted and every EOI re-delivers it")
+            }
+            try setLine(i, level: true)
+        }
+    }
+
+    /// An edge device's pulse: the line up, then down (as QEMU's KVM_IRQ_LINE pulses).
+    mutating func pulse(_ i: Int) throws {
+        try setLine(i, level: true)
+        try setLine(i, level: false)
+    }
+
+    /// `KVM_IRQ_LINE`: kvm_set_irq, the delivery's acceptances, then kvm_ioapic_set_irq.
+    mutating func setLine(_ i: Int, level: Bool) throws {
+        let d = devices[i]
+        try emit(.setIRQ, thread: d.thread, Int64(d.gsi), level ? 1 : 0, 0)
+        let (result, outcomes) = machine.setLine(pin: d.pin, level: level, source: 0)
+        var coalesced = false
+        if case .coalesced = result, d.kind == .edge { coalesced = true }
+        if case .delivered(let delivery) = result {
+            lastVector = delivery.entry.vector
+            if outcomes.isEmpty { coalesced = true }
+            for o in outcomes { try accepted(o, thread: d.thread) }
+        }
+        let e = machine.ioapic.entries[d.pin]
+        let line: KVMX86Line
+        switch (e.levelTriggered, e.masked, coalesced) {
+        case (false, false, false): line = .ioapicEdge
+        case (true, false, false): line = .ioapicLevel
+        case (false, true, _): line = .ioapicEdgeMasked
+        case (true, true, _): line = .ioapicLevelMasked
+        case (false, false, true): line = .ioapicEdgeCoalesced
+        case (true, false, true): line = .ioapicLevelCoalesced
+        }
+        try emit(line, thread: d.thread, Int64(d.pin), Int64(e.destination), Int64(e.vector))
+    }
+
+    mutating func accepted(_ o: X86Machine.Outcome, thread: Int) throws {
+        let a = machine.apics[o.vcpu]
+        guard case .accepted = o.acceptance else {
+            if case .coalesced = o.acceptance {
+                try emit(a.tmr.contains(lastVector) ? .acceptLevel : .acceptEdge, thread: thread, Int64(a.id), Int64(lastVector))
+            }
+            return
+        }
+        try emit(a.tmr.contains(lastVector) ? .acceptLevel : .acceptEdge, thread: thread, Int64(a.id), Int64(lastVector))
+        scheduleKick(o.vcpu)
+    }
+
+    /// The vector of the message being delivered (set before `accepted`).
+    var lastVector: UInt8 = 0
+
+    /// Guest RTE write through the IOAPIC window on vCPU `v`'s thread: high half, then low half.
+    mutating func writeRTE(by v: Int, pin: Int, vector: UInt8, dest: Int, level: Bool, masked: Bool, exitFirst: Bool = true) throws {
+        let t = vcpuThreads[v]
+        if exitFirst { try exit(v, .exitEPTMisconfig) }
+        let low = UInt32(vector) | (level ? 1 << 15 : 0) | (masked ? 1 << 16 : 0)
+        try emit(.mmioWrite, thread: t, 4, 0xFEC0_0000, Int64(0x10 + 2 * pin + 1))
+        machine.ioapic.registerSelect = UInt8(0x10 + 2 * pin + 1)
+        try emit(.mmioWrite, thread: t, 4, 0xFEC0_0010, Int64(dest) << 24)
+        _ = machine.ioapic.writeRegister(select: UInt8(0x10 + 2 * pin + 1), value: UInt32(dest) << 24)
+        try emit(.mmioWrite, thread: t, 4, 0xFEC0_0000, Int64(0x10 + 2 * pin))
+        machine.ioapic.registerSelect = UInt8(0x10 + 2 * pin)
+        try emit(.mmioWrite, thread: t, 4, 0xFEC0_0010, Int64(low))
+        if let d = machine.ioapic.writeRegister(select: UInt8(0x10 + 2 * pin), value: low) {
+            // Unmasking a level pin still asserted delivers it (ioapic_write_indirect).
+            lastVector = d.entry.vector
+            for o in machine.deliver(X86Machine.Message(d.entry)) { try accepted(o, thread: t) }
+        }
+        if exitFirst { try entry(v) }
+    }
+
+    /// Moves one queue of device `i` to another vCPU; false when no vCPU is free to run the guest's code.
+    mutating func changeAffinity(_ i: Int) throws -> Bool {
+        let d = devices[i]
+        guard scenario.vcpus > 1 else { return true }
+        let q = rng.below(d.targets.count)
+        let newTarget = (d.targets[q] + 1 + rng.below(scenario.vcpus - 1)) % scenario.vcpus
+        guard d.kind != .msix else {
+            devices[i].targets[q] = newTarget  // MSI-X table writes are userspace's: only the new dst shows
+            return true
+        }
+        guard let v = cpus.indices.first(where: { !cpus[$0].halted && !cpus[$0].hung && !cpus[$0].busy }) else { return false }
+        devices[i].targets[q] = newTarget
+        let e = machine.ioapic.entries[d.pin]
+        if d.kind == .level, faults.due("eoi-wrong-pin", now), e.remoteIRR == false, let newPin = (0..<24).first(where: { p in
+            p != d.pin && !devices.contains { $0.pin == p && $0.kind != .msix } && machine.ioapic.entries[p].masked && machine.ioapic.entries[p].vector == 0
+        }) {
+            // The device moves to another pin with the same vector; the old RTE is masked but keeps it.
+            let old = d.pin
+            try writeRTE(by: v, pin: old, vector: UInt8(d.vector), dest: newTarget, level: true, masked: true)
+            try writeRTE(by: v, pin: newPin, vector: UInt8(d.vector), dest: newTarget, level: true, masked: false)
+            devices[i].pin = newPin
+            devices[i].gsi = newPin
+            staleAck[newPin] = old
+            truth("eoi-wrong-pin", "remote_irr_stuck", cpu: newTarget, vector: d.vector, irq: newPin,
+                  "\(d.spec.name) moved from IOAPIC pin \(old) to \(newPin) (vector \(d.vector)); the next EOI acks pin \(old) only and pin \(newPin) keeps Remote IRR")
+            return true
+        }
+        try writeRTE(by: v, pin: d.pin, vector: UInt8(d.vector), dest: newTarget, level: d.kind == .level, masked: e.masked)
+        return true
+    }
+
+    // MARK: vCPUs
+
+    mutating func scheduleKick(_ v: Int) {
+        guard !cpus[v].kickPending, !cpus[v].busy else { return }
+        cpus[v].kickPending = true
+        queue.schedule(.kick(v), at: now + rng.between(500, 3_000))
+    }
+
+    mutating func scheduleIdle(_ v: Int) {
+        cpus[v].epoch &+= 1
+        let run = scenario.guest.runNs ?? 20_000
+        queue.schedule(.idle(v, cpus[v].epoch), at: now + rng.exponential(mean: Double(run)))
+    }
+
+    /// An interrupt is pending for vCPU `v`: wake it if halted, kick it out of the guest if running.
+    mutating func kick(_ v: Int) throws {
+        guard !cpus[v].busy, !cpus[v].hung else { return }
+        let pending = machine.apics[v].deliverable
+        if cpus[v].halted {
+            // kvm_vcpu_has_events: only a deliverable interrupt wakes a halted vCPU.
+            guard let vector = pending else { return }
+            if faults.due("no-wakeup", now) {
+                cpus[v].hung = true
+                truth("no-wakeup", "halted_with_pending", cpu: v, vector: Int(vector),
+                      "vCPU \(v) halted with vector \(vector) pending and deliverable: no wakeup, it stays halted")
+                return
+            }
+            try emit(.wakeup, thread: vcpuThreads[v], now - cpus[v].haltStart)
+            cpus[v].halted = false
+            try tryInject(v, exitFirst: false)
+            return
+        }
+        if faults.due("tpr-not-honoured", now), cpus[v].tprRaised, let low = machine.apics[v].irr.highest, pending == nil {
+            // The injection path used a stale TPR of 0.
+            try exit(v, .exitExternal)
+            machine.apics[v].irr.remove(low)
+            machine.apics[v].isr.insert(low)
+            try emit(.inject, thread: vcpuThreads[v], Int64(low))
+            try entry(v)
+            truth("tpr-not-honoured", "priority_inversion", cpu: v, vector: Int(low),
+                  "vector \(low) injected into vCPU \(v) with TPR 0x\(String(machine.apics[v].tpr, radix: 16)) (class \(low >> 4) ≤ \(machine.apics[v].tpr >> 4))")
+            startHandler(v, low)
+            return
+        }
+        guard pending != nil else { return }
+        try tryInject(v, exitFirst: true)
+    }
+
+    /// At (re-)entry: inject the highest deliverable vector when the guest can take it.
+    mutating func tryInject(_ v: Int, exitFirst: Bool) throws {
+        guard !cpus[v].busy, !cpus[v].halted, !cpus[v].hung else { return }
+        guard let vector = machine.apics[v].deliverable else {
+            if !exitFirst { try entry(v) }
+            return
+        }
+        if exitFirst { try exit(v, .exitExternal) }
+        _ = machine.apics[v].acknowledge()
+        try emit(.inject, thread: vcpuThreads[v], Int64(vector))
+        try entry(v)
+        startHandler(v, vector)
+    }
+
+    mutating func startHandler(_ v: Int, _ vector: UInt8) {
+        cpus[v].busy = true
+        cpus[v].handling = vector
+        cpus[v].epoch &+= 1
+        let mean = Double(scenario.guest.handlerNs)
+        let t = max(Int64(mean / 10), rng.exponential(mean: mean))
+        queue.schedule(.handlerEnd(v, cpus[v].epoch), at: now + t)
+    }
+
+    /// The handler returns: a level device's cause is cleared, then EOI.
+    mutating func handlerEnd(_ v: Int) throws {
+        let vector = cpus[v].handling
+        let di = vectorDevice[Int(vector)]
+        if di >= 0, devices[di].kind == .level, devices[di].asserted, !devices[di].stuckHigh {
+            devices[di].asserted = false
+            try setLine(di, level: false)
+        }
+        cpus[v].busy = false
+        if faults.due("missing-eoi", now), machine.apics[v].tmr.contains(vector) == false, vector != timerVector {
+            truth("missing-eoi", "stuck_in_service", cpu: v, vector: Int(vector),
+                  "vCPU \(v) returns from the handler of vector \(vector) without EOI: it stays in ISR")
+            try tryInjectOrIdle(v)
+            return
+        }
+        if faults.due("rte-rewrite-in-service", now), di >= 0, devices[di].kind == .level, !orphaned.contains(vector) {
+            // Another CPU's affinity code rewrites the RTE to a new vector before this EOI.
+            let d = devices[di]
+            let newVector = UInt8(d.vector + 0x10 > 0xEF ? d.vector - 0x10 : d.vector + 0x10)
+            let writer = cpus.indices.first { $0 != v && !cpus[$0].halted && !cpus[$0].hung } ?? v
+            try writeRTE(by: writer, pin: d.pin, vector: newVector, dest: d.targets[0], level: true, masked: false, exitFirst: writer != v)
+            orphaned.insert(vector)
+            vectorDevice[Int(newVector)] = di
+            devices[di].vector = Int(newVector)
+            truth("rte-rewrite-in-service", "remote_irr_stuck", cpu: v, vector: Int(vector), irq: d.pin,
+                  "IOAPIC pin \(d.pin) rewritten from vector \(vector) to \(newVector) while \(vector) was in service: its EOI matches no pin and Remote IRR stays set")
+        }
+        try exit(v, x2apicEOI ? .exitMSRWrite : .exitAPICAccess)
+        try emit(.apicWriteEOI, thread: vcpuThreads[v], 0)
+        let eoi = machine.apics[v].endOfInterrupt()
+        try emit(.eoi, thread: vcpuThreads[v], Int64(machine.apics[v].id), eoi.vector.map(Int64.init) ?? -1)
+        if let ev = eoi.vector, eoi.broadcastToIOAPIC {
+            try ioapicEOI(v, ev)
+        }
+        cpus[v].kickPending = false
+        if machine.apics[v].deliverable != nil {
+            try tryInject(v, exitFirst: false)
+        } else {
+            try entry(v)
+            scheduleIdle(v)
+        }
+    }
+
+    mutating func tryInjectOrIdle(_ v: Int) throws {
+        if machine.apics[v].deliverable != nil { try kick(v) } else { scheduleIdle(v) }
+    }
+
+    /// The IOAPIC's part of a level EOI (kvm_ioapic_update_eoi_one): each pin with the vector is
+    /// acked (kvm_ack_irq), its Remote IRR cleared, and a line still asserted re-delivered.
+    mutating func ioapicEOI(_ v: Int, _ vector: UInt8) throws {
+        let t = vcpuThreads[v]
+        if let stalePin = staleAck.first(where: { machine.ioapic.entries[$0.key].vector == vector })?.value {
+            // eoi-wrong-pin: the ack path maps the vector to the first (stale) RTE only.
+            try emit(.ackIOAPIC, thread: t, Int64(stalePin))
+            return
+        }
+        for effect in machine.ioapic.endOfInterrupt(vector: vector, level: true) {
+            switch effect {
+            case .remoteIRRCleared(let pin):
+                try emit(.ackIOAPIC, thread: t, Int64(pin))
+            case .redelivered(let d):
+                lastVector = d.entry.vector
+                for o in machine.deliver(X86Machine.Message(d.entry)) { try accepted(o, thread: t) }
+            case .delayedRedelivery(let pin):
+                let e = machine.ioapic.entries[pin]
+                try emit(.delayedEOI, thread: t, Int64(e.destination), Int64(e.vector))
+                queue.schedule(.delayedEOI(pin), at: now + 10_000_000)
+            }
+        }
+    }
+
+    mutating func writeTPR(_ v: Int, _ value: UInt8) throws {
+        try exit(v, .exitAPICAccess)
+        try emit(.apicWriteTPR, thread: vcpuThreads[v], Int64(value))
+        machine.apics[v].tpr = value
+        try entry(v)
+    }
+
+    mutating func sendIPI(from v: Int) throws {
+        guard !cpus[v].halted, !cpus[v].hung, scenario.vcpus > 1 else { return }
+        let target = (v + 1 + rng.below(scenario.vcpus - 1)) % scenario.vcpus
+        let vector = ipiVectors[rng.below(ipiVectors.count)]
+        let t = vcpuThreads[v]
+        try exit(v, .exitAPICAccess)
+        try emit(.apicWriteICR2, thread: t, Int64(target) << 24)
+        try emit(.apicWriteICR, thread: t, Int64(vector))
+        try emit(.ipi, thread: t, Int64(target), Int64(vector))
+        lastVector = vector
+        for o in machine.deliver(X86Machine.Message(vector: vector, destination: UInt32(target), level: false, source: UInt32(v))) {
+            try accepted(o, thread: t)
+        }
+        try entry(v)
+    }
+}
