@@ -364,12 +364,16 @@ struct X86KVMSimulation {
         try emit(.mmioWrite, thread: t, 4, 0xFEC0_0000, Int64(0x10 + 2 * pin + 1))
         machine.ioapic.registerSelect = UInt8(0x10 + 2 * pin + 1)
         try emit(.mmioWrite, thread: t, 4, 0xFEC0_0010, Int64(dest) << 24)
-        _ = machine.ioapic.writeRegister(select: UInt8(0x10 + 2 * pin + 1), value: UInt32(dest) << 24)
+        if let d = machine.ioapic.writeRegister(select: UInt8(0x10 + 2 * pin + 1), value: UInt32(dest) << 24) {
+            // Any RTE write services a level pin still asserted, unmasked and without Remote IRR
+            // (ioapic_write_indirect), the high half too.
+            lastVector = d.entry.vector
+            for o in machine.deliver(X86Machine.Message(d.entry)) { try accepted(o, thread: t) }
+        }
         try emit(.mmioWrite, thread: t, 4, 0xFEC0_0000, Int64(0x10 + 2 * pin))
         machine.ioapic.registerSelect = UInt8(0x10 + 2 * pin)
         try emit(.mmioWrite, thread: t, 4, 0xFEC0_0010, Int64(low))
         if let d = machine.ioapic.writeRegister(select: UInt8(0x10 + 2 * pin), value: low) {
-            // Unmasking a level pin still asserted delivers it (ioapic_write_indirect).
             lastVector = d.entry.vector
             for o in machine.deliver(X86Machine.Message(d.entry)) { try accepted(o, thread: t) }
         }

@@ -33,6 +33,9 @@ struct SimCommand: ParsableCommand {
     @Option(name: .long, help: "zstd compression level (1-22).")
     var level: Int32 = 3
 
+    @Option(name: .long, help: "Target chunk size before compression, in bytes.")
+    var chunkSize = 1 << 20
+
     @Flag(name: .long, help: "List the shipped scenarios and the fault kinds.")
     var list = false
 
@@ -47,6 +50,7 @@ struct SimCommand: ParsableCommand {
         guard scenario != nil else { throw ValidationError("give a SCENARIO (irqtrace sim --list shows them)") }
         guard output != nil else { throw ValidationError("-o OUT.irqt is required") }
         guard (1...22).contains(level) else { throw ValidationError("--level must be 1...22") }
+        guard chunkSize >= 1024 else { throw ValidationError("--chunk-size must be at least 1024") }
         if let events, events < 1 { throw ValidationError("--events must be positive") }
         if events != nil && duration != nil { throw ValidationError("give --events or --duration, not both") }
         if let duration, TimeSpec(duration).map({ $0.nanoseconds > 0 && !$0.relative }) != true {
@@ -63,7 +67,7 @@ struct SimCommand: ParsableCommand {
         var o = Simulator.Options(scenario: s, faults: faults, seed: seed, events: events,
                                   durationNs: duration.flatMap { TimeSpec($0)?.nanoseconds }, level: level,
                                   commandLine: ["irqtrace"] + CommandLine.arguments.dropFirst())
-        o.chunkSize = 1 << 20
+        o.chunkSize = chunkSize
         let result = try Simulator.run(o, to: try OutputFile(path: output!))
         let truth = result.metadata.groundTruth ?? []
         for f in faults where !truth.contains(where: { $0.fault == f.kind.name }) {
