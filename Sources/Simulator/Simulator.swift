@@ -73,8 +73,13 @@ public enum Simulator {
             try sim.run()
             truth = sim.faults.truth
             simulated = sim.now
+        case "qemu-gic":
+            var sim = GICQEMUSimulation(scenario: s, faults: o.faults, seed: o.seed, writer: writer, endTime: end, maxEvents: o.events ?? .max)
+            try sim.run()
+            truth = sim.faults.truth
+            simulated = sim.now
         default:
-            throw IrqtraceError("output \(outputName) is not implemented", hint: "outputs: kvm-vmx")
+            throw IrqtraceError("output \(outputName) is not implemented", hint: "outputs: kvm-vmx, qemu-gic")
         }
         metadata.groundTruth = truth
         writer.metadata = metadata

@@ -53,8 +53,11 @@ struct X86SimulationTests {
         let kind = FaultCatalog.named(name)!
         for seed: UInt64 in [1, 2] {
             let reader = try SimRun.reader(kind.scenario, faults: [name], seed: seed)
-            let truth = reader.metadata.groundTruth ?? []
+            let all = reader.metadata.groundTruth ?? []
+            let truth = all.filter { $0.causedBy == nil }
             #expect(truth.count == 1, "\(name) seed \(seed) fired \(truth.count) times")
+            // Consequences (vectors left pending by it) point at it.
+            #expect(all.filter { $0.causedBy != nil }.allSatisfy { $0.causedBy == 0 && $0.expect == "lost_interrupt" && $0.fault == name })
             guard let g = truth.first else { continue }
             #expect(g.fault == name)
             #expect(g.expect == kind.expect)

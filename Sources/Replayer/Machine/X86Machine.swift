@@ -57,6 +57,10 @@ public struct X86Machine: Hashable, Sendable {
     public struct Outcome: Hashable, Sendable {
         public var vcpu: Int
         public var acceptance: LocalAPIC.Acceptance
+        public init(vcpu: Int, acceptance: LocalAPIC.Acceptance) {
+            self.vcpu = vcpu
+            self.acceptance = acceptance
+        }
     }
 
     /// Delivers a message to its destinations (KVM `kvm_irq_delivery_to_apic`, QEMU `apic_bus_deliver`).

@@ -48,6 +48,21 @@ public enum FaultCatalog {
         FaultKind(name: "tpr-not-honoured", platform: "x86_64", scenario: "x86-tpr", expect: "priority_inversion", bugs: [18],
                   summary: "a vector at or below the guest's TPR class is injected (a stale TPR was used)",
                   replay: "diverges"),
+        FaultKind(name: "gic-missing-eoi", platform: "arm64", scenario: "arm-gicv2", expect: "stuck_in_service", bugs: [19],
+                  summary: "the guest never writes GICC_EOIR for an interrupt: it stays active and the CPU's running priority stays at its priority, blocking every interrupt of equal or lower priority on that CPU",
+                  replay: "consistent"),
+        FaultKind(name: "missing-dir", platform: "arm64", scenario: "arm-gicv2-el2", expect: "stuck_in_service", bugs: [13],
+                  summary: "with EOImode 1 the guest writes GICC_EOIR (priority drop) but never GICC_DIR: the interrupt stays active and is never taken again",
+                  replay: "consistent"),
+        FaultKind(name: "wrong-itargetsr", platform: "arm64", scenario: "arm-gicv2", expect: "misrouted_vector", bugs: [15],
+                  summary: "the distributor makes an SPI pending on a CPU outside its ITARGETSR (gic_set_irq names the wrong target), and that CPU acknowledges it",
+                  replay: "diverges"),
+        FaultKind(name: "lost-sgi-source", platform: "arm64", scenario: "arm-gicv2", expect: "lost_interrupt", bugs: [16],
+                  summary: "an SGI written to GICD_SGIR while the same SGI from another source CPU is pending at the target is merged into it (one pending state per SGI, not per source): the second source's SGI is never acknowledged",
+                  replay: "diverges"),
+        FaultKind(name: "lr-overwrite", platform: "arm64", scenario: "arm-gicv2", expect: "lost_interrupt", bugs: [11, 14],
+                  summary: "an MSI edge reaches the distributor (gic_set_irq) but the hypervisor drops it: no pending state, no gic_update for it, never acknowledged though its CPU had nothing else to take",
+                  replay: "diverges"),
     ]
 
     public static func named(_ name: String) -> FaultKind? { all.first { $0.name == name } }
@@ -93,24 +108,40 @@ public struct FaultRequest: Sendable, Equatable {
     }
 }
 
-/// When each requested fault may fire next, and what it did (the ground truth).
+/// When each requested fault may fire next, and what it did (the ground truth). Looked up on the
+/// simulators' hot paths: one array read per check.
 struct FaultSchedule {
     struct Slot { var kind: String; var next: Int64; var left: Int; var every: Int64 }
     var slots: [Slot]
+    /// Per catalog index: the earliest time any slot of that kind may fire (.max: none left).
+    private var dueAt: [Int64]
     var truth: [GroundTruth] = []
 
     init(_ requests: [FaultRequest], runNs: Int64) {
         slots = requests.map { Slot(kind: $0.kind.name, next: $0.at ?? runNs / 10, left: $0.count, every: $0.every) }
+        dueAt = Array(repeating: .max, count: FaultCatalog.all.count)
+        refresh()
     }
 
-    /// True when a fault of `kind` may fire at `now` (the caller then fires it and calls ``fired``).
+    private mutating func refresh() {
+        for k in dueAt.indices { dueAt[k] = .max }
+        for s in slots where s.left > 0 {
+            if let k = FaultCatalog.all.firstIndex(where: { $0.name == s.kind }) { dueAt[k] = min(dueAt[k], s.next) }
+        }
+    }
+
+    /// The catalog index of a fault kind (a programming error when unknown).
+    static func index(_ name: String) -> Int {
+        guard let k = FaultCatalog.all.firstIndex(where: { $0.name == name }) else { preconditionFailure("no fault kind \(name)") }
+        return k
+    }
+
+    /// True when a fault of kind `k` (catalog index) may fire at `now` (the caller then fires it and calls ``fired``).
     @inline(__always)
-    func due(_ kind: String, _ now: Int64) -> Bool {
-        for s in slots where s.kind == kind && s.left > 0 && now >= s.next { return true }
-        return false
-    }
+    func due(_ k: Int, _ now: Int64) -> Bool { now >= dueAt[k] }
 
-    var anyPending: Bool { slots.contains { $0.left > 0 } }
+    /// The same by name (tests, rare paths).
+    func due(_ kind: String, _ now: Int64) -> Bool { due(Self.index(kind), now) }
 
     mutating func fired(_ kind: String, _ g: GroundTruth) {
         if let k = slots.firstIndex(where: { $0.kind == kind && $0.left > 0 && g.timeNs >= $0.next }) {
@@ -118,5 +149,6 @@ struct FaultSchedule {
             slots[k].next = g.timeNs + slots[k].every
         }
         truth.append(g)
+        refresh()
     }
 }

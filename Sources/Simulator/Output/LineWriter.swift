@@ -38,9 +38,9 @@ public final class LineWriter {
     public let style: Style
     public let writer: TraceWriter
     public let formats: [LineFormat]
-    public private(set) var threads: [SimThread] = []
+    @exclusivity(unchecked) public private(set) var threads: [SimThread] = []
     /// [thread × formats.count + format] → template id + 1 (0: not made yet).
-    private var ids: [UInt32] = []
+    @exclusivity(unchecked) private var ids: [UInt32] = []
     private var arity: [Int] = []
     /// Simulated time: one clock for every thread and CPU.
     private let clock = ClockDomain.simulated

@@ -33,6 +33,30 @@ public enum BuiltinScenarios {
             timer: .init(periodUs: 4000, vector: 0xEC), ipis: .init(rateHz: 200, vectors: [0xFB]),
             guest: .init(handlerNs: 3000, runNs: 40000, eoi: "mmio", priorityMasking: .init(rateHz: 2000, value: 0x50, holdUs: 50)),
             durationMs: 200),
+        Scenario(
+            name: "arm-gicv2",
+            description: "4-vCPU arm64 guest on QEMU's GICv2 (-M virt,gic-version=2, TCG): virtio-net (4 GICv2m MSI queues, bursty) and virtio-blk (2 MSI queues, moved between vCPUs), a level-triggered PL011 UART and virtio-mmio device, a PL061 GPIO edge, the virtual timer PPI 27 at 250 Hz, reschedule and call-function SGIs, EOImode 0, PMR raised to 0x80 for 40 µs at a time, idle vCPUs in WFI",
+            platform: .init(arch: "arm64", gicv2m: true), output: "qemu-gic", vcpus: 4,
+            devices: [
+                .init(name: "virtio-net", kind: "msi", queues: 4, irq: 80, rateHz: 2500, burst: 3),
+                .init(name: "virtio-blk", kind: "msi", queues: 2, irq: 84, rateHz: 1000, affinityChangeHz: 50),
+                .init(name: "pl011", kind: "spi-level", irq: 33, rateHz: 200),
+                .init(name: "virtio-mmio", kind: "spi-level", irq: 48, rateHz: 500, affinityChangeHz: 20),
+                .init(name: "pl061", kind: "spi-edge", irq: 39, rateHz: 50),
+            ],
+            timer: .init(periodUs: 4000, irq: 27), ipis: .init(rateHz: 1000, vectors: [0, 1]),
+            guest: .init(handlerNs: 4000, runNs: 40000, eoi: "eoimode0", priorityMasking: .init(rateHz: 300, value: 0x80, holdUs: 40)),
+            durationMs: 200),
+        Scenario(
+            name: "arm-gicv2-el2",
+            description: "2-vCPU arm64 guest kernel at EL2 on QEMU's GICv2 (TCG, virtualization=on): EOImode 1 (GICC_EOIR drops the priority right after the acknowledge, GICC_DIR deactivates after the handler), virtio-net (2 GICv2m MSI queues), a level-triggered virtio-mmio block device moved between vCPUs, the physical timer PPI 30, SGIs",
+            platform: .init(arch: "arm64", gicv2m: true), output: "qemu-gic", vcpus: 2,
+            devices: [
+                .init(name: "virtio-net", kind: "msi", queues: 2, irq: 80, rateHz: 2000, burst: 2),
+                .init(name: "virtio-mmio-blk", kind: "spi-level", irq: 48, rateHz: 800, affinityChangeHz: 20),
+            ],
+            timer: .init(periodUs: 4000, irq: 30), ipis: .init(rateHz: 300, vectors: [0, 1]),
+            guest: .init(handlerNs: 5000, runNs: 30000, eoi: "eoimode1"), durationMs: 200),
     ]
 
     public static func named(_ name: String) -> Scenario? { all.first { $0.name == name } }

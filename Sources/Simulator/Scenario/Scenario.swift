@@ -231,8 +231,15 @@ public struct Scenario: Codable, Sendable, Equatable {
                     guard let p = d.irq, p >= 0, p < 24 else { throw bad("device \(d.name): irq (IOAPIC pin 0–23) required") }
                 }
             } else {
-                guard let i = d.irq, i >= 32, i + (d.queues ?? 1) <= 1020 else { throw bad("device \(d.name): irq (SPI 32–1019) required") }
+                // QEMU's GIC has a multiple of 32 interrupt IDs, at most 1020: SPIs up to 991.
+                guard let i = d.irq, i >= 32, i + (d.queues ?? 1) <= 992 else { throw bad("device \(d.name): irq (SPI 32–991, room for its queues) required") }
+                if let p = d.priority, p < 0 || p > 0xff { throw bad("device \(d.name): priority must be 0–255") }
             }
+        }
+        if !x86 {
+            if let t = timer?.irq, t < 16 || t > 31 { throw bad("timer.irq must be a PPI (16–31)") }
+            for v in ipis?.vectors ?? [] where v < 0 || v > 15 { throw bad("ipis.vectors must be SGI numbers (0–15)") }
+            if let e = guest.eoi, !["eoimode0", "eoimode1"].contains(e) { throw bad("guest.eoi must be eoimode0 or eoimode1") }
         }
     }
 }

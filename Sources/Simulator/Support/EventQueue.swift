@@ -1,57 +1,57 @@
 /// A binary min-heap of timed actions, ordered by (time, sequence): actions due at the same
 /// nanosecond run in the order they were scheduled, which keeps a simulation deterministic.
 struct EventQueue<Action> {
-    private var times: [Int64] = []
-    private var seqs: [UInt64] = []
-    private var actions: [Action] = []
+    struct Entry {
+        var time: Int64
+        var seq: UInt64
+        var action: Action
+        @inline(__always) func before(_ o: Entry) -> Bool { time < o.time || (time == o.time && seq < o.seq) }
+    }
+    private var heap: [Entry] = []
     private var nextSeq: UInt64 = 0
 
-    var isEmpty: Bool { times.isEmpty }
-    var count: Int { times.count }
-    var nextTime: Int64? { times.first }
+    var isEmpty: Bool { heap.isEmpty }
+    var count: Int { heap.count }
+    var nextTime: Int64? { heap.first?.time }
 
-    init() {
-        times.reserveCapacity(256); seqs.reserveCapacity(256); actions.reserveCapacity(256)
-    }
-
-    @inline(__always)
-    private func less(_ a: Int, _ b: Int) -> Bool {
-        times[a] < times[b] || (times[a] == times[b] && seqs[a] < seqs[b])
-    }
-
-    private mutating func swapAt(_ a: Int, _ b: Int) {
-        times.swapAt(a, b); seqs.swapAt(a, b); actions.swapAt(a, b)
-    }
+    init() { heap.reserveCapacity(256) }
 
     mutating func schedule(_ action: Action, at time: Int64) {
-        times.append(time); seqs.append(nextSeq); actions.append(action)
+        let e = Entry(time: time, seq: nextSeq, action: action)
         nextSeq &+= 1
-        var k = times.count - 1
-        while k > 0 {
-            let parent = (k - 1) / 2
-            guard less(k, parent) else { break }
-            swapAt(k, parent)
-            k = parent
+        heap.append(e)
+        heap.withUnsafeMutableBufferPointer { h in
+            var k = h.count - 1
+            while k > 0 {
+                let parent = (k - 1) / 2
+                guard e.before(h[parent]) else { break }
+                h[k] = h[parent]
+                k = parent
+            }
+            h[k] = e
         }
     }
 
     mutating func pop() -> (time: Int64, action: Action)? {
-        guard !times.isEmpty else { return nil }
-        let top = (times[0], actions[0])
-        let last = times.count - 1
-        if last > 0 { swapAt(0, last) }
-        times.removeLast(); seqs.removeLast(); actions.removeLast()
-        var k = 0
-        let n = times.count
-        while true {
-            let l = 2 * k + 1, r = l + 1
-            var m = k
-            if l < n && less(l, m) { m = l }
-            if r < n && less(r, m) { m = r }
-            if m == k { break }
-            swapAt(k, m)
-            k = m
+        guard let top = heap.first else { return nil }
+        let last = heap.removeLast()
+        if !heap.isEmpty {
+            heap.withUnsafeMutableBufferPointer { h in
+                // Sift the last entry down from the root.
+                let n = h.count
+                var k = 0
+                while true {
+                    let l = 2 * k + 1
+                    if l >= n { break }
+                    var m = l
+                    if l + 1 < n && h[l + 1].before(h[l]) { m = l + 1 }
+                    guard h[m].before(last) else { break }
+                    h[k] = h[m]
+                    k = m
+                }
+                h[k] = last
+            }
         }
-        return top
+        return (top.time, top.action)
     }
 }

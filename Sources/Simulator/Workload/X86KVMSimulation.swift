@@ -45,6 +45,10 @@ struct X86KVMSimulation {
         /// no-wakeup fault: the vCPU never wakes again.
         var hung = false
         var tprRaised = false
+        /// The vector whose acceptance scheduled the pending kick.
+        var kickVector: UInt8 = 0
+        /// When each vector was last set in IRR (not by a coalesced acceptance).
+        var acceptedAt = [Int64](repeating: 0, count: 256)
     }
 
     struct Device {
@@ -61,6 +65,19 @@ struct X86KVMSimulation {
         /// level-storm fault: the handler never clears the cause.
         var stuckHigh = false
         enum Kind { case msix, edge, level }
+    }
+
+    /// Catalog indices of the fault kinds this simulation checks for.
+    enum F {
+        static let lostMsi = FaultSchedule.index("lost-msi")
+        static let vectorZeroRouteLoss = FaultSchedule.index("vector0-route-loss")
+        static let missingEoi = FaultSchedule.index("missing-eoi")
+        static let noWakeup = FaultSchedule.index("no-wakeup")
+        static let eoiWrongPin = FaultSchedule.index("eoi-wrong-pin")
+        static let rteRewriteInService = FaultSchedule.index("rte-rewrite-in-service")
+        static let levelStorm = FaultSchedule.index("level-storm")
+        static let maskedEdgeLost = FaultSchedule.index("masked-edge-lost")
+        static let tprNotHonoured = FaultSchedule.index("tpr-not-honoured")
     }
 
     let scenario: Scenario
@@ -83,6 +100,8 @@ struct X86KVMSimulation {
     var vectorDevice = [Int](repeating: -1, count: 256)
     /// eoi-wrong-pin: pin → stale pin its EOI acks instead.
     var staleAck: [Int: Int] = [:]
+    /// Faults set up and waiting for the moment they take effect (by catalog index).
+    var faultArmed = [Bool](repeating: false, count: FaultCatalog.all.count)
     /// Vectors moved by rte-rewrite-in-service: the old vector's EOI will match no pin.
     var orphaned: Set<UInt8> = []
 
@@ -156,6 +175,41 @@ struct X86KVMSimulation {
             now = max(now, t)
             try perform(action)
         }
+        consequences()
+    }
+
+    /// A vector pending at the end of the run for longer than this was never serviced (the analyzers'
+    /// window: docs/ANALYZERS.md).
+    static let lostWindowNs: Int64 = 10_000_000
+
+    /// The consequences of faults still in effect at the end, as ground truth (CLI conventions: a
+    /// consequence is its own finding with `caused_by`): vectors pending for longer than the lost
+    /// window on a vCPU with a vector stuck in service (those it blocks), a vCPU that was never woken,
+    /// or a level storm that still runs.
+    mutating func consequences() {
+        let end = now
+        let primaries = faults.truth.enumerated().filter { $0.element.causedBy == nil }
+        for (index, g) in primaries {
+            let c = g.cpu
+            guard c >= 0 && c < cpus.count else { continue }
+            let inEffect: Bool
+            var blocksUpTo = 15
+            switch g.fault {
+            case "missing-eoi":
+                guard let v = g.vector else { continue }
+                inEffect = machine.apics[c].isr.contains(UInt8(v))
+                blocksUpTo = v >> 4
+            case "no-wakeup": inEffect = cpus[c].hung
+            case "level-storm": inEffect = devices.contains { $0.stuckHigh && $0.asserted }
+            default: continue
+            }
+            guard inEffect else { continue }
+            for w in machine.apics[c].irr.vectors where Int(w) != g.vector && Int(w >> 4) <= blocksUpTo
+                && end - cpus[c].acceptedAt[Int(w)] > Self.lostWindowNs {
+                faults.truth.append(GroundTruth(fault: g.fault, expect: "lost_interrupt", timeNs: cpus[c].acceptedAt[Int(w)], cpu: c, vector: Int(w),
+                                                detail: "vector \(w) left pending on vCPU \(c) by the \(g.fault) fault", causedBy: index))
+            }
+        }
     }
 
     /// Guest start-up: LAPICs enabled, timers armed, RTEs programmed; then the workload's clocks start.
@@ -210,9 +264,10 @@ struct X86KVMSimulation {
         case .timer(let v):
             if let t = scenario.timer { queue.schedule(.timer(v), at: now + Int64(t.periodUs * 1000)) }
             // apic_timer_expired → kvm_apic_local_deliver on the vCPU's thread.
-            _ = machine.apics[v].accept(vector: timerVector, trigger: false)
+            let acceptance = machine.apics[v].accept(vector: timerVector, trigger: false)
             try emit(.acceptEdge, thread: vcpuThreads[v], Int64(v), Int64(timerVector))
-            scheduleKick(v)
+            if case .accepted = acceptance { cpus[v].acceptedAt[Int(timerVector)] = now }
+            scheduleKick(v, timerVector)
         case .ipi(let v):
             if let i = scenario.ipis { queue.schedule(.ipi(v), at: now + gap(rateHz: i.rateHz)) }
             try sendIPI(from: v)
@@ -224,11 +279,12 @@ struct X86KVMSimulation {
             try handlerEnd(v)
         case .idle(let v, let epoch):
             guard cpus[v].epoch == epoch, !cpus[v].busy, !cpus[v].halted else { return }
-            if cpus[v].tprRaised { scheduleIdle(v); return }
+            // HLT with an interrupt it can take pending does not block (kvm_vcpu_has_events): it is
+            // taken first; and the guest does not halt with its TPR raised.
+            if cpus[v].tprRaised || machine.apics[v].deliverable != nil { scheduleIdle(v); return }
             try exit(v, .exitHLT)
             cpus[v].halted = true
             cpus[v].haltStart = now
-            if machine.apics[v].deliverable != nil { scheduleKick(v) }
         case .tprRaise(let v):
             if let p = scenario.guest.priorityMasking { queue.schedule(.tprRaise(v), at: now + gap(rateHz: p.rateHz)) }
             guard !cpus[v].halted, !cpus[v].tprRaised, let p = scenario.guest.priorityMasking else { return }
@@ -254,7 +310,7 @@ struct X86KVMSimulation {
             guard e.levelTriggered, !e.remoteIRR, machine.ioapic.irr & (1 << UInt32(pin)) != 0 else { return }
             if case .delivered(let d) = machine.ioapic.service(pin) {
                 lastVector = d.entry.vector
-                for o in machine.deliver(X86Machine.Message(d.entry)) { try accepted(o, thread: ioThread) }
+                for o in unicast(d.entry.vector, Int(d.entry.destination), level: d.entry.levelTriggered) { try accepted(o, thread: ioThread) }
             }
         }
     }
@@ -266,7 +322,7 @@ struct X86KVMSimulation {
         switch d.kind {
         case .msix:
             let vector = UInt8(d.vector + q), dest = d.targets[q]
-            if faults.due("vector0-route-loss", now) {
+            if faults.due(F.vectorZeroRouteLoss, now) {
                 // The GSI's MSI route was not re-programmed: userspace injects the GSI, the route gives vector 0.
                 try emit(.setIRQ, thread: d.thread, Int64(d.gsi + q), 1, 0)
                 try emit(.msi, thread: d.thread, Int64(dest), 0)
@@ -276,18 +332,19 @@ struct X86KVMSimulation {
                 return
             }
             try emit(.msi, thread: d.thread, Int64(dest), Int64(vector))
-            if faults.due("lost-msi", now) {
+            if faults.due(F.lostMsi, now) {
                 truth("lost-msi", "lost_interrupt", cpu: dest, vector: Int(vector),
                       "MSI of \(d.spec.name) queue \(q) to APIC \(dest) vector \(vector) accepted by no LAPIC")
                 return
             }
-            let outcomes = machine.deliver(X86Machine.Message(vector: vector, destination: UInt32(dest)))
+            let outcomes = unicast(vector, dest, level: false)
             for o in outcomes {
                 try emit(.acceptEdge, thread: d.thread, Int64(machine.apics[o.vcpu].id), Int64(vector))
-                scheduleKick(o.vcpu)
+                if case .accepted = o.acceptance { cpus[o.vcpu].acceptedAt[Int(vector)] = now }
+                scheduleKick(o.vcpu, vector)
             }
         case .edge:
-            if faults.due("masked-edge-lost", now), !machine.ioapic.entries[d.pin].masked {
+            if faults.due(F.maskedEdgeLost, now), !machine.ioapic.entries[d.pin].masked {
                 // The guest masks the pin (an affinity change in progress), the edge comes, the guest unmasks.
                 let v = cpus.indices.first { !cpus[$0].halted } ?? 0
                 try writeRTE(by: v, pin: d.pin, vector: UInt8(d.vector), dest: d.targets[0], level: false, masked: true, exitFirst: !cpus[v].halted)
@@ -301,7 +358,7 @@ struct X86KVMSimulation {
         case .level:
             guard !devices[i].asserted else { return }
             devices[i].asserted = true
-            if faults.due("level-storm", now) {
+            if faults.due(F.levelStorm, now) {
                 devices[i].stuckHigh = true
                 truth("level-storm", "interrupt_storm", cpu: d.targets[0], vector: d.vector, irq: d.pin,
                       "the handler of \(d.spec.name) never clears its cause: IOAPIC pin \(d.pin) stays asserted and every EOI re-delivers it")
@@ -350,7 +407,8 @@ struct X86KVMSimulation {
             return
         }
         try emit(a.tmr.contains(lastVector) ? .acceptLevel : .acceptEdge, thread: thread, Int64(a.id), Int64(lastVector))
-        scheduleKick(o.vcpu)
+        cpus[o.vcpu].acceptedAt[Int(lastVector)] = now
+        scheduleKick(o.vcpu, lastVector)
     }
 
     /// The vector of the message being delivered (set before `accepted`).
@@ -368,14 +426,14 @@ struct X86KVMSimulation {
             // Any RTE write services a level pin still asserted, unmasked and without Remote IRR
             // (ioapic_write_indirect), the high half too.
             lastVector = d.entry.vector
-            for o in machine.deliver(X86Machine.Message(d.entry)) { try accepted(o, thread: t) }
+            for o in unicast(d.entry.vector, Int(d.entry.destination), level: d.entry.levelTriggered) { try accepted(o, thread: t) }
         }
         try emit(.mmioWrite, thread: t, 4, 0xFEC0_0000, Int64(0x10 + 2 * pin))
         machine.ioapic.registerSelect = UInt8(0x10 + 2 * pin)
         try emit(.mmioWrite, thread: t, 4, 0xFEC0_0010, Int64(low))
         if let d = machine.ioapic.writeRegister(select: UInt8(0x10 + 2 * pin), value: low) {
             lastVector = d.entry.vector
-            for o in machine.deliver(X86Machine.Message(d.entry)) { try accepted(o, thread: t) }
+            for o in unicast(d.entry.vector, Int(d.entry.destination), level: d.entry.levelTriggered) { try accepted(o, thread: t) }
         }
         if exitFirst { try entry(v) }
     }
@@ -393,7 +451,7 @@ struct X86KVMSimulation {
         guard let v = cpus.indices.first(where: { !cpus[$0].halted && !cpus[$0].hung && !cpus[$0].busy }) else { return false }
         devices[i].targets[q] = newTarget
         let e = machine.ioapic.entries[d.pin]
-        if d.kind == .level, faults.due("eoi-wrong-pin", now), e.remoteIRR == false, let newPin = (0..<24).first(where: { p in
+        if d.kind == .level, faults.due(F.eoiWrongPin, now), e.remoteIRR == false, let newPin = (0..<24).first(where: { p in
             p != d.pin && !devices.contains { $0.pin == p && $0.kind != .msix } && machine.ioapic.entries[p].masked && machine.ioapic.entries[p].vector == 0
         }) {
             // The device moves to another pin with the same vector; the old RTE is masked but keeps it.
@@ -403,19 +461,27 @@ struct X86KVMSimulation {
             devices[i].pin = newPin
             devices[i].gsi = newPin
             staleAck[newPin] = old
-            truth("eoi-wrong-pin", "remote_irr_stuck", cpu: newTarget, vector: d.vector, irq: newPin,
-                  "\(d.spec.name) moved from IOAPIC pin \(old) to \(newPin) (vector \(d.vector)); the next EOI acks pin \(old) only and pin \(newPin) keeps Remote IRR")
+            // The ground truth is written at the EOI that acks the stale pin (ioapicEOI).
+            faultArmed[F.eoiWrongPin] = true
             return true
         }
         try writeRTE(by: v, pin: d.pin, vector: UInt8(d.vector), dest: newTarget, level: d.kind == .level, masked: e.masked)
         return true
     }
 
+    /// A fixed, physical, unicast message (all the simulator sends) to APIC ID `dest` = vCPU index:
+    /// the LAPIC's acceptance (KVM __apic_accept_irq), without the bus's general destination search.
+    @inline(__always)
+    mutating func unicast(_ vector: UInt8, _ dest: Int, level: Bool) -> CollectionOfOne<X86Machine.Outcome> {
+        CollectionOfOne(X86Machine.Outcome(vcpu: dest, acceptance: machine.apics[dest].accept(vector: vector, mode: .fixed, level: true, trigger: level)))
+    }
+
     // MARK: vCPUs
 
-    mutating func scheduleKick(_ v: Int) {
+    mutating func scheduleKick(_ v: Int, _ vector: UInt8) {
         guard !cpus[v].kickPending, !cpus[v].busy else { return }
         cpus[v].kickPending = true
+        cpus[v].kickVector = vector
         queue.schedule(.kick(v), at: now + rng.between(500, 3_000))
     }
 
@@ -432,10 +498,11 @@ struct X86KVMSimulation {
         if cpus[v].halted {
             // kvm_vcpu_has_events: only a deliverable interrupt wakes a halted vCPU.
             guard let vector = pending else { return }
-            if faults.due("no-wakeup", now) {
+            if faults.due(F.noWakeup, now) {
                 cpus[v].hung = true
-                truth("no-wakeup", "halted_with_pending", cpu: v, vector: Int(vector),
-                      "vCPU \(v) halted with vector \(vector) pending and deliverable: no wakeup, it stays halted")
+                let first = machine.apics[v].irr.contains(cpus[v].kickVector) ? cpus[v].kickVector : vector
+                truth("no-wakeup", "halted_with_pending", cpu: v, vector: Int(first),
+                      "vCPU \(v) halted, vector \(first) arrived, deliverable: no wakeup, it stays halted")
                 return
             }
             try emit(.wakeup, thread: vcpuThreads[v], now - cpus[v].haltStart)
@@ -443,7 +510,7 @@ struct X86KVMSimulation {
             try tryInject(v, exitFirst: false)
             return
         }
-        if faults.due("tpr-not-honoured", now), cpus[v].tprRaised, let low = machine.apics[v].irr.highest, pending == nil {
+        if faults.due(F.tprNotHonoured, now), cpus[v].tprRaised, let low = machine.apics[v].irr.highest, pending == nil {
             // The injection path used a stale TPR of 0.
             try exit(v, .exitExternal)
             machine.apics[v].irr.remove(low)
@@ -491,13 +558,13 @@ struct X86KVMSimulation {
             try setLine(di, level: false)
         }
         cpus[v].busy = false
-        if faults.due("missing-eoi", now), machine.apics[v].tmr.contains(vector) == false, vector != timerVector {
+        if faults.due(F.missingEoi, now), machine.apics[v].tmr.contains(vector) == false, vector != timerVector {
             truth("missing-eoi", "stuck_in_service", cpu: v, vector: Int(vector),
                   "vCPU \(v) returns from the handler of vector \(vector) without EOI: it stays in ISR")
             try tryInjectOrIdle(v)
             return
         }
-        if faults.due("rte-rewrite-in-service", now), di >= 0, devices[di].kind == .level, !orphaned.contains(vector) {
+        if faults.due(F.rteRewriteInService, now), di >= 0, devices[di].kind == .level, !orphaned.contains(vector) {
             // Another CPU's affinity code rewrites the RTE to a new vector before this EOI.
             let d = devices[di]
             let newVector = UInt8(d.vector + 0x10 > 0xEF ? d.vector - 0x10 : d.vector + 0x10)
@@ -533,9 +600,14 @@ struct X86KVMSimulation {
     /// acked (kvm_ack_irq), its Remote IRR cleared, and a line still asserted re-delivered.
     mutating func ioapicEOI(_ v: Int, _ vector: UInt8) throws {
         let t = vcpuThreads[v]
-        if let stalePin = staleAck.first(where: { machine.ioapic.entries[$0.key].vector == vector })?.value {
+        if let (pin, stalePin) = staleAck.first(where: { machine.ioapic.entries[$0.key].vector == vector }) {
             // eoi-wrong-pin: the ack path maps the vector to the first (stale) RTE only.
             try emit(.ackIOAPIC, thread: t, Int64(stalePin))
+            if faultArmed[F.eoiWrongPin] {
+                faultArmed[F.eoiWrongPin] = false
+                truth("eoi-wrong-pin", "remote_irr_stuck", cpu: v, vector: Int(vector), irq: pin,
+                      "the device of IOAPIC pin \(pin) moved there from pin \(stalePin) (same vector \(vector)); this EOI acks pin \(stalePin) only, and pin \(pin) keeps Remote IRR")
+            }
             return
         }
         for effect in machine.ioapic.endOfInterrupt(vector: vector, level: true) {
@@ -544,7 +616,7 @@ struct X86KVMSimulation {
                 try emit(.ackIOAPIC, thread: t, Int64(pin))
             case .redelivered(let d):
                 lastVector = d.entry.vector
-                for o in machine.deliver(X86Machine.Message(d.entry)) { try accepted(o, thread: t) }
+                for o in unicast(d.entry.vector, Int(d.entry.destination), level: d.entry.levelTriggered) { try accepted(o, thread: t) }
             case .delayedRedelivery(let pin):
                 let e = machine.ioapic.entries[pin]
                 try emit(.delayedEOI, thread: t, Int64(e.destination), Int64(e.vector))
@@ -570,7 +642,7 @@ struct X86KVMSimulation {
         try emit(.apicWriteICR, thread: t, Int64(vector))
         try emit(.ipi, thread: t, Int64(target), Int64(vector))
         lastVector = vector
-        for o in machine.deliver(X86Machine.Message(vector: vector, destination: UInt32(target), level: false, source: UInt32(v))) {
+        for o in unicast(vector, target, level: false) {
             try accepted(o, thread: t)
         }
         try entry(v)

@@ -150,7 +150,10 @@ public struct GroundTruth: Codable, Sendable, Equatable {
     public var irq: Int?
     /// What the simulator did, in hardware terms.
     public var detail: String
-    public init(fault: String, expect: String, timeNs: Int64, cpu: Int, vector: Int? = nil, irq: Int? = nil, detail: String = "") {
+    /// For a consequence of another fault (a vector blocked behind a stuck one, left pending on a hung
+    /// vCPU): the index of that fault's entry.
+    public var causedBy: Int?
+    public init(fault: String, expect: String, timeNs: Int64, cpu: Int, vector: Int? = nil, irq: Int? = nil, detail: String = "", causedBy: Int? = nil) {
         self.fault = fault
         self.expect = expect
         self.timeNs = timeNs
@@ -158,10 +161,12 @@ public struct GroundTruth: Codable, Sendable, Equatable {
         self.vector = vector
         self.irq = irq
         self.detail = detail
+        self.causedBy = causedBy
     }
     enum CodingKeys: String, CodingKey {
         case fault, expect, cpu, vector, irq, detail
         case timeNs = "time_ns"
+        case causedBy = "caused_by"
     }
 }
 

@@ -8,10 +8,12 @@ public final class TraceWriter {
     public let chunkSize: Int
     private let output: OutputFile
     private var compressor: ZstdCompressor
-    private var chunk = ChunkBuilder()
+    // Touched for every event: the writer is used from one thread, so the dynamic exclusivity
+    // check (a TLS look-up per access) buys nothing here.
+    @exclusivity(unchecked) private var chunk = ChunkBuilder()
     private var index: [IndexEntry] = []
     private var headerWritten = false
-    public private(set) var eventCount = 0
+    @exclusivity(unchecked) public private(set) var eventCount = 0
     /// Sum of encoded chunk sizes before compression.
     public private(set) var rawBytes = 0
 

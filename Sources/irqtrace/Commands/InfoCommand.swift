@@ -72,7 +72,7 @@ struct InfoCommand: ParsableCommand {
         if let sim = m.simulation {
             s += "simulated: scenario \(sim.scenario), seed \(sim.seed), output \(sim.output)\(sim.faults.isEmpty ? "" : ", faults " + sim.faults.joined(separator: " "))\n"
             for g in m.groundTruth ?? [] {
-                s += "  fault \(g.fault) at \(seconds(g.timeNs)) cpu \(g.cpu)\(g.vector.map { " vector \($0)" } ?? "")\(g.irq.map { " irq \($0)" } ?? ""): expect \(g.expect) — \(g.detail)\n"
+                s += "  \(g.causedBy.map { "(consequence of #\($0)) " } ?? "")fault \(g.fault) at \(seconds(g.timeNs)) cpu \(g.cpu)\(g.vector.map { " vector \($0)" } ?? "")\(g.irq.map { " irq \($0)" } ?? ""): expect \(g.expect) — \(g.detail)\n"
             }
         }
         for i in m.inputs {
@@ -107,5 +107,6 @@ func groundTruthJSON(_ g: GroundTruth) -> JSONValue {
     if let v = g.vector { fields.append(("vector", .int(v))) }
     if let i = g.irq { fields.append(("irq", .int(i))) }
     fields.append(("detail", .string(g.detail)))
+    if let c = g.causedBy { fields.append(("caused_by", .int(c))) }
     return .object(fields)
 }

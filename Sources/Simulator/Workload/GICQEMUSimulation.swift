@@ -1,0 +1,559 @@
+import Replayer
+import TraceFormat
+
+/// An arm64 guest (Linux's GICv2 driver, irq-gic.c) on QEMU's GICv2 (`-M virt,gic-version=2`), run
+/// forward on the Replayer's `GICv2` model (QEMU's rules) and written as the `gic_*` trace events QEMU
+/// 7.2's hw/intc/arm_gic.c prints for it:
+///
+/// - every state change is followed by gic_update's lines: `gic_update_bestirq` for each CPU with a
+///   best interrupt, `gic_update_set_irq` when its IRQ line goes up; a distributor word write is
+///   QEMU's four byte writes, each with its own update (`gic_dist_writel` → `gic_dist_writeb`);
+/// - device lines are `gic_set_irq` (printed only when the level changes): GICv2m MSIs and edge SPIs
+///   pulse (level 1, then 0) on the main loop thread; a level SPI stays high until the guest's handler
+///   clears its cause (an MMIO write on the vCPU, so level 0 comes from the vCPU thread); the virtual
+///   timer PPI rises on the main loop thread and falls when the handler reprograms the timer;
+/// - Linux's gic_handle_irq loop: GICC_IAR read (`gic_acknowledge_irq`, the update, `gic_cpu_read`
+///   0xc), the handler, `gic_cpu_write` EOIR (0x10), the IAR read again until it gives 1023; with
+///   EOImode 1 (a kernel at EL2) EOIR comes right after the IAR read and GICC_DIR (0x1000) after the
+///   handler. Handlers run with IRQs masked (no nesting); idle vCPUs are in WFI and print nothing
+///   until their IRQ line goes up;
+/// - SGIs are GICD_SGIR (0xf00) writes; priority masking is PMR (0x4) writes; affinity changes are
+///   byte writes of ITARGETSR (Linux's gic_set_affinity), made only while the SPI is neither latched
+///   pending nor active: QEMU 7.2 leaves the pending bits of a pending SPI on its old targets, where
+///   the interrupt would stay stranded (the model does the same), and keeps active state per CPU.
+///
+/// All vCPUs run on one TCG thread, as in the single-threaded TCG samples (the default for
+/// `-accel tcg` without MTTCG): the log's order is then the order the GIC changed, which is what the
+/// Replayer's QEMU GIC adapter replays (it orders by the log and never by thread). Distributor
+/// accesses do not name their CPU; the adapter takes the CPU of the last CPU-interface access, so
+/// the guest's SGIs are sent at irq exit (softirq / irq_work wakeups), right after the sender's own
+/// final IAR read, where the log tells who sent them even with more than two vCPUs.
+struct GICQEMUSimulation {
+    enum Action {
+        case device(Int, Int)                // device, queue: raise an interrupt
+        case deviceBurst(Int, Int, Int)      // device, queue, interrupts left in the burst
+        case timer(Int)
+        case ipi(Int)                        // a wakeup of another vCPU is due on this one
+        case take(Int)                       // the vCPU takes the IRQ exception
+        case handlerEnd(Int, UInt64)         // vCPU, epoch
+        case idle(Int, UInt64)               // vCPU, epoch: WFI
+        case pmrRaise(Int)
+        case pmrLower(Int)
+        case affinity(Int)
+    }
+
+    struct VCPU {
+        /// In WFI.
+        var idle = false
+        /// In gic_handle_irq (IRQs masked).
+        var busy = false
+        /// The IAR value being handled.
+        var iar: UInt32 = GICv2.spurious
+        var epoch: UInt64 = 0
+        var takePending = false
+        var pmrRaised = false
+        /// The IRQ line as the last gic_update left it.
+        var line = false
+        /// SGIs to send at the next irq exit.
+        var ipisQueued = 0
+    }
+
+    struct Device {
+        var spec: Scenario.Device
+        var kind: Kind
+        /// The first SPI; queue q is `irq + q`.
+        var irq: Int
+        /// Per queue: the target vCPU (ITARGETSR).
+        var targets: [Int]
+        var priority: Int
+        /// Level devices: the line is high (the cause not yet cleared by the handler).
+        var asserted = false
+        /// Per queue: vCPUs the queue must not be moved to (wrong-itargetsr left a pending bit there
+        /// in the replay's model).
+        var avoid: [UInt8]
+        enum Kind { case msi, edge, level }
+    }
+
+    /// Catalog indices of the fault kinds this simulation checks for.
+    enum F {
+        static let gicMissingEoi = FaultSchedule.index("gic-missing-eoi")
+        static let missingDir = FaultSchedule.index("missing-dir")
+        static let wrongItargetsr = FaultSchedule.index("wrong-itargetsr")
+        static let lostSgiSource = FaultSchedule.index("lost-sgi-source")
+        static let lrOverwrite = FaultSchedule.index("lr-overwrite")
+    }
+
+    static let defaultPriority = 0xA0
+    static let defaultPMR: UInt32 = 0xF0
+
+    let scenario: Scenario
+    var rng: SimRandom
+    var gic: GICv2
+    let out: LineWriter
+    var queue = EventQueue<Action>()
+    var now: Int64 = 0
+    var cpus: [VCPU]
+    var devices: [Device] = []
+    /// INTID → device index (−1: none).
+    var irqDevice: [Int]
+    var mainThread = 0
+    var tcgThread = 0
+    var faults: FaultSchedule
+    let endTime: Int64
+    let maxEvents: Int
+    let numIRQ: Int
+    let eoiMode1: Bool
+    let timerIRQ: Int
+    let sgis: [Int]
+    /// wrong-itargetsr in progress: the SPI and the ITARGETSR the faulty distributor ignores.
+    var misroute: (irq: Int, targets: UInt8)?
+    /// lost-sgi-source fired: until the target acknowledges that SGI, the sender sends it no other
+    /// copy (which would put the lost source back and hide the loss).
+    var lostSGI: (from: Int, to: Int, sgi: Int)?
+
+    init(scenario: Scenario, faults: [FaultRequest], seed: UInt64, writer: TraceWriter, endTime: Int64, maxEvents: Int) {
+        self.scenario = scenario
+        rng = SimRandom(seed: seed)
+        // QEMU's virt board: 256 SPIs (GICD_TYPER ITLinesNumber 8); more when a scenario names higher SPIs.
+        let highest = scenario.devices.map { ($0.irq ?? 32) + max(1, $0.queues ?? 1) }.max() ?? 0
+        numIRQ = min(992, max(288, (highest + 31) / 32 * 32))
+        gic = GICv2(cpus: scenario.vcpus, irqs: numIRQ)
+        out = LineWriter(style: .qemu, writer: writer, formats: QEMUGICLine.formats)
+        cpus = Array(repeating: VCPU(), count: scenario.vcpus)
+        irqDevice = Array(repeating: -1, count: numIRQ)
+        self.faults = FaultSchedule(faults, runNs: endTime)
+        self.endTime = endTime
+        self.maxEvents = maxEvents
+        eoiMode1 = scenario.guest.eoi == "eoimode1"
+        timerIRQ = scenario.timer?.irq ?? 27
+        sgis = scenario.ipis?.vectors ?? [1, 2]
+        // QEMU's log names the thread only (an imported QEMU log has no CPU: -1).
+        mainThread = out.addThread(SimThread(comm: "qemu-system-aar", pid: 6100, cpu: -1))
+        tcgThread = out.addThread(SimThread(comm: "CPU 0/TCG", pid: 6102, cpu: -1))
+        for (i, d) in scenario.devices.enumerated() {
+            let kind: Device.Kind = d.kind == "msi" ? .msi : d.kind == "spi-level" ? .level : .edge
+            let queues = kind == .msi ? max(1, d.queues ?? 1) : 1
+            let affinity = d.affinity ?? Array(0..<scenario.vcpus)
+            let irq = d.irq ?? 32
+            devices.append(Device(spec: d, kind: kind, irq: irq, targets: (0..<queues).map { affinity[($0 + i) % affinity.count] },
+                                  priority: d.priority ?? Self.defaultPriority, avoid: Array(repeating: 0, count: queues)))
+            for q in 0..<queues where irq + q < numIRQ { irqDevice[irq + q] = i }
+        }
+    }
+
+    var eventCount: Int { out.writer.eventCount }
+    var n: Int { cpus.count }
+
+    // MARK: output
+
+    /// The time of the next line: lines of one operation are a microsecond or so apart under TCG.
+    @inline(__always)
+    mutating func tick() -> Int64 {
+        now += 300 + Int64(rng.below(1500))
+        return now
+    }
+
+    @inline(__always)
+    mutating func emit(_ line: QEMUGICLine, _ thread: Int, _ a: Int64 = 0, _ b: Int64 = 0, _ c: Int64 = 0,
+                       _ d: Int64 = 0, _ e: Int64 = 0) throws {
+        try out.emit(line.rawValue, thread: thread, time: tick(), a, b, c, d, e)
+    }
+
+    mutating func truth(_ fault: String, _ expect: String, cpu: Int, irq: Int, _ detail: String) {
+        faults.fired(fault, GroundTruth(fault: fault, expect: expect, timeNs: now, cpu: cpu, irq: irq, detail: detail))
+    }
+
+    /// gic_update: a line per CPU with a best interrupt, and the IRQ lines it raises; a vCPU whose
+    /// line is up takes the interrupt.
+    mutating func update(_ thread: Int) throws {
+        let updates = gic.update()
+        for v in 0..<n { cpus[v].line = false }
+        for u in updates {
+            try emit(.bestIRQ, thread, Int64(u.cpu), Int64(u.irq), Int64(u.priority), Int64(u.priorityMask), Int64(u.runningPriority))
+            if u.signal {
+                try emit(.setIRQLine, thread, Int64(u.cpu), 1)
+                cpus[u.cpu].line = true
+                scheduleTake(u.cpu)
+            }
+        }
+    }
+
+    /// gic_set_irq: a device line changes (nothing is printed when it does not). `latch: false` is the
+    /// lr-overwrite fault: a rising edge that leaves no pending state.
+    mutating func setLine(_ irq: Int, high: Bool, cpuMask cm: UInt8, target: UInt8, thread: Int, latch: Bool = true) throws {
+        guard (gic.level[irq] & cm != 0) != high else { return }
+        if high {
+            gic.level[irq] |= cm
+            if latch && gic.edgeTriggered[irq] { gic.pending[irq] |= target }
+        } else {
+            gic.level[irq] &= ~cm
+        }
+        try emit(.setIRQ, thread, Int64(irq), high ? 1 : 0, Int64(cm), Int64(target))
+        try update(thread)
+    }
+
+    mutating func setSPI(_ irq: Int, high: Bool, thread: Int, latch: Bool = true) throws {
+        try setLine(irq, high: high, cpuMask: 0xFF, target: gic.targets[irq], thread: thread, latch: latch)
+    }
+
+    mutating func setPPI(_ irq: Int, cpu v: Int, high: Bool, thread: Int) throws {
+        let cm = UInt8(1 << v)
+        try setLine(irq, high: high, cpuMask: cm, target: cm, thread: thread)
+    }
+
+    /// gic_dist_write by vCPU `cpu` (banked registers are its own): GICD_SGIR is one write and one
+    /// update; anything else is QEMU's byte writes, each followed by an update.
+    mutating func distWrite(_ offset: Int, size: Int, _ value: UInt32, by cpu: Int) throws {
+        let t = tcgThread
+        try emit(value >= 0x1000_0000 ? .distWriteWide : .distWrite, t, Int64(offset), Int64(size), Int64(value))
+        if offset == 0xF00 {
+            gic.writeDistributor(offset: 0xF00, value: value, cpu: cpu)
+            try update(t)
+            return
+        }
+        for k in 0..<size {
+            let o = offset + k, byte = (value >> UInt32(8 * k)) & 0xFF
+            if o >= 0x100 && o < 0x180 && byte != 0 {
+                for b in 0..<8 where byte & (1 << UInt32(b)) != 0 {
+                    let irq = (o - 0x100) * 8 + b
+                    guard irq >= 16 && irq < numIRQ else { continue }
+                    if gic.enabled[irq] & (irq < 32 ? UInt8(1 << cpu) : 0xFF) == 0 { try emit(.enableIRQ, t, Int64(irq)) }
+                }
+            }
+            gic.writeDistributor(offset: o, value: byte, cpu: cpu, size: 1)
+            try update(t)
+        }
+    }
+
+    mutating func distRead(_ offset: Int, _ value: UInt32) throws {
+        try emit(value >= 0x1000_0000 ? .distReadWide : .distRead, tcgThread, Int64(offset), 4, Int64(value))
+    }
+
+    /// gic_cpu_write: QEMU updates after every write but an EOIR it ignores (no active interrupt, or
+    /// not an interrupt ID).
+    mutating func cpuWrite(_ v: Int, _ offset: Int, _ value: UInt32) throws {
+        try emit(.cpuWrite, tcgThread, Int64(v), Int64(offset), Int64(value))
+        let ignored = offset == 0x10 && (Int(value & 0x3FF) >= numIRQ || gic.runningPriority[v] == GICv2.idlePriority)
+        gic.writeCPUInterface(cpu: v, offset: offset, value: value)
+        if !ignored { try update(tcgThread) }
+    }
+
+    /// A GICC_IAR read: `gic_acknowledge_irq` prints current_pending before the priority check, then
+    /// (for a real interrupt) the update, then `gic_cpu_read` the value returned.
+    mutating func readIAR(_ v: Int) throws -> UInt32 {
+        let shown = gic.currentPending[v]
+        let iar = gic.acknowledge(cpu: v)
+        try emit(.acknowledge, tcgThread, Int64(v), Int64(shown))
+        if iar != GICv2.spurious { try update(tcgThread) }
+        try emit(.cpuRead, tcgThread, Int64(v), 0xC, Int64(iar))
+        return iar
+    }
+
+    // MARK: run
+
+    mutating func run() throws {
+        try boot()
+        while let (t, action) = queue.pop() {
+            if t >= endTime || eventCount >= maxEvents { break }
+            now = max(now, t)
+            try perform(action)
+        }
+    }
+
+    /// Linux's GICv2 start-up (gic_dist_init, gic_cpu_init per CPU, IPIs and the timer PPI, then the
+    /// devices' SPIs), as the samples show it; then the workload's clocks start.
+    mutating func boot() throws {
+        now = 1_000_000
+        try distRead(0x004, UInt32((numIRQ / 32 - 1) | ((n - 1) << 5)))
+        try distWrite(0x000, size: 4, 0, by: 0)
+        try distRead(0x800, 0x0101_0101)
+        for o in stride(from: 0x820, to: 0x800 + numIRQ, by: 4) { try distWrite(o, size: 4, 0x0101_0101, by: 0) }
+        for o in stride(from: 0xC08, to: 0xC00 + numIRQ / 4, by: 4) { try distWrite(o, size: 4, 0, by: 0) }
+        for o in stride(from: 0x420, to: 0x400 + numIRQ, by: 4) { try distWrite(o, size: 4, 0xA0A0_A0A0, by: 0) }
+        for o in stride(from: 0x384, to: 0x380 + numIRQ / 8, by: 4) {
+            try distWrite(o, size: 4, 0xFFFF_FFFF, by: 0)
+            try distWrite(o - 0x200, size: 4, 0xFFFF_FFFF, by: 0)
+        }
+        try distWrite(0x000, size: 4, 1, by: 0)
+        for c in 0..<n {
+            // gic_cpu_init: the CPU finds its mask in ITARGETSR0, resets its banked SGI/PPI state.
+            try distRead(0x800, UInt32(1 << c) * 0x0101_0101)
+            try distWrite(0x380, size: 4, 0xFFFF_FFFF, by: c)
+            try distWrite(0x180, size: 4, 0xFFFF_FFFF, by: c)
+            for o in stride(from: 0x400, to: 0x420, by: 4) { try distWrite(o, size: 4, 0xA0A0_A0A0, by: c) }
+            try cpuWrite(c, 0x04, Self.defaultPMR)
+            try emit(.cpuRead, tcgThread, Int64(c), 0xFC, 0x0002_043B)
+            for o in stride(from: 0xD0, through: 0xDC, by: 4) { try cpuWrite(c, o, 0) }
+            try emit(.cpuRead, tcgThread, Int64(c), 0x00, 0)
+            try cpuWrite(c, 0x00, eoiMode1 ? 0x201 : 0x1)
+            // The IPIs (SGIs 0–6: always enabled, nothing to trace) and the timer PPI (level).
+            for s in 0..<7 { try distWrite(0x100, size: 4, 1 << UInt32(s), by: c) }
+            if scenario.timer != nil {
+                let icfgr = 0xC00 + timerIRQ / 16 * 4
+                try distRead(icfgr, gic.readDistributor(offset: icfgr, size: 4) ?? 0)
+                try distWrite(0x100, size: 4, 1 << UInt32(timerIRQ), by: c)
+            }
+        }
+        // Device SPIs (request_irq on CPU 0): trigger (ICFGR read-modify-write), priority, target, enable.
+        for d in devices {
+            for (q, target) in d.targets.enumerated() {
+                let irq = d.irq + q
+                let icfgr = 0xC00 + irq / 16 * 4
+                let config = gic.readDistributor(offset: icfgr, size: 4) ?? 0
+                try distRead(icfgr, config)
+                if d.kind != .level {
+                    try distWrite(icfgr, size: 4, config | 2 << UInt32(2 * (irq % 16)), by: 0)
+                    try distRead(icfgr, gic.readDistributor(offset: icfgr, size: 4) ?? 0)
+                }
+                if d.priority != Self.defaultPriority { try distWrite(0x400 + irq, size: 1, UInt32(d.priority & 0xFF), by: 0) }
+                try distWrite(0x800 + irq, size: 1, UInt32(1 << target), by: 0)
+                try distWrite(0x100 + irq / 32 * 4, size: 4, 1 << UInt32(irq % 32), by: 0)
+            }
+        }
+        // Workload clocks.
+        for (i, d) in devices.enumerated() where d.spec.rateHz > 0 {
+            for q in 0..<d.targets.count { queue.schedule(.device(i, q), at: now + gap(rateHz: d.spec.rateHz)) }
+            if let a = d.spec.affinityChangeHz, a > 0 { queue.schedule(.affinity(i), at: now + gap(rateHz: a)) }
+        }
+        if let t = scenario.timer {
+            for v in 0..<n { queue.schedule(.timer(v), at: now + Int64(t.periodUs * 1000) + Int64(rng.below(1000 * (v + 1)))) }
+        }
+        if let i = scenario.ipis, i.rateHz > 0, n > 1 {
+            for v in 0..<n { queue.schedule(.ipi(v), at: now + gap(rateHz: i.rateHz)) }
+        }
+        if let p = scenario.guest.priorityMasking, p.rateHz > 0 {
+            for v in 0..<n { queue.schedule(.pmrRaise(v), at: now + gap(rateHz: p.rateHz)) }
+        }
+        for v in 0..<n { scheduleIdle(v) }
+    }
+
+    mutating func gap(rateHz: Double) -> Int64 { rng.exponential(mean: 1e9 / rateHz) }
+
+    mutating func perform(_ action: Action) throws {
+        switch action {
+        case .device(let i, let q):
+            queue.schedule(.device(i, q), at: now + gap(rateHz: devices[i].spec.rateHz))
+            let burst = devices[i].spec.burst ?? 1
+            // Geometric burst length with mean `burst`.
+            var k = 1
+            if burst > 1 { while k < 64 && rng.chance(1 - 1 / burst) { k += 1 } }
+            try raise(i, q, more: k > 1)
+            if k > 1 { queue.schedule(.deviceBurst(i, q, k - 1), at: now + rng.between(1_000, 4_000)) }
+        case .deviceBurst(let i, let q, let left):
+            try raise(i, q, more: left > 1)
+            if left > 1 { queue.schedule(.deviceBurst(i, q, left - 1), at: now + rng.between(1_000, 4_000)) }
+        case .timer(let v):
+            if let t = scenario.timer { queue.schedule(.timer(v), at: now + Int64(t.periodUs * 1000)) }
+            // The timer condition is met: the PPI rises (a line still high stays so, silently).
+            try setPPI(timerIRQ, cpu: v, high: true, thread: mainThread)
+        case .ipi(let v):
+            if let i = scenario.ipis { queue.schedule(.ipi(v), at: now + gap(rateHz: i.rateHz)) }
+            // An interrupt handler on this vCPU wakes a task on another one: the SGI goes out at the
+            // next irq exit (a few at most are outstanding; more coalesce).
+            if cpus[v].ipisQueued < 3 { cpus[v].ipisQueued += 1 }
+        case .take(let v):
+            cpus[v].takePending = false
+            guard !cpus[v].busy, cpus[v].line else { return }
+            cpus[v].idle = false
+            cpus[v].busy = true
+            try handle(v, iar: try readIAR(v))
+        case .handlerEnd(let v, let epoch):
+            guard cpus[v].epoch == epoch, cpus[v].busy else { return }
+            try handlerEnd(v)
+        case .idle(let v, let epoch):
+            guard cpus[v].epoch == epoch, !cpus[v].busy, !cpus[v].idle else { return }
+            if cpus[v].pmrRaised { scheduleIdle(v); return }
+            cpus[v].idle = true
+        case .pmrRaise(let v):
+            guard let p = scenario.guest.priorityMasking else { return }
+            queue.schedule(.pmrRaise(v), at: now + gap(rateHz: p.rateHz))
+            guard !cpus[v].idle, !cpus[v].busy, !cpus[v].pmrRaised else { return }
+            try cpuWrite(v, 0x04, UInt32(p.value & 0xFF))
+            cpus[v].pmrRaised = true
+            queue.schedule(.pmrLower(v), at: now + Int64(p.holdUs * 1000))
+        case .pmrLower(let v):
+            guard cpus[v].pmrRaised else { return }
+            if cpus[v].busy { queue.schedule(.pmrLower(v), at: now + 2_000); return }
+            try cpuWrite(v, 0x04, Self.defaultPMR)
+            cpus[v].pmrRaised = false
+        case .affinity(let i):
+            if try changeAffinity(i) {
+                if let a = devices[i].spec.affinityChangeHz, a > 0 { queue.schedule(.affinity(i), at: now + gap(rateHz: a)) }
+            } else {
+                // Pending, or no vCPU running the guest's irq affinity code: a little later.
+                queue.schedule(.affinity(i), at: now + rng.between(20_000, 200_000))
+            }
+        }
+    }
+
+    // MARK: devices
+
+    /// An interrupt from queue `q` of device `i`; `more`: another one of the burst follows within µs.
+    mutating func raise(_ i: Int, _ q: Int, more: Bool) throws {
+        let d = devices[i]
+        let irq = d.irq + q
+        switch d.kind {
+        case .msi, .edge:
+            if misroute == nil, n > 1, faults.due(F.wrongItargetsr, now), try misroute(i, q) { return }
+            if more, faults.due(F.lrOverwrite, now) {
+                let t = d.targets[q]
+                if !cpus[t].busy && gic.bestInterrupt(cpu: t).irq == GICv2.spurious && gic.pending[irq] == 0 {
+                    // The hypervisor's list register holding the interrupt is overwritten: the edge
+                    // reaches the distributor and leaves no pending state, no update raises the line.
+                    truth("lr-overwrite", "lost_interrupt", cpu: t, irq: irq,
+                          "edge of SPI \(irq) (\(d.spec.name) queue \(q)) for CPU \(t) dropped: never pending, never acknowledged though CPU \(t) had nothing else to take")
+                    try setSPI(irq, high: true, thread: mainThread, latch: false)
+                    try setSPI(irq, high: false, thread: mainThread)
+                    return
+                }
+            }
+            // GICv2m: the MSI write to the frame pulses the SPI (qemu_irq_pulse).
+            try setSPI(irq, high: true, thread: mainThread)
+            try setSPI(irq, high: false, thread: mainThread)
+        case .level:
+            guard !devices[i].asserted else { return }
+            devices[i].asserted = true
+            try setSPI(irq, high: true, thread: mainThread)
+        }
+    }
+
+    /// wrong-itargetsr: the faulty distributor routes the edge to a vCPU outside ITARGETSR (one with
+    /// nothing else pending, so its next IAR read takes exactly this interrupt). The SPI is pending on
+    /// that vCPU, which acknowledges it; ITARGETSR is honoured again once it has.
+    mutating func misroute(_ i: Int, _ q: Int) throws -> Bool {
+        let d = devices[i], irq = d.irq + q, target = d.targets[q]
+        let start = rng.below(n)
+        guard gic.pending[irq] == 0, gic.active[irq] == 0,
+              let w = (0..<n).map({ (start + $0) % n }).first(where: { w in
+                  w != target && !cpus[w].busy && !cpus[w].pmrRaised && gic.bestInterrupt(cpu: w).irq == GICv2.spurious
+                      && gic.runningPriority[w] == GICv2.idlePriority
+              }) else { return false }
+        truth("wrong-itargetsr", "misrouted_vector", cpu: w, irq: irq,
+              "SPI \(irq) (\(d.spec.name) queue \(q)) made pending on and taken by CPU \(w); its ITARGETSR names CPU \(target) only")
+        misroute = (irq, gic.targets[irq])
+        gic.targets[irq] = UInt8(1 << w)
+        devices[i].avoid[q] |= UInt8(1 << w)
+        try setSPI(irq, high: true, thread: mainThread)
+        try setSPI(irq, high: false, thread: mainThread)
+        return true
+    }
+
+    /// Moves one queue of device `i` to another vCPU (a byte write of its ITARGETSR); false when it
+    /// cannot be done now.
+    mutating func changeAffinity(_ i: Int) throws -> Bool {
+        let d = devices[i]
+        guard n > 1 else { return true }
+        let q = rng.below(d.targets.count)
+        let irq = d.irq + q
+        // Not while latched pending (the pending bits stay on the old targets) or active (QEMU keeps an
+        // SPI's active state per CPU: the new target could take it while the old one has it active).
+        guard gic.pending[irq] == 0, gic.active[irq] == 0, misroute?.irq != irq else { return false }
+        let start = rng.below(n)
+        guard let w = (0..<n).map({ (start + $0) % n }).first(where: { !cpus[$0].idle && !cpus[$0].busy }) else { return false }
+        let newTarget = (d.targets[q] + 1 + rng.below(n - 1)) % n
+        guard d.avoid[q] & UInt8(1 << newTarget) == 0 else { return true }
+        devices[i].targets[q] = newTarget
+        try distWrite(0x800 + irq, size: 1, UInt32(1 << newTarget), by: w)
+        return true
+    }
+
+    // MARK: vCPUs
+
+    mutating func scheduleTake(_ v: Int) {
+        guard !cpus[v].takePending, !cpus[v].busy else { return }
+        cpus[v].takePending = true
+        // TCG notices the IRQ at the next TB boundary; a vCPU in WFI is woken first.
+        queue.schedule(.take(v), at: now + (cpus[v].idle ? rng.between(5_000, 25_000) : rng.between(500, 4_000)))
+    }
+
+    mutating func scheduleIdle(_ v: Int) {
+        cpus[v].epoch &+= 1
+        let run = scenario.guest.runNs ?? 20_000
+        queue.schedule(.idle(v, cpus[v].epoch), at: now + rng.exponential(mean: Double(run)))
+    }
+
+    /// One turn of gic_handle_irq with the IAR value just read: 1023 ends the loop.
+    mutating func handle(_ v: Int, iar: UInt32) throws {
+        let irq = Int(iar & 0x3FF)
+        guard irq < 1020 else { return try irqExit(v) }
+        if let m = misroute, m.irq == irq {
+            gic.targets[irq] = m.targets
+            misroute = nil
+        }
+        if let l = lostSGI, l.to == v, l.sgi == irq { lostSGI = nil }
+        cpus[v].iar = iar
+        // EOImode 1: the priority drop comes right after the acknowledge.
+        if eoiMode1 { try cpuWrite(v, 0x10, iar) }
+        cpus[v].epoch &+= 1
+        let mean = Double(scenario.guest.handlerNs)
+        queue.schedule(.handlerEnd(v, cpus[v].epoch), at: now + max(Int64(mean / 10), rng.exponential(mean: mean)))
+    }
+
+    /// The handler returns: the cause of a level interrupt is cleared (the line falls), then EOIR
+    /// (EOImode 0) or GICC_DIR (EOImode 1), and the IAR is read again.
+    mutating func handlerEnd(_ v: Int) throws {
+        let iar = cpus[v].iar
+        let irq = Int(iar & 0x3FF)
+        if irq == timerIRQ {
+            try setPPI(irq, cpu: v, high: false, thread: tcgThread)
+        } else if irq >= 32, case let di = irqDevice[irq], di >= 0, devices[di].kind == .level, devices[di].asserted {
+            devices[di].asserted = false
+            try setSPI(irq, high: false, thread: tcgThread)
+        }
+        if !eoiMode1, irq >= 32, gic.currentPending[v] == GICv2.spurious, faults.due(F.gicMissingEoi, now) {
+            truth("gic-missing-eoi", "stuck_in_service", cpu: v, irq: irq,
+                  "CPU \(v) returns from the handler of interrupt \(irq) without writing GICC_EOIR: it stays active and the running priority stays \(gic.runningPriority[v]), blocking every interrupt of equal or lower priority on CPU \(v)")
+            return try handle(v, iar: try readIAR(v))
+        }
+        if eoiMode1, irq >= 32, faults.due(F.missingDir, now) {
+            truth("missing-dir", "stuck_in_service", cpu: v, irq: irq,
+                  "CPU \(v) (EOImode 1) wrote GICC_EOIR for interrupt \(irq) but never GICC_DIR: the priority dropped, the interrupt stays active and is never taken again")
+            return try handle(v, iar: try readIAR(v))
+        }
+        try cpuWrite(v, eoiMode1 ? 0x1000 : 0x10, iar)
+        try handle(v, iar: try readIAR(v))
+    }
+
+    /// The end of gic_handle_irq: IRQs unmasked; the wakeups the interrupts caused send their SGIs.
+    mutating func irqExit(_ v: Int) throws {
+        cpus[v].busy = false
+        while cpus[v].ipisQueued > 0 {
+            cpus[v].ipisQueued -= 1
+            try sendSGI(from: v)
+        }
+        scheduleIdle(v)
+        if cpus[v].line { scheduleTake(v) }
+    }
+
+    /// A GICD_SGIR write from vCPU `v`: one other vCPU, or (sometimes, with more than two) all others.
+    mutating func sendSGI(from v: Int) throws {
+        guard n > 1, !sgis.isEmpty else { return }
+        let sgi = sgis[rng.below(sgis.count)]
+        var list: UInt8
+        if n > 2 && rng.chance(0.1) {
+            list = UInt8(truncatingIfNeeded: (1 << n) - 1) & ~UInt8(1 << v)
+        } else {
+            list = UInt8(1 << ((v + 1 + rng.below(n - 1)) % n))
+        }
+        if faults.due(F.lostSgiSource, now) {
+            // An SGI to a vCPU that has the same SGI pending from another source: the faulty GIC
+            // keeps one pending state per SGI, not per source, and this one is lost.
+            for k in 1..<n {
+                let c = (v + k) % n
+                guard let s = sgis.first(where: { gic.sgiSources[c * 16 + $0] & ~UInt8(1 << v) != 0 && gic.sgiSources[c * 16 + $0] & UInt8(1 << v) == 0 }) else { continue }
+                let other = gic.sgiSources[c * 16 + s].trailingZeroBitCount
+                truth("lost-sgi-source", "lost_interrupt", cpu: c, irq: s,
+                      "SGI \(s) from CPU \(v) to CPU \(c) while SGI \(s) from CPU \(other) is pending there: merged into it and never acknowledged")
+                lostSGI = (v, c, s)
+                try emit(.distWrite, tcgThread, 0xF00, 4, Int64(1 << c) << 16 | Int64(s))
+                try update(tcgThread)
+                return
+            }
+        }
+        if let l = lostSGI, l.from == v, l.sgi == sgi {
+            list &= ~UInt8(1 << l.to)
+            if list == 0 { return }
+        }
+        try distWrite(0xF00, size: 4, UInt32(list) << 16 | UInt32(sgi), by: v)
+    }
+}
