@@ -25,6 +25,11 @@ run: build
 	$(BIN) replay traces/kvm/pvm-tpr.trace.txt --check
 	$(BIN) export out/sample.irqt -o out/sample.log
 	@zstd -dc $(SAMPLE) | cmp - out/sample.log && echo "export --format text reprints $(SAMPLE) byte for byte"
+	$(BIN) sim x86-legacy --fault eoi-wrong-pin --seed 1 -o out/sim.irqt
+	$(BIN) info out/sim.irqt
+	$(BIN) analyze out/sim.irqt --score
+	# analyze exits 1 when it finds something: here the masked pin's boot-time edge (info).
+	$(BIN) analyze traces/kvm/pvm-ioapic-edge.trace.txt || [ $$? -eq 1 ]
 
 test: setup
 	$(SWIFT) build --product irqtrace

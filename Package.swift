@@ -10,6 +10,7 @@ let package = Package(
         .library(name: "Recorder", targets: ["Recorder"]),
         .library(name: "Replayer", targets: ["Replayer"]),
         .library(name: "Simulator", targets: ["Simulator"]),
+        .library(name: "Analyzer", targets: ["Analyzer"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -38,6 +39,11 @@ let package = Package(
             name: "Replayer",
             dependencies: ["TraceFormat"]
         ),
+        // Detectors over the Replayer's transitions and final model state.
+        .target(
+            name: "Analyzer",
+            dependencies: ["TraceFormat", "Replayer"]
+        ),
         // A source like the recorders, whose hardware is the Replayer's models.
         .target(
             name: "Simulator",
@@ -46,7 +52,7 @@ let package = Package(
         .executableTarget(
             name: "irqtrace",
             dependencies: [
-                "TraceFormat", "Recorder", "Replayer", "Simulator",
+                "TraceFormat", "Recorder", "Replayer", "Simulator", "Analyzer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -54,6 +60,7 @@ let package = Package(
         .testTarget(name: "RecorderTests", dependencies: ["Recorder", "TraceFormat"]),
         .testTarget(name: "ReplayerTests", dependencies: ["Replayer", "Recorder", "TraceFormat"], exclude: ["Fixtures"]),
         .testTarget(name: "SimulatorTests", dependencies: ["Simulator", "Replayer", "Recorder", "TraceFormat"]),
+        .testTarget(name: "AnalyzerTests", dependencies: ["Analyzer", "Simulator", "Replayer", "Recorder", "TraceFormat"]),
         .testTarget(name: "EndToEndTests", dependencies: ["irqtrace"]),
     ]
 )

@@ -21,8 +21,14 @@ let package = Package(
                 .product(name: "TraceFormat", package: "irqtrace"),
                 .product(name: "Recorder", package: "irqtrace"),
                 .product(name: "Replayer", package: "irqtrace"),
+                .product(name: "Simulator", package: "irqtrace"),
             ]
         ),
-        .executableTarget(name: "irqtrace-bench", dependencies: ["BenchKit"]),
+        .executableTarget(name: "irqtrace-bench", dependencies: [
+            "BenchKit",
+            .product(name: "Replayer", package: "irqtrace"),
+            .product(name: "Simulator", package: "irqtrace"),
+            .product(name: "Analyzer", package: "irqtrace"),
+        ]),
     ]
 )

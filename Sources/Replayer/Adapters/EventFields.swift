@@ -12,6 +12,9 @@ struct FieldTable<Field: FieldKey> {
     private let slots: [Int]
     private let hexDigits: [Bool]
     private let constants: [Int64?]
+    /// Fields that are fixed text of the template (a `__print_symbolic` name, "read"/"write"):
+    /// returned without touching the template or the event.
+    private let constantTexts: [String?]
 
     init(_ template: EventTemplate) {
         var byName: [String: FieldSource] = [:]
@@ -20,6 +23,7 @@ struct FieldTable<Field: FieldKey> {
         }
         sources = Field.allCases.map { byName[String(describing: $0)] }
         var slots: [Int] = [], hex: [Bool] = [], constants: [Int64?] = []
+        constantTexts = sources.map { if case .text(let t)? = $0 { t } else { nil } }
         for s in sources {
             switch s {
             case .slot(let k)?: slots.append(k); hex.append(false); constants.append(nil)
@@ -44,8 +48,11 @@ struct FieldTable<Field: FieldKey> {
         return constants[k]
     }
 
-    func text(_ field: Field, _ batch: EventBatch, _ i: Int, _ template: EventTemplate) -> String? {
-        sources[field.rawValue].map { batch.text(i, $0, template: template) }
+    /// The field as text; the template is fetched only for fields that are not fixed text.
+    @inline(__always)
+    func text(_ field: Field, _ batch: EventBatch, _ i: Int, _ template: @autoclosure () -> EventTemplate) -> String? {
+        if let c = constantTexts[field.rawValue] { return c }
+        return sources[field.rawValue].map { batch.text(i, $0, template: template()) }
     }
 }
 

@@ -71,10 +71,10 @@ public struct KVMX86Adapter {
     /// The schema fields this adapter reads.
     enum Field: Int, FieldKey {
         case apicid, dest, gpa, gsi, level, pin, source, time_ns, value, vector, delivery_mode, dest_mode, irqchip, kind, masked, redirection_hint, reg, rw, shorthand, trigger_mode, type, reinjected
-        case chip, port, coalesced, state, vcpu
+        case chip, port, coalesced, state, vcpu, reason
     }
 
-    enum Kind { case mmio, apic, msi, setIRQ, ioapicSetIRQ, accept, eoi, ack, ipi, wakeup, inject, pvEOI, apicvAccept, entry, picSetIRQ, pio, postedIRTE }
+    enum Kind { case mmio, apic, msi, setIRQ, ioapicSetIRQ, accept, eoi, ack, ipi, wakeup, inject, pvEOI, apicvAccept, entry, exit, picSetIRQ, pio, postedIRTE }
     /// When each vector was accepted, by (APIC, vector), and on which CPU's clock.
     var acceptTimes: [UInt64: Int64] = [:]
     var acceptCPUs: [UInt64: Int32] = [:]
@@ -110,6 +110,32 @@ public struct KVMX86Adapter {
     /// The PIC line level the last kvm_set_irq on a thread left (kvm_pic_set_irq follows it).
     var lastSetIRQ: [Int32: Bool] = [:]
 
+    /// When set, every model transition is appended to ``transitions`` (for the analyzers); the
+    /// consumer drains the buffer as it goes.
+    public var recordTransitions = false
+    public var transitions: [Transition] = []
+    /// Pins the guest has unmasked at least once (an edge on a pin never unmasked is boot noise).
+    var everUnmasked: UInt32 = 0
+    /// vCPUs (APIC IDs) halted in HLT (VMX/SVM: between a HLT exit and the wakeup or next entry).
+    var haltedAPICs = Set<UInt32>()
+    /// Threads with IOAPIC acks still expected after their EOI (pendingAcks non-empty).
+    var threadsAwaitingAcks = 0
+
+    @inline(__always)
+    mutating func note(_ kind: Transition.Kind, _ b: EventBatch, _ i: Int, cpu: Int64 = -1, vector: Int64 = -1, irq: Int64 = -1,
+                       value: Int64 = 0, aux: Int64 = 0) {
+        guard recordTransitions else { return }
+        transitions.append(Transition(kind, event: b.firstEventIndex + i, time: b.times[i], cpu: Int32(truncatingIfNeeded: cpu),
+                                      vector: Int16(truncatingIfNeeded: vector), irq: Int32(truncatingIfNeeded: irq), value: value, aux: aux))
+    }
+
+    /// Why a message nobody accepted reached nobody.
+    func dropReason(_ m: X86Machine.Message) -> Transition.DropReason {
+        if m.vector < 16 { return .illegalVector }
+        let exists = m.shorthand != .none || m.logical || m.destination == 0xFF || apicIndex[m.destination] != nil
+        return exists ? .notAccepted : .noSuchDestination
+    }
+
     public init(flavour: Flavour = .pvm) {
         self.flavour = flavour
         report = ReplayReport(adapter: "kvm-\(flavour.rawValue)", behaviour: "kvm")
@@ -130,7 +156,8 @@ public struct KVMX86Adapter {
         case "kvm_inj_virq": .inject
         case "kvm_pv_eoi": .pvEOI
         case "kvm_apicv_accept_irq": .apicvAccept
-        case "kvm_entry", "kvm_exit": .entry
+        case "kvm_entry": .entry
+        case "kvm_exit": .exit
         case "kvm_pic_set_irq": .picSetIRQ
         case "kvm_pio": .pio
         case "kvm_pi_irte_update": .postedIRTE
@@ -166,6 +193,22 @@ public struct KVMX86Adapter {
         "APIC_LVTERR": 0x370, "APIC_TMICT": 0x380, "APIC_TMCCT": 0x390, "APIC_TDCR": 0x3E0, "APIC_SELF_IPI": 0x3F0,
     ]
 
+    /// Register offsets by template (the register name is template text): no string hashing per event.
+    var offsetByTemplate: [Int64] = []
+
+    @inline(__always)
+    mutating func registerOffset(_ reg: String, template id: UInt32) -> UInt32? {
+        let k = Int(id)
+        if k < offsetByTemplate.count, offsetByTemplate[k] != -2 { return offsetByTemplate[k] < 0 ? nil : UInt32(offsetByTemplate[k]) }
+        let o = Self.offset(reg)
+        // Only a name that is fixed in the template may be cached (a hex offset may be a slot).
+        if !reg.hasPrefix("0x") {
+            while offsetByTemplate.count <= k { offsetByTemplate.append(-2) }
+            offsetByTemplate[k] = o.map(Int64.init) ?? -1
+        }
+        return o
+    }
+
     static func offset(_ reg: String) -> UInt32? {
         if let r = registers[reg] { return r }
         if reg.hasPrefix("0x") { return UInt32(reg.dropFirst(2), radix: 16) }
@@ -174,7 +217,9 @@ public struct KVMX86Adapter {
 
     mutating func write(_ k: Int, _ offset: UInt32, _ value: UInt32, thread: Int32) {
         switch offset {
-        case 0x80: machine.apics[k].tpr = UInt8(truncatingIfNeeded: value)
+        case 0x80:
+            machine.apics[k].tpr = UInt8(truncatingIfNeeded: value)
+            if recordTransitions { transitions.append(Transition(.priorityWritten, event: -1, time: lastTime, cpu: Int32(machine.apics[k].id), value: Int64(value))) }
         case 0xF0: machine.apics[k].writeSPIV(value)
         case 0xD0: machine.apics[k].writeLDR(value)
         case 0xE0: machine.apics[k].writeDFR(value)
@@ -201,16 +246,23 @@ public struct KVMX86Adapter {
     /// First pass: which thread runs which vCPU (a static fact of the trace), so register writes and
     /// reads are attributed from the start: pvm from the `kvm_eoi` events (delivery-time EOIs run on
     /// the target's thread), VMX/SVM from `kvm_entry`/`kvm_exit` "vcpu N".
+    /// Per template: where a thread-binding event keeps its vCPU (resolved once per template).
+    var learnSources: [FieldSource?] = []
+    var learnResolved: [Bool] = []
+
     public mutating func learnThreads(_ b: EventBatch, catalog: TemplateCatalog) {
         for i in 0..<b.count {
-            let t = catalog[b.templates[i]]
-            guard binding[b.threads[i]] == nil, let schemaBinding = t.binding else { continue }
-            let source: FieldSource?
-            switch flavour {
-            case .pvm: source = t.name == "kvm_eoi" ? schemaBinding.source(role: .apicID) : nil
-            default: source = t.name == "kvm_entry" || t.name == "kvm_exit" ? schemaBinding.source(role: .cpu) : nil
+            let k = Int(b.templates[i])
+            if k >= learnResolved.count || !learnResolved[k] {
+                while learnResolved.count <= k { learnResolved.append(false); learnSources.append(nil) }
+                let t = catalog[b.templates[i]]
+                switch flavour {
+                case .pvm: learnSources[k] = t.name == "kvm_eoi" ? t.binding?.source(role: .apicID) : nil
+                default: learnSources[k] = t.name == "kvm_entry" || t.name == "kvm_exit" ? t.binding?.source(role: .cpu) : nil
+                }
+                learnResolved[k] = true
             }
-            guard let src = source, let id = b.number(i, src), id >= 0, id < 1 << 20 else { continue }
+            guard let src = learnSources[k], binding[b.threads[i]] == nil, let id = b.number(i, src), id >= 0, id < 1 << 20 else { continue }
             binding[b.threads[i]] = UInt32(truncatingIfNeeded: id)
             _ = apic(UInt32(truncatingIfNeeded: id))
         }
@@ -225,14 +277,22 @@ public struct KVMX86Adapter {
         }
     }
 
+    /// Time of the event being handled (for transitions made below the event's own handler).
+    var lastTime: Int64 = 0
+
     public mutating func handle(_ b: EventBatch, _ i: Int, catalog: TemplateCatalog) {
         report.events += 1
+        lastTime = b.times[i]
         let id = Int(b.templates[i])
         guard let (kind, f) = handlers.resolve(UInt32(id), in: catalog) else { return }
-        let template = catalog[b.templates[i]]
         let thread = b.threads[i]
         func n(_ field: Field) -> Int64 { f.number(field, b, i) ?? 0 }
-        func text(_ field: Field) -> String { f.text(field, b, i, template) ?? "" }
+        func text(_ field: Field) -> String { f.text(field, b, i, catalog[b.templates[i]]) ?? "" }
+        // KVM traces the IOAPIC's acks (and re-deliveries) of a level EOI right after its kvm_eoi, on
+        // the same thread (kvm_ioapic_update_eoi_one): any other event there means the rest never came.
+        if threadsAwaitingAcks > 0, kind != .ack && kind != .accept, let missed = pendingAcks[thread], !missed.isEmpty {
+            missingAcks(b, i, thread: thread, pins: missed)
+        }
 
         switch kind {
 
@@ -252,13 +312,23 @@ public struct KVMX86Adapter {
             guard text(.type) == "write" else { return }
             if gpa == 0xFEC0_0000 {
                 machine.ioapic.registerSelect = UInt8(truncatingIfNeeded: value)
-            } else if gpa == 0xFEC0_0010, let d = machine.ioapic.writeRegister(select: machine.ioapic.registerSelect, value: value) {
-                pending[thread, default: []].append(X86Machine.Message(d.entry))
+            } else if gpa == 0xFEC0_0010 {
+                let select = machine.ioapic.registerSelect
+                let d = machine.ioapic.writeRegister(select: select, value: value)
+                if select >= 0x10 && (Int(select) - 0x10) / 2 < IOAPIC.pinCount {
+                    let pin = (Int(select) - 0x10) / 2
+                    if !machine.ioapic.entries[pin].masked { everUnmasked |= 1 << UInt32(pin) }
+                    note(.routeWritten, b, i, irq: Int64(pin), value: Int64(bitPattern: machine.ioapic.entries[pin].bits))
+                }
+                if let d {
+                    pending[thread, default: []].append(X86Machine.Message(d.entry))
+                    if d.entry.levelTriggered { note(.remoteIRRSet, b, i, vector: Int64(d.entry.vector), irq: Int64(d.pin)) }
+                }
             }
 
         case .apic:
             let reg = text(.reg), value = UInt32(truncatingIfNeeded: n(.value))
-            guard let offset = Self.offset(reg) else { return }
+            guard let offset = registerOffset(reg, template: b.templates[i]) else { return }
             if text(.rw) == "write" {
                 if offset == 0xB0 { return } // EOI: handled at kvm_eoi
                 if let a = binding[thread] { write(apic(a), offset, value, thread: thread) } else { unbound[thread, default: []].append((reg, value)) }
@@ -284,15 +354,23 @@ public struct KVMX86Adapter {
             }
 
         case .msi:
-            let mode = DeliveryMode.allCases.first { $0.kvmName == text(.delivery_mode) } ?? .fixed
+            note(.raised, b, i, cpu: n(.dest), vector: n(.vector))
+            let mode = DeliveryMode(kvmName: text(.delivery_mode)) ?? .fixed
             pending[thread, default: []].append(X86Machine.Message(
                 vector: UInt8(truncatingIfNeeded: n(.vector)), destination: UInt32(truncatingIfNeeded: n(.dest)),
                 logical: text(.dest_mode) == "logical", mode: mode, levelTriggered: text(.trigger_mode) == "level",
                 redirectionHint: text(.redirection_hint).contains("rh")))
 
         case .ipi:
-            let mode = DeliveryMode.allCases.first { $0.kvmName == text(.delivery_mode) } ?? .fixed
-            let shorthand: LocalAPIC.Shorthand = ["dst": .none, "self": .selfOnly, "all": .allIncludingSelf, "all-but-self": .allExcludingSelf][text(.shorthand)] ?? .none
+            note(.raised, b, i, cpu: n(.dest), vector: n(.vector))
+            let mode = DeliveryMode(kvmName: text(.delivery_mode)) ?? .fixed
+            let shorthand: LocalAPIC.Shorthand
+            switch text(.shorthand) {
+            case "self": shorthand = .selfOnly
+            case "all": shorthand = .allIncludingSelf
+            case "all-but-self": shorthand = .allExcludingSelf
+            default: shorthand = .none
+            }
             pending[thread, default: []].append(X86Machine.Message(
                 vector: UInt8(truncatingIfNeeded: n(.vector)), destination: UInt32(truncatingIfNeeded: n(.dest)),
                 logical: text(.dest_mode) == "logical", mode: mode, levelTriggered: text(.trigger_mode) == "level",
@@ -308,8 +386,16 @@ public struct KVMX86Adapter {
                 lastSetIRQ[thread] = !sources.isEmpty
             }
             guard gsi >= 0 && gsi < IOAPIC.pinCount else { return }
-            if case .delivered(let d) = machine.ioapic.setLine(pin: gsi, level: n(.level) != 0, source: Int(n(.source))) {
+            let e = machine.ioapic.entries[gsi]
+            note(n(.level) != 0 ? .raised : .lineLowered, b, i, vector: Int64(e.vector), irq: Int64(gsi))
+            switch machine.ioapic.setLine(pin: gsi, level: n(.level) != 0, source: Int(n(.source))) {
+            case .delivered(let d):
                 pending[thread, default: []].append(X86Machine.Message(d.entry))
+                if d.entry.levelTriggered { note(.remoteIRRSet, b, i, vector: Int64(d.entry.vector), irq: Int64(gsi)) }
+            case .masked where !e.levelTriggered:
+                note(.maskedEdge, b, i, cpu: e.logical ? -1 : Int64(e.destination), vector: Int64(e.vector), irq: Int64(gsi),
+                     aux: everUnmasked & (1 << UInt32(gsi)) != 0 ? 1 : 0)
+            default: break
             }
 
         case .ioapicSetIRQ:
@@ -340,6 +426,7 @@ public struct KVMX86Adapter {
                         && (c.shorthand == .selfOnly || machine.apics[k].matches(destination: c.destination, logical: c.logical, shorthand: c.shorthand, source: c.source))
                 }), j > 0 {
                     for lost in list[0..<j] {
+                        note(.dropped, b, i, cpu: Int64(lost.destination), vector: Int64(lost.vector), aux: dropReason(lost).rawValue)
                         report.observationsTotal += 1
                         report.observationsChecked += 1
                         diverge(b, i, "interrupt message accepted by no APIC",
@@ -369,6 +456,7 @@ public struct KVMX86Adapter {
                 pending[thread] = list
             } else if !trigger, localSource(apicID: apicID, vector: vector) != nil {
                 // A local interrupt (LAPIC timer, LINT, error): its LVT entry gives this vector.
+                note(.raised, b, i, cpu: Int64(apicID), vector: Int64(vector))
                 report.observationsTotal += 1
                 report.observationsChecked += 1
             } else if trigger, let d = delayedPins.firstIndex(where: { pin in
@@ -387,6 +475,7 @@ public struct KVMX86Adapter {
                         observed: "vector \(vector) \(trigger ? "level" : "edge")", state: describe(k))
             }
             if machine.apics[k].irr.contains(vector) {
+                note(.coalesced, b, i, cpu: Int64(apicID), vector: Int64(vector))
                 coalescedAccepts[UInt64(apicID) << 8 | UInt64(vector)] = (b.times[i], b.cpus[i], false)
             } else {
                 acceptTimes[UInt64(apicID) << 8 | UInt64(vector)] = b.times[i]
@@ -399,6 +488,8 @@ public struct KVMX86Adapter {
                 report.reordered += 1
                 report.observationsChecked += 1
                 machine.apics[k].isr.insert(vector)
+                note(.accepted, b, i, cpu: Int64(apicID), vector: Int64(vector), aux: trigger ? 1 : 0)
+                note(.delivered, b, i, cpu: Int64(apicID), vector: Int64(vector), value: Int64(machine.apics[k].ppr), aux: Int64(vector))
                 return
             }
             if binding.values.contains(apicID) {
@@ -408,6 +499,11 @@ public struct KVMX86Adapter {
                 // so take it as accepted (kvm_apic_accept_irq fires before the enable check).
                 machine.apics[k].irr.insert(vector)
                 if trigger { machine.apics[k].tmr.insert(vector) } else { machine.apics[k].tmr.remove(vector) }
+            }
+            if recordTransitions {
+                let a = machine.apics[k]
+                note(.accepted, b, i, cpu: Int64(apicID), vector: Int64(vector), value: a.deliverable != nil && (vector & 0xF0) > a.ppr ? 1 : 0,
+                     aux: trigger ? 1 : 0)
             }
 
         case .eoi where flavour.delegatesDeliveryToGuestEOI:
@@ -436,8 +532,14 @@ public struct KVMX86Adapter {
                         observed: "apicid \(apicID) vec \(vector)")
             }
 
+        case .exit:
+            // VMX/SVM: a HLT exit blocks the vCPU until its wakeup (or next entry).
+            guard recordTransitions, let a = binding[thread] else { return }
+            if text(.reason) == "HLT" && haltedAPICs.insert(a).inserted { note(.halted, b, i, cpu: Int64(a)) }
+
         case .entry:
-            break
+            guard recordTransitions, !haltedAPICs.isEmpty, let a = binding[thread] else { return }
+            if haltedAPICs.remove(a) != nil { note(.woke, b, i, cpu: Int64(a)) }
 
         case .postedIRTE:
             // VT-d posted interrupts (kvm_pi_irte_update "PI is enabled for irq …, vcpu V, … gvec X"): the
@@ -482,10 +584,6 @@ public struct KVMX86Adapter {
             let apicID = UInt32(truncatingIfNeeded: n(.apicid)), vector = n(.vector)
             let k = apic(apicID)
             if binding[thread] == nil { bind(thread, to: apicID) }
-            if let missed = pendingAcks[thread], !missed.isEmpty {
-                diverge(b, i, "IOAPIC ack after a level EOI", expected: "kvm_ack_irq for pin \(missed)", observed: "none before this EOI")
-                pendingAcks[thread] = []
-            }
             report.observationsTotal += 1
             report.observationsChecked += 1
             if vector < 0 {
@@ -512,19 +610,14 @@ public struct KVMX86Adapter {
                 diverge(b, i, "vector delivered to APIC \(apicID)", expected: expected.map { "vector \($0)" } ?? "none deliverable",
                         observed: "vector \(v)", state: describe(k))
             }
+            note(.delivered, b, i, cpu: Int64(apicID), vector: Int64(v), value: Int64(machine.apics[k].ppr), aux: expected.map(Int64.init) ?? -1)
+            note(.eoi, b, i, cpu: Int64(apicID), vector: Int64(v))
             // Delivered and EOI'd at once: IRR → (ISR) → retired; a level vector's EOI reaches the IOAPIC.
             machine.apics[k].irr.remove(v)
-            if machine.apics[k].tmr.contains(v) {
-                for e in machine.ioapic.endOfInterrupt(vector: v, level: true) {
-                    switch e {
-                    case .remoteIRRCleared(let pin): pendingAcks[thread, default: []].append(pin)
-                    case .redelivered(let d): pending[thread, default: []].append(X86Machine.Message(d.entry))
-                    case .delayedRedelivery(let pin): delayedPins.append(pin)
-                    }
-                }
-            }
+            if machine.apics[k].tmr.contains(v) { ioapicEOI(b, i, v, thread: thread, level: true) }
 
         case .wakeup:
+            if flavour != .pvm, recordTransitions, let a = binding[thread], haltedAPICs.remove(a) != nil { note(.woke, b, i, cpu: Int64(a)) }
             guard flavour == .pvm else { return }
             // The vCPU blocked in HLT for `time_ns`: nothing deliverable can have been pending when it
             // blocked (pvm delivers pending interrupts at HLT), or the wakeup was lost.
@@ -538,6 +631,7 @@ public struct KVMX86Adapter {
                 (v & 0xF0) > apicState.ppr && (acceptTimes[UInt64(a) << 8 | UInt64(v)].map { $0 + Self.reorderWindowNs < blockedAt } ?? false)
             }
             if let v = stale, let t = acceptTimes[UInt64(a) << 8 | UInt64(v)] {
+                note(.haltedWithPending, b, i, cpu: Int64(a), vector: Int64(v), value: blockedAt)
                 diverge(b, i, "vCPU of APIC \(a) halted with a deliverable interrupt pending",
                         expected: "vector \(v) (accepted \(blockedAt - t) ns before the halt) delivered before halting",
                         observed: "halted for \(n(.time_ns)) ns", state: describe(k))
@@ -551,6 +645,7 @@ public struct KVMX86Adapter {
             guard pin >= 0 && pin < IOAPIC.pinCount else { return }
             if let k = pendingAcks[thread]?.firstIndex(of: pin) {
                 pendingAcks[thread]!.remove(at: k)
+                if pendingAcks[thread]!.isEmpty { threadsAwaitingAcks -= 1 }
             } else {
                 diverge(b, i, "IOAPIC ack of pin \(pin)", expected: "\(pendingAcks[thread] ?? [])", observed: "pin \(pin)",
                         state: "RTE \(pin) = 0x\(String(machine.ioapic.entries[pin].bits, radix: 16))")
@@ -598,6 +693,8 @@ public struct KVMX86Adapter {
             diverge(b, i, "vector injected into the vCPU of APIC \(a)", expected: expected.map { "vector \($0)" } ?? "none deliverable",
                     observed: "vector \(v)", state: describe(k))
         }
+        note(.delivered, b, i, cpu: Int64(a), vector: Int64(v), value: Int64(machine.apics[k].ppr), aux: expected.map(Int64.init) ?? -1)
+        if recordTransitions, haltedAPICs.remove(a) != nil { note(.woke, b, i, cpu: Int64(a)) }
         machine.apics[k].irr.remove(v)
         machine.apics[k].isr.insert(v)
     }
@@ -616,15 +713,12 @@ public struct KVMX86Adapter {
     /// VMX/SVM: `kvm_eoi` of the guest's EOI write (`apic_set_eoi`): the highest vector in service.
     mutating func guestEOI(_ b: EventBatch, _ i: Int, k: Int, apicID: UInt32, vector: Int64, thread: Int32) {
         lastEOI[thread] = vector
-        if let missed = pendingAcks[thread], !missed.isEmpty {
-            diverge(b, i, "IOAPIC ack after a level EOI", expected: "kvm_ack_irq for pin \(missed)", observed: "none before this EOI")
-            pendingAcks[thread] = []
-        }
+        note(.eoi, b, i, cpu: Int64(apicID), vector: vector)
         report.observationsTotal += 1
         if hardwareDelivered.contains(apicID) {
             // APICv: KVM sees EOIs of level vectors only (EOI-induced exits); the ISR is the hardware's.
             report.unchecked["kvm_eoi (APICv: ISR kept by hardware)", default: 0] += 1
-            if vector >= 0 { ioapicEOI(UInt8(truncatingIfNeeded: vector), thread: thread, level: true) }
+            if vector >= 0 { ioapicEOI(b, i, UInt8(truncatingIfNeeded: vector), thread: thread, level: true) }
             return
         }
         report.observationsChecked += 1
@@ -639,17 +733,41 @@ public struct KVMX86Adapter {
                     observed: "vector \(v)", state: describe(k))
         }
         machine.apics[k].isr.remove(v)
-        if machine.apics[k].tmr.contains(v) && !machine.apics[k].directedEOI { ioapicEOI(v, thread: thread, level: true) }
+        if machine.apics[k].tmr.contains(v) && !machine.apics[k].directedEOI { ioapicEOI(b, i, v, thread: thread, level: true) }
     }
 
     /// The IOAPIC's side of a level EOI: Remote IRR cleared (its ack must follow), a line still high re-delivered.
-    mutating func ioapicEOI(_ v: UInt8, thread: Int32, level: Bool) {
+    mutating func ioapicEOI(_ b: EventBatch, _ i: Int, _ v: UInt8, thread: Int32, level: Bool) {
         for e in machine.ioapic.endOfInterrupt(vector: v, level: level) {
             switch e {
-            case .remoteIRRCleared(let pin): pendingAcks[thread, default: []].append(pin)
-            case .redelivered(let d): pending[thread, default: []].append(X86Machine.Message(d.entry))
-            case .delayedRedelivery(let pin): delayedPins.append(pin)
+            case .remoteIRRCleared(let pin):
+                if pendingAcks[thread]?.isEmpty ?? true { threadsAwaitingAcks += 1 }
+                pendingAcks[thread, default: []].append(pin)
+                note(.remoteIRRCleared, b, i, vector: Int64(v), irq: Int64(pin))
+            case .redelivered(let d):
+                pending[thread, default: []].append(X86Machine.Message(d.entry))
+                note(.redelivered, b, i, vector: Int64(d.entry.vector), irq: Int64(d.pin), aux: Int64(machine.ioapic.successiveEOIs[d.pin]))
+                note(.remoteIRRSet, b, i, vector: Int64(d.entry.vector), irq: Int64(d.pin))
+            case .delayedRedelivery(let pin):
+                delayedPins.append(pin)
+                note(.redelivered, b, i, vector: Int64(v), irq: Int64(pin), aux: Int64(IOAPIC.successiveEOILimit))
             }
+        }
+    }
+
+    /// The acks a level EOI owed to `pins` never came: the system left their Remote IRR set, and so do
+    /// the models from here on (one divergence; later assertions of those pins are then coalesced, as
+    /// they were in the real system).
+    mutating func missingAcks(_ b: EventBatch, _ i: Int, thread: Int32, pins: [Int]) {
+        diverge(b, i, "IOAPIC ack after a level EOI", expected: "kvm_ack_irq for pin \(pins)", observed: "none before this event on the EOI's thread")
+        pendingAcks[thread] = []
+        threadsAwaitingAcks -= 1
+        for pin in pins {
+            machine.ioapic.entries[pin].remoteIRR = true
+            // A re-delivery the models made for that pin did not happen either.
+            let vector = machine.ioapic.entries[pin].vector
+            pending[thread]?.removeAll { $0.vector == vector && $0.levelTriggered }
+            note(.ackMissing, b, i, cpu: binding[thread].map(Int64.init) ?? -1, vector: Int64(vector), irq: Int64(pin))
         }
     }
 

@@ -24,6 +24,21 @@ public enum Replayer {
         return window
     }
 
+    /// The adapter for an x86 KVM tracepoint trace, its flavour chosen and its threads learnt (first pass).
+    /// The flavour comes from the trace header (record infers it), else from the events (every chunk
+    /// carries its templates: one pass fills the catalog).
+    public static func kvmX86Adapter(_ reader: TraceReader) throws -> KVMX86Adapter {
+        let m = reader.metadata
+        if m.kvmFlavour == nil { try reader.forEachBatch { _ in } }
+        guard let name = m.kvmFlavour ?? KVMFlavourGuess.guess(reader.catalog) else {
+            throw IrqtraceError("no x86 KVM interrupt events (kvm_apic_accept_irq, kvm_eoi, kvm_inj_virq) to replay", path: reader.path,
+                                hint: "record the kvm/* tracepoints of the host")
+        }
+        var adapter = KVMX86Adapter(flavour: KVMX86Adapter.Flavour(rawValue: name) ?? .hardware)
+        try reader.forEachBatch { adapter.learnThreads($0, catalog: reader.catalog) }
+        return adapter
+    }
+
     /// The models' state after every event before `time` (all events when nil), with the report so far.
     public static func run(_ reader: TraceReader, until time: Int64?) throws -> (report: ReplayReport, machine: X86Machine) {
         let m = reader.metadata
@@ -57,16 +72,7 @@ public enum Replayer {
             }
             return (adapter.finish(), X86Machine(vcpus: 0, behaviour: .qemu))
         case (.ftraceText, .x86_64), (.traceCmdReport, .x86_64), (.perfScript, .x86_64), (.traceDat, .x86_64):
-            // The flavour: from the trace header (record infers it), else from the events (every chunk
-            // carries its templates: one pass fills the catalog).
-            if m.kvmFlavour == nil { try reader.forEachBatch { _ in } }
-            guard let name = m.kvmFlavour ?? KVMFlavourGuess.guess(reader.catalog) else {
-                throw IrqtraceError("no x86 KVM interrupt events (kvm_apic_accept_irq, kvm_eoi, kvm_inj_virq) to replay", path: reader.path,
-                                    hint: "record the kvm/* tracepoints of the host")
-            }
-            let flavour = KVMX86Adapter.Flavour(rawValue: name) ?? .hardware
-            var adapter = KVMX86Adapter(flavour: flavour)
-            try reader.forEachBatch { adapter.learnThreads($0, catalog: reader.catalog) }
+            var adapter = try kvmX86Adapter(reader)
             try reader.forEachBatch { b in
                 for i in 0..<b.count where time.map({ b.times[i] < $0 }) ?? true { adapter.handle(b, i, catalog: reader.catalog) }
             }

@@ -9,7 +9,9 @@
 import BenchKit
 import Foundation
 import Recorder
+import Analyzer
 import Replayer
+import Simulator
 import TraceFormat
 
 /// Unbuffered, so progress shows through pipes.
@@ -131,6 +133,78 @@ func runReplay(rounds: Int = 100) throws {
     let r = report!
     say("replay.check qemu-x86: \(r.events) events, \(r.observationsChecked) observations checked, \(r.divergences.count) divergences; "
           + "median \(fmt(median(times), 3)) s, \(rate(Double(r.events) / median(times), "events/s"))")
+}
+
+/// Simulator throughput per scenario: generation alone (chunks dropped), with zstd 3 encoding and
+/// writing (to memory), and the replay of what it wrote.
+func runSim(events: Int) throws {
+    for s in BuiltinScenarios.all {
+        var o = Simulator.Options(scenario: s, seed: 1, events: events, level: 3)
+        o.discardChunks = true
+        var n = 0
+        let gen = try repeatTimed(iterations(3)) { n = try Simulator.run(o, to: OutputFile()).events }
+        o.discardChunks = false
+        var bytes: [UInt8] = []
+        let full = try repeatTimed(iterations(3)) { let out = OutputFile(); n = try Simulator.run(o, to: out).events; bytes = out.memory }
+        let data = Data(bytes)
+        var r: ReplayReport? = nil
+        let rep = try repeatTimed(iterations(3)) { r = try Replayer.check(try TraceReader(data: data, path: "<sim>")) }
+        say("sim \(s.name): \(n) events; generate \(rate(Double(n) / median(gen), "events/s")), generate+zstd3 \(rate(Double(n) / median(full), "events/s")) "
+            + "(\(fmt(Double(bytes.count) / Double(n), 3)) B/event); replay --check \(rate(Double(n) / median(rep), "events/s")), \(r!.divergences.count) divergences")
+    }
+}
+
+/// The analyzers against the simulator's ground truth: every fault kind over `seeds` seeds, each
+/// scored (kind, cpu, vector/irq; warning and error findings), plus clean runs of every scenario.
+func runAnalyzeFaults(seeds: Int) throws {
+    var allPerfect = true
+    for kind in FaultCatalog.all {
+        if kind.platform != "x86_64" { say("analyze \(kind.name): not analyzed yet (\(kind.platform))"); continue }
+        var truth = 0, findings = 0, matched = 0, fired = 0
+        var notes: [String] = []
+        for seed in 1...seeds {
+            let o = Simulator.Options(scenario: BuiltinScenarios.named(kind.scenario)!, faults: [try FaultRequest(parsing: kind.name)], seed: UInt64(seed), level: 1)
+            let out = OutputFile()
+            _ = try Simulator.run(o, to: out)
+            let reader = try TraceReader(data: Data(out.memory), path: "<sim>")
+            let gt = reader.metadata.groundTruth ?? []
+            if gt.contains(where: { $0.causedBy == nil }) { fired += 1 }
+            let report = try Analyzer.analyze(reader)
+            let s = Score(findings: report.findings, truth: gt)
+            truth += s.truth; findings += s.findings; matched += s.matched
+            if s.matched != s.truth || s.matched != s.findings, notes.count < 3 {
+                notes.append("seed \(seed): missed \(s.missed.map { "\($0.expect) cpu \($0.cpu) v \($0.vector ?? -1) irq \($0.irq ?? -1)" }) spurious \(s.spurious.map { "\($0.kind.rawValue) cpu \($0.cpu ?? -1) v \($0.vector ?? -1)" })")
+            }
+        }
+        let p = findings == 0 ? 1 : Double(matched) / Double(findings), r = truth == 0 ? 1 : Double(matched) / Double(truth)
+        if p < 1 || r < 1 || fired < seeds { allPerfect = false }
+        say("analyze \(kind.name) (\(kind.scenario), expect \(kind.expect)): fired in \(fired)/\(seeds) seeds; ground truth \(truth) (with consequences), findings \(findings), matched \(matched): precision \(fmt(p * 100, 1))%, recall \(fmt(r * 100, 1))%")
+        for n in notes { say("    \(n)") }
+    }
+    for s in BuiltinScenarios.all where s.platform.arch == "x86_64" {
+        var noisy = 0
+        for seed in 1...seeds {
+            let out = OutputFile()
+            _ = try Simulator.run(Simulator.Options(scenario: s, seed: UInt64(seed), level: 1), to: out)
+            let report = try Analyzer.analyze(try TraceReader(data: Data(out.memory), path: "<sim>"))
+            if report.findings.contains(where: { $0.severity >= .warning }) { noisy += 1 }
+        }
+        if noisy > 0 { allPerfect = false }
+        say("analyze clean \(s.name): \(seeds - noisy)/\(seeds) seeds without warning or error findings")
+    }
+    say(allPerfect ? "all fault kinds: precision and recall 100%" : "NOT all perfect")
+}
+
+/// Analyzer throughput on a simulated trace of `events` events (written once to a file, then analyzed).
+func runAnalyzeSpeed(events: Int, scenario: String) throws {
+    let path = "/tmp/irqtrace-bench-analyze-\(scenario)-\(events).irqt"
+    if !FileManager.default.fileExists(atPath: path) {
+        _ = try Simulator.run(Simulator.Options(scenario: BuiltinScenarios.named(scenario)!, seed: 1, events: events, level: 3), to: try OutputFile(path: path))
+    }
+    let reader = try TraceReader(path: path)
+    var report: AnalysisReport? = nil
+    let times = try repeatTimed(iterations(3)) { report = try Analyzer.analyze(reader) }
+    say("analyze \(scenario): \(report!.events) events, \(report!.findings.count) findings; median \(fmt(median(times), 2)) s = \(rate(Double(report!.events) / median(times), "events/s"))")
 }
 
 /// Mutation test of replay --check on real traces: single events deleted or altered at random
@@ -313,6 +387,9 @@ do {
     case "import-ftrace": try runFtraceImport(args.count >= 2 ? args[1] : nil)
     case "replay": try runReplay()
     case "mutations": try runMutations()
+    case "analyze-faults": try runAnalyzeFaults(seeds: args.count >= 2 ? Int(args[1]) ?? 20 : 20)
+    case "analyze-speed": try runAnalyzeSpeed(events: args.count >= 2 ? Int(args[1]) ?? 10_000_000 : 10_000_000, scenario: args.count >= 3 ? args[2] : "x86-virtio")
+    case "sim": try runSim(events: args.count >= 2 ? Int(args[1]) ?? 2_000_000 : 2_000_000)
     case "import-tracedat":
         try runTraceDat(args.count >= 2 ? args[1] : Samples.tracesDirectory + "/tracedat/sched-irq.dat")
     case "encode": try runEncode()

@@ -1,0 +1,77 @@
+/// One change of model state (or one thing the real system did against the models), in the
+/// vocabulary every consumer of a replay shares: the analyzers, `why`, latency statistics and the
+/// exports read transitions, never raw events, so hardware semantics live in the adapters and models
+/// only (docs/ARCHITECTURE.md). Fixed-size: adapters append them to a reusable buffer when asked to
+/// (`recordTransitions`), and pay nothing otherwise.
+public struct Transition: Sendable, Equatable {
+    public enum Kind: UInt8, Sendable, CaseIterable {
+        /// An interrupt request entered the system: an MSI write, an IPI, a line asserted (`irq` =
+        /// pin), a local interrupt (LAPIC timer). `cpu` = destination when one, `vector` when known.
+        case raised
+        /// A level line deasserted (`irq`).
+        case lineLowered
+        /// Set pending at a CPU (IRR / GIC pending). `aux` = 1 when level-triggered.
+        case accepted
+        /// Arrived while already pending at that CPU: merged (one interrupt lost to the guest).
+        case coalesced
+        /// A request that reached no CPU: `aux` is a ``DropReason``; `cpu` = the destination it named.
+        case dropped
+        /// Taken by the CPU (injection, IAR acknowledge): pending → in service. `aux` = the vector the
+        /// model would deliver (-1: none deliverable), `value` = the CPU's priority (PPR) before.
+        case delivered
+        /// End of interrupt at the CPU: `vector` retired (-1: nothing in service).
+        case eoi
+        /// A level pin's Remote IRR set by a delivery (`irq`, `vector`).
+        case remoteIRRSet
+        /// A level pin's Remote IRR cleared by an EOI that reached the IOAPIC (`irq`).
+        case remoteIRRCleared
+        /// An EOI the models expected to reach a pin did not (the system acked another pin or none):
+        /// the pin keeps Remote IRR (`irq`, `vector`).
+        case ackMissing
+        /// An edge on a masked pin: dropped by the IOAPIC (`irq`, `vector`); `aux` = 1 when the pin
+        /// had been unmasked by the guest before (0: never programmed yet).
+        case maskedEdge
+        /// A level pin re-delivered at EOI because its line is still high (`irq`, `vector`; `aux` =
+        /// successive re-deliveries so far).
+        case redelivered
+        /// A redirection entry (or other route) written: `irq` = pin, `value` = the entry's bits.
+        case routeWritten
+        /// The vCPU halted (HLT exit / WFI) and woke.
+        case halted
+        case woke
+        /// A vCPU halted while an interrupt it could take was pending, and was not woken (`vector`).
+        case haltedWithPending
+        /// The task priority (x86 TPR, GIC PMR) written: `value`.
+        case priorityWritten
+    }
+
+    /// Why a request reached no CPU.
+    public enum DropReason: Int64, Sendable {
+        /// The destination exists and the message was sent, but no LAPIC accepted it.
+        case notAccepted = 1
+        /// Vectors 0–15 are illegal for fixed delivery: the APIC drops them (SDM 10.5.3).
+        case illegalVector = 2
+        /// No CPU has the destination the message names.
+        case noSuchDestination = 3
+    }
+
+    public var kind: Kind
+    public var eventIndex: Int
+    public var timeNs: Int64
+    public var cpu: Int32
+    public var vector: Int16
+    public var irq: Int32
+    public var value: Int64
+    public var aux: Int64
+
+    public init(_ kind: Kind, event: Int, time: Int64, cpu: Int32 = -1, vector: Int16 = -1, irq: Int32 = -1, value: Int64 = 0, aux: Int64 = 0) {
+        self.kind = kind
+        self.eventIndex = event
+        self.timeNs = time
+        self.cpu = cpu
+        self.vector = vector
+        self.irq = irq
+        self.value = value
+        self.aux = aux
+    }
+}

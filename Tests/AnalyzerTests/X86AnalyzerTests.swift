@@ -1,0 +1,83 @@
+import Foundation
+import Testing
+@testable import Analyzer
+import Recorder
+import Simulator
+import TraceFormat
+
+enum AnalyzerTestSupport {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    static func simulate(_ scenario: String, faults: [String] = [], seed: UInt64, durationNs: Int64? = nil) throws -> TraceReader {
+        let o = Simulator.Options(scenario: BuiltinScenarios.named(scenario)!, faults: try faults.map { try FaultRequest(parsing: $0) },
+                                  seed: seed, durationNs: durationNs, level: 1)
+        let out = OutputFile()
+        _ = try Simulator.run(o, to: out)
+        return try TraceReader(data: Data(out.memory))
+    }
+}
+
+@Suite("Analyzer: x86 KVM")
+struct X86AnalyzerTests {
+    static let x86Faults = FaultCatalog.all.filter { $0.platform == "x86_64" }.map(\.name)
+
+    /// Precision and recall against the simulator's ground truth (the 20-seed figures come from
+    /// `irqtrace-bench analyze-faults`; three seeds here keep the suite fast).
+    @Test("every simulated x86 fault is found, with its consequences, and nothing else", arguments: x86Faults)
+    func faultsFound(name: String) throws {
+        let kind = FaultCatalog.named(name)!
+        for seed: UInt64 in [1, 2, 3] {
+            let reader = try AnalyzerTestSupport.simulate(kind.scenario, faults: [name], seed: seed)
+            let truth = reader.metadata.groundTruth ?? []
+            #expect(!truth.isEmpty)
+            let report = try Analyzer.analyze(reader)
+            let score = Score(findings: report.findings, truth: truth)
+            #expect(score.precision == 1 && score.recall == 1,
+                    "\(name) seed \(seed): missed \(score.missed.map { "\($0.expect) cpu \($0.cpu) v \($0.vector ?? -1)" }), spurious \(score.spurious.map { "\($0.kind.rawValue) cpu \($0.cpu ?? -1) v \($0.vector ?? -1): \($0.explanation)" })")
+            // Consequences point at the finding of their cause.
+            for f in report.findings where f.causedBy != nil {
+                #expect(f.causedBy! < report.findings.count && report.findings[f.causedBy!].causedBy == nil)
+            }
+        }
+    }
+
+    @Test("clean simulated runs have no warning or error findings")
+    func cleanRuns() throws {
+        for scenario in ["x86-virtio", "x86-legacy", "x86-tpr"] {
+            for seed: UInt64 in [1, 2, 3] {
+                let report = try Analyzer.analyze(try AnalyzerTestSupport.simulate(scenario, seed: seed))
+                #expect(report.findings.filter { $0.severity >= .warning }.isEmpty, "\(scenario) seed \(seed): \(report.findings.map(\.explanation))")
+                #expect(report.divergences == 0)
+            }
+        }
+    }
+
+    @Test("real KVM recordings: no error findings; the masked pin of the edge scenario is boot-time info")
+    func realRecordings() throws {
+        let dir = AnalyzerTestSupport.root.appendingPathComponent("traces/kvm").path
+        let files = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasSuffix(".trace.txt") || $0.hasSuffix(".dat") }.sorted()
+        #expect(files.count >= 8)
+        for f in files {
+            let (reader, _) = try Recorder.open(dir + "/" + f)
+            let report = try Analyzer.analyze(reader)
+            #expect(report.findings.filter { $0.severity == .error }.isEmpty, "\(f): \(report.findings.map(\.explanation))")
+            if f == "pvm-ioapic-edge.trace.txt" {
+                #expect(report.findings.count == 1)
+                #expect(report.findings.first?.kind == .lostInterrupt && report.findings.first?.severity == .info && report.findings.first?.irq == 6)
+            }
+        }
+    }
+
+    @Test("--only and --min-severity keep caused_by pointing into the kept list")
+    func filtering() throws {
+        let reader = try AnalyzerTestSupport.simulate("x86-virtio", faults: ["no-wakeup"], seed: 1)
+        let all = try Analyzer.analyze(reader)
+        #expect(all.findings.first?.kind == .haltedWithPending)
+        #expect(all.findings.dropFirst().allSatisfy { $0.causedBy == 0 && $0.kind == .lostInterrupt })
+        let lostOnly = try Analyzer.analyze(reader, options: Analyzer.Options(only: [.lostInterrupt]))
+        #expect(lostOnly.findings.count == all.findings.count - 1)
+        #expect(lostOnly.findings.allSatisfy { $0.causedBy == nil })
+        let none = try Analyzer.analyze(reader, options: Analyzer.Options(only: [.interruptStorm]))
+        #expect(none.findings.isEmpty)
+    }
+}
