@@ -159,7 +159,7 @@ public enum Recorder {
         let file = try InputFile(path: path)
         let isTrace = file.data.withUnsafeBytes { TraceReader.isTrace($0) }
         if isTrace && options.inputFormat == nil || options.inputFormat == .irqt {
-            return (try TraceReader(data: file.data, path: path), nil)
+            return (file.wasCompressed ? try TraceReader(data: file.data, path: path) : try TraceReader(mappedFile: file.data, path: path), nil)
         }
         var fast = options
         fast.level = 1

@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// One chunk as found in the file.
 public struct ChunkInfo: Sendable, Equatable {
@@ -44,6 +47,9 @@ public final class TraceReader {
     /// Events the footer says the file holds (nil without a footer).
     public let declaredEventCount: Int?
     private let storage: Data
+    /// True when `storage` maps the file (read-only, private): pages of chunks already decoded can
+    /// be handed back to the kernel, so a pass over a large trace keeps its resident memory flat.
+    private let mapped: Bool
     private var decompressor = ZstdDecompressor()
     private var scratch: [UInt8] = []
 
@@ -58,7 +64,32 @@ public final class TraceReader {
         } catch {
             throw IrqtraceError("cannot read: \((error as NSError).localizedDescription)", path: path)
         }
-        try self.init(data: data, path: path)
+        try self.init(mappedFile: data, path: path)
+    }
+
+    /// A reader over `data` that maps a file read-only (Data(contentsOf:options: .alwaysMapped)): the
+    /// pages of chunks already decoded are given back to the kernel as a pass goes.
+    public convenience init(mappedFile data: Data, path: String) throws {
+        try self.init(data: data, path: path, mapped: true)
+    }
+
+    /// Lets the kernel drop the file pages of chunk `k` (they are re-read from the file if touched again).
+    private func release(chunk k: Int) {
+        guard mapped else { return }
+        storage.withUnsafeBytes { Self.dropPages($0, from: chunks[k].offset, count: Layout.chunkHeaderSize + chunks[k].compressedSize) }
+    }
+
+    /// MADV_DONTNEED on the whole pages inside `file[from..<from+count]` — only for a read-only private
+    /// file mapping, whose pages the kernel then reads again from the file when touched.
+    static func dropPages(_ file: UnsafeRawBufferPointer, from offset: Int, count: Int) {
+        #if canImport(Glibc)
+        guard let base = file.baseAddress, count > 0 else { return }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let startAddr = Int(bitPattern: base) + offset, endAddr = startAddr + count
+        let first = (startAddr + page - 1) / page * page, last = endAddr / page * page
+        guard last > first else { return }
+        _ = madvise(UnsafeMutableRawPointer(bitPattern: first), last - first, Int32(MADV_DONTNEED))
+        #endif
     }
 
     /// True when `bytes` starts with the `.irqt` magic.
@@ -66,9 +97,14 @@ public final class TraceReader {
         bytes.count >= 8 && zip(bytes.prefix(8), Layout.fileMagic).allSatisfy { $0 == $1 }
     }
 
-    public init(data: Data, path: String = "<memory>") throws {
+    public convenience init(data: Data, path: String = "<memory>") throws {
+        try self.init(data: data, path: path, mapped: false)
+    }
+
+    private init(data: Data, path: String, mapped: Bool) throws {
         self.path = path
         self.storage = data
+        self.mapped = mapped
         var damage = DamageReport()
         var chunks: [ChunkInfo] = []
         var headerMeta: TraceMetadata? = nil
@@ -138,6 +174,8 @@ public final class TraceReader {
                     if let h = ChunkHeader.parse(file, at: info.offset), h.firstEvent == e.firstEvent,
                        h.eventCount == e.eventCount, h.compressedSize == e.compressedSize {
                         info.problem = TraceReader.checkPayload(file, header: h, at: info.offset)
+                        // The checksum read every page of the chunk: give them back (mapped files).
+                        if mapped { TraceReader.dropPages(file, from: info.offset, count: Layout.chunkHeaderSize + info.compressedSize) }
                     } else {
                         info.problem = "chunk header damaged"
                     }
@@ -260,6 +298,7 @@ public final class TraceReader {
                 damage.lostEvents += chunks[k].eventCount
                 continue
             }
+            release(chunk: k)
             try body(batch)
         }
     }
