@@ -1,3 +1,5 @@
+import Analyzer
+import Foundation
 import ArgumentParser
 import Recorder
 import TraceFormat
@@ -12,11 +14,17 @@ struct StatsCommand: ParsableCommand {
     @Flag(name: .long, help: "JSON output (docs/CLI.md).")
     var json = false
 
+    @Flag(name: .long, help: "Also latency distributions per vCPU and vector (raise → accept → deliver → EOI), from a replay (x86 KVM traces).")
+    var latency = false
+
     func run() throws {
         let reader = try source.open()
         let stats = try TraceStats.collect(reader)
+        let lat = latency ? try Latency.measure(reader) : nil
         if json {
-            Console.out(stats.json().serialized(pretty: true) + "\n")
+            var v = stats.json()
+            if let lat, case .object(var fields) = v { fields.append(("latency", lat.json())); v = .object(fields) }
+            Console.out(v.serialized(pretty: true) + "\n")
             return
         }
         var s = "events: \(stats.events) (\(stats.typedEvents) with typed fields)\n"
@@ -36,6 +44,16 @@ struct StatsCommand: ParsableCommand {
         if stats.cpuUnknown > 0 { s += "  (\(stats.cpuUnknown) events name no cpu)\n" }
         table("by vector", stats.byVector)
         table("by irq/pin/gsi", stats.byIRQ)
+        if let lat {
+            func us(_ ns: Int64) -> String { format(Double(ns) / 1000, 1) }
+            func h(_ x: Histogram) -> String {
+                x.count == 0 ? "-" : "\(x.count) × p50 \(us(x.percentile(0.5))) p99 \(us(x.percentile(0.99))) max \(us(x.max))"
+            }
+            s += "\nlatency (µs; percentiles within 12.5%):\n  cpu vector  accept→deliver                              deliver→EOI\n"
+            for e in lat.entries {
+                s += "  " + pad(e.cpu, 3) + " " + pad(e.vector, 6) + "  " + h(e.acceptToDeliver).padding(toLength: 42, withPad: " ", startingAt: 0) + "  " + h(e.deliverToEOI) + "\n"
+            }
+        }
         Console.out(s)
     }
 }
