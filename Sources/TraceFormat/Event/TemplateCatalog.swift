@@ -20,7 +20,7 @@ public final class TemplateCatalog {
 
     public var count: Int { templates.count }
     /// Slot count of each template, by id (kept apart so hot loops need not copy templates).
-    public private(set) var valueCounts: [Int] = []
+    @exclusivity(unchecked) public private(set) var valueCounts: [Int] = []
     @inline(__always) public func valueCount(_ id: UInt32) -> Int { valueCounts[Int(id)] }
     public subscript(id: UInt32) -> EventTemplate { templates[Int(id)] }
 
