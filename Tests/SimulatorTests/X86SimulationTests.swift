@@ -144,6 +144,9 @@ struct X86SimulationTests {
         s = BuiltinScenarios.named("x86-legacy")!
         s.devices[0].kind = "spi-level"
         #expect(throws: IrqtraceError.self) { try s.validate() }
+        s = BuiltinScenarios.named("x86-virtio")!
+        s.platform.postedInterrupts = true
+        #expect(throws: IrqtraceError.self) { try s.validate() }
         // An arm64 fault on an x86 scenario is refused.
         if let armFault = FaultCatalog.all.first(where: { $0.platform == "arm64" }) {
             let o = Simulator.Options(scenario: BuiltinScenarios.named("x86-virtio")!, faults: [try FaultRequest(parsing: armFault.name)])

@@ -218,6 +218,14 @@ public struct Scenario: Codable, Sendable, Equatable {
         guard vcpus >= 1 && vcpus <= (x86 ? 10 : 8) else { throw bad("vcpus must be 1–\(x86 ? 10 : 8)") }
         guard durationMs > 0 else { throw bad("duration_ms must be positive") }
         guard guest.handlerNs > 0 else { throw bad("guest.handler_ns must be positive") }
+        // Platform features no output writes yet are refused rather than silently ignored.
+        if platform.interruptRemapping == true || platform.postedInterrupts == true {
+            throw bad("platform.interrupt_remapping and platform.posted_interrupts are not simulated yet (the kvm-vmx output has no VT-d; see docs/SIMULATOR.md)")
+        }
+        if !x86, platform.gicv2m != true, devices.contains(where: { $0.kind == "msi" }) {
+            throw bad("devices of kind msi need platform.gicv2m: true (MSIs reach a GICv2 through its GICv2m frame)")
+        }
+        if x86, platform.gicv2m == true { throw bad("platform.gicv2m is an arm64 feature") }
         for d in devices {
             guard d.rateHz >= 0 else { throw bad("device \(d.name): rate_hz must be ≥ 0") }
             let kinds = x86 ? ["msix", "ioapic-edge", "ioapic-level"] : ["spi-edge", "spi-level", "msi"]
