@@ -186,31 +186,7 @@ struct GICSimulationTests {
     /// it as the QEMU log it is, and compare event by event.
     @Test("a simulated trace is what recording its own QEMU log gives", arguments: armScenarios)
     func textRoundTrip(scenario: String) throws {
-        let sim = try GICSim.reader(scenario, durationNs: 20_000_000)
-        let text = try GICSim.text(sim)
-        let path = GICSim.directory + "/irqtrace-gic-sim-\(scenario)-\(UUID().uuidString).log"
-        FileManager.default.createFile(atPath: path, contents: Data(text))
-        defer { try? FileManager.default.removeItem(atPath: path) }
-        let out = OutputFile()
-        _ = try Recorder.record(inputs: [path], to: out, options: RecordOptions(level: 3, verifyAll: true))
-        let recorded = try TraceReader(data: Data(out.memory))
-        #expect(recorded.metadata.arch == .arm64)
-        #expect(recorded.eventCount == sim.eventCount)
-        #expect(try GICSim.text(recorded) == text)
-        var a: [(String, [UInt8], Int32, Int32)] = [], b: [(String, [UInt8], Int32, Int32)] = []
-        try sim.forEachBatch { batch in
-            for i in 0..<batch.count { let t = sim.catalog[batch.templates[i]]; a.append((t.name, t.skeleton, batch.cpus[i], batch.threads[i])) }
-        }
-        try recorded.forEachBatch { batch in
-            for i in 0..<batch.count { let t = recorded.catalog[batch.templates[i]]; b.append((t.name, t.skeleton, batch.cpus[i], batch.threads[i])) }
-        }
-        #expect(a.count == b.count)
-        let mismatch = zip(a, b).first { !($0.0 == $1.0 && $0.1 == $1.1 && $0.2 == $1.2 && $0.3 == $1.3) }
-        #expect(mismatch == nil, "\(mismatch.map { "\($0.0.0) \($0.0.1) \($0.0.2) \($0.0.3) vs \($0.1.0) \($0.1.1) \($0.1.2) \($0.1.3)" } ?? "")")
-        let r1 = try Replayer.check(sim), r2 = try Replayer.check(recorded)
-        #expect(r1.divergences.isEmpty && r2.divergences.isEmpty)
-        #expect(r1.observationsChecked == r2.observationsChecked)
-        #expect(r1.digest == r2.digest)
+        try SimRun.expectRecordingEqual(try GICSim.reader(scenario, durationNs: 20_000_000))
     }
 
     @Test("arm64 scenario validation rejects what the simulator cannot express")

@@ -25,6 +25,39 @@ enum SimRun {
         try TextExport.write(reader, to: out)
         return out.memory
     }
+
+    /// Exports a simulated trace as text, records that text as the source it imitates, and checks
+    /// the two are the same event for event (names, skeletons, CPUs, threads) and replay the same.
+    /// Returns the recorded trace.
+    @discardableResult
+    static func expectRecordingEqual(_ sim: TraceReader) throws -> TraceReader {
+        let text = try text(sim)
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("irqtrace-sim-\(UUID().uuidString).txt").path
+        FileManager.default.createFile(atPath: path, contents: Data(text))
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let out = OutputFile()
+        _ = try Recorder.record(inputs: [path], to: out, options: RecordOptions(level: 3, verifyAll: true))
+        let recorded = try TraceReader(data: Data(out.memory))
+        #expect(recorded.metadata.arch == sim.metadata.arch)
+        #expect(recorded.eventCount == sim.eventCount)
+        #expect(try Self.text(recorded) == text)
+        func shapes(_ r: TraceReader) throws -> [(String, [UInt8], Int32, Int32)] {
+            var out: [(String, [UInt8], Int32, Int32)] = []
+            try r.forEachBatch { batch in
+                for i in 0..<batch.count { let t = r.catalog[batch.templates[i]]; out.append((t.name, t.skeleton, batch.cpus[i], batch.threads[i])) }
+            }
+            return out
+        }
+        let a = try shapes(sim), b = try shapes(recorded)
+        #expect(a.count == b.count)
+        let mismatch = zip(a, b).first { !($0.0 == $1.0 && $0.1 == $1.1 && $0.2 == $1.2 && $0.3 == $1.3) }
+        #expect(mismatch == nil, "\(mismatch.map { "\($0.0.0) \($0.0.1) \($0.0.2) \($0.0.3) vs \($0.1.0) \($0.1.1) \($0.1.2) \($0.1.3)" } ?? "")")
+        let r1 = try Replayer.check(sim), r2 = try Replayer.check(recorded)
+        #expect(r1.divergences.isEmpty && r2.divergences.isEmpty)
+        #expect(r1.observationsChecked == r2.observationsChecked)
+        #expect(r1.digest == r2.digest)
+        return recorded
+    }
 }
 
 @Suite("Simulator: x86 on VMX KVM")
@@ -108,29 +141,7 @@ struct X86SimulationTests {
     /// ftrace text it is, and compare event by event.
     @Test("a simulated trace is what recording its own text gives", arguments: x86Scenarios)
     func textRoundTrip(scenario: String) throws {
-        let sim = try SimRun.reader(scenario, durationNs: 30_000_000)
-        let text = try SimRun.text(sim)
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("irqtrace-sim-\(UUID().uuidString).txt").path
-        FileManager.default.createFile(atPath: path, contents: Data(text))
-        defer { try? FileManager.default.removeItem(atPath: path) }
-        let out = OutputFile()
-        _ = try Recorder.record(inputs: [path], to: out, options: RecordOptions(level: 3, verifyAll: true))
-        let recorded = try TraceReader(data: Data(out.memory))
-        #expect(recorded.eventCount == sim.eventCount)
-        #expect(try SimRun.text(recorded) == text)
-        var a: [(String, [UInt8], Int32, Int32)] = [], b: [(String, [UInt8], Int32, Int32)] = []
-        try sim.forEachBatch { batch in
-            for i in 0..<batch.count { let t = sim.catalog[batch.templates[i]]; a.append((t.name, t.skeleton, batch.cpus[i], batch.threads[i])) }
-        }
-        try recorded.forEachBatch { batch in
-            for i in 0..<batch.count { let t = recorded.catalog[batch.templates[i]]; b.append((t.name, t.skeleton, batch.cpus[i], batch.threads[i])) }
-        }
-        #expect(a.count == b.count)
-        #expect(zip(a, b).allSatisfy { $0.0 == $1.0 && $0.1 == $1.1 && $0.2 == $1.2 && $0.3 == $1.3 })
-        // Replayed as text, the recording checks the same.
-        let r1 = try Replayer.check(sim), r2 = try Replayer.check(recorded)
-        #expect(r1.observationsChecked == r2.observationsChecked)
-        #expect(r1.digest == r2.digest)
+        try SimRun.expectRecordingEqual(try SimRun.reader(scenario, durationNs: 30_000_000))
     }
 
     @Test("scenario validation rejects what the simulator cannot express")
