@@ -52,14 +52,25 @@ struct X86AnalyzerTests {
         }
     }
 
-    @Test("real KVM recordings: no error findings; the masked pin of the edge scenario is boot-time info")
+    @Test("real KVM recordings: no error findings on the clean ones; the masked pin of the edge scenario is boot-time info")
     func realRecordings() throws {
         let dir = AnalyzerTestSupport.root.appendingPathComponent("traces/kvm").path
         let files = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasSuffix(".trace.txt") || $0.hasSuffix(".dat") }.sorted()
         #expect(files.count >= 8)
         for f in files {
+            // The fault scenarios' recordings have their own expectations (RealKVMFaultTests).
+            if RealKVMFaultTests.faultScenarios.contains(where: { f.hasPrefix("pvm-\($0).") }) { continue }
             let (reader, _) = try Recorder.open(dir + "/" + f)
             let report = try Analyzer.analyze(reader)
+            if f == "pvm-coalesce.trace.txt" {
+                // Its last step sends an IOAPIC edge (pin 7) and an MSI to APIC ID 15, which no vCPU has
+                // (misrouted); MSI 0x36 and pin 4's edge are each sent twice while pending (coalesced).
+                #expect(report.findings.filter { $0.severity == .error }.map { "\($0.kind.rawValue) \($0.dest ?? -1) \($0.vector ?? -1)" }.sorted()
+                        == ["misrouted_vector 15 103", "misrouted_vector 15 104"], "\(report.findings.map(\.explanation))")
+                #expect(report.findings.filter { $0.severity == .warning }.map { "\($0.kind.rawValue) \($0.vector ?? -1)" } == ["lost_interrupt 100"])
+                #expect(report.findings.filter { $0.severity == .info }.map { "\($0.kind.rawValue) \($0.vector ?? -1)" } == ["lost_interrupt 54"])
+                continue
+            }
             #expect(report.findings.filter { $0.severity == .error }.isEmpty, "\(f): \(report.findings.map(\.explanation))")
             if f == "pvm-ioapic-edge.trace.txt" {
                 #expect(report.findings.count == 1)

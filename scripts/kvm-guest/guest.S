@@ -18,6 +18,8 @@
  *                          before the EOI (the "device" deasserts its line), bit1 = no EOI
  *   0x4100 COUNT[cpu]      interrupts handled per vCPU (dword)
  *   0x4180 ABORT           set by the VMM to break an IDLE wait (then it sends an NMI)
+ *   0x4190 EXCOUNT[cpu]    #NP/#GP exceptions taken per vCPU (dword): a vector whose IDT gate the
+ *                          VMM cleared faults on delivery; the handler logs it and returns
  *   0x4200 LOGIDX          next log slot (lock xadd)
  *   0x4400 MBOX[cpu]       16 bytes per vCPU: +4 arg1, +8 arg2, +12 result
  *   0x5000 LOG[2048]       one dword per handled interrupt: 0x80000000 | cpu<<8 | vector
@@ -32,6 +34,7 @@
         .set VFLAGS, 0x4000
         .set COUNT,  0x4100
         .set ABORT,  0x4180
+        .set EXCOUNT, 0x4190
         .set LOGIDX, 0x4200
         .set MBOX,   0x4400
         .set LOG,    0x5000
@@ -68,6 +71,7 @@ build:
         out     0xa1, al
 percpu:
         lidt    [idtr]
+        mov     eax, [LAPIC+0x20]       /* APIC ID (read, as an OS does at bring-up) */
         mov     dword ptr [LAPIC+0xf0], 0x1ff    /* SVR: APIC enable, spurious vector 0xff */
         mov     dword ptr [LAPIC+0x350], 0x10000 /* LVT LINT0 masked (no ExtINT from the PIC) */
         mov     dword ptr [LAPIC+0x80], 0        /* TPR 0 */
@@ -91,6 +95,8 @@ cmd_loop:
         je      op_write
         cmp     eax, 4
         je      op_read
+        cmp     eax, 5
+        je      op_halt_cli
         mov     dx, 0x503               /* anything else: EXIT */
         out     dx, eax
         jmp     cmd_loop
@@ -105,6 +111,10 @@ op_spin:                                /* SPIN: arg1 iterations of `loop` with 
         sti
 spin:   loop    spin
         cli
+        jmp     cmd_loop
+op_halt_cli:                            /* HALT_CLI: hlt with IF=0 (only an NMI ends it) */
+        cli
+        hlt
         jmp     cmd_loop
 op_idle:                                /* IDLE: sti; hlt until COUNT[cpu] >= arg1 or ABORT */
         cli
@@ -126,8 +136,6 @@ common:
         mov     ebx, esp
         sub     ebx, 0x8000
         shr     ebx, 12                 /* ebx = vCPU index from the stack page */
-        cmp     eax, 32
-        jb      exception
         mov     ecx, 1                  /* LOG[lock xadd LOGIDX] = valid | cpu<<8 | vector */
         lock xadd [LOGIDX], ecx
         and     ecx, 0x7ff
@@ -136,6 +144,8 @@ common:
         or      edx, eax
         or      edx, 0x80000000
         mov     [ecx*4 + LOG], edx
+        cmp     eax, 32
+        jb      exception
         movzx   ecx, byte ptr [eax + VFLAGS]
         test    cl, 1
         jz      1f
@@ -159,11 +169,24 @@ iret_out:
 exception:
         cmp     eax, 2                  /* NMI: the VMM's ABORT kick, just return */
         je      iret_out
+        cmp     eax, 11                 /* #NP (gate not present) and #GP: count, drop the error */
+        je      4f                      /* code, return to the interrupted instruction */
+        cmp     eax, 13
+        je      4f
         shl     ebx, 8                  /* FAULT: report cpu<<8 | vector, VMM stops */
         or      eax, ebx
         mov     dx, 0x504
 3:      out     dx, eax
         jmp     3b
+4:      inc     dword ptr [ebx*4 + EXCOUNT]
+        pop     edx
+        pop     ecx
+        pop     ebx
+        pop     eax
+        add     esp, 4                  /* the error code */
+        push    dword ptr [esp+8]
+        popfd
+        ret     8
         .p2align 3
 gdt:    .quad   0                       /* null */
         .quad   0x00cf9a000000ffff      /* 0x08: code, base 0, limit 4G, 32-bit */

@@ -41,8 +41,10 @@
 #   INSTANCE=irqtrace-rec     tracefs instance name
 #   BUFFER_KB=4096            per-CPU buffer size
 #   CLOCK=local               trace_clock for the normal recordings
-#   SCENARIOS="msi ioapic-edge ioapic-level ioapic-level-held ipi tpr coalesce"
-#   DAT_SCENARIOS="msi ioapic-level ipi"      also get .dat/.v6.dat/.v7-none.dat/report
+#   SCENARIOS="msi ioapic-edge ioapic-level ioapic-level-held ipi tpr coalesce
+#              idt-fault misroute resend-pending masked-edge level-storm halt-cli halt-tpr"
+#                             (the last seven make KVM show real faults: docs/ANALYZERS.md)
+#   DAT_SCENARIOS="msi ioapic-level ipi idt-fault halt-cli"   also get .dat/.v6.dat/.v7-none.dat/report
 #   GLOBAL_SCENARIO=ipi       recorded once more with trace_clock global ("" = skip)
 #   PERF_SCENARIOS="msi ioapic-level"         also recorded with perf ("" = skip)
 #   NOISE="kvm_emulate_insn kvm_age_hva kvm_test_age_hva kvm_fpu kvm_unmap_hva_range"
@@ -60,15 +62,15 @@ WORK="${WORK:-/tmp/irqtrace-kvm}"
 INSTANCE="${INSTANCE:-irqtrace-rec}"
 BUFFER_KB="${BUFFER_KB:-4096}"
 CLOCK="${CLOCK:-local}"
-SCENARIOS="${SCENARIOS:-msi ioapic-edge ioapic-level ioapic-level-held ipi tpr coalesce}"
-DAT_SCENARIOS="${DAT_SCENARIOS:-msi ioapic-level ipi}"
+SCENARIOS="${SCENARIOS:-msi ioapic-edge ioapic-level ioapic-level-held ipi tpr coalesce idt-fault misroute resend-pending masked-edge level-storm halt-cli halt-tpr}"
+DAT_SCENARIOS="${DAT_SCENARIOS:-msi ioapic-level ipi idt-fault halt-cli}"
 GLOBAL_SCENARIO="${GLOBAL_SCENARIO-ipi}"
 PERF_SCENARIOS="${PERF_SCENARIOS-msi ioapic-level}"
 NOISE="${NOISE:-kvm_emulate_insn kvm_age_hva kvm_test_age_hva kvm_fpu kvm_unmap_hva_range}"
 FULL_METADATA="${FULL_METADATA:-0}"
 NO_APT="${NO_APT:-0}"
 SYSTEMS=(kvm irq irq_vectors)     # event systems enabled (those present)
-MAX_BYTES=$((1024 * 1024))        # warn above this per file
+MAX_BYTES=$((4 * 1024 * 1024))    # warn above this per file (level-storm's text is ~3.6 MB)
 
 log() { printf '[record-kvm-traces] %s\n' "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
@@ -143,7 +145,10 @@ the files present.
 - $( (trace-cmd --version 2>&1 || true) | grep -m1 'version' || echo "trace-cmd: not installed"); perf: $(perf --version 2>/dev/null || echo "not installed").
 - Workload: \`tinyvmm SCENARIO\` (\`scripts/kvm-guest/tinyvmm.c\`): 2 vCPUs, in-kernel irqchip
   (KVM_CREATE_IRQCHIP), GSI routing 0-15 PIC+IOAPIC, 16-23 IOAPIC, 24/25 MSI; a hand-assembled
-  32-bit guest (\`guest.S\`) whose handlers log the vector and EOI, idling in \`sti; hlt\`.
+  32-bit guest (\`guest.S\`) that reads its APIC ID, whose handlers log the vector and EOI, idling in
+  \`sti; hlt\` (or \`cli; hlt\`); a #NP/#GP handler returns to the interrupted code (a vector whose IDT gate
+  the guest cleared faults on delivery). At the end, a vCPU still in the guest (halted for good) is kicked
+  out of KVM_RUN with a signal, as a VMM does at shutdown (KVM then traces the end of its halt).
   The VMM injects with KVM_SIGNAL_MSI / KVM_IRQ_LINE_STATUS and has the guest write the LAPIC
   (TPR, ICR, LDR/DFR) and IOAPIC (IOREGSEL/IOWIN) by MMIO. Each VMM action is also written to the
   instance's trace_marker (\`tracing_mark_write: tinyvmm: ...\`), before the ioctl it describes.
@@ -160,6 +165,24 @@ $( [ -x "$WORK/tinyvmm" ] && "$WORK/tinyvmm" --list | sed 1,3d )
 Outcomes can vary between runs where a second injection races the guest (e.g. in
 \`coalesce\`, the second MSI 0x35 to a halted vCPU is sometimes coalesced and sometimes
 delivered separately): each \`NAME.vmm.txt\` says what happened in that run.
+
+## Scenarios with real faults
+
+The \`fault:\` scenarios make this KVM (kvm_pvm) exhibit a fault; \`irqtrace analyze\` reports it
+(docs/ANALYZERS.md, "Real recordings with real faults", has what KVM did and the finding;
+Tests/AnalyzerTests/RealKVMFaultTests.swift asserts them). Recorded from the same tinyvmm, with
+the same events; kvm_pvm EOIs every delivery at once (\`pvm_deliver_pending_event\`), so a vector
+the guest does not EOI blocks nothing there, while one whose delivery faults stays in service.
+
+| recording | what the trace shows | finding |
+| --- | --- | --- |
+| \`pvm-idt-fault\` | MSI 0x58 accepted, no delivery-time EOI; the guest's ISR read shows 0x58 in service, PPR 0x50; 0x43 and 0x51 stay in IRR | \`stuck_in_service\` vCPU 0 vector 0x58, blocking 0x43 and 0x51 (\`lost_interrupt\` consequences) |
+| \`pvm-misroute\` | \`kvm_msi_set_irq\` / \`kvm_apic_ipi\` / \`kvm_ioapic_set_irq … (coalesced)\` to APIC IDs 15 and 2 with no \`kvm_apic_accept_irq\` | \`misrouted_vector\` with \`dest\`, no cpu (5) |
+| \`pvm-resend-pending\` | the same vector accepted again while in IRR (vCPU 0 out of KVM_RUN), one delivery each | \`lost_interrupt\` warning for the IOAPIC edge and the IPI, info for the MSIs |
+| \`pvm-masked-edge\` | \`kvm_ioapic_set_irq … (Fixed\|physical\|edge\|masked)\` on a pin unmasked before; nothing after the unmask | \`lost_interrupt\` error, irq 6 |
+| \`pvm-level-storm\` | \`kvm_eoi\` → \`kvm_ack_irq\` → \`kvm_apic_accept_irq\` 10,000 times, \`kvm_ioapic_delayed_eoi_inj\`, then the kworker's re-delivery; the line never goes low | \`interrupt_storm\` error, irq 11 |
+| \`pvm-halt-cli\` | vCPU 1's \`kvm_vcpu_wakeup wait time ≈220 ms\` (the shutdown kick) after an MSI and an IPI accepted during the halt, no delivery after it | \`halted_with_pending\` error vCPU 1 vector 0x45 (+ 0x56 consequence) |
+| \`pvm-halt-tpr\` | the same with TPR 0xf0 (sti; hlt): 0x45, 0xe5, 0x56 pending and masked | \`halted_with_pending\` error vCPU 1 vector 0x45 (+ consequences) |
 
 ## Files
 

@@ -21,8 +21,9 @@ struct X86Detectors {
     struct Mark { var time: Int64; var event: Int }
     /// (APIC ID << 8 | vector) → when it was set in IRR (not re-set by coalesced acceptances).
     var pendingSince: [UInt64: Mark] = [:]
-    /// (APIC ID << 8 | vector) → when it was delivered (IRR → ISR).
+    /// (APIC ID << 8 | vector) → when it was delivered (IRR → ISR), and when it had been accepted.
     var inService: [UInt64: Mark] = [:]
+    var inServiceAccepted: [UInt64: Mark] = [:]
     var halted: [Int32: Mark] = [:]
     /// The first interrupt a halted vCPU could take, accepted while it was halted.
     var missedWake: [Int32: (mark: Mark, vector: Int16)] = [:]
@@ -38,8 +39,34 @@ struct X86Detectors {
         var stormVector: Int16 = -1
         var stormCount = 0
         var stormFinding: Int?
+        /// Re-deliveries KVM's storm mitigation delayed (`kvm_ioapic_delayed_eoi_inj`) in this storm.
+        var stormDelays = 0
+        /// vCPUs the storm's re-deliveries reached.
+        var stormCPUs = Set<Int32>()
     }
     var pins = [PinState](repeating: PinState(), count: IOAPIC.pinCount)
+    /// Acceptances merged with the same vector pending (coalesced), per (APIC ID << 8 | vector), until
+    /// that vector's delivery confirms them (one printed within the cross-CPU clock skew before the
+    /// delivery may really have come after it: not reported).
+    var merged: [UInt64: [Merge]] = [:]
+    struct Merge { var mark: Mark; var source: Int64; var pin: Int64; var deliverable: Bool; var cpu: Int32; var vector: Int16; var deliveredAt: Mark? }
+    /// Merges confirmed, judged at the end (whether another finding explains them): one by one those
+    /// that may be warnings (rare), counted per vCPU, vector and source those that are info (an MSI, a
+    /// masked vector: frequent in busy traces).
+    var merges: [Merge] = []
+    struct MergeGroup: Hashable { var cpu: Int32; var vector: Int16; var source: Int64; var pin: Int64; var deliverable: Bool }
+    var mergeGroups: [MergeGroup: (first: Merge, count: Int)] = [:]
+    /// The vCPUs each storm finding's re-deliveries reached.
+    var stormCPUsByFinding: [Int: Set<Int32>] = [:]
+    /// TPR per vCPU as written.
+    var tpr: [Int32: Int64] = [:]
+    /// pvm: the vCPU's last halt finding (never woken / masked by TPR), until it takes an interrupt:
+    /// the vectors it leaves pending at the end are its consequences.
+    var haltPrimary: [Int32: Int] = [:]
+    /// Deliveries are EOI'd by the hypervisor at once (kvm_pvm: the `.eoi` comes with the `.delivered`,
+    /// same event): a vector left in service is then a delivery that faulted in the guest.
+    var eoiAtDelivery = false
+    var lastDelivered: (event: Int, cpu: Int32, vector: Int16) = (-1, -1, -1)
     /// The vCPU of the last EOI (re-deliveries happen inside its EOI).
     var lastEOICPU: Int32 = -1
     var lastTime: Int64 = 0
@@ -59,6 +86,7 @@ struct X86Detectors {
             if pendingSince[k] == nil { pendingSince[k] = mark }
             if halted[t.cpu] != nil, t.value == 1, missedWake[t.cpu] == nil { missedWake[t.cpu] = (mark, t.vector) }
             if t.aux == 1 {
+                for p in pins.indices where pins[p].stormCount > 0 && pins[p].stormVector == t.vector { pins[p].stormCPUs.insert(t.cpu) }
                 // A level vector: the delivery of a pin whose Remote IRR was just set.
                 for p in pins.indices where pins[p].awaitingCPU && pins[p].remoteVector == t.vector {
                     pins[p].remoteCPU = t.cpu
@@ -67,6 +95,15 @@ struct X86Detectors {
             }
         case .delivered:
             let k = Self.key(t.cpu, t.vector)
+            if let marks = merged.removeValue(forKey: k) {
+                for var m in marks where t.timeNs - m.mark.time > KVMX86Adapter.reorderWindowNs {
+                    m.deliveredAt = mark
+                    confirmMerge(m)
+                }
+            }
+            haltPrimary[t.cpu] = nil
+            lastDelivered = (t.eventIndex, t.cpu, t.vector)
+            inServiceAccepted[k] = pendingSince[k]
             pendingSince[k] = nil
             inService[k] = mark
             missedWake[t.cpu] = nil
@@ -82,6 +119,7 @@ struct X86Detectors {
                 }
             }
         case .eoi:
+            if t.vector >= 0 && lastDelivered == (t.eventIndex, t.cpu, t.vector) { eoiAtDelivery = true }
             lastEOICPU = t.cpu
             if t.vector >= 0 { inService[Self.key(t.cpu, t.vector)] = nil }
         case .halted:
@@ -93,8 +131,35 @@ struct X86Detectors {
                                         "vCPU \(t.cpu) stayed halted \(ms(t.timeNs - m.mark.time)) after vector \(m.vector) arrived that it could take (a late wakeup)"))
             }
         case .haltedWithPending:
-            findings.append(Finding(.haltedWithPending, .error, time: t.value, cpu: Int(t.cpu), vector: Int(t.vector), events: [t.eventIndex],
-                                    "vCPU \(t.cpu) blocked in HLT while vector \(t.vector) was pending and deliverable: the hypervisor delivers pending interrupts at HLT, so the wakeup was lost"))
+            let evidence = KVMX86Adapter.HaltEvidence(rawValue: t.aux) ?? .pendingAtHalt
+            guard evidence != .pendingAtHalt else {
+                findings.append(Finding(.haltedWithPending, .error, time: t.value, cpu: Int(t.cpu), vector: Int(t.vector), events: [t.eventIndex],
+                                        "vCPU \(t.cpu) blocked in HLT while vector \(t.vector) was pending and deliverable: the hypervisor delivers pending interrupts at HLT, so the wakeup was lost"))
+                return
+            }
+            // pvm: a halt seen when it ended (kvm_vcpu_wakeup: blocked at t.value, ended at t.timeNs).
+            let accepted = pendingSince[Self.key(t.cpu, t.vector)]
+            let since = max(accepted?.time ?? t.value, t.value)
+            let waited = t.timeNs - since
+            guard waited > options.wakeWindowNs else { return }
+            let events = [t.eventIndex] + (accepted.map { [$0.event] } ?? [])
+            let halt = "vCPU \(t.cpu) was blocked in HLT for \(ms(t.timeNs - t.value)) (kvm_vcpu_wakeup)"
+            switch evidence {
+            case .wokenByInterrupt:
+                findings.append(Finding(.haltedWithPending, .warning, time: since, cpu: Int(t.cpu), vector: Int(t.vector), events: events,
+                                        "\(halt); vector \(t.vector) arrived that it could take, and it woke \(ms(waited)) later (a late wakeup)"))
+            case .notWoken:
+                haltPrimary[t.cpu] = findings.count
+                findings.append(Finding(.haltedWithPending, .error, time: since, cpu: Int(t.cpu), vector: Int(t.vector), events: events,
+                                        "\(halt); vector \(t.vector) arrived \(ms(since - t.value)) into the halt, deliverable by its LAPIC (above PPR), and did not wake it: the halt ended \(ms(waited)) later without an interrupt (the thread left KVM_RUN: a signal or NMI, not the vector). The guest halted with interrupts disabled (cli; hlt: only NMI, INIT or SMI wake it), or the wakeup was lost"))
+            case .maskedByTPR:
+                let tprNow = tpr[t.cpu] ?? 0
+                haltPrimary[t.cpu] = findings.count
+                findings.append(Finding(.haltedWithPending, .error, time: since, cpu: Int(t.cpu), vector: Int(t.vector), events: events,
+                                        "\(halt) with TPR \(Self.hex(tprNow)) while vector \(t.vector) was pending, at or below the TPR's class \(tprNow >> 4): the TPR masks it, so it cannot wake the vCPU\(tprNow >= 0xF0 ? " (TPR 0xf0 masks every vector: only NMI, INIT or SMI wake it)" : ""); the halt ended \(ms(waited)) later without an interrupt"))
+            case .pendingAtHalt:
+                break
+            }
         case .dropped:
             let dest = Int(t.cpu), v = Int(t.vector)
             switch Transition.DropReason(rawValue: t.aux) {
@@ -102,8 +167,10 @@ struct X86Detectors {
                 findings.append(Finding(.misroutedVector, .error, time: t.timeNs, cpu: dest, vector: v, events: [t.eventIndex],
                                         "an interrupt message with vector \(v) (0–15 are illegal for fixed delivery) was sent to APIC \(dest) and dropped: its route was not programmed (e.g. a GSI → MSI route lost)"))
             case .noSuchDestination:
-                findings.append(Finding(.misroutedVector, .error, time: t.timeNs, dest: dest, vector: v, events: [t.eventIndex],
-                                        "an interrupt message for vector \(v) was sent to APIC ID \(dest), which no vCPU has: nobody accepted it"))
+                // (`value`: the IOAPIC pin the message came from, -1 for an MSI or IPI.)
+                let pin: Int? = t.value >= 0 && t.value < Int64(IOAPIC.pinCount) ? Int(t.value) : nil
+                findings.append(Finding(.misroutedVector, .error, time: t.timeNs, dest: dest, vector: v, irq: pin, events: [t.eventIndex],
+                                        "an interrupt message for vector \(v)\(pin.map { " from IOAPIC pin \($0)" } ?? "") was sent to APIC ID \(dest), which no vCPU has: nobody accepted it"))
             default:
                 findings.append(Finding(.lostInterrupt, .error, time: t.timeNs, cpu: dest, vector: v, events: [t.eventIndex],
                                         "an interrupt message for vector \(v) to APIC \(dest) was sent (kvm_msi_set_irq / kvm_apic_ipi / IOAPIC) but no LAPIC accepted it"))
@@ -140,8 +207,11 @@ struct X86Detectors {
                 pins[p].stormCPU = lastEOICPU
                 pins[p].stormVector = t.vector
                 pins[p].stormFinding = nil
+                pins[p].stormDelays = 0
+                pins[p].stormCPUs = [lastEOICPU]
             }
             pins[p].stormCount += 1
+            if t.aux >= Int64(IOAPIC.successiveEOILimit) { pins[p].stormDelays += 1 }
             if pins[p].stormCount == options.stormThreshold, let start = pins[p].stormStart {
                 pins[p].stormFinding = findings.count
                 findings.append(Finding(.interruptStorm, .warning, time: start.time, cpu: Int(pins[p].stormCPU), vector: Int(t.vector), irq: p,
@@ -152,12 +222,18 @@ struct X86Detectors {
             let p = Int(t.irq)
             guard p >= 0 && p < pins.count else { return }
             if let f = pins[p].stormFinding {
-                findings[f].explanation += "; the line went low after \(pins[p].stormCount) re-deliveries"
+                stormCPUsByFinding[f] = pins[p].stormCPUs
+                findings[f].explanation += "; the line went low after \(pins[p].stormCount) re-deliveries" + stormDelayNote(p)
             }
             pins[p].stormCount = 0
             pins[p].stormStart = nil
             pins[p].stormFinding = nil
-        case .raised, .coalesced, .routeWritten, .priorityWritten:
+        case .coalesced:
+            merged[Self.key(t.cpu, t.vector), default: []].append(
+                Merge(mark: mark, source: t.aux & 0xFF, pin: t.value, deliverable: t.aux & 0x100 != 0, cpu: t.cpu, vector: t.vector))
+        case .priorityWritten:
+            tpr[t.cpu] = t.value
+        case .raised, .routeWritten, .deactivated:
             break
         }
     }
@@ -165,6 +241,10 @@ struct X86Detectors {
     /// End-of-trace checks on the models' final state.
     mutating func finish(machine: X86Machine, endTime: Int64) {
         var primaryOfCPU: [Int32: [(index: Int, blocksClassUpTo: Int?, vector: Int16)]] = [:]
+        // pvm: vCPUs whose last halt no interrupt ended.
+        for (cpu, f) in haltPrimary.sorted(by: { $0.key < $1.key }) {
+            primaryOfCPU[cpu, default: []].append((f, nil, Int16(truncatingIfNeeded: findings[f].vector ?? -1)))
+        }
         // Halted vCPUs that an interrupt they could take never woke.
         for (cpu, m) in missedWake.sorted(by: { $0.key < $1.key }) where halted[cpu] != nil && endTime - m.mark.time > options.wakeWindowNs {
             primaryOfCPU[cpu, default: []].append((findings.count, nil, m.vector))
@@ -179,8 +259,12 @@ struct X86Detectors {
             guard let a = apicOf[cpu].map({ machine.apics[$0] }), a.isr.contains(v) else { continue }
             let blocked = a.irr.vectors.filter { $0 & 0xF0 <= v & 0xF0 }
             primaryOfCPU[cpu, default: []].append((findings.count, Int(v >> 4), Int16(v)))
-            findings.append(Finding(.stuckInService, .error, time: m.time, cpu: Int(cpu), vector: Int(v), events: [m.event],
-                                    "vector \(v) was delivered to vCPU \(cpu) and never EOI'd: it stays in ISR, holding the processor priority at class \(v >> 4)"
+            let how = eoiAtDelivery
+                ? "vector \(v) went from IRR to ISR at vCPU \(cpu) without the hypervisor's delivery-time EOI (on kvm_pvm every delivery is EOI'd at once, so this one faulted in the guest, e.g. no IDT gate for vector \(v); the LAPIC register read at event \(m.event) shows it in service) and no EOI has retired it since"
+                : "vector \(v) was delivered to vCPU \(cpu) and never EOI'd"
+            findings.append(Finding(.stuckInService, .error, time: m.time, cpu: Int(cpu), vector: Int(v),
+                                    events: [m.event] + (inServiceAccepted[k].map { [$0.event] } ?? []),
+                                    how + ": it stays in ISR, holding the processor priority at class \(v >> 4)"
                                         + (blocked.isEmpty ? "" : "; it blocks the pending vectors \(blocked.map(String.init).joined(separator: ", "))")))
         }
         // Level pins whose Remote IRR no EOI will clear.
@@ -199,7 +283,7 @@ struct X86Detectors {
         for p in pins.indices {
             guard let f = pins[p].stormFinding else { continue }
             findings[f].severity = .error
-            findings[f].explanation += "; still asserted at the end of the trace (\(pins[p].stormCount) re-deliveries)"
+            findings[f].explanation += "; still asserted at the end of the trace (\(pins[p].stormCount) re-deliveries)" + stormDelayNote(p)
             primaryOfCPU[pins[p].stormCPU, default: []].append((f, nil, pins[p].stormVector))
         }
         // Vectors pending since long before the end: lost, or the consequence of a finding on their vCPU.
@@ -217,6 +301,79 @@ struct X86Detectors {
                                         "vector \(v) has been pending and deliverable at vCPU \(cpu) for \(ms(endTime - m.time)) (PPR \(Self.hex(Int64(a.ppr)))) and was never delivered"))
             }
         }
+        // Interrupts merged with the same vector pending (coalesced), those never delivered included.
+        for (_, ms) in merged.sorted(by: { $0.key < $1.key }) { for m in ms { confirmMerge(m) } }
+        merged = [:]
+        for p in pins.indices { if let f = pins[p].stormFinding { stormCPUsByFinding[f] = pins[p].stormCPUs } }
+        let primaries = findings.indices.filter { f in
+            findings[f].causedBy == nil && findings[f].severity >= .warning && [.haltedWithPending, .stuckInService, .interruptStorm].contains(findings[f].kind)
+        }
+        // Explained by a fault on that vCPU that began before it (it was not taking interrupts).
+        func cause(_ m: Merge) -> Int? {
+            primaries.first { f in
+                let x = findings[f]
+                guard x.timeNs <= m.mark.time else { return false }
+                return x.cpu == Int(m.cpu) || (x.kind == .interruptStorm && stormCPUsByFinding[f]?.contains(m.cpu) == true)
+            }
+        }
+        var judged = merges.map { (m: $0, count: 1) } + mergeGroups.values.map { (m: $0.first, count: $0.count) }
+        judged.sort { ($0.m.mark.time, $0.m.mark.event) < ($1.m.mark.time, $1.m.mark.event) }
+        for j in judged { coalescedFinding(j.m, count: j.count, cause: cause(j.m)) }
+        merges = []
+        mergeGroups = [:]
+    }
+}
+
+extension X86Detectors {
+    /// A vector sent again while still pending at its vCPU: the LAPIC keeps one IRR bit per vector, so
+    /// the two became one interrupt for the guest. A warning for an IPI, an IOAPIC edge or a local (LVT)
+    /// interrupt when nothing explains why the vCPU had not taken the first one yet (it was
+    /// deliverable); info for an MSI (merging a device's MSIs is by design), when the vector was masked
+    /// then (TPR, a vector in service), or when a fault on that vCPU explains it (`caused_by`).
+    /// A merge confirmed (its vector delivered later than the clock skew, or never): kept for the end.
+    mutating func confirmMerge(_ m: Merge) {
+        if m.source != KVMX86Adapter.MessageSource.msi.rawValue && m.deliverable {
+            merges.append(m)
+        } else {
+            let g = MergeGroup(cpu: m.cpu, vector: m.vector, source: m.source, pin: m.pin, deliverable: m.deliverable)
+            if let e = mergeGroups[g] { mergeGroups[g] = (e.first, e.count + 1) } else { mergeGroups[g] = (m, 1) }
+        }
+    }
+
+    mutating func coalescedFinding(_ m: Merge, count: Int, cause: Int?) {
+        let from = KVMX86Adapter.MessageSource(rawValue: m.source) ?? .msi
+        let what: String
+        switch from {
+        case .msi: what = "an MSI"
+        case .ipi: what = "an IPI"
+        case .ioapic: what = "an edge of IOAPIC pin \(m.pin)"
+        case .local: what = "a local interrupt (LVT)"
+        }
+        var text = "vector \(m.vector) (\(what)) was accepted at vCPU \(m.cpu) while the same vector was already pending in its IRR, and merged with it (coalesced)"
+            + (count > 1 ? ", \(count) times: each time the guest takes one interrupt for two sends; the first" : ": the guest takes one interrupt for the two, the pending one")
+            + (m.deliveredAt.map { " delivered \(ms($0.time - m.mark.time)) later" } ?? " still pending at the end")
+        let severity: Finding.Severity
+        if let cause {
+            severity = .info
+            text += "; a consequence of finding \(cause) (the vCPU was not taking interrupts)"
+        } else if from == .msi {
+            severity = .info
+            text += "; a device's MSIs are edges its driver handles per batch (the handler finds all the device's work), so merging them is by design"
+        } else if !m.deliverable {
+            severity = .info
+            text += "; the vector was masked then (TPR or a vector in service at or above its class), so it waited and merged"
+        } else {
+            severity = .warning
+            text += "; it was deliverable, so the vCPU was not taking interrupts (IF=0, not running): one interrupt lost to a guest that counts them (a timer tick, an IPI per request; a device driver that handles all its work per interrupt loses nothing)"
+        }
+        findings.append(Finding(.lostInterrupt, severity, time: m.mark.time, cpu: Int(m.cpu), vector: Int(m.vector),
+                                irq: from == .ioapic && m.pin >= 0 ? Int(m.pin) : nil,
+                                events: [m.mark.event] + (m.deliveredAt.map { [$0.event] } ?? []), text, causedBy: cause))
+    }
+
+    func stormDelayNote(_ p: Int) -> String {
+        let d = pins[p].stormDelays
+        return d == 0 ? "" : "; KVM's storm mitigation delayed the re-delivery \(d) time\(d == 1 ? "" : "s") (kvm_ioapic_delayed_eoi_inj after \(IOAPIC.successiveEOILimit) successive EOIs)"
     }
 }
 

@@ -137,6 +137,7 @@ public enum Why {
                 case .illegalVector: "its vector is 0–15, illegal for fixed delivery"
                 case .noSuchDestination: "no vCPU has that APIC ID"
                 case .notAccepted: "no LAPIC accepted it"
+                case .merged: "it was merged with the same interrupt pending from another source"
                 }
             } ?? "no LAPIC accepted it"
             report.steps.append(Step(stage: "message", ok: false, text: "the last message for vector \(followed ?? -1) to APIC \(cpu) \(when(d)) was dropped: \(why)", events: [d.event]))

@@ -7,6 +7,11 @@ import TraceFormat
 ///   hypervisor delivers a pending vector by EOI-ing it at once (`kvm_apic: apic_write APIC_EOI` +
 ///   `kvm_eoi: apicid A vector V`), so a delivered vector is never left in ISR, and a level vector's
 ///   delivery-time EOI reaches the IOAPIC at once (`kvm_ack_irq`), re-delivering a line still asserted.
+///   A delivery that faults in the guest (no IDT gate) gets no EOI and leaves the vector in ISR, with no
+///   event: a LAPIC ISR/PPR read showing it in service is where the model takes that delivery, and the
+///   guest's own EOI (`kvm_mmio` write to 0xfee000b0 before the `kvm_eoi`) retires it. A halt shows only
+///   when it ends (`kvm_vcpu_wakeup` with the time it blocked); the next event on its thread tells
+///   whether an interrupt ended it (the delivery-time EOI) or not (``HaltEvidence``).
 /// - **VMX / SVM** (kvm_intel, kvm_amd): `kvm_inj_virq` is the injection of the highest deliverable
 ///   vector on the vCPU's thread (IRR → ISR, `kvm_cpu_get_interrupt`); `kvm_eoi` is the guest's EOI
 ///   (the highest ISR vector retired, `apic_set_eoi`), so a missing EOI blocks lower classes; a
@@ -18,7 +23,9 @@ import TraceFormat
 /// Checked observations (both flavours):
 /// - each `kvm_apic_accept_irq` after an MSI (`kvm_msi_set_irq`), an IPI (`kvm_apic_ipi`), an IOAPIC
 ///   line change (`kvm_set_irq`) or an IOAPIC re-delivery: vector, trigger, and that the APIC is a
-///   destination of the message;
+///   destination of the message; a message whose sending call ends (another kvm event on its thread,
+///   or the end of the trace) with no acceptance reached nobody (`dropped`; a divergence unless no vCPU
+///   has its destination, which is what the models say too);
 /// - each delivery (pvm: delivery-time `kvm_eoi`; VMX/SVM: `kvm_inj_virq`): the highest vector the
 ///   LAPIC model can deliver (IRR above PPR, so TPR blocking and priority order are checked);
 /// - VMX/SVM: each `kvm_eoi` vector is the highest in service (`vector -1` only with an empty ISR),
@@ -32,7 +39,8 @@ import TraceFormat
 ///   pending (a guest bug, not a model mismatch): left to the analyzers.
 ///
 /// The vCPU of a thread is learnt in a first pass: from `kvm_entry`/`kvm_exit` ("vcpu N"; KVM's
-/// APIC ID is the vcpu_id unless userspace changes it) on VMX/SVM, from the first `kvm_eoi` on pvm.
+/// APIC ID is the vcpu_id unless userspace changes it) on VMX/SVM, from the first `kvm_eoi` on pvm;
+/// or, as the events come, from the guest's read of its APIC ID register (`kvm_apic: apic_read APIC_ID`).
 /// LAPIC register writes seen before a thread is known are applied once it is, in order.
 public struct KVMX86Adapter {
     /// The host's KVM backend, as far as its footprint tells.
@@ -65,7 +73,7 @@ public struct KVMX86Adapter {
     /// another CPU came within the skew window after it, so a second delivery is explained.
     var coalescedAccepts: [UInt64: (time: Int64, cpu: Int32, armed: Bool)] = [:]
     /// Cross-CPU ordering uncertainty: per-CPU `local` trace clocks differ by microseconds.
-    static let reorderWindowNs: Int64 = 50_000
+    public static let reorderWindowNs: Int64 = 50_000
     var handlers = TemplateHandlers<Kind, Field> { Self.kind(of: $0) }
 
     /// The schema fields this adapter reads.
@@ -134,6 +142,138 @@ public struct KVMX86Adapter {
         if m.vector < 16 { return .illegalVector }
         let exists = m.shorthand != .none || m.logical || m.destination == 0xFF || apicIndex[m.destination] != nil
         return exists ? .notAccepted : .noSuchDestination
+    }
+
+    /// pvm: threads whose last MMIO write was the guest's own EOI (0xFEE000B0): their next `kvm_eoi`
+    /// is the guest's (it retires the highest vector in service), not a delivery.
+    var guestEOIWrites = Set<Int32>()
+
+    /// pvm: how a halt looked (``Transition/Kind/haltedWithPending``'s `aux`). A halt shows only when it
+    /// ends, as `kvm_vcpu_wakeup` with the time it blocked; whether an interrupt ended it shows next on
+    /// its thread (the delivery-time EOI) or not (the thread left KVM_RUN: a signal, an NMI).
+    public enum HaltEvidence: Int64, Sendable {
+        /// A vector the LAPIC could deliver was pending when the vCPU blocked (pvm delivers at HLT).
+        case pendingAtHalt = 0
+        /// A vector the LAPIC could deliver arrived while it was blocked, and the halt ended without an
+        /// interrupt: IF=0 (`cli; hlt`) or a lost wakeup.
+        case notWoken = 1
+        /// The halt ended without an interrupt while vectors were pending that its TPR masks.
+        case maskedByTPR = 2
+        /// A deliverable vector arrived while it was blocked and an interrupt ended the halt (how late:
+        /// the analyzer's wakeup window).
+        case wokenByInterrupt = 3
+    }
+    struct HaltEnd { var apic: UInt32; var blockedAt: Int64; var event: Int; var time: Int64 }
+    /// pvm: halts that just ended, decided at the next event on their thread.
+    var haltEnds: [Int32: HaltEnd] = [:]
+
+    /// The vectors pending at a halt that ended: the one that tells most about it (transitions only).
+    mutating func decideHalt(_ h: HaltEnd, endedByInterrupt: Bool) {
+        guard recordTransitions, let k = apicIndex[h.apic] else { return }
+        let a = machine.apics[k]
+        var arrived: (vector: UInt8, at: Int64)?, masked: (vector: UInt8, since: Int64)?
+        for v in a.irr.vectors {
+            let at = acceptTimes[UInt64(h.apic) << 8 | UInt64(v)] ?? h.blockedAt
+            if (v & 0xF0) > a.ppr {
+                // (pending before the halt: the wakeup check reported it as pendingAtHalt)
+                if at + Self.reorderWindowNs >= h.blockedAt, arrived.map({ at < $0.at }) ?? true { arrived = (v, at) }
+            } else if (v & 0xF0) <= (a.tpr & 0xF0) {
+                let since = max(at, h.blockedAt)
+                if masked.map({ since < $0.since }) ?? true { masked = (v, since) }
+            }
+        }
+        if let arrived {
+            transitions.append(Transition(.haltedWithPending, event: h.event, time: h.time, cpu: Int32(h.apic), vector: Int16(arrived.vector),
+                                          value: h.blockedAt, aux: (endedByInterrupt ? HaltEvidence.wokenByInterrupt : .notWoken).rawValue))
+        } else if !endedByInterrupt, let masked {
+            transitions.append(Transition(.haltedWithPending, event: h.event, time: h.time, cpu: Int32(h.apic), vector: Int16(masked.vector),
+                                          value: h.blockedAt, aux: HaltEvidence.maskedByTPR.rawValue))
+        }
+    }
+
+    /// pvm: a vector whose delivery faulted in the guest (no IDT gate, …) went from IRR to ISR without
+    /// the delivery-time EOI, and no event shows it. A read of ISR that shows it in service (or of PPR
+    /// that shows its class) is the evidence: the model takes the delivery there, if that vector is the
+    /// one the LAPIC would have delivered. It stays in service until an EOI retires it.
+    mutating func adoptFaultedDelivery(_ b: EventBatch, _ i: Int, k: Int, offset: UInt32, value: UInt32) {
+        let a = machine.apics[k]
+        var candidates: [UInt8] = []
+        switch offset {
+        case 0x100...0x170 where offset % 0x10 == 0:
+            let r = Int(offset - 0x100) / 0x10
+            let extra = value & ~a.isr.register(r) & a.irr.register(r)
+            guard extra != 0 else { return }
+            for bit in (0..<32).reversed() where extra & (1 << UInt32(bit)) != 0 { candidates.append(UInt8(r * 32 + bit)) }
+        case 0xA0:
+            guard value & 0xF0 > UInt32(a.ppr & 0xF0), let d = a.deliverable, UInt32(d & 0xF0) == value & 0xF0 else { return }
+            candidates = [d]
+        default: return
+        }
+        for v in candidates {
+            guard machine.apics[k].deliverable == v else { break }
+            note(.delivered, b, i, cpu: Int64(a.id), vector: Int64(v), value: Int64(machine.apics[k].ppr), aux: Int64(v))
+            machine.apics[k].irr.remove(v)
+            machine.apics[k].isr.insert(v)
+        }
+    }
+
+    /// Threads whose messages still wait for their acceptances (their `pending` list is not empty),
+    /// the event that sent the last of them, and threads whose first pending message some APIC has
+    /// already accepted (a multi-destination message: the others may decline it).
+    var openThreads = Set<Int32>()
+    var lastSend: [Int32: Send] = [:]
+    struct Send { var event: Int; var time: Int64; var source: MessageSource; var pin: Int32 }
+
+    /// Where an interrupt came from (``Transition/Kind/coalesced``'s `aux` & 0xFF; `aux` & 0x100: the
+    /// vector was deliverable then, above PPR; `value` = the IOAPIC pin or -1).
+    public enum MessageSource: Int64, Sendable {
+        case msi = 1, ipi = 2, ioapic = 3
+        /// An LVT entry of the LAPIC itself (timer, LINT, error).
+        case local = 4
+    }
+    var headAccepted = Set<Int32>()
+
+    /// A message sent on `thread`: its acceptances follow on the same thread, within the same KVM call
+    /// (kvm_irq_delivery_to_apic runs synchronously in the ioctl, the MMIO/MSR write or the EOI).
+    mutating func send(_ m: X86Machine.Message, _ b: EventBatch, _ i: Int, thread: Int32, from source: MessageSource, pin: Int = -1) {
+        pending[thread, default: []].append(m)
+        openThreads.insert(thread)
+        lastSend[thread] = Send(event: b.firstEventIndex + i, time: b.times[i], source: source, pin: Int32(pin))
+    }
+
+    mutating func closeIfDone(_ thread: Int32) {
+        if pending[thread]?.isEmpty ?? true { openThreads.remove(thread); headAccepted.remove(thread) }
+    }
+
+    /// A message no APIC accepted. A destination no vCPU has is what the models say too (nobody
+    /// accepts it: no divergence); a destination that exists, or an illegal vector, is a divergence.
+    mutating func dropped(_ m: X86Machine.Message, at now: (event: Int, time: Int64), thread: Int32, observed: String, state: String = "") {
+        let reason = dropReason(m)
+        let origin = lastSend[thread] ?? Send(event: now.event, time: now.time, source: .msi, pin: -1)
+        if recordTransitions {
+            // (`value`: the IOAPIC pin it came from, -1 for an MSI or IPI.)
+            transitions.append(Transition(.dropped, event: origin.event, time: origin.time, cpu: Int32(truncatingIfNeeded: m.destination),
+                                          vector: Int16(m.vector), value: Int64(origin.pin), aux: reason.rawValue))
+        }
+        report.observationsTotal += 1
+        report.observationsChecked += 1
+        guard reason != .noSuchDestination else { return }
+        report.divergences.append(Divergence(
+            eventIndex: now.event, timeNs: now.time, what: "interrupt message accepted by no APIC",
+            expected: "vector \(m.vector) \(m.levelTriggered ? "level" : "edge") to \(m.logical ? "logical" : "physical") \(m.destination) accepted",
+            observed: observed, state: state))
+    }
+
+    /// The KVM call that sent `thread`'s pending messages is over (another kind of event came on that
+    /// thread, or the trace ended): those no APIC accepted reached nobody.
+    mutating func closeSends(at now: (event: Int, time: Int64), thread: Int32, observed: String) {
+        let list = pending[thread] ?? []
+        for (idx, m) in list.enumerated() where !(idx == 0 && headAccepted.contains(thread)) {
+            dropped(m, at: now, thread: thread, observed: observed)
+        }
+        pending[thread] = nil
+        openThreads.remove(thread)
+        headAccepted.remove(thread)
     }
 
     public init(flavour: Flavour = .pvm) {
@@ -293,6 +433,16 @@ public struct KVMX86Adapter {
         if threadsAwaitingAcks > 0, kind != .ack && kind != .accept, let missed = pendingAcks[thread], !missed.isEmpty {
             missingAcks(b, i, thread: thread, pins: missed)
         }
+        // pvm: what follows a halt's end on its thread tells whether an interrupt ended it (the
+        // delivery-time EOI: kvm_apic then kvm_eoi) or not.
+        if !haltEnds.isEmpty, kind != .apic, let h = haltEnds.removeValue(forKey: thread) {
+            decideHalt(h, endedByInterrupt: kind == .eoi && n(.vector) >= 0 && !guestEOIWrites.contains(thread))
+        }
+        // A message's acceptances follow it on its thread (kvm_pic_set_irq may come between, an IOAPIC
+        // ack and its re-delivery too); any other event there means its KVM call is over.
+        if !openThreads.isEmpty, kind != .accept && kind != .apicvAccept && kind != .picSetIRQ && kind != .ack, openThreads.contains(thread) {
+            closeSends(at: (b.firstEventIndex + i, b.times[i]), thread: thread, observed: "no acceptance before this event on the sending thread")
+        }
 
         switch kind {
 
@@ -310,6 +460,11 @@ public struct KVMX86Adapter {
                 return
             }
             guard text(.type) == "write" else { return }
+            if gpa == 0xFEE0_00B0 {
+                // The guest's own EOI write (its kvm_apic and kvm_eoi follow on this thread).
+                if flavour == .pvm { guestEOIWrites.insert(thread) }
+                return
+            }
             if gpa == 0xFEC0_0000 {
                 machine.ioapic.registerSelect = UInt8(truncatingIfNeeded: value)
             } else if gpa == 0xFEC0_0010 {
@@ -321,7 +476,7 @@ public struct KVMX86Adapter {
                     note(.routeWritten, b, i, irq: Int64(pin), value: Int64(bitPattern: machine.ioapic.entries[pin].bits))
                 }
                 if let d {
-                    pending[thread, default: []].append(X86Machine.Message(d.entry))
+                    send(X86Machine.Message(d.entry), b, i, thread: thread, from: .ioapic, pin: d.pin)
                     if d.entry.levelTriggered { note(.remoteIRRSet, b, i, vector: Int64(d.entry.vector), irq: Int64(d.pin)) }
                 }
             }
@@ -335,8 +490,21 @@ public struct KVMX86Adapter {
                 return
             }
             report.observationsTotal += 1
+            if offset == 0x20 {
+                // The guest reads its own APIC ID (every OS does at bring-up): xAPIC has it in bits 31:24,
+                // x2APIC reads give the whole ID. It binds the thread to its vCPU.
+                let id = value & 0xFF_FFFF == 0 ? value >> 24 : value
+                report.observationsChecked += 1
+                if let a = binding[thread] {
+                    if a != id { diverge(b, i, "LAPIC APIC_ID read", expected: "APIC ID \(a) (this thread's vCPU)", observed: "APIC ID \(id)") }
+                } else {
+                    bind(thread, to: id)
+                }
+                return
+            }
             guard let a = binding[thread] else { report.unchecked["kvm_apic (read, vCPU not known yet)", default: 0] += 1; return }
             let k = apic(a)
+            if flavour == .pvm { adoptFaultedDelivery(b, i, k: k, offset: offset, value: value) }
             let apicState = machine.apics[k]
             let expected: UInt32?
             switch offset {
@@ -356,10 +524,10 @@ public struct KVMX86Adapter {
         case .msi:
             note(.raised, b, i, cpu: n(.dest), vector: n(.vector))
             let mode = DeliveryMode(kvmName: text(.delivery_mode)) ?? .fixed
-            pending[thread, default: []].append(X86Machine.Message(
+            send(X86Machine.Message(
                 vector: UInt8(truncatingIfNeeded: n(.vector)), destination: UInt32(truncatingIfNeeded: n(.dest)),
                 logical: text(.dest_mode) == "logical", mode: mode, levelTriggered: text(.trigger_mode) == "level",
-                redirectionHint: text(.redirection_hint).contains("rh")))
+                redirectionHint: text(.redirection_hint).contains("rh")), b, i, thread: thread, from: .msi)
 
         case .ipi:
             note(.raised, b, i, cpu: n(.dest), vector: n(.vector))
@@ -371,10 +539,10 @@ public struct KVMX86Adapter {
             case "all-but-self": shorthand = .allExcludingSelf
             default: shorthand = .none
             }
-            pending[thread, default: []].append(X86Machine.Message(
+            send(X86Machine.Message(
                 vector: UInt8(truncatingIfNeeded: n(.vector)), destination: UInt32(truncatingIfNeeded: n(.dest)),
                 logical: text(.dest_mode) == "logical", mode: mode, levelTriggered: text(.trigger_mode) == "level",
-                level: text(.level) == "assert", shorthand: shorthand, source: binding[thread]))
+                level: text(.level) == "assert", shorthand: shorthand, source: binding[thread]), b, i, thread: thread, from: .ipi)
 
         case .setIRQ:
             let gsi = Int(n(.gsi))
@@ -390,7 +558,7 @@ public struct KVMX86Adapter {
             note(n(.level) != 0 ? .raised : .lineLowered, b, i, vector: Int64(e.vector), irq: Int64(gsi))
             switch machine.ioapic.setLine(pin: gsi, level: n(.level) != 0, source: Int(n(.source))) {
             case .delivered(let d):
-                pending[thread, default: []].append(X86Machine.Message(d.entry))
+                send(X86Machine.Message(d.entry), b, i, thread: thread, from: .ioapic, pin: gsi)
                 if d.entry.levelTriggered { note(.remoteIRRSet, b, i, vector: Int64(d.entry.vector), irq: Int64(gsi)) }
             case .masked where !e.levelTriggered:
                 note(.maskedEdge, b, i, cpu: e.logical ? -1 : Int64(e.destination), vector: Int64(e.vector), irq: Int64(gsi),
@@ -415,7 +583,9 @@ public struct KVMX86Adapter {
             let apicID = UInt32(truncatingIfNeeded: n(.apicid)), vector = UInt8(truncatingIfNeeded: n(.vector))
             let trigger = text(.trigger_mode) == "level"
             let k = apic(apicID)
+            var source = (from: MessageSource.msi, pin: Int64(-1))
             if var list = pending[thread], !list.isEmpty {
+                if let s = lastSend[thread] { source = (s.source, Int64(s.pin)) }
                 report.observationsTotal += 1
                 report.observationsChecked += 1
                 // Messages before the first one this acceptance matches were accepted by no APIC: each
@@ -425,15 +595,13 @@ public struct KVMX86Adapter {
                     return c.vector == vector && c.levelTriggered == trigger
                         && (c.shorthand == .selfOnly || machine.apics[k].matches(destination: c.destination, logical: c.logical, shorthand: c.shorthand, source: c.source))
                 }), j > 0 {
-                    for lost in list[0..<j] {
-                        note(.dropped, b, i, cpu: Int64(lost.destination), vector: Int64(lost.vector), aux: dropReason(lost).rawValue)
-                        report.observationsTotal += 1
-                        report.observationsChecked += 1
-                        diverge(b, i, "interrupt message accepted by no APIC",
-                                expected: "vector \(lost.vector) \(lost.levelTriggered ? "level" : "edge") to \(lost.logical ? "logical" : "physical") \(lost.destination) accepted before this one",
+                    // (A head some APIC already accepted was delivered: the rest of its destinations declined.)
+                    for (idx, lost) in list[0..<j].enumerated() where !(idx == 0 && headAccepted.contains(thread)) {
+                        dropped(lost, at: (b.firstEventIndex + i, b.times[i]), thread: thread,
                                 observed: "vector \(vector) accepted at APIC \(apicID) next", state: describe(k))
                     }
                     list.removeFirst(j)
+                    headAccepted.remove(thread)
                 }
                 var m = list[0]
                 if m.shorthand == .selfOnly && m.source == nil {
@@ -452,10 +620,12 @@ public struct KVMX86Adapter {
                 let othersMatch = machine.apics.indices.contains {
                     $0 != k && machine.apics[$0].matches(destination: m.destination, logical: m.logical, shorthand: m.shorthand, source: m.source)
                 }
-                if unicast || !othersMatch { list.removeFirst() }
+                if unicast || !othersMatch { list.removeFirst(); headAccepted.remove(thread) } else { headAccepted.insert(thread) }
                 pending[thread] = list
+                closeIfDone(thread)
             } else if !trigger, localSource(apicID: apicID, vector: vector) != nil {
                 // A local interrupt (LAPIC timer, LINT, error): its LVT entry gives this vector.
+                source = (.local, -1)
                 note(.raised, b, i, cpu: Int64(apicID), vector: Int64(vector))
                 report.observationsTotal += 1
                 report.observationsChecked += 1
@@ -465,6 +635,7 @@ public struct KVMX86Adapter {
             }) {
                 // The delayed re-delivery of a level pin (kvm_ioapic_eoi_inject_work).
                 let pin = delayedPins.remove(at: d)
+                source = (.ioapic, Int64(pin))
                 machine.ioapic.entries[pin].remoteIRR = true
                 report.observationsTotal += 1
                 report.observationsChecked += 1
@@ -475,7 +646,9 @@ public struct KVMX86Adapter {
                         observed: "vector \(vector) \(trigger ? "level" : "edge")", state: describe(k))
             }
             if machine.apics[k].irr.contains(vector) {
-                note(.coalesced, b, i, cpu: Int64(apicID), vector: Int64(vector))
+                // aux: the source, | 0x100 when the LAPIC could deliver the vector then (above PPR).
+                let open: Int64 = (vector & 0xF0) > machine.apics[k].ppr ? 0x100 : 0
+                note(.coalesced, b, i, cpu: Int64(apicID), vector: Int64(vector), value: source.pin, aux: source.from.rawValue | open)
                 coalescedAccepts[UInt64(apicID) << 8 | UInt64(vector)] = (b.times[i], b.cpus[i], false)
             } else {
                 acceptTimes[UInt64(apicID) << 8 | UInt64(vector)] = b.times[i]
@@ -586,6 +759,15 @@ public struct KVMX86Adapter {
             if binding[thread] == nil { bind(thread, to: apicID) }
             report.observationsTotal += 1
             report.observationsChecked += 1
+            let byGuest = guestEOIWrites.remove(thread) != nil
+            if byGuest, vector >= 0, let top = machine.apics[k].isr.highest, top == UInt8(truncatingIfNeeded: vector) {
+                // The guest's EOI retires a vector left in service (its delivery faulted in the guest).
+                let v = top
+                note(.eoi, b, i, cpu: Int64(apicID), vector: Int64(v))
+                machine.apics[k].isr.remove(v)
+                if machine.apics[k].tmr.contains(v) { ioapicEOI(b, i, v, thread: thread, level: true) }
+                return
+            }
             if vector < 0 {
                 if let v = machine.apics[k].isr.highest {
                     diverge(b, i, "EOI with an empty ISR", expected: "vector \(v) retired", observed: "vector -1", state: describe(k))
@@ -630,8 +812,9 @@ public struct KVMX86Adapter {
             let stale = apicState.irr.vectors.reversed().first { v in
                 (v & 0xF0) > apicState.ppr && (acceptTimes[UInt64(a) << 8 | UInt64(v)].map { $0 + Self.reorderWindowNs < blockedAt } ?? false)
             }
+            if recordTransitions { haltEnds[thread] = HaltEnd(apic: a, blockedAt: blockedAt, event: b.firstEventIndex + i, time: b.times[i]) }
             if let v = stale, let t = acceptTimes[UInt64(a) << 8 | UInt64(v)] {
-                note(.haltedWithPending, b, i, cpu: Int64(a), vector: Int64(v), value: blockedAt)
+                note(.haltedWithPending, b, i, cpu: Int64(a), vector: Int64(v), value: blockedAt, aux: HaltEvidence.pendingAtHalt.rawValue)
                 diverge(b, i, "vCPU of APIC \(a) halted with a deliverable interrupt pending",
                         expected: "vector \(v) (accepted \(blockedAt - t) ns before the halt) delivered before halting",
                         observed: "halted for \(n(.time_ns)) ns", state: describe(k))
@@ -745,7 +928,7 @@ public struct KVMX86Adapter {
                 pendingAcks[thread, default: []].append(pin)
                 note(.remoteIRRCleared, b, i, vector: Int64(v), irq: Int64(pin))
             case .redelivered(let d):
-                pending[thread, default: []].append(X86Machine.Message(d.entry))
+                send(X86Machine.Message(d.entry), b, i, thread: thread, from: .ioapic, pin: d.pin)
                 note(.redelivered, b, i, vector: Int64(d.entry.vector), irq: Int64(d.pin), aux: Int64(machine.ioapic.successiveEOIs[d.pin]))
                 note(.remoteIRRSet, b, i, vector: Int64(d.entry.vector), irq: Int64(d.pin))
             case .delayedRedelivery(let pin):
@@ -767,12 +950,18 @@ public struct KVMX86Adapter {
             // A re-delivery the models made for that pin did not happen either.
             let vector = machine.ioapic.entries[pin].vector
             pending[thread]?.removeAll { $0.vector == vector && $0.levelTriggered }
+            closeIfDone(thread)
             note(.ackMissing, b, i, cpu: binding[thread].map(Int64.init) ?? -1, vector: Int64(vector), irq: Int64(pin))
         }
     }
 
     public mutating func finish() -> ReplayReport {
         flushDeferred(before: .max)
+        for thread in openThreads.sorted() {
+            closeSends(at: lastSend[thread].map { ($0.event, $0.time) } ?? (-1, 0), thread: thread, observed: "no acceptance by the end of the trace")
+        }
+        for (_, h) in haltEnds.sorted(by: { $0.key < $1.key }) { decideHalt(h, endedByInterrupt: false) }
+        haltEnds = [:]
         for (thread, pins) in pendingAcks.sorted(by: { $0.key < $1.key }) where !pins.isEmpty {
             report.divergences.append(Divergence(eventIndex: -1, timeNs: 0, what: "IOAPIC ack after a level EOI (thread \(thread))",
                                                  expected: "kvm_ack_irq for pin \(pins)", observed: "end of trace", state: ""))

@@ -7,19 +7,32 @@ public struct Transition: Sendable, Equatable {
     public enum Kind: UInt8, Sendable, CaseIterable {
         /// An interrupt request entered the system: an MSI write, an IPI, a line asserted (`irq` =
         /// pin), a local interrupt (LAPIC timer). `cpu` = destination when one, `vector` when known.
+        /// GIC: a device line rising (`gic_set_irq`; `value` = the target CPU mask the GIC used, `aux` =
+        /// the SPI's ITARGETSR in the model, or the PPI's CPU mask) or a GICD_SGIR write (`irq` = the
+        /// SGI, `value` = the target CPU mask, `aux` = the sender CPU).
         case raised
-        /// A level line deasserted (`irq`).
+        /// A level line deasserted (`irq`). GIC: `value` = CPUs at which it stopped being pending,
+        /// `aux` = 1 when level-triggered.
         case lineLowered
-        /// Set pending at a CPU (IRR / GIC pending). `aux` = 1 when level-triggered.
+        /// Set pending at a CPU (IRR / GIC pending). `aux` = 1 when level-triggered. GIC: also an
+        /// interrupt still pending at the CPU right after its acknowledge (a level line still high,
+        /// another SGI source); for an SGI `value` = the source CPU.
         case accepted
         /// Arrived while already pending at that CPU: merged (one interrupt lost to the guest).
         case coalesced
         /// A request that reached no CPU: `aux` is a ``DropReason``; `cpu` = the destination it named.
+        /// GIC (`irq`): an edge whose pending state the GIC never showed (``DropReason/notAccepted``;
+        /// the event is the `gic_set_irq`), or an SGI source merged (``DropReason/merged``; the event
+        /// is the one that showed the SGI not pending).
         case dropped
         /// Taken by the CPU (injection, IAR acknowledge): pending → in service. `aux` = the vector the
         /// model would deliver (-1: none deliverable), `value` = the CPU's priority (PPR) before.
+        /// GIC (`irq` = the INTID acknowledged, 1023 spurious): `aux` = the INTID the model expected
+        /// (1023: none), `value` = ``QEMUGICAdapter/Ack`` packed (running priority before and after,
+        /// PMR, priorities, ITARGETSR, whether the model had it pending).
         case delivered
-        /// End of interrupt at the CPU: `vector` retired (-1: nothing in service).
+        /// End of interrupt at the CPU: `vector` retired (-1: nothing in service). GIC: a GICC_EOIR
+        /// priority drop (`irq` = the INTID written, `value` = running priority after, `aux` = before).
         case eoi
         /// A level pin's Remote IRR set by a delivery (`irq`, `vector`).
         case remoteIRRSet
@@ -34,7 +47,8 @@ public struct Transition: Sendable, Equatable {
         /// A level pin re-delivered at EOI because its line is still high (`irq`, `vector`; `aux` =
         /// successive re-deliveries so far).
         case redelivered
-        /// A redirection entry (or other route) written: `irq` = pin, `value` = the entry's bits.
+        /// A redirection entry (or other route) written: `irq` = pin, `value` = the entry's bits. GIC:
+        /// an SPI's ITARGETSR byte (`value` = new, `aux` = old).
         case routeWritten
         /// The vCPU halted (HLT exit / WFI) and woke.
         case halted
@@ -43,16 +57,26 @@ public struct Transition: Sendable, Equatable {
         case haltedWithPending
         /// The task priority (x86 TPR, GIC PMR) written: `value`.
         case priorityWritten
+        /// GIC: an active interrupt deactivated at a CPU (`irq`): GICC_DIR with EOImode 1, or the
+        /// GICC_EOIR of EOImode 0, which drops the priority (``eoi``) and deactivates. Until then the
+        /// interrupt is not acknowledged again on that CPU (GICv2 architecture spec, "Priority drop and
+        /// interrupt deactivation"; QEMU `gic_deactivate_irq`).
+        case deactivated
     }
 
     /// Why a request reached no CPU.
     public enum DropReason: Int64, Sendable {
-        /// The destination exists and the message was sent, but no LAPIC accepted it.
+        /// The destination exists and the message was sent, but no LAPIC accepted it (GIC: an edge
+        /// reached the distributor, and no pending state followed).
         case notAccepted = 1
         /// Vectors 0–15 are illegal for fixed delivery: the APIC drops them (SDM 10.5.3).
         case illegalVector = 2
         /// No CPU has the destination the message names.
         case noSuchDestination = 3
+        /// GIC: an SGI from a second source CPU, pending at the target beside the same SGI from another
+        /// source, that the GIC did not keep (one pending state per SGI instead of per SGI and source):
+        /// `value` = the lost sources' CPU mask.
+        case merged = 4
     }
 
     public var kind: Kind

@@ -159,7 +159,6 @@ func runSim(events: Int) throws {
 func runAnalyzeFaults(seeds: Int) throws {
     var allPerfect = true
     for kind in FaultCatalog.all {
-        if kind.platform != "x86_64" { say("analyze \(kind.name): not analyzed yet (\(kind.platform))"); continue }
         var truth = 0, findings = 0, matched = 0, fired = 0
         var notes: [String] = []
         for seed in 1...seeds {
@@ -173,7 +172,7 @@ func runAnalyzeFaults(seeds: Int) throws {
             let s = Score(findings: report.findings, truth: gt)
             truth += s.truth; findings += s.findings; matched += s.matched
             if s.matched != s.truth || s.matched != s.findings, notes.count < 3 {
-                notes.append("seed \(seed): missed \(s.missed.map { "\($0.expect) cpu \($0.cpu) v \($0.vector ?? -1) irq \($0.irq ?? -1)" }) spurious \(s.spurious.map { "\($0.kind.rawValue) cpu \($0.cpu ?? -1) v \($0.vector ?? -1)" })")
+                notes.append("seed \(seed): missed \(s.missed.map { "\($0.expect) cpu \($0.cpu) v \($0.vector ?? -1) irq \($0.irq ?? -1)" }) spurious \(s.spurious.map { "\($0.kind.rawValue) cpu \($0.cpu ?? -1) v \($0.vector ?? -1) irq \($0.irq ?? -1)" })")
             }
         }
         let p = findings == 0 ? 1 : Double(matched) / Double(findings), r = truth == 0 ? 1 : Double(matched) / Double(truth)
@@ -181,7 +180,7 @@ func runAnalyzeFaults(seeds: Int) throws {
         say("analyze \(kind.name) (\(kind.scenario), expect \(kind.expect)): fired in \(fired)/\(seeds) seeds; ground truth \(truth) (with consequences), findings \(findings), matched \(matched): precision \(fmt(p * 100, 1))%, recall \(fmt(r * 100, 1))%")
         for n in notes { say("    \(n)") }
     }
-    for s in BuiltinScenarios.all where s.platform.arch == "x86_64" {
+    for s in BuiltinScenarios.all {
         var noisy = 0
         for seed in 1...seeds {
             let out = OutputFile()
