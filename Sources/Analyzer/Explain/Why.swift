@@ -49,63 +49,48 @@ public enum Why {
     }
 
     public static func explain(_ reader: TraceReader, cpu: Int, vector: Int?, irq: Int?, at: Int64?) throws -> Report {
-        let m = reader.metadata
-        guard m.arch == .x86_64, [.ftraceText, .traceCmdReport, .perfScript, .traceDat].contains(m.vocabularySource) else {
-            throw IrqtraceError("why reads x86 KVM tracepoint traces in this release", path: reader.path,
-                                hint: "record the kvm/* tracepoints (or simulate a kvm-vmx scenario)")
-        }
-        var adapter = try Replayer.kvmX86Adapter(reader)
-        adapter.recordTransitions = true
         var trail = Trail()
-        var end: Int64 = 0
         // The vector followed: given, or the pin's RTE vector as the trail goes.
         var followed: Int16? = vector.map { Int16(truncatingIfNeeded: $0) }
         let pin = irq.map(Int32.init)
         let c = Int32(cpu)
-        try reader.forEachBatch { b in
-            for i in 0..<b.count where at.map({ b.times[i] < $0 }) ?? true {
-                adapter.handle(b, i, catalog: reader.catalog)
-                end = max(end, b.times[i])
-                for t in adapter.transitions {
-                    let mark = Mark(time: t.timeNs, event: t.eventIndex)
-                    if let pin, t.irq == pin {
-                        switch t.kind {
-                        case .raised: trail.lineRaised = mark
-                        case .lineLowered: trail.lineLowered = mark
-                        case .remoteIRRSet: trail.remoteSet = mark; followed = t.vector
-                        case .remoteIRRCleared: trail.remoteCleared = mark
-                        case .ackMissing: trail.ackMissing = mark
-                        case .maskedEdge: trail.maskedEdge = mark
-                        case .routeWritten: trail.routeWritten = mark; followed = Int16(truncatingIfNeeded: t.value & 0xFF)
-                        case .redelivered: trail.redelivered += 1
-                        default: break
-                        }
-                        continue
-                    }
-                    if t.cpu == c {
-                        switch t.kind {
-                        case .halted: trail.halted = mark
-                        case .woke: trail.woke = mark
-                        case .priorityWritten: trail.priority = (mark, t.value)
-                        default: break
-                        }
-                    }
-                    guard let v = followed, t.vector == v else { continue }
-                    switch t.kind {
-                    case .raised where t.cpu == c || pin != nil: trail.raised = mark
-                    case .dropped where t.cpu == c: trail.dropped = (mark, t.aux)
-                    case .accepted where t.cpu == c: trail.accepted = mark; trail.coalescedSinceAccept = 0
-                    case .coalesced where t.cpu == c: trail.coalescedSinceAccept += 1
-                    case .delivered where t.cpu == c: trail.delivered = mark
-                    case .eoi where t.cpu == c: trail.eoi = mark
-                    default: break
-                    }
+        let replay = try TransitionReplay.kvmX86(reader, until: at, what: "why") { t in
+            let mark = Mark(time: t.timeNs, event: t.eventIndex)
+            if let pin, t.irq == pin {
+                switch t.kind {
+                case .raised: trail.lineRaised = mark
+                case .lineLowered: trail.lineLowered = mark
+                case .remoteIRRSet: trail.remoteSet = mark; followed = t.vector
+                case .remoteIRRCleared: trail.remoteCleared = mark
+                case .ackMissing: trail.ackMissing = mark
+                case .maskedEdge: trail.maskedEdge = mark
+                case .routeWritten: trail.routeWritten = mark; followed = Int16(truncatingIfNeeded: t.value & 0xFF)
+                case .redelivered: trail.redelivered += 1
+                default: break
                 }
-                adapter.transitions.removeAll(keepingCapacity: true)
+                return
+            }
+            if t.cpu == c {
+                switch t.kind {
+                case .halted: trail.halted = mark
+                case .woke: trail.woke = mark
+                case .priorityWritten: trail.priority = (mark, t.value)
+                default: break
+                }
+            }
+            guard let v = followed, t.vector == v else { return }
+            switch t.kind {
+            case .raised where t.cpu == c || pin != nil: trail.raised = mark
+            case .dropped where t.cpu == c: trail.dropped = (mark, t.aux)
+            case .accepted where t.cpu == c: trail.accepted = mark; trail.coalescedSinceAccept = 0
+            case .coalesced where t.cpu == c: trail.coalescedSinceAccept += 1
+            case .delivered where t.cpu == c: trail.delivered = mark
+            case .eoi where t.cpu == c: trail.eoi = mark
+            default: break
             }
         }
-        _ = adapter.finish()
-        let machine = adapter.machine
+        let end = replay.end
+        let machine = replay.adapter.machine
         var report = Report(cpu: cpu, vector: followed.map(Int.init), irq: irq, atNs: at ?? end)
         func ev(_ marks: Mark?...) -> [Int] { marks.compactMap { $0?.event } }
         func when(_ mark: Mark) -> String { "at \(seconds(mark.time)) (event \(mark.event))" }

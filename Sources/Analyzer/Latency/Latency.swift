@@ -29,13 +29,6 @@ public struct LatencyReport: Sendable {
 public enum Latency {
     /// Replays an x86 KVM trace with transitions and measures.
     public static func measure(_ reader: TraceReader) throws -> LatencyReport {
-        let m = reader.metadata
-        guard m.arch == .x86_64, [.ftraceText, .traceCmdReport, .perfScript, .traceDat].contains(m.vocabularySource) else {
-            throw IrqtraceError("latency distributions need an x86 KVM tracepoint trace in this release", path: reader.path,
-                                hint: "drop --latency for the counts alone")
-        }
-        var adapter = try Replayer.kvmX86Adapter(reader)
-        adapter.recordTransitions = true
         // Per (APIC ID << 8 | vector): the open raise, acceptance and delivery times.
         var raisedAt: [UInt64: Int64] = [:], acceptedAt: [UInt64: Int64] = [:], deliveredAt: [UInt64: [Int64]] = [:]
         var entries: [UInt64: LatencyReport.Entry] = [:]
@@ -43,36 +36,31 @@ public enum Latency {
         func entry(_ k: UInt64) -> LatencyReport.Entry {
             entries[k] ?? LatencyReport.Entry(cpu: Int(Int32(truncatingIfNeeded: k >> 8)), vector: Int(k & 0xFF))
         }
-        try reader.forEachBatch { b in
-            for i in 0..<b.count {
-                adapter.handle(b, i, catalog: reader.catalog)
-                for t in adapter.transitions where t.cpu >= 0 && t.vector >= 0 {
-                    let k = key(t)
-                    switch t.kind {
-                    case .raised: if raisedAt[k] == nil { raisedAt[k] = t.timeNs }
-                    case .accepted:
-                        var e = entry(k)
-                        if let r = raisedAt.removeValue(forKey: k) { e.raiseToAccept.add(t.timeNs - r) }
-                        entries[k] = e
-                        acceptedAt[k] = t.timeNs
-                    case .coalesced: raisedAt[k] = nil
-                    case .delivered:
-                        var e = entry(k)
-                        if let a = acceptedAt.removeValue(forKey: k) { e.acceptToDeliver.add(t.timeNs - a) }
-                        entries[k] = e
-                        deliveredAt[k, default: []].append(t.timeNs)
-                    case .eoi:
-                        // The EOI retires the vector most recently delivered (the highest in service).
-                        if var d = deliveredAt[k], let start = d.popLast() {
-                            var e = entry(k)
-                            e.deliverToEOI.add(t.timeNs - start)
-                            entries[k] = e
-                            deliveredAt[k] = d
-                        }
-                    default: break
-                    }
+        _ = try TransitionReplay.kvmX86(reader, what: "stats --latency") { t in
+            guard t.cpu >= 0 && t.vector >= 0 else { return }
+            let k = key(t)
+            switch t.kind {
+            case .raised: if raisedAt[k] == nil { raisedAt[k] = t.timeNs }
+            case .accepted:
+                var e = entry(k)
+                if let r = raisedAt.removeValue(forKey: k) { e.raiseToAccept.add(t.timeNs - r) }
+                entries[k] = e
+                acceptedAt[k] = t.timeNs
+            case .coalesced: raisedAt[k] = nil
+            case .delivered:
+                var e = entry(k)
+                if let a = acceptedAt.removeValue(forKey: k) { e.acceptToDeliver.add(t.timeNs - a) }
+                entries[k] = e
+                deliveredAt[k, default: []].append(t.timeNs)
+            case .eoi:
+                // The EOI retires the vector most recently delivered (the highest in service).
+                if var d = deliveredAt[k], let start = d.popLast() {
+                    var e = entry(k)
+                    e.deliverToEOI.add(t.timeNs - start)
+                    entries[k] = e
+                    deliveredAt[k] = d
                 }
-                adapter.transitions.removeAll(keepingCapacity: true)
+            default: break
             }
         }
         return LatencyReport(entries: entries.sorted { $0.key < $1.key }.map(\.value))
