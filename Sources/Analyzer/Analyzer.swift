@@ -18,29 +18,20 @@ public enum Analyzer {
         let m = reader.metadata
         switch (m.vocabularySource, m.arch) {
         case (.ftraceText, .x86_64), (.traceCmdReport, .x86_64), (.perfScript, .x86_64), (.traceDat, .x86_64):
-            var adapter = try Replayer.kvmX86Adapter(reader)
-            adapter.recordTransitions = true
             var detectors = X86Detectors()
-            var end: Int64 = 0
-            try reader.forEachBatch { b in
-                for i in 0..<b.count {
-                    adapter.handle(b, i, catalog: reader.catalog)
-                    if !adapter.transitions.isEmpty {
-                        for t in adapter.transitions { detectors.consume(t) }
-                        adapter.transitions.removeAll(keepingCapacity: true)
-                    }
-                }
-                if b.count > 0 { end = max(end, b.times[b.count - 1]) }
-            }
-            let replay = adapter.finish()
-            for t in adapter.transitions { detectors.consume(t) }
-            detectors.finish(machine: adapter.machine, endTime: end)
-            var report = AnalysisReport(adapter: replay.adapter, events: replay.events, findings: [], divergences: replay.divergences.count)
-            report.findings = filter(detectors.findings, options)
-            return report
+            let r = try TransitionReplay.kvmX86(reader, what: "analyze") { detectors.consume($0) }
+            detectors.finish(machine: r.adapter.machine, endTime: r.end)
+            return AnalysisReport(adapter: r.report.adapter, events: r.report.events, findings: filter(detectors.findings, options),
+                                  divergences: r.report.divergences.count)
+        case (.qemuLog, .arm64):
+            var detectors = GICDetectors()
+            let r = try TransitionReplay.qemuGIC(reader) { detectors.consume($0) }
+            detectors.finish(gic: r.adapter.gic, endTime: r.end)
+            return AnalysisReport(adapter: r.report.adapter, events: r.report.events, findings: filter(detectors.findings, options),
+                                  divergences: r.report.divergences.count)
         default:
             throw IrqtraceError("analyze does not read \(m.vocabularySource.rawValue) traces for \(m.arch.rawValue) yet", path: reader.path,
-                                hint: "this release analyzes x86 KVM tracepoint traces (kvm_pvm, VMX, SVM hosts) and simulated kvm-vmx traces")
+                                hint: "this release analyzes x86 KVM tracepoint traces (kvm_pvm, VMX, SVM hosts), QEMU GICv2 logs, and simulated kvm-vmx and qemu-gic traces")
         }
     }
 

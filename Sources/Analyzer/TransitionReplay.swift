@@ -1,25 +1,30 @@
 import Replayer
 import TraceFormat
 
+/// An adapter that records model transitions as it replays.
+protocol TransitionAdapter {
+    mutating func handle(_ b: EventBatch, _ i: Int, catalog: TemplateCatalog)
+    var transitions: [Transition] { get set }
+    mutating func finish() -> ReplayReport
+}
+
+extension KVMX86Adapter: TransitionAdapter {}
+extension QEMUGICAdapter: TransitionAdapter {}
+
 /// Drives a trace's adapter with transitions recorded and hands each transition to a consumer: the
 /// one loop behind `analyze`, `why` and `stats --latency`.
 enum TransitionReplay {
-    struct Result {
-        var adapter: KVMX86Adapter
+    struct Result<A> {
+        var adapter: A
         var report: ReplayReport
         /// Time of the last event replayed.
         var end: Int64
     }
 
-    /// x86 KVM tracepoint traces (and simulated kvm-vmx ones): events before `until` (all when nil).
-    static func kvmX86(_ reader: TraceReader, until: Int64? = nil, what: String, _ consume: (Transition) -> Void) throws -> Result {
-        let m = reader.metadata
-        guard m.arch == .x86_64, [.ftraceText, .traceCmdReport, .perfScript, .traceDat].contains(m.vocabularySource) else {
-            throw IrqtraceError("\(what) reads x86 KVM tracepoint traces in this release (this one is \(m.vocabularySource.rawValue), \(m.arch.rawValue))",
-                                path: reader.path, hint: "record the kvm/* tracepoints of the host, or simulate a kvm-vmx scenario")
-        }
-        var adapter = try Replayer.kvmX86Adapter(reader)
-        adapter.recordTransitions = true
+    /// Replays the events before `until` (all when nil) through `adapter` (recordTransitions set).
+    static func drive<A: TransitionAdapter>(_ adapter: A, _ reader: TraceReader, until: Int64? = nil,
+                                            _ consume: (Transition) -> Void) throws -> Result<A> {
+        var adapter = adapter
         var end: Int64 = 0
         try reader.forEachBatch { b in
             for i in 0..<b.count where until.map({ b.times[i] < $0 }) ?? true {
@@ -35,5 +40,28 @@ enum TransitionReplay {
         for t in adapter.transitions { consume(t) }
         adapter.transitions.removeAll(keepingCapacity: true)
         return Result(adapter: adapter, report: report, end: end)
+    }
+
+    static func isKVMX86(_ m: TraceMetadata) -> Bool {
+        m.arch == .x86_64 && [.ftraceText, .traceCmdReport, .perfScript, .traceDat].contains(m.vocabularySource)
+    }
+
+    /// x86 KVM tracepoint traces (and simulated kvm-vmx ones).
+    static func kvmX86(_ reader: TraceReader, until: Int64? = nil, what: String, _ consume: (Transition) -> Void) throws -> Result<KVMX86Adapter> {
+        let m = reader.metadata
+        guard isKVMX86(m) else {
+            throw IrqtraceError("\(what) reads x86 KVM tracepoint traces in this release (this one is \(m.vocabularySource.rawValue), \(m.arch.rawValue))",
+                                path: reader.path, hint: "record the kvm/* tracepoints of the host, or simulate a kvm-vmx scenario")
+        }
+        var adapter = try Replayer.kvmX86Adapter(reader)
+        adapter.recordTransitions = true
+        return try drive(adapter, reader, until: until, consume)
+    }
+
+    /// QEMU GICv2 logs (and simulated qemu-gic ones).
+    static func qemuGIC(_ reader: TraceReader, until: Int64? = nil, _ consume: (Transition) -> Void) throws -> Result<QEMUGICAdapter> {
+        var adapter = try QEMUGICAdapter.forTrace(reader)
+        adapter.recordTransitions = true
+        return try drive(adapter, reader, until: until, consume)
     }
 }

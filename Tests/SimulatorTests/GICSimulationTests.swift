@@ -80,8 +80,11 @@ struct GICSimulationTests {
         let scenario = BuiltinScenarios.named(kind.scenario)!
         for seed: UInt64 in [1, 2] {
             let reader = try GICSim.reader(kind.scenario, faults: [name + ":at=5ms"], seed: seed, durationNs: 40_000_000)
-            let truth = reader.metadata.groundTruth ?? []
+            let all = reader.metadata.groundTruth ?? []
+            let truth = all.filter { $0.causedBy == nil }
             #expect(truth.count == 1, "\(name) seed \(seed) fired \(truth.count) times")
+            // Consequences (gic-missing-eoi: what the stuck interrupt blocks) point at the fault.
+            #expect(all.filter { $0.causedBy != nil }.allSatisfy { $0.causedBy == 0 && $0.expect == "lost_interrupt" && $0.fault == name })
             guard let g = truth.first else { continue }
             #expect(g.fault == name)
             #expect(g.expect == kind.expect)

@@ -51,22 +51,7 @@ public enum Replayer {
             }
             return (adapter.finish(), adapter.machine)
         case (.qemuLog, .arm64):
-            // Topology from GICD_TYPER reads (ITLinesNumber, CPUNumber) or the CPUs the events name.
-            var cpus = 1, irqs = 288
-            try reader.forEachBatch { b in
-                for i in 0..<b.count {
-                    let t = reader.catalog[b.templates[i]]
-                    guard let binding = t.binding else { continue }
-                    if let c = binding.source(role: .cpu).flatMap({ b.number(i, $0) }) { cpus = max(cpus, Int(c) + 1) }
-                    if t.name == "gic_dist_read", binding.source(named: "addr").flatMap({ b.number(i, $0) }) == 4,
-                       let v = binding.source(named: "value").flatMap({ b.number(i, $0) }) {
-                        irqs = 32 * (Int(v & 0x1F) + 1)
-                        cpus = max(cpus, Int((v >> 5) & 7) + 1)
-                    }
-                }
-            }
-            // GICv2 has at most 8 CPU interfaces and 1020 interrupt IDs; damaged input may name more.
-            var adapter = QEMUGICAdapter(cpus: min(cpus, 8), irqs: min(irqs, 1020))
+            var adapter = try QEMUGICAdapter.forTrace(reader)
             try reader.forEachBatch { b in
                 for i in 0..<b.count where time.map({ b.times[i] < $0 }) ?? true { adapter.handle(b, i, catalog: reader.catalog) }
             }

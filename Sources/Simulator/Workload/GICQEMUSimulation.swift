@@ -110,6 +110,13 @@ struct GICQEMUSimulation {
     /// lost-sgi-source fired: until the target acknowledges that SGI, the sender sends it no other
     /// copy (which would put the lost source back and hide the loss).
     var lostSGI: (from: Int, to: Int, sgi: Int)?
+    /// Per `cpu * numIRQ + irq`: when the interrupt became pending at that CPU, by the analyzers' rule
+    /// (docs/ANALYZERS.md): latched or a level line high, an SPI at its targets only; an acknowledge
+    /// that leaves it pending (a level line still high, another SGI source) starts anew. For the
+    /// consequences in the ground truth.
+    var pendingSince: [Int64]
+    /// Time of the last event written (the end of the trace as the analyzers see it).
+    var lastEventNs: Int64 = 0
 
     init(scenario: Scenario, faults: [FaultRequest], seed: UInt64, writer: TraceWriter, endTime: Int64, maxEvents: Int) {
         self.scenario = scenario
@@ -121,6 +128,7 @@ struct GICQEMUSimulation {
         out = LineWriter(style: .qemu, writer: writer, formats: QEMUGICLine.formats)
         cpus = Array(repeating: VCPU(), count: scenario.vcpus)
         irqDevice = Array(repeating: -1, count: numIRQ)
+        pendingSince = Array(repeating: .max, count: scenario.vcpus * numIRQ)
         self.faults = FaultSchedule(faults, runNs: endTime)
         self.endTime = endTime
         self.maxEvents = maxEvents
@@ -156,7 +164,29 @@ struct GICQEMUSimulation {
     @inline(__always)
     mutating func emit(_ line: QEMUGICLine, _ thread: Int, _ a: Int64 = 0, _ b: Int64 = 0, _ c: Int64 = 0,
                        _ d: Int64 = 0, _ e: Int64 = 0) throws {
-        try out.emit(line.rawValue, thread: thread, time: tick(), a, b, c, d, e)
+        lastEventNs = tick()
+        try out.emit(line.rawValue, thread: thread, time: lastEventNs, a, b, c, d, e)
+    }
+
+    /// Pending at CPU `c` as the analyzers count it (QEMUGICAdapter.pendingAt).
+    @inline(__always)
+    func pendingAt(_ irq: Int, _ c: Int) -> Bool {
+        let m = UInt8(1 << c)
+        return (gic.pending[irq] & m != 0 || (!gic.edgeTriggered[irq] && gic.level[irq] & m != 0)) && (irq < 32 || gic.targets[irq] & m != 0)
+    }
+
+    func pendingMask(_ irq: Int) -> UInt8 {
+        var m: UInt8 = 0
+        for c in 0..<n where pendingAt(irq, c) { m |= UInt8(1 << c) }
+        return m
+    }
+
+    /// Starts the pending time of `irq` at the CPUs where it is pending now and was not in `before`
+    /// (at the event just written).
+    mutating func markPending(_ irq: Int, before: UInt8) {
+        let now = pendingMask(irq) & ~before
+        guard now != 0 else { return }
+        for c in 0..<n where now & UInt8(1 << c) != 0 { pendingSince[c * numIRQ + irq] = lastEventNs }
     }
 
     mutating func truth(_ fault: String, _ expect: String, cpu: Int, irq: Int, _ detail: String) {
@@ -182,6 +212,7 @@ struct GICQEMUSimulation {
     /// lr-overwrite fault: a rising edge that leaves no pending state.
     mutating func setLine(_ irq: Int, high: Bool, cpuMask cm: UInt8, target: UInt8, thread: Int, latch: Bool = true) throws {
         guard (gic.level[irq] & cm != 0) != high else { return }
+        let before = pendingMask(irq)
         if high {
             gic.level[irq] |= cm
             if latch && gic.edgeTriggered[irq] { gic.pending[irq] |= target }
@@ -189,6 +220,7 @@ struct GICQEMUSimulation {
             gic.level[irq] &= ~cm
         }
         try emit(.setIRQ, thread, Int64(irq), high ? 1 : 0, Int64(cm), Int64(target))
+        markPending(irq, before: before)
         try update(thread)
     }
 
@@ -207,7 +239,9 @@ struct GICQEMUSimulation {
         let t = tcgThread
         try emit(value >= 0x1000_0000 ? .distWriteWide : .distWrite, t, Int64(offset), Int64(size), Int64(value))
         if offset == 0xF00 {
+            let before = pendingMask(Int(value & 0xF))
             gic.writeDistributor(offset: 0xF00, value: value, cpu: cpu)
+            markPending(Int(value & 0xF), before: before)
             try update(t)
             return
         }
@@ -220,7 +254,10 @@ struct GICQEMUSimulation {
                     if gic.enabled[irq] & (irq < 32 ? UInt8(1 << cpu) : 0xFF) == 0 { try emit(.enableIRQ, t, Int64(irq)) }
                 }
             }
+            let spi = o >= 0x820 && o < 0xC00 && o - 0x800 < numIRQ ? o - 0x800 : -1
+            let before = spi >= 0 ? pendingMask(spi) : 0
             gic.writeDistributor(offset: o, value: byte, cpu: cpu, size: 1)
+            if spi >= 0 { markPending(spi, before: before) }
             try update(t)
         }
     }
@@ -244,6 +281,8 @@ struct GICQEMUSimulation {
         let shown = gic.currentPending[v]
         let iar = gic.acknowledge(cpu: v)
         try emit(.acknowledge, tcgThread, Int64(v), Int64(shown))
+        // Still pending after the acknowledge (a level line high, another SGI source): pending anew.
+        if iar != GICv2.spurious, case let irq = Int(iar & 0x3FF), irq < numIRQ, pendingAt(irq, v) { pendingSince[v * numIRQ + irq] = lastEventNs }
         if iar != GICv2.spurious { try update(tcgThread) }
         try emit(.cpuRead, tcgThread, Int64(v), 0xC, Int64(iar))
         return iar
@@ -257,6 +296,31 @@ struct GICQEMUSimulation {
             if t >= endTime || eventCount >= maxEvents { break }
             now = max(now, t)
             try perform(action)
+        }
+        consequences()
+    }
+
+    /// An interrupt pending at the end of the run for longer than this was never serviced (the
+    /// analyzers' window: docs/ANALYZERS.md).
+    static let lostWindowNs: Int64 = 10_000_000
+
+    /// The consequences of faults still in effect at the end, as ground truth (CLI conventions: a
+    /// consequence is its own finding with `caused_by`): interrupts pending (enabled, targeted, not
+    /// active) for longer than the lost window on a CPU whose running priority an interrupt never
+    /// written to GICC_EOIR holds, at that interrupt's group priority or lower. A missing GICC_DIR
+    /// drops the priority and blocks only the interrupt itself (the primary finding).
+    mutating func consequences() {
+        let end = lastEventNs
+        let primaries = faults.truth.enumerated().filter { $0.element.causedBy == nil }
+        for (index, g) in primaries where g.fault == "gic-missing-eoi" {
+            let c = g.cpu, m = UInt8(1 << c)
+            guard c >= 0 && c < n, let x = g.irq, x < numIRQ, gic.active[x] & m != 0 else { continue }
+            let blocksFrom = gic.priority(x, cpu: c) & (~0 << ((gic.binaryPoint[c] & 7) + 1))
+            for i in 0..<numIRQ where i != x && gic.enabled[i] & m != 0 && gic.active[i] & m == 0 && pendingAt(i, c)
+                && gic.priority(i, cpu: c) >= blocksFrom && pendingSince[c * numIRQ + i] != .max && end - pendingSince[c * numIRQ + i] > Self.lostWindowNs {
+                faults.truth.append(GroundTruth(fault: g.fault, expect: "lost_interrupt", timeNs: pendingSince[c * numIRQ + i], cpu: c, irq: i,
+                                                detail: "interrupt \(i) left pending on CPU \(c) by the \(g.fault) fault", causedBy: index))
+            }
         }
     }
 
