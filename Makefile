@@ -28,6 +28,8 @@ run: build
 	$(BIN) sim x86-legacy --fault eoi-wrong-pin --seed 1 -o out/sim.irqt
 	$(BIN) info out/sim.irqt
 	$(BIN) analyze out/sim.irqt --score
+	$(BIN) analyze traces/qemu-arm64-virt-gicv2-smp2.log.zst
+	$(BIN) why traces/kvm/pvm-idt-fault.trace.txt --cpu 0 --vector 67
 	# analyze exits 1 when it finds something: here the masked pin's boot-time edge (info).
 	$(BIN) analyze traces/kvm/pvm-ioapic-edge.trace.txt || [ $$? -eq 1 ]
 
