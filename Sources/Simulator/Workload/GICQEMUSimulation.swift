@@ -28,7 +28,7 @@ import TraceFormat
 /// accesses do not name their CPU; the adapter takes the CPU of the last CPU-interface access, so
 /// the guest's SGIs are sent at irq exit (softirq / irq_work wakeups), right after the sender's own
 /// final IAR read, where the log tells who sent them even with more than two vCPUs.
-struct GICQEMUSimulation {
+struct GICQEMUSimulation: Simulation {
     enum Action {
         case device(Int, Int)                // device, queue: raise an interrupt
         case deviceBurst(Int, Int, Int)      // device, queue, interrupts left in the burst
@@ -290,20 +290,6 @@ struct GICQEMUSimulation {
 
     // MARK: run
 
-    mutating func run() throws {
-        try boot()
-        while let (t, action) = queue.pop() {
-            if t >= endTime || eventCount >= maxEvents { break }
-            now = max(now, t)
-            try perform(action)
-        }
-        consequences()
-    }
-
-    /// An interrupt pending at the end of the run for longer than this was never serviced (the
-    /// analyzers' window: docs/ANALYZERS.md).
-    static let lostWindowNs: Int64 = 10_000_000
-
     /// The consequences of faults still in effect at the end, as ground truth (CLI conventions: a
     /// consequence is its own finding with `caused_by`): interrupts pending (enabled, targeted, not
     /// active) for longer than the lost window on a CPU whose running priority an interrupt never
@@ -317,7 +303,7 @@ struct GICQEMUSimulation {
             guard c >= 0 && c < n, let x = g.irq, x < numIRQ, gic.active[x] & m != 0 else { continue }
             let blocksFrom = gic.priority(x, cpu: c) & (~0 << ((gic.binaryPoint[c] & 7) + 1))
             for i in 0..<numIRQ where i != x && gic.enabled[i] & m != 0 && gic.active[i] & m == 0 && pendingAt(i, c)
-                && gic.priority(i, cpu: c) >= blocksFrom && pendingSince[c * numIRQ + i] != .max && end - pendingSince[c * numIRQ + i] > Self.lostWindowNs {
+                && gic.priority(i, cpu: c) >= blocksFrom && pendingSince[c * numIRQ + i] != .max && end - pendingSince[c * numIRQ + i] > lostWindowNs {
                 faults.truth.append(GroundTruth(fault: g.fault, expect: "lost_interrupt", timeNs: pendingSince[c * numIRQ + i], cpu: c, irq: i,
                                                 detail: "interrupt \(i) left pending on CPU \(c) by the \(g.fault) fault", causedBy: index))
             }

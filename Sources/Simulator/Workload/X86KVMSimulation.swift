@@ -18,7 +18,7 @@ import TraceFormat
 ///   vector the IOAPIC's `kvm_ack_irq` and any re-delivery (ioapic.c kvm_ioapic_update_eoi_one);
 /// - idle vCPUs halt (`kvm_exit HLT`); IPIs are ICR writes (`kvm_apic_ipi`); TPR writes are
 ///   `kvm_apic: apic_write APIC_TASKPRI`; RTE writes are `kvm_mmio` to the IOAPIC window.
-struct X86KVMSimulation {
+struct X86KVMSimulation: Simulation {
     enum Action {
         case device(Int, Int)       // device, queue: raise an interrupt
         case deviceBurst(Int, Int, Int) // device, queue, interrupts left in the burst
@@ -168,20 +168,6 @@ struct X86KVMSimulation {
 
     // MARK: run
 
-    mutating func run() throws {
-        try boot()
-        while let (t, action) = queue.pop() {
-            if t >= endTime || eventCount >= maxEvents { break }
-            now = max(now, t)
-            try perform(action)
-        }
-        consequences()
-    }
-
-    /// A vector pending at the end of the run for longer than this was never serviced (the analyzers'
-    /// window: docs/ANALYZERS.md).
-    static let lostWindowNs: Int64 = 10_000_000
-
     /// The consequences of faults still in effect at the end, as ground truth (CLI conventions: a
     /// consequence is its own finding with `caused_by`): vectors pending for longer than the lost
     /// window on a vCPU with a vector stuck in service (those it blocks), a vCPU that was never woken,
@@ -205,7 +191,7 @@ struct X86KVMSimulation {
             }
             guard inEffect else { continue }
             for w in machine.apics[c].irr.vectors where Int(w) != g.vector && Int(w >> 4) <= blocksUpTo
-                && end - cpus[c].acceptedAt[Int(w)] > Self.lostWindowNs {
+                && end - cpus[c].acceptedAt[Int(w)] > lostWindowNs {
                 faults.truth.append(GroundTruth(fault: g.fault, expect: "lost_interrupt", timeNs: cpus[c].acceptedAt[Int(w)], cpu: c, vector: Int(w),
                                                 detail: "vector \(w) left pending on vCPU \(c) by the \(g.fault) fault", causedBy: index))
             }
