@@ -186,9 +186,3 @@ public enum Why {
         steps.first { !$0.ok }.map { "stopped at the \($0.stage): \($0.text)" }
     }
 }
-
-/// Nanoseconds as seconds with six decimals.
-func seconds(_ ns: Int64) -> String {
-    let frac = String(ns.magnitude % 1_000_000_000 / 1000)
-    return (ns < 0 ? "-" : "") + String(ns.magnitude / 1_000_000_000) + "." + String(repeating: "0", count: 6 - frac.count) + frac
-}

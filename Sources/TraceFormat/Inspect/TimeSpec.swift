@@ -40,3 +40,12 @@ public struct TimeSpec: Sendable, Equatable {
         return overflow ? .max : sum
     }
 }
+
+/// Nanoseconds as seconds with six decimals ("12.000345"), without floating point: how times are
+/// shown to users (the CLI, findings, `why`).
+public func seconds(_ ns: Int64) -> String {
+    let sign = ns < 0 ? "-" : ""
+    let m = ns.magnitude
+    let frac = String(m % 1_000_000_000 / 1000)
+    return sign + String(m / 1_000_000_000) + "." + String(repeating: "0", count: 6 - frac.count) + frac
+}

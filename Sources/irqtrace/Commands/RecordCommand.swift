@@ -77,11 +77,3 @@ func format(_ v: Double, _ digits: Int) -> String {
     let whole = scaled / Int64(p), frac = String(scaled % Int64(p))
     return digits == 0 ? String(whole) : String(whole) + "." + String(repeating: "0", count: digits - frac.count) + frac
 }
-
-/// Nanoseconds as seconds with six decimals ("12.000345"), without floating point.
-func seconds(_ ns: Int64) -> String {
-    let sign = ns < 0 ? "-" : ""
-    let m = ns.magnitude
-    let frac = String(m % 1_000_000_000 / 1000)
-    return sign + String(m / 1_000_000_000) + "." + String(repeating: "0", count: 6 - frac.count) + frac
-}
