@@ -22,7 +22,13 @@ struct Irqtrace: ParsableCommand {
 enum Entry {
     static func main() {
         do {
-            var command = try Irqtrace.parseAsRoot()
+            // `irqtrace record … -- COMMAND ARGS…`: the command is not irqtrace's to parse.
+            var args = Array(CommandLine.arguments.dropFirst())
+            if args.first == "record", let dashes = args.firstIndex(of: "--") {
+                RecordCommand.passthrough = Array(args[(dashes + 1)...])
+                args = Array(args[..<dashes])
+            }
+            var command = try Irqtrace.parseAsRoot(args)
             try command.run()
         } catch let error as IrqtraceError {
             Console.error(error.description)

@@ -21,6 +21,8 @@ public struct TraceMetadata: Codable, Sendable, Equatable {
     public var simulation: SimulationInfo?
     /// For simulated traces: every injected fault, with the finding a correct analyzer reports.
     public var groundTruth: [GroundTruth]?
+    /// For live recordings: host facts, the recorder's settings and what was lost.
+    public var live: LiveRecordingInfo?
 
     public init(source: SourceKind, arch: Architecture = .unknown, clock: ClockDomain = .none,
                 kvmFlavour: String? = nil, topology: Topology = Topology(), commandLine: [String] = [],
@@ -46,11 +48,14 @@ public struct TraceMetadata: Codable, Sendable, Equatable {
         case qemuVersion = "qemu_version"
         case simulation
         case groundTruth = "ground_truth"
+        case live
     }
 
     /// The source whose vocabulary the events are in: a simulated trace is read as the real source
     /// it imitates (ftrace text for KVM tracepoints, a QEMU log for QEMU events).
     public var vocabularySource: SourceKind {
+        // A live tracefs recording holds the lines trace-cmd report prints for its records.
+        if source == .tracefsLive { return .traceDat }
         guard source == .simulator, let s = simulation else { return source }
         return s.output.hasPrefix("qemu") ? .qemuLog : .ftraceText
     }

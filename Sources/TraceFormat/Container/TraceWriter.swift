@@ -87,6 +87,13 @@ public final class TraceWriter {
         chunk.reset()
     }
 
+    /// Writes the pending chunk (and the file header, even with no events yet) and hands the bytes to
+    /// the kernel: for live recorders, so a process killed after this loses nothing before it.
+    public func sync() throws {
+        try flushChunk()
+        try output.sync()
+    }
+
     /// Writes the last chunk, the footer and the trailer, and commits the output.
     public func finish() throws {
         try flushChunk()

@@ -10,6 +10,8 @@ import Darwin
 public final class OutputFile {
     enum Target {
         case file(fd: Int32, temporary: String, final: String)
+        /// Written in place (live recordings): what is on disk stays readable if the process dies.
+        case inPlace(fd: Int32, path: String)
         case standardOutput
         case memory
     }
@@ -44,6 +46,22 @@ public final class OutputFile {
     /// An output kept in memory (``memory``).
     public init() { target = .memory }
 
+    /// A file written under its final name as data arrives, for recorders that must leave a readable
+    /// file behind if they are killed: ``sync()`` pushes buffered bytes to the kernel, ``abort()``
+    /// keeps what was written.
+    public init(inPlace path: String) throws {
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else {
+            throw IrqtraceError("cannot create \(path): \(String(cString: strerror(errno)))",
+                                hint: "check that the folder exists and is writable")
+        }
+        target = .inPlace(fd: fd, path: path)
+        buffer.reserveCapacity(1 << 20)
+    }
+
+    /// Hands buffered bytes to the kernel (a process killed after this loses none of them).
+    public func sync() throws { try flush() }
+
     public func write(_ bytes: UnsafeRawBufferPointer) throws {
         offset += bytes.count
         if case .memory = target { memory.append(contentsOf: bytes); return }
@@ -58,6 +76,7 @@ public final class OutputFile {
         let fd: Int32
         switch target {
         case .file(let f, _, _): fd = f
+        case .inPlace(let f, _): fd = f
         case .standardOutput: fd = 1
         case .memory: return
         }
@@ -89,6 +108,11 @@ public final class OutputFile {
                 throw IrqtraceError("cannot rename the output to \(final): \(message)")
             }
         }
+        if case .inPlace(let fd, let path) = target {
+            guard fsync(fd) == 0 || errno == EINVAL, close(fd) == 0 else {
+                throw IrqtraceError("cannot write \(path): \(String(cString: strerror(errno)))")
+            }
+        }
     }
 
     /// Drops a file output: the final name is left untouched.
@@ -98,6 +122,10 @@ public final class OutputFile {
         if case .file(let fd, let temporary, _) = target {
             close(fd)
             unlink(temporary)
+        }
+        if case .inPlace(let fd, _) = target {
+            try? flush()
+            close(fd)
         }
     }
 
