@@ -65,6 +65,11 @@ enum StopSignals {
     nonisolated(unsafe) static var received: Int32 = 0
 
     static func install() {
+        // A parent may have left them blocked (the mask is inherited across exec).
+        var set = sigset_t()
+        sigemptyset(&set)
+        for sig in [SIGINT, SIGTERM, SIGHUP] { sigaddset(&set, sig) }
+        sigprocmask(SIG_UNBLOCK, &set, nil)
         for sig in [SIGINT, SIGTERM, SIGHUP] {
             var action = sigaction()
             action.__sigaction_handler.sa_handler = { s in StopSignals.received = s }

@@ -22,20 +22,23 @@ public struct LiveEventSet: Sendable, Equatable {
     }
 
     /// The interrupt path: x86 (arch/x86/kvm/trace.h, irq.h users) and arm64 (arch/arm64/kvm/trace_arm.h,
-    /// vgic/trace.h). kvm_mmio and kvm_apic carry emulated LAPIC/IOAPIC accesses (all of them on PVM).
+    /// vgic/trace.h). kvm_mmio and kvm_apic carry emulated LAPIC/IOAPIC accesses (all of them on PVM),
+    /// kvm_pio the 8259's.
     public static let kvmInterruptPath: [String] = [
         "kvm_exit", "kvm_entry", "kvm_msi_set_irq", "kvm_set_irq", "kvm_ioapic_set_irq", "kvm_ioapic_delayed_eoi_inj",
         "kvm_pic_set_irq", "kvm_apic_accept_irq", "kvm_apicv_accept_irq", "kvm_apicv_inhibit_changed", "kvm_eoi",
         "kvm_pv_eoi", "kvm_inj_virq", "kvm_apic_ipi", "kvm_apic", "kvm_mmio", "kvm_pi_irte_update", "kvm_ack_irq",
         "kvm_vcpu_wakeup", "kvm_avic_incomplete_ipi", "kvm_avic_unaccelerated_access", "kvm_avic_ga_log",
         "kvm_avic_kick_vcpu_slowpath", "kvm_avic_doorbell", "kvm_wait_lapic_expire", "kvm_userspace_exit",
+        // 8259 programming (ICW/OCW through ports 0x20/0x21/0xa0/0xa1) and ELCR: the PIC model needs them
+        "kvm_pio",
         // arm64
         "kvm_irq_line", "vgic_update_irq_pending", "kvm_timer_update_irq", "kvm_wfx_arm64", "kvm_timer_emulate",
         "kvm_get_timer_map",
     ]
     /// Never on by default: the instruction emulator and MMU notifiers flood the buffer (real-sources.md).
     public static let kvmNoise: Set<String> = ["kvm_emulate_insn", "kvm_age_hva", "kvm_test_age_hva", "kvm_fpu",
-                                               "kvm_unmap_hva_range", "kvm_page_fault", "kvm_pio"]
+                                               "kvm_unmap_hva_range", "kvm_page_fault"]
 
     public static let defaultSpec = "kvm-irq"
 

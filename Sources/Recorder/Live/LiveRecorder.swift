@@ -65,6 +65,10 @@ public final class LiveRecorder {
 
     public func run(status: ((String) -> Void)? = nil) throws -> LiveRecordResult {
         let started = monotonicNs()
+        // Before anything that can leave state behind: a signal from here on stops cleanly.
+        StopSignals.received = 0
+        StopSignals.install()
+        defer { StopSignals.restore() }
         let tracefs = try Tracefs.locate(mount: options.mount)
         let stale = TracefsInstance.removeStale(in: tracefs)
         let available = tracefs.availableEvents()
@@ -74,9 +78,6 @@ public final class LiveRecorder {
 
         let instance = try TracefsInstance(tracefs: tracefs)
         defer { instance.remove() }
-        StopSignals.received = 0
-        StopSignals.install()
-        defer { StopSignals.restore() }
 
         // Configure the instance; nothing global is touched.
         try instance.write("tracing_on", "0")

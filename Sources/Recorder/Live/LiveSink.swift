@@ -78,7 +78,7 @@ final class LiveSink {
     /// Writes the pending chunk to disk; rotates segments in flight-recorder mode.
     func sync() throws {
         try writer.sync()
-        guard let ring = ringBytes, writer.bytesWritten >= max(64 << 10, ring / 4) else { return }
+        guard let ring = ringBytes, writer.bytesWritten >= max(16 << 10, ring / 4) else { return }
         writer.metadata = metadata
         try writer.finish()
         segments.append((currentPath, writer.bytesWritten, writer.eventCount))

@@ -51,6 +51,7 @@ struct InfoCommand: ParsableCommand {
                              ("output", .string(sim.output)), ("faults", .array(sim.faults.map { .string($0) }))])
                 } ?? .null),
                 ("ground_truth", m.groundTruth.map { truth in .array(truth.map(groundTruthJSON)) } ?? .null),
+                ("live", m.live.map(liveJSON) ?? .null),
                 ("events", .int(events)),
                 ("templates", .int(reader.catalog.count)),
                 ("bytes_per_event", events > 0 ? .double(Double(reader.fileSize) / Double(events)) : .null),
@@ -74,6 +75,19 @@ struct InfoCommand: ParsableCommand {
             for g in m.groundTruth ?? [] {
                 s += "  \(g.causedBy.map { "(consequence of #\($0)) " } ?? "")fault \(g.fault) at \(seconds(g.timeNs)) cpu \(g.cpu)\(g.vector.map { " vector \($0)" } ?? "")\(g.irq.map { " irq \($0)" } ?? ""): expect \(g.expect) — \(g.detail)\n"
             }
+        }
+        if let l = m.live {
+            s += "live:      \(l.method)\(l.instance.map { " instance \($0)" } ?? ""), clock \(l.traceClock ?? "?"), \(l.bufferKB.map { "\($0) KiB/CPU, " } ?? "")"
+                + "\(l.hostCPUs.map { "\($0) host CPUs" } ?? "")\(l.kvmModules.map { ", modules " + $0.joined(separator: " ") } ?? "")"
+                + "\(l.apicv.map { ", apicv \($0 ? "on" : "off")" } ?? "")\(l.avic.map { ", avic \($0 ? "on" : "off")" } ?? "")\n"
+            s += "           kernel \(l.kernelVersion ?? "?")\n"
+            if let d = l.durationNs {
+                s += "           \(format(Double(d) / 1e9, 3)) s, stopped by \(l.stopReason ?? "?"); lost events \(l.lostEvents ?? 0)"
+                    + "\(l.missedMarkers.map { ", missed-event marks \($0)" } ?? "")\(l.ringDroppedEvents.map { ", dropped from the ring \($0)" } ?? "")\n"
+            } else {
+                s += "           (no final record: the recorder did not finish)\n"
+            }
+            if let e = l.events { s += "           events: \(e.joined(separator: " "))\n" }
         }
         for i in m.inputs {
             s += "input:     \(i.path) (\(i.format), \(i.bytes) bytes, \(i.lines) lines, \(i.events) events, \(i.malformedLines) malformed)\n"
@@ -99,6 +113,23 @@ struct InfoCommand: ParsableCommand {
 func pad(_ v: Int, _ width: Int) -> String {
     let s = String(v)
     return s.count >= width ? s : String(repeating: " ", count: width - s.count) + s
+}
+
+/// A live recording's facts as JSON (the metadata's keys).
+func liveJSON(_ l: LiveRecordingInfo) -> JSONValue {
+    func int(_ v: Int?) -> JSONValue { v.map { .int($0) } ?? .null }
+    func str(_ v: String?) -> JSONValue { v.map { .string($0) } ?? .null }
+    func bool(_ v: Bool?) -> JSONValue { v.map { .bool($0) } ?? .null }
+    return .object([
+        ("method", .string(l.method)), ("kernel_version", str(l.kernelVersion)), ("host_cpus", int(l.hostCPUs)),
+        ("kvm_modules", l.kvmModules.map { .array($0.map { .string($0) }) } ?? .null),
+        ("apicv", bool(l.apicv)), ("avic", bool(l.avic)), ("trace_clock", str(l.traceClock)), ("instance", str(l.instance)),
+        ("buffer_kb", int(l.bufferKB)), ("events", l.events.map { .array($0.map { .string($0) }) } ?? .null),
+        ("ring_bytes", int(l.ringBytes)), ("ring_dropped_events", int(l.ringDroppedEvents)),
+        ("duration_ns", l.durationNs.map { .int($0) } ?? .null), ("stop_reason", str(l.stopReason)),
+        ("lost_by_cpu", l.lostByCPU.map { d in .object(d.sorted { Int($0.key) ?? 0 < Int($1.key) ?? 0 }.map { ($0.key, .int($0.value)) }) } ?? .null),
+        ("lost_events", int(l.lostEvents)), ("missed_markers", int(l.missedMarkers)),
+    ])
 }
 
 /// One ground-truth entry as JSON: "vector" or "irq" (or both) as the fault concerns them.

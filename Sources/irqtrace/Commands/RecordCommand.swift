@@ -38,6 +38,9 @@ struct RecordCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Live: stop when halt:VCPU:SECONDS holds (VCPU a number or 'any'): a vCPU halted longer than that.", valueName: "trigger"))
     var stopOn: [String] = []
 
+    @Option(name: .long, help: ArgumentHelp("Live: seconds between chunks written to disk (a killed recorder loses at most about this much).", valueName: "seconds"))
+    var flushInterval = 1.0
+
     @Flag(name: .long, help: "Live: never mount tracefs (fail when it is not mounted).")
     var noMount = false
 
@@ -71,6 +74,7 @@ struct RecordCommand: ParsableCommand {
             throw ValidationError("-- COMMAND, --duration, --ring and --stop-on are for live recording (no input files)")
         }
         if inputs.isEmpty && output == "-" { throw ValidationError("live recording writes a file: give -o OUT.irqt") }
+        guard flushInterval >= 0.01 && flushInterval <= 60 else { throw ValidationError("--flush-interval must be 0.01...60 seconds") }
         if let ring, RecordCommand.parseSize(ring) == nil { throw ValidationError("--ring \(ring): expected a size such as 64M") }
         guard chunkSize >= 1024 else { throw ValidationError("--chunk-size must be at least 1024") }
         if json && output == "-" { throw ValidationError("--json and -o - both write to standard output") }
@@ -117,6 +121,8 @@ extension RecordCommand {
         o.command = command
         o.level = level ?? 3
         o.mount = !noMount
+        o.flushInterval = flushInterval
+        o.pollInterval = min(0.1, flushInterval / 2)
         o.ringBytes = ring.flatMap(RecordCommand.parseSize)
         o.stopOn = try stopOn.map { try StopTrigger(parsing: $0) }
         o.progress = isatty(2) != 0
