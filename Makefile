@@ -34,6 +34,7 @@ run: build
 	$(BIN) analyze traces/kvm/pvm-ioapic-edge.trace.txt || [ $$? -eq 1 ]
 
 test: setup
+	@if [ "$$(id -u)" = 0 ]; then scripts/guest-kit.sh; else echo "make test: not root: no guest kit, tracefs or KVM; the live-recording tests will be skipped" >&2; fi
 	$(SWIFT) build --product irqtrace
 	$(SWIFT) test
 

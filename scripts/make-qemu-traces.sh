@@ -21,6 +21,9 @@
 #   ONLY="name1 name2"         only record these traces (names without .log.zst);
 #                              ONLY=none just rewrites traces/README.md
 #   QEMU_TIMEOUT=120           seconds before a QEMU run is killed
+#   PREPARE_ONLY=0             1 = only prepare the guest kit (packages, kernels,
+#                              initramfs, disk) and write $WORK/guest.env, for the
+#                              `record --qemu` tests (scripts/guest-kit.sh)
 # shellcheck disable=SC2054  # commas below are inside QEMU option strings
 set -euo pipefail
 
@@ -186,6 +189,13 @@ if [ ! -f "$DISK" ] || [ "$(stat -c %s "$DISK")" != $((16 * 1024 * 1024)) ]; the
     rm -f "$DISK"
     # 16 MiB with real (non-sparse) data so reads are not all-zero pages.
     dd if=/dev/urandom of="$DISK" bs=1M count=16 status=none
+fi
+
+if [ "${PREPARE_ONLY:-0}" = 1 ]; then
+    printf '%s\n' "VMLINUZ_AMD64=$VMLINUZ_AMD64" "INITRD_AMD64=$WORK/initrd-amd64.gz" \
+        "VMLINUZ_ARM64=$VMLINUZ_ARM64" "INITRD_ARM64=$WORK/initrd-arm64.gz" "DISK=$DISK" >"$WORK/guest.env"
+    log "guest kit ready: $WORK/guest.env"
+    exit 0
 fi
 
 # -------------------------------------------------------------- trace events

@@ -13,7 +13,7 @@ final class LiveSink {
     var metadata: TraceMetadata
     let level: Int32
     let ringBytes: Int?
-    private var writer: TraceWriter
+    private(set) var writer: TraceWriter
     private var segments: [(path: String, bytes: Int, events: Int)] = []
     private var segmentIndex = 0
     private var currentPath: String

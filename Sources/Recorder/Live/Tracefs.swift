@@ -88,10 +88,11 @@ func readBytes(_ path: String, limit: Int = 64 << 20) -> [UInt8]? {
 }
 
 /// Writes `value` to a tracefs control file (one write, as the kernel expects).
-func writeText(_ path: String, _ value: String, append: Bool = false) throws {
-    let fd = open(path, O_WRONLY | O_CLOEXEC | (append ? O_APPEND : O_TRUNC))
+func writeText(_ path: String, _ value: String, append: Bool = false, create: Bool = false) throws {
+    let fd = open(path, O_WRONLY | O_CLOEXEC | (append ? O_APPEND : O_TRUNC) | (create ? O_CREAT : 0), 0o600)
     guard fd >= 0 else {
-        throw IrqtraceError("cannot open \(path) for writing: \(String(cString: strerror(errno)))", hint: "irqtrace record needs root for tracefs")
+        throw IrqtraceError("cannot open \(path) for writing: \(String(cString: strerror(errno)))",
+                            hint: create ? "check the folder" : "irqtrace record needs root for tracefs")
     }
     defer { close(fd) }
     let bytes = Array(value.utf8)

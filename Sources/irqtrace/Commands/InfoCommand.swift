@@ -77,7 +77,7 @@ struct InfoCommand: ParsableCommand {
             }
         }
         if let l = m.live {
-            s += "live:      \(l.method)\(l.instance.map { " instance \($0)" } ?? ""), clock \(l.traceClock ?? "?"), \(l.bufferKB.map { "\($0) KiB/CPU, " } ?? "")"
+            s += "live:      \(l.method)\(l.instance.map { " instance \($0)" } ?? "")\(l.traceClock.map { ", clock \($0)" } ?? ""), \(l.bufferKB.map { "\($0) KiB/CPU, " } ?? "")"
                 + "\(l.hostCPUs.map { "\($0) host CPUs" } ?? "")\(l.kvmModules.map { ", modules " + $0.joined(separator: " ") } ?? "")"
                 + "\(l.apicv.map { ", apicv \($0 ? "on" : "off")" } ?? "")\(l.avic.map { ", avic \($0 ? "on" : "off")" } ?? "")\n"
             s += "           kernel \(l.kernelVersion ?? "?")\n"

@@ -41,6 +41,9 @@ struct RecordCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Live: seconds between chunks written to disk (a killed recorder loses at most about this much).", valueName: "seconds"))
     var flushInterval = 1.0
 
+    @Flag(name: .long, help: "Live: record a QEMU run (the command after --) from its trace events instead of tracefs.")
+    var qemu = false
+
     @Flag(name: .long, help: "Live: never mount tracefs (fail when it is not mounted).")
     var noMount = false
 
@@ -74,6 +77,8 @@ struct RecordCommand: ParsableCommand {
             throw ValidationError("-- COMMAND, --duration, --ring and --stop-on are for live recording (no input files)")
         }
         if inputs.isEmpty && output == "-" { throw ValidationError("live recording writes a file: give -o OUT.irqt") }
+        if qemu && !inputs.isEmpty { throw ValidationError("--qemu records a QEMU run: give its command after --, not input files") }
+        if qemu && !stopOn.isEmpty { throw ValidationError("--stop-on reads kvm tracepoints; it does not apply to --qemu") }
         guard flushInterval >= 0.01 && flushInterval <= 60 else { throw ValidationError("--flush-interval must be 0.01...60 seconds") }
         if let ring, RecordCommand.parseSize(ring) == nil { throw ValidationError("--ring \(ring): expected a size such as 64M") }
         guard chunkSize >= 1024 else { throw ValidationError("--chunk-size must be at least 1024") }
@@ -113,6 +118,7 @@ struct RecordCommand: ParsableCommand {
 extension RecordCommand {
     /// `irqtrace record -o OUT` with no inputs: live from tracefs (Recorder/Live).
     func runLive() throws {
+        if qemu { return try runQEMU() }
         var o = LiveRecordOptions(output: output)
         o.duration = duration
         o.events = events
@@ -129,6 +135,24 @@ extension RecordCommand {
         o.commandLine = ["irqtrace"] + CommandLine.arguments.dropFirst()
         let result = try LiveRecorder(options: o).run { line in Console.write("\r\u{1B}[K" + line) }
         if o.progress { Console.write("\r\u{1B}[K") }
+        try summarize(result)
+    }
+
+    /// `irqtrace record --qemu -o OUT -- qemu-system-… ARGS`.
+    func runQEMU() throws {
+        var o = QEMULiveOptions(output: output, command: command)
+        o.duration = duration
+        o.level = level ?? 3
+        o.flushInterval = flushInterval
+        o.ringBytes = ring.flatMap(RecordCommand.parseSize)
+        o.progress = isatty(2) != 0
+        o.commandLine = ["irqtrace"] + CommandLine.arguments.dropFirst()
+        let result = try QEMULiveRecorder(options: o).run { line in Console.write("\r\u{1B}[K" + line) }
+        if o.progress { Console.write("\r\u{1B}[K") }
+        try summarize(result)
+    }
+
+    func summarize(_ result: LiveRecordResult) throws {
         for name in result.staleInstancesRemoved { Console.note("removed tracefs instance \(name) left by a recorder that died") }
         try report(result.diagnostics, strict: false)
         let seconds = Double(result.durationNs) / 1e9
