@@ -114,6 +114,8 @@ struct TextImporter<Tokenizer: LineTokenizer> {
             }
             k += 1
         }
+        // No time on the line (trace-cmd's "CPU:N [M EVENTS DROPPED]"): it takes the time given.
+        parsed.time = exact
     }
 
     private static func append(_ line: UnsafeRawBufferPointer, _ parsed: inout ParsedLine, _ rendered: inout [UInt8],

@@ -134,43 +134,28 @@ public final class LiveRecorder {
             "IRQTRACE_INSTANCE": instance.path, "IRQTRACE_TRACE_MARKER": instance.file("trace_marker")])
         defer { child?.stop() }
 
-        var pending = [[RingPage]](repeating: [], count: readers.cpuCount)
-        var seenMax: UInt64 = 0          // latest time read so far
-        var releaseBound: UInt64 = 0     // latest time read one poll earlier
-        var bytesRead = 0
+        let collector = PageCollector(readers: readers, pollInterval: min(0.02, options.pollInterval))
+        collector.start()
+        var collectorStopped = false
+        defer { if !collectorStopped { collector.stop() } }
+        var releaseBound: UInt64 = 0     // latest time read one loop earlier
         var missedMarkers = 0
+        var missedKnown = 0
         var lostUnknown = 0
         var lastFlush = monotonicNs()
         var stopReason = ""
         let cmdlinesPath = tracefs.path("saved_cmdlines")
 
         func release(upTo bound: UInt64?) throws {
-            var w = bound ?? UInt64.max
-            if bound != nil {
-                // Never split a page: lower the bound below any page that straddles it.
-                var lowered = true
-                while lowered {
-                    lowered = false
-                    for list in pending {
-                        if let p = list.first(where: { $0.lastTS > w }), p.firstTS <= w, p.firstTS > 0 {
-                            w = p.firstTS - 1; lowered = true
-                        }
-                    }
+            let taken = collector.take(upTo: bound)
+            guard taken.contains(where: { !$0.isEmpty }) else { return }
+            for list in taken {
+                for p in list where p.missed != 0 {
+                    missedMarkers += 1
+                    if p.missed < 0 { lostUnknown += 1 } else { missedKnown += p.missed }
                 }
             }
-            var slices: [ArraySlice<RingPage>] = []
-            var any = false
-            for cpu in pending.indices {
-                let n = pending[cpu].firstIndex { $0.lastTS > w } ?? pending[cpu].count
-                slices.append(pending[cpu][0..<n])
-                if n > 0 { any = true }
-            }
-            guard any else { return }
-            for s in slices {
-                for p in s where p.missed != 0 { missedMarkers += 1; if p.missed < 0 { lostUnknown += 1 } }
-            }
-            let bytes = image.image(pages: slices, cmdlines: readBytes(cmdlinesPath) ?? [])
-            for cpu in pending.indices { pending[cpu].removeFirst(slices[cpu].count) }
+            let bytes = image.image(pages: taken.map { $0[...] }, cmdlines: readBytes(cmdlinesPath) ?? [])
             if triggers.isEmpty {
                 try sink.importImage(bytes, clock: clockDomain, diagnostics: &diagnostics)
             } else {
@@ -180,24 +165,25 @@ public final class LiveRecorder {
             }
         }
 
+        var seenMax: UInt64 = 0
         var seenMaxAt = monotonicNs()    // when seenMax last moved (for the trace-time estimate)
         while true {
-            let got = try readers.drain(into: &pending)
-            bytesRead += got
+            try collector.check()
             let now = monotonicNs()
-            for list in pending { if let l = list.last?.lastTS, l > seenMax { seenMax = l; seenMaxAt = now } }
+            let latest = collector.latest
+            if latest > seenMax { seenMax = latest; seenMaxAt = now }
             if let d = options.duration, Double(now - started) / 1e9 >= d { stopReason = "duration"; break }
             if StopSignals.received != 0 { stopReason = "signal \(StopSignals.received)"; break }
             if let c = child, c.exited { stopReason = "command exited"; break }
             if !triggers.isEmpty, let t = triggers.fired(now: Int64(clamping: seenMax) + (now - seenMaxAt)) {
                 stopReason = "trigger: \(t)"; break
             }
-            if Double(now - lastFlush) / 1e9 >= options.flushInterval || pending.reduce(0, { $0 + $1.count }) * pageSize > 32 << 20 {
+            if Double(now - lastFlush) / 1e9 >= options.flushInterval || collector.pendingPageCount * pageSize > 32 << 20 {
                 try release(upTo: releaseBound)
                 try sink.sync()
                 lastFlush = now
                 if options.progress, let status {
-                    status("recording: \(sink.events) events, \(sink.bytesWritten) bytes written, \(missedMarkers) missed-event marks")
+                    status("recording: \(sink.events) events, \(sink.bytesWritten) bytes written, \(missedKnown) events dropped by the kernel")
                 }
             }
             releaseBound = seenMax
@@ -206,14 +192,19 @@ public final class LiveRecorder {
 
         // Stop: no new events, read what is left, write everything.
         try? instance.write("tracing_on", "0")
-        bytesRead += try readers.drain(into: &pending)
+        collector.stop()
+        collectorStopped = true
+        collector.drainOnce()
+        try collector.check()
         try release(upTo: nil)
+        let bytesRead = collector.bytesRead
         readers.close()
         child?.stop()
 
         // Lost events: overruns the kernel counted (per CPU) plus markers in the data.
         var lostByCPU: [String: Int] = [:]
         var lost = 0
+        _ = lostUnknown
         for cpu in 0..<readers.cpuCount {
             guard let stats = instance.read("per_cpu/cpu\(cpu)/stats") else { continue }
             var n = 0
@@ -229,6 +220,9 @@ public final class LiveRecorder {
         live.durationNs = ended - started
         live.stopReason = stopReason
         live.lostByCPU = lostByCPU
+        // The kernel's overrun counters and the missed-events counts on the pages describe the same
+        // losses from two sides; report the larger.
+        lost = max(lost, missedKnown)
         live.lostEvents = lost
         live.missedMarkers = missedMarkers
         let finalMeta = try sink.finish(live: live)

@@ -119,7 +119,8 @@ struct TraceDatImport {
             records += 1
             line.removeAll(keepingCapacity: true)
             run.appendMissedLine(s, &line)
-            try textLine(path: path, exactTime: nil, diagnostics: &diagnostics, observe: observe)
+            // The marker prints no time: it takes the time of the record after the gap.
+            try textLine(path: path, exactTime: Int64(bitPattern: s.recTS), diagnostics: &diagnostics, observe: observe)
         }
         records += 1
         guard let e = event else {
