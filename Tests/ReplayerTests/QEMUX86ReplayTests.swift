@@ -25,12 +25,12 @@ func replay(lines: [String]) throws -> ReplayReport {
     try replay(text: Array(lines.joined(separator: "\n").utf8))
 }
 
-func replay(text: [UInt8]) throws -> ReplayReport {
+func replay(text: [UInt8], midFlight: Bool = false) throws -> ReplayReport {
     let path = FileManager.default.temporaryDirectory.appendingPathComponent("irqtrace-replay-\(UUID().uuidString).log").path
     FileManager.default.createFile(atPath: path, contents: Data(text))
     defer { try? FileManager.default.removeItem(atPath: path) }
     let (reader, _) = try Recorder.open(path)
-    return try Replayer.check(reader)
+    return try Replayer.check(reader, midFlight: midFlight)
 }
 
 @Suite("Replay of real QEMU x86 traces")

@@ -119,6 +119,7 @@ public final class LiveRecorder {
         live.bufferKB = options.bufferKB
         live.events = set.events.map(\.description)
         live.ringBytes = options.ringBytes
+        live.midFlight = options.command.isEmpty
         var metadata = TraceMetadata(source: .tracefsLive, arch: facts.architecture, clock: clockDomain,
                                      kvmFlavour: facts.kvmFlavour, commandLine: options.commandLine,
                                      host: facts.hostname, kernel: facts.kernelRelease)
@@ -225,6 +226,7 @@ public final class LiveRecorder {
         lost = max(lost, missedKnown)
         live.lostEvents = lost
         live.missedMarkers = missedMarkers
+        live.midFlight = options.command.isEmpty || sink.droppedEvents > 0
         let finalMeta = try sink.finish(live: live)
         var usage = rusage()
         getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)

@@ -54,8 +54,8 @@ public struct KVMX86Adapter {
         var delegatesDeliveryToGuestEOI: Bool { self != .pvm }
     }
     public let flavour: Flavour
-    public private(set) var machine = X86Machine(vcpus: 0, behaviour: .kvm)
-    public private(set) var report: ReplayReport
+    public internal(set) var machine = X86Machine(vcpus: 0, behaviour: .kvm)
+    public internal(set) var report: ReplayReport
 
     /// APIC ID (KVM prints the vcpu_id, equal to the initial APIC ID) → index in `machine.apics`.
     var apicIndex: [UInt32: Int] = [:]
@@ -82,7 +82,7 @@ public struct KVMX86Adapter {
         case chip, port, coalesced, state, vcpu, reason
     }
 
-    enum Kind { case mmio, apic, msi, setIRQ, ioapicSetIRQ, accept, eoi, ack, ipi, wakeup, inject, pvEOI, apicvAccept, entry, exit, picSetIRQ, pio, postedIRTE }
+    enum Kind { case mmio, apic, msi, setIRQ, ioapicSetIRQ, accept, eoi, ack, ipi, wakeup, inject, pvEOI, apicvAccept, entry, exit, picSetIRQ, pio, postedIRTE, delayedEOI }
     /// When each vector was accepted, by (APIC, vector), and on which CPU's clock.
     var acceptTimes: [UInt64: Int64] = [:]
     var acceptCPUs: [UInt64: Int32] = [:]
@@ -121,6 +121,9 @@ public struct KVMX86Adapter {
     /// When set, every model transition is appended to ``transitions`` (for the analyzers); the
     /// consumer drains the buffer as it goes.
     public var recordTransitions = false
+    /// The trace starts mid-flight (docs/RECORDING.md): observations about state from before it are adopted.
+    public var midFlight = false
+    var mid = MidFlightKnowledge()
     public var transitions: [Transition] = []
     /// Pins the guest has unmasked at least once (an edge on a pin never unmasked is boot noise).
     var everUnmasked: UInt32 = 0
@@ -301,6 +304,7 @@ public struct KVMX86Adapter {
         case "kvm_pic_set_irq": .picSetIRQ
         case "kvm_pio": .pio
         case "kvm_pi_irte_update": .postedIRTE
+        case "kvm_ioapic_delayed_eoi_inj": .delayedEOI
         default: nil
         }
     }
@@ -308,7 +312,9 @@ public struct KVMX86Adapter {
     mutating func apic(_ id: UInt32) -> Int {
         if let k = apicIndex[id] { return k }
         var a = LocalAPIC(id: id, behaviour: .kvm)
-        a.spiv = 0xFF
+        // From reset the LAPIC is software-disabled until the guest writes SPIV; a running guest's
+        // (mid-flight) was enabled long before the trace.
+        a.spiv = midFlight ? 0x1FF : 0xFF
         machine.apics.append(a)
         apicIndex[id] = machine.apics.count - 1
         return machine.apics.count - 1
@@ -359,9 +365,12 @@ public struct KVMX86Adapter {
         switch offset {
         case 0x80:
             machine.apics[k].tpr = UInt8(truncatingIfNeeded: value)
+            mid.tprKnown.insert(machine.apics[k].id)
             if recordTransitions { transitions.append(Transition(.priorityWritten, event: -1, time: lastTime, cpu: Int32(machine.apics[k].id), value: Int64(value))) }
         case 0xF0: machine.apics[k].writeSPIV(value)
-        case 0xD0: machine.apics[k].writeLDR(value)
+        case 0xD0:
+            machine.apics[k].writeLDR(value)
+            mid.ldrKnown.insert(machine.apics[k].id)
         case 0xE0: machine.apics[k].writeDFR(value)
         case 0x320...0x370 where offset % 0x10 == 0:
             let id = machine.apics[k].id
@@ -428,6 +437,8 @@ public struct KVMX86Adapter {
         let thread = b.threads[i]
         func n(_ field: Field) -> Int64 { f.number(field, b, i) ?? 0 }
         func text(_ field: Field) -> String { f.text(field, b, i, catalog[b.templates[i]]) ?? "" }
+        // Mid-flight: the first interrupt event of a thread may continue a KVM call begun before the trace.
+        let firstOnThread = midFlight && mid.threadsSeen.insert(thread).inserted
         // KVM traces the IOAPIC's acks (and re-deliveries) of a level EOI right after its kvm_eoi, on
         // the same thread (kvm_ioapic_update_eoi_one): any other event there means the rest never came.
         if threadsAwaitingAcks > 0, kind != .ack && kind != .accept, let missed = pendingAcks[thread], !missed.isEmpty {
@@ -440,7 +451,8 @@ public struct KVMX86Adapter {
         }
         // A message's acceptances follow it on its thread (kvm_pic_set_irq may come between, an IOAPIC
         // ack and its re-delivery too); any other event there means its KVM call is over.
-        if !openThreads.isEmpty, kind != .accept && kind != .apicvAccept && kind != .picSetIRQ && kind != .ack, openThreads.contains(thread) {
+        if !openThreads.isEmpty, kind != .accept && kind != .apicvAccept && kind != .picSetIRQ && kind != .ack,
+           !(midFlight && kind == .delayedEOI), openThreads.contains(thread) {
             closeSends(at: (b.firstEventIndex + i, b.times[i]), thread: thread, observed: "no acceptance before this event on the sending thread")
         }
 
@@ -452,6 +464,7 @@ public struct KVMX86Adapter {
                 // A read of a redirection entry through the IOAPIC window.
                 guard gpa == 0xFEC0_0010, let expected = machine.ioapic.readRegister(select: machine.ioapic.registerSelect) else { return }
                 report.observationsTotal += 1
+                if midFlight, expected != value, adoptIOAPICRead(value: value) { return }
                 report.observationsChecked += 1
                 if expected != value {
                     diverge(b, i, "IOAPIC register 0x\(String(machine.ioapic.registerSelect, radix: 16)) read",
@@ -467,11 +480,14 @@ public struct KVMX86Adapter {
             }
             if gpa == 0xFEC0_0000 {
                 machine.ioapic.registerSelect = UInt8(truncatingIfNeeded: value)
+                mid.selectKnown = true
             } else if gpa == 0xFEC0_0010 {
                 let select = machine.ioapic.registerSelect
                 let d = machine.ioapic.writeRegister(select: select, value: value)
                 if select >= 0x10 && (Int(select) - 0x10) / 2 < IOAPIC.pinCount {
                     let pin = (Int(select) - 0x10) / 2
+                    if select & 1 == 0 { mid.rteLowWritten |= 1 << UInt32(pin) } else { mid.rteHighWritten |= 1 << UInt32(pin) }
+                    mid.rteKnown |= mid.rteLowWritten & mid.rteHighWritten
                     if !machine.ioapic.entries[pin].masked { everUnmasked |= 1 << UInt32(pin) }
                     note(.routeWritten, b, i, irq: Int64(pin), value: Int64(bitPattern: machine.ioapic.entries[pin].bits))
                 }
@@ -516,6 +532,7 @@ public struct KVMX86Adapter {
             default: expected = nil
             }
             guard let expected else { report.unchecked["kvm_apic (read \(reg))", default: 0] += 1; return }
+            if midFlight, expected != value, adoptRegisterRead(k: k, offset: offset, value: value) { return }
             report.observationsChecked += 1
             if expected != value {
                 diverge(b, i, "LAPIC \(reg) read", expected: "0x\(String(expected, radix: 16))", observed: "0x\(String(value, radix: 16))", state: describe(k))
@@ -546,6 +563,7 @@ public struct KVMX86Adapter {
 
         case .setIRQ:
             let gsi = Int(n(.gsi))
+            if midFlight { mid.lastPin[thread] = (gsi, false) }
             if gsi >= 0 && gsi < 16 {
                 // KVM's irq_states: the line is the OR over source ids.
                 var sources = picLines[gsi] ?? []
@@ -574,6 +592,13 @@ public struct KVMX86Adapter {
             let e = machine.ioapic.entries[pin]
             let expected = "vec \(e.vector) dst \(e.destination) \(e.levelTriggered ? "level" : "edge")\(e.masked ? " masked" : "")"
             let observed = "vec \(n(.vector)) dst \(n(.dest)) \(text(.trigger_mode))\(text(.masked).contains("masked") ? " masked" : "")"
+            if expected != observed, midFlight, !rteKnown(pin) {
+                adoptRTE(pin: pin, vector: n(.vector), dest: n(.dest), level: text(.trigger_mode) == "level",
+                         masked: text(.masked).contains("masked"), logical: text(.dest_mode) == "logical")
+                report.observationsChecked -= 1
+                return
+            }
+            if midFlight { mid.rteKnown |= 1 << UInt32(pin) }
             if expected != observed {
                 diverge(b, i, "redirection entry of pin \(pin)", expected: expected, observed: observed,
                         state: "RTE \(pin) = 0x\(String(e.bits, radix: 16))")
@@ -609,7 +634,18 @@ public struct KVMX86Adapter {
                     m.source = apicID
                     if binding[thread] == nil { bind(thread, to: apicID) }
                 }
-                let matches = machine.apics[k].matches(destination: m.destination, logical: m.logical, shorthand: m.shorthand, source: m.source)
+                var matches = machine.apics[k].matches(destination: m.destination, logical: m.logical, shorthand: m.shorthand, source: m.source)
+                if !matches, midFlight, m.logical, !mid.ldrKnown.contains(apicID), m.vector == vector, m.levelTriggered == trigger {
+                    // A logical destination the trace never set up (LDR written before it).
+                    adopt("logical destination")
+                    matches = true
+                }
+                if !matches, midFlight, let s = lastSend[thread], s.source == .ioapic, s.pin >= 0, !rteKnown(Int(s.pin)),
+                   m.vector == vector, m.levelTriggered == trigger {
+                    // The entry's destination half was written before the trace: take it from the acceptance.
+                    adoptRTEDestination(pin: Int(s.pin), apicID: apicID)
+                    matches = true
+                }
                 if m.vector != vector || m.levelTriggered != trigger || !matches {
                     diverge(b, i, "interrupt accepted by APIC \(apicID)",
                             expected: "vector \(m.vector) \(m.levelTriggered ? "level" : "edge") to \(m.logical ? "logical" : "physical") \(m.destination)",
@@ -639,6 +675,13 @@ public struct KVMX86Adapter {
                 machine.ioapic.entries[pin].remoteIRR = true
                 report.observationsTotal += 1
                 report.observationsChecked += 1
+            } else if let pin = adoptDeliveryThroughUnknownPin(thread: thread, apicID: apicID, vector: vector, level: trigger) {
+                source = (.ioapic, Int64(pin))
+                report.observationsTotal += 1
+            } else if firstOnThread {
+                // Its message was sent before the trace began.
+                adopt("acceptance of a message")
+                report.observationsTotal += 1
             } else {
                 report.observationsTotal += 1
                 report.observationsChecked += 1
@@ -655,6 +698,7 @@ public struct KVMX86Adapter {
                 acceptCPUs[UInt64(apicID) << 8 | UInt64(vector)] = b.cpus[i]
             }
             lastAccept[thread] = (apicID, vector)
+            if midFlight { mid.accepted.insert(UInt64(apicID) << 8 | UInt64(vector)) }
             if let d = deferred.firstIndex(where: { $0.apicID == apicID && $0.vector == vector && $0.cpu != b.cpus[i] }) {
                 // The injection printed before this acceptance on another CPU happened after it.
                 deferred.remove(at: d)
@@ -714,6 +758,11 @@ public struct KVMX86Adapter {
             guard recordTransitions, !haltedAPICs.isEmpty, let a = binding[thread] else { return }
             if haltedAPICs.remove(a) != nil { note(.woke, b, i, cpu: Int64(a)) }
 
+        case .delayedEOI:
+            // KVM delayed a level pin's re-delivery after 10,000 successive EOIs. The models count
+            // them too; only a trace that starts mid-storm can disagree (the count began before it).
+            if midFlight { adoptDelayedRedelivery(vector: UInt8(truncatingIfNeeded: n(.vector)), thread: thread) }
+
         case .postedIRTE:
             // VT-d posted interrupts (kvm_pi_irte_update "PI is enabled for irq …, vcpu V, … gvec X"): the
             // device now posts X into vCPU V's PI descriptor, and the CPU delivers it, all without KVM
@@ -724,8 +773,12 @@ public struct KVMX86Adapter {
             guard text(.rw) == "write" else { return }
             let port = n(.port), value = UInt8(truncatingIfNeeded: n(.value))
             switch port {
-            case 0x20, 0x21: pic.master.write(Int(port & 1), value)
-            case 0xA0, 0xA1: pic.slave.write(Int(port & 1), value)
+            case 0x20, 0x21:
+                pic.master.write(Int(port & 1), value)
+                if port == 0x20 && value & 0x10 != 0 { mid.picKnown |= 1 }   // ICW1
+            case 0xA0, 0xA1:
+                pic.slave.write(Int(port & 1), value)
+                if port == 0xA0 && value & 0x10 != 0 { mid.picKnown |= 2 }
             case 0x4D0: pic.master.elcr = value & 0xF8        // kvm elcr_mask: 0xf8 master, 0xde slave
             case 0x4D1: pic.slave.elcr = value & 0xDE
             default: break
@@ -747,6 +800,18 @@ public struct KVMX86Adapter {
             let c = chip == 0 ? pic.master : pic.slave
             let expected = "(\(c.elcr & mask != 0 ? "level" : "edge")\(c.imr & mask != 0 ? "|masked" : ""))\(already && c.imr & mask == 0 ? " (coalesced)" : "")"
             let observed = "(\(text(.trigger_mode))\(text(.masked)))\(text(.coalesced))"
+            if expected != observed, midFlight, mid.picKnown & (1 << UInt8(chip)) == 0 {
+                // Initialised before the trace: take the input's mask and trigger bits as printed.
+                if chip == 0 {
+                    pic.master.imr = text(.masked).contains("masked") ? pic.master.imr | mask : pic.master.imr & ~mask
+                    pic.master.elcr = text(.trigger_mode) == "level" ? pic.master.elcr | mask : pic.master.elcr & ~mask
+                } else {
+                    pic.slave.imr = text(.masked).contains("masked") ? pic.slave.imr | mask : pic.slave.imr & ~mask
+                    pic.slave.elcr = text(.trigger_mode) == "level" ? pic.slave.elcr | mask : pic.slave.elcr & ~mask
+                }
+                adopt("8259 input")
+                return
+            }
             report.observationsChecked += 1
             if expected != observed {
                 diverge(b, i, "8259 input \(chip * 8 + pin)", expected: expected, observed: observed,
@@ -769,7 +834,10 @@ public struct KVMX86Adapter {
                 return
             }
             if vector < 0 {
-                if let v = machine.apics[k].isr.highest {
+                if let v = machine.apics[k].isr.highest, vectorUnknown(apicID, v) {
+                    adopt("EOI with an empty ISR"); report.observationsChecked -= 1
+                    machine.apics[k].isr.remove(v)
+                } else if let v = machine.apics[k].isr.highest {
                     diverge(b, i, "EOI with an empty ISR", expected: "vector \(v) retired", observed: "vector -1", state: describe(k))
                 }
                 return
@@ -788,7 +856,12 @@ public struct KVMX86Adapter {
                 // skew window before it may have come after it.
                 if c.cpu != b.cpus[i] && b.times[i] - c.time <= Self.reorderWindowNs { coalescedAccepts[key]!.armed = true } else { coalescedAccepts[key] = nil }
             }
-            if expected != v {
+            if expected != v, vectorUnknown(apicID, v) {
+                // Pending since before the trace (or behind vectors that were): adopt.
+                adopt("delivery of a vector")
+                report.observationsChecked -= 1
+                adoptLevelEOI(b, i, k: k, vector: v, thread: thread)
+            } else if expected != v {
                 diverge(b, i, "vector delivered to APIC \(apicID)", expected: expected.map { "vector \($0)" } ?? "none deliverable",
                         observed: "vector \(v)", state: describe(k))
             }
@@ -829,6 +902,10 @@ public struct KVMX86Adapter {
             if let k = pendingAcks[thread]?.firstIndex(of: pin) {
                 pendingAcks[thread]!.remove(at: k)
                 if pendingAcks[thread]!.isEmpty { threadsAwaitingAcks -= 1 }
+            } else if midFlight && (!rteKnown(pin) || vectorUnknown(UInt32(machine.ioapic.entries[pin].destination), machine.ioapic.entries[pin].vector)) {
+                adopt("IOAPIC ack of a pin"); report.observationsChecked -= 1
+                machine.ioapic.entries[pin].remoteIRR = false
+                mid.lastPin[thread] = (pin, true)
             } else {
                 diverge(b, i, "IOAPIC ack of pin \(pin)", expected: "\(pendingAcks[thread] ?? [])", observed: "pin \(pin)",
                         state: "RTE \(pin) = 0x\(String(machine.ioapic.entries[pin].bits, radix: 16))")
@@ -852,6 +929,13 @@ public struct KVMX86Adapter {
             return
         }
         var expected = machine.apics[k].deliverable
+        if expected != v, vectorUnknown(a, v) {
+            adopt("injection of a vector")
+            note(.delivered, b, i, cpu: Int64(a), vector: Int64(v), value: Int64(machine.apics[k].ppr), aux: -1)
+            machine.apics[k].irr.remove(v)
+            machine.apics[k].isr.insert(v)
+            return
+        }
         if expected != v && !machine.apics[k].irr.contains(v) {
             if picActive && expected == nil {
                 // ExtINT: the vector comes from the 8259 PIC, which is not modelled.
@@ -911,6 +995,14 @@ public struct KVMX86Adapter {
             return
         }
         let v = UInt8(truncatingIfNeeded: vector)
+        if expected != v, vectorUnknown(apicID, v) || expected.map({ vectorUnknown(apicID, $0) }) == true {
+            adopt("EOI"); report.observationsChecked -= 1
+            if let e = expected, e != v, !machine.apics[k].isr.contains(v) { _ = e }
+            machine.apics[k].isr.remove(v)
+            if machine.apics[k].tmr.contains(v) && !machine.apics[k].directedEOI { ioapicEOI(b, i, v, thread: thread, level: true) }
+            else { adoptLevelEOI(b, i, k: k, vector: v, thread: thread) }
+            return
+        }
         if expected != v {
             diverge(b, i, "EOI at APIC \(apicID)", expected: expected.map { "vector \($0) (highest in service)" } ?? "vector -1 (none in service)",
                     observed: "vector \(v)", state: describe(k))

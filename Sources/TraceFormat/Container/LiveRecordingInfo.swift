@@ -29,6 +29,10 @@ public struct LiveRecordingInfo: Codable, Sendable, Equatable {
     public var lostByCPU: [String: Int]?
     public var lostEvents: Int?
     public var missedMarkers: Int?
+    /// The recording starts mid-flight: attached to guests already running (no `-- COMMAND` started
+    /// them) or a flight-recorder window that dropped older data. Replay then adopts state from
+    /// before the trace instead of reporting it.
+    public var midFlight: Bool?
 
     public init(method: String) { self.method = method }
 
@@ -46,5 +50,6 @@ public struct LiveRecordingInfo: Codable, Sendable, Equatable {
         case lostByCPU = "lost_by_cpu"
         case lostEvents = "lost_events"
         case missedMarkers = "missed_markers"
+        case midFlight = "mid_flight"
     }
 }

@@ -83,7 +83,8 @@ struct InfoCommand: ParsableCommand {
             s += "           kernel \(l.kernelVersion ?? "?")\n"
             if let d = l.durationNs {
                 s += "           \(format(Double(d) / 1e9, 3)) s, stopped by \(l.stopReason ?? "?"); lost events \(l.lostEvents ?? 0)"
-                    + "\(l.missedMarkers.map { ", missed-event marks \($0)" } ?? "")\(l.ringDroppedEvents.map { ", dropped from the ring \($0)" } ?? "")\n"
+                    + "\(l.missedMarkers.map { ", missed-event marks \($0)" } ?? "")\(l.ringDroppedEvents.map { ", dropped from the ring \($0)" } ?? "")"
+                    + "\(l.midFlight == true ? "; starts mid-flight" : "")\n"
             } else {
                 s += "           (no final record: the recorder did not finish)\n"
             }
@@ -128,7 +129,7 @@ func liveJSON(_ l: LiveRecordingInfo) -> JSONValue {
         ("ring_bytes", int(l.ringBytes)), ("ring_dropped_events", int(l.ringDroppedEvents)),
         ("duration_ns", l.durationNs.map { .int($0) } ?? .null), ("stop_reason", str(l.stopReason)),
         ("lost_by_cpu", l.lostByCPU.map { d in .object(d.sorted { Int($0.key) ?? 0 < Int($1.key) ?? 0 }.map { ($0.key, .int($0.value)) }) } ?? .null),
-        ("lost_events", int(l.lostEvents)), ("missed_markers", int(l.missedMarkers)),
+        ("lost_events", int(l.lostEvents)), ("missed_markers", int(l.missedMarkers)), ("mid_flight", bool(l.midFlight)),
     ])
 }
 

@@ -19,6 +19,7 @@ struct ReplayCommand: ParsableCommand {
     var stateAt: String?
     @Option(help: "Check only observations at or after this time (models still run from the first event).") var from: String?
     @Option(help: "Check only observations before this time.") var to: String?
+    @Flag(name: .customLong("mid-flight"), help: "The trace starts mid-flight (e.g. a copy of tracefs `trace` from a running host): adopt state from before it instead of reporting it (x86 KVM). Live recordings say so in their header.") var midFlight = false
 
     func run() throws {
         let reader = try source.open()
@@ -49,9 +50,9 @@ struct ReplayCommand: ParsableCommand {
                 return spec.resolve(start: first)
             }
             let (start, end) = (try resolve(from, "from"), try resolve(to, "to"))
-            report = try Replayer.check(reader, from: start, to: end)
+            report = try Replayer.check(reader, from: start, to: end, midFlight: midFlight)
         } else {
-            report = try Replayer.check(reader)
+            report = try Replayer.check(reader, midFlight: midFlight)
         }
         if json {
             Console.out(report.json().serialized(pretty: true) + "\n")
