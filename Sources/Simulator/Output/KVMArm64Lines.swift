@@ -11,6 +11,8 @@
 ///
 /// Numbers the format prints as constants here (the exception class, the irq type, the exit reason)
 /// are placeholders too: the ftrace tokenizer makes a slot of every number, so a template has one.
+/// PCs (`%016lx`) are written `{x}`: guest kernel addresses (0xffff8000…) have 16 significant digits,
+/// so the zero padding never shows and an import of the text makes a template without it.
 enum KVMArm64Line: Int, CaseIterable {
     case entry
     /// An IRQ exit (a kick, a host interrupt): EC printed 0, "UNKNOWN".
@@ -31,11 +33,11 @@ enum KVMArm64Line: Int, CaseIterable {
 
     var format: LineFormat {
         switch self {
-        case .entry: return LineFormat("kvm_entry", "PC: 0x{x16}")
-        case .exitIRQ: return LineFormat("kvm_exit", "IRQ: HSR_EC: 0x{x4} (UNKNOWN), PC: 0x{x16}")
-        case .exitWFx: return LineFormat("kvm_exit", "TRAP: HSR_EC: 0x{x4} (WFx), PC: 0x{x16}")
-        case .exitDataAbort: return LineFormat("kvm_exit", "TRAP: HSR_EC: 0x{x4} (DABT_LOW), PC: 0x{x16}")
-        case .wfi: return LineFormat("kvm_wfx_arm64", "guest executed wfi at: 0x{x16}")
+        case .entry: return LineFormat("kvm_entry", "PC: 0x{x}")
+        case .exitIRQ: return LineFormat("kvm_exit", "IRQ: HSR_EC: 0x{x4} (UNKNOWN), PC: 0x{x}")
+        case .exitWFx: return LineFormat("kvm_exit", "TRAP: HSR_EC: 0x{x4} (WFx), PC: 0x{x}")
+        case .exitDataAbort: return LineFormat("kvm_exit", "TRAP: HSR_EC: 0x{x4} (DABT_LOW), PC: 0x{x}")
+        case .wfi: return LineFormat("kvm_wfx_arm64", "guest executed wfi at: 0x{x}")
         case .mmioWrite: return LineFormat("kvm_mmio", "mmio write len {d} gpa 0x{x} val 0x{x}")
         case .mmioUnsatisfiedRead: return LineFormat("kvm_mmio", "mmio unsatisfied-read len {d} gpa 0x{x} val 0x{x}")
         case .mmioRead: return LineFormat("kvm_mmio", "mmio read len {d} gpa 0x{x} val 0x{x}")
