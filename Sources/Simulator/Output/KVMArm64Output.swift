@@ -100,7 +100,23 @@ struct KVMArm64Output: GICOutput {
         for v in 0..<vcpuThreads.count where v != except && mask & UInt8(1 << v) != 0 { try kick(v, &t) }
     }
 
-    mutating func lineChanged(irq: Int, high: Bool, cpuMask: UInt8, target: UInt8, by: GICActor, queued: UInt8, _ t: inout GICTime) throws {
+    /// The lr-overwrite fault: KVM queued the interrupt and kicked its vCPU, then lost it from the
+    /// list register. A running vCPU exits and re-enters; one in WFI wakes (its vcpu_load), enters
+    /// with nothing to take and traps on WFI again.
+    mutating func kickLost(_ mask: UInt8, _ t: inout GICTime) throws {
+        guard mask != 0 else { return }
+        for v in 0..<vcpuThreads.count where mask & UInt8(1 << v) != 0 {
+            if halted[v] {
+                try takesInterrupt(v, &t)
+                try waitsForInterrupt(v, &t)
+            } else {
+                try kick(v, &t)
+            }
+        }
+    }
+
+    mutating func lineChanged(irq: Int, high: Bool, cpuMask: UInt8, target: UInt8, by: GICActor, queued: UInt8, lost: UInt8,
+                              _ t: inout GICTime) throws {
         if irq < 32 {
             // The arch timer PPI of one vCPU.
             let v = cpuMask.trailingZeroBitCount
@@ -121,6 +137,7 @@ struct KVMArm64Output: GICOutput {
             try emit(.irqLineSPI, mainThread, &t, 1, 0, Int64(irq), high ? 1 : 0)
             try emit(.pending, mainThread, &t, 0, Int64(irq), high ? 1 : 0)
             try kick(queued, except: -1, &t)
+            try kickLost(lost, &t)
         case .vcpu(let v):
             // The guest handler clears the device's cause: an MMIO write QEMU emulates on the vCPU's
             // thread, which lowers the line with KVM_IRQ_LINE before re-entering.

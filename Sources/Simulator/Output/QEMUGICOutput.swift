@@ -29,7 +29,8 @@ struct QEMUGICOutput: GICOutput {
         try out.emit(line.rawValue, thread: thread, time: t.tick(), a, b, c, d, e)
     }
 
-    func lineChanged(irq: Int, high: Bool, cpuMask: UInt8, target: UInt8, by: GICActor, queued: UInt8, _ t: inout GICTime) throws {
+    func lineChanged(irq: Int, high: Bool, cpuMask: UInt8, target: UInt8, by: GICActor, queued: UInt8, lost: UInt8,
+                     _ t: inout GICTime) throws {
         try emit(.setIRQ, thread(by), &t, Int64(irq), high ? 1 : 0, Int64(cpuMask), Int64(target))
     }
 

@@ -36,8 +36,10 @@ protocol GICOutput {
     var writer: TraceWriter { get }
     /// A device or timer line changed level at the distributor (`cpuMask` 0xff for an SPI, the
     /// CPU's bit for a PPI; `target` the CPUs it goes to); `queued`: CPUs where it became pending
-    /// and enabled (the model's change is made before the call).
-    mutating func lineChanged(irq: Int, high: Bool, cpuMask: UInt8, target: UInt8, by: GICActor, queued: UInt8, _ t: inout GICTime) throws
+    /// and enabled (the model's change is made before the call); `lost`: CPUs the hypervisor queued
+    /// it for and then lost it (the lr-overwrite fault: never pending in the model).
+    mutating func lineChanged(irq: Int, high: Bool, cpuMask: UInt8, target: UInt8, by: GICActor, queued: UInt8, lost: UInt8,
+                              _ t: inout GICTime) throws
     /// One CPU's result of gic_update (a best interrupt; `signal`: its IRQ line goes up).
     mutating func updated(_ u: GICv2.Update, by: GICActor, _ t: inout GICTime) throws
     /// A distributor write by vCPU `cpu`, before the model applies it.

@@ -203,8 +203,8 @@ struct GICSimulation<Output: GICOutput>: Simulation {
         } else {
             gic.level[irq] &= ~cm
         }
-        let queued = pendingMask(irq) & ~before & gic.enabled[irq] | lostAt
-        try out.lineChanged(irq: irq, high: high, cpuMask: cm, target: target, by: by, queued: queued, &time)
+        let queued = pendingMask(irq) & ~before & gic.enabled[irq]
+        try out.lineChanged(irq: irq, high: high, cpuMask: cm, target: target, by: by, queued: queued, lost: lostAt, &time)
         markPending(irq, before: before)
         try update(by)
     }
