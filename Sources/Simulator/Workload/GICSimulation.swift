@@ -191,7 +191,7 @@ struct GICSimulation<Output: GICOutput>: Simulation {
         }
     }
 
-    /// gic_set_irq: a device line changes (nothing is printed when it does not). `latch: false` is the
+    /// A device line changes (QEMU's gic_set_irq; nothing happens when the level does not). `latch: false` is the
     /// lr-overwrite fault: a rising edge that leaves no pending state (`lostAt`: the CPUs the
     /// hypervisor had queued it for before it lost it).
     mutating func setLine(_ irq: Int, high: Bool, cpuMask cm: UInt8, target: UInt8, by: GICActor, latch: Bool = true, lostAt: UInt8 = 0) throws {
@@ -218,8 +218,9 @@ struct GICSimulation<Output: GICOutput>: Simulation {
         try setLine(irq, high: high, cpuMask: cm, target: cm, by: by)
     }
 
-    /// gic_dist_write by vCPU `cpu` (banked registers are its own): GICD_SGIR is one write and one
-    /// update; anything else is QEMU's byte writes, each followed by an update.
+    /// A distributor write by vCPU `cpu` (banked registers are its own; QEMU's gic_dist_write):
+    /// GICD_SGIR is one write and one update; anything else is QEMU's byte writes, each followed by
+    /// an update (the same state as one word write, which is how the output shows it).
     mutating func distWrite(_ offset: Int, size: Int, _ value: UInt32, by cpu: Int) throws {
         let t = GICActor.vcpu(cpu)
         try out.distributorWrite(offset: offset, size: size, value: value, by: cpu, &time)

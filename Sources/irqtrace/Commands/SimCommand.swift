@@ -87,12 +87,13 @@ struct SimCommand: ParsableCommand {
         if json {
             let v: JSONValue = .object([
                 ("output", .string(output!)), ("scenario", .string(s.name)), ("seed", .int(Int(truncatingIfNeeded: seed))),
+                ("vocabulary", .string(result.metadata.simulation?.output ?? "")),
                 ("events", .int(result.events)), ("bytes", .int(result.bytes)), ("simulated_ns", .int(result.simulatedNs)),
                 ("ground_truth", .int(truth.count)),
             ])
             Console.out(v.serialized(pretty: true) + "\n")
         } else {
-            Console.note("simulated \(s.name) (seed \(seed)): \(result.events) events over \(seconds(result.simulatedNs)) s into \(output!): "
+            Console.note("simulated \(s.name) as \(result.metadata.simulation?.output ?? "?") (seed \(seed)): \(result.events) events over \(seconds(result.simulatedNs)) s into \(output!): "
                 + "\(result.bytes) bytes; \(truth.count) fault\(truth.count == 1 ? "" : "s") injected")
         }
     }
