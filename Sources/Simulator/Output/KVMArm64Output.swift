@@ -107,7 +107,7 @@ struct KVMArm64Output: GICOutput {
         guard mask != 0 else { return }
         for v in 0..<vcpuThreads.count where mask & UInt8(1 << v) != 0 {
             if halted[v] {
-                try takesInterrupt(v, &t)
+                try wake(v, &t)
                 try waitsForInterrupt(v, &t)
             } else {
                 try kick(v, &t)
@@ -190,7 +190,11 @@ struct KVMArm64Output: GICOutput {
     }
 
     mutating func takesInterrupt(_ v: Int, _ t: inout GICTime) throws {
-        guard halted[v] else { return }
+        if halted[v] { try wake(v, &t) }
+    }
+
+    /// A vCPU blocked in WFI wakes and re-enters the guest.
+    mutating func wake(_ v: Int, _ t: inout GICTime) throws {
         halted[v] = false
         let th = vcpuThreads[v]
         let waited = t.now - haltedSince[v]
