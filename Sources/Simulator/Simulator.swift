@@ -39,8 +39,21 @@ public enum Simulator {
         public var simulatedNs: Int64
     }
 
-    /// The vocabularies each platform can be written in.
-    public static func outputs(arch: String) -> [String] { arch == "x86_64" ? ["kvm-vmx"] : ["qemu-gic"] }
+    /// The vocabularies each platform can be written in; the first is the platform's default.
+    public static func outputs(arch: String) -> [String] { arch == "x86_64" ? ["kvm-vmx"] : ["qemu-gic", "kvm-arm64"] }
+
+    /// What each output writes (`irqtrace sim --list`).
+    public static let outputDescriptions: [(name: String, arch: String, summary: String)] = [
+        ("kvm-vmx", "x86_64", "Linux 6.18 kvm tracepoints of a VMX host, as tracefs trace text"),
+        ("qemu-gic", "arm64", "QEMU 7.2 gic_* trace events of the virt board's GICv2 (one TCG thread), as a -msg timestamp=on log"),
+        ("kvm-arm64", "arm64", "Linux 6.x arm64 kvm tracepoints of a VHE host with an in-kernel vGIC (GICv2 guest, hardware list registers), as tracefs trace text"),
+    ]
+
+    static func runGIC<O: GICOutput>(_: O.Type, _ s: Scenario, _ o: Options, _ writer: TraceWriter, _ end: Int64) throws -> ([GroundTruth], Int64) {
+        var sim = GICSimulation<O>(scenario: s, faults: o.faults, seed: o.seed, writer: writer, endTime: end, maxEvents: o.events ?? .max)
+        try sim.run()
+        return (sim.faults.truth, sim.now)
+    }
 
     public static func run(_ o: Options, to output: OutputFile) throws -> Result {
         let s = o.scenario
@@ -53,6 +66,10 @@ public enum Simulator {
         for f in o.faults where f.kind.platform != s.platform.arch {
             throw IrqtraceError("fault \(f.kind.name) is for \(f.kind.platform), scenario \(s.name) is \(s.platform.arch)",
                                 hint: "e.g. irqtrace sim \(f.kind.scenario) --fault \(f.kind.name)")
+        }
+        for f in o.faults where f.kind.outputs[outputName] == nil {
+            throw IrqtraceError("fault \(f.kind.name) cannot be written in the \(outputName) output: \(f.kind.notExpressible[outputName] ?? "not implemented for it")",
+                                hint: "outputs that can show it: \(f.kind.outputs.keys.sorted().joined(separator: ", "))")
         }
         let arch: Architecture = s.platform.arch == "x86_64" ? .x86_64 : .arm64
         var metadata = TraceMetadata(source: .simulator, arch: arch, clock: .simulated,
@@ -73,13 +90,12 @@ public enum Simulator {
             try sim.run()
             truth = sim.faults.truth
             simulated = sim.now
-        case "qemu-gic":
-            var sim = GICQEMUSimulation(scenario: s, faults: o.faults, seed: o.seed, writer: writer, endTime: end, maxEvents: o.events ?? .max)
-            try sim.run()
-            truth = sim.faults.truth
-            simulated = sim.now
+        case QEMUGICOutput.name:
+            (truth, simulated) = try runGIC(QEMUGICOutput.self, s, o, writer, end)
+        case KVMArm64Output.name:
+            (truth, simulated) = try runGIC(KVMArm64Output.self, s, o, writer, end)
         default:
-            throw IrqtraceError("output \(outputName) is not implemented", hint: "outputs: kvm-vmx, qemu-gic")
+            throw IrqtraceError("output \(outputName) is not implemented", hint: "outputs: \(outputs(arch: s.platform.arch).joined(separator: ", "))")
         }
         metadata.groundTruth = truth
         writer.metadata = metadata

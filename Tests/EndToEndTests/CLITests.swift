@@ -245,3 +245,37 @@ struct StateAtTests {
         #expect(r.stderr.contains("timestamps"))
     }
 }
+
+@Suite("irqtrace sim --vocabulary", .serialized)
+struct SimVocabularyTests {
+    @Test("sim --vocabulary kvm-arm64 writes arm64 KVM tracepoints that replay --check passes (exit 0)")
+    func kvmArm64() throws {
+        let out = temporary("kvm-arm64.irqt")
+        let s = try irqtrace(["sim", "arm-gicv2-el2", "--vocabulary", "kvm-arm64", "--duration", "20ms", "--seed", "3", "-o", out])
+        #expect(s.status == 0, "\(s.stderr)")
+        let info = try irqtrace(["info", out, "--json"])
+        #expect(info.out.contains("\"kvm-arm64\""))
+        let r = try irqtrace(["replay", out, "--check", "--json"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let j = try r.json()
+        #expect(j["adapter"] as? String == "kvm-arm64")
+        #expect((j["divergences"] as? [Any])?.isEmpty == true)
+        let text = try irqtrace(["export", out])
+        #expect(text.out.contains(": vgic_update_irq_pending: VCPU: 0, IRQ "))
+        #expect(!text.out.contains("gic_acknowledge_irq"))
+    }
+
+    @Test("an output the platform lacks, or a fault the output cannot show, is refused (exit 2) with the reason")
+    func refused() throws {
+        let out = temporary("refused.irqt")
+        let a = try irqtrace(["sim", "arm-gicv2", "--vocabulary", "kvm-vmx", "-o", out])
+        #expect(a.status == 2)
+        #expect(a.stderr.contains("qemu-gic, kvm-arm64"))
+        let b = try irqtrace(["sim", "arm-gicv2", "--vocabulary", "kvm-arm64", "--fault", "gic-missing-eoi", "-o", out])
+        #expect(b.status == 2)
+        #expect(b.stderr.contains("cannot be written in the kvm-arm64 output"))
+        let list = try irqtrace(["sim", "--list", "--json"])
+        let outputs = try #require(try list.json()["outputs"] as? [[String: Any]])
+        #expect(outputs.compactMap { $0["name"] as? String }.contains("kvm-arm64"))
+    }
+}

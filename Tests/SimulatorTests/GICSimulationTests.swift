@@ -47,7 +47,7 @@ struct GICSimulationTests {
     func registered() throws {
         #expect(Set(Self.armScenarios) == ["arm-gicv2", "arm-gicv2-el2"])
         #expect(Set(Self.armFaults) == ["gic-missing-eoi", "missing-dir", "wrong-itargetsr", "lost-sgi-source", "lr-overwrite"])
-        #expect(Simulator.outputs(arch: "arm64") == ["qemu-gic"])
+        #expect(Simulator.outputs(arch: "arm64") == ["qemu-gic", "kvm-arm64"])
         for name in Self.armScenarios { try BuiltinScenarios.named(name)!.validate() }
         for f in FaultCatalog.all where f.platform == "arm64" {
             #expect(BuiltinScenarios.named(f.scenario)?.platform.arch == "arm64")

@@ -17,6 +17,33 @@ public struct FaultKind: Sendable, Equatable {
     /// models) or "consistent" (the models agree: the system did what the guest asked, and only an
     /// analyzer finds the damage).
     public let replay: String
+    /// The outputs that can show the fault, with what `replay --check` shows in each ("diverges" or
+    /// "consistent"; `replay` is the platform's default output's).
+    public let outputs: [String: String]
+    /// Outputs of the platform that cannot show the fault, and why.
+    public let notExpressible: [String: String]
+
+    public init(name: String, platform: String, scenario: String, expect: String, bugs: [Int], summary: String, replay: String,
+                outputs: [String: String]? = nil, notExpressible: [String: String] = [:]) {
+        self.name = name
+        self.platform = platform
+        self.scenario = scenario
+        self.expect = expect
+        self.bugs = bugs
+        self.summary = summary
+        self.replay = replay
+        self.outputs = outputs ?? [platform == "x86_64" ? "kvm-vmx" : "qemu-gic": replay]
+        self.notExpressible = notExpressible
+    }
+}
+
+/// Why the arm64 faults written for QEMU's GIC cannot be shown by KVM's tracepoints: a hardware vGIC
+/// (list registers, the GICV frame) hides the guest's acknowledges, EOIs and deactivations, and KVM
+/// traces neither where the vGIC routes an SPI nor which source an SGI has.
+enum KVMArm64Blind {
+    static let eoi = "a hardware vGIC takes GICC_EOIR/GICC_DIR/GICC_IAR in the GICV frame without a trap or a tracepoint: a missing EOI or deactivation leaves no trace, and neither does what it blocks"
+    static let routing = "KVM traces an SPI injection as vgic_update_irq_pending VCPU 0 whatever its ITARGETSR, and the vCPU that acknowledges it is not traced"
+    static let sgiSource = "a GICD_SGIR write shows as a trapped kvm_mmio write, but the SGI's queuing, its source and its acknowledge are not traced"
 }
 
 public enum FaultCatalog {
@@ -50,19 +77,19 @@ public enum FaultCatalog {
                   replay: "diverges"),
         FaultKind(name: "gic-missing-eoi", platform: "arm64", scenario: "arm-gicv2", expect: "stuck_in_service", bugs: [19],
                   summary: "the guest never writes GICC_EOIR for an interrupt: it stays active and the CPU's running priority stays at its priority, blocking every interrupt of equal or lower priority on that CPU",
-                  replay: "consistent"),
+                  replay: "consistent", notExpressible: ["kvm-arm64": KVMArm64Blind.eoi]),
         FaultKind(name: "missing-dir", platform: "arm64", scenario: "arm-gicv2-el2", expect: "stuck_in_service", bugs: [13],
                   summary: "with EOImode 1 the guest writes GICC_EOIR (priority drop) but never GICC_DIR: the interrupt stays active and is never taken again",
-                  replay: "consistent"),
+                  replay: "consistent", notExpressible: ["kvm-arm64": KVMArm64Blind.eoi]),
         FaultKind(name: "wrong-itargetsr", platform: "arm64", scenario: "arm-gicv2", expect: "misrouted_vector", bugs: [15],
                   summary: "the distributor makes an SPI pending on a CPU outside its ITARGETSR (gic_set_irq names the wrong target), and that CPU acknowledges it",
-                  replay: "diverges"),
+                  replay: "diverges", notExpressible: ["kvm-arm64": KVMArm64Blind.routing]),
         FaultKind(name: "lost-sgi-source", platform: "arm64", scenario: "arm-gicv2", expect: "lost_interrupt", bugs: [16],
                   summary: "an SGI written to GICD_SGIR while the same SGI from another source CPU is pending at the target is merged into it (one pending state per SGI, not per source): the second source's SGI is never acknowledged",
-                  replay: "diverges"),
+                  replay: "diverges", notExpressible: ["kvm-arm64": KVMArm64Blind.sgiSource]),
         FaultKind(name: "lr-overwrite", platform: "arm64", scenario: "arm-gicv2", expect: "lost_interrupt", bugs: [11, 14],
-                  summary: "an MSI edge reaches the distributor (gic_set_irq) but the hypervisor drops it: no pending state, no gic_update for it, never acknowledged though its CPU had nothing else to take",
-                  replay: "diverges"),
+                  summary: "an MSI edge reaches the interrupt controller (qemu-gic: gic_set_irq; kvm-arm64: kvm_irq_line and vgic_update_irq_pending, then a kick of its vCPU) but the hypervisor drops it from the list register: no pending state, never acknowledged though its CPU had nothing else to take",
+                  replay: "diverges", outputs: ["qemu-gic": "diverges", "kvm-arm64": "consistent"]),
     ]
 
     public static func named(_ name: String) -> FaultKind? { all.first { $0.name == name } }

@@ -7,7 +7,8 @@ public struct Scenario: Codable, Sendable, Equatable {
     public var name: String
     public var description: String
     public var platform: Platform
-    /// The vocabulary written (`kvm-vmx`, `qemu-gic`); default: the platform's usual one.
+    /// The vocabulary written (`kvm-vmx`; `qemu-gic` or `kvm-arm64`); default: the platform's first
+    /// (``Simulator/outputs(arch:)``).
     public var output: String?
     public var vcpus: Int
     public var devices: [Device]
@@ -186,8 +187,9 @@ public struct Scenario: Codable, Sendable, Equatable {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw IrqtraceError("cannot read scenario file", path: path, hint: "give a shipped scenario name (irqtrace sim --list) or a JSON file")
         }
+        let scenario: Scenario
         do {
-            return try JSONDecoder().decode(Scenario.self, from: data)
+            scenario = try JSONDecoder().decode(Scenario.self, from: data)
         } catch let DecodingError.keyNotFound(key, ctx) {
             throw IrqtraceError("scenario: missing field \(Self.path(ctx.codingPath + [key]))", path: path, hint: "see docs/SIMULATOR.md for the format")
         } catch let DecodingError.typeMismatch(_, ctx), let DecodingError.valueNotFound(_, ctx) {
@@ -196,6 +198,14 @@ public struct Scenario: Codable, Sendable, Equatable {
             throw IrqtraceError("scenario: not valid JSON\(ctx.codingPath.isEmpty ? "" : " at " + Self.path(ctx.codingPath)): \(ctx.underlyingError.map { "\($0)" } ?? ctx.debugDescription)",
                                 path: path, hint: "see docs/SIMULATOR.md for the format")
         }
+        // Ranges and combinations, with the file named.
+        do {
+            try scenario.validate()
+        } catch var e as IrqtraceError {
+            e.path = path
+            throw e
+        }
+        return scenario
     }
 
     static func path(_ keys: [CodingKey]) -> String {
@@ -214,6 +224,9 @@ public struct Scenario: Codable, Sendable, Equatable {
         func bad(_ what: String) -> IrqtraceError { IrqtraceError("scenario \(name): \(what)", hint: "see docs/SIMULATOR.md for the format") }
         guard ["x86_64", "arm64"].contains(platform.arch) else { throw bad("platform.arch must be x86_64 or arm64") }
         let x86 = platform.arch == "x86_64"
+        if let o = output, !Simulator.outputs(arch: platform.arch).contains(o) {
+            throw bad("output \(o) is not written for \(platform.arch): output must be one of \(Simulator.outputs(arch: platform.arch).joined(separator: ", "))")
+        }
         // x86 KVM prints APIC IDs with %x: IDs 0–9 print as decimal digits (docs/SIMULATOR.md).
         guard vcpus >= 1 && vcpus <= (x86 ? 10 : 8) else { throw bad("vcpus must be 1–\(x86 ? 10 : 8)") }
         guard durationMs > 0 else { throw bad("duration_ms must be positive") }

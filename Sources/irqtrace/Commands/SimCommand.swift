@@ -30,6 +30,9 @@ struct SimCommand: ParsableCommand {
     @Option(name: .shortAndLong, help: ArgumentHelp("Output .irqt file ('-' for standard output).", valueName: "file"))
     var output: String?
 
+    @Option(name: .long, help: ArgumentHelp("The vocabulary written: kvm-vmx (x86_64), qemu-gic or kvm-arm64 (arm64); default: the scenario's \"output\", else the platform's first (-o/--output names the file).", valueName: "name"))
+    var vocabulary: String?
+
     @Option(name: .long, help: "zstd compression level (1-22).")
     var level: Int32 = 3
 
@@ -61,7 +64,15 @@ struct SimCommand: ParsableCommand {
 
     func run() throws {
         if list { return printList() }
-        let s = try BuiltinScenarios.resolve(scenario!)
+        var s = try BuiltinScenarios.resolve(scenario!)
+        if let vocabulary {
+            let names = Simulator.outputs(arch: s.platform.arch)
+            guard names.contains(vocabulary) else {
+                throw IrqtraceError("--vocabulary \(vocabulary) is not written for \(s.platform.arch) (scenario \(s.name))",
+                                    hint: "\(s.platform.arch) outputs: \(names.joined(separator: ", "))")
+            }
+            s.output = vocabulary
+        }
         if showScenario { Console.out(s.jsonText()); return }
         let faults = try fault.map { try FaultRequest(parsing: $0) }
         var o = Simulator.Options(scenario: s, faults: faults, seed: seed, events: events,
@@ -76,12 +87,13 @@ struct SimCommand: ParsableCommand {
         if json {
             let v: JSONValue = .object([
                 ("output", .string(output!)), ("scenario", .string(s.name)), ("seed", .int(Int(truncatingIfNeeded: seed))),
+                ("vocabulary", .string(result.metadata.simulation?.output ?? "")),
                 ("events", .int(result.events)), ("bytes", .int(result.bytes)), ("simulated_ns", .int(result.simulatedNs)),
                 ("ground_truth", .int(truth.count)),
             ])
             Console.out(v.serialized(pretty: true) + "\n")
         } else {
-            Console.note("simulated \(s.name) (seed \(seed)): \(result.events) events over \(seconds(result.simulatedNs)) s into \(output!): "
+            Console.note("simulated \(s.name) as \(result.metadata.simulation?.output ?? "?") (seed \(seed)): \(result.events) events over \(seconds(result.simulatedNs)) s into \(output!): "
                 + "\(result.bytes) bytes; \(truth.count) fault\(truth.count == 1 ? "" : "s") injected")
         }
     }
@@ -90,10 +102,16 @@ struct SimCommand: ParsableCommand {
         if json {
             let v: JSONValue = .object([
                 ("scenarios", .array(BuiltinScenarios.all.map { .string($0.name) })),
+                ("outputs", .array(Simulator.outputDescriptions.map { o in
+                    .object([("name", .string(o.name)), ("arch", .string(o.arch)), ("summary", .string(o.summary)),
+                             ("scenarios", .array(BuiltinScenarios.all.filter { $0.platform.arch == o.arch }.map { .string($0.name) }))])
+                })),
                 ("faults", .array(FaultCatalog.all.map { f in
                     .object([("name", .string(f.name)), ("platform", .string(f.platform)), ("scenario", .string(f.scenario)),
                              ("expect", .string(f.expect)), ("replay", .string(f.replay)), ("bugs", .array(f.bugs.map { .int($0) })),
-                             ("summary", .string(f.summary))])
+                             ("summary", .string(f.summary)),
+                             ("outputs", .object(f.outputs.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) })),
+                             ("not_expressible", .object(f.notExpressible.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) }))])
                 })),
             ])
             Console.out(v.serialized(pretty: true) + "\n")
@@ -101,9 +119,12 @@ struct SimCommand: ParsableCommand {
         }
         var s = "scenarios:\n"
         for sc in BuiltinScenarios.all { s += "  \(sc.name)\n      \(sc.description)\n" }
-        s += "faults (name, platform, a scenario, expected finding, real-bugs.md rows):\n"
+        s += "outputs (--vocabulary NAME or the scenario's \"output\"):\n"
+        for o in Simulator.outputDescriptions { s += "  \(o.name)  [\(o.arch)]\n      \(o.summary)\n" }
+        s += "faults (name, platform, a scenario, expected finding, real-bugs.md rows, outputs that show it):\n"
         for f in FaultCatalog.all {
-            s += "  \(f.name)  [\(f.platform), \(f.scenario), \(f.expect), bugs \(f.bugs.map(String.init).joined(separator: ","))]\n      \(f.summary)\n"
+            s += "  \(f.name)  [\(f.platform), \(f.scenario), \(f.expect), bugs \(f.bugs.map(String.init).joined(separator: ",")), \(f.outputs.keys.sorted().joined(separator: " "))]\n      \(f.summary)\n"
+            for (o, why) in f.notExpressible.sorted(by: { $0.key < $1.key }) { s += "      not in \(o): \(why)\n" }
         }
         Console.out(s)
     }

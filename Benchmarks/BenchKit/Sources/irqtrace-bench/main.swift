@@ -135,22 +135,26 @@ func runReplay(rounds: Int = 100) throws {
           + "median \(fmt(median(times), 3)) s, \(rate(Double(r.events) / median(times), "events/s"))")
 }
 
-/// Simulator throughput per scenario: generation alone (chunks dropped), with zstd 3 encoding and
-/// writing (to memory), and the replay of what it wrote.
+/// Simulator throughput per scenario and output: generation alone (chunks dropped), with zstd 3
+/// encoding and writing (to memory), and the replay of what it wrote.
 func runSim(events: Int) throws {
-    for s in BuiltinScenarios.all {
-        var o = Simulator.Options(scenario: s, seed: 1, events: events, level: 3)
-        o.discardChunks = true
-        var n = 0
-        let gen = try repeatTimed(iterations(3)) { n = try Simulator.run(o, to: OutputFile()).events }
-        o.discardChunks = false
-        var bytes: [UInt8] = []
-        let full = try repeatTimed(iterations(3)) { let out = OutputFile(); n = try Simulator.run(o, to: out).events; bytes = out.memory }
-        let data = Data(bytes)
-        var r: ReplayReport? = nil
-        let rep = try repeatTimed(iterations(3)) { r = try Replayer.check(try TraceReader(data: data, path: "<sim>")) }
-        say("sim \(s.name): \(n) events; generate \(rate(Double(n) / median(gen), "events/s")), generate+zstd3 \(rate(Double(n) / median(full), "events/s")) "
-            + "(\(fmt(Double(bytes.count) / Double(n), 3)) B/event); replay --check \(rate(Double(n) / median(rep), "events/s")), \(r!.divergences.count) divergences")
+    for base in BuiltinScenarios.all {
+        for output in Simulator.outputs(arch: base.platform.arch) {
+            var s = base
+            s.output = output
+            var o = Simulator.Options(scenario: s, seed: 1, events: events, level: 3)
+            o.discardChunks = true
+            var n = 0
+            let gen = try repeatTimed(iterations(3)) { n = try Simulator.run(o, to: OutputFile()).events }
+            o.discardChunks = false
+            var bytes: [UInt8] = []
+            let full = try repeatTimed(iterations(3)) { let out = OutputFile(); n = try Simulator.run(o, to: out).events; bytes = out.memory }
+            let data = Data(bytes)
+            var r: ReplayReport? = nil
+            let rep = try repeatTimed(iterations(3)) { r = try Replayer.check(try TraceReader(data: data, path: "<sim>")) }
+            say("sim \(s.name) as \(output): \(n) events; generate \(rate(Double(n) / median(gen), "events/s")), generate+zstd3 \(rate(Double(n) / median(full), "events/s")) "
+                + "(\(fmt(Double(bytes.count) / Double(n), 3)) B/event); replay --check \(rate(Double(n) / median(rep), "events/s")), \(r!.divergences.count) divergences")
+        }
     }
 }
 

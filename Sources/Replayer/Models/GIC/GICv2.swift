@@ -77,11 +77,29 @@ public struct GICv2: Hashable, Sendable {
     /// active interrupt targeting the CPU; ties go to the lowest INTID.
     public func bestInterrupt(cpu: Int) -> (irq: UInt32, priority: Int) {
         let cm = UInt8(1 << cpu)
+        // Most interrupts have neither a latch nor a line up: skip them eight at a time (one byte
+        // of pending and level bits per interrupt), then test the candidates in INTID order.
+        let wide = UInt64(cm) &* 0x0101_0101_0101_0101
         var best = Self.spurious, bestPriority = Self.idlePriority
-        for irq in 0..<irqCount where enabled[irq] & cm != 0 && isPending(irq, cm) && active[irq] & cm == 0 {
-            guard irq < 32 || targets[irq] & cm != 0 else { continue }
-            let p = priority(irq, cpu: cpu)
-            if p < bestPriority { best = UInt32(irq); bestPriority = p }
+        pending.withUnsafeBytes { pend in
+            level.withUnsafeBytes { lvl in
+                var base = 0
+                while base < irqCount {
+                    let end = min(base + 8, irqCount)
+                    if end - base == 8,
+                       (pend.loadUnaligned(fromByteOffset: base, as: UInt64.self) | lvl.loadUnaligned(fromByteOffset: base, as: UInt64.self)) & wide == 0 {
+                        base = end
+                        continue
+                    }
+                    for irq in base..<end where (pend[irq] | lvl[irq]) & cm != 0 {
+                        guard enabled[irq] & cm != 0 && isPending(irq, cm) && active[irq] & cm == 0 else { continue }
+                        guard irq < 32 || targets[irq] & cm != 0 else { continue }
+                        let p = priority(irq, cpu: cpu)
+                        if p < bestPriority { best = UInt32(irq); bestPriority = p }
+                    }
+                    base = end
+                }
+            }
         }
         return (best, bestPriority)
     }

@@ -1,34 +1,46 @@
 import Replayer
 import TraceFormat
 
-/// An arm64 guest (Linux's GICv2 driver, irq-gic.c) on QEMU's GICv2 (`-M virt,gic-version=2`), run
-/// forward on the Replayer's `GICv2` model (QEMU's rules) and written as the `gic_*` trace events QEMU
-/// 7.2's hw/intc/arm_gic.c prints for it:
+/// An arm64 guest (Linux's GICv2 driver, irq-gic.c) on a GICv2, run forward on the Replayer's
+/// `GICv2` model (QEMU's rules), and written by its ``GICOutput``: ``QEMUGICOutput`` (QEMU 7.2's
+/// `gic_*` events, every access and update) or ``KVMArm64Output`` (arm64 KVM tracepoints: injections,
+/// exits, traps). The workload is the same for both:
 ///
-/// - every state change is followed by gic_update's lines: `gic_update_bestirq` for each CPU with a
-///   best interrupt, `gic_update_set_irq` when its IRQ line goes up; a distributor word write is
-///   QEMU's four byte writes, each with its own update (`gic_dist_writel` → `gic_dist_writeb`);
-/// - device lines are `gic_set_irq` (printed only when the level changes): GICv2m MSIs and edge SPIs
-///   pulse (level 1, then 0) on the main loop thread; a level SPI stays high until the guest's handler
-///   clears its cause (an MMIO write on the vCPU, so level 0 comes from the vCPU thread); the virtual
-///   timer PPI rises on the main loop thread and falls when the handler reprograms the timer;
-/// - Linux's gic_handle_irq loop: GICC_IAR read (`gic_acknowledge_irq`, the update, `gic_cpu_read`
-///   0xc), the handler, `gic_cpu_write` EOIR (0x10), the IAR read again until it gives 1023; with
-///   EOImode 1 (a kernel at EL2) EOIR comes right after the IAR read and GICC_DIR (0x1000) after the
-///   handler. Handlers run with IRQs masked (no nesting); idle vCPUs are in WFI and print nothing
-///   until their IRQ line goes up;
+/// - device lines: GICv2m MSIs and edge SPIs pulse (level 1, then 0) from the host's device model; a
+///   level SPI stays high until the guest's handler clears its cause (an MMIO write on the vCPU, so
+///   level 0 comes from the vCPU); the timer PPI rises from the host and falls when the handler
+///   reprograms the timer; every state change is followed by gic_update (``update(_:)``);
+/// - Linux's gic_handle_irq loop: GICC_IAR read, the handler, GICC_EOIR, the IAR read again until it
+///   gives 1023; with EOImode 1 (a kernel at EL2) EOIR comes right after the IAR read and GICC_DIR
+///   after the handler. Handlers run with IRQs masked (no nesting); idle vCPUs are in WFI until their
+///   IRQ line goes up;
 /// - SGIs are GICD_SGIR (0xf00) writes; priority masking is PMR (0x4) writes; affinity changes are
 ///   byte writes of ITARGETSR (Linux's gic_set_affinity), made only while the SPI is neither latched
 ///   pending nor active: QEMU 7.2 leaves the pending bits of a pending SPI on its old targets, where
 ///   the interrupt would stay stranded (the model does the same), and keeps active state per CPU.
 ///
-/// All vCPUs run on one TCG thread, as in the single-threaded TCG samples (the default for
+/// For QEMU all vCPUs run on one TCG thread, as in the single-threaded TCG samples (the default for
 /// `-accel tcg` without MTTCG): the log's order is then the order the GIC changed, which is what the
 /// Replayer's QEMU GIC adapter replays (it orders by the log and never by thread). Distributor
 /// accesses do not name their CPU; the adapter takes the CPU of the last CPU-interface access, so
 /// the guest's SGIs are sent at irq exit (softirq / irq_work wakeups), right after the sender's own
 /// final IAR read, where the log tells who sent them even with more than two vCPUs.
-struct GICQEMUSimulation: Simulation {
+/// Catalog indices of the fault kinds the GIC simulation checks for.
+private enum F {
+    static let gicMissingEoi = FaultSchedule.index("gic-missing-eoi")
+    static let missingDir = FaultSchedule.index("missing-dir")
+    static let wrongItargetsr = FaultSchedule.index("wrong-itargetsr")
+    static let lostSgiSource = FaultSchedule.index("lost-sgi-source")
+    static let lrOverwrite = FaultSchedule.index("lr-overwrite")
+}
+
+/// The guest's GIC settings (Linux's GICv2 driver).
+enum GICGuest {
+    static let defaultPriority = 0xA0
+    static let defaultPMR: UInt32 = 0xF0
+}
+
+struct GICSimulation<Output: GICOutput>: Simulation {
     enum Action {
         case device(Int, Int)                // device, queue: raise an interrupt
         case deviceBurst(Int, Int, Int)      // device, queue, interrupts left in the burst
@@ -74,30 +86,19 @@ struct GICQEMUSimulation: Simulation {
         enum Kind { case msi, edge, level }
     }
 
-    /// Catalog indices of the fault kinds this simulation checks for.
-    enum F {
-        static let gicMissingEoi = FaultSchedule.index("gic-missing-eoi")
-        static let missingDir = FaultSchedule.index("missing-dir")
-        static let wrongItargetsr = FaultSchedule.index("wrong-itargetsr")
-        static let lostSgiSource = FaultSchedule.index("lost-sgi-source")
-        static let lrOverwrite = FaultSchedule.index("lr-overwrite")
-    }
-
-    static let defaultPriority = 0xA0
-    static let defaultPMR: UInt32 = 0xF0
-
     let scenario: Scenario
-    var rng: SimRandom
+    var time: GICTime
     var gic: GICv2
-    let out: LineWriter
+    var out: Output
     var queue = EventQueue<Action>()
-    var now: Int64 = 0
+    var now: Int64 {
+        get { time.now }
+        set { time.now = newValue }
+    }
     var cpus: [VCPU]
     var devices: [Device] = []
     /// INTID → device index (−1: none).
     var irqDevice: [Int]
-    var mainThread = 0
-    var tcgThread = 0
     var faults: FaultSchedule
     let endTime: Int64
     let maxEvents: Int
@@ -116,16 +117,16 @@ struct GICQEMUSimulation: Simulation {
     /// consequences in the ground truth.
     var pendingSince: [Int64]
     /// Time of the last event written (the end of the trace as the analyzers see it).
-    var lastEventNs: Int64 = 0
+    var lastEventNs: Int64 { time.last }
 
     init(scenario: Scenario, faults: [FaultRequest], seed: UInt64, writer: TraceWriter, endTime: Int64, maxEvents: Int) {
         self.scenario = scenario
-        rng = SimRandom(seed: seed)
+        time = GICTime(rng: SimRandom(seed: seed))
         // QEMU's virt board: 256 SPIs (GICD_TYPER ITLinesNumber 8); more when a scenario names higher SPIs.
         let highest = scenario.devices.map { ($0.irq ?? 32) + max(1, $0.queues ?? 1) }.max() ?? 0
         numIRQ = min(992, max(288, (highest + 31) / 32 * 32))
         gic = GICv2(cpus: scenario.vcpus, irqs: numIRQ)
-        out = LineWriter(style: .qemu, writer: writer, formats: QEMUGICLine.formats)
+        out = Output(writer: writer, scenario: scenario)
         cpus = Array(repeating: VCPU(), count: scenario.vcpus)
         irqDevice = Array(repeating: -1, count: numIRQ)
         pendingSince = Array(repeating: .max, count: scenario.vcpus * numIRQ)
@@ -135,16 +136,13 @@ struct GICQEMUSimulation: Simulation {
         eoiMode1 = scenario.guest.eoi == "eoimode1"
         timerIRQ = scenario.timer?.irq ?? 27
         sgis = scenario.ipis?.vectors ?? [1, 2]
-        // QEMU's log names the thread only (an imported QEMU log has no CPU: -1).
-        mainThread = out.addThread(SimThread(comm: "qemu-system-aar", pid: 6100, cpu: -1))
-        tcgThread = out.addThread(SimThread(comm: "CPU 0/TCG", pid: 6102, cpu: -1))
         for (i, d) in scenario.devices.enumerated() {
             let kind: Device.Kind = d.kind == "msi" ? .msi : d.kind == "spi-level" ? .level : .edge
             let queues = kind == .msi ? max(1, d.queues ?? 1) : 1
             let affinity = d.affinity ?? Array(0..<scenario.vcpus)
             let irq = d.irq ?? 32
             devices.append(Device(spec: d, kind: kind, irq: irq, targets: (0..<queues).map { affinity[($0 + i) % affinity.count] },
-                                  priority: d.priority ?? Self.defaultPriority, avoid: Array(repeating: 0, count: queues)))
+                                  priority: d.priority ?? GICGuest.defaultPriority, avoid: Array(repeating: 0, count: queues)))
             for q in 0..<queues where irq + q < numIRQ { irqDevice[irq + q] = i }
         }
     }
@@ -153,20 +151,6 @@ struct GICQEMUSimulation: Simulation {
     var n: Int { cpus.count }
 
     // MARK: output
-
-    /// The time of the next line: lines of one operation are a microsecond or so apart under TCG.
-    @inline(__always)
-    mutating func tick() -> Int64 {
-        now += 300 + Int64(rng.below(1500))
-        return now
-    }
-
-    @inline(__always)
-    mutating func emit(_ line: QEMUGICLine, _ thread: Int, _ a: Int64 = 0, _ b: Int64 = 0, _ c: Int64 = 0,
-                       _ d: Int64 = 0, _ e: Int64 = 0) throws {
-        lastEventNs = tick()
-        try out.emit(line.rawValue, thread: thread, time: lastEventNs, a, b, c, d, e)
-    }
 
     /// Pending at CPU `c` as the analyzers count it (QEMUGICAdapter.pendingAt).
     @inline(__always)
@@ -195,22 +179,22 @@ struct GICQEMUSimulation: Simulation {
 
     /// gic_update: a line per CPU with a best interrupt, and the IRQ lines it raises; a vCPU whose
     /// line is up takes the interrupt.
-    mutating func update(_ thread: Int) throws {
+    mutating func update(_ by: GICActor) throws {
         let updates = gic.update()
         for v in 0..<n { cpus[v].line = false }
         for u in updates {
-            try emit(.bestIRQ, thread, Int64(u.cpu), Int64(u.irq), Int64(u.priority), Int64(u.priorityMask), Int64(u.runningPriority))
+            try out.updated(u, by: by, &time)
             if u.signal {
-                try emit(.setIRQLine, thread, Int64(u.cpu), 1)
                 cpus[u.cpu].line = true
                 scheduleTake(u.cpu)
             }
         }
     }
 
-    /// gic_set_irq: a device line changes (nothing is printed when it does not). `latch: false` is the
-    /// lr-overwrite fault: a rising edge that leaves no pending state.
-    mutating func setLine(_ irq: Int, high: Bool, cpuMask cm: UInt8, target: UInt8, thread: Int, latch: Bool = true) throws {
+    /// A device line changes (QEMU's gic_set_irq; nothing happens when the level does not). `latch: false` is the
+    /// lr-overwrite fault: a rising edge that leaves no pending state (`lostAt`: the CPUs the
+    /// hypervisor had queued it for before it lost it).
+    mutating func setLine(_ irq: Int, high: Bool, cpuMask cm: UInt8, target: UInt8, by: GICActor, latch: Bool = true, lostAt: UInt8 = 0) throws {
         guard (gic.level[irq] & cm != 0) != high else { return }
         let before = pendingMask(irq)
         if high {
@@ -219,31 +203,35 @@ struct GICQEMUSimulation: Simulation {
         } else {
             gic.level[irq] &= ~cm
         }
-        try emit(.setIRQ, thread, Int64(irq), high ? 1 : 0, Int64(cm), Int64(target))
+        let queued = pendingMask(irq) & ~before & gic.enabled[irq]
+        try out.lineChanged(irq: irq, high: high, cpuMask: cm, target: target, by: by, queued: queued, lost: lostAt, &time)
         markPending(irq, before: before)
-        try update(thread)
+        try update(by)
     }
 
-    mutating func setSPI(_ irq: Int, high: Bool, thread: Int, latch: Bool = true) throws {
-        try setLine(irq, high: high, cpuMask: 0xFF, target: gic.targets[irq], thread: thread, latch: latch)
+    mutating func setSPI(_ irq: Int, high: Bool, by: GICActor, latch: Bool = true, lostAt: UInt8 = 0) throws {
+        try setLine(irq, high: high, cpuMask: 0xFF, target: gic.targets[irq], by: by, latch: latch, lostAt: lostAt)
     }
 
-    mutating func setPPI(_ irq: Int, cpu v: Int, high: Bool, thread: Int) throws {
+    mutating func setPPI(_ irq: Int, cpu v: Int, high: Bool, by: GICActor) throws {
         let cm = UInt8(1 << v)
-        try setLine(irq, high: high, cpuMask: cm, target: cm, thread: thread)
+        try setLine(irq, high: high, cpuMask: cm, target: cm, by: by)
     }
 
-    /// gic_dist_write by vCPU `cpu` (banked registers are its own): GICD_SGIR is one write and one
-    /// update; anything else is QEMU's byte writes, each followed by an update.
+    /// A distributor write by vCPU `cpu` (banked registers are its own; QEMU's gic_dist_write):
+    /// GICD_SGIR is one write and one update; anything else is QEMU's byte writes, each followed by
+    /// an update (the same state as one word write, which is how the output shows it).
     mutating func distWrite(_ offset: Int, size: Int, _ value: UInt32, by cpu: Int) throws {
-        let t = tcgThread
-        try emit(value >= 0x1000_0000 ? .distWriteWide : .distWrite, t, Int64(offset), Int64(size), Int64(value))
+        let t = GICActor.vcpu(cpu)
+        try out.distributorWrite(offset: offset, size: size, value: value, by: cpu, &time)
         if offset == 0xF00 {
-            let before = pendingMask(Int(value & 0xF))
+            let sgi = Int(value & 0xF)
+            let before = pendingMask(sgi)
             gic.writeDistributor(offset: 0xF00, value: value, cpu: cpu)
-            markPending(Int(value & 0xF), before: before)
+            let queued = pendingMask(sgi) & ~before
+            markPending(sgi, before: before)
             try update(t)
-            return
+            return try out.distributorWriteDone(by: cpu, queued: queued, &time)
         }
         for k in 0..<size {
             let o = offset + k, byte = (value >> UInt32(8 * k)) & 0xFF
@@ -251,7 +239,7 @@ struct GICQEMUSimulation: Simulation {
                 for b in 0..<8 where byte & (1 << UInt32(b)) != 0 {
                     let irq = (o - 0x100) * 8 + b
                     guard irq >= 16 && irq < numIRQ else { continue }
-                    if gic.enabled[irq] & (irq < 32 ? UInt8(1 << cpu) : 0xFF) == 0 { try emit(.enableIRQ, t, Int64(irq)) }
+                    if gic.enabled[irq] & (irq < 32 ? UInt8(1 << cpu) : 0xFF) == 0 { try out.interruptEnabled(irq, by: cpu, &time) }
                 }
             }
             let spi = o >= 0x820 && o < 0xC00 && o - 0x800 < numIRQ ? o - 0x800 : -1
@@ -260,19 +248,20 @@ struct GICQEMUSimulation: Simulation {
             if spi >= 0 { markPending(spi, before: before) }
             try update(t)
         }
+        try out.distributorWriteDone(by: cpu, queued: 0, &time)
     }
 
-    mutating func distRead(_ offset: Int, _ value: UInt32) throws {
-        try emit(value >= 0x1000_0000 ? .distReadWide : .distRead, tcgThread, Int64(offset), 4, Int64(value))
+    mutating func distRead(_ offset: Int, _ value: UInt32, by cpu: Int) throws {
+        try out.distributorRead(offset: offset, value: value, by: cpu, &time)
     }
 
     /// gic_cpu_write: QEMU updates after every write but an EOIR it ignores (no active interrupt, or
     /// not an interrupt ID).
     mutating func cpuWrite(_ v: Int, _ offset: Int, _ value: UInt32) throws {
-        try emit(.cpuWrite, tcgThread, Int64(v), Int64(offset), Int64(value))
+        try out.cpuInterfaceWrite(cpu: v, offset: offset, value: value, &time)
         let ignored = offset == 0x10 && (Int(value & 0x3FF) >= numIRQ || gic.runningPriority[v] == GICv2.idlePriority)
         gic.writeCPUInterface(cpu: v, offset: offset, value: value)
-        if !ignored { try update(tcgThread) }
+        if !ignored { try update(.vcpu(v)) }
     }
 
     /// A GICC_IAR read: `gic_acknowledge_irq` prints current_pending before the priority check, then
@@ -280,11 +269,11 @@ struct GICQEMUSimulation: Simulation {
     mutating func readIAR(_ v: Int) throws -> UInt32 {
         let shown = gic.currentPending[v]
         let iar = gic.acknowledge(cpu: v)
-        try emit(.acknowledge, tcgThread, Int64(v), Int64(shown))
+        try out.acknowledging(cpu: v, shown: shown, &time)
         // Still pending after the acknowledge (a level line high, another SGI source): pending anew.
         if iar != GICv2.spurious, case let irq = Int(iar & 0x3FF), irq < numIRQ, pendingAt(irq, v) { pendingSince[v * numIRQ + irq] = lastEventNs }
-        if iar != GICv2.spurious { try update(tcgThread) }
-        try emit(.cpuRead, tcgThread, Int64(v), 0xC, Int64(iar))
+        if iar != GICv2.spurious { try update(.vcpu(v)) }
+        try out.cpuInterfaceRead(cpu: v, offset: 0xC, value: iar, &time)
         return iar
     }
 
@@ -314,9 +303,9 @@ struct GICQEMUSimulation: Simulation {
     /// devices' SPIs), as the samples show it; then the workload's clocks start.
     mutating func boot() throws {
         now = 1_000_000
-        try distRead(0x004, UInt32((numIRQ / 32 - 1) | ((n - 1) << 5)))
+        try distRead(0x004, UInt32((numIRQ / 32 - 1) | ((n - 1) << 5)), by: 0)
         try distWrite(0x000, size: 4, 0, by: 0)
-        try distRead(0x800, 0x0101_0101)
+        try distRead(0x800, 0x0101_0101, by: 0)
         for o in stride(from: 0x820, to: 0x800 + numIRQ, by: 4) { try distWrite(o, size: 4, 0x0101_0101, by: 0) }
         for o in stride(from: 0xC08, to: 0xC00 + numIRQ / 4, by: 4) { try distWrite(o, size: 4, 0, by: 0) }
         for o in stride(from: 0x420, to: 0x400 + numIRQ, by: 4) { try distWrite(o, size: 4, 0xA0A0_A0A0, by: 0) }
@@ -327,20 +316,20 @@ struct GICQEMUSimulation: Simulation {
         try distWrite(0x000, size: 4, 1, by: 0)
         for c in 0..<n {
             // gic_cpu_init: the CPU finds its mask in ITARGETSR0, resets its banked SGI/PPI state.
-            try distRead(0x800, UInt32(1 << c) * 0x0101_0101)
+            try distRead(0x800, UInt32(1 << c) * 0x0101_0101, by: c)
             try distWrite(0x380, size: 4, 0xFFFF_FFFF, by: c)
             try distWrite(0x180, size: 4, 0xFFFF_FFFF, by: c)
             for o in stride(from: 0x400, to: 0x420, by: 4) { try distWrite(o, size: 4, 0xA0A0_A0A0, by: c) }
-            try cpuWrite(c, 0x04, Self.defaultPMR)
-            try emit(.cpuRead, tcgThread, Int64(c), 0xFC, 0x0002_043B)
+            try cpuWrite(c, 0x04, GICGuest.defaultPMR)
+            try out.cpuInterfaceRead(cpu: c, offset: 0xFC, value: 0x0002_043B, &time)
             for o in stride(from: 0xD0, through: 0xDC, by: 4) { try cpuWrite(c, o, 0) }
-            try emit(.cpuRead, tcgThread, Int64(c), 0x00, 0)
+            try out.cpuInterfaceRead(cpu: c, offset: 0x00, value: 0, &time)
             try cpuWrite(c, 0x00, eoiMode1 ? 0x201 : 0x1)
             // The IPIs (SGIs 0–6: always enabled, nothing to trace) and the timer PPI (level).
             for s in 0..<7 { try distWrite(0x100, size: 4, 1 << UInt32(s), by: c) }
             if scenario.timer != nil {
                 let icfgr = 0xC00 + timerIRQ / 16 * 4
-                try distRead(icfgr, gic.readDistributor(offset: icfgr, size: 4) ?? 0)
+                try distRead(icfgr, gic.readDistributor(offset: icfgr, size: 4) ?? 0, by: c)
                 try distWrite(0x100, size: 4, 1 << UInt32(timerIRQ), by: c)
             }
         }
@@ -350,12 +339,12 @@ struct GICQEMUSimulation: Simulation {
                 let irq = d.irq + q
                 let icfgr = 0xC00 + irq / 16 * 4
                 let config = gic.readDistributor(offset: icfgr, size: 4) ?? 0
-                try distRead(icfgr, config)
+                try distRead(icfgr, config, by: 0)
                 if d.kind != .level {
                     try distWrite(icfgr, size: 4, config | 2 << UInt32(2 * (irq % 16)), by: 0)
-                    try distRead(icfgr, gic.readDistributor(offset: icfgr, size: 4) ?? 0)
+                    try distRead(icfgr, gic.readDistributor(offset: icfgr, size: 4) ?? 0, by: 0)
                 }
-                if d.priority != Self.defaultPriority { try distWrite(0x400 + irq, size: 1, UInt32(d.priority & 0xFF), by: 0) }
+                if d.priority != GICGuest.defaultPriority { try distWrite(0x400 + irq, size: 1, UInt32(d.priority & 0xFF), by: 0) }
                 try distWrite(0x800 + irq, size: 1, UInt32(1 << target), by: 0)
                 try distWrite(0x100 + irq / 32 * 4, size: 4, 1 << UInt32(irq % 32), by: 0)
             }
@@ -366,7 +355,7 @@ struct GICQEMUSimulation: Simulation {
             if let a = d.spec.affinityChangeHz, a > 0 { queue.schedule(.affinity(i), at: now + gap(rateHz: a)) }
         }
         if let t = scenario.timer {
-            for v in 0..<n { queue.schedule(.timer(v), at: now + Int64(t.periodUs * 1000) + Int64(rng.below(1000 * (v + 1)))) }
+            for v in 0..<n { queue.schedule(.timer(v), at: now + Int64(t.periodUs * 1000) + Int64(time.rng.below(1000 * (v + 1)))) }
         }
         if let i = scenario.ipis, i.rateHz > 0, n > 1 {
             for v in 0..<n { queue.schedule(.ipi(v), at: now + gap(rateHz: i.rateHz)) }
@@ -377,7 +366,7 @@ struct GICQEMUSimulation: Simulation {
         for v in 0..<n { scheduleIdle(v) }
     }
 
-    mutating func gap(rateHz: Double) -> Int64 { rng.exponential(mean: 1e9 / rateHz) }
+    mutating func gap(rateHz: Double) -> Int64 { time.rng.exponential(mean: 1e9 / rateHz) }
 
     mutating func perform(_ action: Action) throws {
         switch action {
@@ -386,16 +375,16 @@ struct GICQEMUSimulation: Simulation {
             let burst = devices[i].spec.burst ?? 1
             // Geometric burst length with mean `burst`.
             var k = 1
-            if burst > 1 { while k < 64 && rng.chance(1 - 1 / burst) { k += 1 } }
+            if burst > 1 { while k < 64 && time.rng.chance(1 - 1 / burst) { k += 1 } }
             try raise(i, q, more: k > 1)
-            if k > 1 { queue.schedule(.deviceBurst(i, q, k - 1), at: now + rng.between(1_000, 4_000)) }
+            if k > 1 { queue.schedule(.deviceBurst(i, q, k - 1), at: now + time.rng.between(1_000, 4_000)) }
         case .deviceBurst(let i, let q, let left):
             try raise(i, q, more: left > 1)
-            if left > 1 { queue.schedule(.deviceBurst(i, q, left - 1), at: now + rng.between(1_000, 4_000)) }
+            if left > 1 { queue.schedule(.deviceBurst(i, q, left - 1), at: now + time.rng.between(1_000, 4_000)) }
         case .timer(let v):
             if let t = scenario.timer { queue.schedule(.timer(v), at: now + Int64(t.periodUs * 1000)) }
             // The timer condition is met: the PPI rises (a line still high stays so, silently).
-            try setPPI(timerIRQ, cpu: v, high: true, thread: mainThread)
+            try setPPI(timerIRQ, cpu: v, high: true, by: .device)
         case .ipi(let v):
             if let i = scenario.ipis { queue.schedule(.ipi(v), at: now + gap(rateHz: i.rateHz)) }
             // An interrupt handler on this vCPU wakes a task on another one: the SGI goes out at the
@@ -404,6 +393,7 @@ struct GICQEMUSimulation: Simulation {
         case .take(let v):
             cpus[v].takePending = false
             guard !cpus[v].busy, cpus[v].line else { return }
+            try out.takesInterrupt(v, &time)
             cpus[v].idle = false
             cpus[v].busy = true
             try handle(v, iar: try readIAR(v))
@@ -414,6 +404,7 @@ struct GICQEMUSimulation: Simulation {
             guard cpus[v].epoch == epoch, !cpus[v].busy, !cpus[v].idle else { return }
             if cpus[v].pmrRaised { scheduleIdle(v); return }
             cpus[v].idle = true
+            try out.waitsForInterrupt(v, &time)
         case .pmrRaise(let v):
             guard let p = scenario.guest.priorityMasking else { return }
             queue.schedule(.pmrRaise(v), at: now + gap(rateHz: p.rateHz))
@@ -424,14 +415,14 @@ struct GICQEMUSimulation: Simulation {
         case .pmrLower(let v):
             guard cpus[v].pmrRaised else { return }
             if cpus[v].busy { queue.schedule(.pmrLower(v), at: now + 2_000); return }
-            try cpuWrite(v, 0x04, Self.defaultPMR)
+            try cpuWrite(v, 0x04, GICGuest.defaultPMR)
             cpus[v].pmrRaised = false
         case .affinity(let i):
             if try changeAffinity(i) {
                 if let a = devices[i].spec.affinityChangeHz, a > 0 { queue.schedule(.affinity(i), at: now + gap(rateHz: a)) }
             } else {
                 // Pending, or no vCPU running the guest's irq affinity code: a little later.
-                queue.schedule(.affinity(i), at: now + rng.between(20_000, 200_000))
+                queue.schedule(.affinity(i), at: now + time.rng.between(20_000, 200_000))
             }
         }
     }
@@ -452,18 +443,18 @@ struct GICQEMUSimulation: Simulation {
                     // reaches the distributor and leaves no pending state, no update raises the line.
                     truth("lr-overwrite", "lost_interrupt", cpu: t, irq: irq,
                           "edge of SPI \(irq) (\(d.spec.name) queue \(q)) for CPU \(t) dropped: never pending, never acknowledged though CPU \(t) had nothing else to take")
-                    try setSPI(irq, high: true, thread: mainThread, latch: false)
-                    try setSPI(irq, high: false, thread: mainThread)
+                    try setSPI(irq, high: true, by: .device, latch: false, lostAt: UInt8(1 << t))
+                    try setSPI(irq, high: false, by: .device)
                     return
                 }
             }
             // GICv2m: the MSI write to the frame pulses the SPI (qemu_irq_pulse).
-            try setSPI(irq, high: true, thread: mainThread)
-            try setSPI(irq, high: false, thread: mainThread)
+            try setSPI(irq, high: true, by: .device)
+            try setSPI(irq, high: false, by: .device)
         case .level:
             guard !devices[i].asserted else { return }
             devices[i].asserted = true
-            try setSPI(irq, high: true, thread: mainThread)
+            try setSPI(irq, high: true, by: .device)
         }
     }
 
@@ -472,7 +463,7 @@ struct GICQEMUSimulation: Simulation {
     /// that vCPU, which acknowledges it; ITARGETSR is honoured again once it has.
     mutating func misroute(_ i: Int, _ q: Int) throws -> Bool {
         let d = devices[i], irq = d.irq + q, target = d.targets[q]
-        let start = rng.below(n)
+        let start = time.rng.below(n)
         guard gic.pending[irq] == 0, gic.active[irq] == 0,
               let w = (0..<n).map({ (start + $0) % n }).first(where: { w in
                   w != target && !cpus[w].busy && !cpus[w].pmrRaised && gic.bestInterrupt(cpu: w).irq == GICv2.spurious
@@ -483,8 +474,8 @@ struct GICQEMUSimulation: Simulation {
         misroute = (irq, gic.targets[irq])
         gic.targets[irq] = UInt8(1 << w)
         devices[i].avoid[q] |= UInt8(1 << w)
-        try setSPI(irq, high: true, thread: mainThread)
-        try setSPI(irq, high: false, thread: mainThread)
+        try setSPI(irq, high: true, by: .device)
+        try setSPI(irq, high: false, by: .device)
         return true
     }
 
@@ -493,14 +484,14 @@ struct GICQEMUSimulation: Simulation {
     mutating func changeAffinity(_ i: Int) throws -> Bool {
         let d = devices[i]
         guard n > 1 else { return true }
-        let q = rng.below(d.targets.count)
+        let q = time.rng.below(d.targets.count)
         let irq = d.irq + q
         // Not while latched pending (the pending bits stay on the old targets) or active (QEMU keeps an
         // SPI's active state per CPU: the new target could take it while the old one has it active).
         guard gic.pending[irq] == 0, gic.active[irq] == 0, misroute?.irq != irq else { return false }
-        let start = rng.below(n)
+        let start = time.rng.below(n)
         guard let w = (0..<n).map({ (start + $0) % n }).first(where: { !cpus[$0].idle && !cpus[$0].busy }) else { return false }
-        let newTarget = (d.targets[q] + 1 + rng.below(n - 1)) % n
+        let newTarget = (d.targets[q] + 1 + time.rng.below(n - 1)) % n
         guard d.avoid[q] & UInt8(1 << newTarget) == 0 else { return true }
         devices[i].targets[q] = newTarget
         try distWrite(0x800 + irq, size: 1, UInt32(1 << newTarget), by: w)
@@ -513,13 +504,13 @@ struct GICQEMUSimulation: Simulation {
         guard !cpus[v].takePending, !cpus[v].busy else { return }
         cpus[v].takePending = true
         // TCG notices the IRQ at the next TB boundary; a vCPU in WFI is woken first.
-        queue.schedule(.take(v), at: now + (cpus[v].idle ? rng.between(5_000, 25_000) : rng.between(500, 4_000)))
+        queue.schedule(.take(v), at: now + (cpus[v].idle ? time.rng.between(5_000, 25_000) : time.rng.between(500, 4_000)))
     }
 
     mutating func scheduleIdle(_ v: Int) {
         cpus[v].epoch &+= 1
         let run = scenario.guest.runNs ?? 20_000
-        queue.schedule(.idle(v, cpus[v].epoch), at: now + rng.exponential(mean: Double(run)))
+        queue.schedule(.idle(v, cpus[v].epoch), at: now + time.rng.exponential(mean: Double(run)))
     }
 
     /// One turn of gic_handle_irq with the IAR value just read: 1023 ends the loop.
@@ -536,7 +527,7 @@ struct GICQEMUSimulation: Simulation {
         if eoiMode1 { try cpuWrite(v, 0x10, iar) }
         cpus[v].epoch &+= 1
         let mean = Double(scenario.guest.handlerNs)
-        queue.schedule(.handlerEnd(v, cpus[v].epoch), at: now + max(Int64(mean / 10), rng.exponential(mean: mean)))
+        queue.schedule(.handlerEnd(v, cpus[v].epoch), at: now + max(Int64(mean / 10), time.rng.exponential(mean: mean)))
     }
 
     /// The handler returns: the cause of a level interrupt is cleared (the line falls), then EOIR
@@ -545,10 +536,10 @@ struct GICQEMUSimulation: Simulation {
         let iar = cpus[v].iar
         let irq = Int(iar & 0x3FF)
         if irq == timerIRQ {
-            try setPPI(irq, cpu: v, high: false, thread: tcgThread)
+            try setPPI(irq, cpu: v, high: false, by: .vcpu(v))
         } else if irq >= 32, case let di = irqDevice[irq], di >= 0, devices[di].kind == .level, devices[di].asserted {
             devices[di].asserted = false
-            try setSPI(irq, high: false, thread: tcgThread)
+            try setSPI(irq, high: false, by: .vcpu(v))
         }
         if !eoiMode1, irq >= 32, gic.currentPending[v] == GICv2.spurious, faults.due(F.gicMissingEoi, now) {
             truth("gic-missing-eoi", "stuck_in_service", cpu: v, irq: irq,
@@ -578,12 +569,12 @@ struct GICQEMUSimulation: Simulation {
     /// A GICD_SGIR write from vCPU `v`: one other vCPU, or (sometimes, with more than two) all others.
     mutating func sendSGI(from v: Int) throws {
         guard n > 1, !sgis.isEmpty else { return }
-        let sgi = sgis[rng.below(sgis.count)]
+        let sgi = sgis[time.rng.below(sgis.count)]
         var list: UInt8
-        if n > 2 && rng.chance(0.1) {
+        if n > 2 && time.rng.chance(0.1) {
             list = UInt8(truncatingIfNeeded: (1 << n) - 1) & ~UInt8(1 << v)
         } else {
-            list = UInt8(1 << ((v + 1 + rng.below(n - 1)) % n))
+            list = UInt8(1 << ((v + 1 + time.rng.below(n - 1)) % n))
         }
         if faults.due(F.lostSgiSource, now) {
             // An SGI to a vCPU that has the same SGI pending from another source: the faulty GIC
@@ -595,9 +586,9 @@ struct GICQEMUSimulation: Simulation {
                 truth("lost-sgi-source", "lost_interrupt", cpu: c, irq: s,
                       "SGI \(s) from CPU \(v) to CPU \(c) while SGI \(s) from CPU \(other) is pending there: merged into it and never acknowledged")
                 lostSGI = (v, c, s)
-                try emit(.distWrite, tcgThread, 0xF00, 4, Int64(1 << c) << 16 | Int64(s))
-                try update(tcgThread)
-                return
+                try out.distributorWrite(offset: 0xF00, size: 4, value: UInt32(1 << c) << 16 | UInt32(s), by: v, &time)
+                try update(.vcpu(v))
+                return try out.distributorWriteDone(by: v, queued: 0, &time)
             }
         }
         if let l = lostSGI, l.from == v, l.sgi == sgi {
