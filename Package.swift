@@ -11,6 +11,7 @@ let package = Package(
         .library(name: "Replayer", targets: ["Replayer"]),
         .library(name: "Simulator", targets: ["Simulator"]),
         .library(name: "Analyzer", targets: ["Analyzer"]),
+        .library(name: "Exporter", targets: ["Exporter"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -46,13 +47,17 @@ let package = Package(
         ),
         // A source like the recorders, whose hardware is the Replayer's models.
         .target(
+            name: "Exporter",
+            dependencies: ["TraceFormat", "Replayer", "Analyzer"]
+        ),
+        .target(
             name: "Simulator",
             dependencies: ["TraceFormat", "Recorder", "Replayer"]
         ),
         .executableTarget(
             name: "irqtrace",
             dependencies: [
-                "TraceFormat", "Recorder", "Replayer", "Simulator", "Analyzer",
+                "TraceFormat", "Recorder", "Replayer", "Simulator", "Analyzer", "Exporter",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -61,6 +66,7 @@ let package = Package(
         .testTarget(name: "ReplayerTests", dependencies: ["Replayer", "Recorder", "TraceFormat"], exclude: ["Fixtures"]),
         .testTarget(name: "SimulatorTests", dependencies: ["Simulator", "Replayer", "Recorder", "TraceFormat"]),
         .testTarget(name: "AnalyzerTests", dependencies: ["Analyzer", "Simulator", "Replayer", "Recorder", "TraceFormat"]),
+        .testTarget(name: "ExporterTests", dependencies: ["Exporter", "Analyzer", "Replayer", "Recorder", "Simulator", "TraceFormat"]),
         .testTarget(name: "EndToEndTests", dependencies: ["irqtrace"]),
     ]
 )
