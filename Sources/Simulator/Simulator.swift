@@ -18,6 +18,8 @@ public enum Simulator {
         public var commandLine: [String]
         /// For benchmarks of generation alone: chunks are dropped, not compressed and written.
         public var discardChunks = false
+        /// The output vocabulary, overriding the scenario's `output` (CLI `--vocabulary`).
+        public var output: String?
 
         public init(scenario: Scenario, faults: [FaultRequest] = [], seed: UInt64 = 1, events: Int? = nil, durationNs: Int64? = nil,
                     level: Int32 = 3, chunkSize: Int = 1 << 20, commandLine: [String] = []) {
@@ -40,19 +42,33 @@ public enum Simulator {
     }
 
     /// The vocabularies each platform can be written in.
-    public static func outputs(arch: String) -> [String] { arch == "x86_64" ? ["kvm-vmx"] : ["qemu-gic"] }
+    public static func outputs(arch: String) -> [String] { arch == "x86_64" ? ["kvm-vmx", "qemu-x86"] : ["qemu-gic"] }
+
+    /// The output a run writes: `override` (the CLI's `--vocabulary`), else the scenario's `output`,
+    /// else the platform's default.
+    public static func outputName(_ s: Scenario, override: String? = nil) -> String {
+        override ?? s.output ?? outputs(arch: s.platform.arch)[0]
+    }
 
     public static func run(_ o: Options, to output: OutputFile) throws -> Result {
-        let s = o.scenario
-        try s.validate()
-        let outputName = s.output ?? outputs(arch: s.platform.arch)[0]
+        var s = o.scenario
+        let outputName = Simulator.outputName(s, override: o.output)
         guard outputs(arch: s.platform.arch).contains(outputName) else {
             throw IrqtraceError("scenario \(s.name): output \(outputName) is not available for \(s.platform.arch)",
                                 hint: "outputs: \(outputs(arch: s.platform.arch).joined(separator: ", "))")
         }
+        s.output = outputName
+        try s.validate()
         for f in o.faults where f.kind.platform != s.platform.arch {
             throw IrqtraceError("fault \(f.kind.name) is for \(f.kind.platform), scenario \(s.name) is \(s.platform.arch)",
                                 hint: "e.g. irqtrace sim \(f.kind.scenario) --fault \(f.kind.name)")
+        }
+        for f in o.faults {
+            let faultOutput = BuiltinScenarios.named(f.kind.scenario).map { Simulator.outputName($0) }
+            guard faultOutput == outputName else {
+                throw IrqtraceError("fault \(f.kind.name) is written in the \(faultOutput ?? "?") output, this run writes \(outputName)",
+                                    hint: "e.g. irqtrace sim \(f.kind.scenario) --fault \(f.kind.name)")
+            }
         }
         let arch: Architecture = s.platform.arch == "x86_64" ? .x86_64 : .arm64
         var metadata = TraceMetadata(source: .simulator, arch: arch, clock: .simulated,
@@ -73,13 +89,18 @@ public enum Simulator {
             try sim.run()
             truth = sim.faults.truth
             simulated = sim.now
+        case "qemu-x86":
+            var sim = X86QEMUSimulation(scenario: s, faults: o.faults, seed: o.seed, writer: writer, endTime: end, maxEvents: o.events ?? .max)
+            try sim.run()
+            truth = sim.faults.truth
+            simulated = sim.now
         case "qemu-gic":
             var sim = GICQEMUSimulation(scenario: s, faults: o.faults, seed: o.seed, writer: writer, endTime: end, maxEvents: o.events ?? .max)
             try sim.run()
             truth = sim.faults.truth
             simulated = sim.now
         default:
-            throw IrqtraceError("output \(outputName) is not implemented", hint: "outputs: kvm-vmx, qemu-gic")
+            throw IrqtraceError("output \(outputName) is not implemented", hint: "outputs: kvm-vmx, qemu-x86, qemu-gic")
         }
         metadata.groundTruth = truth
         writer.metadata = metadata

@@ -30,6 +30,9 @@ struct SimCommand: ParsableCommand {
     @Option(name: .shortAndLong, help: ArgumentHelp("Output .irqt file ('-' for standard output).", valueName: "file"))
     var output: String?
 
+    @Option(name: .long, help: ArgumentHelp("The vocabulary to write (kvm-vmx or qemu-x86 for x86, qemu-gic for arm64); default: the scenario's output.", valueName: "name"))
+    var vocabulary: String?
+
     @Option(name: .long, help: "zstd compression level (1-22).")
     var level: Int32 = 3
 
@@ -68,6 +71,7 @@ struct SimCommand: ParsableCommand {
                                   durationNs: duration.flatMap { TimeSpec($0)?.nanoseconds }, level: level,
                                   commandLine: ["irqtrace"] + CommandLine.arguments.dropFirst())
         o.chunkSize = chunkSize
+        o.output = vocabulary
         let result = try Simulator.run(o, to: try OutputFile(path: output!))
         let truth = result.metadata.groundTruth ?? []
         for f in faults where !truth.contains(where: { $0.fault == f.kind.name }) {
