@@ -44,6 +44,11 @@ public struct QEMUX86Adapter {
     /// once per entry it shows, not at every interrupt.
     var remapDisagreements: [Int: (IRTE, [Int])] = [:]
 
+    /// When set, model transitions are appended to ``transitions`` (for the analyzers): so far the
+    /// ``Transition/Kind/misrouted`` deliveries of a stale IRTE.
+    public var recordTransitions = false
+    public var transitions: [Transition] = []
+
     var chains = ThreadTable { Chain() }
     var delivered = QEMUDeliveredCounter()
     var registers = QEMUAPICRegisters()
@@ -278,6 +283,11 @@ public struct QEMUX86Adapter {
             if expected != observed {
                 if let last = remapDisagreements[index], last.0 == irte, last.1 == observed { return }
                 remapDisagreements[index] = (irte, observed)
+                if recordTransitions, expected[3] != observed[3] {
+                    transitions.append(Transition(.misrouted, event: b.firstEventIndex + i, time: b.times[i], cpu: Int32(truncatingIfNeeded: observed[3]),
+                                                  vector: Int16(truncatingIfNeeded: observed[1]), irq: Int32(index), value: Int64(expected[3]),
+                                                  aux: Int64(expected[1])))
+                }
                 diverge(b, i, "vtd_ir_remap fields (trigger vector deliver dest mode) against the IRTE just read (a stale cached IRTE?)",
                         expected: "\(expected)", observed: "\(observed)",
                         state: "IRTE \(index) = 0x\(String(irte.high, radix: 16)):\(String(irte.low, radix: 16))")
