@@ -291,7 +291,7 @@ public struct QEMUX86Adapter {
                 diverge(b, i, "vtd_ir_remap fields (trigger vector deliver dest mode) against the IRTE just read (a stale cached IRTE?)",
                         expected: "\(expected)", observed: "\(observed)",
                         state: "IRTE \(index) = 0x\(String(irte.high, radix: 16)):\(String(irte.low, radix: 16))")
-            } else {
+            } else if !remapDisagreements.isEmpty {
                 remapDisagreements[index] = nil
             }
 

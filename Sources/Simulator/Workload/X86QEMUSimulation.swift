@@ -259,7 +259,7 @@ struct X86QEMUSimulation: Simulation {
                  Int64((used.destination & 0xFF00) >> 8), used.logical ? 1 : 0)
         try emit(request.subhandleValid ? .irTypeMSI : .irTypeIOAPIC, thread: thread)
         try emit(.irRemapMSI, thread: thread, Int64(bitPattern: request.address), Int64(request.data), Int64(bitPattern: msg.address), Int64(msg.data))
-        if staleIndices[index] == true {
+        if staleIndices[index] == true, memory.destination != used.destination {
             staleIndices[index] = false
             let fresh = (memory.destination & 0xFF00) >> 8, old = (used.destination & 0xFF00) >> 8
             truth("stale-irte", "misrouted_vector", cpu: Int(old), vector: Int(used.vector),
