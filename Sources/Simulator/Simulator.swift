@@ -64,7 +64,12 @@ public enum Simulator {
                                 hint: "e.g. irqtrace sim \(f.kind.scenario) --fault \(f.kind.name)")
         }
         for f in o.faults {
-            let faultOutput = BuiltinScenarios.named(f.kind.scenario).map { Simulator.outputName($0) }
+            let home = BuiltinScenarios.named(f.kind.scenario)
+            if home?.platform.interruptRemapping == true, s.platform.interruptRemapping != true {
+                throw IrqtraceError("fault \(f.kind.name) needs platform.interrupt_remapping (scenario \(s.name) has none)",
+                                    hint: "e.g. irqtrace sim \(f.kind.scenario) --fault \(f.kind.name)")
+            }
+            let faultOutput = home.map { Simulator.outputName($0) }
             guard faultOutput == outputName else {
                 throw IrqtraceError("fault \(f.kind.name) is written in the \(faultOutput ?? "?") output, this run writes \(outputName)",
                                     hint: "e.g. irqtrace sim \(f.kind.scenario) --fault \(f.kind.name)")

@@ -101,6 +101,10 @@ struct QEMUX86SimulationTests {
         #expect(throws: IrqtraceError.self) { try Simulator.run(kvmFault, to: OutputFile()) }
         let qemuFault = Simulator.Options(scenario: BuiltinScenarios.named("x86-virtio")!, faults: [try FaultRequest(parsing: "stale-irte")])
         #expect(throws: IrqtraceError.self) { try Simulator.run(qemuFault, to: OutputFile()) }
+        var noRemapping = Simulator.Options(scenario: BuiltinScenarios.named("x86-q35")!, faults: [try FaultRequest(parsing: "stale-irte")])
+        #expect(throws: IrqtraceError.self) { try Simulator.run(noRemapping, to: OutputFile()) }
+        noRemapping.scenario = Self.asQEMU("x86-legacy")
+        #expect(throws: IrqtraceError.self) { try Simulator.run(noRemapping, to: OutputFile()) }
     }
 
     @Test("the same seed gives the same bytes; another seed another trace")

@@ -107,7 +107,7 @@ struct SimCommand: ParsableCommand {
         for sc in BuiltinScenarios.all { s += "  \(sc.name)\n      \(sc.description)\n" }
         s += "faults (name, platform, a scenario, expected finding, real-bugs.md rows):\n"
         for f in FaultCatalog.all {
-            s += "  \(f.name)  [\(f.platform), \(f.scenario), \(f.expect), bugs \(f.bugs.map(String.init).joined(separator: ","))]\n      \(f.summary)\n"
+            s += "  \(f.name)  [\(f.platform), \(f.scenario), \(f.expect), \(f.bugs.isEmpty ? "no real-bugs.md row" : "bugs " + f.bugs.map(String.init).joined(separator: ","))]\n      \(f.summary)\n"
         }
         Console.out(s)
     }
