@@ -27,20 +27,7 @@ import TraceFormat
 ///   low) or an MSI-X table write (not traced: only the new `dest` shows); with remapping, the
 ///   guest rewrites the IRTE in memory and invalidates the interrupt entry cache, neither of which
 ///   the `vtd_ir_*` events show: the next `vtd_ir_irte_get` of that index shows the new entry.
-struct X86QEMUSimulation: Simulation {
-    enum Action {
-        case device(Int, Int)
-        case deviceBurst(Int, Int, Int)
-        case timer(Int)
-        case ipi(Int)
-        case take(Int)
-        case handlerEnd(Int, UInt64)
-        case idle(Int, UInt64)
-        case tprRaise(Int)
-        case tprLower(Int)
-        case affinity(Int)
-    }
-
+struct X86QEMUSimulation: X86Workload {
     struct VCPU {
         var halted = false
         var busy = false
@@ -74,7 +61,7 @@ struct X86QEMUSimulation: Simulation {
     var rng: SimRandom
     var machine: X86Machine
     let out: LineWriter
-    var queue = EventQueue<Action>()
+    var queue = EventQueue<X86Action>()
     var now: Int64 = 0
     var cpus: [VCPU]
     var devices: [Device] = []
@@ -120,8 +107,7 @@ struct X86QEMUSimulation: Simulation {
         for (i, d) in scenario.devices.enumerated() {
             let kind: Device.Kind = d.kind == "msix" ? .msix : d.kind == "ioapic-level" ? .level : .edge
             let queues = kind == .msix ? max(1, d.queues ?? 1) : 1
-            let affinity = d.affinity ?? Array(0..<scenario.vcpus)
-            let targets = (0..<queues).map { affinity[($0 + i) % affinity.count] }
+            let targets = Self.initialTargets(scenario, device: i, queues: queues)
             let indices = Array(nextIndex..<nextIndex + queues)
             nextIndex += queues
             devices.append(Device(spec: d, kind: kind, targets: targets, vector: d.vector ?? 0x40, pin: d.irq ?? 0,
@@ -131,6 +117,9 @@ struct X86QEMUSimulation: Simulation {
     }
 
     var eventCount: Int { out.writer.eventCount }
+    var deviceCount: Int { devices.count }
+    func deviceSpec(_ i: Int) -> Scenario.Device { devices[i].spec }
+    func queueCount(_ i: Int) -> Int { devices[i].targets.count }
 
     // MARK: output
 
@@ -194,20 +183,9 @@ struct X86QEMUSimulation: Simulation {
                 queue.schedule(.timer(v), at: timerDeadline[v])
             }
         }
-        for (i, d) in devices.enumerated() where d.spec.rateHz > 0 {
-            for q in 0..<d.targets.count { queue.schedule(.device(i, q), at: now + gap(rateHz: d.spec.rateHz)) }
-            if let a = d.spec.affinityChangeHz, a > 0 { queue.schedule(.affinity(i), at: now + gap(rateHz: a)) }
-        }
-        if let i = scenario.ipis, i.rateHz > 0, scenario.vcpus > 1 {
-            for v in 0..<scenario.vcpus { queue.schedule(.ipi(v), at: now + gap(rateHz: i.rateHz)) }
-        }
-        if let p = scenario.guest.priorityMasking, p.rateHz > 0 {
-            for v in 0..<scenario.vcpus { queue.schedule(.tprRaise(v), at: now + gap(rateHz: p.rateHz)) }
-        }
-        for v in 0..<scenario.vcpus { scheduleIdle(v) }
+        startDeviceClocks()
+        startGuestClocks()
     }
-
-    mutating func gap(rateHz: Double) -> Int64 { rng.exponential(mean: 1e9 / rateHz) }
 
     // MARK: remapping
 
@@ -343,18 +321,13 @@ struct X86QEMUSimulation: Simulation {
 
     // MARK: workload
 
-    mutating func perform(_ action: Action) throws {
+    mutating func perform(_ action: X86Action) throws {
+        if try performWorkload(action) { return }
         switch action {
-        case .device(let i, let q):
-            queue.schedule(.device(i, q), at: now + gap(rateHz: devices[i].spec.rateHz))
-            let burst = devices[i].spec.burst ?? 1
-            var n = 1
-            if burst > 1 { while n < 64 && rng.chance(1 - 1 / burst) { n += 1 } }
-            try raise(i, q)
-            if n > 1 { queue.schedule(.deviceBurst(i, q, n - 1), at: now + rng.between(1_000, 4_000)) }
-        case .deviceBurst(let i, let q, let left):
-            try raise(i, q)
-            if left > 1 { queue.schedule(.deviceBurst(i, q, left - 1), at: now + rng.between(1_000, 4_000)) }
+        case .device, .deviceBurst, .affinity:
+            break   // performWorkload
+        case .delayedEOI:
+            break   // QEMU's IOAPIC: the guest clears its cause before every EOI, no storm to delay
         case .timer(let v):
             timerDeadline[v] += timerPeriodNs
             queue.schedule(.timer(v), at: timerDeadline[v])
@@ -364,7 +337,7 @@ struct X86QEMUSimulation: Simulation {
         case .ipi(let v):
             if let i = scenario.ipis { queue.schedule(.ipi(v), at: now + gap(rateHz: i.rateHz)) }
             try sendIPI(from: v)
-        case .take(let v):
+        case .interruptPending(let v):
             cpus[v].takePending = false
             try take(v)
         case .handlerEnd(let v, let epoch):
@@ -388,12 +361,6 @@ struct X86QEMUSimulation: Simulation {
             machine.apics[v].tpr = 0
             cpus[v].tprRaised = false
             try take(v)
-        case .affinity(let i):
-            if try changeAffinity(i) {
-                if let a = devices[i].spec.affinityChangeHz, a > 0 { queue.schedule(.affinity(i), at: now + gap(rateHz: a)) }
-            } else {
-                queue.schedule(.affinity(i), at: now + rng.between(20_000, 200_000))
-            }
         }
     }
 
@@ -420,8 +387,7 @@ struct X86QEMUSimulation: Simulation {
     /// Moves one queue of device `i` to another vCPU; false when no vCPU is free to run the guest's code.
     mutating func changeAffinity(_ i: Int) throws -> Bool {
         guard scenario.vcpus > 1 else { return true }
-        let q = rng.below(devices[i].targets.count)
-        let newTarget = (devices[i].targets[q] + 1 + rng.below(scenario.vcpus - 1)) % scenario.vcpus
+        let (q, newTarget) = pickMove(devices[i].targets)
         if remapping {
             // The IRTE rewritten in memory, then the interrupt entry cache invalidated (qi_flush_iec).
             devices[i].targets[q] = newTarget
@@ -450,7 +416,7 @@ struct X86QEMUSimulation: Simulation {
     mutating func scheduleTake(_ v: Int) {
         guard !cpus[v].takePending, !cpus[v].busy else { return }
         cpus[v].takePending = true
-        queue.schedule(.take(v), at: now + rng.between(500, 3_000))
+        queue.schedule(.interruptPending(v), at: now + rng.between(500, 3_000))
     }
 
     mutating func scheduleIdle(_ v: Int) {
