@@ -23,6 +23,11 @@ public enum Analyzer {
             detectors.finish(machine: r.adapter.machine, endTime: r.end)
             return AnalysisReport(adapter: r.report.adapter, events: r.report.events, findings: filter(detectors.findings, options),
                                   divergences: r.report.divergences.count)
+        case (.qemuLog, .x86_64):
+            var detectors = QEMUX86Detectors()
+            let r = try TransitionReplay.qemuX86(reader) { detectors.consume($0) }
+            return AnalysisReport(adapter: r.report.adapter, events: r.report.events, findings: filter(detectors.findings, options),
+                                  divergences: r.report.divergences.count)
         case (.qemuLog, .arm64):
             var detectors = GICDetectors()
             let r = try TransitionReplay.qemuGIC(reader) { detectors.consume($0) }
@@ -31,7 +36,7 @@ public enum Analyzer {
                                   divergences: r.report.divergences.count)
         default:
             throw IrqtraceError("analyze does not read \(m.vocabularySource.rawValue) traces for \(m.arch.rawValue) yet", path: reader.path,
-                                hint: "this release analyzes x86 KVM tracepoint traces (kvm_pvm, VMX, SVM hosts), QEMU GICv2 logs, and simulated kvm-vmx and qemu-gic traces")
+                                hint: "this release analyzes x86 KVM tracepoint traces (kvm_pvm, VMX, SVM hosts), QEMU x86 logs (interrupt remapping only), QEMU GICv2 logs, and simulated kvm-vmx, qemu-x86 and qemu-gic traces")
         }
     }
 

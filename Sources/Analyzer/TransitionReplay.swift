@@ -10,6 +10,7 @@ protocol TransitionAdapter {
 
 extension KVMX86Adapter: TransitionAdapter {}
 extension QEMUGICAdapter: TransitionAdapter {}
+extension QEMUX86Adapter: TransitionAdapter {}
 
 /// Drives a trace's adapter with transitions recorded and hands each transition to a consumer: the
 /// one loop behind `analyze`, `why` and `stats --latency`.
@@ -54,6 +55,14 @@ enum TransitionReplay {
                                 path: reader.path, hint: "record the kvm/* tracepoints of the host, or simulate a kvm-vmx scenario")
         }
         var adapter = try Replayer.kvmX86Adapter(reader)
+        adapter.recordTransitions = true
+        return try drive(adapter, reader, until: until, consume)
+    }
+
+    /// QEMU x86 logs (and simulated qemu-x86 ones); threads learnt first, as `replay` does.
+    static func qemuX86(_ reader: TraceReader, until: Int64? = nil, _ consume: (Transition) -> Void) throws -> Result<QEMUX86Adapter> {
+        var adapter = QEMUX86Adapter(vcpus: reader.metadata.topology.vcpus ?? 1)
+        try reader.forEachBatch { adapter.learnThreads($0, catalog: reader.catalog) }
         adapter.recordTransitions = true
         return try drive(adapter, reader, until: until, consume)
     }

@@ -18,6 +18,8 @@ public enum Simulator {
         public var commandLine: [String]
         /// For benchmarks of generation alone: chunks are dropped, not compressed and written.
         public var discardChunks = false
+        /// The output vocabulary, overriding the scenario's `output` (CLI `--vocabulary`).
+        public var output: String?
 
         public init(scenario: Scenario, faults: [FaultRequest] = [], seed: UInt64 = 1, events: Int? = nil, durationNs: Int64? = nil,
                     level: Int32 = 3, chunkSize: Int = 1 << 20, commandLine: [String] = []) {
@@ -40,11 +42,12 @@ public enum Simulator {
     }
 
     /// The vocabularies each platform can be written in; the first is the platform's default.
-    public static func outputs(arch: String) -> [String] { arch == "x86_64" ? ["kvm-vmx"] : ["qemu-gic", "kvm-arm64"] }
+    public static func outputs(arch: String) -> [String] { arch == "x86_64" ? ["kvm-vmx", "qemu-x86"] : ["qemu-gic", "kvm-arm64"] }
 
     /// What each output writes (`irqtrace sim --list`).
     public static let outputDescriptions: [(name: String, arch: String, summary: String)] = [
         ("kvm-vmx", "x86_64", "Linux 6.18 kvm tracepoints of a VMX host, as tracefs trace text"),
+        ("qemu-x86", "x86_64", "QEMU 7.2 apic_*, ioapic_*, vtd_ir_* and pic_* trace events of a q35 machine (with or without VT-d interrupt remapping), as a -msg timestamp=on log"),
         ("qemu-gic", "arm64", "QEMU 7.2 gic_* trace events of the virt board's GICv2 (one TCG thread), as a -msg timestamp=on log"),
         ("kvm-arm64", "arm64", "Linux 6.x arm64 kvm tracepoints of a VHE host with an in-kernel vGIC (GICv2 guest, hardware list registers), as tracefs trace text"),
     ]
@@ -55,14 +58,21 @@ public enum Simulator {
         return (sim.faults.truth, sim.now)
     }
 
+    /// The output a run writes: `override` (the CLI's `--vocabulary`), else the scenario's `output`,
+    /// else the platform's default.
+    public static func outputName(_ s: Scenario, override: String? = nil) -> String {
+        override ?? s.output ?? outputs(arch: s.platform.arch)[0]
+    }
+
     public static func run(_ o: Options, to output: OutputFile) throws -> Result {
-        let s = o.scenario
-        try s.validate()
-        let outputName = s.output ?? outputs(arch: s.platform.arch)[0]
+        var s = o.scenario
+        let outputName = Simulator.outputName(s, override: o.output)
         guard outputs(arch: s.platform.arch).contains(outputName) else {
             throw IrqtraceError("scenario \(s.name): output \(outputName) is not available for \(s.platform.arch)",
                                 hint: "outputs: \(outputs(arch: s.platform.arch).joined(separator: ", "))")
         }
+        s.output = outputName
+        try s.validate()
         for f in o.faults where f.kind.platform != s.platform.arch {
             throw IrqtraceError("fault \(f.kind.name) is for \(f.kind.platform), scenario \(s.name) is \(s.platform.arch)",
                                 hint: "e.g. irqtrace sim \(f.kind.scenario) --fault \(f.kind.name)")
@@ -70,6 +80,13 @@ public enum Simulator {
         for f in o.faults where f.kind.outputs[outputName] == nil {
             throw IrqtraceError("fault \(f.kind.name) cannot be written in the \(outputName) output: \(f.kind.notExpressible[outputName] ?? "not implemented for it")",
                                 hint: "outputs that can show it: \(f.kind.outputs.keys.sorted().joined(separator: ", "))")
+        }
+        for f in o.faults {
+            let home = BuiltinScenarios.named(f.kind.scenario)
+            if home?.platform.interruptRemapping == true, s.platform.interruptRemapping != true {
+                throw IrqtraceError("fault \(f.kind.name) needs platform.interrupt_remapping (scenario \(s.name) has none)",
+                                    hint: "e.g. irqtrace sim \(f.kind.scenario) --fault \(f.kind.name)")
+            }
         }
         let arch: Architecture = s.platform.arch == "x86_64" ? .x86_64 : .arm64
         var metadata = TraceMetadata(source: .simulator, arch: arch, clock: .simulated,
@@ -87,6 +104,11 @@ public enum Simulator {
         switch outputName {
         case "kvm-vmx":
             var sim = X86KVMSimulation(scenario: s, faults: o.faults, seed: o.seed, writer: writer, endTime: end, maxEvents: o.events ?? .max)
+            try sim.run()
+            truth = sim.faults.truth
+            simulated = sim.now
+        case "qemu-x86":
+            var sim = X86QEMUSimulation(scenario: s, faults: o.faults, seed: o.seed, writer: writer, endTime: end, maxEvents: o.events ?? .max)
             try sim.run()
             truth = sim.faults.truth
             simulated = sim.now

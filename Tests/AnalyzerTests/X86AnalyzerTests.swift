@@ -43,12 +43,38 @@ struct X86AnalyzerTests {
 
     @Test("clean simulated runs have no warning or error findings")
     func cleanRuns() throws {
-        for scenario in ["x86-virtio", "x86-legacy", "x86-tpr"] {
+        for scenario in ["x86-virtio", "x86-legacy", "x86-tpr", "x86-q35", "x86-q35-intremap"] {
             for seed: UInt64 in [1, 2, 3] {
                 let report = try Analyzer.analyze(try AnalyzerTestSupport.simulate(scenario, seed: seed))
                 #expect(report.findings.filter { $0.severity >= .warning }.isEmpty, "\(scenario) seed \(seed): \(report.findings.map(\.explanation))")
                 #expect(report.divergences == 0)
             }
+        }
+    }
+
+    @Test("stale-irte (qemu-x86): the finding names where the stale entry sent the vector, and the IRTE the guest wrote")
+    func staleIRTE() throws {
+        let reader = try AnalyzerTestSupport.simulate("x86-q35-intremap", faults: ["stale-irte"], seed: 4)
+        let report = try Analyzer.analyze(reader)
+        #expect(report.adapter == "qemu-x86")
+        #expect(report.divergences == 1)
+        let f = try #require(report.findings.first)
+        #expect(report.findings.count == 1 && f.kind == .misroutedVector && f.severity == .error)
+        let g = try #require(reader.metadata.groundTruth?.first)
+        #expect(f.cpu == g.cpu && f.vector == g.vector)
+        #expect(f.explanation.contains("vtd_ir_irte_get"))
+    }
+
+    @Test("real QEMU x86 recordings (pc, q35 with VT-d or AMD-Vi remapping): no findings")
+    func realQEMURecordings() throws {
+        let dir = AnalyzerTestSupport.root.appendingPathComponent("traces").path
+        let files = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasPrefix("qemu-x86-") && $0.hasSuffix(".log.zst") }.sorted()
+        #expect(files.count >= 5)
+        for f in files {
+            let (reader, _) = try Recorder.open(dir + "/" + f)
+            let report = try Analyzer.analyze(reader)
+            #expect(report.adapter == "qemu-x86")
+            #expect(report.findings.isEmpty, "\(f): \(report.findings.map(\.explanation))")
         }
     }
 

@@ -233,7 +233,7 @@ struct X86Detectors {
                 Merge(mark: mark, source: t.aux & 0xFF, pin: t.value, deliverable: t.aux & 0x100 != 0, cpu: t.cpu, vector: t.vector))
         case .priorityWritten:
             tpr[t.cpu] = t.value
-        case .raised, .routeWritten, .deactivated:
+        case .raised, .routeWritten, .deactivated, .misrouted:
             break
         }
     }

@@ -34,7 +34,20 @@ public struct QEMUX86Adapter {
         /// AMD-Vi: the request, and whether an IRTE was read for it (then QEMU remapped it).
         var amdRequest: MSIMessage?
         var amdIRTERead = false
+        /// `vtd_ir_remap` disagreed with the IRTE just read: the translated message follows from
+        /// what QEMU remapped with, not from the models' IRTE, and is not reported again.
+        var remapDiverged = false
     }
+
+    /// IRTE index → the IRTE read and the `vtd_ir_remap` fields last reported as disagreeing with it:
+    /// a remapping unit that keeps translating with another entry (a stale cached IRTE) is reported
+    /// once per entry it shows, not at every interrupt.
+    var remapDisagreements: [Int: (IRTE, [Int])] = [:]
+
+    /// When set, model transitions are appended to ``transitions`` (for the analyzers): so far the
+    /// ``Transition/Kind/misrouted`` deliveries of a stale IRTE.
+    public var recordTransitions = false
+    public var transitions: [Transition] = []
 
     var chains = ThreadTable { Chain() }
     var delivered = QEMUDeliveredCounter()
@@ -265,9 +278,21 @@ public struct QEMUX86Adapter {
             let dest = machine.remapping.extendedInterruptMode ? irte.destination : (irte.destination & 0xFF00) >> 8
             let expected = [irte.levelTriggered ? 1 : 0, Int(irte.vector), Int(irte.deliveryMode.rawValue), Int(dest), irte.logical ? 1 : 0]
             let observed = [n(.trigger), n(.vector), n(.delivery_mode), n(.dest), n(.dest_mode)].map { Int($0) }
+            let c = chains.with(thread) { $0 }
+            c.remapDiverged = expected != observed
             if expected != observed {
-                diverge(b, i, "vtd_ir_remap fields (trigger vector deliver dest mode)", expected: "\(expected)", observed: "\(observed)",
+                if let last = remapDisagreements[index], last.0 == irte, last.1 == observed { return }
+                remapDisagreements[index] = (irte, observed)
+                if recordTransitions, expected[3] != observed[3] {
+                    transitions.append(Transition(.misrouted, event: b.firstEventIndex + i, time: b.times[i], cpu: Int32(truncatingIfNeeded: observed[3]),
+                                                  vector: Int16(truncatingIfNeeded: observed[1]), irq: Int32(index), value: Int64(expected[3]),
+                                                  aux: Int64(expected[1])))
+                }
+                diverge(b, i, "vtd_ir_remap fields (trigger vector deliver dest mode) against the IRTE just read (a stale cached IRTE?)",
+                        expected: "\(expected)", observed: "\(observed)",
                         state: "IRTE \(index) = 0x\(String(irte.high, radix: 16)):\(String(irte.low, radix: 16))")
+            } else if !remapDisagreements.isEmpty {
+                remapDisagreements[index] = nil
             }
 
         case .irRemapType:
@@ -292,7 +317,7 @@ public struct QEMUX86Adapter {
             }
             switch machine.remapping.remap(from) {
             case .success(let out):
-                if out != to {
+                if out != to && !c.remapDiverged {
                     diverge(b, i, "vtd_ir_remap_msi result", expected: "\(out)", observed: "\(to)",
                             state: "IRTE \(from.remapIndex) = \(machine.remapping.entries[from.remapIndex].map { "0x\(String($0.high, radix: 16)):\(String($0.low, radix: 16))" } ?? "unknown")")
                 }
@@ -300,6 +325,7 @@ public struct QEMUX86Adapter {
                 diverge(b, i, "vtd_ir_remap_msi", expected: "fault: \(fault)", observed: "\(from) -> \(to)", state: "")
             }
             c.request = nil
+            c.remapDiverged = false
             c.expectedDelivery = X86Machine.Message(to)
 
         case .amdRequest:

@@ -62,6 +62,12 @@ public struct Transition: Sendable, Equatable {
         /// interrupt is not acknowledged again on that CPU (GICv2 architecture spec, "Priority drop and
         /// interrupt deactivation"; QEMU `gic_deactivate_irq`).
         case deactivated
+        /// A message delivered to another destination than the routing entry the guest last wrote
+        /// names (QEMU VT-d: `vtd_ir_remap` disagreeing with the IRTE `vtd_ir_irte_get` just read, as
+        /// a remapping unit translating with a stale cached IRTE does): `cpu` = the APIC ID it went
+        /// to, `vector` = the vector it carried, `value` = the APIC ID the entry names, `irq` = the
+        /// IRTE index, `aux` = the entry's vector.
+        case misrouted
     }
 
     /// Why a request reached no CPU.

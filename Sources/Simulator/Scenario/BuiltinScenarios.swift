@@ -34,6 +34,29 @@ public enum BuiltinScenarios {
             guest: .init(handlerNs: 3000, runNs: 40000, eoi: "mmio", priorityMasking: .init(rateHz: 2000, value: 0x50, holdUs: 50)),
             durationMs: 200),
         Scenario(
+            name: "x86-q35",
+            description: "4-vCPU x86 guest on QEMU's q35 without an IOMMU (multi-threaded TCG): virtio-net (2 MSI-X queues) and virtio-blk (2 queues, moved between vCPUs by MSI-X table writes), a level-triggered PCI INTx device on IOAPIC pin 16 (moved by RTE rewrites), a serial port on edge pin 4, LAPIC timers at 250 Hz, IPIs, xAPIC MMIO EOIs",
+            platform: .init(arch: "x86_64"), output: "qemu-x86", vcpus: 4,
+            devices: [
+                .init(name: "virtio-net", kind: "msix", queues: 2, vector: 0x41, rateHz: 2000),
+                .init(name: "virtio-blk", kind: "msix", queues: 2, vector: 0x51, rateHz: 1000, affinityChangeHz: 20),
+                .init(name: "e1000-intx", kind: "ioapic-level", vector: 0x3A, irq: 16, rateHz: 800, affinityChangeHz: 20),
+                .init(name: "serial", kind: "ioapic-edge", vector: 0x24, irq: 4, rateHz: 300, affinityChangeHz: 10),
+            ],
+            timer: .init(periodUs: 4000, vector: 0xEC), ipis: .init(rateHz: 200, vectors: [0xFB, 0xFD]),
+            guest: .init(handlerNs: 3000, runNs: 30000, eoi: "mmio"), durationMs: 200),
+        Scenario(
+            name: "x86-q35-intremap",
+            description: "4-vCPU x86 guest on QEMU's q35 with an Intel IOMMU doing interrupt remapping (-device intel-iommu,intremap=on, multi-threaded TCG): virtio-net (2 MSI-X queues) and virtio-blk (2 queues, moved between vCPUs by IRTE rewrites) as remappable MSIs, a serial port on a remappable IOAPIC edge pin (also moved), LAPIC timers at 250 Hz, reschedule and call-function IPIs, xAPIC MMIO EOIs",
+            platform: .init(arch: "x86_64", interruptRemapping: true), output: "qemu-x86", vcpus: 4,
+            devices: [
+                .init(name: "virtio-net", kind: "msix", queues: 2, vector: 0x41, rateHz: 2000),
+                .init(name: "virtio-blk", kind: "msix", queues: 2, vector: 0x51, rateHz: 1000, affinityChangeHz: 20),
+                .init(name: "serial", kind: "ioapic-edge", vector: 0x24, irq: 4, rateHz: 300, affinityChangeHz: 10),
+            ],
+            timer: .init(periodUs: 4000, vector: 0xEC), ipis: .init(rateHz: 200, vectors: [0xFB, 0xFD]),
+            guest: .init(handlerNs: 3000, runNs: 30000, eoi: "mmio"), durationMs: 200),
+        Scenario(
             name: "arm-gicv2",
             description: "4-vCPU arm64 guest on QEMU's GICv2 (-M virt,gic-version=2, TCG): virtio-net (4 GICv2m MSI queues, bursty) and virtio-blk (2 MSI queues, moved between vCPUs), a level-triggered PL011 UART and virtio-mmio device, a PL061 GPIO edge, the virtual timer PPI 27 at 250 Hz, reschedule and call-function SGIs, EOImode 0, PMR raised to 0x80 for 40 µs at a time, idle vCPUs in WFI",
             platform: .init(arch: "arm64", gicv2m: true), output: "qemu-gic", vcpus: 4,

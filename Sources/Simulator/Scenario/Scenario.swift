@@ -232,8 +232,18 @@ public struct Scenario: Codable, Sendable, Equatable {
         guard durationMs > 0 else { throw bad("duration_ms must be positive") }
         guard guest.handlerNs > 0 else { throw bad("guest.handler_ns must be positive") }
         // Platform features no output writes yet are refused rather than silently ignored.
-        if platform.interruptRemapping == true || platform.postedInterrupts == true {
-            throw bad("platform.interrupt_remapping and platform.posted_interrupts are not simulated yet (the kvm-vmx output has no VT-d; see docs/SIMULATOR.md)")
+        let qemuX86 = x86 && output == "qemu-x86"
+        if platform.postedInterrupts == true {
+            throw bad("platform.posted_interrupts is not simulated: KVM traces nothing per posted interrupt (kvm-vmx), and QEMU does not emulate posted IRTEs (qemu-x86: its VT-d ignores the IM bit); see docs/SIMULATOR.md")
+        }
+        if platform.interruptRemapping == true {
+            guard x86 else { throw bad("platform.interrupt_remapping is an x86 (VT-d) feature") }
+            guard qemuX86 else {
+                throw bad("platform.interrupt_remapping needs output qemu-x86 (QEMU's VT-d prints vtd_ir_* events; the kvm-vmx output has no VT-d)")
+            }
+            if let d = devices.first(where: { $0.kind == "ioapic-level" }) {
+                throw bad("device \(d.name): ioapic-level with interrupt_remapping is not simulated (Linux then ends a level interrupt through the IOAPIC's EOI register with the pin number as vector); use ioapic-edge or msix")
+            }
         }
         if !x86, platform.gicv2m != true, devices.contains(where: { $0.kind == "msi" }) {
             throw bad("devices of kind msi need platform.gicv2m: true (MSIs reach a GICv2 through its GICv2m frame)")
@@ -250,6 +260,9 @@ public struct Scenario: Codable, Sendable, Equatable {
                 } else {
                     guard let v = d.vector, v >= 0x20, v <= 0xfe else { throw bad("device \(d.name): vector 0x20–0xfe required") }
                     guard let p = d.irq, p >= 0, p < 24 else { throw bad("device \(d.name): irq (IOAPIC pin 0–23) required") }
+                    if qemuX86, p == 0 || p == 2 {
+                        throw bad("device \(d.name): irq \(p) is the PIT's (QEMU routes ISA IRQ 0 to IOAPIC pin 2); use another pin with output qemu-x86")
+                    }
                 }
             } else {
                 // QEMU's GIC has a multiple of 32 interrupt IDs, at most 1020: SPIs up to 991.

@@ -18,21 +18,7 @@ import TraceFormat
 ///   vector the IOAPIC's `kvm_ack_irq` and any re-delivery (ioapic.c kvm_ioapic_update_eoi_one);
 /// - idle vCPUs halt (`kvm_exit HLT`); IPIs are ICR writes (`kvm_apic_ipi`); TPR writes are
 ///   `kvm_apic: apic_write APIC_TASKPRI`; RTE writes are `kvm_mmio` to the IOAPIC window.
-struct X86KVMSimulation: Simulation {
-    enum Action {
-        case device(Int, Int)       // device, queue: raise an interrupt
-        case deviceBurst(Int, Int, Int) // device, queue, interrupts left in the burst
-        case timer(Int)
-        case ipi(Int)
-        case kick(Int)
-        case handlerEnd(Int, UInt64)    // vCPU, epoch
-        case idle(Int, UInt64)          // vCPU, epoch
-        case tprRaise(Int)
-        case tprLower(Int)
-        case affinity(Int)
-        case delayedEOI(Int)            // pin
-    }
-
+struct X86KVMSimulation: X86Workload {
     struct VCPU {
         var halted = false
         var haltStart: Int64 = 0
@@ -84,7 +70,7 @@ struct X86KVMSimulation: Simulation {
     var rng: SimRandom
     var machine: X86Machine
     let out: LineWriter
-    var queue = EventQueue<Action>()
+    var queue = EventQueue<X86Action>()
     var now: Int64 = 0
     var cpus: [VCPU]
     var devices: [Device] = []
@@ -127,8 +113,7 @@ struct X86KVMSimulation: Simulation {
         for (i, d) in scenario.devices.enumerated() {
             let kind: Device.Kind = d.kind == "msix" ? .msix : d.kind == "ioapic-level" ? .level : .edge
             let queues = kind == .msix ? max(1, d.queues ?? 1) : 1
-            let affinity = d.affinity ?? Array(0..<scenario.vcpus)
-            let targets = (0..<queues).map { affinity[($0 + i) % affinity.count] }
+            let targets = Self.initialTargets(scenario, device: i, queues: queues)
             let thread = kind == .msix
                 ? out.addThread(SimThread(comm: "vhost-4100", pid: 4300 + Int32(i), cpu: Int32(i % (scenario.vcpus + 1))))
                 : ioThread
@@ -139,6 +124,9 @@ struct X86KVMSimulation: Simulation {
     }
 
     var eventCount: Int { out.writer.eventCount }
+    var deviceCount: Int { devices.count }
+    func deviceSpec(_ i: Int) -> Scenario.Device { devices[i].spec }
+    func queueCount(_ i: Int) -> Int { devices[i].targets.count }
 
     // MARK: output
 
@@ -216,37 +204,18 @@ struct X86KVMSimulation: Simulation {
             _ = i
         }
         // Workload clocks.
-        for (i, d) in devices.enumerated() where d.spec.rateHz > 0 {
-            for q in 0..<d.targets.count { queue.schedule(.device(i, q), at: now + gap(rateHz: d.spec.rateHz)) }
-            if let a = d.spec.affinityChangeHz, a > 0 { queue.schedule(.affinity(i), at: now + gap(rateHz: a)) }
-        }
+        startDeviceClocks()
         if let t = scenario.timer {
             for v in 0..<scenario.vcpus { queue.schedule(.timer(v), at: now + Int64(t.periodUs * 1000) + Int64(rng.below(1000 * (v + 1)))) }
         }
-        if let i = scenario.ipis, i.rateHz > 0, scenario.vcpus > 1 {
-            for v in 0..<scenario.vcpus { queue.schedule(.ipi(v), at: now + gap(rateHz: i.rateHz)) }
-        }
-        if let p = scenario.guest.priorityMasking, p.rateHz > 0 {
-            for v in 0..<scenario.vcpus { queue.schedule(.tprRaise(v), at: now + gap(rateHz: p.rateHz)) }
-        }
-        for v in 0..<scenario.vcpus { scheduleIdle(v) }
+        startGuestClocks()
     }
 
-    mutating func gap(rateHz: Double) -> Int64 { rng.exponential(mean: 1e9 / rateHz) }
-
-    mutating func perform(_ action: Action) throws {
+    mutating func perform(_ action: X86Action) throws {
+        if try performWorkload(action) { return }
         switch action {
-        case .device(let i, let q):
-            queue.schedule(.device(i, q), at: now + gap(rateHz: devices[i].spec.rateHz))
-            let burst = devices[i].spec.burst ?? 1
-            // Geometric burst length with mean `burst`.
-            var n = 1
-            if burst > 1 { while n < 64 && rng.chance(1 - 1 / burst) { n += 1 } }
-            try raise(i, q)
-            if n > 1 { queue.schedule(.deviceBurst(i, q, n - 1), at: now + rng.between(1_000, 4_000)) }
-        case .deviceBurst(let i, let q, let left):
-            try raise(i, q)
-            if left > 1 { queue.schedule(.deviceBurst(i, q, left - 1), at: now + rng.between(1_000, 4_000)) }
+        case .device, .deviceBurst, .affinity:
+            break   // performWorkload
         case .timer(let v):
             if let t = scenario.timer { queue.schedule(.timer(v), at: now + Int64(t.periodUs * 1000)) }
             // apic_timer_expired → kvm_apic_local_deliver on the vCPU's thread.
@@ -257,7 +226,7 @@ struct X86KVMSimulation: Simulation {
         case .ipi(let v):
             if let i = scenario.ipis { queue.schedule(.ipi(v), at: now + gap(rateHz: i.rateHz)) }
             try sendIPI(from: v)
-        case .kick(let v):
+        case .interruptPending(let v):
             cpus[v].kickPending = false
             try kick(v)
         case .handlerEnd(let v, let epoch):
@@ -283,13 +252,6 @@ struct X86KVMSimulation: Simulation {
             try writeTPR(v, 0)
             cpus[v].tprRaised = false
             try tryInject(v, exitFirst: false)
-        case .affinity(let i):
-            if try changeAffinity(i) {
-                if let a = devices[i].spec.affinityChangeHz, a > 0 { queue.schedule(.affinity(i), at: now + gap(rateHz: a)) }
-            } else {
-                // The guest's irq affinity code runs on a running vCPU: with none free, a little later.
-                queue.schedule(.affinity(i), at: now + rng.between(20_000, 200_000))
-            }
         case .delayedEOI(let pin):
             // kvm_ioapic_eoi_inject_work: a level pin still asserted is serviced again.
             let e = machine.ioapic.entries[pin]
@@ -428,8 +390,7 @@ struct X86KVMSimulation: Simulation {
     mutating func changeAffinity(_ i: Int) throws -> Bool {
         let d = devices[i]
         guard scenario.vcpus > 1 else { return true }
-        let q = rng.below(d.targets.count)
-        let newTarget = (d.targets[q] + 1 + rng.below(scenario.vcpus - 1)) % scenario.vcpus
+        let (q, newTarget) = pickMove(d.targets)
         guard d.kind != .msix else {
             devices[i].targets[q] = newTarget  // MSI-X table writes are userspace's: only the new dst shows
             return true
@@ -468,7 +429,7 @@ struct X86KVMSimulation: Simulation {
         guard !cpus[v].kickPending, !cpus[v].busy else { return }
         cpus[v].kickPending = true
         cpus[v].kickVector = vector
-        queue.schedule(.kick(v), at: now + rng.between(500, 3_000))
+        queue.schedule(.interruptPending(v), at: now + rng.between(500, 3_000))
     }
 
     mutating func scheduleIdle(_ v: Int) {

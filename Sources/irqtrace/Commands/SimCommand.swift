@@ -30,7 +30,7 @@ struct SimCommand: ParsableCommand {
     @Option(name: .shortAndLong, help: ArgumentHelp("Output .irqt file ('-' for standard output).", valueName: "file"))
     var output: String?
 
-    @Option(name: .long, help: ArgumentHelp("The vocabulary written: kvm-vmx (x86_64), qemu-gic or kvm-arm64 (arm64); default: the scenario's \"output\", else the platform's first (-o/--output names the file).", valueName: "name"))
+    @Option(name: .long, help: ArgumentHelp("The vocabulary written: kvm-vmx or qemu-x86 (x86_64), qemu-gic or kvm-arm64 (arm64); default: the scenario's \"output\", else the platform's first (-o/--output names the file).", valueName: "name"))
     var vocabulary: String?
 
     @Option(name: .long, help: "zstd compression level (1-22).")
@@ -79,6 +79,7 @@ struct SimCommand: ParsableCommand {
                                   durationNs: duration.flatMap { TimeSpec($0)?.nanoseconds }, level: level,
                                   commandLine: ["irqtrace"] + CommandLine.arguments.dropFirst())
         o.chunkSize = chunkSize
+        o.output = vocabulary
         let result = try Simulator.run(o, to: try OutputFile(path: output!))
         let truth = result.metadata.groundTruth ?? []
         for f in faults where !truth.contains(where: { $0.fault == f.kind.name }) {
@@ -123,7 +124,7 @@ struct SimCommand: ParsableCommand {
         for o in Simulator.outputDescriptions { s += "  \(o.name)  [\(o.arch)]\n      \(o.summary)\n" }
         s += "faults (name, platform, a scenario, expected finding, real-bugs.md rows, outputs that show it):\n"
         for f in FaultCatalog.all {
-            s += "  \(f.name)  [\(f.platform), \(f.scenario), \(f.expect), bugs \(f.bugs.map(String.init).joined(separator: ",")), \(f.outputs.keys.sorted().joined(separator: " "))]\n      \(f.summary)\n"
+            s += "  \(f.name)  [\(f.platform), \(f.scenario), \(f.expect), \(f.bugs.isEmpty ? "no real-bugs.md row" : "bugs " + f.bugs.map(String.init).joined(separator: ",")), \(f.outputs.keys.sorted().joined(separator: " "))]\n      \(f.summary)\n"
             for (o, why) in f.notExpressible.sorted(by: { $0.key < $1.key }) { s += "      not in \(o): \(why)\n" }
         }
         Console.out(s)

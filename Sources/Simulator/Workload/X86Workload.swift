@@ -1,0 +1,107 @@
+/// The actions of an x86 guest workload, whichever host it runs on and vocabulary it is written in.
+enum X86Action {
+    /// Device `i`, queue `q`: raise an interrupt.
+    case device(Int, Int)
+    /// Device, queue, interrupts left in the burst.
+    case deviceBurst(Int, Int, Int)
+    case timer(Int)
+    case ipi(Int)
+    /// An interrupt is pending for the vCPU: on KVM it is kicked out of the guest or woken, under
+    /// TCG it takes the interrupt at its next instruction boundary.
+    case interruptPending(Int)
+    /// vCPU, epoch.
+    case handlerEnd(Int, UInt64)
+    /// vCPU, epoch.
+    case idle(Int, UInt64)
+    case tprRaise(Int)
+    case tprLower(Int)
+    case affinity(Int)
+    /// KVM's delayed re-delivery of a level pin after an EOI storm (pin).
+    case delayedEOI(Int)
+}
+
+/// What the x86 simulations (`X86KVMSimulation` for kvm-vmx, `X86QEMUSimulation` for qemu-x86)
+/// share: the scenario's devices and where their queues start, and the workload's clocks — device
+/// interrupts (Poisson per queue, in geometric bursts), affinity changes (a queue moved to another
+/// vCPU, retried while no vCPU is free to run the guest's code), IPIs, TPR raises and idle timers.
+/// Each simulation says what an interrupt, an affinity change and the guest's reaction to them are
+/// on its host and prints them in its vocabulary.
+protocol X86Workload: Simulation where Action == X86Action {
+    var scenario: Scenario { get }
+    var rng: SimRandom { get set }
+    var deviceCount: Int { get }
+    func deviceSpec(_ i: Int) -> Scenario.Device
+    func queueCount(_ i: Int) -> Int
+    /// One interrupt of queue `q` of device `i`.
+    mutating func raise(_ i: Int, _ q: Int) throws
+    /// Moves one queue of device `i` to another vCPU (``pickMove(_:)``); false when no vCPU is free
+    /// to run the guest's code.
+    mutating func changeAffinity(_ i: Int) throws -> Bool
+    /// Schedules the vCPU's next halt (after `guest.run_ns` without work).
+    mutating func scheduleIdle(_ v: Int)
+}
+
+extension X86Workload {
+    mutating func gap(rateHz: Double) -> Int64 { rng.exponential(mean: 1e9 / rateHz) }
+
+    /// The vCPU each queue of device `i` targets at boot: its `affinity` (default all) cycled from `i`.
+    static func initialTargets(_ scenario: Scenario, device i: Int, queues: Int) -> [Int] {
+        let affinity = scenario.devices[i].affinity ?? Array(0..<scenario.vcpus)
+        return (0..<queues).map { affinity[($0 + i) % affinity.count] }
+    }
+
+    /// Device interrupts and affinity changes start.
+    mutating func startDeviceClocks() {
+        for i in 0..<deviceCount {
+            let d = deviceSpec(i)
+            guard d.rateHz > 0 else { continue }
+            for q in 0..<queueCount(i) { queue.schedule(.device(i, q), at: now + gap(rateHz: d.rateHz)) }
+            if let a = d.affinityChangeHz, a > 0 { queue.schedule(.affinity(i), at: now + gap(rateHz: a)) }
+        }
+    }
+
+    /// IPIs, TPR raises and the vCPUs' idle timers start.
+    mutating func startGuestClocks() {
+        if let i = scenario.ipis, i.rateHz > 0, scenario.vcpus > 1 {
+            for v in 0..<scenario.vcpus { queue.schedule(.ipi(v), at: now + gap(rateHz: i.rateHz)) }
+        }
+        if let p = scenario.guest.priorityMasking, p.rateHz > 0 {
+            for v in 0..<scenario.vcpus { queue.schedule(.tprRaise(v), at: now + gap(rateHz: p.rateHz)) }
+        }
+        for v in 0..<scenario.vcpus { scheduleIdle(v) }
+    }
+
+    /// A queue to move and its new vCPU (another than its current one).
+    mutating func pickMove(_ targets: [Int]) -> (queue: Int, target: Int) {
+        let q = rng.below(targets.count)
+        return (q, (targets[q] + 1 + rng.below(scenario.vcpus - 1)) % scenario.vcpus)
+    }
+
+    /// The device and affinity actions, the same on every host; false for the others.
+    mutating func performWorkload(_ action: X86Action) throws -> Bool {
+        switch action {
+        case .device(let i, let q):
+            let d = deviceSpec(i)
+            queue.schedule(.device(i, q), at: now + gap(rateHz: d.rateHz))
+            let burst = d.burst ?? 1
+            // Geometric burst length with mean `burst`.
+            var n = 1
+            if burst > 1 { while n < 64 && rng.chance(1 - 1 / burst) { n += 1 } }
+            try raise(i, q)
+            if n > 1 { queue.schedule(.deviceBurst(i, q, n - 1), at: now + rng.between(1_000, 4_000)) }
+        case .deviceBurst(let i, let q, let left):
+            try raise(i, q)
+            if left > 1 { queue.schedule(.deviceBurst(i, q, left - 1), at: now + rng.between(1_000, 4_000)) }
+        case .affinity(let i):
+            if try changeAffinity(i) {
+                if let a = deviceSpec(i).affinityChangeHz, a > 0 { queue.schedule(.affinity(i), at: now + gap(rateHz: a)) }
+            } else {
+                // The guest's irq affinity code runs on a running vCPU: with none free, a little later.
+                queue.schedule(.affinity(i), at: now + rng.between(20_000, 200_000))
+            }
+        default:
+            return false
+        }
+        return true
+    }
+}
