@@ -5,7 +5,7 @@ SWIFT ?= swift
 SAMPLE ?= traces/qemu-x86-q35-intremap-smp2.log.zst
 BIN = .build/release/irqtrace
 
-.PHONY: setup build run test bench sizes traces clean
+.PHONY: setup build run test bench sizes traces clean man completions
 
 setup:
 	@scripts/setup.sh
@@ -47,6 +47,16 @@ sizes: setup
 # Re-record the real QEMU samples in traces/ (boots Debian kernels under QEMU TCG; ~1 minute).
 traces:
 	scripts/make-qemu-traces.sh
+
+# The man page (generated from the argument definitions) and shell completions.
+man: build
+	$(BIN) manpage > docs/irqtrace.1
+
+completions: build
+	@mkdir -p contrib/completions
+	$(BIN) --generate-completion-script bash > contrib/completions/irqtrace.bash
+	$(BIN) --generate-completion-script zsh > contrib/completions/_irqtrace
+	$(BIN) --generate-completion-script fish > contrib/completions/irqtrace.fish
 
 clean:
 	rm -rf .build out

@@ -63,7 +63,10 @@ public enum Recorder {
         for f in files {
             let format = try options.inputFormat ?? f.data.withUnsafeBytes { bytes in
                 guard let detected = InputFormat.detect(bytes) else {
-                    throw IrqtraceError("cannot tell the input format", path: f.path,
+                    if let wrong = WrongFileType.identify(bytes) {
+                        throw IrqtraceError("not a recording irqtrace reads: \(wrong.what)", path: f.path, hint: wrong.hint)
+                    }
+                    throw IrqtraceError("cannot tell the input format (no QEMU, ftrace, trace-cmd or perf line in its first lines; the first is: \(WrongFileType.firstLine(bytes)))", path: f.path,
                                         hint: "use --input-format with one of: \(InputFormat.allCases.filter { $0 != .irqt }.map(\.rawValue).joined(separator: ", "))")
                 }
                 return detected

@@ -8,13 +8,13 @@ import Glibc
 struct Irqtrace: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "irqtrace",
-        abstract: "Record, inspect and export interrupt-virtualization traces (KVM, QEMU).",
+        abstract: "Record, replay, analyze and export interrupt-virtualization traces (KVM, QEMU).",
         discussion: """
         Exit status: 0 ok; 1 findings or divergences; 2 usage or input error.
         Every command that reads a trace accepts any input `record` accepts.
         """,
         version: IrqtraceVersion.string,
-        subcommands: [RecordCommand.self, InfoCommand.self, StatsCommand.self, ShowCommand.self, ExportCommand.self, ReplayCommand.self, AnalyzeCommand.self, WhyCommand.self, SimCommand.self]
+        subcommands: [RecordCommand.self, InfoCommand.self, StatsCommand.self, ShowCommand.self, ExportCommand.self, ReplayCommand.self, AnalyzeCommand.self, WhyCommand.self, SimCommand.self, ManpageCommand.self]
     )
 }
 

@@ -13,6 +13,13 @@ public struct InputFile {
     public init(path: String) throws {
         self.path = path
         let mapped: Data
+        var isDir: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue {
+            throw IrqtraceError("is a folder, not a trace file", path: path, hint: "give a file in it (ls \(path))")
+        }
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw IrqtraceError("no such file", path: path, hint: "check the path")
+        }
         do {
             mapped = try Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped)
         } catch {

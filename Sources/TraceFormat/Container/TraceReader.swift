@@ -36,6 +36,9 @@ public struct DamageReport: Sendable, Equatable {
 /// damaged, scans for chunks), and checks every chunk's checksums up front so ``damage`` is complete
 /// before any event is decoded. Never crashes or hangs on damaged input.
 public final class TraceReader {
+    /// Called after each chunk of a full pass (``forEachBatch(_:)``) with the events done and the
+    /// total, and once more with done == total at the end of the pass: the CLI's progress bar.
+    public var progress: ((_ done: Int, _ total: Int) -> Void)?
     public let path: String
     public let metadata: TraceMetadata
     public let headerMetadata: TraceMetadata?
@@ -290,6 +293,9 @@ public final class TraceReader {
     public func forEachBatch(_ body: (EventBatch) throws -> Void) throws {
         let order = chunks.indices.sorted { chunks[$0].firstEvent < chunks[$1].firstEvent }
         var batch = EventBatch()
+        let total = chunks.reduce(0) { $0 + ($1.isIntact ? $1.eventCount : 0) }
+        var done = 0
+        defer { progress?(total, total) }
         for k in order where chunks[k].isIntact {
             do { try decodeChunk(k, into: &batch) } catch {
                 chunks[k].problem = "\(error)"
@@ -300,6 +306,8 @@ public final class TraceReader {
             }
             release(chunk: k)
             try body(batch)
+            done += batch.count
+            progress?(done, total)
         }
     }
 }

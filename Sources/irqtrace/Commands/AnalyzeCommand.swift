@@ -71,7 +71,7 @@ struct AnalyzeCommand: ParsableCommand {
                 var where_ = f.cpu.map { "cpu \($0)" } ?? f.dest.map { "dest \($0) (no such APIC)" } ?? "cpu ?"
                 if let v = f.vector { where_ += " vector \(v)" }
                 if let i = f.irq { where_ += " irq \(i)" }
-                s += "\n#\(k) \(f.severity.rawValue) \(f.kind.rawValue) at \(seconds(f.timeNs)) \(where_)\(f.causedBy.map { " (caused by #\($0))" } ?? "")\n"
+                s += "\n" + Style.bold("#\(k)") + " \(Style.severity(f.severity.rawValue)) \(Style.bold(f.kind.rawValue)) at \(seconds(f.timeNs)) \(where_)\(f.causedBy.map { " (caused by #\($0))" } ?? "")\n"
                 s += "   \(f.explanation)\n"
                 s += "   events: \(f.events.map(String.init).joined(separator: ", "))\n"
             }

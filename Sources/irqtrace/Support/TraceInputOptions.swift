@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import Recorder
 import TraceFormat
 
@@ -35,6 +36,7 @@ struct TraceInputOptions: ParsableArguments {
             Console.warning(summary)
             for p in reader.damage.problems.prefix(5) { Console.warning("  \(p)") }
         }
+        ProgressBar.attach(to: reader, label: (path as NSString).lastPathComponent)
         return reader
     }
 }
