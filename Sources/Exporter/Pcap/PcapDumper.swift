@@ -9,7 +9,7 @@ import Glibc
 /// Writes to a temporary name beside the output and renames it on ``commit()``, like ``OutputFile``.
 struct PcapDumper: ~Copyable {
     /// LINKTYPE_USER0 (147): the link type irqtrace's packets are written under.
-    static let linkType: Int32 = 147
+    static let linkType: Int32 = EventPacket.linkType
     /// Wireshark's largest standard packet (WTAP_MAX_PACKET_SIZE_STANDARD).
     static let snapLength: Int32 = 262_144
 

@@ -23,6 +23,8 @@
 public enum EventPacket {
     public static let magic: [UInt8] = [0x49, 0x52, 0x51, 0x45] // "IRQE"
     public static let version: UInt8 = 1
+    /// LINKTYPE_USER0 (DLT_USER0): the pcap link type of the packets.
+    public static let linkType: Int32 = 147
     /// Bytes before the event name.
     public static let fixedSize = 68
 
@@ -245,5 +247,24 @@ public struct DecodedEventPacket {
     public func traceMetadata(in p: UnsafeRawBufferPointer) throws -> TraceMetadata? {
         guard let metadata else { return nil }
         return try TraceMetadata.decode(UnsafeRawBufferPointer(rebasing: p[metadata]))
+    }
+}
+
+extension TraceMetadata {
+    /// Takes what an exported trace's metadata says about its origin (source, machine, clock, KVM
+    /// flavour, simulation and ground truth, live-recording facts) when a pcap export is recorded
+    /// back; the inputs, command line and recorder stay this recording's own.
+    public mutating func adoptExported(_ m: TraceMetadata) {
+        source = m.source
+        arch = m.arch
+        clock = m.clock
+        kvmFlavour = m.kvmFlavour
+        topology = m.topology
+        host = m.host
+        kernel = m.kernel
+        qemuVersion = m.qemuVersion
+        simulation = m.simulation
+        groundTruth = m.groundTruth
+        live = m.live
     }
 }
