@@ -121,7 +121,10 @@ public struct EventPacketEncoder {
         put(UInt64(bitPattern: time))
         put(UInt32(bitPattern: cpu))
         put(UInt32(bitPattern: thread))
-        for v in [vector, irq, dest, apicID] { put(UInt64(bitPattern: v)) }
+        put(UInt64(bitPattern: vector))
+        put(UInt64(bitPattern: irq))
+        put(UInt64(bitPattern: dest))
+        put(UInt64(bitPattern: apicID))
         let n = min(name.count, Int(UInt16.max))
         put(UInt16(n))
         bytes.append(contentsOf: name.prefix(n))
