@@ -25,6 +25,8 @@ run: build
 	$(BIN) replay traces/kvm/pvm-tpr.trace.txt --check
 	$(BIN) export out/sample.irqt -o out/sample.log
 	@zstd -dc $(SAMPLE) | cmp - out/sample.log && echo "export --format text reprints $(SAMPLE) byte for byte"
+	$(BIN) export out/sample.irqt --format pcap -o out/sample.pcap
+	tshark -r out/sample.pcap -X lua_script:contrib/wireshark/irqtrace.lua -Y 'irqtrace.event == "vtd_ir_remap_msi"' -c 4 2>/dev/null
 	$(BIN) sim x86-legacy --fault eoi-wrong-pin --seed 1 -o out/sim.irqt
 	$(BIN) info out/sim.irqt
 	$(BIN) analyze out/sim.irqt --score
@@ -36,7 +38,8 @@ run: build
 test: setup
 	@if [ "$$(id -u)" = 0 ]; then scripts/guest-kit.sh; else echo "make test: not root: no guest kit, tracefs or KVM; the live-recording tests will be skipped" >&2; fi
 	$(SWIFT) build --product irqtrace
-	$(SWIFT) test
+	# setup installed tshark: the pcap dissector test must run, not skip.
+	IRQTRACE_REQUIRE_TSHARK=1 $(SWIFT) test
 
 bench: setup
 	scripts/bench.sh

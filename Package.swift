@@ -45,10 +45,10 @@ let package = Package(
             name: "Analyzer",
             dependencies: ["TraceFormat", "Replayer"]
         ),
-        // A source like the recorders, whose hardware is the Replayer's models.
+        // Exports of a trace (timeline, pcap); only Exporter/Pcap/PcapDumper.swift imports CPcap.
         .target(
             name: "Exporter",
-            dependencies: ["TraceFormat", "Replayer", "Analyzer"]
+            dependencies: ["TraceFormat", "Replayer", "Analyzer", "CPcap"]
         ),
         .target(
             name: "Simulator",

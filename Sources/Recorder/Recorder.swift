@@ -83,6 +83,7 @@ public enum Recorder {
         var archVotes: [Architecture: Int] = [:]
         var clock: ClockDomain = .none
         var inputBytes = 0
+        var carried: TraceMetadata? = nil
         let observe: (EventTemplate, UInt32) -> Void = { template, _ in
             let arch = ArchitectureGuess.guess(eventName: template.name)
             if arch != .unknown {
@@ -106,19 +107,31 @@ public enum Recorder {
                 inputClock = importer.clock
             case .traceDat:
                 (info, inputClock) = try importTraceDat(file, options: options, writer: writer, diagnostics: &diagnostics, observe: observe)
+            case .pcap:
+                var importer = PcapImport(file: file, options: options)
+                let result = try importer.run(writer: writer, diagnostics: &diagnostics, observe: observe)
+                if files.count == 1 { carried = result.metadata }
+                metadata.inputs += result.inputs.dropLast()
+                info = result.inputs.last!
+                inputClock = result.clock
             case .irqt:
                 throw IrqtraceError("already an .irqt trace", path: file.path)
             }
             if info.events > 0 { clock = inputClock }
             metadata.inputs.append(info)
         }
-        let kinds = Set(formats.map(\.sourceKind))
+        let kinds = Set(zip(files, formats).flatMap { _, f in
+            // A pcap's source is that of its packets' vocabularies.
+            f != .pcap ? [f.sourceKind]
+                : metadata.inputs.filter { $0.format.hasPrefix("pcap:") }.compactMap { SourceKind(rawValue: String($0.format.dropFirst(5))) }
+        })
         metadata.source = kinds.count == 1 ? kinds.first! : .mixed
         metadata.arch = archVotes.max { $0.value < $1.value }?.key ?? .unknown
         metadata.clock = clock
         if metadata.arch == .x86_64 && [.ftraceText, .traceCmdReport, .perfScript, .traceDat].contains(metadata.source) {
             metadata.kvmFlavour = KVMFlavourGuess.guess(writer.catalog)
         }
+        if let carried { metadata.adoptExported(carried) }
         writer.metadata = metadata
         try writer.finish()
         return RecordResult(metadata: metadata, diagnostics: diagnostics, events: writer.eventCount,

@@ -14,6 +14,8 @@ public enum InputFormat: String, CaseIterable, Sendable {
     case perfScript = "perf-script"
     /// trace-cmd `trace.dat` (versions 6 and 7; uncompressed, zstd, zlib).
     case traceDat = "trace-dat"
+    /// A pcap file written by `irqtrace export --format pcap` (LINKTYPE_USER0, docs/PCAP.md).
+    case pcap
 
     /// The trace.dat magic: 0x17 0x08 'D' "tracing".
     static let traceDatMagic: [UInt8] = [0x17, 0x08, 0x44] + Array("tracing".utf8)
@@ -27,6 +29,7 @@ public enum InputFormat: String, CaseIterable, Sendable {
         case .traceCmdReport: .traceCmdReport
         case .perfScript: .perfScript
         case .traceDat: .traceDat
+        case .pcap: .mixed // replaced by the source the packets carry
         }
     }
 
@@ -34,6 +37,7 @@ public enum InputFormat: String, CaseIterable, Sendable {
     public static func detect(_ bytes: UnsafeRawBufferPointer) -> InputFormat? {
         if TraceReader.isTrace(bytes) { return .irqt }
         if bytes.count >= 10 && zip(bytes.prefix(10), traceDatMagic).allSatisfy({ $0 == $1 }) { return .traceDat }
+        if PcapFile.isPcap(bytes) { return .pcap }
         var qemu = 0, untimed = 0, ftrace = 0, other = 0
         var perfNames = 0, reportHeader = false
         var start = 0

@@ -12,14 +12,16 @@ struct ExportCommand: ParsableCommand {
           in-service intervals and halts, instants for raises and drops, flows from acceptance to delivery,
           findings (x86 KVM and QEMU GICv2 traces).
         jsonl: one JSON object per event (and per finding), for pandas and DuckDB.
+        pcap: one packet per event (LINKTYPE_USER0, nanosecond timestamps; docs/PCAP.md), for Wireshark with
+          contrib/wireshark/irqtrace.lua; `irqtrace record FILE.pcap` reads it back.
         """)
 
-    enum Format: String, ExpressibleByArgument, CaseIterable { case text, perfetto, jsonl }
+    enum Format: String, ExpressibleByArgument, CaseIterable { case text, perfetto, jsonl, pcap }
 
     @OptionGroup var source: TraceArgument
     var trace: String { source.trace }
 
-    @Option(help: "Output format: text, perfetto, jsonl.") var format: Format = .text
+    @Option(help: "Output format: text, perfetto, jsonl, pcap.") var format: Format = .text
 
     @Option(name: .shortAndLong, help: ArgumentHelp("Output file ('-' for standard output).", valueName: "file"))
     var output = "-"
@@ -29,12 +31,17 @@ struct ExportCommand: ParsableCommand {
 
     func run() throws {
         let reader = try source.open()
+        if format == .pcap {
+            try PcapExport.write(reader, to: output)
+            return
+        }
         let out = try OutputFile(path: output)
         do {
             switch format {
             case .text: try TextExport.write(reader, to: out)
             case .perfetto: try PerfettoExport.write(reader, to: out, findings: !noFindings)
             case .jsonl: try JSONLinesExport.write(reader, to: out, findings: !noFindings)
+            case .pcap: break
             }
             try out.commit()
         } catch {
