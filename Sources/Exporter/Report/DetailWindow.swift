@@ -12,7 +12,7 @@ public struct DetailWindow: Sendable {
 
     /// The windows to embed within `budget` items: the whole trace when it fits; else windows of
     /// `around` items on each side of each finding time (in `findingTimes` order: most severe
-    /// first), merged where they overlap, then evenly spaced sample windows while budget remains.
+    /// first), merged where they overlap, then 8 evenly spaced sample windows sharing what is left.
     /// [`start`, `end`]: the trace's span.
     static func select(_ timeline: Timeline, start: Int64, end: Int64, findingTimes: [Int64], budget: Int, around: Int) -> [DetailWindow] {
         let total = timeline.slices.count + timeline.instants.count + timeline.flows.count
@@ -38,7 +38,7 @@ public struct DetailWindow: Sendable {
         // Items a window holds, estimated by its start times (slices reaching in from before add a few).
         var ranges: [(start: Int64, end: Int64, reason: String)] = []
         var used = 0
-        func add(_ t: Int64, _ reason: String) -> Bool {
+        func add(_ t: Int64, _ reason: String, _ around: Int) -> Bool {
             let i = lowerBound(t)
             let lo = max(0, i - around), hi = min(times.count - 1, i + around)
             let (s, e) = (times[lo], times[hi])
@@ -49,11 +49,13 @@ public struct DetailWindow: Sendable {
             ranges.append((s, e, reason))
             return true
         }
-        for t in findingTimes where !add(t, "finding") { break }
+        for t in findingTimes where !add(t, "finding", around) { break }
+        // Samples share what is left of the budget.
         let samples = 8
-        for k in 0..<samples {
+        let share = (budget - used) / (2 * samples + 2)
+        for k in 0..<samples where share > 0 {
             let t = start + (end - start) * Int64(2 * k + 1) / Int64(2 * samples)
-            if !add(t, "sample") { break }
+            if !add(t, "sample", share) { break }
         }
         // Merge overlaps.
         ranges.sort { $0.start < $1.start }

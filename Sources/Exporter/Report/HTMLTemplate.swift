@@ -144,14 +144,15 @@ function drawBuckets(level, r, top) {
   const tr = level.tracks[r], w = level.bucket_ns, start = A.start;
   const b0 = Math.max(0, Math.floor((view.t0 - start) / w)), b1 = Math.min(level.buckets - 1, Math.ceil((view.t1 - start) / w));
   let maxAcc = 1; for (let b = b0; b <= b1; b++) if (tr.accepted[b] > maxAcc) maxAcc = tr.accepted[b];
-  const la = Math.log(maxAcc + 1);
+  let maxAn = 1; for (let b = b0; b <= b1; b++) if (tr.anomalies[b] > maxAn) maxAn = tr.anomalies[b];
+  const la = Math.log(maxAcc + 1), lan = Math.log(maxAn + 1);
   for (let b = b0; b <= b1; b++) {
     const x0 = X(start + b * w), x1 = Math.max(x0 + 1, X(start + (b + 1) * w)), bw = x1 - x0;
     const s = tr.in_service[b], h = tr.halted[b], a = tr.accepted[b], an = tr.anomalies[b];
     if (s > 0) { const hh = Math.max(1, 18 * s / 1000); ctx.fillStyle = "#3b6fd6"; ctx.fillRect(x0, top + 22 - hh, bw, hh); }
     if (h > 0) { ctx.fillStyle = "rgba(120,130,150," + (0.25 + 0.75 * h / 1000) + ")"; ctx.fillRect(x0, top + 24, bw, 6); }
     if (a > 0) { const hh = Math.max(1, 10 * Math.log(a + 1) / la); ctx.fillStyle = "#2e9e5b"; ctx.fillRect(x0, top + 42 - hh, bw, hh); }
-    if (an > 0) { ctx.fillStyle = "#f08c00"; ctx.fillRect(x0, top + 1, Math.max(2, bw), 3); }
+    if (an > 0) { ctx.fillStyle = "rgba(240,140,0," + (0.3 + 0.7 * Math.log(an + 1) / lan) + ")"; ctx.fillRect(x0, top + 1, Math.max(2, bw), 3); }
     stats.buckets++;
   }
 }
@@ -197,7 +198,7 @@ function draw() {
   const nsPerPx = (view.t1 - view.t0) / plotW();
   // Detail windows in view, and whether to draw them in detail.
   const detailed = [];
-  D.windows.forEach((w, i) => { if (w.end >= view.t0 && w.start <= view.t1) { ctx.fillStyle = "#fff1b8"; const a = Math.max(LABEL, X(w.start)); ctx.fillRect(a, 0, Math.max(2, Math.min(W - 8, X(w.end)) - a), AXIS - 8); if (winItems[i] <= 20000 || nsPerPx <= A.levels[0].bucket_ns) detailed.push(i); } });
+  D.windows.forEach((w, i) => { if (w.end >= view.t0 && w.start <= view.t1) { ctx.fillStyle = "#fff1b8"; const a = Math.max(LABEL, X(w.start)); ctx.fillRect(a, 0, Math.max(2, Math.min(W - 8, X(w.end)) - a), AXIS - 8); if ((X(w.end) - X(w.start) >= 40 && winItems[i] <= 20000) || nsPerPx <= A.levels[0].bucket_ns) detailed.push(i); } });
   // Axis.
   const step = niceStep(view.t1 - view.t0, plotW());
   ctx.fillStyle = "#5b6475"; ctx.strokeStyle = "#e3e6ec";

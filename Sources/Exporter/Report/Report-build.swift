@@ -86,7 +86,9 @@ extension Report {
         report.notes = notes
         if let timeline {
             let start = min(first, timeline.firstTime), end = max(last, timeline.lastTime)
-            report.activity = ActivityLevels.build(timeline, start: start, end: end, finestBuckets: options.finestBuckets)
+            // No finer than the items need: a small trace gets 256 buckets, not thousands of empty ones.
+            let items = timeline.slices.count + timeline.instants.count + timeline.flows.count
+            report.activity = ActivityLevels.build(timeline, start: start, end: end, finestBuckets: min(options.finestBuckets, max(256, items)))
             let findingTimes = ranked.filter { keptSet.contains($0) }.map { all[$0].timeNs }
             report.windows = DetailWindow.select(timeline, start: start, end: end, findingTimes: findingTimes, budget: options.detailBudget, around: options.itemsAroundFinding)
             let total = timeline.slices.count + timeline.instants.count + timeline.flows.count
