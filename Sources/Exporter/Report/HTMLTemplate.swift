@@ -70,6 +70,7 @@ td.n { text-align: right; font-variant-numeric: tabular-nums; }
 <script id="irqtrace-data" type="application/json">__IRQTRACE_REPORT_DATA__</script>
 <script>
 "use strict";
+window.addEventListener("error", (e) => { document.body.dataset.error = String(e.message); });
 const D = JSON.parse(document.getElementById("irqtrace-data").textContent);
 const S = D.summary;
 const $ = (id) => document.getElementById(id);
@@ -138,6 +139,12 @@ const plotW = () => W - LABEL - 8;
 const X = (t) => LABEL + (t - view.t0) / (view.t1 - view.t0) * plotW();
 const T = (x) => view.t0 + (x - LABEL) / plotW() * (view.t1 - view.t0);
 function vectorColour(v, irq) { const k = v >= 0 ? v : irq + 97; return "hsl(" + ((k * 47) % 360) + ",60%,48%)"; }
+function tick(t, step) { // "+12.345 ms" with as many decimals as the step needs
+  const units = [[1e9, "s"], [1e6, "ms"], [1e3, "µs"], [1, "ns"]];
+  const [u, name] = units.find(([u]) => step >= u) || units[3];
+  const decimals = Math.max(0, Math.min(9, -Math.floor(Math.log10(step / u) + 1e-9)));
+  return "+" + (t / u).toFixed(decimals) + " " + name;
+}
 function niceStep(range, px) { const raw = range / Math.max(1, px / 110); const p = Math.pow(10, Math.floor(Math.log10(raw))); for (const m of [1, 2, 5, 10]) if (m * p >= raw) return m * p; return 10 * p; }
 
 function drawBuckets(level, r, top) {
@@ -204,17 +211,20 @@ function draw() {
   ctx.fillStyle = "#5b6475"; ctx.strokeStyle = "#e3e6ec";
   for (let t = Math.ceil(view.t0 / step) * step; t <= view.t1; t += step) {
     const x = X(t); ctx.beginPath(); ctx.moveTo(x, AXIS - 6); ctx.lineTo(x, H); ctx.stroke();
-    ctx.fillText("+" + dur(t), x + 2, 9);
+    ctx.fillText(tick(t, step), x + 2, 9);
   }
   let level = A.levels[0];
   for (const l of A.levels) if (l.bucket_ns <= nsPerPx * 2) level = l;
+  ctx.save(); ctx.beginPath(); ctx.rect(LABEL, 0, plotW(), H); ctx.clip();
   CPUS.forEach((c, r) => {
     const top = AXIS + r * ROW;
     ctx.fillStyle = r % 2 ? "#fafbfd" : "#fff"; ctx.fillRect(LABEL, top, plotW(), ROW);
-    ctx.fillStyle = "#1d2330"; ctx.fillText("CPU " + c, 6, top + ROW / 2);
     drawBuckets(level, r, top);
   });
   for (const i of detailed) drawWindow(D.windows[i], i);
+  ctx.restore();
+  ctx.fillStyle = "#fff"; ctx.fillRect(0, AXIS, LABEL, H - AXIS);
+  CPUS.forEach((c, r) => { ctx.fillStyle = "#1d2330"; ctx.fillText("CPU " + c, 6, AXIS + r * ROW + ROW / 2); });
   // Findings and the selected one's evidence.
   D.findings.forEach((f, k) => {
     if (f.time < view.t0 || f.time > view.t1) return;
@@ -297,8 +307,10 @@ function selectFinding(k) {
   const f = D.findings[k];
   for (const tr of $("findings").querySelectorAll("tbody tr")) tr.classList.toggle("sel", +tr.dataset.finding === k);
   const win = D.windows.find((w) => w.start <= f.time && f.time <= w.end);
-  let half = win ? Math.max(500, (win.end - win.start) / 2) : Math.max(500, SPAN / 400);
-  if (f.evidence.length) { const lo = Math.min(...f.evidence.map((e) => e[1])), hi = Math.max(...f.evidence.map((e) => e[1])); half = Math.min(half, Math.max(500, (hi - lo) * 0.75, Math.abs(f.time - lo) * 1.5, Math.abs(hi - f.time) * 1.5)); }
+  // The finding's window (or 1/400 of the trace), narrowed to its evidence but never below 1/20 of it.
+  const whole = win ? Math.max(2000, (win.end - win.start) / 2) : Math.max(2000, SPAN / 400);
+  let half = whole;
+  if (f.evidence.length) { const lo = Math.min(...f.evidence.map((e) => e[1])), hi = Math.max(...f.evidence.map((e) => e[1])); half = Math.min(whole, Math.max(whole / 20, 2000, Math.abs(f.time - lo) * 1.5, Math.abs(hi - f.time) * 1.5)); }
   view = { t0: f.time - half, t1: f.time + half };
   draw();
   const ev = $("evidence"); ev.textContent = "";
@@ -375,6 +387,9 @@ function drawLatency(k) {
   document.body.dataset.latencyRows = D.latency.length;
 }
 
+// #finding=K selects a finding; #view=T0,T1 (ns from the first event) sets the visible range.
+const v = /view=(-?\d+),(-?\d+)/.exec(location.hash);
+if (v && +v[2] > +v[1]) view = { t0: +v[1], t1: +v[2] };
 draw();
 const m = /finding=(\d+)/.exec(location.hash);
 if (m && D.findings[+m[1]]) selectFinding(+m[1]);

@@ -94,7 +94,7 @@ extension Report {
             let total = timeline.slices.count + timeline.instants.count + timeline.flows.count
             if report.windows.first?.reason != "all" {
                 let embedded = report.windows.reduce(0) { $0 + $1.itemCount }
-                report.notes.append("The timeline has \(total) items; \(embedded) are embedded in \(report.windows.count) detail windows (around findings, then samples). Elsewhere the timeline shows per-bucket summaries at every zoom.")
+                report.notes.append("The timeline has \(total) items; \(embedded) are embedded in \(report.windows.count) detail windows (\(kept.isEmpty ? "samples across the trace" : "around findings, then samples")). Elsewhere the timeline shows per-bucket summaries at every zoom.")
             }
             report.latency = LatencyRow.rows(timeline)
         }

@@ -18,7 +18,7 @@ struct ReportBrowserTests {
     }
 
     /// Writes the report of `trace`, loads it with `fragment` (e.g. `finding=0`), dumps the DOM and takes a screenshot.
-    func render(_ trace: String, fragment: String = "") throws -> Page? {
+    func render(_ trace: String, options: Report.Options = Report.Options(), fragment: String = "") throws -> Page? {
         guard let chromium = Self.chromium else {
             print("skipping the browser test: chromium is not installed (scripts/setup.sh installs it)")
             return nil
@@ -28,7 +28,7 @@ struct ReportBrowserTests {
         defer { try? FileManager.default.removeItem(at: dir) }
         let (reader, _) = try Recorder.open(sample(trace))
         let html = dir.appendingPathComponent("report.html"), png = dir.appendingPathComponent("shot.png")
-        try Data(HTMLReport.render(try Report.build(reader))).write(to: html)
+        try Data(HTMLReport.render(try Report.build(reader, options: options))).write(to: html)
         let url = html.absoluteString + (fragment.isEmpty ? "" : "#" + fragment)
         let common = ["--headless", "--no-sandbox", "--disable-gpu", "--window-size=1400,900", "--user-data-dir=\(dir.path)/profile"]
         let dom = try run(chromium, common + ["--dump-dom", url])
@@ -75,7 +75,7 @@ struct ReportBrowserTests {
     @Test("real KVM faults: timeline drawn with its detail, findings listed, the selected finding's evidence and state shown")
     func kvmFaults() throws {
         guard let page = try render("traces/kvm/pvm-idt-fault.trace.txt", fragment: "finding=0") else { return }
-        #expect(page.body["rendered"] == "1")
+        #expect(page.body["rendered"] == "1" && page.body["error"] == nil, "\(page.body["error"] ?? "")")
         #expect(page.body["timeline-cpus"] == "2")
         #expect(Int(page.body["timeline-detail"] ?? "") ?? 0 > 0, "slices and instants drawn")
         #expect(page.body["timeline-markers"].flatMap(Int.init) ?? 0 >= 1, "the finding's marker is in view")
@@ -91,10 +91,30 @@ struct ReportBrowserTests {
         #expect(colours.contains(0xC62828), "the error marker's red")
     }
 
+    @Test("a trace larger than the detail budget: zoomed out the page draws buckets; zoomed into a window, its slices")
+    func aggregation() throws {
+        let trace = "traces/qemu-arm64-virt-gicv2-smp2.log.zst"
+        var options = Report.Options()
+        options.detailBudget = 1_000
+        let (reader, _) = try Recorder.open(sample(trace))
+        let report = try Report.build(reader, options: options)
+        let w = try #require(report.windows.first { !$0.slices.isEmpty })
+        #expect(report.windows.allSatisfy { $0.reason == "sample" })
+        guard let whole = try render(trace, options: options) else { return }
+        #expect(whole.body["rendered"] == "1" && whole.body["error"] == nil, "\(whole.body["error"] ?? "")")
+        #expect(Int(whole.body["timeline-buckets"] ?? "") ?? 0 > 0)
+        let embedded = report.windows.reduce(0) { $0 + $1.itemCount }
+        #expect(Int(whole.body["timeline-detail"] ?? "") ?? .max < embedded, "windows narrower than 40 px on screen are drawn as buckets")
+        let t0 = report.summary.firstTime
+        guard let zoomed = try render(trace, options: options, fragment: "view=\(w.start - t0),\(w.end - t0)") else { return }
+        #expect(zoomed.body["error"] == nil)
+        #expect(Int(zoomed.body["timeline-detail"] ?? "") ?? 0 >= w.slices.count, "the window's slices are drawn")
+    }
+
     @Test("clean QEMU GICv2 boot: both CPUs' timelines drawn from buckets and detail, no findings")
     func gicBoot() throws {
         guard let page = try render("traces/qemu-arm64-virt-gicv2-smp2.log.zst") else { return }
-        #expect(page.body["rendered"] == "1")
+        #expect(page.body["rendered"] == "1" && page.body["error"] == nil)
         #expect(page.body["timeline-cpus"] == "2")
         #expect(Int(page.body["timeline-buckets"] ?? "") ?? 0 > 0 || Int(page.body["timeline-detail"] ?? "") ?? 0 > 0)
         #expect(page.body["findings-listed"] == "0")
