@@ -340,7 +340,7 @@ function renderState(k) {
     el("th", null, s.cpus.length ? s.cpus[0].active_name : "active"), ...regNames.map((n) => el("th", null, n))));
   for (const c of s.cpus) t.append(el("tr", null, el("td", null, String(c.cpu)), el("td", { class: "mono bits" }, list(c.pending, isX86)),
     el("td", { class: "mono bits" }, list(c.active, isX86)), ...c.registers.map((r) => el("td", { class: "mono" }, r[1]))));
-  box.append(t);
+  if (s.cpus.length) box.append(t); else box.append(el("div", { class: "sub" }, "No per-CPU interrupt-controller state from this source."));
   if (s.detail) box.append(el("pre", null, s.detail));
   document.body.dataset.stateShown = k;
 }
@@ -360,7 +360,7 @@ const STAGES = [["raise_to_accept", "raise → accept"], ["accept_to_deliver", "
     for (const [k] of STAGES) { const s = r[k]; tr.append(el("td", { class: "n" }, String(s.count)), el("td", { class: "n" }, s.count ? dur(s.p50) : ""), el("td", { class: "n" }, s.count ? dur(s.p99) : ""), el("td", { class: "n" }, s.count ? dur(s.max) : "")); }
     t.append(tr);
   }
-  if (!D.latency.length) t.append(el("tr", null, el("td", { class: "sub" }, A ? "No interrupt completed a stage." : "No latencies: this source has no model transitions.")));
+  if (!D.latency.length) t.append(el("tr", null, el("td", { class: "sub", colspan: 14 }, A ? "No interrupt completed a stage." : "No latencies: this source has no model transitions.")));
   drawLatency(-1);
 })();
 function drawLatency(k) {

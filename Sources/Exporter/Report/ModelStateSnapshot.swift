@@ -39,7 +39,8 @@ public struct ModelStateSnapshot: Sendable {
             return gic(adapter.gic, time: time, label: label, events: report.events)
         }
         // Sources Replayer.run does not replay (or replays without x86 models) have no snapshot.
-        guard let (report, machine) = try? Replayer.run(reader, until: time), !machine.apics.isEmpty else { return nil }
+        // QEMU x86 logs: no per-vCPU LAPIC state unless each vCPU has its own thread, but IOAPIC and VT-d state.
+        guard let (report, machine) = try? Replayer.run(reader, until: time) else { return nil }
         // By APIC ID: the CPU number of findings and timelines (KVM sets it to the vcpu_id).
         let cpus = machine.apics.sorted { $0.id < $1.id }.map { a in
             CPU(cpu: Int(a.id), pendingName: "IRR", pending: a.irr.vectors.map { Int($0) }, activeName: "ISR", active: a.isr.vectors.map { Int($0) },
@@ -48,6 +49,7 @@ public struct ModelStateSnapshot: Sendable {
                             ("SPIV", hex(Int(a.spiv)) + (a.softwareEnabled ? " (enabled)" : " (disabled)"))])
         }
         let detail = machine.stateDescription.split(separator: "\n").filter { !$0.hasPrefix("vCPU ") }.joined(separator: "\n")
+        guard !cpus.isEmpty || !detail.isEmpty else { return nil }
         return ModelStateSnapshot(time: time ?? Int64.max, label: label, events: report.events, cpus: cpus, detail: detail)
     }
 
