@@ -39,7 +39,7 @@ test: setup
 	@if [ "$$(id -u)" = 0 ]; then scripts/guest-kit.sh; else echo "make test: not root: no guest kit, tracefs or KVM; the live-recording tests will be skipped" >&2; fi
 	$(SWIFT) build --product irqtrace
 	# setup installed tshark: the pcap dissector test must run, not skip.
-	IRQTRACE_REQUIRE_TSHARK=1 $(SWIFT) test
+	IRQTRACE_REQUIRE_TSHARK=1 IRQTRACE_REQUIRE_CHROMIUM=1 $(SWIFT) test
 
 bench: setup
 	scripts/bench.sh

@@ -14,7 +14,7 @@ struct Irqtrace: ParsableCommand {
         Every command that reads a trace accepts any input `record` accepts.
         """,
         version: IrqtraceVersion.string,
-        subcommands: [RecordCommand.self, InfoCommand.self, StatsCommand.self, ShowCommand.self, ExportCommand.self, ReplayCommand.self, AnalyzeCommand.self, WhyCommand.self, SimCommand.self, ManpageCommand.self]
+        subcommands: [RecordCommand.self, InfoCommand.self, StatsCommand.self, ShowCommand.self, ExportCommand.self, ReplayCommand.self, AnalyzeCommand.self, WhyCommand.self, ReportCommand.self, SimCommand.self, ManpageCommand.self]
     )
 }
 
