@@ -170,6 +170,20 @@ public enum Recorder {
         return (info, counts.clock)
     }
 
+    /// Opens bytes in memory as `record` would a file named `name` (fuzzing, tests, embedding).
+    public static func open(bytes: [UInt8], name: String, options: RecordOptions = RecordOptions()) throws -> (TraceReader, ImportDiagnostics?) {
+        let file = InputFile(path: name, bytes: bytes)
+        let isTrace = file.data.withUnsafeBytes { TraceReader.isTrace($0) }
+        if isTrace && options.inputFormat == nil || options.inputFormat == .irqt {
+            return (try TraceReader(data: file.data, path: name), nil)
+        }
+        var fast = options
+        fast.level = 1
+        let memory = OutputFile()
+        let result = try write(files: [file], to: memory, options: fast)
+        return (try TraceReader(data: Data(memory.memory), path: name), result.diagnostics)
+    }
+
     /// Opens any input `record` accepts: an `.irqt` file directly, anything else imported in memory.
     public static func open(_ path: String, options: RecordOptions = RecordOptions()) throws -> (TraceReader, ImportDiagnostics?) {
         let file = try InputFile(path: path)

@@ -177,3 +177,15 @@ struct WrongFormatTests {
         }
     }
 }
+
+@Suite("QEMU log tokenizer: hostile timestamps (found by fuzzing)")
+struct QEMULogHostileTests {
+    @Test("seconds whose nanoseconds overflow 64 bits are a malformed line, not a crash")
+    func overflow() throws {
+        let lines = "1234@99999999999.123456:apic_deliver_irq dest 0 dest_mode 0 delivery_mode 0 vector 48 trigger_mode 0\n"
+            + "1234@9000000000.123456:apic_deliver_irq dest 0 dest_mode 0 delivery_mode 0 vector 48 trigger_mode 0\n"
+        let (reader, diagnostics) = try Recorder.open(bytes: Array(lines.utf8), name: "hostile.log")
+        #expect(diagnostics?.malformedLines == 1)
+        #expect(reader.eventCount == 1)
+    }
+}

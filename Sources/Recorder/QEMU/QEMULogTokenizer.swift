@@ -34,6 +34,8 @@ public struct QEMULogTokenizer: LineTokenizer {
             guard p < n, line[p] == 0x40 else { return .malformed("expected '@' after the thread id") }
             p += 1
             guard let sec = Self.number(line, &p, maxDigits: 11) else { return .malformed("expected SECONDS after '@'") }
+            // 9e9 s is the largest whole-second count whose nanoseconds fit in 64 bits (year 2255).
+            guard sec.value <= 9_000_000_000 else { return .malformed("timestamp seconds beyond 9000000000") }
             guard p < n, line[p] == 0x2E else { return .malformed("expected '.' in the timestamp") }
             p += 1
             guard let frac = Self.number(line, &p, maxDigits: 9) else { return .malformed("expected MICROSECONDS after '.'") }

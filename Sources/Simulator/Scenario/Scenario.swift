@@ -187,6 +187,11 @@ public struct Scenario: Codable, Sendable, Equatable {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw IrqtraceError("cannot read scenario file", path: path, hint: "give a shipped scenario name (irqtrace sim --list) or a JSON file")
         }
+        return try decode(data, path: path)
+    }
+
+    /// Decodes and validates a scenario's JSON text; errors name `path` and the field.
+    public static func decode(_ data: Data, path: String) throws -> Scenario {
         let scenario: Scenario
         do {
             scenario = try JSONDecoder().decode(Scenario.self, from: data)

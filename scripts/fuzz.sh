@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# fuzz.sh — libFuzzer targets for irqtrace's parsers (Fuzz/, docs/FUZZING.md).
+#   scripts/fuzz.sh build                    build the instrumented binary (-sanitize=fuzzer,address)
+#   scripts/fuzz.sh run TARGET [SECONDS]     fuzz one target from its committed seed corpus
+#   scripts/fuzz.sh smoke [SECONDS]          every target for SECONDS (default 20) each: CI's smoke run
+#   scripts/fuzz.sh seeds                    rebuild Fuzz/corpus/TARGET/ from the real samples in traces/
+# TARGET: irqt ftrace-text trace-cmd-report perf-script qemu-log trace-dat pcap scenario.
+# New findings land in .build-fuzz/findings/TARGET (crash-*, timeout-*, oom-*); the run fails on one.
+set -euo pipefail
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO="$(cd "$HERE/.." && pwd)"
+export PATH="/opt/swift/usr/bin:$PATH"
+SCRATCH="$REPO/.build-fuzz"
+BIN="$SCRATCH/release/irqtrace-fuzz"
+TARGETS=(irqt ftrace-text trace-cmd-report perf-script qemu-log trace-dat pcap scenario)
+export SWIFT_BACKTRACE=enable=no   # Swift's backtracer trips ASan; libFuzzer prints the stack
+
+build() { (cd "$REPO/Fuzz" && swift build -c release -Xswiftc -sanitize=fuzzer,address --scratch-path "$SCRATCH"); }
+
+seeds() {
+    local c="$REPO/Fuzz/corpus"
+    rm -rf "$c"; mkdir -p "$c"/{irqt,ftrace-text,trace-cmd-report,perf-script,qemu-log,trace-dat,pcap,scenario}
+    local irq="$REPO/.build/debug/irqtrace"
+    [ -x "$irq" ] || (cd "$REPO" && swift build --product irqtrace >/dev/null)
+    head -c 6000 "$REPO/traces/kvm/pvm-msi.trace.txt" >"$c/ftrace-text/pvm-msi"
+    head -c 6000 "$REPO/traces/kvm/pvm-ioapic-level.trace.txt" >"$c/ftrace-text/pvm-ioapic-level"
+    head -c 6000 "$REPO/traces/kvm/pvm-msi.report.txt" >"$c/trace-cmd-report/pvm-msi"
+    head -c 6000 "$REPO/traces/kvm/pvm-msi.perf.txt" >"$c/perf-script/pvm-msi"
+    set +o pipefail   # head closes the pipe early
+    zstd -dc "$REPO/traces/qemu-x86-q35-intremap-smp2.log.zst" | head -c 8000 >"$c/qemu-log/q35-intremap"
+    zstd -dc "$REPO/traces/qemu-arm64-virt-gicv2-smp2.log.zst" | head -c 8000 >"$c/qemu-log/gicv2"
+    set -o pipefail
+    cp "$REPO/traces/tracedat/lost-counter.v6.dat" "$c/trace-dat/lost-counter.v6"
+    cp "$REPO/traces/kvm/pvm-ipi.v7-none.dat" "$c/trace-dat/pvm-ipi.v7-none"
+    "$irq" record "$c/ftrace-text/pvm-msi" -o "$c/irqt/pvm-msi.irqt" --chunk-size 2048 2>/dev/null
+    "$irq" export "$REPO/traces/kvm/pvm-tpr.trace.txt" --format pcap -o "$c/pcap/pvm-tpr.pcap"
+    cp "$REPO/traces/scenarios/"*.json "$c/scenario/"
+}
+
+run() { # target seconds
+    local t="$1" secs="${2:-60}" out="$SCRATCH/findings/$1" work="$SCRATCH/corpus/$1"
+    mkdir -p "$out" "$work"
+    echo "fuzz $t for ${secs}s" >&2
+    IRQTRACE_FUZZ_TARGET="$t" "$BIN" "$work" "$REPO/Fuzz/corpus/$t" -max_total_time="$secs" -max_len=65536 \
+        -rss_limit_mb=2048 -timeout=10 -artifact_prefix="$out/" -print_final_stats=1 2>"$out/log.txt" || {
+        tail -40 "$out/log.txt" >&2; echo "fuzz $t: FAILED (artifacts in $out)" >&2; return 1; }
+    grep -E 'stat::number_of_executed_units|stat::peak_rss_mb' "$out/log.txt" | sed "s/^/$t /"
+}
+
+case "${1:-}" in
+    build) build ;;
+    seeds) seeds ;;
+    run) [ -x "$BIN" ] || build; run "$2" "${3:-60}" ;;
+    smoke) [ -x "$BIN" ] || build; for t in "${TARGETS[@]}"; do run "$t" "${2:-20}"; done ;;
+    *) sed -n 2,9p "$0"; exit 2 ;;
+esac
