@@ -316,7 +316,7 @@ final class TraceDatFile {
         var b = DatReader(content, big: bigEndian, fileBase: fileOffset, context: what)
         let csize = try b.size32("compressed block")
         let usize = Int(try b.u32("block size"))
-        guard usize <= 1 << 30 else { throw DatFault(offset: fileOffset, message: "\(what): implausible decompressed size \(usize)") }
+        guard usize <= 256 << 20 else { throw DatFault(offset: fileOffset, message: "\(what): implausible decompressed size \(usize)") }
         let data = try b.bytes(csize, "compressed data")
         var out: [UInt8] = []
         do { try d.decompress(data, expectedSize: usize, into: &out) }

@@ -146,7 +146,7 @@ final class CPUStream {
                 guard cs <= end - r.pos else {
                     throw DatFault(offset: at, message: "CPU \(data.cpu) chunk \(k): \(cs) compressed bytes run past the end of the file (\(end) bytes)")
                 }
-                guard us <= 1 << 30 else { throw DatFault(offset: at, message: "CPU \(data.cpu) chunk \(k): implausible size \(us)") }
+                guard us <= 256 << 20 else { throw DatFault(offset: at, message: "CPU \(data.cpu) chunk \(k): implausible size \(us)") }
                 chunks.append((off: at, csize: cs, usize: us))
                 r.pos += cs
             }

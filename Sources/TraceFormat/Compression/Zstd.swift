@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import CZstd
 
 /// Errors from libzstd, with its own message.
@@ -55,6 +58,21 @@ public struct ZstdDecompressor: ~Copyable {
     /// Decompresses a whole (possibly multi-frame) zstd stream of unknown size, as `zstd -d` does.
     /// Used for `.zst` input files.
     public func decompressStream(_ input: UnsafeRawBufferPointer) throws(ZstdError) -> [UInt8] {
+        try decompressStream(input, limit: Self.streamLimit(compressed: input.count))
+    }
+
+    /// Most bytes a `.zst` input may expand to: 1,000 times its size (real trace text compresses 10
+    /// to 100 times) but at least 256 MiB, and never more than half the machine's memory, so a
+    /// decompression bomb is refused instead of exhausting memory. IRQTRACE_MAX_DECOMPRESSED (bytes)
+    /// overrides it.
+    public static func streamLimit(compressed: Int) -> Int {
+        if let v = getenv("IRQTRACE_MAX_DECOMPRESSED"), let n = Int(String(cString: v)), n > 0 { return n }
+        let pages = sysconf(Int32(_SC_PHYS_PAGES)), size = sysconf(Int32(_SC_PAGESIZE))
+        let half = pages > 0 && size > 0 ? pages * size / 2 : Int.max
+        return min(half, max(256 << 20, compressed.multipliedReportingOverflow(by: 1000).overflow ? Int.max : compressed * 1000))
+    }
+
+    public func decompressStream(_ input: UnsafeRawBufferPointer, limit: Int) throws(ZstdError) -> [UInt8] {
         let stream = ZSTD_createDStream()!
         defer { ZSTD_freeDStream(stream) }
         ZSTD_initDStream(stream)
@@ -73,6 +91,9 @@ public struct ZstdDecompressor: ~Copyable {
                 produced = outBuf.pos
             }
             if ZSTD_isError(ret) != 0 { throw ZstdError(code: ret) }
+            if result.count + produced > limit {
+                throw ZstdError("decompresses to more than \(limit) bytes (\(input.count) compressed): a decompression bomb? (IRQTRACE_MAX_DECOMPRESSED=BYTES allows more)")
+            }
             result.append(contentsOf: buffer[0..<produced])
             lastRet = ret
             if inBuf.pos >= inBuf.size && produced < chunk { break }

@@ -5,7 +5,7 @@ public enum FormatVersion {
     public static var string: String { "\(major).\(minor)" }
 }
 
-enum Layout {
+public enum Layout {
     /// File magic: 0x89 "IRQT" CR LF 0x1A, in the manner of PNG's (catches text-mode mangling).
     static let fileMagic: [UInt8] = [0x89, 0x49, 0x52, 0x51, 0x54, 0x0D, 0x0A, 0x1A]
     static let fileHeaderFixed = 24
@@ -15,8 +15,10 @@ enum Layout {
     static let trailerMagic: [UInt8] = Array("IRQTEND!".utf8)
     static let trailerSize = 24
     static let indexEntrySize = 48
-    /// Largest chunk payload a reader accepts (uncompressed or compressed).
-    static let maxChunkBytes = 1 << 30
+    /// Largest chunk payload a reader accepts (uncompressed or compressed): 64 MiB, so a damaged or
+    /// hostile header cannot make the reader allocate more (writers make chunks of about 1 MiB;
+    /// `--chunk-size` is capped at this).
+    public static let maxChunkBytes = 64 << 20
 }
 
 /// A chunk's fixed header (52 bytes).

@@ -174,8 +174,9 @@ public final class TraceReader {
                     var info = ChunkInfo(offset: Int(e.offset), firstEvent: Int(e.firstEvent), eventCount: Int(e.eventCount),
                                          rawSize: Int(e.rawSize), compressedSize: Int(e.compressedSize),
                                          minTime: e.minTime, maxTime: e.maxTime, problem: nil)
+                    // The chunk's own header (bounds-checked: rawSize ≤ Layout.maxChunkBytes) must agree with the index.
                     if let h = ChunkHeader.parse(file, at: info.offset), h.firstEvent == e.firstEvent,
-                       h.eventCount == e.eventCount, h.compressedSize == e.compressedSize {
+                       h.eventCount == e.eventCount, h.compressedSize == e.compressedSize, h.rawSize == e.rawSize {
                         info.problem = TraceReader.checkPayload(file, header: h, at: info.offset)
                         // The checksum read every page of the chunk: give them back (mapped files).
                         if mapped { TraceReader.dropPages(file, from: info.offset, count: Layout.chunkHeaderSize + info.compressedSize) }

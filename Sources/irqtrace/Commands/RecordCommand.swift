@@ -81,7 +81,7 @@ struct RecordCommand: ParsableCommand {
         if qemu && !stopOn.isEmpty { throw ValidationError("--stop-on reads kvm tracepoints; it does not apply to --qemu") }
         guard flushInterval >= 0.01 && flushInterval <= 60 else { throw ValidationError("--flush-interval must be 0.01...60 seconds") }
         if let ring, RecordCommand.parseSize(ring) == nil { throw ValidationError("--ring \(ring): expected a size such as 64M") }
-        guard chunkSize >= 1024 else { throw ValidationError("--chunk-size must be at least 1024") }
+        guard chunkSize >= 1024 && chunkSize <= Layout.maxChunkBytes / 2 else { throw ValidationError("--chunk-size must be 1024...\(Layout.maxChunkBytes / 2)") }
         if json && output == "-" { throw ValidationError("--json and -o - both write to standard output") }
         if let clock, ClockDomain.allCases.first(where: { $0.name == clock }) == nil {
             throw ValidationError("--clock \(clock): expected one of \(ClockDomain.allCases.map(\.name).joined(separator: ", "))")

@@ -53,7 +53,7 @@ struct SimCommand: ParsableCommand {
         guard scenario != nil else { throw ValidationError("give a SCENARIO (irqtrace sim --list shows them)") }
         guard output != nil else { throw ValidationError("-o OUT.irqt is required") }
         guard (1...22).contains(level) else { throw ValidationError("--level must be 1...22") }
-        guard chunkSize >= 1024 else { throw ValidationError("--chunk-size must be at least 1024") }
+        guard chunkSize >= 1024 && chunkSize <= Layout.maxChunkBytes / 2 else { throw ValidationError("--chunk-size must be 1024...\(Layout.maxChunkBytes / 2)") }
         if let events, events < 1 { throw ValidationError("--events must be positive") }
         if events != nil && duration != nil { throw ValidationError("give --events or --duration, not both") }
         if let duration, TimeSpec(duration).map({ $0.nanoseconds > 0 && !$0.relative }) != true {
