@@ -39,6 +39,9 @@ public final class TraceReader {
     /// Called after each chunk of a full pass (``forEachBatch(_:)``) with the events done and the
     /// total, and once more with done == total at the end of the pass: the CLI's progress bar.
     public var progress: ((_ done: Int, _ total: Int) -> Void)?
+    /// Full passes decompress chunks on a second thread ahead of the consumer (``DecodeAhead``);
+    /// off: everything on the caller's thread (benchmarks of one core; IRQTRACE_SINGLE_CORE=1).
+    public var decodeAhead = ProcessInfo.processInfo.environment["IRQTRACE_SINGLE_CORE"] == nil
     public let path: String
     public let metadata: TraceMetadata
     public let headerMetadata: TraceMetadata?
@@ -297,6 +300,40 @@ public final class TraceReader {
         let total = chunks.reduce(0) { $0 + ($1.isIntact ? $1.eventCount : 0) }
         var done = 0
         defer { progress?(total, total) }
+        let intact = order.filter { chunks[$0].isIntact }
+        if decodeAhead && intact.count >= 3 && ProcessInfo.processInfo.activeProcessorCount > 1 {
+            // Both cores: zstd on a second thread, a few chunks ahead; columns decoded here.
+            let ahead = DecodeAhead(storage: storage, order: intact.map { (chunk: $0, offset: chunks[$0].offset, compressedSize: chunks[$0].compressedSize, rawSize: chunks[$0].rawSize) })
+            ahead.start()
+            defer { ahead.stop() }
+            while let item = ahead.next() {
+                let k = item.chunk, ch = chunks[k]
+                do {
+                    if let e = item.error { throw IrqtraceError("chunk \(k) cannot be decoded: zstd: \(e)", path: path, byteOffset: ch.offset) }
+                    try item.raw.withUnsafeBytes { raw in
+                        do {
+                            try ChunkDecoder.decode(UnsafeRawBufferPointer(rebasing: raw[0..<ch.rawSize]), firstEventIndex: ch.firstEvent,
+                                                    expectedCount: ch.eventCount, catalog: catalog, into: &batch)
+                        } catch {
+                            throw IrqtraceError("chunk \(k) cannot be decoded: \(error)", path: path, byteOffset: ch.offset)
+                        }
+                    }
+                } catch {
+                    chunks[k].problem = "\(error)"
+                    damage.problems.append("\(error)")
+                    damage.lostRanges.append(ch.firstEvent..<ch.firstEvent + ch.eventCount)
+                    damage.lostEvents += ch.eventCount
+                    ahead.recycle(item.raw)
+                    continue
+                }
+                ahead.recycle(item.raw)
+                release(chunk: k)
+                try body(batch)
+                done += batch.count
+                progress?(done, total)
+            }
+            return
+        }
         for k in order where chunks[k].isIntact {
             do { try decodeChunk(k, into: &batch) } catch {
                 chunks[k].problem = "\(error)"
