@@ -130,12 +130,6 @@ struct X86KVMSimulation: X86Workload {
 
     // MARK: output
 
-    /// The time of the next line: lines of one action are a few hundred ns apart.
-    @inline(__always)
-    mutating func tick() -> Int64 {
-        now += 80 + Int64(rng.below(240))
-        return now
-    }
 
     mutating func emit(_ line: KVMX86Line, thread: Int, _ a: Int64 = 0, _ b: Int64 = 0, _ c: Int64 = 0, _ d: Int64 = 0,
                        _ e: Int64 = 0, _ f: Int64 = 0, _ g: Int64 = 0) throws {
@@ -148,10 +142,6 @@ struct X86KVMSimulation: X86Workload {
 
     mutating func entry(_ v: Int) throws {
         try emit(.entry, thread: vcpuThreads[v], Int64(v), Self.rip, 0, 0)
-    }
-
-    mutating func truth(_ fault: String, _ expect: String, cpu: Int, vector: Int? = nil, irq: Int? = nil, _ detail: String) {
-        faults.fired(fault, GroundTruth(fault: fault, expect: expect, timeNs: now, cpu: cpu, vector: vector, irq: irq, detail: detail))
     }
 
     // MARK: run

@@ -123,11 +123,6 @@ struct X86QEMUSimulation: X86Workload {
 
     // MARK: output
 
-    @inline(__always)
-    mutating func tick() -> Int64 {
-        now += 80 + Int64(rng.below(240))
-        return now
-    }
 
     mutating func emit(_ line: QEMUX86Line, thread: Int, _ a: Int64 = 0, _ b: Int64 = 0, _ c: Int64 = 0, _ d: Int64 = 0,
                        _ e: Int64 = 0, _ f: Int64 = 0) throws {
@@ -136,10 +131,6 @@ struct X86QEMUSimulation: X86Workload {
 
     mutating func apicWrite(_ v: Int, _ offset: Int64, _ value: UInt32) throws {
         try emit(.apicWrite, thread: vcpuThreads[v], offset, Int64(value))
-    }
-
-    mutating func truth(_ fault: String, _ expect: String, cpu: Int, vector: Int? = nil, irq: Int? = nil, _ detail: String) {
-        faults.fired(fault, GroundTruth(fault: fault, expect: expect, timeNs: now, cpu: cpu, vector: vector, irq: irq, detail: detail))
     }
 
     func consequences() {}

@@ -1,3 +1,4 @@
+import TraceFormat
 /// The actions of an x86 guest workload, whichever host it runs on and vocabulary it is written in.
 enum X86Action {
     /// Device `i`, queue `q`: raise an interrupt.
@@ -29,6 +30,7 @@ enum X86Action {
 protocol X86Workload: Simulation where Action == X86Action {
     var scenario: Scenario { get }
     var rng: SimRandom { get set }
+    var faults: FaultSchedule { get set }
     var deviceCount: Int { get }
     func deviceSpec(_ i: Int) -> Scenario.Device
     func queueCount(_ i: Int) -> Int
@@ -43,6 +45,18 @@ protocol X86Workload: Simulation where Action == X86Action {
 
 extension X86Workload {
     mutating func gap(rateHz: Double) -> Int64 { rng.exponential(mean: 1e9 / rateHz) }
+
+    /// The time of the next line: lines of one action are a few hundred ns apart.
+    @inline(__always)
+    mutating func tick() -> Int64 {
+        now += 80 + Int64(rng.below(240))
+        return now
+    }
+
+    /// Records a fault that fired, as ground truth at the current time.
+    mutating func truth(_ fault: String, _ expect: String, cpu: Int, vector: Int? = nil, irq: Int? = nil, _ detail: String) {
+        faults.fired(fault, GroundTruth(fault: fault, expect: expect, timeNs: now, cpu: cpu, vector: vector, irq: irq, detail: detail))
+    }
 
     /// The vCPU each queue of device `i` targets at boot: its `affinity` (default all) cycled from `i`.
     static func initialTargets(_ scenario: Scenario, device i: Int, queues: Int) -> [Int] {
