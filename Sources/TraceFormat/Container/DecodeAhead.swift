@@ -33,7 +33,7 @@ final class DecodeAhead: @unchecked Sendable {
     }
 
     private func run() {
-        var z = ZstdDecompressor()
+        let z = ZstdDecompressor()
         for entry in order {
             lock.lock()
             while queue.count >= depth && !stopped { lock.wait() }
