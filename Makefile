@@ -32,6 +32,9 @@ run: build
 	$(BIN) analyze out/sim.irqt --score
 	$(BIN) analyze traces/qemu-arm64-virt-gicv2-smp2.log.zst
 	$(BIN) why traces/kvm/pvm-idt-fault.trace.txt --cpu 0 --vector 67
+	$(BIN) report traces/kvm/pvm-idt-fault.trace.txt -o out/report.html
+	$(BIN) export traces/qemu-arm64-virt-gicv2-smp2.log.zst --format perfetto -o out/gic.perfetto.json
+	@echo "open out/report.html in a browser, out/gic.perfetto.json in ui.perfetto.dev"
 	# analyze exits 1 when it finds something: here the masked pin's boot-time edge (info).
 	$(BIN) analyze traces/kvm/pvm-ioapic-edge.trace.txt || [ $$? -eq 1 ]
 
