@@ -210,9 +210,21 @@ func runAnalyzeSpeed(events: Int, scenario: String) throws {
     say("analyze \(scenario): \(report!.events) events, \(report!.findings.count) findings; median \(fmt(median(times), 2)) s = \(rate(Double(report!.events) / median(times), "events/s"))")
 }
 
+/// INTIDs the real GICv2 samples acknowledge (the mutation of a priority matters only for them).
+let gicUsedINTIDs: Set<Int> = {
+    var used = Set<Int>()
+    for name in ["qemu-arm64-virt-gicv2-smp2.log.zst", "qemu-arm64-virt-gicv2-el2-smp2.log.zst"] {
+        guard let bytes = try? Samples.decompressed(Samples.tracesDirectory + "/" + name) else { continue }
+        for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n") where line.contains("acknowledged irq ") {
+            if let n = Int(line.split(separator: " ").last ?? ""), n < 1020 { used.insert(n) }
+        }
+    }
+    return used
+}()
+
 /// Mutation test of replay --check on real traces: single events deleted or altered at random
 /// points (seeded), each trace replayed; prints the detected fraction per kind of mutation.
-func runMutations(samplesPerKind: Int = 40) throws {
+func runMutations(samplesPerKind: Int = 40, only: String? = nil) throws {
     struct Kind { var name: String; var match: String; var change: (String) -> String? }
     func bump(_ field: String) -> (String) -> String? {
         { line in
@@ -250,6 +262,15 @@ func runMutations(samplesPerKind: Int = 40) throws {
                 guard let r = l.range(of: #": 0x[0-9a-f]{8}$"#, options: .regularExpression), let v = UInt32(l[r].dropFirst(4), radix: 16) else { return nil }
                 return l.replacingCharacters(in: r, with: ": 0x" + String(format: "%08x", v ^ 0x80))
             }),
+            Kind(name: "priority of a used interrupt altered (GICD_IPRIORITYR write, bit 7)", match: "gic_dist_write dist write at 0x000004", change: { l in
+                // The byte of the first INTID this word covers that the guest later acknowledges (the
+                // priority of an interrupt never raised changes nothing observable).
+                guard let a = l.range(of: #"at 0x[0-9a-f]{8}"#, options: .regularExpression), let off = Int(l[a].dropFirst(5), radix: 16),
+                      let r = l.range(of: #": 0x[0-9a-f]{8}$"#, options: .regularExpression), let v = UInt32(l[r].dropFirst(4), radix: 16) else { return nil }
+                let first = off - 0x400
+                guard let k = (0..<4).first(where: { gicUsedINTIDs.contains(first + $0) }) else { return nil }
+                return l.replacingCharacters(in: r, with: ": 0x" + String(format: "%08x", v ^ (0x80 << UInt32(8 * k))))
+            }),
             Kind(name: "best interrupt altered (gic_update_bestirq priority)", match: "gic_update_bestirq", change: bump("priority")),
             Kind(name: "IRQ line report deleted (gic_update_set_irq)", match: "gic_update_set_irq", change: delete),
         ]),
@@ -270,7 +291,7 @@ func runMutations(samplesPerKind: Int = 40) throws {
     ]
     var seed: UInt64 = 42 // fixed: the same mutants every run
     func next() -> Int { seed = seed &* 6364136223846793005 &+ 1442695040888963407; return Int(truncatingIfNeeded: seed >> 33) }
-    for (title, paths, kinds) in sets {
+    for (title, paths, kinds) in sets where only.map({ title.lowercased().contains($0.lowercased()) }) ?? true {
         let texts = try paths.map { p -> [String] in
             let bytes = p.hasSuffix(".zst") ? try Samples.decompressed(p) : Array(try Data(contentsOf: URL(fileURLWithPath: p)))
             return String(decoding: bytes, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
@@ -389,7 +410,7 @@ do {
     case "import": try runImport(); try runFtraceImport(nil)
     case "import-ftrace": try runFtraceImport(args.count >= 2 ? args[1] : nil)
     case "replay": try runReplay()
-    case "mutations": try runMutations()
+    case "mutations": try runMutations(only: CommandLine.arguments.count > 2 ? CommandLine.arguments[2] : nil)
     case "analyze-faults": try runAnalyzeFaults(seeds: args.count >= 2 ? Int(args[1]) ?? 20 : 20)
     case "analyze-speed": try runAnalyzeSpeed(events: args.count >= 2 ? Int(args[1]) ?? 10_000_000 : 10_000_000, scenario: args.count >= 3 ? args[2] : "x86-virtio")
     case "sim": try runSim(events: args.count >= 2 ? Int(args[1]) ?? 2_000_000 : 2_000_000)
