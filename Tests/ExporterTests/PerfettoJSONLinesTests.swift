@@ -69,6 +69,14 @@ struct PerfettoJSONLinesTests {
         #expect(findings.contains { $0["name"] as? String == "error: stuck_in_service" })
     }
 
+    @Test("sources without transitions (QEMU x86 logs): every event an instant on its track, valid structure")
+    func rawEvents() throws {
+        let (reader, data) = try exported(sample("traces/qemu-x86-pc-smp2.log.zst")) { try PerfettoExport.write($0, to: $1) }
+        let events = try validate(data)
+        #expect(events.filter { $0["ph"] as? String == "i" }.count == reader.eventCount)
+        #expect(events.contains { ($0["args"] as? [String: Any])?["vector"] is Int })
+    }
+
     @Test("JSON Lines: one object per event with typed fields and the source line, then the findings")
     func jsonl() throws {
         let path = sample("traces/kvm/pvm-idt-fault.trace.txt")

@@ -24,6 +24,7 @@ public enum PerfettoExport {
 
     @discardableResult
     public static func write(_ reader: TraceReader, to out: OutputFile, findings: Bool = true) throws -> Summary {
+        guard TransitionStream.supports(reader.metadata) else { return try writeEvents(reader, to: out) }
         let tl = try Timeline.build(reader)
         let found = findings ? ((try? Analyzer.analyze(reader).findings) ?? []) : []
         var j = JSONSink(out)
@@ -102,6 +103,54 @@ public enum PerfettoExport {
             j.raw(",\"cat\":\"finding\",\"name\":"); j.string("\(f.severity.rawValue): \(f.kind.rawValue)")
             j.raw(",\"args\":"); j.value(f.json()); j.raw("}")
             sum.findings += 1
+        }
+        j.raw("\n]}\n")
+        try j.flush()
+        return sum
+    }
+
+    /// Sources without model transitions (QEMU x86 logs, arm64 KVM tracepoints, mixed traces): every
+    /// event as an instant on its CPU's track (or its thread's, when the source names no CPU), named
+    /// by the event, with its vector/irq and its source line in `args`.
+    static func writeEvents(_ reader: TraceReader, to out: OutputFile) throws -> Summary {
+        var j = JSONSink(out)
+        var sum = Summary()
+        var roles = RoleTable()
+        var tracks = Set<Int64>()
+        var line: [UInt8] = []
+        j.raw("{\"displayTimeUnit\":\"ns\",\"otherData\":{\"source\":")
+        j.string(reader.metadata.source.rawValue)
+        j.raw(",\"arch\":"); j.string(reader.metadata.arch.rawValue)
+        j.raw(",\"file\":"); j.string(reader.path)
+        j.raw(",\"note\":\"no model transitions for this source: raw events as instants\"},\"traceEvents\":[\n")
+        var first = true
+        try reader.forEachBatch { b in
+            for i in 0..<b.count {
+                let t = reader.catalog[b.templates[i]]
+                let r = roles.roles(b.templates[i], in: reader.catalog)
+                // Track: 1 + CPU, or 10,000 + thread when the source names no CPU.
+                let tid: Int64 = b.cpu(i, roles: r).map { $0 + 1 } ?? (10_000 + Int64(max(0, b.threads[i])))
+                if tracks.insert(tid).inserted {
+                    if !first { j.raw(",\n") }
+                    first = false
+                    j.raw("{\"ph\":\"M\",\"pid\":1,\"tid\":"); j.int(tid); j.raw(",\"name\":\"thread_name\",\"args\":{\"name\":")
+                    j.string(tid < 10_000 ? "CPU \(tid - 1)" : "thread \(tid - 10_000)"); j.raw("}}")
+                }
+                if !first { j.raw(",\n") }
+                first = false
+                j.raw("{\"ph\":\"i\",\"s\":\"t\",\"pid\":1,\"tid\":"); j.int(tid)
+                j.raw(",\"ts\":"); j.micros(max(0, b.times[i]))
+                j.raw(",\"cat\":\"event\",\"name\":"); j.string(t.name)
+                j.raw(",\"args\":{\"event\":"); j.int(b.firstEventIndex + i)
+                if let v = r.vector.flatMap({ b.number(i, $0) }) { j.raw(",\"vector\":"); j.int(v) }
+                if let q = r.irq.flatMap({ b.number(i, $0) }) { j.raw(",\"irq\":"); j.int(q) }
+                line.removeAll(keepingCapacity: true)
+                LinePrinter.appendBody(i, of: b, template: t, to: &line)
+                j.raw(",\"line\":"); line.withUnsafeBytes { j.string(bytes: $0) }
+                j.raw("}}")
+                sum.instants += 1
+                try j.flushIfLarge()
+            }
         }
         j.raw("\n]}\n")
         try j.flush()
