@@ -21,6 +21,8 @@ public struct RecordOptions: Sendable {
 
     /// Benchmarks only: build every event but drop the chunks (see ``TraceWriter/discardChunks``).
     public var discardChunks = false
+    /// Called every few MiB of a text input with (bytes done, input bytes): the CLI's progress bar.
+    public var progress: (@Sendable (Int, Int) -> Void)?
 
     public init(inputFormat: InputFormat? = nil, strict: Bool = false, chunkSize: Int = 1 << 20, level: Int32 = 19,
                 verifyAll: Bool = false, commandLine: [String] = []) {
@@ -98,12 +100,12 @@ public enum Recorder {
             switch format {
             case .qemuLog:
                 var importer = TextImporter(tokenizer: QEMULogTokenizer(), strict: options.strict, verifyAll: options.verifyAll)
-                info = try importer.run(file, format: format, writer: writer, diagnostics: &diagnostics, observe: observe)
+                info = try importer.run(file, format: format, writer: writer, diagnostics: &diagnostics, progress: options.progress, observe: observe)
                 inputClock = importer.clock
             case .ftraceText, .traceCmdReport, .perfScript:
                 var importer = TextImporter(tokenizer: FtraceLineTokenizer(clock: options.clock ?? .ftraceLocal), strict: options.strict,
                                             verifyAll: options.verifyAll)
-                info = try importer.run(file, format: format, writer: writer, diagnostics: &diagnostics, observe: observe)
+                info = try importer.run(file, format: format, writer: writer, diagnostics: &diagnostics, progress: options.progress, observe: observe)
                 inputClock = importer.clock
             case .traceDat:
                 (info, inputClock) = try importTraceDat(file, options: options, writer: writer, diagnostics: &diagnostics, observe: observe)

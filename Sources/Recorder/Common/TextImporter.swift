@@ -29,7 +29,8 @@ struct TextImporter<Tokenizer: LineTokenizer> {
     /// Imports `input` into `writer`; returns the input's record. Throws on I/O errors, and on the
     /// first malformed line when `strict`.
     mutating func run(_ input: InputFile, format: InputFormat, writer: TraceWriter,
-                      diagnostics: inout ImportDiagnostics, observe: (EventTemplate, UInt32) -> Void) throws -> InputInfo {
+                      diagnostics: inout ImportDiagnostics, progress: (@Sendable (Int, Int) -> Void)? = nil,
+                      observe: (EventTemplate, UInt32) -> Void) throws -> InputInfo {
         var info = InputInfo(path: input.path, format: format.rawValue, bytes: input.fileSize, firstEvent: writer.eventCount)
         let malformedBefore = diagnostics.malformedLines
         try input.data.withUnsafeBytes { (all: UnsafeRawBufferPointer) throws in
@@ -48,9 +49,11 @@ struct TextImporter<Tokenizer: LineTokenizer> {
                 }
                 try importLine(UnsafeRawBufferPointer(rebasing: all[start..<end]), path: input.path, lineNumber: lineNumber,
                                writer: writer, diagnostics: &diagnostics, observe: observe)
+                if let progress, lineNumber & 0xFFFF == 0 { progress(end, n) }
                 start = end + 1
             }
             info.lines = lineNumber
+            progress?(n, n)
         }
         info.events = writer.eventCount - info.firstEvent
         info.preamble = tokenizer.preamble.isEmpty ? nil : tokenizer.preamble

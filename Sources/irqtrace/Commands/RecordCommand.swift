@@ -93,6 +93,10 @@ struct RecordCommand: ParsableCommand {
         var options = RecordOptions(inputFormat: inputFormat?.format, strict: strict, chunkSize: chunkSize, level: level ?? 19,
                                     verifyAll: verifyAll, commandLine: ["irqtrace"] + CommandLine.arguments.dropFirst())
         options.clock = clock.flatMap { c in ClockDomain.allCases.first { $0.name == c } }
+        if isatty(2) != 0 {
+            let bar = ProgressBar(label: "record", unit: "MB")
+            options.progress = { done, total in if total >= 64 << 20 { bar.update(done >> 20, total >> 20) } }
+        }
         let out = try OutputFile(path: output)
         let result = try Recorder.record(inputs: inputs, to: out, options: options)
         try report(result.diagnostics, strict: strict)

@@ -6,12 +6,16 @@ import TraceFormat
 /// A progress bar on standard error for passes over large traces, drawn only when standard error
 /// is a terminal (at most ten times a second) and erased when a pass ends, so it never mixes with
 /// the output.
-final class ProgressBar {
+final class ProgressBar: @unchecked Sendable {
     let label: String
+    let unit: String
     private var lastDraw: Int64 = 0
     private var drawn = false
 
-    init(label: String) { self.label = label }
+    init(label: String, unit: String = "events") {
+        self.label = label
+        self.unit = unit
+    }
 
     /// Attaches a bar to `reader` when stderr is a terminal and the trace is big enough to wait for.
     static func attach(to reader: TraceReader, label: String) {
@@ -34,7 +38,7 @@ final class ProgressBar {
         let filled = total > 0 ? min(width, done * width / total) : 0
         let pct = total > 0 ? done * 100 / total : 0
         Console.write("\r\(label) [" + String(repeating: "=", count: filled) + String(repeating: " ", count: width - filled)
-                      + "] \(pct)% \(done / 1000)k/\(total / 1000)k events")
+                      + (unit == "events" ? "] \(pct)% \(done / 1000)k/\(total / 1000)k events" : "] \(pct)% \(done)/\(total) \(unit)"))
         drawn = true
     }
 }
