@@ -5,7 +5,7 @@ SWIFT ?= swift
 SAMPLE ?= traces/qemu-x86-q35-intremap-smp2.log.zst
 BIN = .build/release/irqtrace
 
-.PHONY: setup build run test bench sizes traces clean man completions
+.PHONY: setup build run test bench sizes compare traces clean man completions
 
 setup:
 	@scripts/setup.sh
@@ -49,6 +49,10 @@ bench: setup
 
 sizes: setup
 	scripts/size-table.sh
+
+# irqtrace against zstd -19, xz -9e, trace.dat and zstd -dc; writes docs/PERFORMANCE.md (~6 minutes).
+compare: setup
+	scripts/compare.sh
 
 # Re-record the real QEMU samples in traces/ (boots Debian kernels under QEMU TCG; ~1 minute).
 traces:
