@@ -40,8 +40,10 @@ seeds() {
 run() { # target seconds
     local t="$1" secs="${2:-60}" out="$SCRATCH/findings/$1" work="$SCRATCH/corpus/$1"
     mkdir -p "$out" "$work"
+    local seeds=()
+    [ -d "$REPO/Fuzz/corpus/$t" ] && seeds=("$REPO/Fuzz/corpus/$t")
     echo "fuzz $t for ${secs}s" >&2
-    IRQTRACE_FUZZ_TARGET="$t" "$BIN" "$work" "$REPO/Fuzz/corpus/$t" -max_total_time="$secs" -max_len=65536 \
+    IRQTRACE_FUZZ_TARGET="$t" "$BIN" "$work" "${seeds[@]}" -max_total_time="$secs" -max_len=65536 \
         -rss_limit_mb=2048 -timeout=10 -artifact_prefix="$out/" -print_final_stats=1 2>"$out/log.txt" || {
         tail -40 "$out/log.txt" >&2; echo "fuzz $t: FAILED (artifacts in $out)" >&2; return 1; }
     grep -E 'stat::number_of_executed_units|stat::peak_rss_mb' "$out/log.txt" | sed "s/^/$t /"
