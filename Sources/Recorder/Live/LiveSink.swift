@@ -85,15 +85,20 @@ final class LiveSink {
         bytesWrittenBefore += writer.bytesWritten
         eventsBefore += writer.eventCount
         // Keep the newest segments that fit the budget (always the last finished one).
-        while segments.count > 1, segments.reduce(0, { $0 + $1.bytes }) > ring - ring / 4 {
-            let old = segments.removeFirst()
-            unlink(old.path)
-            droppedEvents += old.events
-        }
+        trimSegments(budget: ring - ring / 4)
         segmentIndex += 1
         currentPath = LiveSink.segmentPath(path, segmentIndex)
         writer = TraceWriter(output: try OutputFile(inPlace: currentPath), metadata: metadata, chunkSize: 4 << 20, level: level)
         try writer.sync()
+    }
+
+    /// Deletes the oldest segments while the kept ones exceed `budget` bytes (the newest always stays).
+    private func trimSegments(budget: Int) {
+        while segments.count > 1, segments.reduce(0, { $0 + $1.bytes }) > budget {
+            let old = segments.removeFirst()
+            unlink(old.path)
+            droppedEvents += old.events
+        }
     }
 
     /// Final metadata into the footer; in flight-recorder mode, joins the kept segments into `path`.
@@ -103,8 +108,11 @@ final class LiveSink {
         metadata.live = live
         writer.metadata = metadata
         try writer.finish()
-        guard ringBytes != nil else { return metadata }
+        guard let ring = ringBytes else { return metadata }
         segments.append((currentPath, writer.bytesWritten, writer.eventCount))
+        // The last segment took whatever was still pending at stop: keep the window within the budget.
+        trimSegments(budget: ring)
+        metadata.live?.ringDroppedEvents = droppedEvents
         let joined = TraceWriter(output: try OutputFile(path: path), metadata: metadata, chunkSize: 1 << 20, level: level)
         for s in segments {
             let reader = try TraceReader(data: Data(contentsOf: URL(fileURLWithPath: s.path)), path: s.path)
