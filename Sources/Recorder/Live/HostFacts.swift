@@ -49,4 +49,17 @@ public struct HostFacts: Sendable {
         default: .unknown
         }
     }
+
+    /// The host facts every live recording stores (kernel, CPUs).
+    func describe(into live: inout LiveRecordingInfo) {
+        live.kernelVersion = [kernelRelease, kernelVersion].compactMap { $0 }.joined(separator: " ")
+        live.hostCPUs = onlineCPUs
+    }
+
+    /// User + system CPU seconds this process has used (the recorder's own cost).
+    static func processCPUSeconds() -> Double {
+        var usage = rusage()
+        getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
+        return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
+    }
 }

@@ -109,8 +109,7 @@ public final class LiveRecorder {
                                       traceClock: options.clock)
 
         var live = LiveRecordingInfo(method: "tracefs")
-        live.kernelVersion = [facts.kernelRelease, facts.kernelVersion].compactMap { $0 }.joined(separator: " ")
-        live.hostCPUs = facts.onlineCPUs
+        facts.describe(into: &live)
         live.kvmModules = facts.kvmModules
         live.apicv = facts.apicv
         live.avic = facts.avic
@@ -142,7 +141,6 @@ public final class LiveRecorder {
         var releaseBound: UInt64 = 0     // latest time read one loop earlier
         var missedMarkers = 0
         var missedKnown = 0
-        var lostUnknown = 0
         var lastFlush = monotonicNs()
         var stopReason = ""
         let cmdlinesPath = tracefs.path("saved_cmdlines")
@@ -153,7 +151,7 @@ public final class LiveRecorder {
             for list in taken {
                 for p in list where p.missed != 0 {
                     missedMarkers += 1
-                    if p.missed < 0 { lostUnknown += 1 } else { missedKnown += p.missed }
+                    if p.missed > 0 { missedKnown += p.missed }
                 }
             }
             let bytes = image.image(pages: taken.map { $0[...] }, cmdlines: readBytes(cmdlinesPath) ?? [])
@@ -205,7 +203,6 @@ public final class LiveRecorder {
         // Lost events: overruns the kernel counted (per CPU) plus markers in the data.
         var lostByCPU: [String: Int] = [:]
         var lost = 0
-        _ = lostUnknown
         for cpu in 0..<readers.cpuCount {
             guard let stats = instance.read("per_cpu/cpu\(cpu)/stats") else { continue }
             var n = 0
@@ -228,9 +225,7 @@ public final class LiveRecorder {
         live.missedMarkers = missedMarkers
         live.midFlight = options.command.isEmpty || sink.droppedEvents > 0
         let finalMeta = try sink.finish(live: live)
-        var usage = rusage()
-        getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
-        let cpu = Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
+        let cpu = HostFacts.processCPUSeconds()
         return LiveRecordResult(metadata: finalMeta, events: sink.events, bytesWritten: sink.bytesWritten, bytesRead: bytesRead,
                                 lostEvents: lost, durationNs: ended - started, cpuSeconds: cpu, stopReason: stopReason,
                                 commandExit: child?.exitCode, staleInstancesRemoved: stale, diagnostics: diagnostics)

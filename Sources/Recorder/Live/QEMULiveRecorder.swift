@@ -78,8 +78,7 @@ public final class QEMULiveRecorder {
 
         var live = LiveRecordingInfo(method: "qemu")
         let facts = HostFacts.current()
-        live.kernelVersion = [facts.kernelRelease, facts.kernelVersion].compactMap { $0 }.joined(separator: " ")
-        live.hostCPUs = facts.onlineCPUs
+        facts.describe(into: &live)
         live.events = patterns
         live.ringBytes = options.ringBytes
         var metadata = TraceMetadata(source: .qemuLog, arch: arch, clock: .realtime, commandLine: options.commandLine,
@@ -163,9 +162,7 @@ public final class QEMULiveRecorder {
         live.stopReason = stopReason
         live.lostEvents = 0
         let finalMeta = try sink.finish(live: live)
-        var usage = rusage()
-        getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
-        let cpu = Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
+        let cpu = HostFacts.processCPUSeconds()
         return LiveRecordResult(metadata: finalMeta, events: sink.events, bytesWritten: sink.bytesWritten, bytesRead: bytesRead,
                                 lostEvents: 0, durationNs: ended - started, cpuSeconds: cpu, stopReason: stopReason,
                                 commandExit: child.exitCode, staleInstancesRemoved: [], diagnostics: diagnostics)

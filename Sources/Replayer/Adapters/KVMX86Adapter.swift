@@ -997,7 +997,6 @@ public struct KVMX86Adapter {
         let v = UInt8(truncatingIfNeeded: vector)
         if expected != v, vectorUnknown(apicID, v) || expected.map({ vectorUnknown(apicID, $0) }) == true {
             adopt("EOI"); report.observationsChecked -= 1
-            if let e = expected, e != v, !machine.apics[k].isr.contains(v) { _ = e }
             machine.apics[k].isr.remove(v)
             if machine.apics[k].tmr.contains(v) && !machine.apics[k].directedEOI { ioapicEOI(b, i, v, thread: thread, level: true) }
             else { adoptLevelEOI(b, i, k: k, vector: v, thread: thread) }

@@ -291,6 +291,14 @@ public final class TraceReader {
         }
     }
 
+    /// A chunk that failed to decode despite intact checksums: its events are lost and reported.
+    private func markLost(chunk k: Int, _ error: Error) {
+        chunks[k].problem = "\(error)"
+        damage.problems.append("\(error)")
+        damage.lostRanges.append(chunks[k].firstEvent..<chunks[k].firstEvent + chunks[k].eventCount)
+        damage.lostEvents += chunks[k].eventCount
+    }
+
     /// Calls `body` with every intact chunk's events in event order. A chunk that fails to decode
     /// despite intact checksums is added to ``damage`` and skipped. The batch's storage is reused for
     /// the next chunk: a body that keeps a batch keeps a copy (copy-on-write), which costs a copy.
@@ -319,10 +327,7 @@ public final class TraceReader {
                         }
                     }
                 } catch {
-                    chunks[k].problem = "\(error)"
-                    damage.problems.append("\(error)")
-                    damage.lostRanges.append(ch.firstEvent..<ch.firstEvent + ch.eventCount)
-                    damage.lostEvents += ch.eventCount
+                    markLost(chunk: k, error)
                     ahead.recycle(item.raw)
                     continue
                 }
@@ -336,10 +341,7 @@ public final class TraceReader {
         }
         for k in order where chunks[k].isIntact {
             do { try decodeChunk(k, into: &batch) } catch {
-                chunks[k].problem = "\(error)"
-                damage.problems.append("\(error)")
-                damage.lostRanges.append(chunks[k].firstEvent..<chunks[k].firstEvent + chunks[k].eventCount)
-                damage.lostEvents += chunks[k].eventCount
+                markLost(chunk: k, error)
                 continue
             }
             release(chunk: k)
