@@ -20,13 +20,13 @@ struct X86Detectors {
 
     struct Mark { var time: Int64; var event: Int }
     /// (APIC ID << 8 | vector) → when it was set in IRR (not re-set by coalesced acceptances).
-    var pendingSince: [UInt64: Mark] = [:]
+    var pendingSince = IntMap<UInt64, Mark>()
     /// (APIC ID << 8 | vector) → when it was delivered (IRR → ISR), and when it had been accepted.
-    var inService: [UInt64: Mark] = [:]
-    var inServiceAccepted: [UInt64: Mark] = [:]
-    var halted: [Int32: Mark] = [:]
+    var inService = IntMap<UInt64, Mark>()
+    var inServiceAccepted = IntMap<UInt64, Mark>()
+    var halted = IntMap<Int32, Mark>()
     /// The first interrupt a halted vCPU could take, accepted while it was halted.
-    var missedWake: [Int32: (mark: Mark, vector: Int16)] = [:]
+    var missedWake = IntMap<Int32, (mark: Mark, vector: Int16)>()
 
     struct PinState {
         var remoteSince: Mark?
@@ -48,7 +48,7 @@ struct X86Detectors {
     /// Acceptances merged with the same vector pending (coalesced), per (APIC ID << 8 | vector), until
     /// that vector's delivery confirms them (one printed within the cross-CPU clock skew before the
     /// delivery may really have come after it: not reported).
-    var merged: [UInt64: [Merge]] = [:]
+    var merged = IntMap<UInt64, [Merge]>()
     struct Merge { var mark: Mark; var source: Int64; var pin: Int64; var deliverable: Bool; var cpu: Int32; var vector: Int16; var deliveredAt: Mark? }
     /// Merges confirmed, judged at the end (whether another finding explains them): one by one those
     /// that may be warnings (rare), counted per vCPU, vector and source those that are info (an MSI, a
@@ -59,10 +59,10 @@ struct X86Detectors {
     /// The vCPUs each storm finding's re-deliveries reached.
     var stormCPUsByFinding: [Int: Set<Int32>] = [:]
     /// TPR per vCPU as written.
-    var tpr: [Int32: Int64] = [:]
+    var tpr = IntMap<Int32, Int64>()
     /// pvm: the vCPU's last halt finding (never woken / masked by TPR), until it takes an interrupt:
     /// the vectors it leaves pending at the end are its consequences.
-    var haltPrimary: [Int32: Int] = [:]
+    var haltPrimary = IntMap<Int32, Int>()
     /// Deliveries are EOI'd by the hypervisor at once (kvm_pvm: the `.eoi` comes with the `.delivered`,
     /// same event): a vector left in service is then a delivery that faulted in the guest.
     var eoiAtDelivery = false
@@ -303,7 +303,7 @@ struct X86Detectors {
         }
         // Interrupts merged with the same vector pending (coalesced), those never delivered included.
         for (_, ms) in merged.sorted(by: { $0.key < $1.key }) { for m in ms { confirmMerge(m) } }
-        merged = [:]
+        merged.removeAll()
         for p in pins.indices { if let f = pins[p].stormFinding { stormCPUsByFinding[f] = pins[p].stormCPUs } }
         let primaries = findings.indices.filter { f in
             findings[f].causedBy == nil && findings[f].severity >= .warning && [.haltedWithPending, .stuckInService, .interruptStorm].contains(findings[f].kind)

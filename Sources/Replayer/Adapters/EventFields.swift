@@ -48,6 +48,12 @@ struct FieldTable<Field: FieldKey> {
         return constants[k]
     }
 
+    /// The field's slot (-1: none), hex-digits flag, constant and fixed text.
+    func plain(_ field: Field) -> (Int, Bool, Int64?, String?) {
+        let k = field.rawValue
+        return (slots[k], hexDigits[k], constants[k], constantTexts[k])
+    }
+
     /// The field as text; the template is fetched only for fields that are not fixed text.
     @inline(__always)
     func text(_ field: Field, _ batch: EventBatch, _ i: Int, _ template: @autoclosure () -> EventTemplate) -> String? {
@@ -79,11 +85,20 @@ struct ThreadTable<Value> {
     var all: [(Int32, Value)] { Array(zip(keys, values)) }
 }
 
+/// A template's fields in ``TemplateHandlers``' flat tables (plain data: nothing to retain per event).
+struct FieldRef { let base: Int }
+
 /// What an adapter does with each template, resolved the first time the template is seen: the
-/// event kind it handles (nil: not an event of its) and the schema fields it reads.
+/// event kind it handles (nil: not an event of its) and the schema fields it reads, kept in flat
+/// arrays (template base + field) so that the per-event path copies no array and retains nothing.
 struct TemplateHandlers<Kind, Field: FieldKey> {
     private var kinds: [Kind?] = []
-    private var fields: [FieldTable<Field>?] = []
+    private var bases: [Int] = []
+    private var sources: [FieldSource?] = []
+    private var slots: [Int] = []
+    private var hexDigits: [Bool] = []
+    private var constants: [Int64?] = []
+    private var constantTexts: [String?] = []
     let classify: (String) -> Kind?
 
     init(_ classify: @escaping (String) -> Kind?) { self.classify = classify }
@@ -91,15 +106,54 @@ struct TemplateHandlers<Kind, Field: FieldKey> {
     /// The kind and fields of catalog template `id`; nil for templates the adapter ignores or that
     /// match no schema.
     @inline(__always)
-    mutating func resolve(_ id: UInt32, in catalog: TemplateCatalog) -> (kind: Kind, fields: FieldTable<Field>)? {
+    mutating func resolve(_ id: UInt32, in catalog: TemplateCatalog) -> (kind: Kind, fields: FieldRef)? {
         let k = Int(id)
+        if k >= kinds.count { learn(upTo: k, catalog) }
+        guard let kind = kinds[k] else { return nil }
+        return (kind, FieldRef(base: bases[k]))
+    }
+
+    private mutating func learn(upTo k: Int, _ catalog: TemplateCatalog) {
         while kinds.count <= k {
             let t = catalog[UInt32(kinds.count)]
             let kind = t.binding == nil ? nil : classify(t.name)
             kinds.append(kind)
-            fields.append(kind == nil ? nil : FieldTable<Field>(t))
+            bases.append(slots.count)
+            guard kind != nil else { continue }
+            let table = FieldTable<Field>(t)
+            for field in Field.allCases {
+                let r = field.rawValue
+                sources.append(table.sources[r])
+                let (slot, hex, constant, text) = table.plain(field)
+                slots.append(slot); hexDigits.append(hex); constants.append(constant); constantTexts.append(text)
+            }
         }
-        guard let kind = kinds[k], let f = fields[k] else { return nil }
-        return (kind, f)
+    }
+
+    @inline(__always)
+    func number(_ r: FieldRef, _ field: Field, _ batch: EventBatch, _ i: Int) -> Int64? {
+        let k = r.base + field.rawValue
+        let slot = slots[k]
+        if slot >= 0 {
+            let v = batch.value(i, slot: slot)
+            return hexDigits[k] ? EventBatch.decimalDigitsAsHex(v) : v
+        }
+        return constants[k]
+    }
+
+    /// The field as text; the template is fetched only for fields that are not fixed text.
+    @inline(__always)
+    func text(_ r: FieldRef, _ field: Field, _ batch: EventBatch, _ i: Int, _ template: @autoclosure () -> EventTemplate) -> String? {
+        let k = r.base + field.rawValue
+        if let c = constantTexts[k] { return c }
+        return sources[k].map { batch.text(i, $0, template: template()) }
+    }
+
+    /// Whether the field's text is `literal`, without making a String when it is fixed template text.
+    @inline(__always)
+    func textIs(_ r: FieldRef, _ field: Field, _ literal: String, _ batch: EventBatch, _ i: Int, _ template: @autoclosure () -> EventTemplate) -> Bool {
+        let k = r.base + field.rawValue
+        if let c = constantTexts[k] { return c == literal }
+        return sources[k].map { batch.text(i, $0, template: template()) } == literal
     }
 }

@@ -48,11 +48,11 @@ public struct KVMArm64Adapter {
         report.events += 1
         guard let (kind, f) = handlers.resolve(b.templates[i], in: catalog) else { return }
         let thread = b.threads[i]
-        func n(_ field: Field) -> Int64 { f.number(field, b, i) ?? 0 }
+        func n(_ field: Field) -> Int64 { handlers.number(f, field, b, i) ?? 0 }
         switch kind {
         case .irqLine:
             missed(thread)
-            let type = f.text(.type_name, b, i, catalog[b.templates[i]]) ?? ""
+            let type = handlers.text(f, .type_name, b, i, catalog[b.templates[i]]) ?? ""
             // KVM_ARM_IRQ_TYPE_CPU drives the vCPU's IRQ/FIQ line directly (no in-kernel vGIC).
             guard type.contains("VGIC") else { return }
             let spi = type.contains("SPI")

@@ -58,20 +58,22 @@ public struct KVMX86Adapter {
     public internal(set) var report: ReplayReport
 
     /// APIC ID (KVM prints the vcpu_id, equal to the initial APIC ID) → index in `machine.apics`.
-    var apicIndex: [UInt32: Int] = [:]
+    var apicIndex = IntMap<UInt32, Int>()
     /// Thread → APIC ID, once known.
-    var binding: [Int32: UInt32] = [:]
+    var binding = IntMap<Int32, UInt32>() { didSet { boundAPICs.removeAll(); for (_, a) in binding { boundAPICs.insert(a) } } }
+    /// The APIC IDs some thread is bound to (`binding`'s values, kept for the per-acceptance check).
+    var boundAPICs = IntSet<UInt32>()
     /// LAPIC register writes of threads not yet bound: (register name or offset, value).
-    var unbound: [Int32: [(String, UInt32)]] = [:]
+    var unbound = IntMap<Int32, [(String, UInt32)]>()
     /// Messages whose acceptances must follow on a thread.
-    var pending: [Int32: [X86Machine.Message]] = [:]
+    var pending = IntMap<Int32, [X86Machine.Message]>()
     /// Pins whose IOAPIC ack must follow on a thread.
-    var pendingAcks: [Int32: [Int]] = [:]
+    var pendingAcks = IntMap<Int32, [Int]>()
     /// Acceptances the model merged with a pending vector (coalesced), by (APIC, vector): with
     /// per-CPU trace clocks, a delivery printed just after such an acceptance on another CPU may have
     /// happened before it, so the acceptance may really have set IRR again. `armed`: a delivery on
     /// another CPU came within the skew window after it, so a second delivery is explained.
-    var coalescedAccepts: [UInt64: (time: Int64, cpu: Int32, armed: Bool)] = [:]
+    var coalescedAccepts = IntMap<UInt64, (time: Int64, cpu: Int32, armed: Bool)>()
     /// Cross-CPU ordering uncertainty: per-CPU `local` trace clocks differ by microseconds.
     public static let reorderWindowNs: Int64 = 50_000
     var handlers = TemplateHandlers<Kind, Field> { Self.kind(of: $0) }
@@ -84,25 +86,25 @@ public struct KVMX86Adapter {
 
     enum Kind { case mmio, apic, msi, setIRQ, ioapicSetIRQ, accept, eoi, ack, ipi, wakeup, inject, pvEOI, apicvAccept, entry, exit, picSetIRQ, pio, postedIRTE, delayedEOI }
     /// When each vector was accepted, by (APIC, vector), and on which CPU's clock.
-    var acceptTimes: [UInt64: Int64] = [:]
-    var acceptCPUs: [UInt64: Int32] = [:]
+    var acceptTimes = IntMap<UInt64, Int64>()
+    var acceptCPUs = IntMap<UInt64, Int32>()
     /// The last acceptance per thread (kvm_apicv_accept_irq repeats it).
-    var lastAccept: [Int32: (UInt32, UInt8)] = [:]
+    var lastAccept = IntMap<Int32, (UInt32, UInt8)>()
     /// Injections of a vector not (yet) accepted: printed on one CPU, the acceptance may follow on
     /// another within the clock-skew window.
     var deferred: [(apicID: UInt32, vector: UInt8, time: Int64, cpu: Int32, eventIndex: Int, state: String)] = []
 
     /// APICs whose deliveries the hardware makes (APICv/AVIC): IRR/ISR unknown to the model.
-    var hardwareDelivered = Set<UInt32>()
+    var hardwareDelivered = IntSet<UInt32>()
     /// LVT entries per APIC (timer, thermal, PMC, LINT0, LINT1, error), as the guest wrote them:
     /// an acceptance with no message before it is a local interrupt (kvm_apic_local_deliver) of one
     /// of them — the LAPIC timer above all.
-    var lvt: [UInt32: [UInt32]] = [:]
+    var lvt = IntMap<UInt32, [UInt32]>()
     /// Level pins whose re-delivery KVM delayed (`kvm_ioapic_delayed_eoi_inj`): a kworker services
     /// them about 10 ms later (kvm_ioapic_eoi_inject_work), with no message traced before the acceptance.
     var delayedPins: [Int] = []
     /// The last `kvm_eoi` vector per thread, which a `kvm_pv_eoi` repeats.
-    var lastEOI: [Int32: Int64] = [:]
+    var lastEOI = IntMap<Int32, Int64>()
     /// ExtINT injections from the 8259 PIC are possible (kvm_pic_set_irq seen).
     var picActive = false
     /// KVM's 8259 pair (arch/x86/kvm/i8259.c: the same rules as QEMU's; ELCR writes are seen as
@@ -114,9 +116,9 @@ public struct KVMX86Adapter {
         return p
     }()
     /// Line levels per GSI below 16 as the PIC sees them (KVM ORs the sources in `irq_states`).
-    var picLines: [Int: Set<Int>] = [:]
+    var picLines = IntMap<Int, Set<Int>>()
     /// The PIC line level the last kvm_set_irq on a thread left (kvm_pic_set_irq follows it).
-    var lastSetIRQ: [Int32: Bool] = [:]
+    var lastSetIRQ = IntMap<Int32, Bool>()
 
     /// When set, every model transition is appended to ``transitions`` (for the analyzers); the
     /// consumer drains the buffer as it goes.
@@ -128,7 +130,7 @@ public struct KVMX86Adapter {
     /// Pins the guest has unmasked at least once (an edge on a pin never unmasked is boot noise).
     var everUnmasked: UInt32 = 0
     /// vCPUs (APIC IDs) halted in HLT (VMX/SVM: between a HLT exit and the wakeup or next entry).
-    var haltedAPICs = Set<UInt32>()
+    var haltedAPICs = IntSet<UInt32>()
     /// Threads with IOAPIC acks still expected after their EOI (pendingAcks non-empty).
     var threadsAwaitingAcks = 0
 
@@ -149,7 +151,7 @@ public struct KVMX86Adapter {
 
     /// pvm: threads whose last MMIO write was the guest's own EOI (0xFEE000B0): their next `kvm_eoi`
     /// is the guest's (it retires the highest vector in service), not a delivery.
-    var guestEOIWrites = Set<Int32>()
+    var guestEOIWrites = IntSet<Int32>()
 
     /// pvm: how a halt looked (``Transition/Kind/haltedWithPending``'s `aux`). A halt shows only when it
     /// ends, as `kvm_vcpu_wakeup` with the time it blocked; whether an interrupt ended it shows next on
@@ -168,7 +170,7 @@ public struct KVMX86Adapter {
     }
     struct HaltEnd { var apic: UInt32; var blockedAt: Int64; var event: Int; var time: Int64 }
     /// pvm: halts that just ended, decided at the next event on their thread.
-    var haltEnds: [Int32: HaltEnd] = [:]
+    var haltEnds = IntMap<Int32, HaltEnd>()
 
     /// The vectors pending at a halt that ended: the one that tells most about it (transitions only).
     mutating func decideHalt(_ h: HaltEnd, endedByInterrupt: Bool) {
@@ -223,8 +225,8 @@ public struct KVMX86Adapter {
     /// Threads whose messages still wait for their acceptances (their `pending` list is not empty),
     /// the event that sent the last of them, and threads whose first pending message some APIC has
     /// already accepted (a multi-destination message: the others may decline it).
-    var openThreads = Set<Int32>()
-    var lastSend: [Int32: Send] = [:]
+    var openThreads = IntSet<Int32>()
+    var lastSend = IntMap<Int32, Send>()
     struct Send { var event: Int; var time: Int64; var source: MessageSource; var pin: Int32 }
 
     /// Where an interrupt came from (``Transition/Kind/coalesced``'s `aux` & 0xFF; `aux` & 0x100: the
@@ -234,7 +236,7 @@ public struct KVMX86Adapter {
         /// An LVT entry of the LAPIC itself (timer, LINT, error).
         case local = 4
     }
-    var headAccepted = Set<Int32>()
+    var headAccepted = IntSet<Int32>()
 
     /// A message sent on `thread`: its acceptances follow on the same thread, within the same KVM call
     /// (kvm_irq_delivery_to_apic runs synchronously in the ioctl, the MMIO/MSR write or the EOI).
@@ -435,8 +437,8 @@ public struct KVMX86Adapter {
         let id = Int(b.templates[i])
         guard let (kind, f) = handlers.resolve(UInt32(id), in: catalog) else { return }
         let thread = b.threads[i]
-        func n(_ field: Field) -> Int64 { f.number(field, b, i) ?? 0 }
-        func text(_ field: Field) -> String { f.text(field, b, i, catalog[b.templates[i]]) ?? "" }
+        func n(_ field: Field) -> Int64 { handlers.number(f, field, b, i) ?? 0 }
+        func text(_ field: Field) -> String { handlers.text(f, field, b, i, catalog[b.templates[i]]) ?? "" }
         // Mid-flight: the first interrupt event of a thread may continue a KVM call begun before the trace.
         let firstOnThread = midFlight && mid.threadsSeen.insert(thread).inserted
         // KVM traces the IOAPIC's acks (and re-deliveries) of a level EOI right after its kvm_eoi, on
@@ -610,6 +612,7 @@ public struct KVMX86Adapter {
             let k = apic(apicID)
             var source = (from: MessageSource.msi, pin: Int64(-1))
             if var list = pending[thread], !list.isEmpty {
+                pending[thread] = []   // the map lets go of its copy: `list` is mutated in place
                 if let s = lastSend[thread] { source = (s.source, Int64(s.pin)) }
                 report.observationsTotal += 1
                 report.observationsChecked += 1
@@ -709,7 +712,7 @@ public struct KVMX86Adapter {
                 note(.delivered, b, i, cpu: Int64(apicID), vector: Int64(vector), value: Int64(machine.apics[k].ppr), aux: Int64(vector))
                 return
             }
-            if binding.values.contains(apicID) {
+            if boundAPICs.contains(apicID) {
                 _ = machine.apics[k].accept(vector: vector, mode: .fixed, level: true, trigger: trigger)
             } else {
                 // The APIC's own writes (SPIV enable) are not attributed yet: KVM traced the acceptance,
@@ -1052,7 +1055,7 @@ public struct KVMX86Adapter {
             closeSends(at: lastSend[thread].map { ($0.event, $0.time) } ?? (-1, 0), thread: thread, observed: "no acceptance by the end of the trace")
         }
         for (_, h) in haltEnds.sorted(by: { $0.key < $1.key }) { decideHalt(h, endedByInterrupt: false) }
-        haltEnds = [:]
+        haltEnds.removeAll()
         for (thread, pins) in pendingAcks.sorted(by: { $0.key < $1.key }) where !pins.isEmpty {
             report.divergences.append(Divergence(eventIndex: -1, timeNs: 0, what: "IOAPIC ack after a level EOI (thread \(thread))",
                                                  expected: "kvm_ack_irq for pin \(pins)", observed: "end of trace", state: ""))

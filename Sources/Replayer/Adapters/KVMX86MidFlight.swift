@@ -16,19 +16,19 @@ struct MidFlightKnowledge {
     /// IOREGSEL written inside the trace.
     var selectKnown = false
     /// Threads seen so far.
-    var threadsSeen = Set<Int32>()
+    var threadsSeen = IntSet<Int32>()
     /// APICs whose logical destination (LDR, DFR) the trace wrote.
-    var ldrKnown = Set<UInt32>()
+    var ldrKnown = IntSet<UInt32>()
     /// (APIC ID << 8 | vector) accepted inside the trace: its IRR/ISR/TMR state is the models'.
-    var accepted = Set<UInt64>()
+    var accepted = IntSet<UInt64>()
     /// APICs whose TPR the trace wrote.
-    var tprKnown = Set<UInt32>()
+    var tprKnown = IntSet<UInt32>()
     /// 8259 chips (0 master, 1 slave) initialised inside the trace (ICW1).
     var picKnown: UInt8 = 0
     /// The pin of the last kvm_set_irq, or of an adopted IOAPIC ack, on each thread: an acceptance
     /// with no predicted message after it is that pin's delivery through an entry programmed before
     /// the trace (after an ack: the re-delivery of a line asserted before the trace).
-    var lastPin: [Int32: (pin: Int, afterAck: Bool)] = [:]
+    var lastPin = IntMap<Int32, (pin: Int, afterAck: Bool)>()
     /// Observations adopted.
     var adopted = 0
 }

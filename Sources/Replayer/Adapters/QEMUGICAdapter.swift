@@ -250,7 +250,7 @@ public struct QEMUGICAdapter {
         report.events += 1
         let id = Int(b.templates[i])
         guard let (kind, f) = handlers.resolve(UInt32(id), in: catalog) else { return }
-        func n(_ field: Field) -> Int64 { f.number(field, b, i) ?? 0 }
+        func n(_ field: Field) -> Int64 { handlers.number(f, field, b, i) ?? 0 }
         let cpu = Int(n(.cpu))
 
         switch kind {

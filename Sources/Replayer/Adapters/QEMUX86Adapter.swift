@@ -86,7 +86,7 @@ public struct QEMUX86Adapter {
     public mutating func learnThreads(_ b: EventBatch, catalog: TemplateCatalog) {
         for i in 0..<b.count {
             guard let (kind, f) = handlers.resolve(b.templates[i], in: catalog), kind == .apicMemRead,
-                  f.number(.offset, b, i).map({ $0 & 0xFFF }) == 0x20, let v = f.number(.value, b, i) else { continue }
+                  handlers.number(f, .offset, b, i).map({ $0 & 0xFFF }) == 0x20, let v = handlers.number(f, .value, b, i) else { continue }
             registers.learn(thread: b.threads[i], idRead: UInt32(truncatingIfNeeded: v))
         }
     }
@@ -153,7 +153,7 @@ public struct QEMUX86Adapter {
         let id = Int(b.templates[i])
         guard let (kind, f) = handlers.resolve(UInt32(id), in: catalog) else { return }
         let thread = b.threads[i]
-        func n(_ field: Field) -> Int64 { f.number(field, b, i) ?? 0 }
+        func n(_ field: Field) -> Int64 { handlers.number(f, field, b, i) ?? 0 }
 
         switch kind {
         case .uncheckedObservation:
@@ -299,7 +299,7 @@ public struct QEMUX86Adapter {
             // "IOAPIC" (no sub-handle) requests come from the IOAPIC: the models must have sent one.
             report.observationsTotal += 1
             report.observationsChecked += 1
-            let fromIOAPIC = f.text(.type, b, i, catalog[b.templates[i]]) == "IOAPIC"
+            let fromIOAPIC = handlers.text(f, .type, b, i, catalog[b.templates[i]]) == "IOAPIC"
             let c = chains.with(thread) { $0 }
             if fromIOAPIC && !c.requestFromIOAPIC {
                 diverge(b, i, "IOAPIC-format remapping request", expected: "no IOAPIC delivery in the models",
