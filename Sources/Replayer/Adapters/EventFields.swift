@@ -99,6 +99,8 @@ struct TemplateHandlers<Kind, Field: FieldKey> {
     private var hexDigits: [Bool] = []
     private var constants: [Int64?] = []
     private var constantTexts: [String?] = []
+    /// Memoized `code` results for fields that are fixed template text (-1: not computed yet).
+    private var codes: [Int16] = []
     let classify: (String) -> Kind?
 
     init(_ classify: @escaping (String) -> Kind?) { self.classify = classify }
@@ -125,7 +127,7 @@ struct TemplateHandlers<Kind, Field: FieldKey> {
                 let r = field.rawValue
                 sources.append(table.sources[r])
                 let (slot, hex, constant, text) = table.plain(field)
-                slots.append(slot); hexDigits.append(hex); constants.append(constant); constantTexts.append(text)
+                slots.append(slot); hexDigits.append(hex); constants.append(constant); constantTexts.append(text); codes.append(-1)
             }
         }
     }
@@ -141,12 +143,37 @@ struct TemplateHandlers<Kind, Field: FieldKey> {
         return constants[k]
     }
 
+    /// The field's number for the event at `row` (``EventBatch/row(_:)``, computed once per event).
+    @inline(__always)
+    func number(_ r: FieldRef, _ field: Field, _ batch: EventBatch, row: EventRow) -> Int64? {
+        let k = r.base + field.rawValue
+        let slot = slots[k]
+        if slot >= 0 {
+            let v = batch.value(row, slot: slot)
+            return hexDigits[k] ? EventBatch.decimalDigitsAsHex(v) : v
+        }
+        return constants[k]
+    }
+
     /// The field as text; the template is fetched only for fields that are not fixed text.
     @inline(__always)
     func text(_ r: FieldRef, _ field: Field, _ batch: EventBatch, _ i: Int, _ template: @autoclosure () -> EventTemplate) -> String? {
         let k = r.base + field.rawValue
         if let c = constantTexts[k] { return c }
         return sources[k].map { batch.text(i, $0, template: template()) }
+    }
+
+    /// A small code (0...0x7FFF) that `classify` gives the field's text. When the text is fixed
+    /// template text the result is kept, so an adapter must classify a field of a given event kind
+    /// always the same way (one classifier per call site's field).
+    @inline(__always)
+    mutating func code(_ r: FieldRef, _ field: Field, _ batch: EventBatch, _ i: Int, _ template: @autoclosure () -> EventTemplate,
+                       _ classify: (String) -> Int16) -> Int16 {
+        let k = r.base + field.rawValue
+        let c = codes[k]
+        if c >= 0 { return c }
+        if let t = constantTexts[k] { let v = classify(t); codes[k] = v; return v }
+        return classify(sources[k].map { batch.text(i, $0, template: template()) } ?? "")
     }
 
     /// Whether the field's text is `literal`, without making a String when it is fixed template text.

@@ -400,6 +400,8 @@ public struct KVMX86Adapter {
     /// Per template: where a thread-binding event keeps its vCPU (resolved once per template).
     var learnSources: [FieldSource?] = []
     var learnResolved: [Bool] = []
+    /// The thread of the last binding event looked at (bound by then, or never bindable by it).
+    var lastLearnt: Int32 = .min
 
     public mutating func learnThreads(_ b: EventBatch, catalog: TemplateCatalog) {
         for i in 0..<b.count {
@@ -413,8 +415,11 @@ public struct KVMX86Adapter {
                 }
                 learnResolved[k] = true
             }
-            guard let src = learnSources[k], binding[b.threads[i]] == nil, let id = b.number(i, src), id >= 0, id < 1 << 20 else { continue }
+            guard let src = learnSources[k], b.threads[i] != lastLearnt else { continue }
+            if binding[b.threads[i]] != nil { lastLearnt = b.threads[i]; continue }
+            guard let id = b.number(i, src), id >= 0, id < 1 << 20 else { continue }
             binding[b.threads[i]] = UInt32(truncatingIfNeeded: id)
+            lastLearnt = b.threads[i]
             _ = apic(UInt32(truncatingIfNeeded: id))
         }
     }
@@ -437,8 +442,17 @@ public struct KVMX86Adapter {
         let id = Int(b.templates[i])
         guard let (kind, f) = handlers.resolve(UInt32(id), in: catalog) else { return }
         let thread = b.threads[i]
-        func n(_ field: Field) -> Int64 { handlers.number(f, field, b, i) ?? 0 }
+        let row = b.row(i)
+        func n(_ field: Field) -> Int64 { handlers.number(f, field, b, row: row) ?? 0 }
         func text(_ field: Field) -> String { handlers.text(f, field, b, i, catalog[b.templates[i]]) ?? "" }
+        // Per-event tests of symbolic text (kept per template when the text is fixed template text).
+        func flag(_ field: Field, _ test: (String) -> Bool) -> Bool {
+            handlers.code(f, field, b, i, catalog[b.templates[i]]) { test($0) ? 1 : 0 } == 1
+        }
+        func deliveryMode() -> DeliveryMode {
+            let c = handlers.code(f, .delivery_mode, b, i, catalog[b.templates[i]]) { Int16((DeliveryMode(kvmName: $0) ?? .fixed).rawValue) }
+            return DeliveryMode(rawValue: UInt8(c)) ?? .fixed
+        }
         // Mid-flight: the first interrupt event of a thread may continue a KVM call begun before the trace.
         let firstOnThread = midFlight && mid.threadsSeen.insert(thread).inserted
         // KVM traces the IOAPIC's acks (and re-deliveries) of a level EOI right after its kvm_eoi, on
@@ -462,7 +476,9 @@ public struct KVMX86Adapter {
 
         case .mmio:
             let gpa = UInt64(bitPattern: n(.gpa)), value = UInt32(truncatingIfNeeded: n(.value))
-            if text(.type) == "read" {
+            // kvm_mmio's type: 1 read, 2 write (one classifier for the field: its result is kept per template).
+            let access = handlers.code(f, .type, b, i, catalog[b.templates[i]]) { $0 == "read" ? 1 : $0 == "write" ? 2 : 0 }
+            if access == 1 {
                 // A read of a redirection entry through the IOAPIC window.
                 guard gpa == 0xFEC0_0010, let expected = machine.ioapic.readRegister(select: machine.ioapic.registerSelect) else { return }
                 report.observationsTotal += 1
@@ -474,7 +490,7 @@ public struct KVMX86Adapter {
                 }
                 return
             }
-            guard text(.type) == "write" else { return }
+            guard access == 2 else { return }
             if gpa == 0xFEE0_00B0 {
                 // The guest's own EOI write (its kvm_apic and kvm_eoi follow on this thread).
                 if flavour == .pvm { guestEOIWrites.insert(thread) }
@@ -502,7 +518,7 @@ public struct KVMX86Adapter {
         case .apic:
             let reg = text(.reg), value = UInt32(truncatingIfNeeded: n(.value))
             guard let offset = registerOffset(reg, template: b.templates[i]) else { return }
-            if text(.rw) == "write" {
+            if flag(.rw, { $0 == "write" }) {
                 if offset == 0xB0 { return } // EOI: handled at kvm_eoi
                 if let a = binding[thread] { write(apic(a), offset, value, thread: thread) } else { unbound[thread, default: []].append((reg, value)) }
                 return
@@ -542,15 +558,15 @@ public struct KVMX86Adapter {
 
         case .msi:
             note(.raised, b, i, cpu: n(.dest), vector: n(.vector))
-            let mode = DeliveryMode(kvmName: text(.delivery_mode)) ?? .fixed
+            let mode = deliveryMode()
             send(X86Machine.Message(
                 vector: UInt8(truncatingIfNeeded: n(.vector)), destination: UInt32(truncatingIfNeeded: n(.dest)),
-                logical: text(.dest_mode) == "logical", mode: mode, levelTriggered: text(.trigger_mode) == "level",
-                redirectionHint: text(.redirection_hint).contains("rh")), b, i, thread: thread, from: .msi)
+                logical: flag(.dest_mode, { $0 == "logical" }), mode: mode, levelTriggered: flag(.trigger_mode, { $0 == "level" }),
+                redirectionHint: flag(.redirection_hint, { $0.contains("rh") })), b, i, thread: thread, from: .msi)
 
         case .ipi:
             note(.raised, b, i, cpu: n(.dest), vector: n(.vector))
-            let mode = DeliveryMode(kvmName: text(.delivery_mode)) ?? .fixed
+            let mode = deliveryMode()
             let shorthand: LocalAPIC.Shorthand
             switch text(.shorthand) {
             case "self": shorthand = .selfOnly
@@ -560,8 +576,8 @@ public struct KVMX86Adapter {
             }
             send(X86Machine.Message(
                 vector: UInt8(truncatingIfNeeded: n(.vector)), destination: UInt32(truncatingIfNeeded: n(.dest)),
-                logical: text(.dest_mode) == "logical", mode: mode, levelTriggered: text(.trigger_mode) == "level",
-                level: text(.level) == "assert", shorthand: shorthand, source: binding[thread]), b, i, thread: thread, from: .ipi)
+                logical: flag(.dest_mode, { $0 == "logical" }), mode: mode, levelTriggered: flag(.trigger_mode, { $0 == "level" }),
+                level: flag(.level, { $0 == "assert" }), shorthand: shorthand, source: binding[thread]), b, i, thread: thread, from: .ipi)
 
         case .setIRQ:
             let gsi = Int(n(.gsi))
@@ -608,7 +624,7 @@ public struct KVMX86Adapter {
 
         case .accept:
             let apicID = UInt32(truncatingIfNeeded: n(.apicid)), vector = UInt8(truncatingIfNeeded: n(.vector))
-            let trigger = text(.trigger_mode) == "level"
+            let trigger = flag(.trigger_mode, { $0 == "level" })
             let k = apic(apicID)
             var source = (from: MessageSource.msi, pin: Int64(-1))
             if var list = pending[thread], !list.isEmpty {
@@ -731,8 +747,8 @@ public struct KVMX86Adapter {
             guestEOI(b, i, k: apic(apicID), apicID: apicID, vector: vector, thread: thread)
 
         case .inject:
-            guard flavour.delegatesDeliveryToGuestEOI, !text(.kind).hasPrefix("Soft") else { return }  // Soft/INTn: an INT instruction
-            inject(b, i, vector: UInt8(truncatingIfNeeded: n(.vector)), reinjected: text(.reinjected).contains("reinjected"), thread: thread)
+            guard flavour.delegatesDeliveryToGuestEOI, !flag(.kind, { $0.hasPrefix("Soft") }) else { return }  // Soft/INTn: an INT instruction
+            inject(b, i, vector: UInt8(truncatingIfNeeded: n(.vector)), reinjected: flag(.reinjected, { $0.contains("reinjected") }), thread: thread)
 
         case .pvEOI:
             // apic_sync_pv_eoi_from_guest: apic_set_eoi (traced as kvm_eoi) then kvm_pv_eoi with its result.
@@ -755,7 +771,7 @@ public struct KVMX86Adapter {
         case .exit:
             // VMX/SVM: a HLT exit blocks the vCPU until its wakeup (or next entry).
             guard recordTransitions, let a = binding[thread] else { return }
-            if text(.reason) == "HLT" && haltedAPICs.insert(a).inserted { note(.halted, b, i, cpu: Int64(a)) }
+            if flag(.reason, { $0 == "HLT" }) && haltedAPICs.insert(a).inserted { note(.halted, b, i, cpu: Int64(a)) }
 
         case .entry:
             guard recordTransitions, !haltedAPICs.isEmpty, let a = binding[thread] else { return }

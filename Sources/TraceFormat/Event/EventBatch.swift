@@ -58,6 +58,18 @@ public struct EventBatch: Sendable {
         return values[columnBase[t] + slot * columnLength[t] + Int(rows[i])]
     }
 
+    /// Where event `i`'s slot values are: read several slots of one event without finding its
+    /// template's columns again for each.
+    @inlinable @inline(__always)
+    public func row(_ i: Int) -> EventRow {
+        let t = Int(localTemplates[i])
+        return EventRow(base: columnBase[t] + Int(rows[i]), stride: columnLength[t])
+    }
+
+    /// Slot `slot` of the event at `row`.
+    @inlinable @inline(__always)
+    public func value(_ row: EventRow, slot: Int) -> Int64 { values[row.base + slot * row.stride] }
+
     /// The digits of a non-negative decimal number read as hexadecimal (10 → 0x10).
     @inlinable
     public static func decimalDigitsAsHex(_ v: Int64) -> Int64 {
@@ -123,4 +135,11 @@ extension EventTemplate {
         }
         return nil
     }
+}
+
+/// An event's place in its batch's slot columns (``EventBatch/row(_:)``).
+public struct EventRow: Sendable {
+    public let base: Int
+    public let stride: Int
+    @inlinable public init(base: Int, stride: Int) { self.base = base; self.stride = stride }
 }
