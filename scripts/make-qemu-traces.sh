@@ -108,9 +108,6 @@ fetch() { # package pattern
     compgen -G "$WORK/deb/$2" | sort -V | tail -n1
 }
 DEB_K_AMD64="$(fetch "linux-image-$KABI-cloud-amd64" "linux-image-$KABI-cloud-amd64_*_amd64.deb")"
-# Debian's cloud-amd64 flavour is built without CONFIG_AMD_IOMMU, so under QEMU's amd-iommu it
-# never enables AMD-Vi interrupt remapping; the generic amd64 flavour (CONFIG_AMD_IOMMU=y) does.
-DEB_K_AMD64_GENERIC="$(fetch "linux-image-$KABI-amd64" "linux-image-$KABI-amd64_*_amd64.deb")"
 DEB_K_ARM64="$(fetch "linux-image-$KABI-cloud-arm64:arm64" "linux-image-$KABI-cloud-arm64_*_arm64.deb")"
 DEB_BB_ARM64="$(fetch "busybox-static:arm64" "busybox-static_*_arm64.deb")"
 
@@ -122,7 +119,6 @@ unpack() { # deb dir
     fi
 }
 unpack "$DEB_K_AMD64" "$WORK/root-amd64"
-unpack "$DEB_K_AMD64_GENERIC" "$WORK/root-amd64-generic"
 unpack "$DEB_K_ARM64" "$WORK/root-arm64"
 unpack "$DEB_BB_ARM64" "$WORK/bb-arm64"
 
@@ -180,14 +176,11 @@ build_initramfs() { # arch busybox-binary modules-root out
 BB_AMD64="$(command -v busybox || echo /bin/busybox)"
 [ -x "$BB_AMD64" ] || die "busybox-static not installed"
 VMLINUZ_AMD64="$(ls "$WORK"/root-amd64/boot/vmlinuz-* | head -n1)"
-VMLINUZ_AMD64_GENERIC="$(ls "$WORK"/root-amd64-generic/boot/vmlinuz-* | head -n1)"
 VMLINUZ_ARM64="$(ls "$WORK"/root-arm64/boot/vmlinuz-* | head -n1)"
 KREL_AMD64="$(basename "$VMLINUZ_AMD64" | sed 's/^vmlinuz-//')"
-KREL_AMD64_GENERIC="$(basename "$VMLINUZ_AMD64_GENERIC" | sed 's/^vmlinuz-//')"
 KREL_ARM64="$(basename "$VMLINUZ_ARM64" | sed 's/^vmlinuz-//')"
 log "building initramfs images"
 build_initramfs amd64 "$BB_AMD64" "$WORK/root-amd64" "$WORK/initrd-amd64.gz"
-build_initramfs amd64-generic "$BB_AMD64" "$WORK/root-amd64-generic" "$WORK/initrd-amd64-generic.gz"
 build_initramfs arm64 "$WORK/bb-arm64/bin/busybox" "$WORK/root-arm64" "$WORK/initrd-arm64.gz"
 
 # ---------------------------------------------------------------- disk image
@@ -204,6 +197,15 @@ if [ "${PREPARE_ONLY:-0}" = 1 ]; then
     log "guest kit ready: $WORK/guest.env"
     exit 0
 fi
+
+# Debian's cloud-amd64 flavour is built without CONFIG_AMD_IOMMU, so under QEMU's amd-iommu it
+# never enables AMD-Vi interrupt remapping; the generic amd64 flavour (CONFIG_AMD_IOMMU=y) does.
+# Only the amdvi-ir traces use it (not the guest kit).
+DEB_K_AMD64_GENERIC="$(fetch "linux-image-$KABI-amd64" "linux-image-$KABI-amd64_*_amd64.deb")"
+unpack "$DEB_K_AMD64_GENERIC" "$WORK/root-amd64-generic"
+VMLINUZ_AMD64_GENERIC="$(ls "$WORK"/root-amd64-generic/boot/vmlinuz-* | head -n1)"
+KREL_AMD64_GENERIC="$(basename "$VMLINUZ_AMD64_GENERIC" | sed 's/^vmlinuz-//')"
+build_initramfs amd64-generic "$BB_AMD64" "$WORK/root-amd64-generic" "$WORK/initrd-amd64-generic.gz"
 
 # -------------------------------------------------------------- trace events
 cat >"$WORK/events-x86.txt" <<'EOF'
