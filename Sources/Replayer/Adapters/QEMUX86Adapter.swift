@@ -10,7 +10,11 @@ import TraceFormat
 /// - observations checked: Remote IRR set and clear (`ioapic_set_remote_irr`, `ioapic_clear_remote_irr`),
 ///   the IRTE index an IOAPIC or MSI request selects (`vtd_ir_irte_get`), the remapped fields
 ///   (`vtd_ir_remap`), the translated message (`vtd_ir_remap_msi`), and the message that reaches the APIC
-///   bus (`apic_deliver_irq`).
+///   bus (`apic_deliver_irq`);
+/// - AMD-Vi (`amdvi_ir_*`, QEMU 7.2's amdvi_int_remap_msi): the delivery mode printed, the IRTE's
+///   offset and format (Control.GAEn from `amdvi_control_status`), the result against
+///   ``AMDVIRemapping`` applied to the IRTE QEMU read, and faults; the DTE is not traced but for
+///   IntCtl, so its IV and pass bits are inferred from which events follow.
 ///
 /// Expectations are kept per thread: QEMU's device model and vCPU threads interleave in the log, but
 /// each causal chain (line change → Remote IRR → remapping → APIC bus) runs on one thread.
