@@ -146,7 +146,7 @@ ip addr add 10.0.2.15/24 dev eth0
 if ping -c 4 -W 3 10.0.2.2; then echo "IRQTRACE: PING OK"; else echo "IRQTRACE: PING FAILED"; fi
 if dd if=/dev/vda of=/dev/null bs=64k count=64; then echo "IRQTRACE: DISK OK"; else echo "IRQTRACE: DISK FAILED"; fi
 # Keep console output short: every byte on the UART is interrupt traffic in the trace.
-dmesg | grep -E 'IRQ remapping|GICv2m:|GIC: |virtio_blk' | cut -c16-
+dmesg | grep -E 'IRQ remapping|AMD-Vi: Interrupt remapping|GICv2m:|GIC: |virtio_blk' | cut -c16-
 grep -E 'virtio|LOC|arch_timer' /proc/interrupts | tr -s ' '
 echo "IRQTRACE: DONE"
 poweroff -f
@@ -198,6 +198,15 @@ if [ "${PREPARE_ONLY:-0}" = 1 ]; then
     exit 0
 fi
 
+# Debian's cloud-amd64 flavour is built without CONFIG_AMD_IOMMU, so under QEMU's amd-iommu it
+# never enables AMD-Vi interrupt remapping; the generic amd64 flavour (CONFIG_AMD_IOMMU=y) does.
+# Only the amdvi-ir traces use it (not the guest kit).
+DEB_K_AMD64_GENERIC="$(fetch "linux-image-$KABI-amd64" "linux-image-$KABI-amd64_*_amd64.deb")"
+unpack "$DEB_K_AMD64_GENERIC" "$WORK/root-amd64-generic"
+VMLINUZ_AMD64_GENERIC="$(ls "$WORK"/root-amd64-generic/boot/vmlinuz-* | head -n1)"
+KREL_AMD64_GENERIC="$(basename "$VMLINUZ_AMD64_GENERIC" | sed 's/^vmlinuz-//')"
+build_initramfs amd64-generic "$BB_AMD64" "$WORK/root-amd64-generic" "$WORK/initrd-amd64-generic.gz"
+
 # -------------------------------------------------------------- trace events
 cat >"$WORK/events-x86.txt" <<'EOF'
 apic_*
@@ -205,6 +214,7 @@ ioapic_*
 vtd_ir_*
 vtd_irq_generate
 amdvi_ir_*
+amdvi_control_status
 pic_*
 msix_*
 cpu_set_apic_base
@@ -254,6 +264,10 @@ X86_COMMON=(-kernel "$VMLINUZ_AMD64" -initrd "$WORK/initrd-amd64.gz"
             -trace "events=$WORK/events-x86.txt"
             -device virtio-net-pci,netdev=n0 -device virtio-blk-pci,drive=d0)
 X86_APPEND="console=ttyS0 panic=-1 quiet loglevel=4"
+# The generic amd64 kernel (AMD-Vi built in) for the AMD-Vi interrupt-remapping traces.
+X86_GENERIC=(-kernel "$VMLINUZ_AMD64_GENERIC" -initrd "$WORK/initrd-amd64-generic.gz"
+             -trace "events=$WORK/events-x86.txt"
+             -device virtio-net-pci,netdev=n0 -device virtio-blk-pci,drive=d0)
 ARM_COMMON=(-cpu cortex-a57 -kernel "$VMLINUZ_ARM64" -initrd "$WORK/initrd-arm64.gz"
             -trace "events=$WORK/events-arm.txt"
             -device virtio-net-pci,netdev=n0 -device virtio-blk-pci,drive=d0)
@@ -277,9 +291,20 @@ TCG=multi run_trace qemu-x86-q35-intremap-smp4-mttcg vtd_ir_remap_msi 'Enabled I
 TCG=multi run_trace qemu-x86-pc-smp2-mttcg apic_deliver_irq 'PCI-MSI.*virtio1-req' 1 qemu-system-x86_64 \
     -M pc -smp 2 "${X86_COMMON[@]}" \
     -append "$X86_APPEND"
-# AMD-Vi: QEMU 7.2's amd-iommu with interrupt remapping (this guest kernel leaves it in pass-through).
+# AMD-Vi: QEMU 7.2's amd-iommu with interrupt remapping; the cloud kernel has no AMD-Vi driver
+# (CONFIG_AMD_IOMMU is not set), so every interrupt passes through unremapped.
 run_trace qemu-x86-q35-amdvi-smp2 amdvi_ir_remap_msi 'PCI-MSI.*virtio1-req' 1 qemu-system-x86_64 \
     -M q35 -device amd-iommu,intremap=on -smp 2 "${X86_COMMON[@]}" \
+    -append "$X86_APPEND"
+# AMD-Vi interrupt remapping enabled ("AMD-Vi: Interrupt remapping enabled"): the generic kernel.
+# By default Linux 6.1 enables GAEn and writes 128-bit IRTEs (legacy GA: GuestMode 0, since QEMU
+# does not advertise GAMSup/vAPIC). amd_iommu_intr=legacy does not give 32-bit IRTEs (it selects
+# legacy GA); a CPU without CMPXCHG16B does (init_iommu_one: GA mode needs cx16).
+TCG=multi run_trace qemu-x86-q35-amdvi-ir-smp2-mttcg amdvi_ir_irte_ga_val 'AMD-Vi: Interrupt remapping enabled' 1 qemu-system-x86_64 \
+    -M q35 -device amd-iommu,intremap=on -smp 2 "${X86_GENERIC[@]}" \
+    -append "$X86_APPEND"
+run_trace qemu-x86-q35-amdvi-ir-legacy-smp2 amdvi_ir_irte_val 'AMD-Vi: Interrupt remapping enabled' 1 qemu-system-x86_64 \
+    -M q35 -device amd-iommu,intremap=on -smp 2 -cpu qemu64,-cx16 "${X86_GENERIC[@]}" \
     -append "$X86_APPEND"
 run_trace qemu-x86-pc-smp2 apic_deliver_irq 'PCI-MSI.*virtio1-req' 1 qemu-system-x86_64 \
     -M pc -smp 2 "${X86_COMMON[@]}" \
@@ -309,7 +334,9 @@ describe() {
         qemu-x86-q35-intremap-smp2-mttcg) echo "x86_64, as qemu-x86-q35-intremap-smp2 but with multi-threaded TCG (\`-accel tcg,thread=multi\`): each vCPU's LAPIC accesses on its own thread" ;;
         qemu-x86-q35-intremap-smp4-mttcg) echo "x86_64, as qemu-x86-q35-intremap-smp4 with multi-threaded TCG" ;;
         qemu-x86-pc-smp2-mttcg) echo "x86_64, as qemu-x86-pc-smp2 with multi-threaded TCG" ;;
-        qemu-x86-q35-amdvi-smp2) echo "x86_64, \`-M q35 -device amd-iommu,intremap=on -smp 2\`, virtio-net-pci + virtio-blk-pci: AMD-Vi interrupt remapping events (the guest leaves it in pass-through)" ;;
+        qemu-x86-q35-amdvi-smp2) echo "x86_64, \`-M q35 -device amd-iommu,intremap=on -smp 2\`, virtio-net-pci + virtio-blk-pci: AMD-Vi interrupt remapping events (the cloud kernel, built without CONFIG_AMD_IOMMU, leaves it in pass-through)" ;;
+        qemu-x86-q35-amdvi-ir-smp2-mttcg) echo "x86_64, \`-M q35 -device amd-iommu,intremap=on -smp 2\`, multi-threaded TCG, generic amd64 kernel (CONFIG_AMD_IOMMU=y): AMD-Vi interrupt remapping enabled, 128-bit IRTEs (GAEn)" ;;
+        qemu-x86-q35-amdvi-ir-legacy-smp2) echo "x86_64, as qemu-x86-q35-amdvi-ir-smp2-mttcg with one TCG thread and \`-cpu qemu64,-cx16\` (Linux uses 128-bit IRTEs only with CMPXCHG16B): basic 32-bit IRTEs" ;;
         qemu-x86-pc-smp2) echo "x86_64, \`-M pc -smp 2\` (i440FX, no IOMMU), virtio-net-pci + virtio-blk-pci (MSI-X)" ;;
         qemu-x86-pc-nomsi-smp2-notimestamp) echo "x86_64, \`-M pc -smp 2\`, guest \`pci=nomsi\` (virtio on INTx: level IOAPIC pins 10/11, Remote IRR), **no** \`-msg timestamp=on\`" ;;
         qemu-arm64-virt-gicv2-smp2) echo "aarch64, \`-M virt,gic-version=2 -cpu cortex-a57 -smp 2\`, virtio-net-pci + virtio-blk-pci (MSI via GICv2m SPIs), console ttyAMA0, kernel at EL1 (EOImode 0)" ;;
@@ -331,13 +358,15 @@ write_readme() {
         echo "- QEMU: $QEMU_VERSION (Debian packages qemu-system-x86 / qemu-system-arm), TCG"
         echo "  \`-accel tcg,thread=single\` (one global event order), \`-m 512M -nographic -no-reboot\`,"
         echo "  \`-netdev user,id=n0,restrict=on\`."
-        echo "- Guest: Debian cloud kernels $KREL_AMD64 / $KREL_ARM64 + busybox-static initramfs whose /init"
+        echo "- Guest: Debian cloud kernels $KREL_AMD64 / $KREL_ARM64 (the \`amdvi-ir\` traces: the generic"
+        echo "  $KREL_AMD64_GENERIC, as the cloud flavour lacks CONFIG_AMD_IOMMU) + busybox-static initramfs whose /init"
         echo "  insmods the virtio modules, sets eth0 to 10.0.2.15/24, pings only the QEMU user-net gateway"
         echo "  10.0.2.2 four times, reads 4 MiB from /dev/vda (16 MiB raw image) with dd, prints a short"
         echo "  summary and does \`poweroff -f\`. The script checks the guest console for the ping replies,"
         echo "  the dd result and the expected interrupt mode before keeping a trace."
-        echo "- Events: x86 \`apic_* ioapic_* vtd_ir_* vtd_irq_generate pic_* msix_* cpu_set_apic_base"
-        echo "  cpu_get_apic_base\`; arm \`gic_* msix_*\` (QEMU 7.2 has no GICv2m trace events)."
+        echo "- Events: x86 \`apic_* ioapic_* vtd_ir_* vtd_irq_generate amdvi_ir_* amdvi_control_status pic_* msix_*"
+        echo "  cpu_set_apic_base cpu_get_apic_base\` (amdvi_control_status, AMD-Vi's control register and"
+        echo "  so GAEn, since the \`amdvi-ir\` traces); arm \`gic_* msix_*\` (QEMU 7.2 has no GICv2m trace events)."
         echo "- Files are zstd -19 compressed text: \`zstdcat NAME.log.zst\`."
         echo
         echo "| file | setup | guest kernel | events (lines) | raw bytes | zstd bytes | non-event lines | µs digits |"
@@ -345,7 +374,7 @@ write_readme() {
         for f in "$OUT"/*.log.zst; do
             [ -e "$f" ] || continue
             name="$(basename "$f" .log.zst)"
-            case "$name" in *arm64*) krel="$KREL_ARM64" ;; *) krel="$KREL_AMD64" ;; esac
+            case "$name" in *arm64*) krel="$KREL_ARM64" ;; *amdvi-ir*) krel="$KREL_AMD64_GENERIC" ;; *) krel="$KREL_AMD64" ;; esac
             lines="$(zstdcat "$f" | wc -l)"
             raw="$(zstdcat "$f" | wc -c)"
             zst="$(stat -c %s "$f")"

@@ -113,4 +113,66 @@ struct KVMHardwareReplayTests {
             #expect(try !check(l).divergences.isEmpty, "not detected: \(match)")
         }
     }
+
+    /// The constructed trace, then the guest programs the 8259 pair (ICW1–4: master base 0x30, slave
+    /// base 0x38, slave on input 2; IRQ 0–2 and 8 unmasked) and raises IRQ 0 and IRQ 8 (through the
+    /// cascade) with userspace KVM_IRQ_LINE; each reaches vCPU 0 as ExtINT through LINT0, which KVM
+    /// leaves in ExtINT mode for the BSP from reset. The vectors follow from the ICW2 bases (8259A
+    /// data sheet: vector = base | input), not from our model.
+    static func extINTSegment(master: UInt8 = 0x30, slave: UInt8 = 0x38) -> [String] {
+        var t = 1000
+        func at() -> String { t += 7; return String(format: "100.%06d", t) }
+        func cpu0(_ e: String) -> String { "       CPU 0/KVM-4242    [002] .....   \(at()): \(e)" }
+        func dev(_ e: String) -> String { " qemu-system-x86-4200    [001] ...1.   \(at()): \(e)" }
+        func pio(_ port: Int, _ value: Int) -> [String] {
+            [cpu0("kvm_exit: vcpu 0 reason IO_INSTRUCTION rip 0xffffffff81000010 info1 0x0000000000000000 info2 0x0000000000000000 intr_info 0x00000000 error_code 0x00000000 requests 0x0000000000000000"),
+             cpu0("kvm_pio: pio_write at 0x\(String(port, radix: 16)) size 1 count 1 val 0x\(String(value, radix: 16)) "),
+             cpu0("kvm_entry: vcpu 0, rip 0xffffffff81000010 intr_info 0x00000000 error_code 0x00000000")]
+        }
+        func raise(_ gsi: Int, chip: Int) -> [String] {
+            [1, 0].flatMap { level in
+                [dev("kvm_set_irq: gsi \(gsi) level \(level) source 0"), dev("kvm_pic_set_irq: chip \(chip) pin \(gsi & 7) (edge)"),
+                 dev("kvm_ioapic_set_irq: pin \(gsi) dst 0 vec 0 (Fixed|physical|edge|masked)")]
+            }
+        }
+        func inject(_ v: UInt8) -> [String] {
+            [cpu0("kvm_exit: vcpu 0 reason EXTERNAL_INTERRUPT rip 0xffffffff81000010 info1 0x0000000000000000 info2 0x0000000000000000 intr_info 0x00000000 error_code 0x00000000 requests 0x0000000000000000"),
+             cpu0("kvm_inj_virq: IRQ 0x\(String(v, radix: 16))"),
+             cpu0("kvm_entry: vcpu 0, rip 0xffffffff81000010 intr_info 0x00000000 error_code 0x00000000")]
+        }
+        var l: [String] = []
+        for (port, v) in [(0x20, 0x11), (0x21, Int(master)), (0x21, 0x04), (0x21, 0x01), (0xA0, 0x11), (0xA1, Int(slave)), (0xA1, 0x02), (0xA1, 0x01),
+                          (0x21, 0xF8), (0xA1, 0xFE)] {
+            l += pio(port, v)
+        }
+        l += raise(0, chip: 0) + inject(master) + pio(0x20, 0x20)
+        l += raise(8, chip: 1) + inject(slave) + pio(0xA0, 0x20) + pio(0x20, 0x20)
+        l += raise(1, chip: 0) + inject(master | 1) + pio(0x20, 0x20)
+        return l
+    }
+
+    @Test("ExtINT: the vector KVM injects from the 8259 (through LINT0) is its acknowledge, cascade included")
+    func extINT() throws {
+        let r = try check(Self.fixture + Self.extINTSegment())
+        let before = try check(Self.fixture)
+        #expect(r.divergences.isEmpty, "\(r.divergences)")
+        #expect(!r.unchecked.keys.contains { $0.contains("ExtINT") }, "\(r.unchecked)")
+        #expect(r.observationsChecked == r.observationsTotal)
+        // The three injections and the six kvm_pic_set_irq and kvm_ioapic_set_irq each.
+        #expect(r.observationsChecked - before.observationsChecked >= 15)
+        // A wrong vector for any of the three (a wrong base, a wrong input, a slave vector from the master) is detected.
+        let segment = Self.extINTSegment()
+        for k in segment.indices where segment[k].contains("kvm_inj_virq") {
+            for wrong in ["0x30", "0x31", "0x38", "0x39"] where !segment[k].hasSuffix(wrong) {
+                var l = segment
+                l[k] = String(l[k].dropLast(4)) + wrong
+                #expect(try !check(Self.fixture + l).divergences.isEmpty, "not detected: \(l[k])")
+            }
+        }
+        // Masking LINT0 (as Linux does once the IOAPIC is set up) takes the 8259 away from the vCPU.
+        var l = Self.fixture + ["       CPU 0/KVM-4242    [002] .....   100.000900: kvm_apic: apic_write APIC_LVT0 = 0x10700"] + segment
+        #expect(try !check(l).divergences.isEmpty)
+        l = Self.fixture + ["       CPU 0/KVM-4242    [002] .....   100.000900: kvm_apic: apic_write APIC_LVT0 = 0x700"] + segment
+        #expect(try check(l).divergences.isEmpty)
+    }
 }

@@ -32,6 +32,23 @@ struct PIC8259Tests {
         #expect(p.master.pendingIRQ == 0)
     }
 
+    @Test("KVM's cascade (pic_update_irq): a slave input raises master input 2 and the output; the acknowledge gives the slave's vector")
+    func kvmCascade() {
+        var p = initialised()
+        p.master.write(1, 0xFB)                             // master: only input 2 (the slave) unmasked
+        p.slave.write(1, 0xFE)                              // slave: input 0 (IRQ 8)
+        p.slave.setIRQ(0, level: true)
+        #expect(!p.output)                                  // not yet propagated
+        p.cascade()
+        #expect(p.output && p.master.pendingIRQ == 2)
+        #expect(p.acknowledge() == (8, 0x38))
+        p.cascade()
+        #expect(!p.output && p.slave.isr == 1 && p.master.isr == 4)
+        p.slave.write(0, 0x20); p.master.write(0, 0x20)     // EOI to both, as Linux does
+        p.slave.setIRQ(0, level: false); p.slave.setIRQ(0, level: true); p.cascade()
+        #expect(p.output && p.acknowledge() == (8, 0x38))
+    }
+
     @Test("priority: lower input first; a higher one preempts the one in service; rotation moves the lowest")
     func priority() {
         var p = initialised()

@@ -42,6 +42,11 @@ struct QEMUX86ReplayTests {
         #expect(r.divergences.isEmpty, "\(r.divergences.prefix(3))")
         #expect(r.observationsChecked > 1000)
         if path.contains("intremap") { #expect(r.observationsChecked * 10 > r.observationsTotal * 7) }
+        // AMD-Vi remapping through IRTEs: every AMD-Vi observation is checked.
+        if path.contains("amdvi-ir") {
+            #expect(!r.unchecked.keys.contains { $0.contains("amdvi") || $0.contains("AMD-Vi") }, "\(r.unchecked)")
+            #expect(r.observationsChecked * 100 > r.observationsTotal * (path.contains("mttcg") ? 88 : 75))
+        }
         // Multi-threaded TCG: each vCPU's LAPIC register reads are predicted.
         if path.contains("mttcg") {
             #expect(r.observationsChecked * 100 > r.observationsTotal * (path.contains("intremap") ? 88 : 75))
@@ -63,7 +68,7 @@ struct QEMUX86ReplayTests {
 
     @Test("AMD-Vi (pass-through): an altered remapping result, request or delivered message is detected")
     func amdviMutations() throws {
-        let path = x86Samples.first { $0.contains("amdvi") }!
+        let path = x86Samples.first { $0.contains("q35-amdvi-smp2") }!
         let lines = try sampleLines(path)
         let results = lines.indices.filter { lines[$0].contains(":amdvi_ir_remap_msi (") }
         #expect(results.count > 500)
@@ -76,6 +81,50 @@ struct QEMUX86ReplayTests {
                 #expect(l[target] != lines[target])
                 #expect(try !replay(text: Array(l.joined(separator: "\n").utf8)).divergences.isEmpty, "not detected: \(l[target])")
             }
+        }
+    }
+
+    @Test("AMD-Vi remapping through IRTEs: an altered IRTE, offset, delivery mode, result or a lost result is detected",
+          arguments: ["amdvi-ir-smp2-mttcg", "amdvi-ir-legacy"])
+    func amdviRemapMutations(sample: String) throws {
+        let path = x86Samples.first { $0.contains(sample) }!
+        let lines = try sampleLines(path)
+        // IRTE reads whose chain (delivery mode, IntCtl, IRTE address, IRTE, result) is on consecutive lines.
+        let chain = [":amdvi_ir_delivery_mode ", ":amdvi_ir_intctl ", ":amdvi_ir_irte ", ":amdvi_ir_irte_", ":amdvi_ir_remap_msi ("]
+        let irtes = lines.indices.filter { k in
+            k >= 3 && k + 1 < lines.count && (lines[k].contains(":amdvi_ir_irte_val ") || lines[k].contains(":amdvi_ir_irte_ga_val "))
+                && zip(chain, (k - 3)...(k + 1)).allSatisfy { lines[$0.1].contains($0.0) }
+        }
+        #expect(irtes.count > 1000)
+        let ga = lines[irtes[0]].contains("ga_val")
+        // Flip one bit of the IRTE: RemapEn (bit 0), DM (bit 6), the destination's low bit (bit 8);
+        // the vector's low bit (basic: bit 16; GA: high quadword bit 0).
+        func flip(_ l: String, _ bit: Int, high: Bool = false) -> String {
+            let key = ga ? (high ? "hi 0x" : "lo 0x") : "data 0x"
+            let r = l.range(of: key)!
+            let digits = l[r.upperBound...].prefix { $0.isHexDigit }
+            let v = UInt64(digits, radix: 16)! ^ (1 << UInt64(bit))
+            return l.replacingCharacters(in: r.upperBound..<digits.endIndex, with: String(v, radix: 16))
+        }
+        for k in [irtes[20], irtes[irtes.count / 2]] {
+            let cases: [(Int, (String) -> String)] = [
+                (k, { flip($0, 0) }), (k, { flip($0, 6) }), (k, { flip($0, 8) }), (k, { ga ? flip($0, 0, high: true) : flip($0, 16) }),
+                (k - 1, { $0.replacingOccurrences(of: "offset 0x", with: "offset 0x1") }),
+                (k - 2, { $0.replacingOccurrences(of: "int_ctl 0x2", with: "int_ctl 0x1") }),
+                (k - 3, { $0.replacingOccurrences(of: "fixed/arbitrated", with: "nmi") }),
+                (k + 1, { $0.replacingOccurrences(of: ", data 0x", with: ", data 0x1", options: .backwards) }),
+            ]
+            for (target, change) in cases {
+                var l = lines
+                l[target] = change(l[target])
+                #expect(l[target] != lines[target])
+                #expect(try !replay(text: Array(l.joined(separator: "\n").utf8)).divergences.isEmpty, "not detected: \(l[target])")
+            }
+            // A result QEMU lost: the next request finds this one open, with a valid IRTE.
+            var l = lines
+            #expect(l[k + 1].contains(":amdvi_ir_remap_msi ("))
+            l.remove(at: k + 1)
+            #expect(try !replay(text: Array(l.joined(separator: "\n").utf8)).divergences.isEmpty, "lost result not detected")
         }
     }
 

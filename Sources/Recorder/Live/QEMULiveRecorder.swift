@@ -35,7 +35,7 @@ public final class QEMULiveRecorder {
     static func eventPatterns(for binary: String) throws -> (Architecture, [String]) {
         let name = binary.split(separator: "/").last.map(String.init) ?? binary
         if name.contains("x86_64") || name.contains("i386") {
-            return (.x86_64, ["apic_*", "ioapic_*", "vtd_ir_*", "vtd_irq_generate", "amdvi_ir_*", "pic_*", "msix_*",
+            return (.x86_64, ["apic_*", "ioapic_*", "vtd_ir_*", "vtd_irq_generate", "amdvi_ir_*", "amdvi_control_status", "pic_*", "msix_*",
                               "cpu_set_apic_base", "cpu_get_apic_base"])
         }
         if name.contains("aarch64") || name.hasSuffix("-arm") {

@@ -376,11 +376,26 @@ public struct KVMX86Adapter {
         case 0xE0: machine.apics[k].writeDFR(value)
         case 0x320...0x370 where offset % 0x10 == 0:
             let id = machine.apics[k].id
-            var entries = lvt[id] ?? Array(repeating: 1 << 16, count: 6)
+            var entries = lvt[id] ?? resetLVT(id)
             entries[Int(offset - 0x320) / 0x10] = value
             lvt[id] = entries
         default: break
         }
+    }
+
+    /// LVT entries from reset: all masked, but the BSP's LINT0 is ExtINT, unmasked (kvm_lapic_reset
+    /// with KVM_X86_QUIRK_LINT0_REENABLED), the virtual-wire mode that lets the 8259 reach it.
+    func resetLVT(_ id: UInt32) -> [UInt32] {
+        var e = Array(repeating: UInt32(1 << 16), count: 6)
+        if id == 0 && !midFlight { e[3] = 0x700 }
+        return e
+    }
+
+    /// Whether APIC `id` takes the 8259's output (KVM `kvm_apic_accept_pic_intr`: LVT0 unmasked, in
+    /// ExtINT mode; the hardware-disabled case is not modelled); nil when its LVT0 is unknown (mid-flight).
+    func acceptsPICInterrupts(_ id: UInt32) -> Bool? {
+        guard let e = lvt[id] ?? (midFlight ? nil : resetLVT(id)) else { return nil }
+        return e[3] & (1 << 16) == 0 && (e[3] >> 8) & 7 == 7
     }
 
     /// The LVT entry (register name) a local interrupt of `vector` at APIC `apicID` comes from:
@@ -800,8 +815,9 @@ public struct KVMX86Adapter {
                 if port == 0xA0 && value & 0x10 != 0 { mid.picKnown |= 2 }
             case 0x4D0: pic.master.elcr = value & 0xF8        // kvm elcr_mask: 0xf8 master, 0xde slave
             case 0x4D1: pic.slave.elcr = value & 0xDE
-            default: break
+            default: return
             }
+            pic.cascade()
 
         case .picSetIRQ:
             // kvm_pic_set_irq traces after pic_set_irq1: the input's ELCR and IMR bits, and whether it
@@ -817,6 +833,7 @@ public struct KVMX86Adapter {
             let mask = UInt8(1) << UInt8(pin)
             let already = chip == 0 ? pic.master.setIRQ(pin, level: level) : pic.slave.setIRQ(pin, level: level)
             let c = chip == 0 ? pic.master : pic.slave
+            pic.cascade()
             let expected = "(\(c.elcr & mask != 0 ? "level" : "edge")\(c.imr & mask != 0 ? "|masked" : ""))\(already && c.imr & mask == 0 ? " (coalesced)" : "")"
             let observed = "(\(text(.trigger_mode))\(text(.masked)))\(text(.coalesced))"
             if expected != observed, midFlight, mid.picKnown & (1 << UInt8(chip)) == 0 {
@@ -947,6 +964,22 @@ public struct KVMX86Adapter {
             }
             return
         }
+        // ExtINT (KVM kvm_cpu_get_interrupt): with the 8259's output high and LINT0 taking it, the
+        // vector is the PIC's acknowledge (kvm_pic_read_irq: pic_intack on master and slave, then
+        // pic_update_irq), ahead of any LAPIC vector; the LAPIC's IRR and ISR are not touched.
+        if picActive, pic.output, acceptsPICInterrupts(a) == true {
+            let known = !pic.uncertain && (!midFlight || mid.picKnown == 3)
+            let (irq, vector) = pic.acknowledge()
+            pic.cascade()
+            guard known else { report.unchecked["kvm_inj_virq (ExtINT: 8259 programmed before the trace)", default: 0] += 1; return }
+            report.observationsChecked += 1
+            if vector != Int(v) {
+                diverge(b, i, "ExtINT vector injected into the vCPU of APIC \(a) (8259 acknowledge)", expected: "vector \(vector) (irq \(irq))",
+                        observed: "vector \(v)", state: "master IRR 0x\(String(pic.master.irr, radix: 16)) IMR 0x\(String(pic.master.imr, radix: 16)) "
+                            + "ISR 0x\(String(pic.master.isr, radix: 16)); slave IRR 0x\(String(pic.slave.irr, radix: 16)) IMR 0x\(String(pic.slave.imr, radix: 16))")
+            }
+            return
+        }
         var expected = machine.apics[k].deliverable
         if expected != v, vectorUnknown(a, v) {
             adopt("injection of a vector")
@@ -956,9 +989,9 @@ public struct KVMX86Adapter {
             return
         }
         if expected != v && !machine.apics[k].irr.contains(v) {
-            if picActive && expected == nil {
-                // ExtINT: the vector comes from the 8259 PIC, which is not modelled.
-                report.unchecked["kvm_inj_virq (ExtINT from the PIC)", default: 0] += 1
+            if picActive && expected == nil && acceptsPICInterrupts(a) == nil {
+                // ExtINT, perhaps: whether LINT0 takes the 8259 is unknown (mid-flight).
+                report.unchecked["kvm_inj_virq (ExtINT from the PIC, LVT0 unknown)", default: 0] += 1
                 return
             }
             // Not accepted yet as printed: the acceptance may come from another CPU's clock.

@@ -10,7 +10,11 @@ import TraceFormat
 /// - observations checked: Remote IRR set and clear (`ioapic_set_remote_irr`, `ioapic_clear_remote_irr`),
 ///   the IRTE index an IOAPIC or MSI request selects (`vtd_ir_irte_get`), the remapped fields
 ///   (`vtd_ir_remap`), the translated message (`vtd_ir_remap_msi`), and the message that reaches the APIC
-///   bus (`apic_deliver_irq`).
+///   bus (`apic_deliver_irq`);
+/// - AMD-Vi (`amdvi_ir_*`, QEMU 7.2's amdvi_int_remap_msi): the delivery mode printed, the IRTE's
+///   offset and format (Control.GAEn from `amdvi_control_status`), the result against
+///   ``AMDVIRemapping`` applied to the IRTE QEMU read, and faults; the DTE is not traced but for
+///   IntCtl, so its IV and pass bits are inferred from which events follow.
 ///
 /// Expectations are kept per thread: QEMU's device model and vCPU threads interleave in the log, but
 /// each causal chain (line change → Remote IRR → remapping → APIC bus) runs on one thread.
@@ -31,12 +35,25 @@ public struct QEMUX86Adapter {
         var requestFromIOAPIC = false
         /// The message that must reach the APIC bus.
         var expectedDelivery: X86Machine.Message?
-        /// AMD-Vi: the request, and whether an IRTE was read for it (then QEMU remapped it).
+        /// AMD-Vi: the request in the IOMMU, and what QEMU showed of its DTE and IRTE so far:
+        /// `amdvi_ir_delivery_mode` only follows a DTE with IV = 1, `amdvi_ir_intctl` gives its
+        /// IntCtl, `amdvi_ir_irte` the IRTE's table offset and `amdvi_ir_irte(_ga)_val` the IRTE.
         var amdRequest: MSIMessage?
-        var amdIRTERead = false
+        var amdRemapValid = false
+        var amdIntCtl: AMDVIDeviceInterrupts.InterruptControl?
+        var amdIRTEOffset: UInt64?
+        var amdIRTE: AMDVIIRTE?
         /// `vtd_ir_remap` disagreed with the IRTE just read: the translated message follows from
         /// what QEMU remapped with, not from the models' IRTE, and is not reported again.
         var remapDiverged = false
+
+        func resetAMD() {
+            amdRequest = nil
+            amdRemapValid = false
+            amdIntCtl = nil
+            amdIRTEOffset = nil
+            amdIRTE = nil
+        }
     }
 
     /// IRTE index → the IRTE read and the `vtd_ir_remap` fields last reported as disagreeing with it:
@@ -50,6 +67,10 @@ public struct QEMUX86Adapter {
     public var transitions: [Transition] = []
 
     var chains = ThreadTable { Chain() }
+    /// AMD-Vi with QEMU 7.2's rules; `guestVirtualAPIC` from the control register writes
+    /// (`amdvi_control_status`), when traced.
+    var amdvi = AMDVIRemapping(rules: .qemu72)
+    var amdControlKnown = false
     var delivered = QEMUDeliveredCounter()
     var registers = QEMUAPICRegisters()
     var tally = UncheckedTally()
@@ -61,6 +82,7 @@ public struct QEMUX86Adapter {
         case addr, regsel, value, pin, level, vector, enabled, data, index, irte_low, irte_high, trigger
         case delivery_mode, dest, dest_mode, remapped_addr, remapped_data, trigger_mode, type
         case offset, delivered, lvt, master, irq
+        case high, low, mode, reason
     }
 
 
@@ -69,7 +91,7 @@ public struct QEMUX86Adapter {
         case irEnable, irRequest, irteGet, irRemap, irRemapType, irRemapMSI, apicDeliverIRQ
         case apicLocalDeliver, apicMemWrite, apicMemRead, apicReportDelivered, apicResetDelivered
         case picSetIRQ, picWrite, picRead, picInterrupt
-        case amdRequest, amdIRTE, amdRemapMSI
+        case amdRequest, amdIRTE, amdIRTEValue, amdIRTEGAValue, amdRemapMSI, amdDeliveryMode, amdIntCtl, amdFault, amdControl
         case uncheckedObservation
     }
 
@@ -111,8 +133,14 @@ public struct QEMUX86Adapter {
         case "apic_report_irq_delivered": .apicReportDelivered
         case "apic_reset_irq_delivered": .apicResetDelivered
         case "amdvi_ir_remap_msi_req": .amdRequest
-        case "amdvi_ir_irte", "amdvi_ir_irte_val", "amdvi_ir_irte_ga_val": .amdIRTE
+        case "amdvi_ir_irte": .amdIRTE
+        case "amdvi_ir_irte_val": .amdIRTEValue
+        case "amdvi_ir_irte_ga_val": .amdIRTEGAValue
         case "amdvi_ir_remap_msi": .amdRemapMSI
+        case "amdvi_ir_delivery_mode": .amdDeliveryMode
+        case "amdvi_ir_intctl": .amdIntCtl
+        case "amdvi_ir_target_abort", "amdvi_ir_err", "amdvi_err": .amdFault
+        case "amdvi_control_status": .amdControl
         case "pic_set_irq": .picSetIRQ
         case "pic_ioport_write": .picWrite
         case "pic_ioport_read": .picRead
@@ -332,6 +360,7 @@ public struct QEMUX86Adapter {
             // QEMU's amdvi_int_remap_msi: every MSI, the IOAPIC's too, goes through the IOMMU.
             let request = MSIMessage(address: UInt64(bitPattern: n(.addr)), data: UInt32(truncatingIfNeeded: n(.data)))
             let c = chains.with(thread) { $0 }
+            closeAMDRequest(b, i, c)
             if let e = c.expectedDelivery {
                 report.observationsTotal += 1
                 report.observationsChecked += 1
@@ -341,32 +370,100 @@ public struct QEMUX86Adapter {
                 c.expectedDelivery = nil
             }
             c.amdRequest = request
-            c.amdIRTERead = false
+
+        case .amdDeliveryMode:
+            // Printed only past the DTE's IV check: the requester's DTE has IV = 1.
+            let c = chains.with(thread) { $0 }
+            guard let r = c.amdRequest else { return }
+            c.amdRemapValid = true
+            report.observationsTotal += 1
+            report.observationsChecked += 1
+            let observed = f.text(.mode, b, i, catalog[b.templates[i]]) ?? ""
+            if let expected = AMDVIRemapping.deliveryModeTrace(of: r), expected != observed {
+                diverge(b, i, "amdvi_ir_delivery_mode (MSI data bits 10:8)", expected: expected, observed: observed, state: "request \(r)")
+            }
+
+        case .amdIntCtl:
+            chains.with(thread) { $0 }.amdIntCtl = AMDVIDeviceInterrupts.InterruptControl(rawValue: UInt8(n(.value) & 3))
 
         case .amdIRTE:
-            chains.with(thread) { $0 }.amdIRTERead = true
+            chains.with(thread) { $0 }.amdIRTEOffset = UInt64(bitPattern: n(.offset))
+
+        case .amdIRTEValue, .amdIRTEGAValue:
+            let ga = kind == .amdIRTEGAValue
+            let irte = ga ? AMDVIIRTE(gaLow: UInt64(bitPattern: n(.low)), gaHigh: UInt64(bitPattern: n(.high)))
+                : AMDVIIRTE(basic: UInt32(truncatingIfNeeded: n(.data)))
+            let c = chains.with(thread) { $0 }
+            c.amdIRTE = irte
+            guard let r = c.amdRequest, let offset = c.amdIRTEOffset else {
+                report.observationsTotal += 1
+                tally.add("amdvi_ir_irte_val (no request)")
+                return
+            }
+            // The IRTE the request selects (data bits 10:0), 4 or 16 bytes an entry, in the
+            // format Control.GAEn chose.
+            report.observationsTotal += 1
+            report.observationsChecked += 1
+            var format = amdvi
+            format.guestVirtualAPIC = ga
+            if offset != format.irteOffset(of: r) {
+                diverge(b, i, "AMD-Vi IRTE offset (MSI data bits 10:0, \(ga ? 16 : 4) bytes an entry)",
+                        expected: "0x\(String(format.irteOffset(of: r), radix: 16))", observed: "0x\(String(offset, radix: 16))", state: "request \(r)")
+            } else if amdControlKnown && ga != amdvi.guestVirtualAPIC {
+                diverge(b, i, "AMD-Vi IRTE format", expected: amdvi.guestVirtualAPIC ? "128-bit (Control.GAEn = 1)" : "32-bit (Control.GAEn = 0)",
+                        observed: ga ? "amdvi_ir_irte_ga_val" : "amdvi_ir_irte_val", state: "")
+            }
+
+        case .amdFault:
+            // QEMU refused the request: no result, no message follows.
+            let c = chains.with(thread) { $0 }
+            guard let r = c.amdRequest else { return }
+            report.observationsTotal += 1
+            let name = catalog[b.templates[i]].name
+            let observed = f.text(.reason, b, i, catalog[b.templates[i]]) ?? ""
+            switch amdPrediction(c, refused: true) {
+            case .fault(let fault)?:
+                report.observationsChecked += 1
+                if let t = fault.qemuTrace, t.event != name || t.text != observed {
+                    diverge(b, i, "AMD-Vi fault", expected: "\(t.event) \(t.text) (\(fault))", observed: "\(name) \(observed)", state: "request \(r)")
+                } else if fault.qemuTrace == nil {
+                    diverge(b, i, "AMD-Vi fault", expected: "\(fault) (no trace event)", observed: "\(name) \(observed)", state: "request \(r)")
+                }
+            case let outcome?:
+                report.observationsChecked += 1
+                diverge(b, i, "AMD-Vi fault", expected: "\(outcome)", observed: "\(name) \(observed)", state: Self.describeAMD(c))
+            case nil:
+                tally.add("AMD-Vi fault event (IRTE not traced)")
+            }
+            c.resetAMD()
+
+        case .amdControl:
+            // amdvi_handle_control_write prints the control register (MMIO 0x18): GAEn is bit 17.
+            amdvi.guestVirtualAPIC = n(.value) & (1 << 17) != 0
+            amdControlKnown = true
 
         case .amdRemapMSI:
             report.observationsTotal += 1
             let from = MSIMessage(address: UInt64(bitPattern: n(.addr)), data: UInt32(truncatingIfNeeded: n(.data)))
             let to = MSIMessage(address: UInt64(bitPattern: n(.remapped_addr)), data: UInt32(truncatingIfNeeded: n(.remapped_data)))
             let c = chains.with(thread) { $0 }
-            if c.amdIRTERead {
-                // Remapped through an IRTE: not modelled yet (no real trace of it: this guest kernel
-                // leaves AMD-Vi remapping in pass-through). The message that reaches the APIC is still checked.
-                tally.add("amdvi_ir_remap_msi (remapped through an IRTE)")
-            } else {
-                // No IRTE read: QEMU copies the message (no device table, remapping off in the DTE,
-                // or a pass-through interrupt type).
-                report.observationsChecked += 1
-                if let r = c.amdRequest, r != from {
-                    diverge(b, i, "amdvi_ir_remap_msi input", expected: "\(r)", observed: "\(from)", state: "")
-                } else if from != to {
-                    diverge(b, i, "amdvi_ir_remap_msi result", expected: "\(from) (pass-through: no IRTE read)", observed: "\(to)", state: "")
-                }
+            defer {
+                c.resetAMD()
+                c.expectedDelivery = X86Machine.Message(to)
             }
-            c.amdRequest = nil
-            c.expectedDelivery = X86Machine.Message(to)
+            if let r = c.amdRequest, r != from {
+                report.observationsChecked += 1
+                diverge(b, i, "amdvi_ir_remap_msi input", expected: "\(r)", observed: "\(from)", state: "")
+                return
+            }
+            guard let predicted = amdPrediction(c, refused: false) else {
+                tally.add("amdvi_ir_remap_msi (IRTE not traced)")
+                return
+            }
+            report.observationsChecked += 1
+            if predicted.message != to {
+                diverge(b, i, "amdvi_ir_remap_msi result", expected: "\(predicted)", observed: "\(from) -> \(to)", state: Self.describeAMD(c))
+            }
 
         case .picSetIRQ:
             if n(.master) != 0 { pic.master.setIRQ(Int(n(.irq)), level: n(.level) != 0) } else { pic.slave.setIRQ(Int(n(.irq)), level: n(.level) != 0) }
@@ -506,6 +603,37 @@ public struct QEMUX86Adapter {
         report.observationsChecked += 1
         diverge(b, i, "LAPIC delivery report", expected: "apic_report_irq_delivered for LAPIC \(missed.map(String.init).joined(separator: ", "))",
                 observed: "none before the next delivery", state: "")
+    }
+
+    /// What the AMD-Vi model predicts for a thread's open request, from the DTE and IRTE as QEMU
+    /// showed them (nil: the IRTE was read but is not in the trace). The DTE is untraced but for
+    /// IntCtl; what the event being checked implies fills the rest: a refusal (`refused`) comes
+    /// after the IV check (IV = 1) and means the NMI/INIT/ExtInt pass bit was clear; a result means
+    /// IV = 1 only if `amdvi_ir_delivery_mode` was printed, and a set pass bit.
+    func amdPrediction(_ c: Chain, refused: Bool) -> AMDVIRemapOutcome? {
+        guard let r = c.amdRequest else { return nil }
+        let dte: AMDVIDeviceInterrupts? = c.amdRemapValid || refused
+            ? .make(control: c.amdIntCtl ?? .remap, initPass: !refused, extIntPass: !refused, nmiPass: !refused) : nil
+        if c.amdIRTEOffset != nil && c.amdIRTE == nil { return nil }
+        return amdvi.remap(r, dte: dte) { _ in c.amdIRTE }
+    }
+
+    /// A request left without a result or fault when the next one starts: QEMU refused it without
+    /// a trace event (SMI, GuestMode, reserved IntType); the model must agree.
+    mutating func closeAMDRequest(_ b: EventBatch, _ i: Int, _ c: Chain) {
+        guard let r = c.amdRequest else { return }
+        defer { c.resetAMD() }
+        report.observationsTotal += 1
+        guard let predicted = amdPrediction(c, refused: true) else { tally.add("AMD-Vi request without result (IRTE not traced)"); return }
+        report.observationsChecked += 1
+        if case .fault(let fault) = predicted, fault.qemuTrace == nil { return }
+        diverge(b, i, "AMD-Vi request without amdvi_ir_remap_msi or fault event", expected: "\(predicted)", observed: "next request",
+                state: "request \(r); " + Self.describeAMD(c))
+    }
+
+    static func describeAMD(_ c: Chain) -> String {
+        "IV \(c.amdRemapValid ? 1 : 0), IntCtl \(c.amdIntCtl.map { "\($0)" } ?? "untraced"), IRTE "
+            + (c.amdIRTE.map { $0.isGuestVirtualAPICFormat ? "0x\(String($0.high, radix: 16)):\(String($0.low, radix: 16))" : "0x\(String($0.low, radix: 16))" } ?? "not read")
     }
 
     static func describe(_ m: X86Machine.Message) -> String {

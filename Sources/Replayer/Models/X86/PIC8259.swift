@@ -157,6 +157,16 @@ public struct PIC8259: Sendable, Equatable {
 
     public var uncertain: Bool { master.uncertain || slave.uncertain }
 
+    /// The INT output to the CPU: the master has an input to raise (KVM `pic_irq_request(irq >= 0)`).
+    public var output: Bool { master.pendingIRQ != nil }
+
+    /// KVM's `pic_update_irq`: the slave's output drives master input 2. KVM does it inside the
+    /// PIC after every input change, port write and acknowledge, with no trace event; QEMU's
+    /// cascade goes through a traced `pic_set_irq` of master input 2 instead.
+    public mutating func cascade() {
+        master.setIRQ(2, level: slave.pendingIRQ != nil)
+    }
+
     /// `pic_read_irq`, the CPU's acknowledgement: the input (0–15; 7 or 15 when spurious) and vector.
     public mutating func acknowledge() -> (irq: Int, vector: Int) {
         guard let irq = master.pendingIRQ else { return (7, Int(master.irqBase) + 7) }
