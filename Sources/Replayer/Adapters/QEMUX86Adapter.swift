@@ -378,7 +378,7 @@ public struct QEMUX86Adapter {
             c.amdRemapValid = true
             report.observationsTotal += 1
             report.observationsChecked += 1
-            let observed = f.text(.mode, b, i, catalog[b.templates[i]]) ?? ""
+            let observed = handlers.text(f, .mode, b, i, catalog[b.templates[i]]) ?? ""
             if let expected = AMDVIRemapping.deliveryModeTrace(of: r), expected != observed {
                 diverge(b, i, "amdvi_ir_delivery_mode (MSI data bits 10:8)", expected: expected, observed: observed, state: "request \(r)")
             }
@@ -420,7 +420,7 @@ public struct QEMUX86Adapter {
             guard let r = c.amdRequest else { return }
             report.observationsTotal += 1
             let name = catalog[b.templates[i]].name
-            let observed = f.text(.reason, b, i, catalog[b.templates[i]]) ?? ""
+            let observed = handlers.text(f, .reason, b, i, catalog[b.templates[i]]) ?? ""
             switch amdPrediction(c, refused: true) {
             case .fault(let fault)?:
                 report.observationsChecked += 1
