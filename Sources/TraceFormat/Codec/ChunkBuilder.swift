@@ -108,14 +108,15 @@ struct ChunkBuilder {
             if unitExp == 0 { break }
         }
         out.appendVarint(unitExp)
+        var timeSize = 0
         var prev: Int64 = 0
-        for t in times {
-            out.appendZigzag((t &- prev) / unit)
-            prev = t
+        for t in times { timeSize += varintSize(zigzagEncode((t &- prev) / unit)); prev = t }
+        times.withUnsafeBufferPointer { tp in
+            out.appendZigzags(count: n, size: timeSize) { k in (tp[k] &- (k == 0 ? 0 : tp[k - 1])) / unit }
         }
-        ChunkCodec.encodeSmallDictionary(cpus.lazy.map { Int64($0) }, count: n, into: &out)
-        ChunkCodec.encodeSmallDictionary(threads.lazy.map { Int64($0) }, count: n, into: &out)
-        ChunkCodec.encodeSmallDictionary(domains.lazy.map { Int64($0) }, count: n, into: &out)
+        ChunkCodec.encodeSmallDictionary(cpus, into: &out)
+        ChunkCodec.encodeSmallDictionary(threads, into: &out)
+        ChunkCodec.encodeSmallDictionary(domains, into: &out)
         ChunkCodec.encodeIndices(localTemplates, distinct: localToGlobal.count, into: &out)
         // Split the row-ordered values into one column per (template, slot).
         let templates = localToGlobal.count

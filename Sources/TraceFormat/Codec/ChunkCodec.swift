@@ -9,14 +9,14 @@ enum ChunkCodec {
     static let modeConstant: UInt8 = 2
 
     /// A dictionary of distinct values, then fixed-width indices (none when there is one value).
-    static func encodeSmallDictionary<C: Collection>(_ values: C, count n: Int, into out: inout ByteSink) where C.Element == Int64 {
+    static func encodeSmallDictionary<T: FixedWidthInteger>(_ values: [T], into out: inout ByteSink) {
         var dict: [Int64] = []
-        var lookup: [Int64: UInt32] = [:]
-        var indices: [UInt32] = []
-        indices.reserveCapacity(n)
+        var lookup = IntMap<Int64, UInt32>()
+        var indices = [UInt32](repeating: 0, count: values.count)
         var last: Int64? = nil
         var lastIndex: UInt32 = 0
-        for v in values {
+        for k in values.indices {
+            let v = Int64(values[k])
             if v != last {
                 if let k = lookup[v] { lastIndex = k } else {
                     lastIndex = UInt32(dict.count)
@@ -25,7 +25,7 @@ enum ChunkCodec {
                 }
                 last = v
             }
-            indices.append(lastIndex)
+            indices[k] = lastIndex
         }
         out.appendVarint(dict.count)
         for v in dict { out.appendZigzag(v) }
@@ -41,7 +41,7 @@ enum ChunkCodec {
         out.bytes.append(UInt8(w))
         switch w {
         case 0: break
-        case 1: for i in indices { out.bytes.append(UInt8(truncatingIfNeeded: i)) }
+        case 1: out.bytes.append(contentsOf: indices.lazy.map { UInt8(truncatingIfNeeded: $0) })
         case 2: for i in indices { out.appendLE(UInt16(truncatingIfNeeded: i)) }
         default: for i in indices { out.appendLE(i) }
         }
@@ -63,11 +63,12 @@ enum ChunkCodec {
             out.appendZigzag(first)
         } else if deltaSize < rawSize {
             out.bytes.append(modeDelta)
-            prev = 0
-            for v in column { out.appendZigzag(v &- prev); prev = v }
+            let s = column.startIndex
+            out.appendZigzags(count: column.count, size: deltaSize) { k in column[s + k] &- (k == 0 ? 0 : column[s + k - 1]) }
         } else {
             out.bytes.append(modeRaw)
-            for v in column { out.appendZigzag(v) }
+            let s = column.startIndex
+            out.appendZigzags(count: column.count, size: rawSize) { k in column[s + k] }
         }
     }
 }

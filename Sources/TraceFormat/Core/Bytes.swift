@@ -36,6 +36,28 @@ public struct ByteSink: Sendable {
     public mutating func appendLE<T: FixedWidthInteger>(_ value: T) {
         withUnsafeBytes(of: value.littleEndian) { bytes.append(contentsOf: $0) }
     }
+    /// Appends `count` zigzag varints, `size` bytes in all (the caller measured them with
+    /// ``varintSize(_:)``), written through one pointer instead of an array append per byte.
+    @inlinable
+    public mutating func appendZigzags(count: Int, size: Int, _ value: (Int) -> Int64) {
+        guard count > 0 else { return }
+        var p = bytes.count
+        bytes.append(contentsOf: repeatElement(0, count: size))
+        bytes.withUnsafeMutableBufferPointer { buf in
+            for k in 0..<count {
+                var v = zigzagEncode(value(k))
+                while v >= 0x80 {
+                    buf[p] = UInt8(truncatingIfNeeded: v) | 0x80
+                    v >>= 7
+                    p += 1
+                }
+                buf[p] = UInt8(truncatingIfNeeded: v)
+                p += 1
+            }
+        }
+        precondition(p == bytes.count, "appendZigzags: the measured size was wrong")
+    }
+
     public mutating func append(_ other: [UInt8]) { bytes.append(contentsOf: other) }
     public mutating func append<S: Sequence>(contentsOf s: S) where S.Element == UInt8 { bytes.append(contentsOf: s) }
     /// A length-prefixed byte string.
