@@ -18,11 +18,8 @@ import Replayer
 /// IOMMU posts (VT-d posted IRTEs) are in no trace; the sn-on-race fault makes one (its route shows
 /// as `kvm_pi_irte_update`).
 extension X86KVMSimulation {
-    /// An irqfd MSI of `vector` to vCPU `v` (its `kvm_msi_set_irq` already written): acceptance, post.
+    /// An irqfd MSI of `vector` to vCPU `v`: `kvm_msi_set_irq`, the acceptance, KVM's post.
     mutating func postMSI(_ vector: UInt8, to v: Int, thread: Int, device: String, queue q: Int) throws {
-        guard machine.apics[v].softwareEnabled else { return }   // __apic_accept_irq: dropped, not traced further
-        try emit(.acceptEdge, thread: thread, Int64(machine.apics[v].id), Int64(vector))
-        machine.apics[v].tmr.remove(vector)   // TMR follows the trigger at acceptance
         if cpus[v].halted, !cpus[v].pid.pir.contains(vector), !cpus[v].pid.outstandingNotification {
             if faults.due(F.pirWithoutOn, now) {
                 // Real-bugs row 6 (Linux before c112b5f50232): while this vCPU was preempted (SN=1) a
@@ -39,6 +36,10 @@ extension X86KVMSimulation {
                       "vCPU \(v) blocked before it had a posted route, so without the wakeup vector; the IOMMU's post of vector \(hiddenVector[v]) set ON and notified the posted-interrupt vector on a pCPU not running it; KVM's post of vector \(vector) found ON set and skipped the kick: the vCPU stays halted")
             }
         }
+        try emit(.msi, thread: thread, Int64(v), Int64(vector))
+        guard machine.apics[v].softwareEnabled else { return }   // __apic_accept_irq: dropped, nothing traced
+        try emit(.acceptEdge, thread: thread, Int64(machine.apics[v].id), Int64(vector))
+        machine.apics[v].tmr.remove(vector)   // TMR follows the trigger at acceptance
         try emit(.apicvAccept, thread: thread, Int64(machine.apics[v].id), Int64(vector))
         try post(vector, to: v)
     }

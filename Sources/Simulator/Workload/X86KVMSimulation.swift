@@ -291,14 +291,14 @@ struct X86KVMSimulation: X86Workload {
                       "GSI \(d.gsi + q) (\(d.spec.name) queue \(q), vector \(vector)) routed as vector 0: dropped")
                 return
             }
+            if posted {
+                try postMSI(vector, to: dest, thread: d.thread, device: d.spec.name, queue: q)
+                return
+            }
             try emit(.msi, thread: d.thread, Int64(dest), Int64(vector))
             if faults.due(F.lostMsi, now) {
                 truth("lost-msi", "lost_interrupt", cpu: dest, vector: Int(vector),
                       "MSI of \(d.spec.name) queue \(q) to APIC \(dest) vector \(vector) accepted by no LAPIC")
-                return
-            }
-            if posted {
-                try postMSI(vector, to: dest, thread: d.thread, device: d.spec.name, queue: q)
                 return
             }
             let outcomes = unicast(vector, dest, level: false)
