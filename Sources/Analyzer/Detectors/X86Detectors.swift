@@ -28,7 +28,7 @@ struct X86Detectors {
     /// The first interrupt a halted vCPU could take, accepted while it was halted; `stranded`: posted
     /// (APICv) so that KVM's kick could only be skipped for a vector already in PIR with ON clear
     /// (``PostedInterruptTracking/strandedBit``).
-    var missedWake = IntMap<Int32, (mark: Mark, vector: Int16, stranded: Bool)>()
+    var missedWake = IntMap<Int32, (mark: Mark, vector: Int16, stranded: Bool, routeSinceHalt: Bool)>()
 
     struct PinState {
         var remoteSince: Mark?
@@ -87,7 +87,8 @@ struct X86Detectors {
             let k = Self.key(t.cpu, t.vector)
             if pendingSince[k] == nil { pendingSince[k] = mark }
             if halted[t.cpu] != nil, t.value == 1, missedWake[t.cpu] == nil {
-                missedWake[t.cpu] = (mark, t.vector, t.aux & PostedInterruptTracking.strandedBit != 0)
+                missedWake[t.cpu] = (mark, t.vector, t.aux & PostedInterruptTracking.strandedBit != 0,
+                                     t.aux & PostedInterruptTracking.routeSinceHaltBit != 0)
             }
             if t.aux & 1 == 1 {
                 for p in pins.indices where pins[p].stormCount > 0 && pins[p].stormVector == t.vector { pins[p].stormCPUs.insert(t.cpu) }
@@ -260,7 +261,8 @@ struct X86Detectors {
             }
             findings.append(Finding(.haltedWithPending, .error, time: m.mark.time, cpu: Int(cpu), vector: Int(m.vector),
                                     events: [halted[cpu]!.event, m.mark.event],
-                                    "vCPU \(cpu) halted, then vector \(m.vector) arrived that it could take (above its PPR), and it was never woken (no wakeup or entry by the end of the trace, \(ms(endTime - m.mark.time)) later)"))
+                                    "vCPU \(cpu) halted, then vector \(m.vector) arrived that it could take (above its PPR), and it was never woken (no wakeup or entry by the end of the trace, \(ms(endTime - m.mark.time)) later)"
+                                        + (m.routeSinceHalt ? ". It was posted (kvm_apicv_accept_irq) after a VT-d posted route was set up for the vCPU while it was blocked (kvm_pi_irte_update): its descriptor kept the ordinary notification vector, so an IOMMU post could set ON and notify a pCPU not running it, and KVM's post, finding ON set, skipped the kick (real-bugs row 7, Linux a2486020a82e)" : "")))
         }
         let apicOf = Dictionary(machine.apics.enumerated().map { (Int32($1.id), $0) }, uniquingKeysWith: { a, _ in a })
         // Vectors left in service.

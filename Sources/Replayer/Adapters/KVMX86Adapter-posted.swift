@@ -38,6 +38,10 @@ public struct PostedInterruptTracking {
     /// descriptor has the wakeup vector, and pi_enable_wakeup_handler wakes it at once when ON is set),
     /// so when no wakeup follows, the vector was in PIR with ON clear (real-bugs row 6).
     public static let strandedBit: Int64 = 2
+    /// Set instead when a posted route was set up for the blocked vCPU since it blocked: its descriptor
+    /// may lack the wakeup vector, so an IOMMU post can set ON without waking it, and KVM's next post
+    /// then skips the kick (real-bugs row 7): halted with the interrupt pending.
+    public static let routeSinceHaltBit: Int64 = 4
 
     mutating func ensure(_ k: Int) {
         while descriptors.count <= k {
@@ -70,9 +74,9 @@ extension KVMX86Adapter {
 
     /// The `accepted` transition's posted-interrupt bit for an acceptance at APIC `apicID` (its
     /// `kvm_apicv_accept_irq` follows; APICv is known for that vCPU from its earlier ones).
-    func strandedBit(apicID: UInt32, k: Int) -> Int64 {
-        guard k < pi.halted.count, pi.halted[k], !pi.routeSinceHalt[k], hardwareDelivered.contains(apicID) else { return 0 }
-        return PostedInterruptTracking.strandedBit
+    func postedBits(apicID: UInt32, k: Int) -> Int64 {
+        guard k < pi.halted.count, pi.halted[k], hardwareDelivered.contains(apicID) else { return 0 }
+        return pi.routeSinceHalt[k] ? PostedInterruptTracking.routeSinceHaltBit : PostedInterruptTracking.strandedBit
     }
 
     /// PIR moved to the virtual IRR (a sync with ON, or a notification in guest mode): the CPU delivers

@@ -727,7 +727,7 @@ public struct KVMX86Adapter {
             if recordTransitions {
                 let a = machine.apics[k]
                 note(.accepted, b, i, cpu: Int64(apicID), vector: Int64(vector), value: a.deliverable != nil && (vector & 0xF0) > a.ppr ? 1 : 0,
-                     aux: (trigger ? 1 : 0) | strandedBit(apicID: apicID, k: k))
+                     aux: (trigger ? 1 : 0) | postedBits(apicID: apicID, k: k))
             }
 
         case .eoi where flavour.delegatesDeliveryToGuestEOI:
