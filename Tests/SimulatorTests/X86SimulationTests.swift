@@ -88,6 +88,30 @@ struct X86SimulationTests {
         }
     }
 
+    @Test("x86-posted: the wakeup a KVM post predicts is checked; without the post it is unchecked, not a divergence")
+    func postedWakeupPredicted() throws {
+        let text = String(decoding: try SimRun.text(try SimRun.reader("x86-posted", seed: 3, durationNs: 20_000_000)), as: UTF8.self)
+        var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        func replayed(_ lines: [String]) throws -> ReplayReport {
+            let path = FileManager.default.temporaryDirectory.appendingPathComponent("irqtrace-posted-\(UUID().uuidString).txt").path
+            FileManager.default.createFile(atPath: path, contents: Data(lines.joined(separator: "\n").utf8))
+            defer { try? FileManager.default.removeItem(atPath: path) }
+            return try Replayer.check(try Recorder.open(path).0)
+        }
+        let clean = try replayed(lines)
+        #expect(clean.divergences.isEmpty)
+        #expect(clean.unchecked.keys.allSatisfy { !$0.hasPrefix("kvm_vcpu_wakeup") }, "\(clean.unchecked)")
+        // The posts that kicked a woken vCPU (all since its halt) removed: nothing in the trace explains its wakeup.
+        let wake = try #require(lines.indices.first { $0 > lines.count / 2 && lines[$0].contains("kvm_vcpu_wakeup:") })
+        let thread = String(lines[wake].split(separator: "[")[0]).trimmingCharacters(in: .whitespaces)   // "CPU n/KVM-pid"
+        let vcpu = try #require(thread.split(separator: " ").dropFirst().first?.split(separator: "/").first)
+        let halt = try #require(lines[..<wake].lastIndex { $0.contains(thread) && $0.contains("reason HLT") })
+        lines = lines.enumerated().filter { k, l in !(k > halt && k < wake && l.contains("kvm_apicv_accept_irq: apicid \(vcpu) ")) }.map(\.element)
+        let edited = try replayed(lines)
+        #expect(edited.divergences.isEmpty, "\(edited.divergences.prefix(2))")
+        #expect(edited.unchecked["kvm_vcpu_wakeup (no KVM post kicked it: an IOMMU post, a timer or a signal)"] == 1, "\(edited.unchecked)")
+    }
+
     @Test("x86-posted: every fixed interrupt is posted (kvm_apicv_accept_irq after its acceptance), nothing is injected or EOI'd by KVM, halted vCPUs are woken")
     func postedVocabulary() throws {
         let text = String(decoding: try SimRun.text(try SimRun.reader("x86-posted", seed: 2, durationNs: 20_000_000)), as: UTF8.self)
