@@ -760,7 +760,7 @@ public struct KVMX86Adapter {
         case .exit:
             // VMX/SVM: a HLT exit blocks the vCPU until its wakeup (or next entry).
             guard let a = binding[thread] else { return }
-            let hlt = text(.reason) == "HLT"
+            let hlt = handlers.textIs(f, .reason, "HLT", b, i, catalog[b.templates[i]])
             if flavour != .pvm { postedExit(b, i, apicID: a, hlt: hlt) }
             if recordTransitions, hlt && haltedAPICs.insert(a).inserted { note(.halted, b, i, cpu: Int64(a)) }
 
