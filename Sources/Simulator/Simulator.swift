@@ -83,6 +83,12 @@ public enum Simulator {
         }
         for f in o.faults {
             let home = BuiltinScenarios.named(f.kind.scenario)
+            if f.kind.platform == "x86_64", outputName == "kvm-vmx", (home?.platform.postedInterrupts == true) != (s.platform.postedInterrupts == true) {
+                throw IrqtraceError(home?.platform.postedInterrupts == true
+                                        ? "fault \(f.kind.name) needs platform.posted_interrupts (scenario \(s.name) has none)"
+                                        : "fault \(f.kind.name) is not written for platform.posted_interrupts (scenario \(s.name)): with APICv its events are not the ones it changes",
+                                    hint: "e.g. irqtrace sim \(f.kind.scenario) --fault \(f.kind.name)")
+            }
             if home?.platform.interruptRemapping == true, s.platform.interruptRemapping != true {
                 throw IrqtraceError("fault \(f.kind.name) needs platform.interrupt_remapping (scenario \(s.name) has none)",
                                     hint: "e.g. irqtrace sim \(f.kind.scenario) --fault \(f.kind.name)")

@@ -25,8 +25,10 @@ struct X86Detectors {
     var inService = IntMap<UInt64, Mark>()
     var inServiceAccepted = IntMap<UInt64, Mark>()
     var halted = IntMap<Int32, Mark>()
-    /// The first interrupt a halted vCPU could take, accepted while it was halted.
-    var missedWake = IntMap<Int32, (mark: Mark, vector: Int16)>()
+    /// The first interrupt a halted vCPU could take, accepted while it was halted; `stranded`: posted
+    /// (APICv) so that KVM's kick could only be skipped for a vector already in PIR with ON clear
+    /// (``PostedInterruptTracking/strandedBit``).
+    var missedWake = IntMap<Int32, (mark: Mark, vector: Int16, stranded: Bool, routeSinceHalt: Bool)>()
 
     struct PinState {
         var remoteSince: Mark?
@@ -84,8 +86,11 @@ struct X86Detectors {
         case .accepted:
             let k = Self.key(t.cpu, t.vector)
             if pendingSince[k] == nil { pendingSince[k] = mark }
-            if halted[t.cpu] != nil, t.value == 1, missedWake[t.cpu] == nil { missedWake[t.cpu] = (mark, t.vector) }
-            if t.aux == 1 {
+            if halted[t.cpu] != nil, t.value == 1, missedWake[t.cpu] == nil {
+                missedWake[t.cpu] = (mark, t.vector, t.aux & PostedInterruptTracking.strandedBit != 0,
+                                     t.aux & PostedInterruptTracking.routeSinceHaltBit != 0)
+            }
+            if t.aux & 1 == 1 {
                 for p in pins.indices where pins[p].stormCount > 0 && pins[p].stormVector == t.vector { pins[p].stormCPUs.insert(t.cpu) }
                 // A level vector: the delivery of a pin whose Remote IRR was just set.
                 for p in pins.indices where pins[p].awaitingCPU && pins[p].remoteVector == t.vector {
@@ -248,9 +253,16 @@ struct X86Detectors {
         // Halted vCPUs that an interrupt they could take never woke.
         for (cpu, m) in missedWake.sorted(by: { $0.key < $1.key }) where halted[cpu] != nil && endTime - m.mark.time > options.wakeWindowNs {
             primaryOfCPU[cpu, default: []].append((findings.count, nil, m.vector))
+            if m.stranded {
+                findings.append(Finding(.lostInterrupt, .error, time: m.mark.time, cpu: Int(cpu), vector: Int(m.vector),
+                                        events: [m.mark.event, halted[cpu]!.event],
+                                        "vector \(m.vector) was posted (kvm_apicv_accept_irq) to vCPU \(cpu) while it was blocked in HLT, and KVM never woke it (no kvm_vcpu_wakeup or entry by the end of the trace, \(ms(endTime - m.mark.time)) later). KVM's post kicks a blocked vCPU unless the vector is already in its PIR or ON is already set; ON set would have woken it (KVM kicks when it sets ON, and an IOMMU post can set it only through a posted route, which the vCPU had before it blocked — none was set up since — so it blocked with the wakeup vector). So the vector was in PIR with ON clear: a post made while the vCPU was preempted (SN=1) whose ON KVM did not recompute when clearing SN (Linux c112b5f50232). No sync moves it to the IRR: the interrupt is lost (or the guest halted with IF=0)"))
+                continue
+            }
             findings.append(Finding(.haltedWithPending, .error, time: m.mark.time, cpu: Int(cpu), vector: Int(m.vector),
                                     events: [halted[cpu]!.event, m.mark.event],
-                                    "vCPU \(cpu) halted, then vector \(m.vector) arrived that it could take (above its PPR), and it was never woken (no wakeup or entry by the end of the trace, \(ms(endTime - m.mark.time)) later)"))
+                                    "vCPU \(cpu) halted, then vector \(m.vector) arrived that it could take (above its PPR), and it was never woken (no wakeup or entry by the end of the trace, \(ms(endTime - m.mark.time)) later)"
+                                        + (m.routeSinceHalt ? ". It was posted (kvm_apicv_accept_irq) after a VT-d posted route was set up for the vCPU while it was blocked (kvm_pi_irte_update): its descriptor kept the ordinary notification vector, so an IOMMU post could set ON and notify a pCPU not running it, and KVM's post, finding ON set, skipped the kick (real-bugs row 7, Linux a2486020a82e)" : "")))
         }
         let apicOf = Dictionary(machine.apics.enumerated().map { (Int32($1.id), $0) }, uniquingKeysWith: { a, _ in a })
         // Vectors left in service.

@@ -133,6 +133,10 @@ public struct KVMX86Adapter {
     var haltedAPICs = IntSet<UInt32>()
     /// Threads with IOAPIC acks still expected after their EOI (pendingAcks non-empty).
     var threadsAwaitingAcks = 0
+    /// VMX/SVM: KVM's posted interrupts (APICv) per vCPU (`KVMX86Adapter-posted.swift`).
+    var pi = PostedInterruptTracking()
+    /// Unchecked observations counted without hashing a string per event (merged at the end).
+    var tally = UncheckedTally()
 
     @inline(__always)
     mutating func note(_ kind: Transition.Kind, _ b: EventBatch, _ i: Int, cpu: Int64 = -1, vector: Int64 = -1, irq: Int64 = -1,
@@ -754,7 +758,7 @@ public struct KVMX86Adapter {
             if recordTransitions {
                 let a = machine.apics[k]
                 note(.accepted, b, i, cpu: Int64(apicID), vector: Int64(vector), value: a.deliverable != nil && (vector & 0xF0) > a.ppr ? 1 : 0,
-                     aux: trigger ? 1 : 0)
+                     aux: (trigger ? 1 : 0) | postedBits(apicID: apicID, k: k))
             }
 
         case .eoi where flavour.delegatesDeliveryToGuestEOI:
@@ -782,15 +786,19 @@ public struct KVMX86Adapter {
                 diverge(b, i, "APICv acceptance", expected: "apicid \(last.0) vec \(last.1) (the kvm_apic_accept_irq before it)",
                         observed: "apicid \(apicID) vec \(vector)")
             }
+            if flavour == .vmx || flavour == .hardware { postedAccept(b, i, apicID: apicID, vector: vector) }
 
         case .exit:
             // VMX/SVM: a HLT exit blocks the vCPU until its wakeup (or next entry).
-            guard recordTransitions, let a = binding[thread] else { return }
-            if flag(.reason, { $0 == "HLT" }) && haltedAPICs.insert(a).inserted { note(.halted, b, i, cpu: Int64(a)) }
+            guard let a = binding[thread] else { return }
+            let hlt = handlers.textIs(f, .reason, "HLT", b, i, catalog[b.templates[i]])
+            if flavour != .pvm { postedExit(b, i, apicID: a, hlt: hlt) }
+            if recordTransitions, hlt && haltedAPICs.insert(a).inserted { note(.halted, b, i, cpu: Int64(a)) }
 
         case .entry:
-            guard recordTransitions, !haltedAPICs.isEmpty, let a = binding[thread] else { return }
-            if haltedAPICs.remove(a) != nil { note(.woke, b, i, cpu: Int64(a)) }
+            guard let a = binding[thread] else { return }
+            if recordTransitions, !haltedAPICs.isEmpty, haltedAPICs.remove(a) != nil { note(.woke, b, i, cpu: Int64(a)) }
+            if flavour != .pvm { postedEntry(b, i, apicID: a) }
 
         case .delayedEOI:
             // KVM delayed a level pin's re-delivery after 10,000 successive EOIs. The models count
@@ -801,7 +809,10 @@ public struct KVMX86Adapter {
             // VT-d posted interrupts (kvm_pi_irte_update "PI is enabled for irq …, vcpu V, … gvec X"): the
             // device now posts X into vCPU V's PI descriptor, and the CPU delivers it, all without KVM
             // seeing it. That vCPU's IRR/ISR are the hardware's from here on (deliveries and EOIs unchecked).
-            if text(.state).hasPrefix("enabled") { hardwareDelivered.insert(UInt32(truncatingIfNeeded: n(.vcpu))) }
+            if text(.state).hasPrefix("enabled") {
+                hardwareDelivered.insert(UInt32(truncatingIfNeeded: n(.vcpu)))
+                postedRoute(vcpu: UInt32(truncatingIfNeeded: n(.vcpu)))
+            }
 
         case .pio:
             guard text(.rw) == "write" else { return }
@@ -909,7 +920,10 @@ public struct KVMX86Adapter {
 
         case .wakeup:
             if flavour != .pvm, recordTransitions, let a = binding[thread], haltedAPICs.remove(a) != nil { note(.woke, b, i, cpu: Int64(a)) }
-            guard flavour == .pvm else { return }
+            guard flavour == .pvm else {
+                if !hardwareDelivered.isEmpty, let a = binding[thread], hardwareDelivered.contains(a) { postedWakeup(apicID: a) }
+                return
+            }
             // The vCPU blocked in HLT for `time_ns`: nothing deliverable can have been pending when it
             // blocked (pvm delivers pending interrupts at HLT), or the wakeup was lost.
             guard text(.kind) == "wait", let a = binding[thread] else { return }
@@ -1100,6 +1114,8 @@ public struct KVMX86Adapter {
 
     public mutating func finish() -> ReplayReport {
         flushDeferred(before: .max)
+        tally.merge(into: &report.unchecked)
+        tally = UncheckedTally()
         for thread in openThreads.sorted() {
             closeSends(at: lastSend[thread].map { ($0.event, $0.time) } ?? (-1, 0), thread: thread, observed: "no acceptance by the end of the trace")
         }

@@ -14,7 +14,9 @@ public struct Transition: Sendable, Equatable {
         /// A level line deasserted (`irq`). GIC: `value` = CPUs at which it stopped being pending,
         /// `aux` = 1 when level-triggered.
         case lineLowered
-        /// Set pending at a CPU (IRR / GIC pending). `aux` = 1 when level-triggered. GIC: also an
+        /// Set pending at a CPU (IRR / GIC pending). `aux` bit 0 = level-triggered; x86 VMX with APICv:
+        /// bit 1 / bit 2 = posted to a vCPU blocked in HLT with no posted route set up since it blocked /
+        /// with one (``PostedInterruptTracking``). GIC: also an
         /// interrupt still pending at the CPU right after its acknowledge (a level line still high,
         /// another SGI source); for an SGI `value` = the source CPU.
         case accepted

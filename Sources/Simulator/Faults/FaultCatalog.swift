@@ -46,6 +46,11 @@ enum KVMArm64Blind {
     static let sgiSource = "a GICD_SGIR write shows as a trapped kvm_mmio write, but the SGI's queuing, its source and its acknowledge are not traced"
 }
 
+/// Why the posted-interrupt faults have no QEMU vocabulary.
+enum KVMPosting {
+    static let qemu = "QEMU does not emulate posted interrupts (its VT-d ignores the IRTE's IM bit; no PI descriptor exists)"
+}
+
 public enum FaultCatalog {
     public static let all: [FaultKind] = [
         FaultKind(name: "lost-msi", platform: "x86_64", scenario: "x86-virtio", expect: "lost_interrupt", bugs: [8, 10],
@@ -79,6 +84,12 @@ public enum FaultCatalog {
                   summary: "an affinity change rewrites a VT-d IRTE but the interrupt entry cache is not invalidated: the IOMMU keeps translating with the old entry (vtd_ir_remap names the old destination while vtd_ir_irte_get shows the new one) and the interrupts go to the old vCPU",
                   replay: "diverges", outputs: ["qemu-x86": "diverges"],
                   notExpressible: ["kvm-vmx": "the kvm-vmx output has no VT-d remapping (KVM traces no IRTE look-up)"]),
+        FaultKind(name: "pir-without-on", platform: "x86_64", scenario: "x86-posted", expect: "lost_interrupt", bugs: [6],
+                  summary: "a vector sits in a halted vCPU's PIR with ON clear (posted while the vCPU was preempted, SN=1, and KVM cleared SN without recomputing ON): KVM's next post of it (kvm_apic_accept_irq, kvm_apicv_accept_irq) stops at pi_test_and_set_pir, no kick, no kvm_vcpu_wakeup; no sync ever moves it to the IRR",
+                  replay: "consistent", notExpressible: ["qemu-x86": KVMPosting.qemu]),
+        FaultKind(name: "sn-on-race", platform: "x86_64", scenario: "x86-posted", expect: "halted_with_pending", bugs: [7],
+                  summary: "a vCPU blocks before the VM has a posted route, so without the wakeup vector; a VT-d posted route is set up for it (kvm_pi_irte_update) and the IOMMU's post sets ON with a notification that wakes nobody; KVM's next post (kvm_apicv_accept_irq) finds ON set and skips the kick: halted with an interrupt pending, no kvm_vcpu_wakeup",
+                  replay: "consistent", notExpressible: ["qemu-x86": KVMPosting.qemu]),
         FaultKind(name: "gic-missing-eoi", platform: "arm64", scenario: "arm-gicv2", expect: "stuck_in_service", bugs: [19],
                   summary: "the guest never writes GICC_EOIR for an interrupt: it stays active and the CPU's running priority stays at its priority, blocking every interrupt of equal or lower priority on that CPU",
                   replay: "consistent", notExpressible: ["kvm-arm64": KVMArm64Blind.eoi]),

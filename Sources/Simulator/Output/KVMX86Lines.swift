@@ -16,6 +16,8 @@ enum KVMX86Line: Int, CaseIterable {
     case inject
     case wakeup
     case delayedEOI
+    case apicvAccept
+    case piIRTEUpdate
 
     var format: LineFormat {
         let exitTail = " rip 0x{x} info1 0x{x16} info2 0x{x16} intr_info 0x{x8} error_code 0x{x8} requests 0x{x16}"
@@ -50,6 +52,10 @@ enum KVMX86Line: Int, CaseIterable {
         case .inject: return LineFormat("kvm_inj_virq", "IRQ 0x{x}")
         case .wakeup: return LineFormat("kvm_vcpu_wakeup", "wait time {d} ns, polling valid")
         case .delayedEOI: return LineFormat("kvm_ioapic_delayed_eoi_inj", "dst {x} vec {d} (Fixed|physical|level)")
+        // vmx_deliver_interrupt: traced when the vector was posted (APICv), after kvm_apic_accept_irq.
+        case .apicvAccept: return LineFormat("kvm_apicv_accept_irq", "apicid {x} vec {d} (Fixed|edge)")
+        // kvm_pi_update_irte (arch/x86/kvm/irq.c): a VT-d IRTE switched to posted mode for one vCPU.
+        case .piIRTEUpdate: return LineFormat("kvm_pi_irte_update", "PI is enabled and being updated for irq {d}, vcpu {d}, gsi: 0x{x}, gvec: 0x{x}")
         }
     }
 

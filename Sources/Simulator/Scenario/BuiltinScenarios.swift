@@ -34,6 +34,13 @@ public enum BuiltinScenarios {
             guest: .init(handlerNs: 3000, runNs: 40000, eoi: "mmio", priorityMasking: .init(rateHz: 2000, value: 0x50, holdUs: 50)),
             durationMs: 200),
         Scenario(
+            name: "x86-posted",
+            description: "4-vCPU x86 guest on VMX KVM with APICv and posted interrupts: virtio-net (4 MSI-X queues, one per vCPU, bursty) through irqfd, each MSI posted by KVM (kvm_apicv_accept_irq); running vCPUs take them without an exit, halted ones are woken (kvm_vcpu_wakeup); x2APIC, EOIs virtualized",
+            platform: .init(arch: "x86_64", postedInterrupts: true), output: "kvm-vmx", vcpus: 4,
+            devices: [.init(name: "virtio-net", kind: "msix", queues: 4, vector: 0x41, rateHz: 3000, burst: 2)],
+            timer: nil, ipis: nil,
+            guest: .init(handlerNs: 3000, runNs: 30000, eoi: "x2apic"), durationMs: 200),
+        Scenario(
             name: "x86-q35",
             description: "4-vCPU x86 guest on QEMU's q35 without an IOMMU (multi-threaded TCG): virtio-net (2 MSI-X queues) and virtio-blk (2 queues, moved between vCPUs by MSI-X table writes), a level-triggered PCI INTx device on IOAPIC pin 16 (moved by RTE rewrites), a serial port on edge pin 4, LAPIC timers at 250 Hz, IPIs, xAPIC MMIO EOIs",
             platform: .init(arch: "x86_64"), output: "qemu-x86", vcpus: 4,

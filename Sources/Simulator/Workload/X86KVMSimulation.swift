@@ -35,6 +35,9 @@ struct X86KVMSimulation: X86Workload {
         var kickVector: UInt8 = 0
         /// When each vector was last set in IRR (not by a coalesced acceptance).
         var acceptedAt = [Int64](repeating: 0, count: 256)
+        /// Posted interrupts (APICv): the vCPU's posted-interrupt descriptor; the LAPIC's IRR is then
+        /// the virtual IRR the CPU delivers from (PIR reaches it at a sync or a notification).
+        var pid = PostedInterruptDescriptor()
     }
 
     struct Device {
@@ -64,6 +67,8 @@ struct X86KVMSimulation: X86Workload {
         static let levelStorm = FaultSchedule.index("level-storm")
         static let maskedEdgeLost = FaultSchedule.index("masked-edge-lost")
         static let tprNotHonoured = FaultSchedule.index("tpr-not-honoured")
+        static let pirWithoutOn = FaultSchedule.index("pir-without-on")
+        static let snOnRace = FaultSchedule.index("sn-on-race")
     }
 
     let scenario: Scenario
@@ -90,6 +95,14 @@ struct X86KVMSimulation: X86Workload {
     var faultArmed = [Bool](repeating: false, count: FaultCatalog.all.count)
     /// Vectors moved by rte-rewrite-in-service: the old vector's EOI will match no pin.
     var orphaned: Set<UInt8> = []
+    /// APICv with posted interrupts (`platform.posted_interrupts`): every fixed interrupt is posted
+    /// (kvm_apicv_accept_irq), delivered and EOI'd (edge) by the CPU without an exit or a trace.
+    let posted: Bool
+    /// The VM has a VT-d posted route (kvm_arch_has_assigned_device): KVM then gives a vCPU that
+    /// blocks the wakeup vector (vmx_needs_pi_wakeup, vmx_vcpu_pi_put).
+    var vmHasPostedRoute = false
+    /// sn-on-race: the hidden IOMMU post's vector per vCPU (it stays in PIR, never traced).
+    var hiddenVector = [Int](repeating: -1, count: 16)
 
     static let rip: Int64 = Int64(bitPattern: 0xFFFF_FFFF_8100_0010)
     static let ripHLT: Int64 = Int64(bitPattern: 0xFFFF_FFFF_81E3_C2A6)
@@ -104,6 +117,7 @@ struct X86KVMSimulation: X86Workload {
         self.endTime = endTime
         self.maxEvents = maxEvents
         x2apicEOI = scenario.guest.eoi == "x2apic"
+        posted = scenario.platform.postedInterrupts == true
         timerVector = UInt8(scenario.timer?.vector ?? 0xEC)
         ipiVectors = (scenario.ipis?.vectors ?? [0xFB, 0xFD]).map { UInt8(truncatingIfNeeded: $0) }
         ioThread = out.addThread(SimThread(comm: "qemu-system-x86", pid: 4100, cpu: 0))
@@ -164,11 +178,15 @@ struct X86KVMSimulation: X86Workload {
                 inEffect = machine.apics[c].isr.contains(UInt8(v))
                 blocksUpTo = v >> 4
             case "no-wakeup": inEffect = cpus[c].hung
+            case "pir-without-on", "sn-on-race": inEffect = cpus[c].halted
             case "level-storm": inEffect = devices.contains { $0.stuckHigh && $0.asserted }
             default: continue
             }
             guard inEffect else { continue }
-            for w in machine.apics[c].irr.vectors where Int(w) != g.vector && Int(w >> 4) <= blocksUpTo
+            var pending = machine.apics[c].irr
+            if posted { pending.formUnion(cpus[c].pid.pir) }
+            // (A vector never accepted in the trace — sn-on-race's hidden IOMMU post — is no finding's.)
+            for w in pending.vectors where Int(w) != g.vector && Int(w >> 4) <= blocksUpTo && cpus[c].acceptedAt[Int(w)] > 0
                 && end - cpus[c].acceptedAt[Int(w)] > lostWindowNs {
                 faults.truth.append(GroundTruth(fault: g.fault, expect: "lost_interrupt", timeNs: cpus[c].acceptedAt[Int(w)], cpu: c, vector: Int(w),
                                                 detail: "vector \(w) left pending on vCPU \(c) by the \(g.fault) fault", causedBy: index))
@@ -180,9 +198,12 @@ struct X86KVMSimulation: X86Workload {
     mutating func boot() throws {
         now = 1_000_000
         for v in 0..<scenario.vcpus {
-            try exit(v, .exitAPICAccess)
+            // With APICv an x2APIC SPIV write still exits (only TPR, EOI and self-IPI are virtualized).
+            try exit(v, posted && x2apicEOI ? .exitMSRWrite : .exitAPICAccess)
             try emit(.apicWriteSPIV, thread: vcpuThreads[v], 0x1FF)
             machine.apics[v].writeSPIV(0x1FF)
+            // vmx_vcpu_pi_load: NDST = the pCPU the vCPU thread runs on (its host CPU).
+            if posted { cpus[v].pid.load(destination: PostedInterruptDescriptor.destination(apicID: UInt32(v + 1), x2APIC: true)) }
             if let t = scenario.timer {
                 try emit(.apicWriteLVTT, thread: vcpuThreads[v], 0x20000 | Int64(timerVector))
                 try emit(.apicWriteTMICT, thread: vcpuThreads[v], Int64(t.periodUs * 1000 / 10))
@@ -230,6 +251,7 @@ struct X86KVMSimulation: X86Workload {
             try exit(v, .exitHLT)
             cpus[v].halted = true
             cpus[v].haltStart = now
+            if posted { try postedHalt(v) }
         case .tprRaise(let v):
             if let p = scenario.guest.priorityMasking { queue.schedule(.tprRaise(v), at: now + gap(rateHz: p.rateHz)) }
             guard !cpus[v].halted, !cpus[v].tprRaised, let p = scenario.guest.priorityMasking else { return }
@@ -267,6 +289,10 @@ struct X86KVMSimulation: X86Workload {
                 try emit(.setIRQ, thread: d.thread, Int64(d.gsi + q), 0, 0)
                 truth("vector0-route-loss", "misrouted_vector", cpu: dest, vector: 0,
                       "GSI \(d.gsi + q) (\(d.spec.name) queue \(q), vector \(vector)) routed as vector 0: dropped")
+                return
+            }
+            if posted {
+                try postMSI(vector, to: dest, thread: d.thread, device: d.spec.name, queue: q)
                 return
             }
             try emit(.msi, thread: d.thread, Int64(dest), Int64(vector))
@@ -430,6 +456,7 @@ struct X86KVMSimulation: X86Workload {
 
     /// An interrupt is pending for vCPU `v`: wake it if halted, kick it out of the guest if running.
     mutating func kick(_ v: Int) throws {
+        if posted { try postedKick(v); return }
         guard !cpus[v].busy, !cpus[v].hung else { return }
         let pending = machine.apics[v].deliverable
         if cpus[v].halted {
@@ -488,6 +515,7 @@ struct X86KVMSimulation: X86Workload {
 
     /// The handler returns: a level device's cause is cleared, then EOI.
     mutating func handlerEnd(_ v: Int) throws {
+        if posted { postedHandlerEnd(v); return }
         let vector = cpus[v].handling
         let di = vectorDevice[Int(vector)]
         if di >= 0, devices[di].kind == .level, devices[di].asserted, !devices[di].stuckHigh {
