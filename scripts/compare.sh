@@ -9,7 +9,7 @@
 # and its text export; with --big also a 100 M-event one.
 #
 # Per input: sizes of the text, `zstd -19`, `xz -9e`, the trace.dat, the .irqt of `irqtrace record`
-# (defaults: zstd 19, 1 MiB chunks); times (best wall of --runs runs, with the CPU time and the
+# (defaults: zstd 9, 1 MiB chunks); times (best wall of --runs runs, with the CPU time and the
 # largest max RSS over the runs, from GNU time) of `irqtrace record`, `zstd -19`, `xz -9e`,
 # `zstd -dc` of the text, `trace-cmd report`, `irqtrace replay --check`, `irqtrace analyze` and
 # `irqtrace export --format text`. Compressors run single-threaded (-T1): every figure is per core.

@@ -10,7 +10,7 @@ public struct RecordOptions: Sendable {
     /// Target uncompressed chunk size in bytes.
     public var chunkSize = 1 << 20
     /// zstd level.
-    public var level: Int32 = 19
+    public var level: Int32 = 9
     /// Recorded in the trace header.
     public var commandLine: [String] = []
     /// Prove every line's exact reprint before storing it (default: new templates, lines a tokenizer
@@ -24,7 +24,7 @@ public struct RecordOptions: Sendable {
     /// Called every few MiB of a text input with (bytes done, input bytes): the CLI's progress bar.
     public var progress: (@Sendable (Int, Int) -> Void)?
 
-    public init(inputFormat: InputFormat? = nil, strict: Bool = false, chunkSize: Int = 1 << 20, level: Int32 = 19,
+    public init(inputFormat: InputFormat? = nil, strict: Bool = false, chunkSize: Int = 1 << 20, level: Int32 = 9,
                 verifyAll: Bool = false, commandLine: [String] = []) {
         self.verifyAll = verifyAll
         self.inputFormat = inputFormat
