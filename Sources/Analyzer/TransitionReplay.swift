@@ -28,13 +28,15 @@ enum TransitionReplay {
         var adapter = adapter
         var end: Int64 = 0
         try reader.forEachBatch { b in
+            // Consumers see only transitions, in order: handing them over once per chunk keeps the
+            // per-event loop to the adapter alone.
             for i in 0..<b.count where until.map({ b.times[i] < $0 }) ?? true {
                 adapter.handle(b, i, catalog: reader.catalog)
                 end = max(end, b.times[i])
-                if !adapter.transitions.isEmpty {
-                    for t in adapter.transitions { consume(t) }
-                    adapter.transitions.removeAll(keepingCapacity: true)
-                }
+            }
+            if !adapter.transitions.isEmpty {
+                for t in adapter.transitions { consume(t) }
+                adapter.transitions.removeAll(keepingCapacity: true)
             }
         }
         let report = adapter.finish()

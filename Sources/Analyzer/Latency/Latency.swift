@@ -30,8 +30,8 @@ public enum Latency {
     /// Replays an x86 KVM trace with transitions and measures.
     public static func measure(_ reader: TraceReader) throws -> LatencyReport {
         // Per (APIC ID << 8 | vector): the open raise, acceptance and delivery times.
-        var raisedAt: [UInt64: Int64] = [:], acceptedAt: [UInt64: Int64] = [:], deliveredAt: [UInt64: [Int64]] = [:]
-        var entries: [UInt64: LatencyReport.Entry] = [:]
+        var raisedAt = IntMap<UInt64, Int64>(), acceptedAt = IntMap<UInt64, Int64>(), deliveredAt = IntMap<UInt64, [Int64]>()
+        var entries = IntMap<UInt64, LatencyReport.Entry>()
         func key(_ t: Transition) -> UInt64 { UInt64(UInt32(bitPattern: t.cpu)) << 8 | UInt64(UInt8(truncatingIfNeeded: t.vector)) }
         func entry(_ k: UInt64) -> LatencyReport.Entry {
             entries[k] ?? LatencyReport.Entry(cpu: Int(Int32(truncatingIfNeeded: k >> 8)), vector: Int(k & 0xFF))
