@@ -19,14 +19,17 @@ public enum Analyzer {
         switch (m.vocabularySource, m.arch) {
         case (.ftraceText, .x86_64), (.traceCmdReport, .x86_64), (.perfScript, .x86_64), (.traceDat, .x86_64):
             var detectors = X86Detectors()
-            let r = try TransitionReplay.kvmX86(reader, what: "analyze") { detectors.consume($0) }
+            var flood = MSIFloodDetector(options: .init(mergesVisible: true))
+            let r = try TransitionReplay.kvmX86(reader, what: "analyze") { detectors.consume($0); flood.consume($0) }
             detectors.finish(machine: r.adapter.machine, endTime: r.end)
-            return AnalysisReport(adapter: r.report.adapter, events: r.report.events, findings: filter(detectors.findings, options),
+            return AnalysisReport(adapter: r.report.adapter, events: r.report.events, findings: filter(detectors.findings + flood.finish(), options),
                                   divergences: r.report.divergences.count)
         case (.qemuLog, .x86_64):
             var detectors = QEMUX86Detectors()
-            let r = try TransitionReplay.qemuX86(reader) { detectors.consume($0) }
-            return AnalysisReport(adapter: r.report.adapter, events: r.report.events, findings: filter(detectors.findings, options),
+            var flood = MSIFloodDetector(options: .init(mergesVisible: false))
+            flood.enabled = m.clock != .none && m.clock != .counter
+            let r = try TransitionReplay.qemuX86(reader) { detectors.consume($0); flood.consume($0) }
+            return AnalysisReport(adapter: r.report.adapter, events: r.report.events, findings: filter(detectors.findings + flood.finish(), options),
                                   divergences: r.report.divergences.count)
         case (.qemuLog, .arm64):
             var detectors = GICDetectors()

@@ -8,9 +8,10 @@ import TraceFormat
 enum AnalyzerTestSupport {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
-    static func simulate(_ scenario: String, faults: [String] = [], seed: UInt64, durationNs: Int64? = nil) throws -> TraceReader {
-        let o = Simulator.Options(scenario: BuiltinScenarios.named(scenario)!, faults: try faults.map { try FaultRequest(parsing: $0) },
+    static func simulate(_ scenario: String, faults: [String] = [], seed: UInt64, durationNs: Int64? = nil, output: String? = nil) throws -> TraceReader {
+        var o = Simulator.Options(scenario: BuiltinScenarios.named(scenario)!, faults: try faults.map { try FaultRequest(parsing: $0) },
                                   seed: seed, durationNs: durationNs, level: 1)
+        o.output = output
         let out = OutputFile()
         _ = try Simulator.run(o, to: out)
         return try TraceReader(data: Data(out.memory))

@@ -44,8 +44,9 @@ public struct QEMUX86Adapter {
     /// once per entry it shows, not at every interrupt.
     var remapDisagreements: [Int: (IRTE, [Int])] = [:]
 
-    /// When set, model transitions are appended to ``transitions`` (for the analyzers): so far the
-    /// ``Transition/Kind/misrouted`` deliveries of a stale IRTE.
+    /// When set, model transitions are appended to ``transitions`` (for the analyzers): the messages
+    /// on the APIC bus (``Transition/Kind/raised``) and the ``Transition/Kind/misrouted`` deliveries of
+    /// a stale IRTE.
     public var recordTransitions = false
     public var transitions: [Transition] = []
 
@@ -482,6 +483,12 @@ public struct QEMUX86Adapter {
             let observed = X86Machine.Message(vector: UInt8(truncatingIfNeeded: n(.vector)), destination: UInt32(truncatingIfNeeded: n(.dest)),
                                               logical: n(.dest_mode) != 0, mode: DeliveryMode(rawValue: UInt8(n(.delivery_mode) & 7))!,
                                               levelTriggered: n(.trigger_mode) != 0)
+            if recordTransitions {
+                // A message on the APIC bus (an MSI, or an IOAPIC entry's): `cpu` = its physical destination.
+                let physical = !observed.logical && observed.destination != 0xFF && (mode == .fixed || mode == .lowestPriority)
+                transitions.append(Transition(.raised, event: b.firstEventIndex + i, time: b.times[i], cpu: physical ? Int32(observed.destination) : -1,
+                                              vector: Int16(observed.vector)))
+            }
             let c = chains.with(thread) { $0 }
             if let expected = c.expectedDelivery {
                 report.observationsTotal += 1

@@ -120,6 +120,7 @@ struct X86QEMUSimulation: X86Workload {
     var deviceCount: Int { devices.count }
     func deviceSpec(_ i: Int) -> Scenario.Device { devices[i].spec }
     func queueCount(_ i: Int) -> Int { devices[i].targets.count }
+    func queueTarget(_ i: Int, _ q: Int) -> (vcpu: Int, vector: Int) { (devices[i].targets[q], devices[i].vector + q) }
 
     // MARK: output
 
@@ -315,7 +316,7 @@ struct X86QEMUSimulation: X86Workload {
     mutating func perform(_ action: X86Action) throws {
         if try performWorkload(action) { return }
         switch action {
-        case .device, .deviceBurst, .affinity:
+        case .device, .deviceBurst, .affinity, .flood:
             break   // performWorkload
         case .delayedEOI:
             break   // QEMU's IOAPIC: the guest clears its cause before every EOI, no storm to delay
