@@ -29,6 +29,7 @@ public enum Analyzer {
             var flood = MSIFloodDetector(options: .init(mergesVisible: false))
             flood.enabled = m.clock != .none && m.clock != .counter
             let r = try TransitionReplay.qemuX86(reader) { detectors.consume($0); flood.consume($0) }
+            detectors.finish(ioapic: r.adapter.machine.ioapic, endTime: r.end)
             return AnalysisReport(adapter: r.report.adapter, events: r.report.events, findings: filter(detectors.findings + flood.finish(), options),
                                   divergences: r.report.divergences.count)
         case (.qemuLog, .arm64):
@@ -39,7 +40,7 @@ public enum Analyzer {
                                   divergences: r.report.divergences.count)
         default:
             throw IrqtraceError("analyze does not read \(m.vocabularySource.rawValue) traces for \(m.arch.rawValue) yet", path: reader.path,
-                                hint: "this release analyzes x86 KVM tracepoint traces (kvm_pvm, VMX, SVM hosts), QEMU x86 logs (interrupt remapping only), QEMU GICv2 logs, and simulated kvm-vmx, qemu-x86 and qemu-gic traces")
+                                hint: "this release analyzes x86 KVM tracepoint traces (kvm_pvm, VMX, SVM hosts), QEMU x86 logs (IOAPIC, messages and interrupt remapping), QEMU GICv2 logs, and simulated kvm-vmx, qemu-x86 and qemu-gic traces")
         }
     }
 

@@ -57,7 +57,9 @@ struct MSIFloodDetector {
         guard enabled else { return }
         switch t.kind {
         case .raised:
-            guard t.cpu >= 0, t.cpu < Int32(Self.maxAPICs), t.vector >= 16, t.vector < 256 else { return }
+            // (QEMU: `aux` says an IOAPIC entry's message — a level pin's re-deliveries are X86Detectors'/QEMUX86Detectors' storms.)
+            guard t.cpu >= 0, t.cpu < Int32(Self.maxAPICs), t.vector >= 16, t.vector < 256,
+                  t.aux != KVMX86Adapter.MessageSource.ioapic.rawValue else { return }
             let k = Int(t.cpu) << 8 | Int(t.vector)
             if k >= episodes.count { episodes.append(contentsOf: repeatElement(Episode(), count: (Int(t.cpu) + 1) * 256 - episodes.count)) }
             if episodes[k].messages == 0 || t.timeNs - episodes[k].last > options.maxGapNs {
