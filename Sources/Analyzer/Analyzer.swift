@@ -32,6 +32,11 @@ public enum Analyzer {
             detectors.finish(ioapic: r.adapter.machine.ioapic, endTime: r.end)
             return AnalysisReport(adapter: r.report.adapter, events: r.report.events, findings: filter(detectors.findings + flood.finish(), options),
                                   divergences: r.report.divergences.count)
+        case (.ftraceText, .arm64), (.traceCmdReport, .arm64), (.perfScript, .arm64), (.traceDat, .arm64):
+            var detectors = KVMArm64Detectors()
+            let r = try TransitionReplay.kvmArm64(reader) { detectors.consume($0) }
+            return AnalysisReport(adapter: r.report.adapter, events: r.report.events, findings: filter(detectors.findings, options),
+                                  divergences: r.report.divergences.count)
         case (.qemuLog, .arm64):
             var detectors = GICDetectors()
             let r = try TransitionReplay.qemuGIC(reader) { detectors.consume($0) }
@@ -40,7 +45,7 @@ public enum Analyzer {
                                   divergences: r.report.divergences.count)
         default:
             throw IrqtraceError("analyze does not read \(m.vocabularySource.rawValue) traces for \(m.arch.rawValue) yet", path: reader.path,
-                                hint: "this release analyzes x86 KVM tracepoint traces (kvm_pvm, VMX, SVM hosts), QEMU x86 logs (IOAPIC, messages and interrupt remapping), QEMU GICv2 logs, and simulated kvm-vmx, qemu-x86 and qemu-gic traces")
+                                hint: "this release analyzes x86 KVM tracepoint traces (kvm_pvm, VMX, SVM hosts), arm64 KVM vGIC tracepoint traces, QEMU x86 logs (IOAPIC, messages and interrupt remapping), QEMU GICv2 logs, and simulated kvm-vmx, kvm-arm64, qemu-x86 and qemu-gic traces")
         }
     }
 

@@ -438,7 +438,10 @@ struct GICSimulation<Output: GICOutput>: Simulation {
             if misroute == nil, n > 1, faults.due(F.wrongItargetsr, now), try misroute(i, q) { return }
             if more, faults.due(F.lrOverwrite, now) {
                 let t = d.targets[q]
-                if !cpus[t].busy && gic.bestInterrupt(cpu: t).irq == GICv2.spurious && gic.pending[irq] == 0 {
+                // (kvm-arm64: a target in WFI, whose wakeup shows it had nothing to take; a running target's
+                // kick looks the same whether its list register kept the interrupt or not.)
+                if !cpus[t].busy && gic.bestInterrupt(cpu: t).irq == GICv2.spurious && gic.pending[irq] == 0
+                    && (Output.name != KVMArm64Output.name || cpus[t].idle) {
                     // The hypervisor's list register holding the interrupt is overwritten: the edge
                     // reaches the distributor and leaves no pending state, no update raises the line.
                     truth("lr-overwrite", "lost_interrupt", cpu: t, irq: irq,
