@@ -12,15 +12,19 @@ import Replayer
 ///   within ``reWFIWindowNs`` of waking and blocks. KVM does not block a vCPU with an interrupt
 ///   pending in its list registers or ap_list (kvm_vcpu_check_block → kvm_arch_vcpu_runnable →
 ///   kvm_vgic_vcpu_pending_irq), and a woken guest takes a pending interrupt before it can reach
-///   WFI again (the handler alone takes microseconds): the queued interrupt was gone — overwritten
+///   WFI again (taking it costs microseconds of guest time: ``reWFIWindowNs``, the rule's one
+///   assumption about the guest): the queued interrupt was gone — overwritten
 ///   in or dropped from the list register. One finding per such wakeup (`cpu` = the vCPU, `irq` =
 ///   the SPI). A kick of a running vCPU shows the same exit and entry either way: not judged.
 struct KVMArm64Detectors {
     var findings: [Finding] = []
     /// The wakeup must follow the injection this closely (KVM kicks inside the injecting ioctl).
     var kickWindowNs: Int64 = 20_000
-    /// A WFI this soon after the wakeup: the vCPU took nothing.
-    var reWFIWindowNs: Int64 = 2_000
+    /// A WFI this soon after the wakeup: the vCPU took nothing. Taking an interrupt costs a guest more:
+    /// the IRQ exception, gic_handle_irq (GICC_IAR, the handler, GICC_EOIR), irq_exit and the idle
+    /// loop's checks before cpu_do_idle's WFI. The bound is an assumption about guest speed, not a
+    /// proof: a wakeup whose WFI comes this fast on a fast host could have taken a trivial interrupt.
+    var reWFIWindowNs: Int64 = 5_000
 
     struct Injection { var irq: Int32; var time: Int64; var event: Int }
     /// The last SPI injected high, until a wakeup claims it.
