@@ -17,7 +17,7 @@ import Replayer
 /// - `misrouted_vector`: a fixed MSI on the APIC bus with vector 0–15 (`apic_deliver_irq`):
 ///   illegal for fixed delivery, never taken (e.g. a device's MSI data or a lost route). From an
 ///   IOAPIC entry it is info: an entry nobody programmed (the firmware's at boot).
-/// - `lost_interrupt`: an edge on a masked IOAPIC pin (`ioapic_set_irq` while the entry the guest
+/// - `lost_interrupt`: an edge on a masked IOAPIC pin (info ones: one finding per pin, counted) (`ioapic_set_irq` while the entry the guest
 ///   wrote is masked): QEMU ignores it and the unmask does not replay it. Error when the pin is in
 ///   use (the guest unmasked it before and the masked entry still routes a vector), info otherwise
 ///   (boot time, shutdown, a pin whose entry Linux cleared).
@@ -49,6 +49,8 @@ struct QEMUX86Detectors {
         var stormFinding: Int?
     }
     var pins = [Pin](repeating: Pin(), count: IOAPIC.pinCount)
+    /// Pin → its info masked-edge finding and how many edges it stands for.
+    var infoEdges: [Int: (index: Int, count: Int)] = [:]
 
     mutating func consume(_ t: Transition) {
         let mark = X86Detectors.Mark(time: t.timeNs, event: t.eventIndex)
@@ -64,6 +66,12 @@ struct QEMUX86Detectors {
                                     "a fixed interrupt message with vector \(t.vector) reached APIC \(t.cpu) (apic_deliver_irq): vectors 0–15 are illegal for fixed delivery and never taken, so the interrupt is lost (its MSI data or route was not programmed, e.g. a GSI → MSI route lost)"))
         case .maskedEdge:
             let everUnmasked = t.aux == 1
+            // Info edges (pins not in use: boot, shutdown) are one finding per pin, counted.
+            if !everUnmasked, let p = pin(t), let k = infoEdges[p] {
+                infoEdges[p] = (k.index, k.count + 1)
+                return
+            }
+            if !everUnmasked, let p = pin(t) { infoEdges[p] = (findings.count, 1) }
             findings.append(Finding(.lostInterrupt, everUnmasked ? .error : .info, time: t.timeNs, cpu: t.cpu >= 0 ? Int(t.cpu) : nil,
                                     vector: Int(t.vector), irq: Int(t.irq), events: [t.eventIndex],
                                     everUnmasked
@@ -116,6 +124,7 @@ struct QEMUX86Detectors {
 
     /// End-of-trace checks: Remote IRRs no EOI will clear, storms still running.
     mutating func finish(ioapic: IOAPIC, endTime: Int64) {
+        for (_, e) in infoEdges where e.count > 1 { findings[e.index].explanation += " — \(e.count) such edges on this pin" }
         for p in pins.indices {
             guard let since = pins[p].remoteSince, let missed = pins[p].eoiMissed, endTime - since.time > stuckWindowNs,
                   ioapic.entries[p].remoteIRR else { continue }
