@@ -19,13 +19,22 @@ public enum Analyzer {
         switch (m.vocabularySource, m.arch) {
         case (.ftraceText, .x86_64), (.traceCmdReport, .x86_64), (.perfScript, .x86_64), (.traceDat, .x86_64):
             var detectors = X86Detectors()
-            let r = try TransitionReplay.kvmX86(reader, what: "analyze") { detectors.consume($0) }
+            var flood = MSIFloodDetector(options: .init(mergesVisible: true))
+            let r = try TransitionReplay.kvmX86(reader, what: "analyze") { detectors.consume($0); flood.consume($0) }
             detectors.finish(machine: r.adapter.machine, endTime: r.end)
-            return AnalysisReport(adapter: r.report.adapter, events: r.report.events, findings: filter(detectors.findings, options),
+            return AnalysisReport(adapter: r.report.adapter, events: r.report.events, findings: filter(detectors.findings + flood.finish(), options),
                                   divergences: r.report.divergences.count)
         case (.qemuLog, .x86_64):
             var detectors = QEMUX86Detectors()
-            let r = try TransitionReplay.qemuX86(reader) { detectors.consume($0) }
+            var flood = MSIFloodDetector(options: .init(mergesVisible: false))
+            flood.enabled = m.clock != .none && m.clock != .counter
+            let r = try TransitionReplay.qemuX86(reader) { detectors.consume($0); flood.consume($0) }
+            detectors.finish(ioapic: r.adapter.machine.ioapic, endTime: r.end)
+            return AnalysisReport(adapter: r.report.adapter, events: r.report.events, findings: filter(detectors.findings + flood.finish(), options),
+                                  divergences: r.report.divergences.count)
+        case (.ftraceText, .arm64), (.traceCmdReport, .arm64), (.perfScript, .arm64), (.traceDat, .arm64):
+            var detectors = KVMArm64Detectors()
+            let r = try TransitionReplay.kvmArm64(reader) { detectors.consume($0) }
             return AnalysisReport(adapter: r.report.adapter, events: r.report.events, findings: filter(detectors.findings, options),
                                   divergences: r.report.divergences.count)
         case (.qemuLog, .arm64):
@@ -36,7 +45,7 @@ public enum Analyzer {
                                   divergences: r.report.divergences.count)
         default:
             throw IrqtraceError("analyze does not read \(m.vocabularySource.rawValue) traces for \(m.arch.rawValue) yet", path: reader.path,
-                                hint: "this release analyzes x86 KVM tracepoint traces (kvm_pvm, VMX, SVM hosts), QEMU x86 logs (interrupt remapping only), QEMU GICv2 logs, and simulated kvm-vmx, qemu-x86 and qemu-gic traces")
+                                hint: "this release analyzes x86 KVM tracepoint traces (kvm_pvm, VMX, SVM hosts), arm64 KVM vGIC tracepoint traces, QEMU x86 logs (IOAPIC, messages and interrupt remapping), QEMU GICv2 logs, and simulated kvm-vmx, kvm-arm64, qemu-x86 and qemu-gic traces")
         }
     }
 

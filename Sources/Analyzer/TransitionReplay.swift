@@ -11,6 +11,7 @@ protocol TransitionAdapter {
 extension KVMX86Adapter: TransitionAdapter {}
 extension QEMUGICAdapter: TransitionAdapter {}
 extension QEMUX86Adapter: TransitionAdapter {}
+extension KVMArm64Adapter: TransitionAdapter {}
 
 /// Drives a trace's adapter with transitions recorded and hands each transition to a consumer: the
 /// one loop behind `analyze`, `why` and `stats --latency`.
@@ -67,6 +68,13 @@ enum TransitionReplay {
         try reader.forEachBatch { adapter.learnThreads($0, catalog: reader.catalog) }
         adapter.recordTransitions = true
         return try drive(adapter, reader, until: until, consume)
+    }
+
+    /// arm64 KVM tracepoint traces (and simulated kvm-arm64 ones).
+    static func kvmArm64(_ reader: TraceReader, _ consume: (Transition) -> Void) throws -> Result<KVMArm64Adapter> {
+        var adapter = KVMArm64Adapter()
+        adapter.recordTransitions = true
+        return try drive(adapter, reader, consume)
     }
 
     /// QEMU GICv2 logs (and simulated qemu-gic ones).

@@ -8,9 +8,10 @@ import TraceFormat
 enum AnalyzerTestSupport {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
-    static func simulate(_ scenario: String, faults: [String] = [], seed: UInt64, durationNs: Int64? = nil) throws -> TraceReader {
-        let o = Simulator.Options(scenario: BuiltinScenarios.named(scenario)!, faults: try faults.map { try FaultRequest(parsing: $0) },
+    static func simulate(_ scenario: String, faults: [String] = [], seed: UInt64, durationNs: Int64? = nil, output: String? = nil) throws -> TraceReader {
+        var o = Simulator.Options(scenario: BuiltinScenarios.named(scenario)!, faults: try faults.map { try FaultRequest(parsing: $0) },
                                   seed: seed, durationNs: durationNs, level: 1)
+        o.output = output
         let out = OutputFile()
         _ = try Simulator.run(o, to: out)
         return try TraceReader(data: Data(out.memory))
@@ -65,7 +66,7 @@ struct X86AnalyzerTests {
         #expect(f.explanation.contains("vtd_ir_irte_get"))
     }
 
-    @Test("real QEMU x86 recordings (pc, q35 with VT-d or AMD-Vi remapping): no findings")
+    @Test("real QEMU x86 recordings (pc, q35 with VT-d or AMD-Vi remapping): no warning or error findings; the info ones are boot and shutdown noise")
     func realQEMURecordings() throws {
         let dir = AnalyzerTestSupport.root.appendingPathComponent("traces").path
         let files = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasPrefix("qemu-x86-") && $0.hasSuffix(".log.zst") }.sorted()
@@ -74,7 +75,10 @@ struct X86AnalyzerTests {
             let (reader, _) = try Recorder.open(dir + "/" + f)
             let report = try Analyzer.analyze(reader)
             #expect(report.adapter == "qemu-x86")
-            #expect(report.findings.isEmpty, "\(f): \(report.findings.map(\.explanation))")
+            #expect(report.findings.allSatisfy { $0.severity == .info }, "\(f): \(report.findings.map(\.explanation))")
+            // Edges on pins not in use (masked, vector 0: before Linux set them up, or at shutdown), and the
+            // firmware's unprogrammed entry sending vector 0 once.
+            #expect(report.findings.allSatisfy { ($0.kind == .lostInterrupt && $0.irq != nil) || ($0.kind == .misroutedVector && $0.vector == 0) })
         }
     }
 

@@ -13,6 +13,13 @@ import TraceFormat
 ///   (userspace irqchip) expects none.
 /// - `vgic_update_irq_pending` without a traced cause (irqfd, vPMU, in-kernel devices) is counted
 ///   unchecked, and the model records the line level (level-sensitive) or pending latch.
+///
+/// With ``recordTransitions`` (the analyzers) it also says what the vCPU threads show: each thread is
+/// bound to the vCPU whose private interrupts (`kvm_timer_update_irq`, a PPI's injection) it traces
+/// at vcpu_load; a WFI trap (`kvm_exit` WFx) is ``Transition/Kind/halted``, `kvm_vcpu_wakeup` is
+/// ``Transition/Kind/woke`` (`value` = the wait time); an SPI injected high by `kvm_irq_line` is
+/// ``Transition/Kind/raised`` (`irq`; `cpu` -1: KVM traces every SPI as VCPU 0, whatever its target),
+/// a PPI injected high ``Transition/Kind/raised`` at its vCPU.
 public struct KVMArm64Adapter {
     public private(set) var report = ReplayReport(adapter: "kvm-arm64", behaviour: "kvm")
     var handlers = TemplateHandlers<Kind, Field> { Self.kind(of: $0) }
@@ -20,9 +27,14 @@ public struct KVMArm64Adapter {
     var expected: [Int32: (cpu: Int64, irq: Int64, level: Int64, event: Int, time: Int64, what: String)] = [:]
     /// Line levels (SPIs by INTID; private interrupts by vCPU << 16 | INTID) as last injected.
     public private(set) var lines: [Int64: Int64] = [:]
+    /// Model transitions, when ``recordTransitions`` is set.
+    public var recordTransitions = false
+    public var transitions: [Transition] = []
+    /// Thread → the vCPU index it runs (from the private interrupts it traces).
+    var vcpuOfThread: [Int32: Int32] = [:]
 
-    enum Field: Int, FieldKey { case vcpu, irq, level, type_name }
-    enum Kind { case irqLine, timer, pending }
+    enum Field: Int, FieldKey { case vcpu, irq, level, type_name, exception_class, time_ns }
+    enum Kind { case irqLine, timer, pending, exit, wakeup }
 
     public init() {}
 
@@ -31,6 +43,8 @@ public struct KVMArm64Adapter {
         case "kvm_irq_line": .irqLine
         case "kvm_timer_update_irq": .timer
         case "vgic_update_irq_pending": .pending
+        case "kvm_exit": .exit
+        case "kvm_vcpu_wakeup": .wakeup
         default: nil
         }
     }
@@ -57,12 +71,24 @@ public struct KVMArm64Adapter {
             guard type.contains("VGIC") else { return }
             let spi = type.contains("SPI")
             expected[thread] = (spi ? 0 : n(.vcpu), n(.irq), n(.level) != 0 ? 1 : 0, b.firstEventIndex + i, b.times[i], "kvm_irq_line")
+        case .exit:
+            guard recordTransitions, let v = vcpuOfThread[thread],
+                  handlers.text(f, .exception_class, b, i, catalog[b.templates[i]]) == "WFx" else { return }
+            note(.halted, b, i, cpu: v)
+        case .wakeup:
+            guard recordTransitions, let v = vcpuOfThread[thread] else { return }
+            note(.woke, b, i, cpu: v, value: n(.time_ns))
         case .timer:
+            if recordTransitions { vcpuOfThread[thread] = Int32(truncatingIfNeeded: n(.vcpu)) }
             missed(thread)
             expected[thread] = (n(.vcpu), n(.irq), n(.level) != 0 ? 1 : 0, b.firstEventIndex + i, b.times[i], "kvm_timer_update_irq")
         case .pending:
             let cpu = n(.vcpu), irq = n(.irq), level = n(.level) != 0 ? Int64(1) : 0
             lines[irq < 32 ? cpu << 16 | irq : irq] = level
+            if recordTransitions {
+                if irq < 32, irq >= 16 { vcpuOfThread[thread] = Int32(truncatingIfNeeded: cpu) }
+                if level == 1 { note(.raised, b, i, cpu: irq < 32 ? Int32(truncatingIfNeeded: cpu) : -1, irq: irq) }
+            }
             report.observationsTotal += 1
             guard let e = expected.removeValue(forKey: thread) else {
                 report.unchecked["vgic_update_irq_pending (cause not traced: irqfd, vPMU, in-kernel device)", default: 0] += 1
@@ -75,6 +101,11 @@ public struct KVMArm64Adapter {
                                                      observed: "VCPU \(cpu) IRQ \(irq) level \(level)", state: ""))
             }
         }
+    }
+
+    @inline(__always)
+    mutating func note(_ kind: Transition.Kind, _ b: EventBatch, _ i: Int, cpu: Int32 = -1, irq: Int64 = -1, value: Int64 = 0) {
+        transitions.append(Transition(kind, event: b.firstEventIndex + i, time: b.times[i], cpu: cpu, irq: Int32(truncatingIfNeeded: irq), value: value))
     }
 
     public mutating func finish() -> ReplayReport {

@@ -60,9 +60,16 @@ public struct QEMUX86Adapter {
     /// a remapping unit that keeps translating with another entry (a stale cached IRTE) is reported
     /// once per entry it shows, not at every interrupt.
     var remapDisagreements: [Int: (IRTE, [Int])] = [:]
+    /// Pins the guest has unmasked at least once (an edge on a masked pin before is boot-time noise).
+    var everUnmasked: UInt32 = 0
+    /// The thread and event of the last `ioapic_set_irq` raising a line (transitions only).
+    var lastLineRaise: (thread: Int32, event: Int) = (-1, -1)
 
-    /// When set, model transitions are appended to ``transitions`` (for the analyzers): so far the
-    /// ``Transition/Kind/misrouted`` deliveries of a stale IRTE.
+    /// When set, model transitions are appended to ``transitions`` (for the analyzers): what the log
+    /// proves (QEMUX86Adapter-transitions.swift) — messages on the APIC bus, the IOAPIC's Remote IRR,
+    /// EOI broadcasts and re-deliveries, masked edges, route writes, and the
+    /// ``Transition/Kind/misrouted`` deliveries of a stale IRTE. No `accepted`/`delivered`: QEMU
+    /// traces neither when a LAPIC takes a vector nor which vector an EOI retires.
     public var recordTransitions = false
     public var transitions: [Transition] = []
 
@@ -192,8 +199,10 @@ public struct QEMUX86Adapter {
             let addr = n(.addr), regsel = UInt8(truncatingIfNeeded: n(.regsel)), value = UInt32(truncatingIfNeeded: n(.value))
             if addr == 0 {
                 machine.ioapic.registerSelect = UInt8(truncatingIfNeeded: value)
-            } else if addr == 0x10, let d = machine.ioapic.writeRegister(select: regsel, value: value) {
-                expectService(d, thread: thread)
+            } else if addr == 0x10 {
+                let d = machine.ioapic.writeRegister(select: regsel, value: value)
+                if regsel >= 0x10, regsel < 0x10 + 2 * UInt8(IOAPIC.pinCount), regsel & 1 == 0 { noteRouteWritten(pin: Int(regsel - 0x10) / 2, b, i) }
+                if let d { expectService(d, thread: thread) }
             }
 
         case .ioapicMemRead:
@@ -214,7 +223,12 @@ public struct QEMUX86Adapter {
             // QEMU routes ISA IRQ0 to IOAPIC input 2 (hw/intc/ioapic.c ioapic_set_irq).
             var pin = Int(n(.pin))
             if pin == 0 { pin = 2 }
-            if case .delivered(let d) = machine.ioapic.setLine(pin: pin, level: n(.level) != 0) {
+            let result = machine.ioapic.setLine(pin: pin, level: n(.level) != 0)
+            if recordTransitions {
+                noteLine(pin: pin, result, b, i)
+                if n(.level) != 0 { lastLineRaise = (thread, b.firstEventIndex + i) }
+            }
+            if case .delivered(let d) = result {
                 expectService(d, thread: thread)
             }
 
@@ -226,6 +240,7 @@ public struct QEMUX86Adapter {
             if let k = c.expectedRemoteIRRSet.firstIndex(of: pin) {
                 c.expectedRemoteIRRSet.remove(at: k)
                 report.observationsChecked += 1
+                if recordTransitions { note(.remoteIRRSet, b, i, cpu: physicalDestination(machine.ioapic.entries[pin]), vector: Int64(machine.ioapic.entries[pin].vector), irq: Int64(pin)) }
             } else {
                 report.observationsChecked += 1
                 diverge(b, i, "Remote IRR set for pin \(pin)", expected: "no delivery of pin \(pin)", observed: "ioapic_set_remote_irr",
@@ -235,6 +250,7 @@ public struct QEMUX86Adapter {
         case .ioapicEOIBroadcast:
             let vector = UInt8(truncatingIfNeeded: n(.vector))
             let effects = machine.ioapic.endOfInterrupt(vector: vector)
+            if recordTransitions { noteEOIBroadcast(vector: vector, effects, thread: thread, b, i) }
             let c = chains.with(thread) { $0 }
             for e in effects {
                 switch e {
@@ -252,6 +268,7 @@ public struct QEMUX86Adapter {
             let c = chains.with(thread) { $0 }
             if let k = c.expectedRemoteIRRClear.firstIndex(where: { $0.pin == pin && $0.vector == vector }) {
                 c.expectedRemoteIRRClear.remove(at: k)
+                if recordTransitions { note(.remoteIRRCleared, b, i, vector: Int64(vector), irq: Int64(pin)) }
             } else {
                 diverge(b, i, "Remote IRR clear for pin \(pin) vector \(vector)", expected: c.expectedRemoteIRRClear.isEmpty ? "none" : "\(c.expectedRemoteIRRClear)",
                         observed: "ioapic_clear_remote_irr pin \(pin) vector \(vector)",
@@ -579,6 +596,13 @@ public struct QEMUX86Adapter {
             let observed = X86Machine.Message(vector: UInt8(truncatingIfNeeded: n(.vector)), destination: UInt32(truncatingIfNeeded: n(.dest)),
                                               logical: n(.dest_mode) != 0, mode: DeliveryMode(rawValue: UInt8(n(.delivery_mode) & 7))!,
                                               levelTriggered: n(.trigger_mode) != 0)
+            if recordTransitions {
+                // From the IOAPIC: the models sent it for an entry, or it follows a line raise at once on the
+                // same thread (an entry the models hold masked because it was programmed before the trace).
+                let fromIOAPIC = (machine.remapping.enabled ? chains.with(thread, { $0.requestFromIOAPIC }) : chains.with(thread, { $0.expectedDelivery != nil }))
+                    || lastLineRaise == (thread, b.firstEventIndex + i - 1)
+                noteMessage(observed, fromIOAPIC: fromIOAPIC, b, i)
+            }
             let c = chains.with(thread) { $0 }
             if let expected = c.expectedDelivery {
                 report.observationsTotal += 1

@@ -9,7 +9,8 @@ public struct Transition: Sendable, Equatable {
         /// pin), a local interrupt (LAPIC timer). `cpu` = destination when one, `vector` when known.
         /// GIC: a device line rising (`gic_set_irq`; `value` = the target CPU mask the GIC used, `aux` =
         /// the SPI's ITARGETSR in the model, or the PPI's CPU mask) or a GICD_SGIR write (`irq` = the
-        /// SGI, `value` = the target CPU mask, `aux` = the sender CPU).
+        /// SGI, `value` = the target CPU mask, `aux` = the sender CPU). QEMU x86: a message on the APIC
+        /// bus (`apic_deliver_irq`), `aux` = its ``KVMX86Adapter/MessageSource`` (MSI or IOAPIC).
         case raised
         /// A level line deasserted (`irq`). GIC: `value` = CPUs at which it stopped being pending,
         /// `aux` = 1 when level-triggered.

@@ -141,6 +141,7 @@ struct X86KVMSimulation: X86Workload {
     var deviceCount: Int { devices.count }
     func deviceSpec(_ i: Int) -> Scenario.Device { devices[i].spec }
     func queueCount(_ i: Int) -> Int { devices[i].targets.count }
+    func queueTarget(_ i: Int, _ q: Int) -> (vcpu: Int, vector: Int) { (devices[i].targets[q], devices[i].vector + q) }
 
     // MARK: output
 
@@ -225,7 +226,7 @@ struct X86KVMSimulation: X86Workload {
     mutating func perform(_ action: X86Action) throws {
         if try performWorkload(action) { return }
         switch action {
-        case .device, .deviceBurst, .affinity:
+        case .device, .deviceBurst, .affinity, .flood:
             break   // performWorkload
         case .timer(let v):
             if let t = scenario.timer { queue.schedule(.timer(v), at: now + Int64(t.periodUs * 1000)) }

@@ -50,12 +50,22 @@ struct X86QEMUSimulation: X86Workload {
         /// The PCI requester id (source id) of its messages.
         var sourceID: UInt16
         var asserted = false
+        /// level-storm fault: handlings left whose handler does not clear the cause.
+        var stuckHandlings = 0
         enum Kind { case msix, edge, level }
     }
 
     enum F {
         static let staleIRTE = FaultSchedule.index("stale-irte")
+        static let vectorZeroRouteLoss = FaultSchedule.index("vector0-route-loss")
+        static let maskedEdgeLost = FaultSchedule.index("masked-edge-lost")
+        static let levelStorm = FaultSchedule.index("level-storm")
+        static let rteRewriteInService = FaultSchedule.index("rte-rewrite-in-service")
     }
+
+    /// level-storm: the handler leaves the cause set this many times, then the driver resets the
+    /// device (below QEMU's 10,000 successive re-deliveries, after which its IOAPIC delays them).
+    static let stormHandlings = 1_000
 
     let scenario: Scenario
     var rng: SimRandom
@@ -120,6 +130,7 @@ struct X86QEMUSimulation: X86Workload {
     var deviceCount: Int { devices.count }
     func deviceSpec(_ i: Int) -> Scenario.Device { devices[i].spec }
     func queueCount(_ i: Int) -> Int { devices[i].targets.count }
+    func queueTarget(_ i: Int, _ q: Int) -> (vcpu: Int, vector: Int) { (devices[i].targets[q], devices[i].vector + q) }
 
     // MARK: output
 
@@ -315,7 +326,7 @@ struct X86QEMUSimulation: X86Workload {
     mutating func perform(_ action: X86Action) throws {
         if try performWorkload(action) { return }
         switch action {
-        case .device, .deviceBurst, .affinity:
+        case .device, .deviceBurst, .affinity, .flood:
             break   // performWorkload
         case .delayedEOI:
             break   // QEMU's IOAPIC: the guest clears its cause before every EOI, no storm to delay
@@ -359,6 +370,14 @@ struct X86QEMUSimulation: X86Workload {
         let d = devices[i]
         switch d.kind {
         case .msix:
+            if !remapping, faults.due(F.vectorZeroRouteLoss, now) {
+                // The device's MSI data was not programmed (a lost route): the message carries vector 0.
+                let dest = d.targets[q]
+                truth("vector0-route-loss", "misrouted_vector", cpu: dest, vector: 0,
+                      "\(d.spec.name) queue \(q) (vector \(d.vector + q)) sent its MSI with vector 0: never taken")
+                try deliver(MSIMessage(address: 0xFEE0_0000 | UInt64(dest) << 12, data: 0), thread: mainThread)
+                return
+            }
             if remapping {
                 try remap(remappableMSI(index: d.irteIndex[q]), thread: mainThread)
             } else {
@@ -366,11 +385,27 @@ struct X86QEMUSimulation: X86Workload {
                 try deliver(MSIMessage(address: 0xFEE0_0000 | dest << 12, data: UInt32(d.vector + q)), thread: mainThread)
             }
         case .edge:
+            if !remapping, faults.due(F.maskedEdgeLost, now), !machine.ioapic.entries[d.pin].masked,
+               let v = cpus.indices.first(where: { !cpus[$0].halted && !cpus[$0].busy }) {
+                // The guest masks the pin (an affinity change in progress), the edge comes, the guest unmasks.
+                try writeRTE(by: v, device: i, masked: true)
+                try setLine(i, level: true, thread: mainThread)
+                try setLine(i, level: false, thread: mainThread)
+                try writeRTE(by: v, device: i, masked: false)
+                truth("masked-edge-lost", "lost_interrupt", cpu: d.targets[0], vector: d.vector, irq: d.pin,
+                      "edge on IOAPIC pin \(d.pin) (\(d.spec.name)) while the pin was masked: never delivered")
+                return
+            }
             try setLine(i, level: true, thread: mainThread)
             try setLine(i, level: false, thread: mainThread)
         case .level:
             guard !devices[i].asserted else { return }
             devices[i].asserted = true
+            if !remapping, faults.due(F.levelStorm, now) {
+                devices[i].stuckHandlings = Self.stormHandlings
+                truth("level-storm", "interrupt_storm", cpu: d.targets[0], vector: d.vector, irq: d.pin,
+                      "the handler of \(d.spec.name) does not clear its cause \(Self.stormHandlings) times: IOAPIC pin \(d.pin) stays asserted and every EOI re-delivers it")
+            }
             try setLine(i, level: true, thread: mainThread)
         }
     }
@@ -432,11 +467,25 @@ struct X86QEMUSimulation: X86Workload {
         let vector = cpus[v].handling
         let t = vcpuThreads[v]
         let di = vectorDevice[Int(vector)]
-        if di >= 0, devices[di].kind == .level, devices[di].asserted {
+        if di >= 0, devices[di].kind == .level, devices[di].stuckHandlings > 0 {
+            devices[di].stuckHandlings -= 1
+        } else if di >= 0, devices[di].kind == .level, devices[di].asserted {
             devices[di].asserted = false
             try setLine(di, level: false, thread: t)
         }
         cpus[v].busy = false
+        if !remapping, faults.due(F.rteRewriteInService, now), di >= 0, devices[di].kind == .level, devices[di].stuckHandlings == 0,
+           let writer = cpus.indices.first(where: { $0 != v && !cpus[$0].halted && !cpus[$0].busy }) {
+            // Another vCPU's affinity code rewrites the RTE to a new vector before this EOI: the EOI
+            // of the old vector matches no pin (ioapic_eoi_broadcast) and Remote IRR stays set.
+            let d = devices[di]
+            let newVector = d.vector + 0x10 > 0xEF ? d.vector - 0x10 : d.vector + 0x10
+            devices[di].vector = newVector
+            vectorDevice[newVector] = di
+            try writeRTE(by: writer, device: di, masked: machine.ioapic.entries[d.pin].masked)
+            truth("rte-rewrite-in-service", "remote_irr_stuck", cpu: v, vector: Int(vector), irq: d.pin,
+                  "IOAPIC pin \(d.pin) rewritten from vector \(vector) to \(newVector) while \(vector) was in service: its EOI matches no pin and Remote IRR stays set")
+        }
         try apicWrite(v, 0xB0, 0)
         let eoi = machine.apics[v].endOfInterrupt()
         if let ev = eoi.vector, eoi.broadcastToIOAPIC {

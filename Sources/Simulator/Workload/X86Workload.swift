@@ -19,6 +19,16 @@ enum X86Action {
     case affinity(Int)
     /// KVM's delayed re-delivery of a level pin after an EOI storm (pin).
     case delayedEOI(Int)
+    /// msi-flood fault: device, queue, messages left.
+    case flood(Int, Int, Int)
+}
+
+/// The msi-flood fault's shape: `messages` MSIs of one queue, one every `gapNs` ± a quarter (about
+/// 500 kHz for 1.2 ms), far above what a vCPU whose handler takes microseconds can service.
+enum MSIFlood {
+    static let fault = FaultSchedule.index("msi-flood")
+    static let messages = 600
+    static let gapNs: Int64 = 2_000
 }
 
 /// What the x86 simulations (`X86KVMSimulation` for kvm-vmx, `X86QEMUSimulation` for qemu-x86)
@@ -34,6 +44,8 @@ protocol X86Workload: Simulation where Action == X86Action {
     var deviceCount: Int { get }
     func deviceSpec(_ i: Int) -> Scenario.Device
     func queueCount(_ i: Int) -> Int
+    /// The vCPU queue `q` of device `i` targets now, and its vector.
+    func queueTarget(_ i: Int, _ q: Int) -> (vcpu: Int, vector: Int)
     /// One interrupt of queue `q` of device `i`.
     mutating func raise(_ i: Int, _ q: Int) throws
     /// Moves one queue of device `i` to another vCPU (``pickMove(_:)``); false when no vCPU is free
@@ -97,6 +109,15 @@ extension X86Workload {
         case .device(let i, let q):
             let d = deviceSpec(i)
             queue.schedule(.device(i, q), at: now + gap(rateHz: d.rateHz))
+            // A queue that keeps its vCPU (no affinity changes), so the flood has one target.
+            if d.kind == "msix", (d.affinityChangeHz ?? 0) == 0, faults.due(MSIFlood.fault, now) {
+                let (vcpu, vector) = queueTarget(i, q)
+                truth("msi-flood", "interrupt_storm", cpu: vcpu, vector: vector,
+                      "\(d.name) queue \(q) (vector \(vector) to vCPU \(vcpu)) floods: \(MSIFlood.messages) MSIs about \(MSIFlood.gapNs / 1000) µs apart")
+                try raise(i, q)
+                queue.schedule(.flood(i, q, MSIFlood.messages - 1), at: now + MSIFlood.gapNs)
+                return true
+            }
             let burst = d.burst ?? 1
             // Geometric burst length with mean `burst`.
             var n = 1
@@ -106,6 +127,9 @@ extension X86Workload {
         case .deviceBurst(let i, let q, let left):
             try raise(i, q)
             if left > 1 { queue.schedule(.deviceBurst(i, q, left - 1), at: now + rng.between(1_000, 4_000)) }
+        case .flood(let i, let q, let left):
+            try raise(i, q)
+            if left > 1 { queue.schedule(.flood(i, q, left - 1), at: now + rng.between(MSIFlood.gapNs * 3 / 4, MSIFlood.gapNs * 5 / 4)) }
         case .affinity(let i):
             if try changeAffinity(i) {
                 if let a = deviceSpec(i).affinityChangeHz, a > 0 { queue.schedule(.affinity(i), at: now + gap(rateHz: a)) }

@@ -162,11 +162,13 @@ func runSim(events: Int) throws {
 /// scored (kind, cpu, vector/irq; warning and error findings), plus clean runs of every scenario.
 func runAnalyzeFaults(seeds: Int) throws {
     var allPerfect = true
-    for kind in FaultCatalog.all {
+    // Each fault in every output that can show it (its scenario written in that vocabulary).
+    for kind in FaultCatalog.all { for output in kind.outputs.keys.sorted() {
         var truth = 0, findings = 0, matched = 0, fired = 0
         var notes: [String] = []
         for seed in 1...seeds {
-            let o = Simulator.Options(scenario: BuiltinScenarios.named(kind.scenario)!, faults: [try FaultRequest(parsing: kind.name)], seed: UInt64(seed), level: 1)
+            var o = Simulator.Options(scenario: BuiltinScenarios.named(kind.scenario)!, faults: [try FaultRequest(parsing: kind.name)], seed: UInt64(seed), level: 1)
+            o.output = output
             let out = OutputFile()
             _ = try Simulator.run(o, to: out)
             let reader = try TraceReader(data: Data(out.memory), path: "<sim>")
@@ -181,9 +183,9 @@ func runAnalyzeFaults(seeds: Int) throws {
         }
         let p = findings == 0 ? 1 : Double(matched) / Double(findings), r = truth == 0 ? 1 : Double(matched) / Double(truth)
         if p < 1 || r < 1 || fired < seeds { allPerfect = false }
-        say("analyze \(kind.name) (\(kind.scenario), expect \(kind.expect)): fired in \(fired)/\(seeds) seeds; ground truth \(truth) (with consequences), findings \(findings), matched \(matched): precision \(fmt(p * 100, 1))%, recall \(fmt(r * 100, 1))%")
+        say("analyze \(kind.name) (\(kind.scenario) as \(output), expect \(kind.expect)): fired in \(fired)/\(seeds) seeds; ground truth \(truth) (with consequences), findings \(findings), matched \(matched): precision \(fmt(p * 100, 1))%, recall \(fmt(r * 100, 1))%")
         for n in notes { say("    \(n)") }
-    }
+    } }
     for s in BuiltinScenarios.all {
         var noisy = 0
         for seed in 1...seeds {
