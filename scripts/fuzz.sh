@@ -4,7 +4,10 @@
 #   scripts/fuzz.sh run TARGET [SECONDS]     fuzz one target from its committed seed corpus
 #   scripts/fuzz.sh smoke [SECONDS]          every target for SECONDS (default 20) each: CI's smoke run
 #   scripts/fuzz.sh seeds                    rebuild Fuzz/corpus/TARGET/ from the real samples in traces/
+#   scripts/fuzz.sh parse-runs N [SECONDS]   every target at parser depth (IRQTRACE_FUZZ_DEPTH=parse, inputs
+#                                            ≤ 2 KiB) until N executions each (or SECONDS, default 3600)
 # TARGET: irqt ftrace-text trace-cmd-report perf-script qemu-log trace-dat pcap scenario.
+# IRQTRACE_FUZZ_DEPTH=parse (any command): the parser alone; default: the whole pipeline per input.
 # New findings land in .build-fuzz/findings/TARGET (crash-*, timeout-*, oom-*); the run fails on one.
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -37,16 +40,18 @@ seeds() {
     cp "$REPO/traces/scenarios/"*.json "$c/scenario/"
 }
 
-run() { # target seconds
-    local t="$1" secs="${2:-60}" out="$SCRATCH/findings/$1" work="$SCRATCH/corpus/$1"
+run() { # target seconds [extra libFuzzer flags]
+    local t="$1" secs="${2:-60}" depth="${IRQTRACE_FUZZ_DEPTH:-pipeline}"
+    local out="$SCRATCH/findings/$1" work="$SCRATCH/corpus/$depth/$1"
+    shift 2 || shift $#
     mkdir -p "$out" "$work"
     local seeds=()
     [ -d "$REPO/Fuzz/corpus/$t" ] && seeds=("$REPO/Fuzz/corpus/$t")
-    echo "fuzz $t for ${secs}s" >&2
-    IRQTRACE_FUZZ_TARGET="$t" "$BIN" "$work" "${seeds[@]}" -max_total_time="$secs" -max_len=65536 \
-        -rss_limit_mb=2048 -timeout=10 -artifact_prefix="$out/" -print_final_stats=1 2>"$out/log.txt" || {
+    echo "fuzz $t ($depth) for ${secs}s" >&2
+    IRQTRACE_FUZZ_TARGET="$t" "$BIN" "$work" "${seeds[@]}" -max_total_time="$secs" -max_len="${FUZZ_MAX_LEN:-65536}" \
+        -rss_limit_mb=2048 -timeout=10 -artifact_prefix="$out/" -print_final_stats=1 "$@" 2>"$out/log.txt" || {
         tail -40 "$out/log.txt" >&2; echo "fuzz $t: FAILED (artifacts in $out)" >&2; return 1; }
-    grep -E 'stat::number_of_executed_units|stat::peak_rss_mb' "$out/log.txt" | sed "s/^/$t /"
+    grep -E 'stat::number_of_executed_units|stat::peak_rss_mb' "$out/log.txt" | sed "s/^/$t ($depth) /"
 }
 
 case "${1:-}" in
@@ -54,5 +59,8 @@ case "${1:-}" in
     seeds) seeds ;;
     run) [ -x "$BIN" ] || build; run "$2" "${3:-60}" ;;
     smoke) [ -x "$BIN" ] || build; for t in "${TARGETS[@]}"; do run "$t" "${2:-20}"; done ;;
-    *) sed -n 2,9p "$0"; exit 2 ;;
+    parse-runs) [ -x "$BIN" ] || build
+        export IRQTRACE_FUZZ_DEPTH=parse FUZZ_MAX_LEN=2048
+        for t in "${TARGETS[@]}"; do run "$t" "${3:-3600}" -runs="$2"; done ;;
+    *) sed -n 2,12p "$0"; exit 2 ;;
 esac
