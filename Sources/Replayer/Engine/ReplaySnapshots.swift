@@ -230,6 +230,14 @@ public enum ReplaySnapshots {
         }
     }
 
+    /// True when a sidecar for this very trace (and this snapshot format) is already stored and
+    /// intact in its structure: a full replay need not write it again unasked.
+    public static func hasCurrentSidecar(_ reader: TraceReader, _ options: SnapshotOptions = SnapshotOptions()) -> Bool {
+        guard let path = readPath(reader, options), let data = FileManager.default.contents(atPath: path),
+              let sidecar = try? Sidecar(bytes: [UInt8](data)) else { return false }
+        return sidecar.header.format == formatVersion && sidecar.header.traceBytes == reader.fileSize && sidecar.header.traceID == traceID(reader)
+    }
+
     // MARK: Writing
 
     /// Collects snapshots during a full replay and writes the sidecar at its end.
@@ -238,7 +246,10 @@ public enum ReplaySnapshots {
         let header: Header
         let every: Int?
         let budget: Int
+        let budgetFraction: Double
         let chunkEnds: [Int: Int]
+        /// The end of the last chunk: no replay resumes there.
+        let lastEvent: Int
         var out: [UInt8] = []
         var count = 0
         var batches = 0
@@ -251,7 +262,9 @@ public enum ReplaySnapshots {
             header = Header(format: formatVersion, traceBytes: reader.fileSize, traceID: traceID(reader), adapter: kind)
             every = options.every.map { max(1, $0) }
             budget = Int(Double(reader.fileSize) * options.budget)
+            budgetFraction = options.budget
             // The file offset where each chunk ends, by its first event: the bytes of trace a snapshot after it may spend.
+            lastEvent = reader.chunks.map { $0.firstEvent + $0.eventCount }.max() ?? 0
             chunkEnds = Dictionary(reader.chunks.map { ($0.firstEvent, $0.offset + $0.compressedSize) }, uniquingKeysWith: max)
             let json = (try? JSONEncoder().encode(header)).map { [UInt8]($0) } ?? []
             out = magic + le(formatVersion) + le(UInt32(json.count)) + json + le(CRC32C.checksum(json))
@@ -262,6 +275,7 @@ public enum ReplaySnapshots {
             for t in b.times where t > maxTime { maxTime = t }
             batches += 1
             let resume = b.firstEventIndex + b.count
+            guard resume < lastEvent else { return }
             // Within the budget: a sidecar no larger than `budget` of the trace read so far (the next
             // snapshot's size estimated from the last one's).
             let allowance = budget * (chunkEnds[b.firstEventIndex] ?? 0) / max(1, header.traceBytes)

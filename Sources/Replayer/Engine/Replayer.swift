@@ -123,7 +123,8 @@ public enum Replayer {
         do {
             if let failure { throw failure }
             let size = try w.write()
-            note("wrote \(w.count) snapshots (\(size) bytes, \(format(100 * Double(size) / Double(max(1, reader.fileSize)))) % of the trace) to \(w.path)")
+            note(w.count == 0 ? "no snapshot fits within \(format(100 * w.budgetFraction)) % of this trace (--snapshot-every K to force them); \(w.path) says so"
+                              : "wrote \(w.count) snapshots (\(size) bytes, \(format(100 * Double(size) / Double(max(1, reader.fileSize)))) % of the trace) to \(w.path)")
         } catch {
             note("no snapshots written: \(error)")
         }

@@ -21,6 +21,8 @@ struct ReplayCommand: ParsableCommand {
     @Option(help: "Check only observations before this time.") var to: String?
     @Flag(help: "With --check over the whole trace: store snapshots of the replay state at chunk boundaries in TRACE.snapshots (or $XDG_CACHE_HOME/irqtrace/), so --from and --state-at start near their time. Automatic for traces of \(Self.autoSnapshotChunks) chunks or more.")
     var snapshots = false
+    @Option(name: .customLong("snapshot-every"), help: "With --snapshots: a snapshot after every K chunks (default: as many as fit in 5% of the trace's size).")
+    var snapshotEvery: Int?
     @Flag(name: .customLong("no-snapshots"), help: "Neither read nor write snapshots: every replay starts at the first event.") var noSnapshots = false
     @Flag(name: .customLong("mid-flight"), help: "The trace starts mid-flight (e.g. a copy of tracefs `trace` from a running host): adopt state from before it instead of reporting it (x86 KVM). Live recordings say so in their header.") var midFlight = false
 
@@ -29,12 +31,16 @@ struct ReplayCommand: ParsableCommand {
 
     func validate() throws {
         if snapshots && noSnapshots { throw ValidationError("--snapshots and --no-snapshots exclude each other") }
+        if let k = snapshotEvery, k < 1 { throw ValidationError("--snapshot-every \(k): expected a number of chunks, 1 or more") }
     }
 
     func run() throws {
         let reader = try source.open()
-        let snapshotOptions = SnapshotOptions(read: !noSnapshots,
-                                              write: !noSnapshots && (snapshots || reader.chunks.count >= Self.autoSnapshotChunks))
+        // Written when asked, or unasked for a big trace that has no current sidecar yet.
+        let auto = stateAt == nil && from == nil && to == nil && reader.chunks.count >= Self.autoSnapshotChunks
+            && !ReplaySnapshots.hasCurrentSidecar(reader)
+        let snapshotOptions = SnapshotOptions(read: !noSnapshots, write: !noSnapshots && (snapshots || snapshotEvery != nil || auto),
+                                              every: snapshotEvery)
         if let stateAt {
             guard reader.metadata.clock != .none else {
                 throw IrqtraceError("--state-at needs a trace with timestamps", path: trace, hint: "record QEMU with -msg timestamp=on")
