@@ -56,7 +56,11 @@ struct SnapshotReplayTests {
         #expect(times.count >= 3, sourceLocation: sourceLocation)
         for (n, t) in times.enumerated() {
             var kvm = false
-            if reader.metadata.arch == .x86_64 {
+            if reader.metadata.vocabularySource == .qemuLog && reader.metadata.arch == .x86_64 {
+                if let r = ReplaySnapshots.restore(reader, QEMUX86Adapter.self, kind: { _ in true }, before: t, read, note: { notes.append($0) }), r.resumeEvent > 0 {
+                    resumed += 1
+                }
+            } else if reader.metadata.arch == .x86_64 {
                 kvm = true
                 if let r = ReplaySnapshots.restore(reader, KVMX86Adapter.self, kind: { _ in true }, before: t, read, note: { notes.append($0) }), r.resumeEvent > 0 {
                     resumed += 1
@@ -115,12 +119,32 @@ struct SnapshotReplayTests {
         try Self.expectSnapshotsAgree(reader, every: 1, limit: 12)
     }
 
+    static let qemuX86Samples = ((try? FileManager.default.contentsOfDirectory(atPath: root.appendingPathComponent("traces").path)) ?? [])
+        .filter { $0.hasPrefix("qemu-x86-") && $0.hasSuffix(".log.zst") && !$0.contains("notimestamp") }.sorted()
+        .map { root.appendingPathComponent("traces/" + $0).path }
+
+    @Test("QEMU x86 logs in 16 KB chunks (VT-d, AMD-Vi, 8259, multi-threaded TCG's thread binding): windows and states from snapshots = from the first event",
+          arguments: qemuX86Samples)
+    func qemuX86Recordings(path: String) throws {
+        let (reader, _) = try Recorder.open(path, options: RecordOptions(chunkSize: 16 << 10))
+        #expect(reader.chunks.count >= 4)
+        #expect(try Replayer.check(reader).adapter == "qemu-x86")
+        try Self.expectSnapshotsAgree(reader, every: 1, limit: 10)
+    }
+
     @Test("simulated x86-virtio (200 000 events) and x86-posted (VMX, APICv): windows from snapshots = from the first event")
     func simulatedX86() throws {
         try Self.expectSnapshotsAgree(try Self.simulated("x86-virtio", events: 200_000), every: 2, limit: 8)
         let posted = try Self.simulated("x86-posted", events: 40_000, chunkSize: 16 << 10)
         #expect(try Replayer.check(posted).adapter == "kvm-vmx")
         try Self.expectSnapshotsAgree(posted, limit: 8)
+    }
+
+    @Test("simulated x86-q35-intremap (QEMU x86 with VT-d): windows from snapshots = from the first event")
+    func simulatedQEMUX86() throws {
+        let reader = try Self.simulated("x86-q35-intremap", events: 60_000, chunkSize: 16 << 10)
+        #expect(try Replayer.check(reader).adapter == "qemu-x86")
+        try Self.expectSnapshotsAgree(reader, every: 2, limit: 8)
     }
 
     @Test("simulated arm-gicv2: windows from snapshots = from the first event")

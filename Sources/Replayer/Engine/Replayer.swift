@@ -66,11 +66,16 @@ public enum Replayer {
         let m = reader.metadata
         switch (m.vocabularySource, m.arch) {
         case (.qemuLog, .x86_64):
-            var adapter = QEMUX86Adapter(vcpus: m.topology.vcpus ?? 1)
-            try reader.forEachBatch { adapter.learnThreads($0, catalog: reader.catalog) }
-            try reader.forEachBatch { b in
-                for i in 0..<b.count where time.map({ b.times[i] < $0 }) ?? true { adapter.handle(b, i, catalog: reader.catalog) }
+            let resumed = limit.flatMap {
+                ReplaySnapshots.restore(reader, QEMUX86Adapter.self, kind: { $0 == "qemu-x86" }, before: $0, snapshots, note: note)
             }
+            var adapter: QEMUX86Adapter
+            if let resumed { adapter = resumed.adapter } else {
+                adapter = QEMUX86Adapter(vcpus: m.topology.vcpus ?? 1)
+                try reader.forEachBatch { adapter.learnThreads($0, catalog: reader.catalog) }
+            }
+            try drive(&adapter, reader, from: resumed?.resumeEvent ?? 0, until: time,
+                      writer: time == nil ? ReplaySnapshots.Writer(reader, kind: adapter.snapshotKind, snapshots) : nil, note: note)
             return (adapter.finish(), adapter.machine)
         case (.qemuLog, .arm64):
             let resumed = limit.flatMap {
