@@ -230,14 +230,6 @@ public enum ReplaySnapshots {
         }
     }
 
-    /// True when a sidecar for this very trace (and this snapshot format) is already stored and
-    /// intact in its structure: a full replay need not write it again unasked.
-    public static func hasCurrentSidecar(_ reader: TraceReader, _ options: SnapshotOptions = SnapshotOptions()) -> Bool {
-        guard let path = readPath(reader, options), let data = FileManager.default.contents(atPath: path),
-              let sidecar = try? Sidecar(bytes: [UInt8](data)) else { return false }
-        return sidecar.header.format == formatVersion && sidecar.header.traceBytes == reader.fileSize && sidecar.header.traceID == traceID(reader)
-    }
-
     // MARK: Writing
 
     /// Collects snapshots during a full replay and writes the sidecar at its end.

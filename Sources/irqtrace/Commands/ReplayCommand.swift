@@ -19,15 +19,12 @@ struct ReplayCommand: ParsableCommand {
     var stateAt: String?
     @Option(help: "Check only observations at or after this time (the models run from the latest stored snapshot before it, else from the first event).") var from: String?
     @Option(help: "Check only observations before this time.") var to: String?
-    @Flag(help: "With --check over the whole trace: store snapshots of the replay state at chunk boundaries in TRACE.snapshots (or $XDG_CACHE_HOME/irqtrace/), so --from and --state-at start near their time. Automatic for traces of \(Self.autoSnapshotChunks) chunks or more.")
+    @Flag(help: "With --check over the whole trace: store snapshots of the replay state at chunk boundaries in TRACE.snapshots (or $XDG_CACHE_HOME/irqtrace/), so --from and --state-at start near their time. Off by default: a plain --check writes nothing beside the trace and pays nothing.")
     var snapshots = false
     @Option(name: .customLong("snapshot-every"), help: "With --snapshots: a snapshot after every K chunks (default: as many as fit in 5% of the trace's size).")
     var snapshotEvery: Int?
     @Flag(name: .customLong("no-snapshots"), help: "Neither read nor write snapshots: every replay starts at the first event.") var noSnapshots = false
     @Flag(name: .customLong("mid-flight"), help: "The trace starts mid-flight (e.g. a copy of tracefs `trace` from a running host): adopt state from before it instead of reporting it (x86 KVM). Live recordings say so in their header.") var midFlight = false
-
-    /// Full checks of traces with at least this many chunks (about 1 MB of columns each) write snapshots unasked.
-    static let autoSnapshotChunks = 32
 
     func validate() throws {
         if snapshots && noSnapshots { throw ValidationError("--snapshots and --no-snapshots exclude each other") }
@@ -36,10 +33,8 @@ struct ReplayCommand: ParsableCommand {
 
     func run() throws {
         let reader = try source.open()
-        // Written when asked, or unasked for a big trace that has no current sidecar yet.
-        let auto = stateAt == nil && from == nil && to == nil && reader.chunks.count >= Self.autoSnapshotChunks
-            && !ReplaySnapshots.hasCurrentSidecar(reader)
-        let snapshotOptions = SnapshotOptions(read: !noSnapshots, write: !noSnapshots && (snapshots || snapshotEvery != nil || auto),
+        // Written only when asked (a side file and ~20% more time are not every replay's business); read when current.
+        let snapshotOptions = SnapshotOptions(read: !noSnapshots, write: !noSnapshots && (snapshots || snapshotEvery != nil),
                                               every: snapshotEvery)
         if let stateAt {
             guard reader.metadata.clock != .none else {
