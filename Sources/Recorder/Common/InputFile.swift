@@ -9,6 +9,10 @@ public struct InputFile {
     /// Size on disk (compressed size for `.zst`).
     public let fileSize: Int
     public let wasCompressed: Bool
+    /// `data` is a read-only mapping of the file itself (not decompressed or in-memory bytes): the
+    /// importer may drop the pages it has passed (``TraceReader/dropPages(_:from:count:)``), which keeps a
+    /// 12 GB text from counting 12 GB of resident memory.
+    public let isFileMapping: Bool
 
     public init(path: String) throws {
         self.path = path
@@ -36,9 +40,11 @@ public struct InputFile {
                 throw IrqtraceError("\(error)", path: path, hint: "the .zst file is damaged; try `zstd -t`")
             }
             wasCompressed = true
+            isFileMapping = false
         } else {
             data = mapped
             wasCompressed = false
+            isFileMapping = true
         }
     }
 
@@ -47,5 +53,6 @@ public struct InputFile {
         data = Data(bytes)
         fileSize = bytes.count
         wasCompressed = false
+        isFileMapping = false
     }
 }

@@ -38,7 +38,14 @@ struct TextImporter<Tokenizer: LineTokenizer> {
             guard let base = all.baseAddress else { return }
             var start = 0
             var lineNumber = 0
+            // A mapped input's pages are dropped every 8 MiB once passed: resident memory stays flat
+            // in the input's size (they are the file's pages: touched again, they are read again).
+            var dropped = 0
             while start < n {
+                if input.isFileMapping && start - dropped >= 1 << 23 {
+                    TraceReader.dropPages(all, from: dropped, count: start - dropped)
+                    dropped = start
+                }
                 lineNumber += 1
                 let end: Int
                 if let nl = memchr(base + start, 0x0A, n - start) {
