@@ -34,8 +34,10 @@ extension QEMUX86Adapter {
         var messageKnown = [Bool](repeating: false, count: QEMUX86Adapter.msixVectors)
     }
 
-    /// A message an unmask must send next on `thread`.
+    /// A message the MSI-X core must send next on `thread`: at an unmask with the pending bit set, or
+    /// for an interrupt of an unmasked vector (`msix_notify` → `msi_send_message`, synchronous).
     struct VFIOSend {
+        let atUnmask: Bool
         let thread: Int32
         let device: Int
         let vector: Int
@@ -56,7 +58,7 @@ extension QEMUX86Adapter {
         let valid = v >= 0 && v < Self.msixVectors
         switch kind {
         case .vfioPBAEnable:
-            vfioPBAEnabled = (thread, b.firstEventIndex + i)
+            if !vfioPBAThreads.contains(thread) { vfioPBAThreads.append(thread) }
         case .vfioPBADisable, .vfioMSIXEnable:
             break
         case .vfioMSIXDisable:
@@ -70,15 +72,19 @@ extension QEMUX86Adapter {
             report.observationsTotal += 1
             guard vfioDevices[d].messageKnown[v] else { tally.add("MSI-X unmask with its pending bit set (message not traced yet)"); return }
             report.observationsChecked += 1
-            vfioSends.append(VFIOSend(thread: thread, device: d, vector: v, message: sent, event: b.firstEventIndex + i, time: b.times[i]))
+            vfioSends.append(VFIOSend(atUnmask: true, thread: thread, device: d, vector: v, message: sent, event: b.firstEventIndex + i, time: b.times[i]))
         case .vfioInterrupt:
             guard valid else { tally.add("vfio_msi_interrupt (vector out of range)"); return }
             let message = MSIMessage(address: UInt64(bitPattern: handlers.number(f, .addr, b, i) ?? 0),
                                      data: UInt32(truncatingIfNeeded: handlers.number(f, .data, b, i) ?? 0))
             vfioDevices[d].table.writeMessage(v, message)
             vfioDevices[d].messageKnown[v] = true
-            // vfio_msi_interrupt prints vfio_msix_pba_enable first when the vector is masked.
-            let maskedInLog = vfioPBAEnabled == (thread, b.firstEventIndex + i - 1)
+            // vfio_msi_interrupt prints vfio_msix_pba_enable first, on its thread, when the vector is masked.
+            var maskedInLog = false
+            if let k = vfioPBAThreads.firstIndex(of: thread) {
+                vfioPBAThreads.remove(at: k)
+                maskedInLog = true
+            }
             report.observationsTotal += 1
             if vfioDevices[d].maskKnown[v] {
                 report.observationsChecked += 1
@@ -94,7 +100,9 @@ extension QEMUX86Adapter {
                 vfioDevices[d].maskKnown[v] = true
                 _ = vfioDevices[d].table.setMask(v, masked: maskedInLog)
             }
-            if let sent = vfioDevices[d].table.signal(v) { expectMSIX(sent, thread: thread) }
+            if let sent = vfioDevices[d].table.signal(v) {
+                vfioSends.append(VFIOSend(atUnmask: false, thread: thread, device: d, vector: v, message: sent, event: b.firstEventIndex + i, time: b.times[i]))
+            }
         default:
             break
         }
@@ -119,11 +127,12 @@ extension QEMUX86Adapter {
             return
         case .apicDeliverIRQ, .irRequest:
             let s = vfioSends.remove(at: k)
+            let what = s.atUnmask ? "MSI-X vector \(s.vector)'s pending message, sent at its unmask" : "MSI-X vector \(s.vector)'s message (vfio_msi_interrupt)"
             if kind == .irRequest {
                 let request = MSIMessage(address: UInt64(bitPattern: handlers.number(f, .addr, b, i) ?? 0),
                                          data: UInt32(truncatingIfNeeded: handlers.number(f, .data, b, i) ?? 0))
                 if request != s.message {
-                    diverge(b, i, "MSI-X vector \(s.vector)'s pending message, sent at its unmask", expected: "vtd_ir_remap_msi_req \(s.message)",
+                    diverge(b, i, what, expected: "vtd_ir_remap_msi_req \(s.message)",
                             observed: "\(request)", state: "")
                 }
             } else {
@@ -137,6 +146,11 @@ extension QEMUX86Adapter {
 
     mutating func lostVFIOSend(_ s: VFIOSend, observed: String) {
         let dest = messageDestination(s.message)
+        guard s.atUnmask else {
+            report.divergences.append(Divergence(eventIndex: s.event, timeNs: s.time, what: "interrupt of unmasked MSI-X vector \(s.vector) of a VFIO device (vfio_msi_interrupt)",
+                                                 expected: "its message sent at once: \(s.message)", observed: observed + ", no message", state: ""))
+            return
+        }
         report.divergences.append(Divergence(eventIndex: s.event, timeNs: s.time,
                                              what: "MSI-X vector \(s.vector) of a VFIO device unmasked (vfio_msix_vector_do_use) with its pending bit set",
                                              expected: "its pending message sent at once: \(s.message)" + (dest.vector >= 0 ? " (vector \(dest.vector) to APIC \(dest.cpu))" : ""),

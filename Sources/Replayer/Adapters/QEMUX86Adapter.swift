@@ -89,8 +89,9 @@ public struct QEMUX86Adapter {
     var vfioDevices: [VFIODevice] = []
     /// Messages an MSI-X unmask must send next on its thread (a vector unmasked with its pending bit set).
     var vfioSends: [VFIOSend] = []
-    /// The last `vfio_msix_pba_enable` (thread, event index): printed just before the interrupt of a masked vector.
-    var vfioPBAEnabled: (thread: Int32, event: Int) = (-1, -1)
+    /// Threads whose last VFIO event was `vfio_msix_pba_enable`: printed by vfio_msi_interrupt just
+    /// before the interrupt line of a masked vector (other threads' lines may come between).
+    var vfioPBAThreads: [Int32] = []
 
     /// The schema fields this adapter reads.
     enum Field: Int, FieldKey {
