@@ -63,7 +63,7 @@ let package = Package(
         ),
         .testTarget(name: "TraceFormatTests", dependencies: ["TraceFormat"]),
         .testTarget(name: "RecorderTests", dependencies: ["Recorder", "TraceFormat"]),
-        .testTarget(name: "ReplayerTests", dependencies: ["Replayer", "Recorder", "TraceFormat"], exclude: ["Fixtures"]),
+        .testTarget(name: "ReplayerTests", dependencies: ["Replayer", "Recorder", "Simulator", "TraceFormat"], exclude: ["Fixtures"]),
         .testTarget(name: "SimulatorTests", dependencies: ["Simulator", "Replayer", "Recorder", "TraceFormat"]),
         .testTarget(name: "AnalyzerTests", dependencies: ["Analyzer", "Simulator", "Replayer", "Recorder", "TraceFormat"]),
         .testTarget(name: "ExporterTests", dependencies: ["Exporter", "Analyzer", "Replayer", "Recorder", "Simulator", "TraceFormat"]),

@@ -83,6 +83,13 @@ struct ThreadTable<Value> {
     }
 
     var all: [(Int32, Value)] { Array(zip(keys, values)) }
+
+    /// A table holding `entries` in this order (a restored replay snapshot).
+    init(_ entries: [(Int32, Value)], make: @escaping () -> Value) {
+        self.make = make
+        keys = entries.map { $0.0 }
+        values = entries.map { $0.1 }
+    }
 }
 
 /// A template's fields in ``TemplateHandlers``' flat tables (plain data: nothing to retain per event).

@@ -19,7 +19,7 @@ import TraceFormat
 /// A post to a halted vCPU that no wakeup follows is not a divergence (a guest may halt with IF=0,
 /// and KVM's wake-up then finds nothing to do): the analyzers judge it, from the acceptance's
 /// transition (``PostedInterruptTracking/strandedBit``).
-public struct PostedInterruptTracking {
+public struct PostedInterruptTracking: Codable {
     /// Per LAPIC index (``KVMX86Adapter/machine``'s `apics`).
     var descriptors: [PostedInterruptDescriptor] = []
     /// Between `kvm_entry` and `kvm_exit`.

@@ -44,7 +44,7 @@ import TraceFormat
 /// LAPIC register writes seen before a thread is known are applied once it is, in order.
 public struct KVMX86Adapter {
     /// The host's KVM backend, as far as its footprint tells.
-    public enum Flavour: String, Sendable {
+    public enum Flavour: String, Sendable, Codable {
         case pvm
         case vmx
         case svm
@@ -109,7 +109,7 @@ public struct KVMX86Adapter {
     var picActive = false
     /// KVM's 8259 pair (arch/x86/kvm/i8259.c: the same rules as QEMU's; ELCR writes are seen as
     /// kvm_pio to 0x4d0/0x4d1, so every input's mode is known).
-    public private(set) var pic: PIC8259 = {
+    public internal(set) var pic: PIC8259 = {
         var p = PIC8259()
         p.master.elcrKnown = true
         p.slave.elcrKnown = true
@@ -172,7 +172,7 @@ public struct KVMX86Adapter {
         /// the analyzer's wakeup window).
         case wokenByInterrupt = 3
     }
-    struct HaltEnd { var apic: UInt32; var blockedAt: Int64; var event: Int; var time: Int64 }
+    struct HaltEnd: Codable { var apic: UInt32; var blockedAt: Int64; var event: Int; var time: Int64 }
     /// pvm: halts that just ended, decided at the next event on their thread.
     var haltEnds = IntMap<Int32, HaltEnd>()
 
@@ -231,11 +231,11 @@ public struct KVMX86Adapter {
     /// already accepted (a multi-destination message: the others may decline it).
     var openThreads = IntSet<Int32>()
     var lastSend = IntMap<Int32, Send>()
-    struct Send { var event: Int; var time: Int64; var source: MessageSource; var pin: Int32 }
+    struct Send: Codable { var event: Int; var time: Int64; var source: MessageSource; var pin: Int32 }
 
     /// Where an interrupt came from (``Transition/Kind/coalesced``'s `aux` & 0xFF; `aux` & 0x100: the
     /// vector was deliverable then, above PPR; `value` = the IOAPIC pin or -1).
-    public enum MessageSource: Int64, Sendable {
+    public enum MessageSource: Int64, Sendable, Codable {
         case msi = 1, ipi = 2, ioapic = 3
         /// An LVT entry of the LAPIC itself (timer, LINT, error).
         case local = 4

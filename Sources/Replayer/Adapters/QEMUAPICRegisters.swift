@@ -12,8 +12,8 @@
 /// version (0x14, 6 LVTs). The timer current count (time-dependent), ISR/TMR/IRR (acknowledgements
 /// are untraced), PPR and ESR are not predicted. The timer's next deadline is kept with the
 /// registers it follows from (QEMUAPICTimers.swift).
-struct QEMUAPICRegisters {
-    struct LAPIC {
+struct QEMUAPICRegisters: Codable {
+    struct LAPIC: Codable {
         var id: UInt32
         var tpr: UInt32 = 0
         var ldr: UInt32 = 0
@@ -36,7 +36,7 @@ struct QEMUAPICRegisters {
         }
     }
 
-    enum ThreadState {
+    enum ThreadState: Codable {
         case bound(UInt32)
         /// Reads of different IDs: several vCPUs on one thread.
         case shared

@@ -26,7 +26,7 @@
 /// delivery whose target is unknown, or an EOI whose LAPIC is, suspends the per-LAPIC reasoning
 /// until every LAPIC is idle again. Timer deliveries due on several LAPICs at once (`oneOf`) are
 /// checked as a group: each must count +1 when the vector was pending in none of them.
-struct QEMUDeliveredCounter {
+struct QEMUDeliveredCounter: Codable {
     /// Where a cause delivers.
     enum Target: Equatable {
         case unknown
@@ -36,14 +36,14 @@ struct QEMUDeliveredCounter {
         case oneOf([UInt32])
     }
 
-    struct LAPICState {
+    struct LAPICState: Codable {
         var outstanding = 0
         var delivered = VectorBitmap()
         var unknownVector = false
         var idle: Bool { outstanding == 0 && !unknownVector }
     }
 
-    struct Group {
+    struct Group: Codable {
         var members: [UInt32]
         var left: Int
         var clearAtStart: Bool
@@ -60,7 +60,7 @@ struct QEMUDeliveredCounter {
     /// The current cause is a timer of an open group.
     private var causeInGroup = false
     private var group: Group?
-    enum Cause: Equatable {
+    enum Cause: Equatable, Codable {
         case none
         case vector(UInt8)
         case unknownVector

@@ -23,8 +23,8 @@ import TraceFormat
 /// acknowledged does not), and an SGI the model has pending at a CPU that QEMU's update shows not
 /// pending there (a second source merged by a faulty GIC: the model drops it, one divergence).
 public struct QEMUGICAdapter {
-    public private(set) var gic: GICv2
-    public private(set) var report = ReplayReport(adapter: "qemu-gicv2", behaviour: "qemu")
+    public internal(set) var gic: GICv2
+    public internal(set) var report = ReplayReport(adapter: "qemu-gicv2", behaviour: "qemu")
     /// Lines QEMU must print next, in order (from the last gic_update).
     var expected: [GICv2.Update] = []
     var expectedSetIRQ: [Int] = []

@@ -25,18 +25,51 @@ extension QEMUX86Adapter {
     /// The largest MSI-X table (Table Size is 11 bits).
     static let msixVectors = 2048
 
-    struct VFIODevice {
+    struct VFIODevice: Codable {
         let key: Int64
         /// Enabled, function unmasked: the notifiers report the effective mask, which is what the
         /// table's per-vector Mask Bit stands for here.
         var table = MSIXTable(vectors: QEMUX86Adapter.msixVectors, enabled: true)
         var maskKnown = [Bool](repeating: false, count: QEMUX86Adapter.msixVectors)
         var messageKnown = [Bool](repeating: false, count: QEMUX86Adapter.msixVectors)
+
+        init(key: Int64) { self.key = key }
+
+        /// A snapshot stores only the vectors the log has shown (a table has 2048 entries).
+        struct ShownVector: Codable {
+            var vector: Int, address: UInt64, data: UInt32
+            var masked: Bool, pending: Bool, maskKnown: Bool, messageKnown: Bool
+        }
+        enum CodingKeys: String, CodingKey { case key, vectors }
+
+        init(from decoder: Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            self.init(key: try c.decode(Int64.self, forKey: .key))
+            for v in try c.decode([ShownVector].self, forKey: .vectors) where v.vector >= 0 && v.vector < QEMUX86Adapter.msixVectors {
+                table.writeMessage(v.vector, MSIMessage(address: v.address, data: v.data))
+                // A pending bit is latched while masked (the adapter's tables never mask the function).
+                if v.pending { _ = table.signal(v.vector) }
+                _ = table.setMask(v.vector, masked: v.masked || v.pending)
+                maskKnown[v.vector] = v.maskKnown
+                messageKnown[v.vector] = v.messageKnown
+            }
+        }
+
+        func encode(to encoder: Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(key, forKey: .key)
+            let shown = (0..<QEMUX86Adapter.msixVectors).filter { maskKnown[$0] || messageKnown[$0] || table.isPending($0) }.map { v in
+                let e = table.entries[v]
+                return ShownVector(vector: v, address: e.message.address, data: e.message.data, masked: e.masked, pending: table.isPending(v),
+                                   maskKnown: maskKnown[v], messageKnown: messageKnown[v])
+            }
+            try c.encode(shown, forKey: .vectors)
+        }
     }
 
     /// A message the MSI-X core must send next on `thread`: at an unmask with the pending bit set, or
     /// for an interrupt of an unmasked vector (`msix_notify` → `msi_send_message`, synchronous).
-    struct VFIOSend {
+    struct VFIOSend: Codable {
         let atUnmask: Bool
         let thread: Int32
         let device: Int

@@ -19,7 +19,7 @@ import TraceFormat
 /// Expectations are kept per thread: QEMU's device model and vCPU threads interleave in the log, but
 /// each causal chain (line change → Remote IRR → remapping → APIC bus) runs on one thread.
 public struct QEMUX86Adapter {
-    public private(set) var machine: X86Machine
+    public internal(set) var machine: X86Machine
     public internal(set) var report: ReplayReport
 
     /// What a thread's current causal chain still has to show.
@@ -83,7 +83,7 @@ public struct QEMUX86Adapter {
     var delivered = QEMUDeliveredCounter()
     var registers = QEMUAPICRegisters()
     var tally = UncheckedTally()
-    public private(set) var pic = PIC8259()
+    public internal(set) var pic = PIC8259()
     var handlers = TemplateHandlers<Kind, Field> { Self.kind(of: $0) }
     /// VFIO-assigned devices' MSI-X tables (QEMUX86Adapter-vfio.swift).
     var vfioDevices: [VFIODevice] = []

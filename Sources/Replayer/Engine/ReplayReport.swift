@@ -1,7 +1,7 @@
 import TraceFormat
 
 /// A place where what the trace says disagrees with the models.
-public struct Divergence: Sendable, Equatable {
+public struct Divergence: Sendable, Equatable, Codable {
     /// Index of the event that disagreed.
     public var eventIndex: Int
     public var timeNs: Int64
@@ -19,7 +19,7 @@ public struct Divergence: Sendable, Equatable {
 }
 
 /// The result of `replay --check`.
-public struct ReplayReport: Sendable {
+public struct ReplayReport: Sendable, Codable {
     /// Which adapter read the trace ("qemu-x86") and which model rules it used ("qemu").
     public var adapter: String
     public var behaviour: String

@@ -2,19 +2,28 @@ import TraceFormat
 
 /// Drives the models from a trace through the adapter for its source and architecture.
 public enum Replayer {
-    /// Replays every intact event of `reader` and checks the observations.
-    public static func check(_ reader: TraceReader, midFlight: Bool = false) throws -> ReplayReport {
-        try run(reader, until: nil, midFlight: midFlight).report
+    /// Replays every intact event of `reader` and checks the observations. With `snapshots.write`,
+    /// the replay also leaves snapshots of its state at chunk boundaries in a sidecar file
+    /// (``ReplaySnapshots``) for later windows; `note` hears where (and any problem writing it).
+    public static func check(_ reader: TraceReader, midFlight: Bool = false, snapshots: SnapshotOptions = .none,
+                             note: (String) -> Void = { _ in }) throws -> ReplayReport {
+        try run(reader, until: nil, resumeBefore: nil, midFlight: midFlight, snapshots: snapshots, note: note).report
     }
 
-    /// The check restricted to observations in [`from`, `to`): the models run from the first event
-    /// (their state depends on all of it), and what was checked before `from` is subtracted.
+    /// The check restricted to observations in [`from`, `to`): the models' state depends on every
+    /// event before `from`, so the replay starts at the first event — or, with `snapshots.read` and a
+    /// sidecar for this trace, at the latest snapshot whose events all precede `from` (the same
+    /// state, so the same report) — and what was checked before `from` is subtracted.
     /// Divergences found at the end of the trace (expectations never met) count only without `to`.
-    public static func check(_ reader: TraceReader, from: Int64?, to: Int64?, midFlight: Bool = false) throws -> ReplayReport {
-        var window = try run(reader, until: to, midFlight: midFlight).report
+    public static func check(_ reader: TraceReader, from: Int64?, to: Int64?, midFlight: Bool = false, snapshots: SnapshotOptions = .none,
+                             note: (String) -> Void = { _ in }) throws -> ReplayReport {
+        // Both runs may start from a snapshot taken before the window (never one inside it: the
+        // snapshot leaves out divergences up to its time). Without `from` the window starts at the beginning.
+        let start = from.map { f in to.map { min(f, $0) } ?? f }
+        var window = try run(reader, until: to, resumeBefore: start, midFlight: midFlight, snapshots: snapshots, note: note).report
         if to != nil { window.divergences.removeAll { $0.eventIndex < 0 } }
         guard let from else { return window }
-        let before = try run(reader, until: from, midFlight: midFlight).report
+        let before = try run(reader, until: from, resumeBefore: start, midFlight: midFlight, snapshots: snapshots, note: { _ in }).report
         window.divergences.removeAll { $0.eventIndex >= 0 && $0.timeNs < from }
         window.events -= before.events
         window.observationsTotal -= before.observationsTotal
@@ -43,27 +52,50 @@ public enum Replayer {
     }
 
     /// The models' state after every event before `time` (all events when nil), with the report so far.
-    public static func run(_ reader: TraceReader, until time: Int64?, midFlight: Bool = false) throws -> (report: ReplayReport, machine: X86Machine) {
+    /// With `snapshots.read`, the replay starts from the latest stored snapshot whose events all come
+    /// before `time` (the report's divergences then leave out those before that snapshot).
+    public static func run(_ reader: TraceReader, until time: Int64?, midFlight: Bool = false, snapshots: SnapshotOptions = .none,
+                           note: (String) -> Void = { _ in }) throws -> (report: ReplayReport, machine: X86Machine) {
+        try run(reader, until: time, resumeBefore: time, midFlight: midFlight, snapshots: snapshots, note: note)
+    }
+
+    /// `run(until:)`, resuming from a snapshot whose events all precede `limit` (none when nil); a
+    /// full run (`time` nil) writes snapshots when asked.
+    static func run(_ reader: TraceReader, until time: Int64?, resumeBefore limit: Int64?, midFlight: Bool, snapshots: SnapshotOptions,
+                    note: (String) -> Void) throws -> (report: ReplayReport, machine: X86Machine) {
         let m = reader.metadata
         switch (m.vocabularySource, m.arch) {
         case (.qemuLog, .x86_64):
-            var adapter = QEMUX86Adapter(vcpus: m.topology.vcpus ?? 1)
-            try reader.forEachBatch { adapter.learnThreads($0, catalog: reader.catalog) }
-            try reader.forEachBatch { b in
-                for i in 0..<b.count where time.map({ b.times[i] < $0 }) ?? true { adapter.handle(b, i, catalog: reader.catalog) }
+            let resumed = limit.flatMap {
+                ReplaySnapshots.restore(reader, QEMUX86Adapter.self, kind: { $0 == "qemu-x86" }, before: $0, snapshots, note: note)
             }
+            var adapter: QEMUX86Adapter
+            if let resumed { adapter = resumed.adapter } else {
+                adapter = QEMUX86Adapter(vcpus: m.topology.vcpus ?? 1)
+                try reader.forEachBatch { adapter.learnThreads($0, catalog: reader.catalog) }
+            }
+            try drive(&adapter, reader, from: resumed?.resumeEvent ?? 0, until: time,
+                      writer: time == nil ? ReplaySnapshots.Writer(reader, kind: adapter.snapshotKind, snapshots) : nil, note: note)
             return (adapter.finish(), adapter.machine)
         case (.qemuLog, .arm64):
-            var adapter = try QEMUGICAdapter.forTrace(reader)
-            try reader.forEachBatch { b in
-                for i in 0..<b.count where time.map({ b.times[i] < $0 }) ?? true { adapter.handle(b, i, catalog: reader.catalog) }
+            let resumed = limit.flatMap {
+                ReplaySnapshots.restore(reader, QEMUGICAdapter.self, kind: { $0 == "qemu-gicv2" }, before: $0, snapshots, note: note)
             }
+            var adapter = try resumed?.adapter ?? QEMUGICAdapter.forTrace(reader)
+            try drive(&adapter, reader, from: resumed?.resumeEvent ?? 0, until: time,
+                      writer: time == nil ? ReplaySnapshots.Writer(reader, kind: adapter.snapshotKind, snapshots) : nil, note: note)
             return (adapter.finish(), X86Machine(vcpus: 0, behaviour: .qemu))
         case (.ftraceText, .x86_64), (.traceCmdReport, .x86_64), (.perfScript, .x86_64), (.traceDat, .x86_64):
-            var adapter = try kvmX86Adapter(reader, midFlight: midFlight)
-            try reader.forEachBatch { b in
-                for i in 0..<b.count where time.map({ b.times[i] < $0 }) ?? true { adapter.handle(b, i, catalog: reader.catalog) }
+            let wantMidFlight = midFlight || m.live?.midFlight == true
+            // (the flavour from the header when it names one; otherwise the one the events showed when the sidecar was written)
+            let kind = { (k: String) in
+                k.hasPrefix("kvm-") && k != "kvm-arm64" && k.hasSuffix("+mid-flight") == wantMidFlight
+                    && m.kvmFlavour.map { k.hasPrefix("kvm-\($0)") } ?? true
             }
+            let resumed = limit.flatMap { ReplaySnapshots.restore(reader, KVMX86Adapter.self, kind: kind, before: $0, snapshots, note: note) }
+            var adapter = try resumed?.adapter ?? kvmX86Adapter(reader, midFlight: midFlight)
+            try drive(&adapter, reader, from: resumed?.resumeEvent ?? 0, until: time,
+                      writer: time == nil ? ReplaySnapshots.Writer(reader, kind: adapter.snapshotKind, snapshots) : nil, note: note)
             return (adapter.finish(), adapter.machine)
         case (.ftraceText, .arm64), (.traceCmdReport, .arm64), (.perfScript, .arm64), (.traceDat, .arm64):
             var adapter = KVMArm64Adapter()
@@ -75,5 +107,36 @@ public enum Replayer {
             throw IrqtraceError("replay of \(m.source.rawValue) traces for \(m.arch.rawValue) is not implemented yet",
                                 path: reader.path, hint: "this release replays QEMU x86 and arm64 GICv2 logs and x86 KVM tracepoints (kvm_pvm, VMX, SVM hosts)")
         }
+    }
+
+    /// Every event from `first` on (those before `time`) through `adapter`; with a writer, a snapshot
+    /// check after each chunk (never per event) and the sidecar written at the end.
+    @inline(__always)
+    static func drive<A: SnapshotReplayable>(_ adapter: inout A, _ reader: TraceReader, from first: Int, until time: Int64?,
+                                             writer: ReplaySnapshots.Writer?, note: (String) -> Void) throws {
+        guard var w = writer else {
+            try reader.forEachBatch(fromEvent: first) { b in
+                for i in 0..<b.count where time.map({ b.times[i] < $0 }) ?? true { adapter.handle(b, i, catalog: reader.catalog) }
+            }
+            return
+        }
+        var failure: Error?
+        try reader.forEachBatch(fromEvent: first) { b in
+            for i in 0..<b.count where time.map({ b.times[i] < $0 }) ?? true { adapter.handle(b, i, catalog: reader.catalog) }
+            if failure == nil { do { try w.after(b, adapter) } catch { failure = error } }
+        }
+        do {
+            if let failure { throw failure }
+            let size = try w.write()
+            note(w.count == 0 ? "no snapshot fits within \(format(100 * w.budgetFraction)) % of this trace (--snapshot-every K to force them); \(w.path) says so"
+                              : "wrote \(w.count) snapshots (\(size) bytes, \(format(100 * Double(size) / Double(max(1, reader.fileSize)))) % of the trace) to \(w.path)")
+        } catch {
+            note("no snapshots written: \(error)")
+        }
+    }
+
+    static func format(_ x: Double) -> String {
+        let r = (x * 10).rounded() / 10
+        return String(r)
     }
 }

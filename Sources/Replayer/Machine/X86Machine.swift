@@ -1,6 +1,6 @@
 /// The x86 interrupt machine: LAPICs (one per vCPU), the IOAPIC and VT-d interrupt remapping, wired
 /// device → (remapping) → LAPIC as KVM or QEMU wire them. Source-agnostic: adapters drive it.
-public struct X86Machine: Hashable, Sendable {
+public struct X86Machine: Hashable, Sendable, Codable {
     public let behaviour: APICBehaviour
     public var apics: [LocalAPIC]
     public var ioapic: IOAPIC
@@ -15,7 +15,7 @@ public struct X86Machine: Hashable, Sendable {
     }
 
     /// An interrupt message on the APIC bus (from the IOAPIC, an MSI, or an IPI).
-    public struct Message: Hashable, Sendable {
+    public struct Message: Hashable, Sendable, Codable {
         public var vector: UInt8
         public var destination: UInt32
         public var logical: Bool

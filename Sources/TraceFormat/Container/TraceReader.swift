@@ -302,10 +302,11 @@ public final class TraceReader {
     /// Calls `body` with every intact chunk's events in event order. A chunk that fails to decode
     /// despite intact checksums is added to ``damage`` and skipped. The batch's storage is reused for
     /// the next chunk: a body that keeps a batch keeps a copy (copy-on-write), which costs a copy.
-    public func forEachBatch(_ body: (EventBatch) throws -> Void) throws {
-        let order = chunks.indices.sorted { chunks[$0].firstEvent < chunks[$1].firstEvent }
+    /// With `firstEvent`, only the chunks that start at or after that event (a replay resumed from a snapshot).
+    public func forEachBatch(fromEvent firstEvent: Int = 0, _ body: (EventBatch) throws -> Void) throws {
+        let order = chunks.indices.filter { chunks[$0].firstEvent >= firstEvent }.sorted { chunks[$0].firstEvent < chunks[$1].firstEvent }
         var batch = EventBatch()
-        let total = chunks.reduce(0) { $0 + ($1.isIntact ? $1.eventCount : 0) }
+        let total = order.reduce(0) { $0 + (chunks[$1].isIntact ? chunks[$1].eventCount : 0) }
         var done = 0
         defer { progress?(total, total) }
         let intact = order.filter { chunks[$0].isIntact }

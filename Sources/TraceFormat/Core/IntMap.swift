@@ -185,3 +185,101 @@ public struct IntSet<Element: FixedWidthInteger>: Sequence {
 }
 
 extension IntSet: Sendable where Element: Sendable {}
+
+// MARK: Codable (replay snapshots)
+
+/// Encoded with its exact slot layout (capacity, then the occupied slots' indices, keys and values),
+/// so a decoded map iterates in the same order as the one encoded and behaves identically afterwards.
+extension IntMap: Codable where Key: Codable, Value: Codable {
+    enum CodingKeys: String, CodingKey { case capacity = "n", slots = "s", keys = "k", values = "v" }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        do {
+            try self.init(layout: try c.decode(Int.self, forKey: .capacity), slots: try c.decode([Int].self, forKey: .slots),
+                          keys: try c.decode([Key].self, forKey: .keys), values: try c.decode([Value].self, forKey: .values))
+        } catch let e as IntMapLayoutError {
+            throw DecodingError.dataCorruptedError(forKey: .slots, in: c, debugDescription: e.message)
+        }
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        var slots: [Int] = [], ks: [Key] = [], vs: [Value] = []
+        for i in occupied.indices where occupied[i] {
+            slots.append(i)
+            ks.append(keys[i])
+            vs.append(values_[i]!)
+        }
+        try c.encode(occupied.count, forKey: .capacity)
+        try c.encode(slots, forKey: .slots)
+        try c.encode(ks, forKey: .keys)
+        try c.encode(vs, forKey: .values)
+    }
+}
+
+/// A snapshot's IntMap layout that cannot be a map's.
+struct IntMapLayoutError: Error { var message: String }
+
+extension IntMap {
+    /// A map with exactly this slot layout (checked: a power-of-two capacity, distinct slots, every
+    /// key reachable from its home slot).
+    init(layout capacity: Int, slots: [Int], keys: [Key], values: [Value]) throws(IntMapLayoutError) {
+        guard capacity >= 8, capacity.nonzeroBitCount == 1, capacity <= 1 << 40, slots.count == keys.count, keys.count == values.count,
+              slots.count * 2 <= capacity else { throw IntMapLayoutError(message: "inconsistent IntMap layout") }
+        self.init()
+        self.keys = Array(repeating: 0, count: capacity)
+        values_ = Array(repeating: nil, count: capacity)
+        occupied = Array(repeating: false, count: capacity)
+        shift = UInt64(64 - capacity.trailingZeroBitCount)
+        for (n, i) in slots.enumerated() {
+            guard i >= 0, i < capacity, !occupied[i] else { throw IntMapLayoutError(message: "bad IntMap slot \(i)") }
+            occupied[i] = true
+            self.keys[i] = keys[n]
+            values_[i] = values[n]
+        }
+        _count = slots.count
+        for k in keys where find(k) == nil { throw IntMapLayoutError(message: "IntMap key \(k) not on its probe run") }
+    }
+
+    /// The same map with each value transformed, slot for slot (same iteration order): for values
+    /// that are not `Codable` themselves (tuples) on their way to and from a snapshot.
+    public func mapValuesKeepingLayout<T>(_ transform: (Value) throws -> T) rethrows -> IntMap<Key, T> {
+        var out = IntMap<Key, T>()
+        out.keys = keys
+        out.values_ = try values_.map { try $0.map(transform) }
+        out.occupied = occupied
+        out.shift = shift
+        out._count = _count
+        return out
+    }
+}
+
+/// Encoded as its map's layout without values (same iteration order once decoded).
+extension IntSet: Codable where Element: Codable {
+    enum CodingKeys: String, CodingKey { case capacity = "n", slots = "s", keys = "k" }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let keys = try c.decode([Element].self, forKey: .keys)
+        self.init()
+        do {
+            map = try IntMap<Element, Void>(layout: try c.decode(Int.self, forKey: .capacity), slots: try c.decode([Int].self, forKey: .slots),
+                                            keys: keys, values: Array(repeating: (), count: keys.count))
+        } catch let e as IntMapLayoutError {
+            throw DecodingError.dataCorruptedError(forKey: .slots, in: c, debugDescription: e.message)
+        }
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        var slots: [Int] = [], ks: [Element] = []
+        for i in map.occupied.indices where map.occupied[i] {
+            slots.append(i)
+            ks.append(map.keys[i])
+        }
+        try c.encode(map.occupied.count, forKey: .capacity)
+        try c.encode(slots, forKey: .slots)
+        try c.encode(ks, forKey: .keys)
+    }
+}

@@ -17,19 +17,33 @@ struct ReplayCommand: ParsableCommand {
     @Option(help: "Divergences to show in full (human output).") var show = 5
     @Option(name: .customLong("state-at"), help: "Print every model's state just before this time (SECONDS[.FRACTION], or +N s/ms/us/ns from the first event) instead of checking.")
     var stateAt: String?
-    @Option(help: "Check only observations at or after this time (models still run from the first event).") var from: String?
+    @Option(help: "Check only observations at or after this time (the models run from the latest stored snapshot before it, else from the first event).") var from: String?
     @Option(help: "Check only observations before this time.") var to: String?
+    @Flag(help: "With --check over the whole trace: store snapshots of the replay state at chunk boundaries in TRACE.snapshots (or $XDG_CACHE_HOME/irqtrace/), so --from and --state-at start near their time. Off by default: a plain --check writes nothing beside the trace and pays nothing.")
+    var snapshots = false
+    @Option(name: .customLong("snapshot-every"), help: "With --snapshots: a snapshot after every K chunks (default: as many as fit in 5% of the trace's size).")
+    var snapshotEvery: Int?
+    @Flag(name: .customLong("no-snapshots"), help: "Neither read nor write snapshots: every replay starts at the first event.") var noSnapshots = false
     @Flag(name: .customLong("mid-flight"), help: "The trace starts mid-flight (e.g. a copy of tracefs `trace` from a running host): adopt state from before it instead of reporting it (x86 KVM). Live recordings say so in their header.") var midFlight = false
+
+    func validate() throws {
+        if snapshots && noSnapshots { throw ValidationError("--snapshots and --no-snapshots exclude each other") }
+        if let k = snapshotEvery, k < 1 { throw ValidationError("--snapshot-every \(k): expected a number of chunks, 1 or more") }
+    }
 
     func run() throws {
         let reader = try source.open()
+        // Written only when asked (a side file and ~20% more time are not every replay's business); read when current.
+        let snapshotOptions = SnapshotOptions(read: !noSnapshots, write: !noSnapshots && (snapshots || snapshotEvery != nil),
+                                              every: snapshotEvery)
         if let stateAt {
             guard reader.metadata.clock != .none else {
                 throw IrqtraceError("--state-at needs a trace with timestamps", path: trace, hint: "record QEMU with -msg timestamp=on")
             }
             guard let spec = TimeSpec(stateAt) else { throw ValidationError("--state-at \(stateAt): expected SECONDS[.FRACTION] or a number with ns/us/ms/s") }
             let first = try reader.chunks.indices.first { reader.chunks[$0].isIntact }.map { try reader.decodeChunk($0).times.first ?? 0 } ?? 0
-            let (report, machine) = try Replayer.run(reader, until: spec.resolve(start: first))
+            let (report, machine) = try Replayer.run(reader, until: spec.resolve(start: first), midFlight: midFlight,
+                                                     snapshots: snapshotOptions, note: { Console.note($0) })
             if json {
                 Console.out(JSONValue.object([("events", .int(report.events)), ("time_ns", .int(spec.resolve(start: first))),
                                               ("state", machine.stateJSON())]).serialized(pretty: true) + "\n")
@@ -50,9 +64,9 @@ struct ReplayCommand: ParsableCommand {
                 return spec.resolve(start: first)
             }
             let (start, end) = (try resolve(from, "from"), try resolve(to, "to"))
-            report = try Replayer.check(reader, from: start, to: end, midFlight: midFlight)
+            report = try Replayer.check(reader, from: start, to: end, midFlight: midFlight, snapshots: snapshotOptions, note: { Console.note($0) })
         } else {
-            report = try Replayer.check(reader, midFlight: midFlight)
+            report = try Replayer.check(reader, midFlight: midFlight, snapshots: snapshotOptions, note: { Console.note($0) })
         }
         if json {
             Console.out(report.json().serialized(pretty: true) + "\n")

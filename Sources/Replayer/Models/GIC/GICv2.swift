@@ -3,7 +3,7 @@
 /// pending, active and line level per CPU, priorities (banked for SGIs and PPIs), SPI targets,
 /// edge/level configuration, SGIs with per-source pending state, and per CPU the priority mask,
 /// binary point, active priorities and running priority.
-public struct GICv2: Hashable, Sendable {
+public struct GICv2: Hashable, Sendable, Codable {
     public static let spurious: UInt32 = 1023
     public static let idlePriority = 0x100
 
@@ -105,7 +105,7 @@ public struct GICv2: Hashable, Sendable {
     }
 
     /// What one CPU's `gic_update` does: the best interrupt, and whether the IRQ line goes up.
-    public struct Update: Hashable, Sendable {
+    public struct Update: Hashable, Sendable, Codable {
         public var cpu: Int
         public var irq: UInt32
         public var priority: Int

@@ -1,7 +1,7 @@
 /// The interrupt half of an AMD-Vi Device Table Entry: DTE bits 191:128, QEMU's `dte[2]` (AMD I/O
 /// Virtualization Technology (IOMMU) Specification rev 3.x, §2.2.2 "Device Table Entry Format").
 /// Bit numbers below are within this quadword (DTE bit 128 + n).
-public struct AMDVIDeviceInterrupts: Hashable, Sendable {
+public struct AMDVIDeviceInterrupts: Hashable, Sendable, Codable {
     public var bits: UInt64
 
     public init(bits: UInt64) { self.bits = bits }
@@ -27,7 +27,7 @@ public struct AMDVIDeviceInterrupts: Hashable, Sendable {
     public var lint1Pass: Bool { bits & (1 << 63) != 0 }
 
     /// IntCtl values (QEMU `AMDVI_IR_INTCTL_*`).
-    public enum InterruptControl: UInt8, Sendable {
+    public enum InterruptControl: UInt8, Sendable, Codable {
         /// 00b: target abort.
         case abort = 0
         /// 01b: forwarded unmapped.
@@ -60,7 +60,7 @@ public struct AMDVIDeviceInterrupts: Hashable, Sendable {
 ///   quadword has RemapEn, SupIOPF, IntType, RqEoi, DM at the same places, GuestMode at bit 7 and
 ///   Destination[23:0] at bits 31:8; the high quadword has Vector at bits 7:0 and Destination[31:24]
 ///   at bits 63:56 (x2APIC). With GuestMode = 1 the entry posts to a guest vAPIC instead.
-public struct AMDVIIRTE: Hashable, Sendable {
+public struct AMDVIIRTE: Hashable, Sendable, Codable {
     /// The basic entry (low 32 bits) or the GA entry's low quadword.
     public var low: UInt64
     /// The GA entry's high quadword (0 for a basic entry).

@@ -2,10 +2,10 @@
 /// (hw/i386/amd_iommu.c) does it, or as the specification describes it: an MSI (the IOAPIC's too)
 /// from a device whose DTE has IV = 1 is looked up in that device's interrupt remapping table at
 /// index MSI data[10:0], and the IRTE gives the vector, destination and modes.
-public struct AMDVIRemapping: Hashable, Sendable {
+public struct AMDVIRemapping: Hashable, Sendable, Codable {
     /// Whose rules: QEMU 7.2's emulation (what `replay --check` compares a QEMU trace with) or the
     /// specification's. They differ in four places, each marked `rules` below.
-    public enum Rules: Sendable, Hashable {
+    public enum Rules: Sendable, Hashable, Codable {
         case qemu72
         case specification
     }

@@ -1,6 +1,6 @@
 /// A VT-d Interrupt Remapping Table Entry (128 bits; Linux `struct irte`, QEMU `VTD_IR_TableEntry`;
 /// semantics.md §3.3), in remapped (IM = 0) or posted (IM = 1) format.
-public struct IRTE: Hashable, Sendable {
+public struct IRTE: Hashable, Sendable, Codable {
     public var low: UInt64
     public var high: UInt64
 

@@ -1,6 +1,6 @@
 /// VT-d interrupt remapping as QEMU's intel_iommu.c does it (semantics.md §3.4): an MSI request in
 /// remappable format selects an IRTE, which gives the real vector, destination and modes.
-public struct InterruptRemapping: Hashable, Sendable {
+public struct InterruptRemapping: Hashable, Sendable, Codable {
     /// Remapping enabled (GCMD.IRE).
     public var enabled = false
     /// Extended interrupt mode (x2APIC destinations); off: the APIC ID is DST bits 15:8.

@@ -15,7 +15,7 @@
 /// interrupts with APICv: traced as `kvm_apicv_accept_irq`) and the IOMMU for VT-d posted IRTEs
 /// (``IRTE/isPosted``; no trace shows its posts). They follow different rules (``post(_:)``,
 /// ``postByIOMMU(_:urgent:)``). A plain value: no heap.
-public struct PostedInterruptDescriptor: Hashable, Sendable {
+public struct PostedInterruptDescriptor: Hashable, Sendable, Codable {
     /// PIR: Posted Interrupt Requests (pi_desc bytes 0–31).
     public var pir = VectorBitmap()
     /// ON: Outstanding Notification (control bit 0).

@@ -8,7 +8,7 @@ public enum APICBehaviour: String, Sendable, Codable {
 }
 
 /// x86 delivery modes (ICR / RTE / MSI data bits 10:8).
-public enum DeliveryMode: UInt8, Sendable, CaseIterable, Hashable {
+public enum DeliveryMode: UInt8, Sendable, CaseIterable, Hashable, Codable {
     case fixed = 0, lowestPriority = 1, smi = 2, reserved3 = 3, nmi = 4, initialize = 5, startup = 6, extINT = 7
 
     /// The spelling of KVM's `kvm_deliver_mode` symbols (Fixed, LowPrio, …).

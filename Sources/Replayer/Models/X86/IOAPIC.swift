@@ -1,7 +1,7 @@
 /// The IOAPIC: 24 input pins routed by redirection entries, with level-triggered Remote IRR cycles,
 /// masking, and re-delivery on EOI while a line stays asserted (semantics.md §2.2 KVM, §2.3 QEMU).
 /// It produces delivery requests; the machine routes them to LAPICs (or through interrupt remapping).
-public struct IOAPIC: Hashable, Sendable {
+public struct IOAPIC: Hashable, Sendable, Codable {
     public static let pinCount = 24
     /// After this many successive EOIs re-delivering a still-asserted level pin, the next re-delivery
     /// is delayed ~10 ms (KVM `IOAPIC_SUCCESSIVE_IRQ_MAX_COUNT`, QEMU `SUCCESSIVE_IRQ_MAX_COUNT`).

@@ -1,7 +1,7 @@
 /// One vCPU's local APIC: the interrupt request, in-service and trigger-mode registers, task and
 /// processor priority, software enable, and the logical destination registers, with KVM's and
 /// QEMU's rules (semantics.md §1). A plain value: no knowledge of where its inputs come from.
-public struct LocalAPIC: Hashable, Sendable {
+public struct LocalAPIC: Hashable, Sendable, Codable {
     public let behaviour: APICBehaviour
     /// The APIC ID (xAPIC: 8 bits, APIC offset 0x20 bits 31:24; x2APIC: 32 bits).
     public var id: UInt32
@@ -122,7 +122,7 @@ public struct LocalAPIC: Hashable, Sendable {
     public mutating func writeDFR(_ value: UInt32) { if !x2apic { dfr = value | 0x0FFF_FFFF } }
 
     /// Destination shorthand (ICR bits 19:18).
-    public enum Shorthand: UInt8, Sendable { case none = 0, selfOnly = 1, allIncludingSelf = 2, allExcludingSelf = 3 }
+    public enum Shorthand: UInt8, Sendable, Codable { case none = 0, selfOnly = 1, allIncludingSelf = 2, allExcludingSelf = 3 }
 
     /// Whether this APIC is a destination (KVM `kvm_apic_match_dest`, QEMU `apic_get_delivery_bitmask`).
     /// - Parameters:

@@ -1,5 +1,5 @@
 /// An MSI write: address and data (semantics.md §3.1 compatibility format, §3.2 remappable format).
-public struct MSIMessage: Hashable, Sendable, CustomStringConvertible {
+public struct MSIMessage: Hashable, Sendable, CustomStringConvertible, Codable {
     public var address: UInt64
     public var data: UInt32
 

@@ -6,7 +6,7 @@
 /// ELCR writes (ports 0x4d0/0x4d1) are not traced by QEMU, and firmware sets level mode for the PCI
 /// interrupt inputs: an input not known to be an ISA edge input makes its chip `uncertain` once it
 /// is raised, and predictions on that chip are not made from then on.
-public struct PIC8259Chip: Sendable, Equatable {
+public struct PIC8259Chip: Sendable, Equatable, Codable {
     public let master: Bool
     public var irr: UInt8 = 0
     public var imr: UInt8 = 0
@@ -149,7 +149,7 @@ public struct PIC8259Chip: Sendable, Equatable {
 }
 
 /// Master and slave.
-public struct PIC8259: Sendable, Equatable {
+public struct PIC8259: Sendable, Equatable, Codable {
     public var master = PIC8259Chip(master: true)
     public var slave = PIC8259Chip(master: false)
 

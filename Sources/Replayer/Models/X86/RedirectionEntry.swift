@@ -1,6 +1,6 @@
 /// An IOAPIC redirection-table entry (64 bits; KVM `union kvm_ioapic_redirect_entry`, QEMU
 /// `IOAPIC_LVT_*`; semantics.md §2.1).
-public struct RedirectionEntry: Hashable, Sendable {
+public struct RedirectionEntry: Hashable, Sendable, Codable {
     public var bits: UInt64
 
     public init(bits: UInt64 = 1 << 16) { self.bits = bits } // reset: masked

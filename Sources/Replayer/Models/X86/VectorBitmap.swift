@@ -35,3 +35,17 @@ public struct VectorBitmap: Hashable, Sendable, CustomStringConvertible {
     }
     public func hash(into h: inout Hasher) { for k in 0..<4 { h.combine(words[k]) } }
 }
+
+/// Four 64-bit words, lowest vectors first (replay snapshots).
+extension VectorBitmap: Codable {
+    public init(from decoder: Decoder) throws {
+        var c = try decoder.unkeyedContainer()
+        self.init()
+        for k in 0..<4 { words[k] = try c.decode(UInt64.self) }
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.unkeyedContainer()
+        for k in 0..<4 { try c.encode(words[k]) }
+    }
+}
