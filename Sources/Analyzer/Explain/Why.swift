@@ -122,6 +122,7 @@ public enum Why {
                 case .illegalVector: "its vector is 0–15, illegal for fixed delivery"
                 case .noSuchDestination: "no vCPU has that APIC ID"
                 case .notAccepted: "no LAPIC accepted it"
+                case .msixUnmaskNotSent: "its MSI-X vector was unmasked with the pending bit set and the message was not sent"
                 case .merged: "it was merged with the same interrupt pending from another source"
                 }
             } ?? "no LAPIC accepted it"

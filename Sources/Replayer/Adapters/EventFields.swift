@@ -108,6 +108,8 @@ struct TemplateHandlers<Kind, Field: FieldKey> {
     private var constantTexts: [String?] = []
     /// Memoized `code` results for fields that are fixed template text (-1: not computed yet).
     private var codes: [Int16] = []
+    /// ``textKey`` of fields that are fixed template text (nil: not computed yet).
+    private var textKeys: [Int64?] = []
     let classify: (String) -> Kind?
 
     init(_ classify: @escaping (String) -> Kind?) { self.classify = classify }
@@ -134,7 +136,7 @@ struct TemplateHandlers<Kind, Field: FieldKey> {
                 let r = field.rawValue
                 sources.append(table.sources[r])
                 let (slot, hex, constant, text) = table.plain(field)
-                slots.append(slot); hexDigits.append(hex); constants.append(constant); constantTexts.append(text); codes.append(-1)
+                slots.append(slot); hexDigits.append(hex); constants.append(constant); constantTexts.append(text); codes.append(-1); textKeys.append(nil)
             }
         }
     }
@@ -181,6 +183,53 @@ struct TemplateHandlers<Kind, Field: FieldKey> {
         if c >= 0 { return c }
         if let t = constantTexts[k] { let v = classify(t); codes[k] = v; return v }
         return classify(sources[k].map { batch.text(i, $0, template: template()) } ?? "")
+    }
+
+    /// A number naming the field's text (FNV-1a over its bytes and numbers), made without a String:
+    /// equal texts give equal keys whichever template they come from, for telling apart the few
+    /// devices a trace names (`vfio_*`'s "0000:01:00.0", printed with numbers in it). Memoized when
+    /// the text is fixed template text.
+    @inline(__always)
+    mutating func textKey(_ r: FieldRef, _ field: Field, _ batch: EventBatch, _ i: Int) -> Int64 {
+        let k = r.base + field.rawValue
+        if let t = constantTexts[k] {
+            if let key = textKeys[k] { return key }
+            let key = Self.fold(Self.fnvBasis, t.utf8)
+            textKeys[k] = key
+            return key
+        }
+        var h = Self.fnvBasis
+        switch sources[k] {
+        case .composite(let parts)?:
+            for p in parts {
+                switch p {
+                case .literal(let bytes): h = Self.fold(h, bytes)
+                case .number(let s, _, _): h = Self.fold(h, value: batch.value(i, slot: s))
+                case .string(let s):
+                    let v = batch.value(i, slot: s)
+                    if v >= 0, Int(v) < batch.strings.count { h = Self.fold(h, batch.strings[Int(v)]) }
+                }
+            }
+        case .slot(let s)?, .hexDigitsSlot(let s)?: h = Self.fold(h, value: batch.value(i, slot: s))
+        case .constant(let v)?: h = Self.fold(h, value: v)
+        default: break
+        }
+        return h
+    }
+
+    static var fnvBasis: Int64 { Int64(bitPattern: 0xCBF2_9CE4_8422_2325) }
+    @inline(__always)
+    static func fold<S: Sequence>(_ h: Int64, _ bytes: S) -> Int64 where S.Element == UInt8 {
+        var h = UInt64(bitPattern: h)
+        for b in bytes { h = (h ^ UInt64(b)) &* 0x100_0000_01B3 }
+        return Int64(bitPattern: h)
+    }
+    @inline(__always)
+    static func fold(_ h: Int64, value: Int64) -> Int64 {
+        // A separator byte first, so "1:23" and "12:3" differ.
+        var h = UInt64(bitPattern: fold(h, CollectionOfOne(0xFF)))
+        h = (h ^ UInt64(bitPattern: value)) &* 0x100_0000_01B3
+        return Int64(bitPattern: h)
     }
 
     /// Whether the field's text is `literal`, without making a String when it is fixed template text.

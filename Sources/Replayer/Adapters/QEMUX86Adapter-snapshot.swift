@@ -7,6 +7,7 @@ import TraceFormat
 extension QEMUX86Adapter: SnapshotReplayable {
     enum CodingKeys: String, CodingKey {
         case machine, report, remapDisagreements, chains, amdvi, amdControlKnown, delivered, registers, pic
+        case vfioDevices, vfioSends, vfioPBAThreads
     }
 
     struct RemapDisagreement: Codable { var index: Int; var irte: IRTE; var fields: [Int] }
@@ -21,6 +22,7 @@ extension QEMUX86Adapter: SnapshotReplayable {
         var request: MSIMessage?
         var requestFromIOAPIC: Bool
         var expectedDelivery: X86Machine.Message?
+        var deliveryFromMSIX: Bool?
         var amdRequest: MSIMessage?
         var amdRemapValid: Bool
         var amdIntCtl: AMDVIDeviceInterrupts.InterruptControl?
@@ -36,6 +38,7 @@ extension QEMUX86Adapter: SnapshotReplayable {
             request = c.request
             requestFromIOAPIC = c.requestFromIOAPIC
             expectedDelivery = c.expectedDelivery
+            deliveryFromMSIX = c.deliveryFromMSIX
             amdRequest = c.amdRequest
             amdRemapValid = c.amdRemapValid
             amdIntCtl = c.amdIntCtl
@@ -52,6 +55,7 @@ extension QEMUX86Adapter: SnapshotReplayable {
             c.request = request
             c.requestFromIOAPIC = requestFromIOAPIC
             c.expectedDelivery = expectedDelivery
+            c.deliveryFromMSIX = deliveryFromMSIX ?? false
             c.amdRequest = amdRequest
             c.amdRemapValid = amdRemapValid
             c.amdIntCtl = amdIntCtl
@@ -75,6 +79,9 @@ extension QEMUX86Adapter: SnapshotReplayable {
         delivered = try c.decode(QEMUDeliveredCounter.self, forKey: .delivered)
         registers = try c.decode(QEMUAPICRegisters.self, forKey: .registers)
         pic = try c.decode(PIC8259.self, forKey: .pic)
+        vfioDevices = try c.decodeIfPresent([VFIODevice].self, forKey: .vfioDevices) ?? []
+        vfioSends = try c.decodeIfPresent([VFIOSend].self, forKey: .vfioSends) ?? []
+        vfioPBAThreads = try c.decodeIfPresent([Int32].self, forKey: .vfioPBAThreads) ?? []
     }
 
     public func encode(to encoder: Encoder) throws {
@@ -92,6 +99,11 @@ extension QEMUX86Adapter: SnapshotReplayable {
         try c.encode(delivered, forKey: .delivered)
         try c.encode(registers, forKey: .registers)
         try c.encode(pic, forKey: .pic)
+        if !vfioDevices.isEmpty {
+            try c.encode(vfioDevices, forKey: .vfioDevices)
+            try c.encode(vfioSends, forKey: .vfioSends)
+            try c.encode(vfioPBAThreads, forKey: .vfioPBAThreads)
+        }
     }
 
     var snapshotKind: String { "qemu-x86" }

@@ -35,6 +35,8 @@ public struct QEMUX86Adapter {
         var requestFromIOAPIC = false
         /// The message that must reach the APIC bus.
         var expectedDelivery: X86Machine.Message?
+        /// The expected delivery is a VFIO device's MSI-X message (QEMUX86Adapter-vfio.swift), not the IOAPIC's.
+        var deliveryFromMSIX = false
         /// AMD-Vi: the request in the IOMMU, and what QEMU showed of its DTE and IRTE so far:
         /// `amdvi_ir_delivery_mode` only follows a DTE with IV = 1, `amdvi_ir_intctl` gives its
         /// IntCtl, `amdvi_ir_irte` the IRTE's table offset and `amdvi_ir_irte(_ga)_val` the IRTE.
@@ -83,6 +85,13 @@ public struct QEMUX86Adapter {
     var tally = UncheckedTally()
     public internal(set) var pic = PIC8259()
     var handlers = TemplateHandlers<Kind, Field> { Self.kind(of: $0) }
+    /// VFIO-assigned devices' MSI-X tables (QEMUX86Adapter-vfio.swift).
+    var vfioDevices: [VFIODevice] = []
+    /// Messages an MSI-X unmask must send next on its thread (a vector unmasked with its pending bit set).
+    var vfioSends: [VFIOSend] = []
+    /// Threads whose last VFIO event was `vfio_msix_pba_enable`: printed by vfio_msi_interrupt just
+    /// before the interrupt line of a masked vector (other threads' lines may come between).
+    var vfioPBAThreads: [Int32] = []
 
     /// The schema fields this adapter reads.
     enum Field: Int, FieldKey {
@@ -90,6 +99,7 @@ public struct QEMUX86Adapter {
         case delivery_mode, dest, dest_mode, remapped_addr, remapped_data, trigger_mode, type
         case offset, delivered, lvt, master, irq
         case high, low, mode, reason
+        case name
     }
 
 
@@ -99,6 +109,7 @@ public struct QEMUX86Adapter {
         case apicLocalDeliver, apicMemWrite, apicMemRead, apicReportDelivered, apicResetDelivered
         case picSetIRQ, picWrite, picRead, picInterrupt
         case amdRequest, amdIRTE, amdIRTEValue, amdIRTEGAValue, amdRemapMSI, amdDeliveryMode, amdIntCtl, amdFault, amdControl
+        case vfioInterrupt, vfioVectorUse, vfioVectorRelease, vfioPBAEnable, vfioPBADisable, vfioMSIXEnable, vfioMSIXDisable
         case uncheckedObservation
     }
 
@@ -153,6 +164,13 @@ public struct QEMUX86Adapter {
         case "pic_ioport_read": .picRead
         case "pic_interrupt": .picInterrupt
         case "ioapic_mem_read": .ioapicMemRead
+        case "vfio_msi_interrupt": .vfioInterrupt
+        case "vfio_msix_vector_do_use": .vfioVectorUse
+        case "vfio_msix_vector_release": .vfioVectorRelease
+        case "vfio_msix_pba_enable": .vfioPBAEnable
+        case "vfio_msix_pba_disable": .vfioPBADisable
+        case "vfio_msix_enable": .vfioMSIXEnable
+        case "vfio_msix_disable": .vfioMSIXDisable
         default: nil
         }
     }
@@ -180,6 +198,7 @@ public struct QEMUX86Adapter {
             c.expectedRequest = msi
         } else {
             c.expectedDelivery = X86Machine.Message(msi)
+            c.deliveryFromMSIX = false
         }
     }
 
@@ -189,8 +208,12 @@ public struct QEMUX86Adapter {
         guard let (kind, f) = handlers.resolve(UInt32(id), in: catalog) else { return }
         let thread = b.threads[i]
         func n(_ field: Field) -> Int64 { handlers.number(f, field, b, i) ?? 0 }
+        if !vfioSends.isEmpty { checkVFIOSend(kind, f, thread: thread, b, i, catalog) }
 
         switch kind {
+        case .vfioInterrupt, .vfioVectorUse, .vfioVectorRelease, .vfioPBAEnable, .vfioPBADisable, .vfioMSIXEnable, .vfioMSIXDisable:
+            handleVFIO(kind, f, thread: thread, b, i)
+
         case .uncheckedObservation:
             report.observationsTotal += 1
             report.unchecked[catalog[b.templates[i]].name, default: 0] += 1
@@ -371,7 +394,7 @@ public struct QEMUX86Adapter {
             }
             c.request = nil
             c.remapDiverged = false
-            c.expectedDelivery = X86Machine.Message(to)
+            c.expectedDelivery = X86Machine.Message(to); c.deliveryFromMSIX = false
 
         case .amdRequest:
             // QEMU's amdvi_int_remap_msi: every MSI, the IOAPIC's too, goes through the IOMMU.
@@ -466,7 +489,7 @@ public struct QEMUX86Adapter {
             let c = chains.with(thread) { $0 }
             defer {
                 c.resetAMD()
-                c.expectedDelivery = X86Machine.Message(to)
+                c.expectedDelivery = X86Machine.Message(to); c.deliveryFromMSIX = false
             }
             if let r = c.amdRequest, r != from {
                 report.observationsChecked += 1
@@ -599,7 +622,7 @@ public struct QEMUX86Adapter {
             if recordTransitions {
                 // From the IOAPIC: the models sent it for an entry, or it follows a line raise at once on the
                 // same thread (an entry the models hold masked because it was programmed before the trace).
-                let fromIOAPIC = (machine.remapping.enabled ? chains.with(thread, { $0.requestFromIOAPIC }) : chains.with(thread, { $0.expectedDelivery != nil }))
+                let fromIOAPIC = (machine.remapping.enabled ? chains.with(thread, { $0.requestFromIOAPIC }) : chains.with(thread, { $0.expectedDelivery != nil && !$0.deliveryFromMSIX }))
                     || lastLineRaise == (thread, b.firstEventIndex + i - 1)
                 noteMessage(observed, fromIOAPIC: fromIOAPIC, b, i)
             }
@@ -614,6 +637,7 @@ public struct QEMUX86Adapter {
                     diverge(b, i, "message on the APIC bus", expected: Self.describe(expected), observed: Self.describe(observed), state: "")
                 }
                 c.expectedDelivery = nil
+                c.deliveryFromMSIX = false
             }
         }
     }
@@ -666,6 +690,7 @@ public struct QEMUX86Adapter {
 
     /// Expectations still open at the end are divergences: the system never did what the models say.
     public mutating func finish() -> ReplayReport {
+        finishVFIO()
         tally.merge(into: &report.unchecked)
         for (thread, c) in chains.all.sorted(by: { $0.0 < $1.0 }) {
             for pin in c.expectedRemoteIRRSet {

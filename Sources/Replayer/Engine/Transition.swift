@@ -86,6 +86,10 @@ public struct Transition: Sendable, Equatable {
         /// source, that the GIC did not keep (one pending state per SGI instead of per SGI and source):
         /// `value` = the lost sources' CPU mask.
         case merged = 4
+        /// MSI-X: a vector unmasked with its pending bit set, whose message the function did not
+        /// send (PCI 3.0 §6.8.2.9; QEMU msix_handle_mask_update): `irq` = the table entry, `value` =
+        /// the device's key, `cpu`/`vector` = the message's destination and vector.
+        case msixUnmaskNotSent = 5
     }
 
     public var kind: Kind

@@ -68,3 +68,33 @@ enum QEMUX86Line: Int, CaseIterable {
 
     static var formats: [LineFormat] { allCases.map(\.format) }
 }
+
+/// A VFIO-assigned device's MSI-X events (QEMU 7.2 hw/vfio/trace-events, hw/vfio/pci.c), after the
+/// ``QEMUX86Line`` formats. The device is named by its host address, `DDDD:BB:SS.0` (VFIO's
+/// `vbasedev.name`): its domain, bus and slot are the first three values (the tokenizer reads them
+/// as decimal numbers, so buses 1–9; the function digit after the dot stays text). The formats begin
+/// with a space, so two follow the event name.
+enum QEMUVFIOLine: Int, CaseIterable {
+    /// `vfio_msix_vector_do_use(name, nr)` / `vfio_msix_vector_release(name, nr)`: QEMU's MSI-X
+    /// core's vector notifiers at an effective unmask / mask (msix_handle_mask_update).
+    case vectorUse, vectorRelease
+    /// `vfio_msi_interrupt(name, nr, addr, data)`: QEMU's handler of the vector's eventfd, with the
+    /// table entry's message.
+    case interrupt
+    /// `vfio_msix_pba_enable(name)` (before the interrupt of a masked vector) and
+    /// `vfio_msix_pba_disable(name)` (at a use, when no vector is pending any more).
+    case pbaEnable, pbaDisable
+    /// `vfio_msix_enable(name)`: the guest enabled MSI-X.
+    case msixEnable
+
+    var format: LineFormat {
+        switch self {
+        case .vectorUse: return LineFormat("vfio_msix_vector_do_use", " ({x4}:{x2}:{x2}.0) vector {d} used")
+        case .vectorRelease: return LineFormat("vfio_msix_vector_release", " ({x4}:{x2}:{x2}.0) vector {d} released")
+        case .interrupt: return LineFormat("vfio_msi_interrupt", " ({x4}:{x2}:{x2}.0) vector {d} 0x{x}/0x{x}")
+        case .pbaEnable: return LineFormat("vfio_msix_pba_enable", " ({x4}:{x2}:{x2}.0)")
+        case .pbaDisable: return LineFormat("vfio_msix_pba_disable", " ({x4}:{x2}:{x2}.0)")
+        case .msixEnable: return LineFormat("vfio_msix_enable", " ({x4}:{x2}:{x2}.0)")
+        }
+    }
+}

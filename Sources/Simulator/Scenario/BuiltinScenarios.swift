@@ -64,6 +64,17 @@ public enum BuiltinScenarios {
             timer: .init(periodUs: 4000, vector: 0xEC), ipis: .init(rateHz: 200, vectors: [0xFB, 0xFD]),
             guest: .init(handlerNs: 3000, runNs: 30000, eoi: "mmio"), durationMs: 200),
         Scenario(
+            name: "x86-q35-vfio",
+            description: "4-vCPU x86 guest on QEMU's q35 without an IOMMU (multi-threaded TCG) with a VFIO-assigned NIC (vfio-pci 0000:01:00.0, 4 MSI-X queues, bursty) whose driver masks a queue's vector in its interrupt handler and unmasks it after polling (NAPI-like) and around affinity changes: interrupts arriving while masked set the pending bit (vfio_msix_pba_enable, vfio_msi_interrupt) and are sent at the unmask; virtio-blk (2 emulated MSI-X queues), a serial port on edge pin 4, LAPIC timers at 250 Hz, IPIs, xAPIC MMIO EOIs",
+            platform: .init(arch: "x86_64"), output: "qemu-x86", vcpus: 4,
+            devices: [
+                .init(name: "vfio-nic", kind: "vfio-msix", queues: 4, vector: 0x61, rateHz: 3000, burst: 3, affinityChangeHz: 20),
+                .init(name: "virtio-blk", kind: "msix", queues: 2, vector: 0x51, rateHz: 1000, affinityChangeHz: 20),
+                .init(name: "serial", kind: "ioapic-edge", vector: 0x24, irq: 4, rateHz: 300, affinityChangeHz: 10),
+            ],
+            timer: .init(periodUs: 4000, vector: 0xEC), ipis: .init(rateHz: 200, vectors: [0xFB, 0xFD]),
+            guest: .init(handlerNs: 3000, runNs: 30000, eoi: "mmio"), durationMs: 200),
+        Scenario(
             name: "arm-gicv2",
             description: "4-vCPU arm64 guest on QEMU's GICv2 (-M virt,gic-version=2, TCG): virtio-net (4 GICv2m MSI queues, bursty) and virtio-blk (2 MSI queues, moved between vCPUs), a level-triggered PL011 UART and virtio-mmio device, a PL061 GPIO edge, the virtual timer PPI 27 at 250 Hz, reschedule and call-function SGIs, EOImode 0, PMR raised to 0x80 for 40 µs at a time, idle vCPUs in WFI",
             platform: .init(arch: "arm64", gicv2m: true), output: "qemu-gic", vcpus: 4,

@@ -267,11 +267,17 @@ public struct Scenario: Codable, Sendable, Equatable {
         if x86, platform.gicv2m == true { throw bad("platform.gicv2m is an arm64 feature") }
         for d in devices {
             guard d.rateHz >= 0 else { throw bad("device \(d.name): rate_hz must be ≥ 0") }
-            let kinds = x86 ? ["msix", "ioapic-edge", "ioapic-level"] : ["spi-edge", "spi-level", "msi"]
+            let kinds = x86 ? ["msix", "vfio-msix", "ioapic-edge", "ioapic-level"] : ["spi-edge", "spi-level", "msi"]
             guard kinds.contains(d.kind) else { throw bad("device \(d.name): kind must be one of \(kinds.joined(separator: ", "))") }
             for a in d.affinity ?? [] where a < 0 || a >= vcpus { throw bad("device \(d.name): affinity names vCPU \(a)") }
             if x86 {
-                if d.kind == "msix" {
+                if d.kind == "vfio-msix", !qemuX86 {
+                    throw bad("device \(d.name): vfio-msix needs output qemu-x86 (a VFIO device's MSI-X mask, pending bit and interrupts show only in QEMU's vfio_* events; KVM traces no MSI-X table)")
+                }
+                if d.kind == "vfio-msix", let k = devices.firstIndex(where: { $0.name == d.name }), k > 8 {
+                    throw bad("device \(d.name): a vfio-msix device must be among the first 9 devices (its host address 0000:0B:00.0 has bus 1–9)")
+                }
+                if d.kind == "msix" || d.kind == "vfio-msix" {
                     guard let v = d.vector, v >= 0x20, v + (d.queues ?? 1) <= 0xff else { throw bad("device \(d.name): vector (0x20–0xfe, room for its queues) required") }
                 } else {
                     guard let v = d.vector, v >= 0x20, v <= 0xfe else { throw bad("device \(d.name): vector 0x20–0xfe required") }

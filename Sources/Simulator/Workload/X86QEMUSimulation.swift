@@ -52,7 +52,14 @@ struct X86QEMUSimulation: X86Workload {
         var asserted = false
         /// level-storm fault: handlings left whose handler does not clear the cause.
         var stuckHandlings = 0
-        enum Kind { case msix, edge, level }
+        /// vfio-msix: per queue (MSI-X table entry), the effective mask, the MSI-X core's pending
+        /// bit (PBA) and VFIO's own pending bit (`vdev->msix->pending`, cleared at a use).
+        var masked: [Bool] = []
+        var pba: [Bool] = []
+        var vfioPending: [Bool] = []
+        enum Kind { case msix, vfio, edge, level }
+        /// An MSI-X function (emulated or VFIO-assigned): one message per queue.
+        var isMSIX: Bool { kind == .msix || kind == .vfio }
     }
 
     enum F {
@@ -61,6 +68,7 @@ struct X86QEMUSimulation: X86Workload {
         static let maskedEdgeLost = FaultSchedule.index("masked-edge-lost")
         static let levelStorm = FaultSchedule.index("level-storm")
         static let rteRewriteInService = FaultSchedule.index("rte-rewrite-in-service")
+        static let msixUnmaskLost = FaultSchedule.index("msix-unmask-lost")
     }
 
     /// level-storm: the handler leaves the cause set this many times, then the driver resets the
@@ -100,7 +108,7 @@ struct X86QEMUSimulation: X86Workload {
         self.scenario = scenario
         rng = SimRandom(seed: seed)
         machine = X86Machine(vcpus: scenario.vcpus, behaviour: .qemu)
-        out = LineWriter(style: .qemu, writer: writer, formats: QEMUX86Line.formats)
+        out = LineWriter(style: .qemu, writer: writer, formats: QEMUX86Line.formats + QEMUVFIOLine.allCases.map(\.format))
         cpus = Array(repeating: VCPU(), count: scenario.vcpus)
         timerDeadline = Array(repeating: 0, count: scenario.vcpus)
         self.faults = FaultSchedule(faults, runNs: endTime)
@@ -115,13 +123,15 @@ struct X86QEMUSimulation: X86Workload {
         }
         var nextIndex = 1
         for (i, d) in scenario.devices.enumerated() {
-            let kind: Device.Kind = d.kind == "msix" ? .msix : d.kind == "ioapic-level" ? .level : .edge
-            let queues = kind == .msix ? max(1, d.queues ?? 1) : 1
+            let kind: Device.Kind = d.kind == "msix" ? .msix : d.kind == "vfio-msix" ? .vfio : d.kind == "ioapic-level" ? .level : .edge
+            let queues = kind == .msix || kind == .vfio ? max(1, d.queues ?? 1) : 1
             let targets = Self.initialTargets(scenario, device: i, queues: queues)
             let indices = Array(nextIndex..<nextIndex + queues)
             nextIndex += queues
             devices.append(Device(spec: d, kind: kind, targets: targets, vector: d.vector ?? 0x40, pin: d.irq ?? 0,
-                                  irteIndex: indices, sourceID: kind == .msix ? UInt16(3 + i) << 3 : Self.ioapicSourceID))
+                                  irteIndex: indices, sourceID: kind == .msix || kind == .vfio ? UInt16(3 + i) << 3 : Self.ioapicSourceID,
+                                  masked: Array(repeating: true, count: queues), pba: Array(repeating: false, count: queues),
+                                  vfioPending: Array(repeating: false, count: queues)))
             for q in 0..<queues { vectorDevice[(d.vector ?? 0x40) + q] = i }
         }
     }
@@ -136,8 +146,8 @@ struct X86QEMUSimulation: X86Workload {
 
 
     mutating func emit(_ line: QEMUX86Line, thread: Int, _ a: Int64 = 0, _ b: Int64 = 0, _ c: Int64 = 0, _ d: Int64 = 0,
-                       _ e: Int64 = 0, _ f: Int64 = 0) throws {
-        try out.emit(line.rawValue, thread: thread, time: tick(), a, b, c, d, e, f)
+                       _ e: Int64 = 0, _ f: Int64 = 0, _ g: Int64 = 0) throws {
+        try out.emit(line.rawValue, thread: thread, time: tick(), a, b, c, d, e, f, g)
     }
 
     mutating func apicWrite(_ v: Int, _ offset: Int64, _ value: UInt32) throws {
@@ -173,7 +183,8 @@ struct X86QEMUSimulation: X86Workload {
                 }
                 for i in devices.indices {
                     if remapping { for q in devices[i].targets.indices { writeIRTE(i, q, invalidate: true) } }
-                    if devices[i].kind != .msix { try writeRTE(by: v, device: i, masked: false) }
+                    if !devices[i].isMSIX { try writeRTE(by: v, device: i, masked: false) }
+                    if devices[i].kind == .vfio { try enableVFIO(i, by: v) }
                 }
             }
             if scenario.timer != nil {
@@ -195,7 +206,7 @@ struct X86QEMUSimulation: X86Workload {
     /// xAPIC: the APIC ID in DST bits 15:8; source validation of the requester id, SVT 1, SQ 0).
     func irte(_ i: Int, _ q: Int) -> IRTE {
         let d = devices[i]
-        let vector = UInt64(d.kind == .msix ? d.vector + q : d.vector)
+        let vector = UInt64(d.isMSIX ? d.vector + q : d.vector)
         let low: UInt64 = 1 | (d.kind == .level ? 0x10 : 0) | vector << 16 | (UInt64(d.targets[q]) << 8) << 32
         return IRTE(low: low, high: 0x4_0000 | UInt64(d.sourceID))
     }
@@ -384,6 +395,8 @@ struct X86QEMUSimulation: X86Workload {
                 let dest = UInt64(d.targets[q])
                 try deliver(MSIMessage(address: 0xFEE0_0000 | dest << 12, data: UInt32(d.vector + q)), thread: mainThread)
             }
+        case .vfio:
+            try vfioInterrupt(i, q)
         case .edge:
             if !remapping, faults.due(F.maskedEdgeLost, now), !machine.ioapic.entries[d.pin].masked,
                let v = cpus.indices.first(where: { !cpus[$0].halted && !cpus[$0].busy }) {
@@ -414,6 +427,7 @@ struct X86QEMUSimulation: X86Workload {
     mutating func changeAffinity(_ i: Int) throws -> Bool {
         guard scenario.vcpus > 1 else { return true }
         let (q, newTarget) = pickMove(devices[i].targets)
+        if devices[i].kind == .vfio, devices[i].masked[q] { return true }   // masked by its handler: moved another time
         if remapping {
             // The IRTE rewritten in memory, then the interrupt entry cache invalidated (qi_flush_iec).
             devices[i].targets[q] = newTarget
@@ -427,6 +441,7 @@ struct X86QEMUSimulation: X86Workload {
             }
             return true
         }
+        if devices[i].kind == .vfio { return try moveVFIOQueue(i, q, to: newTarget) }
         guard devices[i].kind != .msix else {
             devices[i].targets[q] = newTarget  // an MSI-X table write: not traced, only the new dest shows
             return true
@@ -458,6 +473,7 @@ struct X86QEMUSimulation: X86Workload {
         cpus[v].busy = true
         cpus[v].handling = vector
         cpus[v].epoch &+= 1
+        try maskVFIOVector(vector, by: v)
         let mean = Double(scenario.guest.handlerNs)
         queue.schedule(.handlerEnd(v, cpus[v].epoch), at: now + max(Int64(mean / 10), rng.exponential(mean: mean)))
     }
@@ -474,6 +490,7 @@ struct X86QEMUSimulation: X86Workload {
             try setLine(di, level: false, thread: t)
         }
         cpus[v].busy = false
+        try unmaskVFIOVector(vector, by: v)
         if !remapping, faults.due(F.rteRewriteInService, now), di >= 0, devices[di].kind == .level, devices[di].stuckHandlings == 0,
            let writer = cpus.indices.first(where: { $0 != v && !cpus[$0].halted && !cpus[$0].busy }) {
             // Another vCPU's affinity code rewrites the RTE to a new vector before this EOI: the EOI

@@ -98,5 +98,15 @@ public enum QEMUSchemas {
         q("x86_iommu_iec_notify", "Notify IEC invalidation: global=%d index=%u mask=%u", "global index mask"),
         // hw/pci
         q("msix_write_config", "dev %s enabled %d masked %d", "dev enabled masked"),
+        // hw/vfio/pci.c (a VFIO-assigned device's MSI-X: the vector notifiers QEMU's MSI-X core calls
+        // on effective mask changes, and each interrupt QEMU's own handler takes; the format strings
+        // begin with a space, so the log shows two after the event name)
+        q("vfio_msi_interrupt", " (%s) vector %d 0x%lx/0x%x", "name vector addr data"),
+        q("vfio_msix_vector_do_use", " (%s) vector %d used", "name vector"),
+        q("vfio_msix_vector_release", " (%s) vector %d released", "name vector"),
+        q("vfio_msix_pba_enable", " (%s)", "name"),
+        q("vfio_msix_pba_disable", " (%s)", "name"),
+        q("vfio_msix_enable", " (%s)", "name"),
+        q("vfio_msix_disable", " (%s)", "name"),
     ]
 }
