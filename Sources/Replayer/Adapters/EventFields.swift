@@ -3,8 +3,8 @@ import TraceFormat
 /// An adapter's field names: an enum whose cases are schema field names, numbered 0, 1, 2, …
 protocol FieldKey: RawRepresentable, CaseIterable where RawValue == Int {}
 
-/// The schema fields an adapter reads, resolved once per template into an array indexed by the
-/// adapter's own field enum (no string hashing per event).
+/// The schema fields an adapter reads in one template, resolved once per template (by name) into
+/// plain data indexed by the adapter's own field enum; ``TemplateHandlers`` keeps them flat.
 struct FieldTable<Field: FieldKey> {
     let sources: [FieldSource?]
     /// Plain data for the hot path (no enum payloads to retain): per field, the slot to read
@@ -37,28 +37,10 @@ struct FieldTable<Field: FieldKey> {
         self.constants = constants
     }
 
-    @inline(__always)
-    func number(_ field: Field, _ batch: EventBatch, _ i: Int) -> Int64? {
-        let k = field.rawValue
-        let slot = slots[k]
-        if slot >= 0 {
-            let v = batch.value(i, slot: slot)
-            return hexDigits[k] ? EventBatch.decimalDigitsAsHex(v) : v
-        }
-        return constants[k]
-    }
-
     /// The field's slot (-1: none), hex-digits flag, constant and fixed text.
     func plain(_ field: Field) -> (Int, Bool, Int64?, String?) {
         let k = field.rawValue
         return (slots[k], hexDigits[k], constants[k], constantTexts[k])
-    }
-
-    /// The field as text; the template is fetched only for fields that are not fixed text.
-    @inline(__always)
-    func text(_ field: Field, _ batch: EventBatch, _ i: Int, _ template: @autoclosure () -> EventTemplate) -> String? {
-        if let c = constantTexts[field.rawValue] { return c }
-        return sources[field.rawValue].map { batch.text(i, $0, template: template()) }
     }
 }
 
@@ -143,13 +125,7 @@ struct TemplateHandlers<Kind, Field: FieldKey> {
 
     @inline(__always)
     func number(_ r: FieldRef, _ field: Field, _ batch: EventBatch, _ i: Int) -> Int64? {
-        let k = r.base + field.rawValue
-        let slot = slots[k]
-        if slot >= 0 {
-            let v = batch.value(i, slot: slot)
-            return hexDigits[k] ? EventBatch.decimalDigitsAsHex(v) : v
-        }
-        return constants[k]
+        number(r, field, batch, row: batch.row(i))
     }
 
     /// The field's number for the event at `row` (``EventBatch/row(_:)``, computed once per event).
