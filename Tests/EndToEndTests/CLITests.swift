@@ -116,7 +116,10 @@ struct CLITests {
 
     @Test("a failed record leaves an existing output untouched")
     func atomicOutput() throws {
-        let out = temporary("keep.irqt")
+        // Its own folder: other tests write outputs (atomically, through .tmp- files) in the shared one.
+        let own = temporary("atomic-output")
+        try FileManager.default.createDirectory(atPath: own, withIntermediateDirectories: true)
+        let out = own + "/keep.irqt"
         try Data("precious".utf8).write(to: URL(fileURLWithPath: out))
         let garbage = temporary("garbage.log")
         try Data("1@1.000001:a 1\n@@@ not a line\n".utf8).write(to: URL(fileURLWithPath: garbage))
