@@ -82,6 +82,7 @@ extension KVMX86Adapter {
     /// PIR moved to the virtual IRR (a sync with ON, or a notification in guest mode): the CPU delivers
     /// from there without KVM; the model counts those vectors delivered.
     mutating func harvest(_ b: EventBatch, _ i: Int, k: Int, apicID: UInt32, _ moved: VectorBitmap) {
+        guard !moved.isEmpty else { return }   // every entry without a post: no scan
         var m = moved
         while let v = m.highest {
             m.remove(v)

@@ -8,7 +8,7 @@ import TraceFormat
 /// restored adapter iterates its tables in the same order and makes the same decisions.
 extension KVMX86Adapter: SnapshotReplayable {
     enum CodingKeys: String, CodingKey {
-        case flavour, machine, report, apicIndex, binding, boundAPICs, unbound, pending, pendingAcks, coalescedAccepts
+        case flavour, machine, report, apicIndex, binding, unbound, pending, pendingAcks, coalescedAccepts
         case acceptTimes, acceptCPUs, lastAccept, deferred, hardwareDelivered, lvt, delayedPins, lastEOI, picActive, pic
         case picLines, lastSetIRQ, midFlight, mid, everUnmasked, haltedAPICs, threadsAwaitingAcks, pi, guestEOIWrites
         case haltEnds, openThreads, lastSend, headAccepted, lastTime
@@ -25,9 +25,7 @@ extension KVMX86Adapter: SnapshotReplayable {
         machine = try c.decode(X86Machine.self, forKey: .machine)
         report = try c.decode(ReplayReport.self, forKey: .report)
         apicIndex = try c.decode(IntMap<UInt32, Int>.self, forKey: .apicIndex)
-        binding = try c.decode(IntMap<Int32, UInt32>.self, forKey: .binding)
-        // (after `binding`, whose didSet rebuilt it: the stored layout wins)
-        boundAPICs = try c.decode(IntSet<UInt32>.self, forKey: .boundAPICs)
+        restoreBindings(try c.decode(IntMap<Int32, UInt32>.self, forKey: .binding))
         unbound = try c.decode(IntMap<Int32, [RegisterWrite]>.self, forKey: .unbound).mapValuesKeepingLayout { $0.map { ($0.register, $0.value) } }
         pending = try c.decode(IntMap<Int32, [X86Machine.Message]>.self, forKey: .pending)
         pendingAcks = try c.decode(IntMap<Int32, [Int]>.self, forKey: .pendingAcks)
@@ -70,7 +68,6 @@ extension KVMX86Adapter: SnapshotReplayable {
         try c.encode(r, forKey: .report)
         try c.encode(apicIndex, forKey: .apicIndex)
         try c.encode(binding, forKey: .binding)
-        try c.encode(boundAPICs, forKey: .boundAPICs)
         try c.encode(unbound.mapValuesKeepingLayout { $0.map { RegisterWrite(register: $0.0, value: $0.1) } }, forKey: .unbound)
         try c.encode(pending, forKey: .pending)
         try c.encode(pendingAcks, forKey: .pendingAcks)

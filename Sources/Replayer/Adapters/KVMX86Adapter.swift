@@ -60,9 +60,22 @@ public struct KVMX86Adapter {
     /// APIC ID (KVM prints the vcpu_id, equal to the initial APIC ID) → index in `machine.apics`.
     var apicIndex = IntMap<UInt32, Int>()
     /// Thread → APIC ID, once known.
-    var binding = IntMap<Int32, UInt32>() { didSet { boundAPICs.removeAll(); for (_, a) in binding { boundAPICs.insert(a) } } }
+    /// (Set only through ``setBinding(_:_:)``, which keeps ``boundAPICs`` in step.)
+    private(set) var binding = IntMap<Int32, UInt32>()
     /// The APIC IDs some thread is bound to (`binding`'s values, kept for the per-acceptance check).
-    var boundAPICs = IntSet<UInt32>()
+    private(set) var boundAPICs = IntSet<UInt32>()
+
+    mutating func setBinding(_ thread: Int32, _ apicID: UInt32) {
+        binding[thread] = apicID
+        boundAPICs.insert(apicID)
+    }
+
+    /// Restores the thread bindings (a snapshot); ``boundAPICs`` follows from them.
+    mutating func restoreBindings(_ b: IntMap<Int32, UInt32>) {
+        binding = b
+        boundAPICs.removeAll()
+        for (_, a) in b { boundAPICs.insert(a) }
+    }
     /// LAPIC register writes of threads not yet bound: (register name or offset, value).
     var unbound = IntMap<Int32, [(String, UInt32)]>()
     /// Messages whose acceptances must follow on a thread.
@@ -437,7 +450,7 @@ public struct KVMX86Adapter {
             guard let src = learnSources[k], b.threads[i] != lastLearnt else { continue }
             if binding[b.threads[i]] != nil { lastLearnt = b.threads[i]; continue }
             guard let id = b.number(i, src), id >= 0, id < 1 << 20 else { continue }
-            binding[b.threads[i]] = UInt32(truncatingIfNeeded: id)
+            setBinding(b.threads[i], UInt32(truncatingIfNeeded: id))
             lastLearnt = b.threads[i]
             _ = apic(UInt32(truncatingIfNeeded: id))
         }
@@ -445,7 +458,7 @@ public struct KVMX86Adapter {
 
     /// Learns that `thread` runs the vCPU of APIC `apicID`; applies its earlier register writes.
     mutating func bind(_ thread: Int32, to apicID: UInt32) {
-        binding[thread] = apicID
+        setBinding(thread, apicID)
         let k = apic(apicID)
         for (reg, value) in unbound.removeValue(forKey: thread) ?? [] {
             if let o = Self.offset(reg) { write(k, o, value, thread: thread) }
