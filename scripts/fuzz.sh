@@ -7,6 +7,7 @@
 #   scripts/fuzz.sh parse-runs N [SECONDS]   every target at parser depth (IRQTRACE_FUZZ_DEPTH=parse, inputs
 #                                            ≤ 2 KiB) until N executions each (or SECONDS, default 3600)
 # TARGET: irqt ftrace-text trace-cmd-report perf-script qemu-log trace-dat pcap scenario.
+# FUZZ_TARGETS="a b": only those targets (smoke, parse-runs).
 # IRQTRACE_FUZZ_DEPTH=parse (any command): the parser alone; default: the whole pipeline per input.
 # New findings land in .build-fuzz/findings/TARGET (crash-*, timeout-*, oom-*); the run fails on one.
 set -euo pipefail
@@ -16,6 +17,8 @@ export PATH="/opt/swift/usr/bin:$PATH"
 SCRATCH="$REPO/.build-fuzz"
 BIN="$SCRATCH/release/irqtrace-fuzz"
 TARGETS=(irqt ftrace-text trace-cmd-report perf-script qemu-log trace-dat pcap scenario)
+# FUZZ_TARGETS="pcap irqt" limits smoke and parse-runs to those targets.
+[ -n "${FUZZ_TARGETS:-}" ] && read -r -a TARGETS <<<"$FUZZ_TARGETS"
 export SWIFT_BACKTRACE=enable=no   # Swift's backtracer trips ASan; libFuzzer prints the stack
 
 build() { (cd "$REPO/Fuzz" && swift build -c release -Xswiftc -sanitize=fuzzer,address --scratch-path "$SCRATCH"); }

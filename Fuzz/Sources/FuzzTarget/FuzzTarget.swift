@@ -37,7 +37,8 @@ enum Target: String, CaseIterable {
 /// IRQTRACE_FUZZ_DEPTH=parse: the parser alone, at tens of thousands of inputs a second, so the
 /// issue's 10 M executions per parser fit in minutes: each line through the source's tokenizer and,
 /// when it tokenizes, the exact-reprint proof (`SkeletonRenderer`); an `.irqt` opened and every chunk
-/// decoded; a trace.dat's sections, formats and every record's report line; a scenario decoded.
+/// decoded; a trace.dat's sections, formats and every record's report line; a pcap's records, each packet
+/// decoded and its line tokenized; a scenario decoded.
 /// The default depth, `pipeline`, runs everything a user would run next (below).
 let parseOnly = ProcessInfo.processInfo.environment["IRQTRACE_FUZZ_DEPTH"] == "parse"
 
@@ -52,10 +53,7 @@ func exerciseParser(_ bytes: [UInt8], _ target: Target) {
         guard let dat = try? TraceDatReader(data: Data(bytes), path: "fuzz.dat") else { return }
         try? dat.forEachLine { _ in }
     case .pcap:
-        // The pcap reader is internal to its importer: the pipeline is the parser here.
-        var options = RecordOptions(inputFormat: .pcap)
-        options.chunkSize = 4096
-        _ = try? Recorder.open(bytes: bytes, name: "fuzz", options: options)
+        _ = bytes.withUnsafeBytes { try? PcapScan.scan($0, path: "fuzz.pcap") }
     case .scenario:
         _ = try? Scenario.decode(Data(bytes), path: "fuzz.json")
     }

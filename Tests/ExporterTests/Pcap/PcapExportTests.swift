@@ -87,6 +87,26 @@ struct PcapExportTests {
         #expect(try Replayer.check(back).digest == Replayer.check(original).digest)
     }
 
+    @Test("PcapScan (the parser alone) finds every exported event's line; a cut record names its offset", arguments: samples)
+    func scanAlone(_ trace: String) throws {
+        let (original, _) = try Recorder.open(sample(trace))
+        let pcap = Self.temporaryPath("scan.pcap")
+        defer { try? FileManager.default.removeItem(atPath: pcap) }
+        try PcapExport.write(original, to: pcap)
+        let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: pcap)))
+        let counts = try bytes.withUnsafeBytes { try PcapScan.scan($0, path: pcap) }
+        #expect(counts.packets == original.eventCount)
+        #expect(counts.malformedPackets == 0)
+        #expect(counts.eventLines == original.eventCount)
+        let cut = Array(bytes.dropLast(3))
+        #expect {
+            _ = try cut.withUnsafeBytes { try PcapScan.scan($0, path: pcap) }
+        } throws: { error in
+            let e = error as? IrqtraceError
+            return e?.byteOffset != nil && (e?.byteOffset ?? 0) > 24 && "\(error)".contains("cut short")
+        }
+    }
+
     @Test("big-endian and microsecond pcap files read the same; other link types are refused naming the DLT")
     func variants() throws {
         let (original, _) = try Recorder.open(sample("traces/kvm/pvm-msi.trace.txt"))
