@@ -100,7 +100,7 @@ public enum Simulator {
                                      topology: Topology(vcpus: s.vcpus, apicIDs: arch == .x86_64 ? Array(0..<s.vcpus) : nil),
                                      commandLine: o.commandLine)
         metadata.simulation = SimulationInfo(scenario: s.name, seed: o.seed, output: outputName, faults: o.faults.map(\.text))
-        let writer = TraceWriter(output: output, metadata: metadata, chunkSize: o.chunkSize, level: o.level)
+        let writer = TraceWriter(output: output, metadata: metadata, chunkSize: o.chunkSize, level: o.level, encodeBehind: true)
         writer.discardChunks = o.discardChunks
         // Start at 1 ms of simulated time; the run ends at `end`.
         let duration = o.durationNs ?? (o.events != nil ? Int64.max / 4 : Int64(s.durationMs * 1_000_000))

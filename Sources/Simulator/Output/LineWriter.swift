@@ -39,6 +39,10 @@ public final class LineWriter {
     public let writer: TraceWriter
     public let formats: [LineFormat]
     @exclusivity(unchecked) public private(set) var threads: [SimThread] = []
+    /// Each thread's ring-buffer CPU and pid, apart from its name: what every event needs, read
+    /// without retaining the name (a String) per event.
+    @exclusivity(unchecked) private var threadCPU: [Int32] = []
+    @exclusivity(unchecked) private var threadPID: [Int32] = []
     /// [thread × formats.count + format] → template id + 1 (0: not made yet).
     @exclusivity(unchecked) private var ids: [UInt32] = []
     private var arity: [Int] = []
@@ -60,6 +64,8 @@ public final class LineWriter {
     /// Adds a thread; returns its index for ``emit(_:thread:time:_:_:_:_:_:_:)``.
     public func addThread(_ t: SimThread) -> Int {
         threads.append(t)
+        threadCPU.append(t.cpu)
+        threadPID.append(t.pid)
         ids.append(contentsOf: repeatElement(0, count: formats.count))
         return threads.count - 1
     }
@@ -153,8 +159,7 @@ public final class LineWriter {
         var id = ids[slot]
         if id == 0 { id = try makeTemplate(format, thread: thread) + 1 }
         values[0] = a; values[1] = b; values[2] = c; values[3] = d; values[4] = e; values[5] = f; values[6] = g; values[7] = h
-        let t = threads[thread]
-        try writer.append(time: time, cpu: t.cpu, thread: t.pid, domain: clock, template: id - 1,
+        try writer.append(time: time, cpu: threadCPU[thread], thread: threadPID[thread], domain: clock, template: id - 1,
                           values: UnsafeBufferPointer(start: values, count: writer.catalog.valueCount(id - 1)))
     }
 }

@@ -71,7 +71,6 @@ struct GICSimulation<Output: GICOutput>: Simulation {
     }
 
     struct Device {
-        var spec: Scenario.Device
         var kind: Kind
         /// The first SPI; queue q is `irq + q`.
         var irq: Int
@@ -97,6 +96,8 @@ struct GICSimulation<Output: GICOutput>: Simulation {
     }
     var cpus: [VCPU]
     var devices: [Device] = []
+    /// The devices' interrupt clocks (by device index).
+    let clocks: [DeviceClock]
     /// INTID → device index (−1: none).
     var irqDevice: [Int]
     var faults: FaultSchedule
@@ -121,6 +122,7 @@ struct GICSimulation<Output: GICOutput>: Simulation {
 
     init(scenario: Scenario, faults: [FaultRequest], seed: UInt64, writer: TraceWriter, endTime: Int64, maxEvents: Int) {
         self.scenario = scenario
+        clocks = DeviceClock.table(scenario)
         time = GICTime(rng: SimRandom(seed: seed))
         // QEMU's virt board: 256 SPIs (GICD_TYPER ITLinesNumber 8); more when a scenario names higher SPIs.
         let highest = scenario.devices.map { ($0.irq ?? 32) + max(1, $0.queues ?? 1) }.max() ?? 0
@@ -141,7 +143,7 @@ struct GICSimulation<Output: GICOutput>: Simulation {
             let queues = kind == .msi ? max(1, d.queues ?? 1) : 1
             let affinity = d.affinity ?? Array(0..<scenario.vcpus)
             let irq = d.irq ?? 32
-            devices.append(Device(spec: d, kind: kind, irq: irq, targets: (0..<queues).map { affinity[($0 + i) % affinity.count] },
+            devices.append(Device(kind: kind, irq: irq, targets: (0..<queues).map { affinity[($0 + i) % affinity.count] },
                                   priority: d.priority ?? GICGuest.defaultPriority, avoid: Array(repeating: 0, count: queues)))
             for q in 0..<queues where irq + q < numIRQ { irqDevice[irq + q] = i }
         }
@@ -350,9 +352,10 @@ struct GICSimulation<Output: GICOutput>: Simulation {
             }
         }
         // Workload clocks.
-        for (i, d) in devices.enumerated() where d.spec.rateHz > 0 {
-            for q in 0..<d.targets.count { queue.schedule(.device(i, q), at: now + gap(rateHz: d.spec.rateHz)) }
-            if let a = d.spec.affinityChangeHz, a > 0 { queue.schedule(.affinity(i), at: now + gap(rateHz: a)) }
+        for (i, d) in devices.enumerated() where clocks[i].rateHz > 0 {
+            for q in 0..<d.targets.count { queue.schedule(.device(i, q), at: now + gap(rateHz: clocks[i].rateHz)) }
+            let a = clocks[i].affinityChangeHz
+            if a > 0 { queue.schedule(.affinity(i), at: now + gap(rateHz: a)) }
         }
         if let t = scenario.timer {
             for v in 0..<n { queue.schedule(.timer(v), at: now + Int64(t.periodUs * 1000) + Int64(time.rng.below(1000 * (v + 1)))) }
@@ -371,8 +374,8 @@ struct GICSimulation<Output: GICOutput>: Simulation {
     mutating func perform(_ action: Action) throws {
         switch action {
         case .device(let i, let q):
-            queue.schedule(.device(i, q), at: now + gap(rateHz: devices[i].spec.rateHz))
-            let burst = devices[i].spec.burst ?? 1
+            queue.schedule(.device(i, q), at: now + gap(rateHz: clocks[i].rateHz))
+            let burst = clocks[i].burst
             // Geometric burst length with mean `burst`.
             var k = 1
             if burst > 1 { while k < 64 && time.rng.chance(1 - 1 / burst) { k += 1 } }
@@ -419,7 +422,7 @@ struct GICSimulation<Output: GICOutput>: Simulation {
             cpus[v].pmrRaised = false
         case .affinity(let i):
             if try changeAffinity(i) {
-                if let a = devices[i].spec.affinityChangeHz, a > 0 { queue.schedule(.affinity(i), at: now + gap(rateHz: a)) }
+                if clocks[i].affinityChangeHz > 0 { queue.schedule(.affinity(i), at: now + gap(rateHz: clocks[i].affinityChangeHz)) }
             } else {
                 // Pending, or no vCPU running the guest's irq affinity code: a little later.
                 queue.schedule(.affinity(i), at: now + time.rng.between(20_000, 200_000))
@@ -431,13 +434,12 @@ struct GICSimulation<Output: GICOutput>: Simulation {
 
     /// An interrupt from queue `q` of device `i`; `more`: another one of the burst follows within µs.
     mutating func raise(_ i: Int, _ q: Int, more: Bool) throws {
-        let d = devices[i]
-        let irq = d.irq + q
-        switch d.kind {
+        let irq = devices[i].irq + q
+        switch devices[i].kind {
         case .msi, .edge:
             if misroute == nil, n > 1, faults.due(F.wrongItargetsr, now), try misroute(i, q) { return }
             if more, faults.due(F.lrOverwrite, now) {
-                let t = d.targets[q]
+                let t = devices[i].targets[q]
                 // (kvm-arm64: a target in WFI, whose wakeup shows it had nothing to take; a running target's
                 // kick looks the same whether its list register kept the interrupt or not.)
                 if !cpus[t].busy && gic.bestInterrupt(cpu: t).irq == GICv2.spurious && gic.pending[irq] == 0
@@ -445,7 +447,7 @@ struct GICSimulation<Output: GICOutput>: Simulation {
                     // The hypervisor's list register holding the interrupt is overwritten: the edge
                     // reaches the distributor and leaves no pending state, no update raises the line.
                     truth("lr-overwrite", "lost_interrupt", cpu: t, irq: irq,
-                          "edge of SPI \(irq) (\(d.spec.name) queue \(q)) for CPU \(t) dropped: never pending, never acknowledged though CPU \(t) had nothing else to take")
+                          "edge of SPI \(irq) (\(scenario.devices[i].name) queue \(q)) for CPU \(t) dropped: never pending, never acknowledged though CPU \(t) had nothing else to take")
                     try setSPI(irq, high: true, by: .device, latch: false, lostAt: UInt8(1 << t))
                     try setSPI(irq, high: false, by: .device)
                     return
@@ -465,7 +467,7 @@ struct GICSimulation<Output: GICOutput>: Simulation {
     /// nothing else pending, so its next IAR read takes exactly this interrupt). The SPI is pending on
     /// that vCPU, which acknowledges it; ITARGETSR is honoured again once it has.
     mutating func misroute(_ i: Int, _ q: Int) throws -> Bool {
-        let d = devices[i], irq = d.irq + q, target = d.targets[q]
+        let irq = devices[i].irq + q, target = devices[i].targets[q]
         let start = time.rng.below(n)
         guard gic.pending[irq] == 0, gic.active[irq] == 0,
               let w = (0..<n).map({ (start + $0) % n }).first(where: { w in
@@ -473,7 +475,7 @@ struct GICSimulation<Output: GICOutput>: Simulation {
                       && gic.runningPriority[w] == GICv2.idlePriority
               }) else { return false }
         truth("wrong-itargetsr", "misrouted_vector", cpu: w, irq: irq,
-              "SPI \(irq) (\(d.spec.name) queue \(q)) made pending on and taken by CPU \(w); its ITARGETSR names CPU \(target) only")
+              "SPI \(irq) (\(scenario.devices[i].name) queue \(q)) made pending on and taken by CPU \(w); its ITARGETSR names CPU \(target) only")
         misroute = (irq, gic.targets[irq])
         gic.targets[irq] = UInt8(1 << w)
         devices[i].avoid[q] |= UInt8(1 << w)

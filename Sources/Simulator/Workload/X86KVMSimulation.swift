@@ -41,7 +41,6 @@ struct X86KVMSimulation: X86Workload {
     }
 
     struct Device {
-        var spec: Scenario.Device
         var kind: Kind
         /// Per queue: target vCPU.
         var targets: [Int]
@@ -79,6 +78,8 @@ struct X86KVMSimulation: X86Workload {
     var now: Int64 = 0
     var cpus: [VCPU]
     var devices: [Device] = []
+    /// The devices' interrupt clocks (by device index).
+    let clocks: [DeviceClock]
     var vcpuThreads: [Int] = []
     var ioThread = 0
     var faults: FaultSchedule
@@ -109,6 +110,7 @@ struct X86KVMSimulation: X86Workload {
 
     init(scenario: Scenario, faults: [FaultRequest], seed: UInt64, writer: TraceWriter, endTime: Int64, maxEvents: Int) {
         self.scenario = scenario
+        clocks = DeviceClock.table(scenario)
         rng = SimRandom(seed: seed)
         machine = X86Machine(vcpus: scenario.vcpus, behaviour: .kvm)
         out = LineWriter(style: .ftrace, writer: writer, formats: KVMX86Line.formats)
@@ -131,7 +133,7 @@ struct X86KVMSimulation: X86Workload {
             let thread = kind == .msix
                 ? out.addThread(SimThread(comm: "vhost-4100", pid: 4300 + Int32(i), cpu: Int32(i % (scenario.vcpus + 1))))
                 : ioThread
-            devices.append(Device(spec: d, kind: kind, targets: targets, vector: d.vector ?? 0x40, pin: d.irq ?? 0,
+            devices.append(Device(kind: kind, targets: targets, vector: d.vector ?? 0x40, pin: d.irq ?? 0,
                                   gsi: kind == .msix ? (d.gsi ?? 24 + 8 * i) : (d.irq ?? 0), thread: thread))
             for q in 0..<queues { vectorDevice[(d.vector ?? 0x40) + q] = i }
         }
@@ -139,7 +141,6 @@ struct X86KVMSimulation: X86Workload {
 
     var eventCount: Int { out.writer.eventCount }
     var deviceCount: Int { devices.count }
-    func deviceSpec(_ i: Int) -> Scenario.Device { devices[i].spec }
     func queueCount(_ i: Int) -> Int { devices[i].targets.count }
     func queueTarget(_ i: Int, _ q: Int) -> (vcpu: Int, vector: Int) { (devices[i].targets[q], devices[i].vector + q) }
 
@@ -248,7 +249,7 @@ struct X86KVMSimulation: X86Workload {
             guard cpus[v].epoch == epoch, !cpus[v].busy, !cpus[v].halted else { return }
             // HLT with an interrupt it can take pending does not block (kvm_vcpu_has_events): it is
             // taken first; and the guest does not halt with its TPR raised.
-            if cpus[v].tprRaised || machine.apics[v].deliverable != nil { scheduleIdle(v); return }
+            if cpus[v].tprRaised || machine.deliverable(v) != nil { scheduleIdle(v); return }
             try exit(v, .exitHLT)
             cpus[v].halted = true
             cpus[v].haltStart = now
@@ -279,44 +280,43 @@ struct X86KVMSimulation: X86Workload {
     // MARK: devices
 
     mutating func raise(_ i: Int, _ q: Int) throws {
-        let d = devices[i]
-        switch d.kind {
+        switch devices[i].kind {
         case .msix:
-            let vector = UInt8(d.vector + q), dest = d.targets[q]
+            let vector = UInt8(devices[i].vector + q), dest = devices[i].targets[q]
             if faults.due(F.vectorZeroRouteLoss, now) {
                 // The GSI's MSI route was not re-programmed: userspace injects the GSI, the route gives vector 0.
-                try emit(.setIRQ, thread: d.thread, Int64(d.gsi + q), 1, 0)
-                try emit(.msi, thread: d.thread, Int64(dest), 0)
-                try emit(.setIRQ, thread: d.thread, Int64(d.gsi + q), 0, 0)
+                try emit(.setIRQ, thread: devices[i].thread, Int64(devices[i].gsi + q), 1, 0)
+                try emit(.msi, thread: devices[i].thread, Int64(dest), 0)
+                try emit(.setIRQ, thread: devices[i].thread, Int64(devices[i].gsi + q), 0, 0)
                 truth("vector0-route-loss", "misrouted_vector", cpu: dest, vector: 0,
-                      "GSI \(d.gsi + q) (\(d.spec.name) queue \(q), vector \(vector)) routed as vector 0: dropped")
+                      "GSI \(devices[i].gsi + q) (\(scenario.devices[i].name) queue \(q), vector \(vector)) routed as vector 0: dropped")
                 return
             }
             if posted {
-                try postMSI(vector, to: dest, thread: d.thread, device: d.spec.name, queue: q)
+                try postMSI(vector, to: dest, thread: devices[i].thread, device: scenario.devices[i].name, queue: q)
                 return
             }
-            try emit(.msi, thread: d.thread, Int64(dest), Int64(vector))
+            try emit(.msi, thread: devices[i].thread, Int64(dest), Int64(vector))
             if faults.due(F.lostMsi, now) {
                 truth("lost-msi", "lost_interrupt", cpu: dest, vector: Int(vector),
-                      "MSI of \(d.spec.name) queue \(q) to APIC \(dest) vector \(vector) accepted by no LAPIC")
+                      "MSI of \(scenario.devices[i].name) queue \(q) to APIC \(dest) vector \(vector) accepted by no LAPIC")
                 return
             }
             let outcomes = unicast(vector, dest, level: false)
             for o in outcomes {
-                try emit(.acceptEdge, thread: d.thread, Int64(machine.apics[o.vcpu].id), Int64(vector))
+                try emit(.acceptEdge, thread: devices[i].thread, Int64(machine.apics[o.vcpu].id), Int64(vector))
                 if case .accepted = o.acceptance { cpus[o.vcpu].acceptedAt[Int(vector)] = now }
                 scheduleKick(o.vcpu, vector)
             }
         case .edge:
-            if faults.due(F.maskedEdgeLost, now), !machine.ioapic.entries[d.pin].masked {
+            if faults.due(F.maskedEdgeLost, now), !machine.ioapic.entries[devices[i].pin].masked {
                 // The guest masks the pin (an affinity change in progress), the edge comes, the guest unmasks.
                 let v = cpus.indices.first { !cpus[$0].halted } ?? 0
-                try writeRTE(by: v, pin: d.pin, vector: UInt8(d.vector), dest: d.targets[0], level: false, masked: true, exitFirst: !cpus[v].halted)
+                try writeRTE(by: v, pin: devices[i].pin, vector: UInt8(devices[i].vector), dest: devices[i].targets[0], level: false, masked: true, exitFirst: !cpus[v].halted)
                 try pulse(i)
-                try writeRTE(by: v, pin: d.pin, vector: UInt8(d.vector), dest: d.targets[0], level: false, masked: false, exitFirst: !cpus[v].halted)
-                truth("masked-edge-lost", "lost_interrupt", cpu: d.targets[0], vector: d.vector, irq: d.pin,
-                      "edge on IOAPIC pin \(d.pin) (\(d.spec.name)) while the pin was masked: never delivered")
+                try writeRTE(by: v, pin: devices[i].pin, vector: UInt8(devices[i].vector), dest: devices[i].targets[0], level: false, masked: false, exitFirst: !cpus[v].halted)
+                truth("masked-edge-lost", "lost_interrupt", cpu: devices[i].targets[0], vector: devices[i].vector, irq: devices[i].pin,
+                      "edge on IOAPIC pin \(devices[i].pin) (\(scenario.devices[i].name)) while the pin was masked: never delivered")
                 return
             }
             try pulse(i)
@@ -325,8 +325,8 @@ struct X86KVMSimulation: X86Workload {
             devices[i].asserted = true
             if faults.due(F.levelStorm, now) {
                 devices[i].stuckHigh = true
-                truth("level-storm", "interrupt_storm", cpu: d.targets[0], vector: d.vector, irq: d.pin,
-                      "the handler of \(d.spec.name) never clears its cause: IOAPIC pin \(d.pin) stays asserted and every EOI re-delivers it")
+                truth("level-storm", "interrupt_storm", cpu: devices[i].targets[0], vector: devices[i].vector, irq: devices[i].pin,
+                      "the handler of \(scenario.devices[i].name) never clears its cause: IOAPIC pin \(devices[i].pin) stays asserted and every EOI re-delivers it")
             }
             try setLine(i, level: true)
         }
@@ -459,7 +459,7 @@ struct X86KVMSimulation: X86Workload {
     mutating func kick(_ v: Int) throws {
         if posted { try postedKick(v); return }
         guard !cpus[v].busy, !cpus[v].hung else { return }
-        let pending = machine.apics[v].deliverable
+        let pending = machine.deliverable(v)
         if cpus[v].halted {
             // kvm_vcpu_has_events: only a deliverable interrupt wakes a halted vCPU.
             guard let vector = pending else { return }
@@ -494,7 +494,7 @@ struct X86KVMSimulation: X86Workload {
     /// At (re-)entry: inject the highest deliverable vector when the guest can take it.
     mutating func tryInject(_ v: Int, exitFirst: Bool) throws {
         guard !cpus[v].busy, !cpus[v].halted, !cpus[v].hung else { return }
-        guard let vector = machine.apics[v].deliverable else {
+        guard let vector = machine.deliverable(v) else {
             if !exitFirst { try entry(v) }
             return
         }
@@ -550,7 +550,7 @@ struct X86KVMSimulation: X86Workload {
             try ioapicEOI(v, ev)
         }
         cpus[v].kickPending = false
-        if machine.apics[v].deliverable != nil {
+        if machine.deliverable(v) != nil {
             try tryInject(v, exitFirst: false)
         } else {
             try entry(v)
@@ -559,7 +559,7 @@ struct X86KVMSimulation: X86Workload {
     }
 
     mutating func tryInjectOrIdle(_ v: Int) throws {
-        if machine.apics[v].deliverable != nil { try kick(v) } else { scheduleIdle(v) }
+        if machine.deliverable(v) != nil { try kick(v) } else { scheduleIdle(v) }
     }
 
     /// The IOAPIC's part of a level EOI (kvm_ioapic_update_eoi_one): each pin with the vector is

@@ -75,7 +75,7 @@ extension X86QEMUSimulation {
         if faults.due(F.msixUnmaskLost, now) {
             // The function clears the pending bit without sending the message.
             truth("msix-unmask-lost", "lost_interrupt", cpu: devices[i].targets[q], vector: devices[i].vector + q, irq: q,
-                  "\(devices[i].spec.name) MSI-X entry \(q) (vector \(devices[i].vector + q)) unmasked with its pending bit set: the pending bit was cleared and the message never sent")
+                  "\(scenario.devices[i].name) MSI-X entry \(q) (vector \(devices[i].vector + q)) unmasked with its pending bit set: the pending bit was cleared and the message never sent")
             return
         }
         try send(m, thread: thread)

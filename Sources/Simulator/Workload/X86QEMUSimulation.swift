@@ -40,7 +40,6 @@ struct X86QEMUSimulation: X86Workload {
     }
 
     struct Device {
-        var spec: Scenario.Device
         var kind: Kind
         var targets: [Int]
         var vector: Int
@@ -83,6 +82,8 @@ struct X86QEMUSimulation: X86Workload {
     var now: Int64 = 0
     var cpus: [VCPU]
     var devices: [Device] = []
+    /// The devices' interrupt clocks (by device index).
+    let clocks: [DeviceClock]
     var vcpuThreads: [Int] = []
     var mainThread = 0
     var faults: FaultSchedule
@@ -106,6 +107,7 @@ struct X86QEMUSimulation: X86Workload {
 
     init(scenario: Scenario, faults: [FaultRequest], seed: UInt64, writer: TraceWriter, endTime: Int64, maxEvents: Int) {
         self.scenario = scenario
+        clocks = DeviceClock.table(scenario)
         rng = SimRandom(seed: seed)
         machine = X86Machine(vcpus: scenario.vcpus, behaviour: .qemu)
         out = LineWriter(style: .qemu, writer: writer, formats: QEMUX86Line.formats + QEMUVFIOLine.allCases.map(\.format))
@@ -128,7 +130,7 @@ struct X86QEMUSimulation: X86Workload {
             let targets = Self.initialTargets(scenario, device: i, queues: queues)
             let indices = Array(nextIndex..<nextIndex + queues)
             nextIndex += queues
-            devices.append(Device(spec: d, kind: kind, targets: targets, vector: d.vector ?? 0x40, pin: d.irq ?? 0,
+            devices.append(Device(kind: kind, targets: targets, vector: d.vector ?? 0x40, pin: d.irq ?? 0,
                                   irteIndex: indices, sourceID: kind == .msix || kind == .vfio ? UInt16(3 + i) << 3 : Self.ioapicSourceID,
                                   masked: Array(repeating: true, count: queues), pba: Array(repeating: false, count: queues),
                                   vfioPending: Array(repeating: false, count: queues)))
@@ -138,7 +140,6 @@ struct X86QEMUSimulation: X86Workload {
 
     var eventCount: Int { out.writer.eventCount }
     var deviceCount: Int { devices.count }
-    func deviceSpec(_ i: Int) -> Scenario.Device { devices[i].spec }
     func queueCount(_ i: Int) -> Int { devices[i].targets.count }
     func queueTarget(_ i: Int, _ q: Int) -> (vcpu: Int, vector: Int) { (devices[i].targets[q], devices[i].vector + q) }
 
@@ -358,7 +359,7 @@ struct X86QEMUSimulation: X86Workload {
             try handlerEnd(v)
         case .idle(let v, let epoch):
             guard cpus[v].epoch == epoch, !cpus[v].busy, !cpus[v].halted else { return }
-            if cpus[v].tprRaised || machine.apics[v].deliverable != nil { scheduleIdle(v); return }
+            if cpus[v].tprRaised || machine.deliverable(v) != nil { scheduleIdle(v); return }
             cpus[v].halted = true
         case .tprRaise(let v):
             if let p = scenario.guest.priorityMasking { queue.schedule(.tprRaise(v), at: now + gap(rateHz: p.rateHz)) }
@@ -378,35 +379,34 @@ struct X86QEMUSimulation: X86Workload {
     }
 
     mutating func raise(_ i: Int, _ q: Int) throws {
-        let d = devices[i]
-        switch d.kind {
+        switch devices[i].kind {
         case .msix:
             if !remapping, faults.due(F.vectorZeroRouteLoss, now) {
                 // The device's MSI data was not programmed (a lost route): the message carries vector 0.
-                let dest = d.targets[q]
+                let dest = devices[i].targets[q]
                 truth("vector0-route-loss", "misrouted_vector", cpu: dest, vector: 0,
-                      "\(d.spec.name) queue \(q) (vector \(d.vector + q)) sent its MSI with vector 0: never taken")
+                      "\(scenario.devices[i].name) queue \(q) (vector \(devices[i].vector + q)) sent its MSI with vector 0: never taken")
                 try deliver(MSIMessage(address: 0xFEE0_0000 | UInt64(dest) << 12, data: 0), thread: mainThread)
                 return
             }
             if remapping {
-                try remap(remappableMSI(index: d.irteIndex[q]), thread: mainThread)
+                try remap(remappableMSI(index: devices[i].irteIndex[q]), thread: mainThread)
             } else {
-                let dest = UInt64(d.targets[q])
-                try deliver(MSIMessage(address: 0xFEE0_0000 | dest << 12, data: UInt32(d.vector + q)), thread: mainThread)
+                let dest = UInt64(devices[i].targets[q])
+                try deliver(MSIMessage(address: 0xFEE0_0000 | dest << 12, data: UInt32(devices[i].vector + q)), thread: mainThread)
             }
         case .vfio:
             try vfioInterrupt(i, q)
         case .edge:
-            if !remapping, faults.due(F.maskedEdgeLost, now), !machine.ioapic.entries[d.pin].masked,
+            if !remapping, faults.due(F.maskedEdgeLost, now), !machine.ioapic.entries[devices[i].pin].masked,
                let v = cpus.indices.first(where: { !cpus[$0].halted && !cpus[$0].busy }) {
                 // The guest masks the pin (an affinity change in progress), the edge comes, the guest unmasks.
                 try writeRTE(by: v, device: i, masked: true)
                 try setLine(i, level: true, thread: mainThread)
                 try setLine(i, level: false, thread: mainThread)
                 try writeRTE(by: v, device: i, masked: false)
-                truth("masked-edge-lost", "lost_interrupt", cpu: d.targets[0], vector: d.vector, irq: d.pin,
-                      "edge on IOAPIC pin \(d.pin) (\(d.spec.name)) while the pin was masked: never delivered")
+                truth("masked-edge-lost", "lost_interrupt", cpu: devices[i].targets[0], vector: devices[i].vector, irq: devices[i].pin,
+                      "edge on IOAPIC pin \(devices[i].pin) (\(scenario.devices[i].name)) while the pin was masked: never delivered")
                 return
             }
             try setLine(i, level: true, thread: mainThread)
@@ -416,8 +416,8 @@ struct X86QEMUSimulation: X86Workload {
             devices[i].asserted = true
             if !remapping, faults.due(F.levelStorm, now) {
                 devices[i].stuckHandlings = Self.stormHandlings
-                truth("level-storm", "interrupt_storm", cpu: d.targets[0], vector: d.vector, irq: d.pin,
-                      "the handler of \(d.spec.name) does not clear its cause \(Self.stormHandlings) times: IOAPIC pin \(d.pin) stays asserted and every EOI re-delivers it")
+                truth("level-storm", "interrupt_storm", cpu: devices[i].targets[0], vector: devices[i].vector, irq: devices[i].pin,
+                      "the handler of \(scenario.devices[i].name) does not clear its cause \(Self.stormHandlings) times: IOAPIC pin \(devices[i].pin) stays asserted and every EOI re-delivers it")
             }
             try setLine(i, level: true, thread: mainThread)
         }
@@ -468,7 +468,7 @@ struct X86QEMUSimulation: X86Workload {
 
     /// The vCPU takes the highest deliverable vector (QEMU `apic_get_interrupt`: not traced) and runs its handler.
     mutating func take(_ v: Int) throws {
-        guard !cpus[v].busy, machine.apics[v].deliverable != nil, let vector = machine.apics[v].acknowledge() else { return }
+        guard !cpus[v].busy, machine.deliverable(v) != nil, let vector = machine.apics[v].acknowledge() else { return }
         cpus[v].halted = false
         cpus[v].busy = true
         cpus[v].handling = vector
@@ -516,7 +516,7 @@ struct X86QEMUSimulation: X86Workload {
                 }
             }
         }
-        if machine.apics[v].deliverable != nil {
+        if machine.deliverable(v) != nil {
             scheduleTake(v)
         } else {
             scheduleIdle(v)

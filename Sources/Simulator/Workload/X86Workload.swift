@@ -1,3 +1,4 @@
+import Replayer
 import TraceFormat
 /// The actions of an x86 guest workload, whichever host it runs on and vocabulary it is written in.
 enum X86Action {
@@ -42,7 +43,8 @@ protocol X86Workload: Simulation where Action == X86Action {
     var rng: SimRandom { get set }
     var faults: FaultSchedule { get set }
     var deviceCount: Int { get }
-    func deviceSpec(_ i: Int) -> Scenario.Device
+    /// Each device's clock (``DeviceClock.table(_:)`` of the scenario).
+    var clocks: [DeviceClock] { get }
     func queueCount(_ i: Int) -> Int
     /// The vCPU queue `q` of device `i` targets now, and its vector.
     func queueTarget(_ i: Int, _ q: Int) -> (vcpu: Int, vector: Int)
@@ -79,10 +81,10 @@ extension X86Workload {
     /// Device interrupts and affinity changes start.
     mutating func startDeviceClocks() {
         for i in 0..<deviceCount {
-            let d = deviceSpec(i)
+            let d = clocks[i]
             guard d.rateHz > 0 else { continue }
             for q in 0..<queueCount(i) { queue.schedule(.device(i, q), at: now + gap(rateHz: d.rateHz)) }
-            if let a = d.affinityChangeHz, a > 0 { queue.schedule(.affinity(i), at: now + gap(rateHz: a)) }
+            if d.affinityChangeHz > 0 { queue.schedule(.affinity(i), at: now + gap(rateHz: d.affinityChangeHz)) }
         }
     }
 
@@ -107,18 +109,18 @@ extension X86Workload {
     mutating func performWorkload(_ action: X86Action) throws -> Bool {
         switch action {
         case .device(let i, let q):
-            let d = deviceSpec(i)
+            let d = clocks[i]
             queue.schedule(.device(i, q), at: now + gap(rateHz: d.rateHz))
             // A queue that keeps its vCPU (no affinity changes), so the flood has one target.
-            if d.kind == "msix", (d.affinityChangeHz ?? 0) == 0, faults.due(MSIFlood.fault, now) {
+            if d.floodable, faults.due(MSIFlood.fault, now) {
                 let (vcpu, vector) = queueTarget(i, q)
                 truth("msi-flood", "interrupt_storm", cpu: vcpu, vector: vector,
-                      "\(d.name) queue \(q) (vector \(vector) to vCPU \(vcpu)) floods: \(MSIFlood.messages) MSIs about \(MSIFlood.gapNs / 1000) µs apart")
+                      "\(scenario.devices[i].name) queue \(q) (vector \(vector) to vCPU \(vcpu)) floods: \(MSIFlood.messages) MSIs about \(MSIFlood.gapNs / 1000) µs apart")
                 try raise(i, q)
                 queue.schedule(.flood(i, q, MSIFlood.messages - 1), at: now + MSIFlood.gapNs)
                 return true
             }
-            let burst = d.burst ?? 1
+            let burst = d.burst
             // Geometric burst length with mean `burst`.
             var n = 1
             if burst > 1 { while n < 64 && rng.chance(1 - 1 / burst) { n += 1 } }
@@ -132,7 +134,8 @@ extension X86Workload {
             if left > 1 { queue.schedule(.flood(i, q, left - 1), at: now + rng.between(MSIFlood.gapNs * 3 / 4, MSIFlood.gapNs * 5 / 4)) }
         case .affinity(let i):
             if try changeAffinity(i) {
-                if let a = deviceSpec(i).affinityChangeHz, a > 0 { queue.schedule(.affinity(i), at: now + gap(rateHz: a)) }
+                let a = clocks[i].affinityChangeHz
+                if a > 0 { queue.schedule(.affinity(i), at: now + gap(rateHz: a)) }
             } else {
                 // The guest's irq affinity code runs on a running vCPU: with none free, a little later.
                 queue.schedule(.affinity(i), at: now + rng.between(20_000, 200_000))
@@ -142,4 +145,11 @@ extension X86Workload {
         }
         return true
     }
+}
+
+extension X86Machine {
+    /// `apics[v].deliverable`, read in place: through the array's getter the whole `LocalAPIC` is
+    /// copied out first to call a getter of another module, on every simulated event.
+    @inline(__always)
+    func deliverable(_ v: Int) -> UInt8? { apics.withUnsafeBufferPointer { $0[v].deliverable } }
 }

@@ -9,37 +9,48 @@
 /// - slot values: one column per (template, slot), each stored raw, as deltas, or as a constant,
 ///   whichever is smallest — the values of one field of one event kind sit together, which is what
 ///   zstd then exploits.
-struct ChunkBuilder {
-    var times: [Int64] = []
-    var cpus: [Int32] = []
-    var threads: [Int32] = []
-    var domains: [UInt8] = []
-    var localTemplates: [UInt32] = []
-    /// Catalog id of each local template.
-    var localToGlobal: [UInt32] = []
-    /// Catalog id → local index + 1 (0: not used in this chunk yet).
-    var globalToLocal: [UInt32] = []
+///
+/// A class with its per-event columns in ``RawColumn``s: appending an event is a few stores, with
+/// no copy-on-write uniqueness check per column (every importer and the simulator append through
+/// here). One thread at a time owns a builder: the writer's, then the encoder's after a hand-over.
+final class ChunkBuilder {
+    @exclusivity(unchecked) private(set) var times = RawColumn<Int64>()
+    @exclusivity(unchecked) private(set) var cpus = RawColumn<Int32>()
+    @exclusivity(unchecked) private(set) var threads = RawColumn<Int32>()
+    @exclusivity(unchecked) private(set) var domains = RawColumn<UInt8>()
+    @exclusivity(unchecked) private(set) var localTemplates = RawColumn<UInt32>()
     /// Slot values of every event, event after event (split into columns when the chunk is encoded).
-    var values: [Int64] = []
+    @exclusivity(unchecked) private(set) var values = RawColumn<Int64>()
+    /// Catalog id of each local template.
+    @exclusivity(unchecked) private(set) var localToGlobal: [UInt32] = []
+    /// Catalog id → local index + 1 (0: not used in this chunk yet).
+    @exclusivity(unchecked) private var globalToLocal: [UInt32] = []
     /// Slot count of each local template.
-    var localArity: [Int] = []
-    var stringIndex: [[UInt8]: Int64] = [:]
-    var strings: [[UInt8]] = []
-    var estimatedSize = 0
-    var minTime = Int64.max
-    var maxTime = Int64.min
+    @exclusivity(unchecked) private var localArity: [Int] = []
+    private var stringIndex: [[UInt8]: Int64] = [:]
+    private var strings: [[UInt8]] = []
+    @exclusivity(unchecked) private(set) var estimatedSize = 0
+    @exclusivity(unchecked) private(set) var minTime = Int64.max
+    @exclusivity(unchecked) private(set) var maxTime = Int64.min
 
     var count: Int { times.count }
 
-    mutating func reset() {
-        times.removeAll(keepingCapacity: true)
-        cpus.removeAll(keepingCapacity: true)
-        threads.removeAll(keepingCapacity: true)
-        domains.removeAll(keepingCapacity: true)
-        localTemplates.removeAll(keepingCapacity: true)
+    init() {}
+
+    deinit {
+        times.deallocate(); cpus.deallocate(); threads.deallocate(); domains.deallocate()
+        localTemplates.deallocate(); values.deallocate()
+    }
+
+    func reset() {
+        times.removeAll()
+        cpus.removeAll()
+        threads.removeAll()
+        domains.removeAll()
+        localTemplates.removeAll()
         for g in localToGlobal { globalToLocal[Int(g)] = 0 }
         localToGlobal.removeAll(keepingCapacity: true)
-        values.removeAll(keepingCapacity: true)
+        values.removeAll()
         localArity.removeAll(keepingCapacity: true)
         stringIndex.removeAll(keepingCapacity: true)
         strings.removeAll(keepingCapacity: true)
@@ -48,8 +59,18 @@ struct ChunkBuilder {
         maxTime = .min
     }
 
+    /// Swaps every column and table with `other`'s (O(1)): how a filled chunk is handed to the
+    /// encoder's builder and an emptied one taken back, while each writer keeps its own object.
+    func exchange(with other: ChunkBuilder) {
+        swap(&times, &other.times); swap(&cpus, &other.cpus); swap(&threads, &other.threads)
+        swap(&domains, &other.domains); swap(&localTemplates, &other.localTemplates); swap(&values, &other.values)
+        swap(&localToGlobal, &other.localToGlobal); swap(&globalToLocal, &other.globalToLocal)
+        swap(&localArity, &other.localArity); swap(&stringIndex, &other.stringIndex); swap(&strings, &other.strings)
+        swap(&estimatedSize, &other.estimatedSize); swap(&minTime, &other.minTime); swap(&maxTime, &other.maxTime)
+    }
+
     /// Chunk-local index of a string (string slots store it).
-    mutating func internString(_ bytes: [UInt8]) -> Int64 {
+    func internString(_ bytes: [UInt8]) -> Int64 {
         if let k = stringIndex[bytes] { return k }
         let k = Int64(strings.count)
         strings.append(bytes)
@@ -59,8 +80,8 @@ struct ChunkBuilder {
     }
 
     @inline(__always)
-    mutating func append(time: Int64, cpu: Int32, thread: Int32, domain: UInt8, template: UInt32,
-                         arity: Int, values: UnsafeBufferPointer<Int64>) {
+    func append(time: Int64, cpu: Int32, thread: Int32, domain: UInt8, template: UInt32,
+                arity: Int, values v: UnsafeBufferPointer<Int64>) {
         let g = Int(template)
         if g >= globalToLocal.count { globalToLocal.append(contentsOf: repeatElement(0, count: g + 1 - globalToLocal.count)) }
         var local = globalToLocal[g]
@@ -71,28 +92,33 @@ struct ChunkBuilder {
             globalToLocal[g] = local
             estimatedSize += 64
         }
-        let l = Int(local - 1)
-        let previous = times.last ?? time
+        let previous = times.count == 0 ? time : times[times.count - 1]
         times.append(time)
         cpus.append(cpu)
         threads.append(thread)
         domains.append(domain)
-        localTemplates.append(UInt32(l))
+        localTemplates.append(local - 1)
         if time < minTime { minTime = time }
         if time > maxTime { maxTime = time }
         var size = 2 + varintSize(zigzagEncode(time &- previous))
-        for s in 0..<arity { size += varintSize(zigzagEncode(values[s])) }
-        self.values.append(contentsOf: UnsafeBufferPointer(rebasing: values[0..<arity]))
+        for s in 0..<arity { size += varintSize(zigzagEncode(v[s])) }
+        if arity > 0 { values.append(v.baseAddress!, count: arity) }
         estimatedSize += size
     }
 
+    /// The templates this chunk uses, in local order (what ``encode(templates:)`` needs of the catalog).
+    func localTemplateList(_ catalog: TemplateCatalog) -> [EventTemplate] { localToGlobal.map { catalog[$0] } }
+
     /// The chunk payload before compression.
-    func encode(catalog: TemplateCatalog) -> [UInt8] {
+    func encode(catalog: TemplateCatalog) -> [UInt8] { encode(templates: localTemplateList(catalog)) }
+
+    /// The chunk payload before compression; `templates` from ``localTemplateList(_:)`` (taken on the
+    /// thread that owns the catalog, so the encoding may run on another).
+    func encode(templates used: [EventTemplate]) -> [UInt8] {
         var out = ByteSink(capacity: estimatedSize + 1024)
         out.bytes.append(ChunkCodec.version)
         out.appendVarint(localToGlobal.count)
-        for g in localToGlobal {
-            let t = catalog[g]
+        for t in used {
             out.appendString(t.name)
             out.appendBlob(t.skeleton)
         }
@@ -103,40 +129,38 @@ struct ChunkBuilder {
         // Times.
         var unitExp = 9
         var unit: Int64 = 1_000_000_000
-        for t in times where t != 0 {
+        for t in times.buffer where t != 0 {
             while unitExp > 0 && t % unit != 0 { unitExp -= 1; unit /= 10 }
             if unitExp == 0 { break }
         }
         out.appendVarint(unitExp)
         var timeSize = 0
         var prev: Int64 = 0
-        for t in times { timeSize += varintSize(zigzagEncode((t &- prev) / unit)); prev = t }
-        times.withUnsafeBufferPointer { tp in
-            out.appendZigzags(count: n, size: timeSize) { k in (tp[k] &- (k == 0 ? 0 : tp[k - 1])) / unit }
-        }
-        ChunkCodec.encodeSmallDictionary(cpus, into: &out)
-        ChunkCodec.encodeSmallDictionary(threads, into: &out)
-        ChunkCodec.encodeSmallDictionary(domains, into: &out)
-        ChunkCodec.encodeIndices(localTemplates, distinct: localToGlobal.count, into: &out)
+        for t in times.buffer { timeSize += varintSize(zigzagEncode((t &- prev) / unit)); prev = t }
+        let tp = times.buffer
+        out.appendZigzags(count: n, size: timeSize) { k in (tp[k] &- (k == 0 ? 0 : tp[k - 1])) / unit }
+        ChunkCodec.encodeSmallDictionary(cpus.buffer, into: &out)
+        ChunkCodec.encodeSmallDictionary(threads.buffer, into: &out)
+        ChunkCodec.encodeSmallDictionary(domains.buffer, into: &out)
+        ChunkCodec.encodeIndices(localTemplates.buffer, distinct: localToGlobal.count, into: &out)
         // Split the row-ordered values into one column per (template, slot).
         let templates = localToGlobal.count
         var rows = [Int](repeating: 0, count: templates)
-        for l in localTemplates { rows[Int(l)] += 1 }
+        for l in localTemplates.buffer { rows[Int(l)] += 1 }
         var base = [Int](repeating: 0, count: templates)
         var total = 0
         for l in 0..<templates { base[l] = total; total += rows[l] * localArity[l] }
         var columns = [Int64](repeating: 0, count: total)
         var next = [Int](repeating: 0, count: templates)
         var cursor = 0
+        let v = values.buffer
         columns.withUnsafeMutableBufferPointer { c in
-            values.withUnsafeBufferPointer { v in
-                for l32 in localTemplates {
-                    let l = Int(l32)
-                    let r = next[l]
-                    next[l] = r + 1
-                    for s in 0..<localArity[l] { c[base[l] + s * rows[l] + r] = v[cursor + s] }
-                    cursor += localArity[l]
-                }
+            for l32 in localTemplates.buffer {
+                let l = Int(l32)
+                let r = next[l]
+                next[l] = r + 1
+                for s in 0..<localArity[l] { c[base[l] + s * rows[l] + r] = v[cursor + s] }
+                cursor += localArity[l]
             }
         }
         for l in 0..<templates {

@@ -9,7 +9,7 @@ enum ChunkCodec {
     static let modeConstant: UInt8 = 2
 
     /// A dictionary of distinct values, then fixed-width indices (none when there is one value).
-    static func encodeSmallDictionary<T: FixedWidthInteger>(_ values: [T], into out: inout ByteSink) {
+    static func encodeSmallDictionary<T: FixedWidthInteger>(_ values: UnsafeBufferPointer<T>, into out: inout ByteSink) {
         var dict: [Int64] = []
         var lookup = IntMap<Int64, UInt32>()
         var indices = [UInt32](repeating: 0, count: values.count)
@@ -29,19 +29,25 @@ enum ChunkCodec {
         }
         out.appendVarint(dict.count)
         for v in dict { out.appendZigzag(v) }
-        encodeIndices(indices, distinct: dict.count, into: &out)
+        indices.withUnsafeBufferPointer { encodeIndices($0, distinct: dict.count, into: &out) }
     }
 
     static func indexWidth(distinct: Int) -> Int {
         distinct <= 1 ? 0 : distinct <= 256 ? 1 : distinct <= 65536 ? 2 : 4
     }
 
-    static func encodeIndices(_ indices: [UInt32], distinct: Int, into out: inout ByteSink) {
+    static func encodeIndices(_ indices: UnsafeBufferPointer<UInt32>, distinct: Int, into out: inout ByteSink) {
         let w = indexWidth(distinct: distinct)
         out.bytes.append(UInt8(w))
         switch w {
         case 0: break
-        case 1: out.bytes.append(contentsOf: indices.lazy.map { UInt8(truncatingIfNeeded: $0) })
+        case 1:
+            // One pass into reserved bytes (a lazy map appends element by element).
+            let start = out.bytes.count
+            out.bytes.append(contentsOf: repeatElement(0, count: indices.count))
+            out.bytes.withUnsafeMutableBufferPointer { b in
+                for (k, i) in indices.enumerated() { b[start + k] = UInt8(truncatingIfNeeded: i) }
+            }
         case 2: for i in indices { out.appendLE(UInt16(truncatingIfNeeded: i)) }
         default: for i in indices { out.appendLE(i) }
         }

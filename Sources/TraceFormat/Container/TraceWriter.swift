@@ -7,27 +7,37 @@ public final class TraceWriter {
     public var metadata: TraceMetadata
     public let chunkSize: Int
     private let output: OutputFile
-    private var compressor: ZstdCompressor
-    // Touched for every event: the writer is used from one thread, so the dynamic exclusivity
-    // check (a TLS look-up per access) buys nothing here.
-    @exclusivity(unchecked) private var chunk = ChunkBuilder()
-    private var index: [IndexEntry] = []
+    /// Encodes, compresses and writes filled chunks (on this thread, or behind it on `behind`'s).
+    private let sink: ChunkSink
+    private let behind: EncodeBehind?
+    /// The chunk being filled (a `let`: no retain per event; a hand-over to ``EncodeBehind``
+    /// exchanges its contents).
+    private let chunk = ChunkBuilder()
     private var headerWritten = false
     @exclusivity(unchecked) public private(set) var eventCount = 0
-    /// Sum of encoded chunk sizes before compression.
-    public private(set) var rawBytes = 0
+    /// Sum of encoded chunk sizes before compression (of the chunks written so far).
+    public var rawBytes: Int {
+        try? behind?.drain()
+        return sink.rawBytes
+    }
 
     /// - Parameters:
     ///   - chunkSize: target uncompressed size of a chunk in bytes.
     ///   - level: zstd level (1–22).
+    ///   - encodeBehind: encode, compress and write each filled chunk on a second thread while the
+    ///     caller fills the next (both cores; the file is byte-identical). For imports and the
+    ///     simulator; a live recorder, which syncs often, gains nothing from it.
     public init(output: OutputFile, metadata: TraceMetadata, catalog: TemplateCatalog = TemplateCatalog(),
-                chunkSize: Int = 1 << 20, level: Int32 = 19) {
+                chunkSize: Int = 1 << 20, level: Int32 = 19, encodeBehind: Bool = false) {
         self.output = output
         self.metadata = metadata
         self.catalog = catalog
         self.chunkSize = max(1024, chunkSize)
-        self.compressor = ZstdCompressor(level: level)
+        self.sink = ChunkSink(output: output, level: level)
+        self.behind = encodeBehind ? EncodeBehind(sink: sink) : nil
     }
+
+    deinit { behind?.stop() }
 
     /// Appends one event. `values` holds the template's slot values (string slots: from ``internString(_:)``).
     @inline(__always)
@@ -46,7 +56,7 @@ public final class TraceWriter {
     public func internString(_ bytes: [UInt8]) -> Int64 { chunk.internString(bytes) }
 
     /// Compressed bytes written so far.
-    public var bytesWritten: Int { output.offset }
+    public var bytesWritten: Int { behind?.bytesWritten ?? output.offset }
 
     private func writeHeader() throws {
         var s = ByteSink()
@@ -72,31 +82,30 @@ public final class TraceWriter {
         if !headerWritten { try writeHeader() }
         guard chunk.count > 0 else { return }
         if discardChunks { chunk.reset(); return }
-        let raw = chunk.encode(catalog: catalog)
-        let compressed = try compressor.compress(raw)
         let first = UInt64(eventCount - chunk.count)
-        let header = ChunkHeader(firstEvent: first, eventCount: UInt32(chunk.count), rawSize: UInt32(raw.count),
-                                 compressedSize: UInt32(compressed.count), minTime: chunk.minTime, maxTime: chunk.maxTime,
-                                 payloadCRC: CRC32C.checksum(compressed))
-        index.append(IndexEntry(offset: UInt64(output.offset), firstEvent: first, eventCount: header.eventCount,
-                                rawSize: header.rawSize, compressedSize: header.compressedSize,
-                                minTime: header.minTime, maxTime: header.maxTime))
-        try output.write(header.encode())
-        try output.write(compressed)
-        rawBytes += raw.count
-        chunk.reset()
+        if let behind {
+            // The templates are read here, on the thread that owns the catalog.
+            try behind.submit(chunk, .init(templates: chunk.localTemplateList(catalog), firstEvent: first))
+        } else {
+            try sink.write(chunk, templates: chunk.localTemplateList(catalog), firstEvent: first)
+            chunk.reset()
+        }
     }
 
     /// Writes the pending chunk (and the file header, even with no events yet) and hands the bytes to
     /// the kernel: for live recorders, so a process killed after this loses nothing before it.
     public func sync() throws {
         try flushChunk()
+        try behind?.drain()
         try output.sync()
     }
 
     /// Writes the last chunk, the footer and the trailer, and commits the output.
     public func finish() throws {
         try flushChunk()
+        try behind?.drain()
+        behind?.stop()
+        let index = sink.index
         let footerOffset = output.offset
         var s = ByteSink()
         let json = metadata.jsonBytes()

@@ -76,11 +76,20 @@ public struct GICv2: Hashable, Sendable, Codable {
     /// The best interrupt of one CPU (QEMU `gic_update`): highest-priority enabled, pending, not
     /// active interrupt targeting the CPU; ties go to the lowest INTID.
     public func bestInterrupt(cpu: Int) -> (irq: UInt32, priority: Int) {
-        let cm = UInt8(1 << cpu)
-        // Most interrupts have neither a latch nor a line up: skip them eight at a time (one byte
-        // of pending and level bits per interrupt), then test the candidates in INTID order.
-        let wide = UInt64(cm) &* 0x0101_0101_0101_0101
-        var best = Self.spurious, bestPriority = Self.idlePriority
+        withUnsafeTemporaryAllocation(of: (irq: UInt32, priority: Int).self, capacity: cpu + 1) { best in
+            best[cpu] = (Self.spurious, Self.idlePriority)
+            scanBest(cpus: UInt8(1) << UInt8(cpu), into: best)
+            return best[cpu]
+        }
+    }
+
+    /// ``bestInterrupt(cpu:)`` of every CPU in `cpus` (a bitmask) in one scan of the pending and
+    /// level bytes, written to `best[cpu]` (which the caller initialises to spurious / idle).
+    /// Most interrupts have neither a latch nor a line up for any CPU: eight are skipped at a time
+    /// (one byte of pending and level bits per interrupt); the candidates are tested in INTID order,
+    /// so a strictly better priority is what replaces a CPU's best (ties: lowest INTID).
+    private func scanBest(cpus want: UInt8, into best: UnsafeMutableBufferPointer<(irq: UInt32, priority: Int)>) {
+        let wide = UInt64(want) &* 0x0101_0101_0101_0101
         pending.withUnsafeBytes { pend in
             level.withUnsafeBytes { lvl in
                 var base = 0
@@ -91,17 +100,22 @@ public struct GICv2: Hashable, Sendable, Codable {
                         base = end
                         continue
                     }
-                    for irq in base..<end where (pend[irq] | lvl[irq]) & cm != 0 {
-                        guard enabled[irq] & cm != 0 && isPending(irq, cm) && active[irq] & cm == 0 else { continue }
-                        guard irq < 32 || targets[irq] & cm != 0 else { continue }
-                        let p = priority(irq, cpu: cpu)
-                        if p < bestPriority { best = UInt32(irq); bestPriority = p }
+                    for irq in base..<end {
+                        var m = (pend[irq] | lvl[irq]) & want
+                        while m != 0 {
+                            let cpu = m.trailingZeroBitCount
+                            m &= m &- 1
+                            let cm = UInt8(1) << UInt8(cpu)
+                            guard enabled[irq] & cm != 0 && isPending(irq, cm) && active[irq] & cm == 0 else { continue }
+                            guard irq < 32 || targets[irq] & cm != 0 else { continue }
+                            let p = priority(irq, cpu: cpu)
+                            if p < best[cpu].priority { best[cpu] = (UInt32(irq), p) }
+                        }
                     }
                     base = end
                 }
             }
         }
-        return (best, bestPriority)
     }
 
     /// What one CPU's `gic_update` does: the best interrupt, and whether the IRQ line goes up.
@@ -120,18 +134,26 @@ public struct GICv2: Hashable, Sendable, Codable {
     @discardableResult
     public mutating func update() -> [Update] {
         var out: [Update] = []
-        for cpu in 0..<cpuCount {
-            currentPending[cpu] = Self.spurious
-            guard distributorEnabled && cpuEnabled[cpu] else { continue }
-            let (irq, p) = bestInterrupt(cpu: cpu)
-            var signal = false
-            if p < priorityMask[cpu] {
-                currentPending[cpu] = irq
-                signal = p < runningPriority[cpu]
-            }
-            if irq != Self.spurious {
-                out.append(Update(cpu: cpu, irq: irq, priority: p, priorityMask: priorityMask[cpu],
-                                  runningPriority: runningPriority[cpu], signal: signal))
+        var want: UInt8 = 0
+        if distributorEnabled {
+            for cpu in 0..<cpuCount where cpuEnabled[cpu] { want |= UInt8(1) << UInt8(cpu) }
+        }
+        withUnsafeTemporaryAllocation(of: (irq: UInt32, priority: Int).self, capacity: cpuCount) { best in
+            best.initialize(repeating: (Self.spurious, Self.idlePriority))
+            if want != 0 { scanBest(cpus: want, into: best) }
+            for cpu in 0..<cpuCount {
+                currentPending[cpu] = Self.spurious
+                guard want & UInt8(1) << UInt8(cpu) != 0 else { continue }
+                let (irq, p) = best[cpu]
+                var signal = false
+                if p < priorityMask[cpu] {
+                    currentPending[cpu] = irq
+                    signal = p < runningPriority[cpu]
+                }
+                if irq != Self.spurious {
+                    out.append(Update(cpu: cpu, irq: irq, priority: p, priorityMask: priorityMask[cpu],
+                                      runningPriority: runningPriority[cpu], signal: signal))
+                }
             }
         }
         return out

@@ -1,0 +1,51 @@
+/// A growable column of plain values in memory the owner frees (``deallocate()``): appending is a
+/// store and an increment, with no copy-on-write uniqueness check, which per event and per column
+/// is what an `Array` costs. A value type without ownership: exactly one owner (``ChunkBuilder``)
+/// keeps it and frees it in its `deinit`; copies would alias.
+struct RawColumn<Element: BitwiseCopyable> {
+    private(set) var base: UnsafeMutablePointer<Element>?
+    private(set) var count = 0
+    private var capacity = 0
+
+    @inline(__always)
+    subscript(i: Int) -> Element { base![i] }
+
+    /// The values so far (valid until the next append or reset).
+    var buffer: UnsafeBufferPointer<Element> { UnsafeBufferPointer(start: base, count: count) }
+
+    @inline(__always)
+    mutating func append(_ v: Element) {
+        if count == capacity { grow(to: count + 1) }
+        base![count] = v
+        count += 1
+    }
+
+    @inline(__always)
+    mutating func append(_ v: UnsafePointer<Element>, count n: Int) {
+        if count + n > capacity { grow(to: count + n) }
+        (base! + count).update(from: v, count: n)
+        count += n
+    }
+
+    /// Empties the column; keeps its memory.
+    mutating func removeAll() { count = 0 }
+
+    @inline(never)
+    private mutating func grow(to needed: Int) {
+        let newCapacity = max(needed, capacity * 2, 1024)
+        let p = UnsafeMutablePointer<Element>.allocate(capacity: newCapacity)
+        if let base {
+            p.update(from: base, count: count)
+            base.deallocate()
+        }
+        base = p
+        capacity = newCapacity
+    }
+
+    mutating func deallocate() {
+        base?.deallocate()
+        base = nil
+        count = 0
+        capacity = 0
+    }
+}
