@@ -79,7 +79,8 @@ public enum Recorder {
             formats.append(format)
         }
         var metadata = TraceMetadata(source: formats.first?.sourceKind ?? .mixed, commandLine: options.commandLine)
-        let writer = TraceWriter(output: output, metadata: metadata, chunkSize: options.chunkSize, level: options.level)
+        let writer = TraceWriter(output: output, metadata: metadata, chunkSize: options.chunkSize, level: options.level,
+                                 encodeBehind: true)
         writer.discardChunks = options.discardChunks
         var diagnostics = ImportDiagnostics()
         var archVotes: [Architecture: Int] = [:]

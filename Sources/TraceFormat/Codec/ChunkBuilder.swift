@@ -143,29 +143,35 @@ final class ChunkBuilder {
         ChunkCodec.encodeSmallDictionary(threads.buffer, into: &out)
         ChunkCodec.encodeSmallDictionary(domains.buffer, into: &out)
         ChunkCodec.encodeIndices(localTemplates.buffer, distinct: localToGlobal.count, into: &out)
-        // Split the row-ordered values into one column per (template, slot).
+        // Split the row-ordered values into one column per (template, slot): the events' value
+        // offsets grouped by template (a counting sort, 4 bytes an event), then each column gathered
+        // into one reused buffer — not every column at once, which would double the values' memory
+        // while a chunk is encoded.
         let templates = localToGlobal.count
         var rows = [Int](repeating: 0, count: templates)
         for l in localTemplates.buffer { rows[Int(l)] += 1 }
-        var base = [Int](repeating: 0, count: templates)
-        var total = 0
-        for l in 0..<templates { base[l] = total; total += rows[l] * localArity[l] }
-        var columns = [Int64](repeating: 0, count: total)
-        var next = [Int](repeating: 0, count: templates)
+        var first = [Int](repeating: 0, count: templates + 1)
+        for l in 0..<templates { first[l + 1] = first[l] + rows[l] }
+        var order = [UInt32](repeating: 0, count: n)
+        var next = first
         var cursor = 0
-        let v = values.buffer
-        columns.withUnsafeMutableBufferPointer { c in
-            for l32 in localTemplates.buffer {
-                let l = Int(l32)
-                let r = next[l]
-                next[l] = r + 1
-                for s in 0..<localArity[l] { c[base[l] + s * rows[l] + r] = v[cursor + s] }
-                cursor += localArity[l]
-            }
+        for l32 in localTemplates.buffer {
+            let l = Int(l32)
+            order[next[l]] = UInt32(cursor)
+            next[l] += 1
+            cursor += localArity[l]
         }
+        let v = values.buffer
+        var column = [Int64](repeating: 0, count: rows.max() ?? 0)
         for l in 0..<templates {
+            let count = rows[l]
             for s in 0..<localArity[l] {
-                ChunkCodec.encodeValueColumn(columns[(base[l] + s * rows[l])..<(base[l] + (s + 1) * rows[l])], into: &out)
+                column.withUnsafeMutableBufferPointer { c in
+                    order.withUnsafeBufferPointer { o in
+                        for k in 0..<count { c[k] = v[Int(o[first[l] + k]) + s] }
+                    }
+                }
+                ChunkCodec.encodeValueColumn(column[0..<count], into: &out)
             }
         }
         return out.bytes

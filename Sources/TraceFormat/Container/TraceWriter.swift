@@ -56,7 +56,9 @@ public final class TraceWriter {
     public func internString(_ bytes: [UInt8]) -> Int64 { chunk.internString(bytes) }
 
     /// Compressed bytes written so far.
-    public var bytesWritten: Int { behind?.bytesWritten ?? output.offset }
+    public var bytesWritten: Int { finished ? output.offset : behind?.bytesWritten ?? output.offset }
+    /// ``finish()`` ran: everything is written on this thread.
+    private var finished = false
 
     private func writeHeader() throws {
         var s = ByteSink()
@@ -105,6 +107,7 @@ public final class TraceWriter {
         try flushChunk()
         try behind?.drain()
         behind?.stop()
+        finished = true
         let index = sink.index
         let footerOffset = output.offset
         var s = ByteSink()
