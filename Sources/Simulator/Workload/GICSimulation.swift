@@ -155,12 +155,15 @@ struct GICSimulation<Output: GICOutput>: Simulation {
     // MARK: output
 
     /// Pending at CPU `c` as the analyzers count it (QEMUGICAdapter.pendingAt).
+    // (Inlined: called out of line from a mutating method, a non-mutating method of this large
+    // struct got a copy of all of `self` — 624 bytes — per call.)
     @inline(__always)
     func pendingAt(_ irq: Int, _ c: Int) -> Bool {
         let m = UInt8(1 << c)
         return (gic.pending[irq] & m != 0 || (!gic.edgeTriggered[irq] && gic.level[irq] & m != 0)) && (irq < 32 || gic.targets[irq] & m != 0)
     }
 
+    @inline(__always)
     func pendingMask(_ irq: Int) -> UInt8 {
         var m: UInt8 = 0
         for c in 0..<n where pendingAt(irq, c) { m |= UInt8(1 << c) }

@@ -96,6 +96,7 @@ extension X86QEMUSimulation {
     }
 
     /// The queue of a VFIO device whose vector this is.
+    @inline(__always)   // out of line, a call from a mutating method copied all of `self`
     func vfioQueue(of vector: UInt8) -> (device: Int, queue: Int)? {
         let i = vectorDevice[Int(vector)]
         guard i >= 0, devices[i].kind == .vfio else { return nil }

@@ -30,14 +30,14 @@ public struct LocalAPIC: Hashable, Sendable, Codable {
         self.behaviour = behaviour
     }
 
-    public var softwareEnabled: Bool { spiv & 0x100 != 0 }
+    @inlinable public var softwareEnabled: Bool { spiv & 0x100 != 0 }
     /// Directed EOI (SPIV bit 12): EOIs of level vectors are not broadcast to the IOAPIC.
     /// QEMU's SPIV write mask (0x1ff) never sets it.
     public var directedEOI: Bool { behaviour == .kvm && spiv & 0x1000 != 0 }
     public var spuriousVector: UInt8 { UInt8(truncatingIfNeeded: spiv) }
 
     /// PPR: the Processor Priority Register (KVM `__apic_update_ppr`, QEMU `apic_get_ppr`).
-    public var ppr: UInt8 {
+    @inlinable @inline(__always) public var ppr: UInt8 {
         let isrv = isr.highest ?? 0
         return (tpr & 0xF0) >= (isrv & 0xF0) ? tpr : isrv & 0xF0
     }
@@ -45,7 +45,9 @@ public struct LocalAPIC: Hashable, Sendable, Codable {
     /// The vector the APIC would deliver next, or nil when none is deliverable (semantics.md §1.3):
     /// KVM blocks when class(IRR) ≤ class(PPR); QEMU only when PPR ≠ 0 (so with PPR 0 it delivers
     /// vectors 0x00–0x0F, which KVM never does) and also needs the software enable.
-    public var deliverable: UInt8? {
+    /// (Inlinable: read per simulated event on `machine.apics[v]`, where a call into this module
+    /// copies the whole APIC first.)
+    @inlinable @inline(__always) public var deliverable: UInt8? {
         guard hardwareEnabled, let v = irr.highest else { return nil }
         switch behaviour {
         case .kvm:
