@@ -1,3 +1,5 @@
+import Foundation
+
 /// Streaming `.irqt` writer with bounded memory: events accumulate in one chunk (default about
 /// 1 MiB before compression), which is encoded, compressed and written when full. The file header
 /// is written with the first chunk, so metadata learnt from the first events (architecture) lands in
@@ -26,7 +28,8 @@ public final class TraceWriter {
     ///   - level: zstd level (1–22).
     ///   - encodeBehind: encode, compress and write each filled chunk on a second thread while the
     ///     caller fills the next (both cores; the file is byte-identical). For imports and the
-    ///     simulator; a live recorder, which syncs often, gains nothing from it.
+    ///     simulator; a live recorder, which syncs often, gains nothing from it. IRQTRACE_SINGLE_CORE=1
+    ///     turns it off.
     public init(output: OutputFile, metadata: TraceMetadata, catalog: TemplateCatalog = TemplateCatalog(),
                 chunkSize: Int = 1 << 20, level: Int32 = 19, encodeBehind: Bool = false) {
         self.output = output
@@ -34,7 +37,9 @@ public final class TraceWriter {
         self.catalog = catalog
         self.chunkSize = max(1024, chunkSize)
         self.sink = ChunkSink(output: output, level: level)
-        self.behind = encodeBehind ? EncodeBehind(sink: sink) : nil
+        // IRQTRACE_SINGLE_CORE=1 keeps everything on the caller's thread (as for the reader's decode-ahead).
+        let oneCore = ProcessInfo.processInfo.environment["IRQTRACE_SINGLE_CORE"] != nil
+        self.behind = encodeBehind && !oneCore ? EncodeBehind(sink: sink) : nil
     }
 
     deinit { behind?.stop() }
