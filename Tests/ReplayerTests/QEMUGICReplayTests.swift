@@ -25,6 +25,22 @@ struct QEMUGICReplayTests {
         #expect((r.unchecked.first { $0.key.hasPrefix("gic_dist_read") }?.value ?? 0) <= 6)
     }
 
+    @Test("a banked write credited to the wrong CPU (a vCPU switch on one TCG thread) is re-credited from QEMU's update, no divergence")
+    func bankedWriteRecredited() throws {
+        // In the smp2 sample CPU 1 brings up its GIC: clear-enables its banks, programs its CPU
+        // interface, then enables its timer PPI 27 (GICD_ISENABLER0 = 0x08000000). Just before that
+        // write, CPU 0 writes its PMR (unchanged, nothing pending: QEMU would print no update): the
+        // adapter now credits CPU 1's enable to CPU 0, as after a real vCPU switch. CPU 1's first timer
+        // tick then shows PPI 27 as CPU 1's best interrupt, which only the re-credited enable explains.
+        let path = armSamples.first { $0.hasSuffix("gicv2-smp2.log.zst") }!
+        var lines = try sampleLines(path)
+        let enable = try #require(lines.firstIndex { $0.contains("1795617382.402521:gic_dist_write dist write at 0x00000100 size 4: 0x08000000") })
+        lines.insert("8170@1795617382.402518:gic_cpu_write cpu 0 iface write at 0x00000004 0x000000f0", at: enable)
+        let report = try replay(lines: lines)
+        #expect(report.divergences.count == 0, "\(report.divergences.prefix(2))")
+        #expect(report.unchecked.contains { $0.key.contains("re-credited") && $0.value >= 1 }, "\(report.unchecked)")
+    }
+
     @Test("a distributor read that the writes before it do not explain is detected (ICFGR read-modify-write)")
     func distReadMutation() throws {
         let path = armSamples.first { $0.hasSuffix("gicv2-smp2.log.zst") }!

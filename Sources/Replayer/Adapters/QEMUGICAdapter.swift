@@ -36,6 +36,8 @@ public struct QEMUGICAdapter {
     var initialising = Set<Int>()
     /// SGIs whose sender could not be told from the trace, by `cpu * 16 + sgi`.
     var uncertainSender = Set<Int>()
+    /// Recent banked distributor writes credited to the CPU last seen (QEMUGICAdapter-banked.swift).
+    var bankedGuesses: [BankedGuess] = []
     var handlers = TemplateHandlers<Kind, Field> { Self.kind(of: $0) }
 
     /// When set, every model transition is appended to ``transitions`` (for the analyzers); the
@@ -228,7 +230,8 @@ public struct QEMUGICAdapter {
     /// A stimulus: every line the previous update promised must have been seen; then the model
     /// changes and predicts the next lines.
     mutating func stimulus(_ b: EventBatch, _ i: Int, steps: Int = 1, _ change: (inout GICv2, Int) -> Void) {
-        if let missing = expected.first, !phantomSGI(b, i, head: missing, observed: nil) {
+        if let missing = expected.first, !phantomSGI(b, i, head: missing, observed: nil),
+           !repairBanked(observed: nil, predicted: missing, cpu: missing.cpu) {
             diverge(b, i, "best interrupt of CPU \(missing.cpu)", expected: "gic_update_bestirq cpu \(missing.cpu) irq \(missing.irq) priority \(missing.priority)",
                     observed: "not reported before the next change", state: describe(missing.cpu))
         }
@@ -306,10 +309,12 @@ public struct QEMUGICAdapter {
                         }
                     }
                 }
+                let guessed = Self.isRepairableBanked(offset) && gic.cpuCount > 1 ? Bank(gic, cpu: from) : nil
                 // QEMU splits a word or half-word write into byte writes, each followed by gic_update.
                 stimulus(b, i, steps: max(1, size)) { g, k in
                     g.writeDistributor(offset: offset + k, value: (value >> UInt32(8 * k)) & 0xFF, cpu: from, size: 1)
                 }
+                if let guessed { rememberBanked(offset: offset, size: max(1, size), value: value, credited: from, before: guessed) }
                 for t in touched {
                     if t.irq >= 32 && (0x820..<0xC00).contains(offset) && gic.targets[t.irq] != t.targets {
                         note(.routeWritten, b, i, irq: t.irq, value: Int64(gic.targets[t.irq]), aux: Int64(t.targets))
@@ -428,12 +433,16 @@ public struct QEMUGICAdapter {
                                         priorityMask: Int(n(.priority_mask)), runningPriority: Int(n(.running_priority)), signal: false)
             if recordTransitions && !freshEdges.isEmpty { freshEdges.removeAll { $0.cpu == cpu && $0.irq == Int(observed.irq) } }
             guard var head = expected.first else {
+                if repairBanked(observed: observed, predicted: nil, cpu: cpu) { return }
                 diverge(b, i, "best interrupt of CPU \(cpu)", expected: "no update", observed: "irq \(observed.irq) priority \(observed.priority)", state: describe(cpu))
                 return
             }
             var unsignalled = head
             unsignalled.signal = false
             if unsignalled != observed, phantomSGI(b, i, head: head, observed: observed), let h = expected.first { head = h }
+            unsignalled = head
+            unsignalled.signal = false
+            if unsignalled != observed, !divergedSinceChange, repairBanked(observed: observed, predicted: head, cpu: cpu) { return }
             expected.removeFirst()
             var h = head
             h.signal = false
