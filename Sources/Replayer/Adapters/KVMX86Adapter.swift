@@ -435,15 +435,20 @@ public struct KVMX86Adapter {
     /// The thread of the last binding event looked at (bound by then, or never bindable by it).
     var lastLearnt: Int32 = .min
 
+    /// Whether the first pass learns bindings from events of template `t`: the only templates whose
+    /// slot values it needs (``DecodeScope/values(of:)``).
+    public static func bindsThreads(_ t: EventTemplate, flavour: Flavour) -> Bool {
+        flavour == .pvm ? t.name == "kvm_eoi" : t.name == "kvm_entry" || t.name == "kvm_exit"
+    }
+
     public mutating func learnThreads(_ b: EventBatch, catalog: TemplateCatalog) {
         for i in 0..<b.count {
             let k = Int(b.templates[i])
             if k >= learnResolved.count || !learnResolved[k] {
                 while learnResolved.count <= k { learnResolved.append(false); learnSources.append(nil) }
                 let t = catalog[b.templates[i]]
-                switch flavour {
-                case .pvm: learnSources[k] = t.name == "kvm_eoi" ? t.binding?.source(role: .apicID) : nil
-                default: learnSources[k] = t.name == "kvm_entry" || t.name == "kvm_exit" ? t.binding?.source(role: .cpu) : nil
+                if Self.bindsThreads(t, flavour: flavour) {
+                    learnSources[k] = flavour == .pvm ? t.binding?.source(role: .apicID) : t.binding?.source(role: .cpu)
                 }
                 learnResolved[k] = true
             }

@@ -47,7 +47,11 @@ public enum Replayer {
         }
         var adapter = KVMX86Adapter(flavour: KVMX86Adapter.Flavour(rawValue: name) ?? .hardware)
         adapter.midFlight = midFlight || m.live?.midFlight == true
-        try reader.forEachBatch { adapter.learnThreads($0, catalog: reader.catalog) }
+        // (Only the binding events' fields are read: the pass decodes no times and no other template's values.)
+        let flavour = adapter.flavour
+        try reader.forEachBatch(scope: .values(of: { KVMX86Adapter.bindsThreads($0, flavour: flavour) })) {
+            adapter.learnThreads($0, catalog: reader.catalog)
+        }
         return adapter
     }
 
