@@ -31,18 +31,23 @@ public struct IntMap<Key: FixedWidthInteger, Value>: Sequence {
     /// The slot holding `key`, or nil.
     @inlinable @inline(__always)
     func find(_ key: Key) -> Int? {
-        let mask = occupied.count - 1
-        var i = home(key)
-        while occupied[i] {
-            if keys[i] == key { return i }
-            i = (i + 1) & mask
+        // (Unchecked reads: `home` and the probe stay below the capacity, a power of two.)
+        occupied.withUnsafeBufferPointer { occupied in
+            keys.withUnsafeBufferPointer { keys in
+                let mask = occupied.count - 1
+                var i = home(key)
+                while occupied[i] {
+                    if keys[i] == key { return i }
+                    i = (i + 1) & mask
+                }
+                return nil
+            }
         }
-        return nil
     }
 
     @inlinable
     public subscript(key: Key) -> Value? {
-        get { find(key).flatMap { values_[$0] } }
+        @inline(__always) get { find(key).flatMap { values_[$0] } }
         set {
             if let newValue { insertOrUpdate(key, newValue) } else { _ = removeValue(forKey: key) }
         }
