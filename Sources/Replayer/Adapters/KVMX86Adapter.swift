@@ -470,15 +470,7 @@ public struct KVMX86Adapter {
     }
 
     public mutating func learnThreads(_ b: EventBatch, catalog: TemplateCatalog) {
-        // Every template of the batch is in the catalog by now: resolve the new ones up front, so
-        // the loop reads plain flags.
-        while learnBinds.count < catalog.count {
-            let t = catalog[UInt32(learnBinds.count)]
-            let source = Self.bindsThreads(t, flavour: flavour)
-                ? (flavour == .pvm ? t.binding?.source(role: .apicID) : t.binding?.source(role: .cpu)) : nil
-            learnSources.append(source)
-            learnBinds.append(source != nil)
-        }
+        resolveLearnSources(catalog)
         let binds = learnBinds
         binds.withUnsafeBufferPointer { binds in
             b.templates.withUnsafeBufferPointer { templates in
@@ -494,6 +486,40 @@ public struct KVMX86Adapter {
                     }
                 }
             }
+        }
+    }
+
+    /// Whether ``learnThreads(_:catalog:)`` would bind a thread outside `known` from batch `b`
+    /// (binding nothing itself): the check of a replay that learns its bindings as it goes
+    /// (``Replayer/kvmX86SinglePass(_:midFlight:)``).
+    mutating func learnsThread(_ b: EventBatch, outside known: IntSet<Int32>, catalog: TemplateCatalog) -> Bool {
+        resolveLearnSources(catalog)
+        let sources = learnSources
+        return learnBinds.withUnsafeBufferPointer { binds in
+            b.templates.withUnsafeBufferPointer { templates in
+                b.threads.withUnsafeBufferPointer { threads in
+                    var checked: Int32 = .min   // the last thread found in `known`
+                    for i in 0..<b.count {
+                        let k = Int(templates[i]), thread = threads[i]
+                        guard binds[k], thread != checked, let src = sources[k] else { continue }
+                        if known.contains(thread) { checked = thread; continue }
+                        if let id = b.number(i, src), id >= 0, id < 1 << 20 { return true }
+                    }
+                    return false
+                }
+            }
+        }
+    }
+
+    /// Every template of the catalog is resolved up front (a batch's are all in it once decoded),
+    /// so the per-event loops read plain flags.
+    private mutating func resolveLearnSources(_ catalog: TemplateCatalog) {
+        while learnBinds.count < catalog.count {
+            let t = catalog[UInt32(learnBinds.count)]
+            let source = Self.bindsThreads(t, flavour: flavour)
+                ? (flavour == .pvm ? t.binding?.source(role: .apicID) : t.binding?.source(role: .cpu)) : nil
+            learnSources.append(source)
+            learnBinds.append(source != nil)
         }
     }
 
