@@ -229,8 +229,9 @@ extension KVMX86Adapter {
         let trigger = flag(.trigger_mode, b, ev, catalog, { $0 == "level" })
         let k = apic(apicID)
         var source = (from: MessageSource.msi, pin: Int64(-1))
-        if var list = pending[thread], !list.isEmpty {
-            pending[thread] = []   // the map lets go of its copy: `list` is mutated in place
+        // (The list is moved out of the map and an empty one left in its place — the same value when
+        // the list was empty — so `list` is mutated in place.)
+        if var list = pending.exchange(thread, with: []), !list.isEmpty {
             if let s = lastSend[thread] { source = (s.source, Int64(s.pin)) }
             report.observationsTotal += 1
             report.observationsChecked += 1

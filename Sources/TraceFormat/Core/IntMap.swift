@@ -59,11 +59,22 @@ public struct IntMap<Key: FixedWidthInteger, Value>: Sequence {
         get { find(key).flatMap { values_[$0] } ?? defaultValue() }
         _modify {
             let i = find(key) ?? slot(forNew: key, defaultValue())
-            var v = values_[i]!
-            values_[i] = nil
+            // Moved out of its slot and back, not copied: an array value stays uniquely referenced.
+            var v = values_[i].take()!
             defer { values_[i] = v }
             yield &v
         }
+    }
+
+    /// Replaces the value of `key`, when there is one, with `value`, and returns the old one (moved
+    /// out, not copied: the caller can mutate an array value in place). Nothing is stored when `key`
+    /// is absent.
+    @inlinable
+    public mutating func exchange(_ key: Key, with value: Value) -> Value? {
+        guard let i = find(key) else { return nil }
+        let old = values_[i].take()
+        values_[i] = value
+        return old
     }
 
     @inlinable
