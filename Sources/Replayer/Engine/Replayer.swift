@@ -39,6 +39,17 @@ public enum Replayer {
     /// `midFlight` (or a live recording whose header says it started mid-flight) makes the adapter
     /// adopt state from before the trace (``KVMX86Adapter/midFlight``).
     public static func kvmX86Adapter(_ reader: TraceReader, midFlight: Bool = false) throws -> KVMX86Adapter {
+        var adapter = try kvmX86AdapterUnbound(reader, midFlight: midFlight)
+        // (Only the binding events' fields are read: the pass decodes no times and no other template's values.)
+        let flavour = adapter.flavour
+        try reader.forEachBatch(scope: .values(of: { KVMX86Adapter.bindsThreads($0, flavour: flavour) })) {
+            adapter.learnThreads($0, catalog: reader.catalog)
+        }
+        return adapter
+    }
+
+    /// ``kvmX86Adapter(_:midFlight:)`` before its first pass: no thread bound yet.
+    static func kvmX86AdapterUnbound(_ reader: TraceReader, midFlight: Bool) throws -> KVMX86Adapter {
         let m = reader.metadata
         if m.kvmFlavour == nil { try reader.forEachBatch { _ in } }
         guard let name = m.kvmFlavour ?? KVMFlavourGuess.guess(reader.catalog) else {
@@ -47,7 +58,33 @@ public enum Replayer {
         }
         var adapter = KVMX86Adapter(flavour: KVMX86Adapter.Flavour(rawValue: name) ?? .hardware)
         adapter.midFlight = midFlight || m.live?.midFlight == true
-        try reader.forEachBatch { adapter.learnThreads($0, catalog: reader.catalog) }
+        return adapter
+    }
+
+    /// A whole-trace replay of an x86 KVM trace in one pass: the first chunk's thread bindings are
+    /// learnt before its events are handled, instead of every chunk's in a first pass. It is the
+    /// replay the first pass gives exactly when no later chunk would bind a thread the first chunk
+    /// did not (each vCPU thread shows a kvm_entry/kvm_exit in the first chunk, the usual case):
+    /// every binding, and the order the LAPICs were made in, is then the same before any event is
+    /// handled. Each later chunk is checked before its events are handled; at the first that would
+    /// bind another thread the replay stops and returns nil, and the caller replays with the first pass.
+    static func kvmX86SinglePass(_ reader: TraceReader, midFlight: Bool) throws -> KVMX86Adapter? {
+        struct LaterBinding: Error {}
+        var adapter = try kvmX86AdapterUnbound(reader, midFlight: midFlight)
+        var known: IntSet<Int32>?   // the threads the first chunk binds
+        do {
+            try reader.forEachBatch { b in
+                if let known {
+                    if adapter.learnsThread(b, outside: known, catalog: reader.catalog) { throw LaterBinding() }
+                } else {
+                    adapter.learnThreads(b, catalog: reader.catalog)
+                    known = IntSet(adapter.binding.map(\.key))
+                }
+                for i in 0..<b.count { adapter.handle(b, i, catalog: reader.catalog) }
+            }
+        } catch is LaterBinding {
+            return nil
+        }
         return adapter
     }
 
@@ -93,6 +130,10 @@ public enum Replayer {
                     && m.kvmFlavour.map { k.hasPrefix("kvm-\($0)") } ?? true
             }
             let resumed = limit.flatMap { ReplaySnapshots.restore(reader, KVMX86Adapter.self, kind: kind, before: $0, snapshots, note: note) }
+            // A plain whole-trace check (no window, no snapshots to write) learns the bindings as it goes when it can.
+            if resumed == nil, time == nil, !snapshots.write, var adapter = try kvmX86SinglePass(reader, midFlight: midFlight) {
+                return (adapter.finish(), adapter.machine)
+            }
             var adapter = try resumed?.adapter ?? kvmX86Adapter(reader, midFlight: midFlight)
             try drive(&adapter, reader, from: resumed?.resumeEvent ?? 0, until: time,
                       writer: time == nil ? ReplaySnapshots.Writer(reader, kind: adapter.snapshotKind, snapshots) : nil, note: note)

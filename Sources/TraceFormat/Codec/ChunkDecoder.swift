@@ -7,6 +7,13 @@ enum ChunkDecoder {
 
     static func decode(_ payload: UnsafeRawBufferPointer, firstEventIndex: Int, expectedCount: Int,
                        catalog: TemplateCatalog, into b: inout EventBatch, origin: Int = 0) throws {
+        var scope = DecodeScope.everything
+        try decode(payload, firstEventIndex: firstEventIndex, expectedCount: expectedCount, catalog: catalog, scope: &scope, into: &b, origin: origin)
+    }
+
+    /// The columns `scope` asks for (``DecodeScope``); the others are read through and checked.
+    static func decode(_ payload: UnsafeRawBufferPointer, firstEventIndex: Int, expectedCount: Int,
+                       catalog: TemplateCatalog, scope: inout DecodeScope, into b: inout EventBatch, origin: Int = 0) throws {
         var c = ByteCursor(payload, origin: origin)
         let version = try c.readByte()
         guard version == ChunkCodec.version else { throw c.error("unknown chunk codec version \(version)") }
@@ -33,7 +40,7 @@ enum ChunkDecoder {
         guard n == expectedCount else { throw c.error("chunk holds \(n) events, its header says \(expectedCount)") }
         b.firstEventIndex = firstEventIndex
         b.count = n
-        resize(&b.times, n)
+        resize(&b.times, scope.times ? n : 0)
         resize(&b.cpus, n)
         resize(&b.threads, n)
         resize(&b.domains, n)
@@ -45,12 +52,16 @@ enum ChunkDecoder {
         let unitExp = try c.readCount(limit: 9)
         var unit: Int64 = 1
         for _ in 0..<unitExp { unit *= 10 }
-        try b.times.withUnsafeMutableBufferPointer { t in
-            var prev: Int64 = 0
-            for i in 0..<n {
-                prev &+= try c.readZigzag() &* unit
-                t[i] = prev
+        if scope.times {
+            try b.times.withUnsafeMutableBufferPointer { t in
+                var prev: Int64 = 0
+                for i in 0..<n {
+                    prev &+= try c.readZigzag() &* unit
+                    t[i] = prev
+                }
             }
+        } else {
+            try skipVarints(&c, count: n)
         }
         try b.cpus.withUnsafeMutableBufferPointer { o in
             try dictionary(&c, count: n, limit: 1 << 20, into: o) { Int32(truncatingIfNeeded: $0) }
@@ -100,17 +111,24 @@ enum ChunkDecoder {
         if bad { throw c.error("template index out of range \(templateCount)") }
         c.position += n * w
         var columnBase = [Int](repeating: 0, count: templateCount)
+        var decoded = [Bool](repeating: true, count: templateCount)
         var total = 0
         for l in 0..<templateCount {
-            columnBase[l] = total
-            total += columnLength[l] * arity[l]
+            decoded[l] = scope.decodesValues(of: localToGlobal[l], catalog)
+            // (A template whose values are left out gets a base no row can reach from: reading one traps.)
+            columnBase[l] = decoded[l] ? total : Self.absentColumns
+            if decoded[l] { total += columnLength[l] * arity[l] }
         }
         resize(&b.values, total)
         try b.values.withUnsafeMutableBufferPointer { v in
             for l in 0..<templateCount {
                 let length = columnLength[l]
                 for s in 0..<arity[l] {
-                    try valueColumn(&c, count: length, into: v.baseAddress! + columnBase[l] + s * length)
+                    if decoded[l] {
+                        try valueColumn(&c, count: length, into: v.baseAddress! + columnBase[l] + s * length)
+                    } else {
+                        try skipValueColumn(&c, count: length)
+                    }
                 }
             }
         }
@@ -118,6 +136,9 @@ enum ChunkDecoder {
         b.columnBase = columnBase
         b.columnLength = columnLength
     }
+
+    /// ``EventBatch/columnBase`` of a template whose values a ``DecodeScope`` left out: far below zero.
+    static let absentColumns = -(1 << 48)
 
     /// Sets `a.count` to `n`, keeping its storage (the contents are overwritten by the caller).
     @inline(__always)

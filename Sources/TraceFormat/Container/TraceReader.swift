@@ -274,6 +274,11 @@ public final class TraceReader {
 
     /// Decodes intact chunk `k` into `batch`, reusing its storage.
     public func decodeChunk(_ k: Int, into batch: inout EventBatch) throws {
+        var scope = DecodeScope.everything
+        try decodeChunk(k, scope: &scope, into: &batch)
+    }
+
+    private func decodeChunk(_ k: Int, scope: inout DecodeScope, into batch: inout EventBatch) throws {
         let ch = chunks[k]
         guard ch.isIntact else { throw IrqtraceError("chunk \(k) is damaged: \(ch.problem ?? "")", path: path, byteOffset: ch.offset) }
         try storage.withUnsafeBytes { (file: UnsafeRawBufferPointer) throws in
@@ -283,7 +288,7 @@ public final class TraceReader {
                 try decompressor.decompress(payload, expectedSize: ch.rawSize, into: &scratch)
                 try scratch.withUnsafeBytes { raw in
                     try ChunkDecoder.decode(UnsafeRawBufferPointer(rebasing: raw[0..<ch.rawSize]), firstEventIndex: ch.firstEvent,
-                                            expectedCount: ch.eventCount, catalog: catalog, into: &batch)
+                                            expectedCount: ch.eventCount, catalog: catalog, scope: &scope, into: &batch)
                 }
             } catch {
                 throw IrqtraceError("chunk \(k) cannot be decoded: \(error)", path: path, byteOffset: ch.offset)
@@ -304,6 +309,12 @@ public final class TraceReader {
     /// the next chunk: a body that keeps a batch keeps a copy (copy-on-write), which costs a copy.
     /// With `firstEvent`, only the chunks that start at or after that event (a replay resumed from a snapshot).
     public func forEachBatch(fromEvent firstEvent: Int = 0, _ body: (EventBatch) throws -> Void) throws {
+        try forEachBatch(fromEvent: firstEvent, scope: .everything, body)
+    }
+
+    /// ``forEachBatch(fromEvent:_:)`` decoding only what `scope` asks for (a pre-pass: ``DecodeScope``).
+    public func forEachBatch(fromEvent firstEvent: Int = 0, scope: DecodeScope, _ body: (EventBatch) throws -> Void) throws {
+        var scope = scope
         let order = chunks.indices.filter { chunks[$0].firstEvent >= firstEvent }.sorted { chunks[$0].firstEvent < chunks[$1].firstEvent }
         var batch = EventBatch()
         let total = order.reduce(0) { $0 + (chunks[$1].isIntact ? chunks[$1].eventCount : 0) }
@@ -322,7 +333,7 @@ public final class TraceReader {
                     try item.raw.withUnsafeBytes { raw in
                         do {
                             try ChunkDecoder.decode(UnsafeRawBufferPointer(rebasing: raw[0..<ch.rawSize]), firstEventIndex: ch.firstEvent,
-                                                    expectedCount: ch.eventCount, catalog: catalog, into: &batch)
+                                                    expectedCount: ch.eventCount, catalog: catalog, scope: &scope, into: &batch)
                         } catch {
                             throw IrqtraceError("chunk \(k) cannot be decoded: \(error)", path: path, byteOffset: ch.offset)
                         }
@@ -341,7 +352,7 @@ public final class TraceReader {
             return
         }
         for k in order where chunks[k].isIntact {
-            do { try decodeChunk(k, into: &batch) } catch {
+            do { try decodeChunk(k, scope: &scope, into: &batch) } catch {
                 markLost(chunk: k, error)
                 continue
             }

@@ -31,18 +31,23 @@ public struct IntMap<Key: FixedWidthInteger, Value>: Sequence {
     /// The slot holding `key`, or nil.
     @inlinable @inline(__always)
     func find(_ key: Key) -> Int? {
-        let mask = occupied.count - 1
-        var i = home(key)
-        while occupied[i] {
-            if keys[i] == key { return i }
-            i = (i + 1) & mask
+        // (Unchecked reads: `home` and the probe stay below the capacity, a power of two.)
+        occupied.withUnsafeBufferPointer { occupied in
+            keys.withUnsafeBufferPointer { keys in
+                let mask = occupied.count - 1
+                var i = home(key)
+                while occupied[i] {
+                    if keys[i] == key { return i }
+                    i = (i + 1) & mask
+                }
+                return nil
+            }
         }
-        return nil
     }
 
     @inlinable
     public subscript(key: Key) -> Value? {
-        get { find(key).flatMap { values_[$0] } }
+        @inline(__always) get { find(key).flatMap { values_[$0] } }
         set {
             if let newValue { insertOrUpdate(key, newValue) } else { _ = removeValue(forKey: key) }
         }
@@ -54,11 +59,22 @@ public struct IntMap<Key: FixedWidthInteger, Value>: Sequence {
         get { find(key).flatMap { values_[$0] } ?? defaultValue() }
         _modify {
             let i = find(key) ?? slot(forNew: key, defaultValue())
-            var v = values_[i]!
-            values_[i] = nil
+            // Moved out of its slot and back, not copied: an array value stays uniquely referenced.
+            var v = values_[i].take()!
             defer { values_[i] = v }
             yield &v
         }
+    }
+
+    /// Replaces the value of `key`, when there is one, with `value`, and returns the old one (moved
+    /// out, not copied: the caller can mutate an array value in place). Nothing is stored when `key`
+    /// is absent.
+    @inlinable
+    public mutating func exchange(_ key: Key, with value: Value) -> Value? {
+        guard let i = find(key) else { return nil }
+        let old = values_[i].take()
+        values_[i] = value
+        return old
     }
 
     @inlinable

@@ -41,7 +41,14 @@ struct TemplateMatcher {
     let elements: [Element]
     let tokens: [FormatToken]
     private var failed = Set<Int>()
-    private var sources: [FieldSource] = []
+    /// The sources of the tokens matched so far. A text token's run of elements is kept as its
+    /// bounds and made into a ``FieldSource`` only once the whole template matches: the search
+    /// tries many runs (longest first) and most fail.
+    private var sources: [Pending] = []
+    private enum Pending {
+        case source(FieldSource)
+        case textRun(Range<Int>)
+    }
 
     init(elements: [Element], tokens: [FormatToken]) {
         self.elements = elements
@@ -66,7 +73,13 @@ struct TemplateMatcher {
 
     mutating func match() -> [FieldSource]? {
         sources = []
-        return step(0, 0) ? sources : nil
+        guard step(0, 0) else { return nil }
+        return sources.map {
+            switch $0 {
+            case .source(let s): s
+            case .textRun(let r): Self.textSource(elements[r])
+            }
+        }
     }
 
     private mutating func step(_ e: Int, _ t: Int) -> Bool {
@@ -81,11 +94,11 @@ struct TemplateMatcher {
             if e < elements.count {
                 switch elements[e] {
                 case .number(let slot, let style, _) where hex && style == .decimal:
-                    sources.append(.hexDigitsSlot(slot))
+                    sources.append(.source(.hexDigitsSlot(slot)))
                     if step(e + 1, t + 1) { return true }
                     sources.removeLast()
                 case .number(let slot, _, _), .string(let slot):
-                    sources.append(.slot(slot))
+                    sources.append(.source(.slot(slot)))
                     if step(e + 1, t + 1) { return true }
                     sources.removeLast()
                 case .byte:
@@ -95,7 +108,7 @@ struct TemplateMatcher {
                     var k = end
                     while k > e {
                         if let v = Self.parseConstant(elements[e..<k], hex: hex) {
-                            sources.append(.constant(v))
+                            sources.append(.source(.constant(v)))
                             if step(k, t + 1) { return true }
                             sources.removeLast()
                         }
@@ -105,7 +118,7 @@ struct TemplateMatcher {
             }
         case .text:
             if e < elements.count, case .string(let slot) = elements[e] {
-                sources.append(.slot(slot))
+                sources.append(.source(.slot(slot)))
                 if step(e + 1, t + 1) { return true }
                 sources.removeLast()
             }
@@ -128,7 +141,7 @@ struct TemplateMatcher {
             }
             var k = end
             while k >= e {
-                sources.append(Self.textSource(elements[e..<k]))
+                sources.append(.textRun(e..<k))
                 if step(k, t + 1) { return true }
                 sources.removeLast()
                 k -= 1

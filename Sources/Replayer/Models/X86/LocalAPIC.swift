@@ -129,6 +129,8 @@ public struct LocalAPIC: Hashable, Sendable, Codable {
     /// Whether this APIC is a destination (KVM `kvm_apic_match_dest`, QEMU `apic_get_delivery_bitmask`).
     /// - Parameters:
     ///   - source: the sending APIC's ID for an IPI, nil for a message from a device (IOAPIC, MSI).
+    /// (Inlined: asked of an APIC in an array, a call would copy the whole LAPIC to pass it.)
+    @inline(__always)
     public func matches(destination dest: UInt32, logical: Bool, shorthand: Shorthand = .none, source: UInt32? = nil) -> Bool {
         switch shorthand {
         case .selfOnly: return source == id

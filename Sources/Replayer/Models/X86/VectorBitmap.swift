@@ -13,9 +13,12 @@ public struct VectorBitmap: Hashable, Sendable, CustomStringConvertible {
 
     /// The highest set vector (KVM `apic_find_highest_vector`, QEMU `get_highest_priority_int`), nil when empty.
     @inlinable public var highest: UInt8? {
-        for k in stride(from: 3, through: 0, by: -1) where words[k] != 0 {
-            return UInt8(k * 64 + 63 - words[k].leadingZeroBitCount)
-        }
+        // (Unrolled: PPR and the deliverable vector ask this on most events.)
+        let w3 = words[3], w2 = words[2], w1 = words[1], w0 = words[0]
+        if w3 != 0 { return UInt8(truncatingIfNeeded: 255 - w3.leadingZeroBitCount) }
+        if w2 != 0 { return UInt8(truncatingIfNeeded: 191 - w2.leadingZeroBitCount) }
+        if w1 != 0 { return UInt8(truncatingIfNeeded: 127 - w1.leadingZeroBitCount) }
+        if w0 != 0 { return UInt8(truncatingIfNeeded: 63 - w0.leadingZeroBitCount) }
         return nil
     }
 
