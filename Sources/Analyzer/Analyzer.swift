@@ -18,12 +18,20 @@ public enum Analyzer {
         let m = reader.metadata
         switch (m.vocabularySource, m.arch) {
         case (.ftraceText, .x86_64), (.traceCmdReport, .x86_64), (.perfScript, .x86_64), (.traceDat, .x86_64):
-            var detectors = X86Detectors()
-            var flood = MSIFloodDetector(options: .init(mergesVisible: true))
-            let r = try TransitionReplay.kvmX86(reader, what: "analyze") { detectors.consume($0); flood.consume($0) }
-            detectors.finish(machine: r.adapter.machine, endTime: r.end)
-            return AnalysisReport(adapter: r.report.adapter, events: r.report.events, findings: filter(detectors.findings + flood.finish(), options),
-                                  divergences: r.report.divergences.count)
+            // One pass when the first chunk binds every thread (as `replay --check`); otherwise over
+            // again, with fresh detectors, after the bindings' first pass.
+            func run(singlePass: Bool) throws -> AnalysisReport? {
+                var detectors = X86Detectors()
+                var flood = MSIFloodDetector(options: .init(mergesVisible: true))
+                let consume: (Transition) -> Void = { detectors.consume($0); flood.consume($0) }
+                guard let r = singlePass ? try TransitionReplay.kvmX86SinglePass(reader, what: "analyze", consume)
+                                         : try TransitionReplay.kvmX86(reader, what: "analyze", consume) else { return nil }
+                detectors.finish(machine: r.adapter.machine, endTime: r.end)
+                return AnalysisReport(adapter: r.report.adapter, events: r.report.events, findings: filter(detectors.findings + flood.finish(), options),
+                                      divergences: r.report.divergences.count)
+            }
+            if let report = try run(singlePass: true) { return report }
+            return try run(singlePass: false)!
         case (.qemuLog, .x86_64):
             var detectors = QEMUX86Detectors()
             var flood = MSIFloodDetector(options: .init(mergesVisible: false))

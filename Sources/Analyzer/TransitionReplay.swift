@@ -62,6 +62,25 @@ enum TransitionReplay {
         return try drive(adapter, reader, until: until, consume)
     }
 
+    /// `kvmX86` of a whole trace in one pass, the thread bindings learnt from the first chunk (as a
+    /// plain `replay --check` does, `Replayer.kvmX86SinglePass`); nil when a later chunk binds another
+    /// thread: the caller starts over, with fresh consumers, through ``kvmX86(_:until:what:_:)``.
+    static func kvmX86SinglePass(_ reader: TraceReader, what: String, _ consume: (Transition) -> Void) throws -> Result<KVMX86Adapter>? {
+        guard isKVMX86(reader.metadata) else { return try kvmX86(reader, what: what, consume) }
+        var end: Int64 = 0
+        guard var adapter = try Replayer.kvmX86SinglePass(reader, midFlight: false, recordTransitions: true, afterChunk: { a, b in
+            for i in 0..<b.count where b.times[i] > end { end = b.times[i] }
+            if !a.transitions.isEmpty {
+                for t in a.transitions { consume(t) }
+                a.transitions.removeAll(keepingCapacity: true)
+            }
+        }) else { return nil }
+        let report = adapter.finish()
+        for t in adapter.transitions { consume(t) }
+        adapter.transitions.removeAll(keepingCapacity: true)
+        return Result(adapter: adapter, report: report, end: end)
+    }
+
     /// QEMU x86 logs (and simulated qemu-x86 ones); threads learnt first, as `replay` does.
     static func qemuX86(_ reader: TraceReader, until: Int64? = nil, _ consume: (Transition) -> Void) throws -> Result<QEMUX86Adapter> {
         var adapter = QEMUX86Adapter(vcpus: reader.metadata.topology.vcpus ?? 1)

@@ -68,9 +68,13 @@ public enum Replayer {
     /// every binding, and the order the LAPICs were made in, is then the same before any event is
     /// handled. Each later chunk is checked before its events are handled; at the first that would
     /// bind another thread the replay stops and returns nil, and the caller replays with the first pass.
-    static func kvmX86SinglePass(_ reader: TraceReader, midFlight: Bool) throws -> KVMX86Adapter? {
+    /// With `recordTransitions`, `afterChunk` is called after each chunk's events (`analyze` hands the
+    /// chunk's transitions to its detectors there; after a nil return it starts over with fresh ones).
+    public static func kvmX86SinglePass(_ reader: TraceReader, midFlight: Bool, recordTransitions: Bool = false,
+                                        afterChunk: (inout KVMX86Adapter, EventBatch) -> Void = { _, _ in }) throws -> KVMX86Adapter? {
         struct LaterBinding: Error {}
         var adapter = try kvmX86AdapterUnbound(reader, midFlight: midFlight)
+        adapter.recordTransitions = recordTransitions
         var known: IntSet<Int32>?   // the threads the first chunk binds
         do {
             try reader.forEachBatch { b in
@@ -81,6 +85,7 @@ public enum Replayer {
                     known = IntSet(adapter.binding.map(\.key))
                 }
                 for i in 0..<b.count { adapter.handle(b, i, catalog: reader.catalog) }
+                afterChunk(&adapter, b)
             }
         } catch is LaterBinding {
             return nil
