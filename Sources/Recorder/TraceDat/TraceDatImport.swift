@@ -9,6 +9,8 @@ extension TraceDatReader {
         var direct = 0
         /// Records whose binary form did not reprint their line (stored as text instead).
         var mismatches = 0
+        /// Records whose body form (`TemplateMemo` way) disagreed with the printed way (tests: 0).
+        var formDisagreements = 0
         var clock: ClockDomain = .none
     }
 
@@ -26,6 +28,7 @@ extension TraceDatReader {
                     counts.records = importer.records
                     counts.direct = importer.direct
                     counts.mismatches = importer.mismatches
+                    counts.formDisagreements = importer.formDisagreements
                     counts.clock = importer.clock
                 }
                 try importer.importAll(path: path, diagnostics: &diagnostics, observe: observe)
@@ -52,6 +55,12 @@ extension TraceDatReader {
 /// - **text line**: missed-events markers and records of unknown events go through the ftrace text
 ///   importer as whole lines.
 ///
+/// Records of known shape skip all of that: a body form (`CompiledFormat.fill`, `PluginForm`) writes
+/// the record's slot values and its shape, and the `TemplateMemo` gives the template id stored for
+/// (header key, shape) — no skeleton is built, hashed or compared. A shape enters the memo only when
+/// its first record, built the way above, gave the same values; every record the import verifies
+/// is built that way too and compared with the form; an event whose form disagrees loses it.
+///
 /// Every new template, every 64th record (every record under `verifyAll`) is proved: the record's
 /// report line is printed and compared with the reprint of what is stored. A record that does not
 /// reprint is stored as its text line instead (nothing is ever lost) and its event leaves the
@@ -75,6 +84,20 @@ struct TraceDatImport {
         case printedBody
         case textLine
     }
+    /// What computes a record's values and shape for the memo way.
+    enum BodyForm {
+        case compiled(CompiledFormat)
+        case plugin(PluginForm)
+
+        @inline(__always)
+        func fill(_ d: UnsafeRawBufferPointer, printer: EventPrinter, event e: DatEvent, into out: inout RecordShape,
+                  scratch: inout [UInt8]) -> Bool {
+            switch self {
+            case .compiled(let plan): return plan.fill(d, printer: printer, event: e, into: &out, scratch: &scratch)
+            case .plugin(let form): return form.fill(d, into: &out)
+            }
+        }
+    }
     private var wayByID: [Way?] = []
     private var wayOther: [Int: Way] = [:]
     /// Header skeletons by (buffer, pid, event id); cleared when a plugin registers a task name.
@@ -82,6 +105,11 @@ struct TraceDatImport {
     private var headerKeys: [UInt64] = []
     private var headers: [[UInt8]] = []
     private var commsVersion = 0
+    /// Body forms by event id (nil: none, or dropped after a disagreement).
+    private var forms: [BodyForm?] = []
+    private var memo = TemplateMemo()
+    private var shape = RecordShape()
+    private(set) var formDisagreements = 0
     private var sinceVerified = 0
     private var lastTemplateCount = -1
     private(set) var records = 0
@@ -104,8 +132,13 @@ struct TraceDatImport {
 
     mutating func importAll(path: String, diagnostics: inout ImportDiagnostics,
                             observe: (EventTemplate, UInt32) -> Void) throws {
-        let maxID = run.file.events.keys.max() ?? 0
-        if maxID < 1 << 20 { wayByID = Array(repeating: nil, count: maxID + 1) }
+        let maxID = run.file.events.maxID
+        if maxID < 1 << 20 {
+            wayByID = Array(repeating: nil, count: maxID + 1)
+            forms = Array(repeating: nil, count: maxID + 1)
+        }
+        shape = RecordShape.allocate()
+        defer { shape.deallocate() }
         lastTemplateCount = writer.catalog.count
         let run = self.run
         try run.runRecords { s, event, d, pid in
@@ -148,6 +181,24 @@ struct TraceDatImport {
             try wholeLine(s, e, d, pid, path: path, diagnostics: &diagnostics, observe: observe)
             return
         }
+        // The memo way: the record's form gives values and shape; a known shape gives the template.
+        var formKey: (header: UInt64, hash: UInt64)? = nil
+        let time = Int64(bitPattern: s.recTS)
+        if s.recMissed == 0, s.buffer < 64, e.id >= 0, e.id < forms.count, let form = forms[e.id],
+           printer.commsVersion == commsVersion {
+            shape.reset()
+            if form.fill(d, printer: printer, event: e, into: &shape, scratch: &scratch) {
+                let header = headerKey(s, e, pid)
+                let h = TemplateMemo.hash(header, shape.shapeBytes)
+                if !verifyAll && sinceVerified + 1 < 64, let id = memo.lookup(header: header, shape: shape.shapeBytes, hash: h) {
+                    sinceVerified += 1
+                    try writer.append(time: time, cpu: s.cpu, thread: pid, domain: clock, template: id, values: shape.valueBuffer)
+                    direct += 1
+                    return
+                }
+                formKey = (header, h)
+            }
+        }
         skeleton.reset()
         values.removeAll(keepingCapacity: true)
         appendHeader(s, e, pid)
@@ -169,8 +220,8 @@ struct TraceDatImport {
                 BodyTokenizer.tokenize(b, from: 0, to: b.count, into: &skeleton, values: &values)
             }
         }
-        if printer.commsVersion != commsVersion { commsVersion = printer.commsVersion; clearHeaders() }
-        let time = Int64(bitPattern: s.recTS)
+        let commsChanged = printer.commsVersion != commsVersion
+        if commsChanged { commsVersion = printer.commsVersion; clearHeaders() }
         var id = e.nameBytes.withUnsafeBytes { name in
             skeleton.bytes.withUnsafeBytes { sk in writer.catalog.lookup(name: name, skeleton: sk) }
         }
@@ -203,6 +254,24 @@ struct TraceDatImport {
             let tid = UInt32(lastTemplateCount - 1)
             observe(writer.catalog[tid], tid)
         }
+        // Not while task names changed in this record: its header predates them (the memo was cleared).
+        if let k = formKey, !commsChanged { checkForm(e, header: k.header, hash: k.hash, id: id!) }
+    }
+
+    /// The record just stored the general way had a form: the form must have given the same values
+    /// (and, for a known shape, the same template). Agreeing, the shape enters the memo; otherwise the
+    /// event loses its form.
+    private mutating func checkForm(_ e: DatEvent, header: UInt64, hash: UInt64, id: UInt32) {
+        let same = values.count == shape.valueCount && values.withUnsafeBufferPointer { v in
+            v.isEmpty || memcmp(v.baseAddress!, shape.values!, v.count * MemoryLayout<Int64>.stride) == 0
+        }
+        let known = memo.lookup(header: header, shape: shape.shapeBytes, hash: hash)
+        if same && (known == nil || known == id) {
+            if known == nil { memo.insert(header: header, shape: shape.shapeBytes, hash: hash, template: id) }
+        } else {
+            formDisagreements += 1
+            forms[e.id] = nil
+        }
     }
 
     private mutating func way(_ e: DatEvent) -> Way {
@@ -210,21 +279,38 @@ struct TraceDatImport {
         if let w = wayOther[e.id] { return w }
         let w: Way = CompiledFormat(e, bigEndian: run.file.bigEndian).map { .compiled($0) } ?? .printedBody
         setWay(w, for: e)
+        if e.id >= 0 && e.id < forms.count {
+            switch w {
+            case .compiled(let plan): forms[e.id] = .compiled(plan)
+            case .printedBody: forms[e.id] = PluginForm(e, bigEndian: run.file.bigEndian).map { .plugin($0) }
+            case .textLine: break
+            }
+        }
         return w
     }
 
     private mutating func setWay(_ w: Way, for e: DatEvent) {
         if e.id >= 0 && e.id < wayByID.count { wayByID[e.id] = w } else { wayOther[e.id] = w }
+        if case .textLine = w, e.id >= 0 && e.id < forms.count { forms[e.id] = nil }
+    }
+
+    /// (pid, event, buffer, time digits) packed exactly: what a record's header text depends on
+    /// (the task name by pid, as long as no name is registered). Callers check `buffer < 64` and
+    /// `0 <= id < 2^20`.
+    @inline(__always)
+    private func headerKey(_ s: CPUStream, _ e: DatEvent, _ pid: Int32) -> UInt64 {
+        var digits: Int32 = 0
+        if !run.file.inUsecs { var t = s.recTS; repeat { digits += 1; t /= 10 } while t != 0 }
+        return UInt64(UInt32(bitPattern: pid)) | UInt64(e.id & 0xFFFFF) << 32 | UInt64(s.buffer & 63) << 52 | UInt64(digits & 63) << 58
     }
 
     /// `%16s-%-5d [%03d] %5lu.%06lu: %s: ` as pieces (ReportRun.formatLine).
     private mutating func appendHeader(_ s: CPUStream, _ e: DatEvent, _ pid: Int32) {
         let inUsecs = run.file.inUsecs
-        var digits: Int32 = 0
-        if !inUsecs { var t = s.recTS; repeat { digits += 1; t /= 10 } while t != 0 }
-        // (pid, event, buffer, time digits) packed exactly; not cached when they do not fit.
+        // Not cached when the key's parts do not fit.
         let cacheable = e.id >= 0 && e.id < 1 << 20 && s.buffer < 64 && s.recMissed == 0
-        let key = UInt64(UInt32(bitPattern: pid)) | UInt64(e.id & 0xFFFFF) << 32 | UInt64(s.buffer & 63) << 52 | UInt64(digits & 63) << 58
+        let key = headerKey(s, e, pid)
+        let digits = Int32(key >> 58)
         let hash = (key &* 0x9E37_79B9_7F4A_7C15) ^ (key >> 29)
         if cacheable, let id = headerIndex.first(hash, where: { headerKeys[Int($0)] == key }) {
             skeleton.appendSkeleton(headers[Int(id)])
@@ -274,6 +360,7 @@ struct TraceDatImport {
     }
 
     private mutating func clearHeaders() {
+        memo.removeAll()
         headerIndex.removeAll()
         headerKeys.removeAll(keepingCapacity: true)
         headers.removeAll(keepingCapacity: true)

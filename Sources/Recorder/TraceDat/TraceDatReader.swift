@@ -362,13 +362,6 @@ struct ReportRun {
     static let unknownComm = Array("<...>".utf8)
     static let spaces20 = [UInt8](repeating: 0x20, count: 20)
 
-    /// The event table by id (dense when the ids are small).
-    func eventsByID() -> [DatEvent?] {
-        let maxID = file.events.keys.max() ?? 0
-        var byID = [DatEvent?](repeating: nil, count: maxID < 1 << 20 ? maxID + 1 : 0)
-        for (id, e) in file.events where id >= 0 && id < byID.count { byID[id] = e; e.seen = 0 }
-        return byID
-    }
 
     /// Calls `body` for every record, all CPUs and buffers merged in time order (ties: top buffer
     /// before instances, lower CPU first — as trace-cmd does): the stream it came from (its `recTS`,
@@ -391,7 +384,11 @@ struct ReportRun {
             }
         }
         for i in streams.indices where try streams[i].advance() { push(i) }
-        let byID = eventsByID()
+        // Events by id, looked up (and parsed) on their first record.
+        for e in file.events.parsedEvents { e.seen = 0 }
+        let maxID = file.events.maxID
+        var byID = [DatEvent?](repeating: nil, count: maxID < 1 << 20 ? maxID + 1 : 0)
+        var looked = [Bool](repeating: false, count: byID.count)
         let typeOffset = file.commonTypeOffset, typeSize = file.commonTypeSize
         let pidOffset = file.commonPidOffset, pidSize = file.commonPidSize
         let big = file.bigEndian
@@ -403,7 +400,12 @@ struct ReportRun {
             var event: DatEvent? = nil
             if d.count >= typeOffset + typeSize {
                 let type = Int(DatReader.number(d, typeOffset, typeSize, big))
-                event = type < byID.count ? byID[type] : file.events[type]
+                if type >= 0 && type < byID.count {
+                    if !looked[type] { looked[type] = true; byID[type] = file.events[type] }
+                    event = byID[type]
+                } else {
+                    event = file.events[type]
+                }
             }
             if d.count >= pidOffset + pidSize {
                 pid = Int32(truncatingIfNeeded: DatReader.number(d, pidOffset, pidSize, big))
