@@ -34,7 +34,22 @@ final class CompiledFormat {
         var end: Int
     }
 
+    /// A number read straight from the record and printed without width, precision or `#`: its
+    /// slot's skeleton never varies, so it adds nothing to the shape.
+    struct PlainNumber {
+        var offset: Int
+        var size: Int
+        /// Casts' mask and the conversion's length mask, together.
+        var mask: UInt64
+        /// Sign bit of the conversion's length for `%d %i` (0: not signed).
+        var signBit: UInt64
+        /// `%u`: a value above 2^63 fits no slot.
+        var unsigned: Bool
+    }
+
     let ops: [Op]
+    /// Set when the format is all literals and plain numbers: `fill` is then one loop over them.
+    let plainNumbers: [PlainNumber]?
     let literalBytes: [UInt8]
     let numbers: [Number]
     let exprs: [PExpr]
@@ -78,6 +93,15 @@ final class CompiledFormat {
             }
         }
         self.ops = ops
+        var plain: [PlainNumber]? = []
+        if ops.contains(where: { $0.kind == .text }) || nums.count > RecordShape.valueCapacity { plain = nil }
+        for n in nums where plain != nil {
+            guard n.fieldSize != 0, n.width == 0, n.precision < 0, !(n.hash && (n.conv == 0x78 || n.conv == 0x58)) else { plain = nil; break }
+            let signed = n.conv == 0x64 || n.conv == 0x69
+            plain!.append(PlainNumber(offset: n.fieldOffset, size: n.fieldSize, mask: n.castMask & n.mask,
+                                      signBit: signed && n.bits < 64 ? 1 << UInt64(n.bits - 1) : 0, unsigned: n.conv == 0x75))
+        }
+        plainNumbers = plain
         literalBytes = lits
         numbers = nums
         self.exprs = exprs
@@ -123,7 +147,22 @@ final class CompiledFormat {
     /// would not build the body (a value no slot holds) or the shape does not fit.
     func fill(_ d: UnsafeRawBufferPointer, printer: EventPrinter, event e: DatEvent, into out: inout RecordShape,
               scratch: inout [UInt8]) -> Bool {
-        ops.withUnsafeBufferPointer { ops in
+        if let plain = plainNumbers {
+            // fillNumber with no width, precision or prefix: the value alone.
+            return plain.withUnsafeBufferPointer { plain in
+                for n in plain {
+                    let u = n.offset + n.size <= d.count ? DatReader.number(d, n.offset, n.size, big) & n.mask : 0
+                    if n.signBit != 0 {
+                        out.value(u & n.signBit != 0 ? Int64(bitPattern: u | ~(n.signBit << 1 &- 1)) : Int64(u))
+                    } else {
+                        if n.unsigned && u > UInt64(Int64.max) { return false }
+                        out.value(Int64(bitPattern: u))
+                    }
+                }
+                return true
+            }
+        }
+        return ops.withUnsafeBufferPointer { ops in
             numbers.withUnsafeBufferPointer { numbers in
                 for op in ops {
                     switch op.kind {

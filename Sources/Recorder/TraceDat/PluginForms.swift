@@ -7,6 +7,8 @@
 /// the first record of every shape, and every record it verifies, also goes the printed way, and an
 /// event whose form disagrees once is printed from then on.
 enum PluginForm {
+    /// No form (a placeholder in tables by event id).
+    case none
     case emulateInsn(EmulateInsnForm)
 
     /// The form of event `e`, when its plugin has one and the fields it reads are there (when a field
@@ -24,6 +26,7 @@ enum PluginForm {
     @inline(__always)
     func fill(_ d: UnsafeRawBufferPointer, into out: inout RecordShape) -> Bool {
         switch self {
+        case .none: return false
         case .emulateInsn(let f): return f.fill(d, into: &out)
         }
     }
@@ -96,10 +99,24 @@ struct EmulateInsnForm {
         out.byte(failed.read(d, big) != 0 ? 1 : 0)
         PluginForm.hexWord(csbase.read(d, big), minDigits: 1, &out)
         PluginForm.hexWord(rip.read(d, big), minDigits: 1, &out)
-        for k in 0..<n {
-            let at = insnOffset + k
-            PluginForm.hexWord(UInt64(at < d.count ? d[at] : 0), minDigits: 2, &out)
+        Self.byteWords.withUnsafeBufferPointer { words in
+            for k in 0..<n {
+                let at = insnOffset + k
+                let w = words[Int(at < d.count ? d[at] : 0)]
+                if w.code < 4 { out.value(w.value) }
+                out.byte(w.code)
+                if w.code == 4 { out.byte(UInt8(truncatingIfNeeded: w.value)) }
+            }
         }
         return !out.overflow
+    }
+
+    /// `PluginForm.hexWord(b, minDigits: 2)` of every byte: the value and shape code it gives.
+    static let byteWords: [(code: UInt8, value: Int64)] = (0..<256).map { b in
+        switch BodyTokenizer.lowerHexWord(UInt64(b), minDigits: 2) {
+        case .decimal(let x, let width): return (width == 0 ? 0 : 1, x)
+        case .hex(let width): return (width == 0 ? 2 : 3, Int64(b))
+        case .literal: return (4, Int64(b))
+        }
     }
 }

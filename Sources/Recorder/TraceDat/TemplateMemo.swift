@@ -2,13 +2,14 @@
 import Glibc
 #endif
 
-/// Template ids of record shapes already seen: (header key, shape bytes) → template id.
+/// Template ids of record shapes already seen: (header, shape bytes) → template id.
 ///
-/// A record's template (its skeleton) is fixed by its header key (pid, event, buffer, time-digit
-/// count: what `TraceDatImport.appendHeader` caches) and by what its body form writes as the shape
-/// (`RecordShape`): the padding of width-formatted numbers, the class each number falls in when the
-/// tokenizer would read it, the text of string conversions. Once a shape has been stored the normal
-/// way, its template id is found here without building, hashing or comparing a skeleton.
+/// A record's template (its skeleton) is fixed by its header skeleton and event (the header key:
+/// `TraceDatImport` interns header skeletons by content, so tasks of one name share them) and by
+/// what its body form writes as the shape (`RecordShape`): the padding of width-formatted numbers,
+/// the class each number falls in when the tokenizer would read it, the text of string
+/// conversions. Once a shape has been stored the normal way, its template id is found here without
+/// building, hashing or comparing a skeleton.
 ///
 /// Open addressing over a flat arena of shape bytes; keys are compared exactly (no hash trust).
 struct TemplateMemo {
@@ -79,13 +80,6 @@ struct TemplateMemo {
         entries.append(Entry(hash: h, header: header, shapeStart: Int32(arena.count), shapeCount: Int32(shape.count), template: template))
         arena.append(contentsOf: shape)
         place(entries.count - 1)
-    }
-
-    /// Forgets every shape (task names changed, so header text did).
-    mutating func removeAll() {
-        entries.removeAll(keepingCapacity: true)
-        arena.removeAll(keepingCapacity: true)
-        for i in table.indices { table[i] = 0 }
     }
 
     private mutating func place(_ k: Int) {

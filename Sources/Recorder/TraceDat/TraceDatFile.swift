@@ -64,7 +64,7 @@ final class TraceDatFile {
     var events = EventTable(formats: [], longSize: 8, functions: [])
     /// /proc/kallsyms as the file carries it; parsed on first use (most traces print no symbol).
     private var kallsymsText: [UInt8] = []
-    lazy var kallsyms = kallsymsText.withUnsafeBytes { Kallsyms(text: $0) }
+    lazy var kallsyms = Kallsyms(text: kallsymsText)
     var printk: [UInt64: [UInt8]] = [:]
     var comms: [Int32: [UInt8]] = [:]
     var cpuCount = 0
