@@ -109,8 +109,8 @@ struct TraceDatImport {
     private var headerSkeletonIndex = HashIndex(capacity: 256)
     /// Direct-mapped cache in front of `headerIndex` (key → header id; key `.max` = empty): a CPU's
     /// records mostly come from one task.
-    private var recentHeaderKeys = [UInt64](repeating: .max, count: 64)
-    private var recentHeaderIDs = [UInt32](repeating: 0, count: 64)
+    private var recentHeaderKeys = [UInt64](repeating: .max, count: 256)
+    private var recentHeaderIDs = [UInt32](repeating: 0, count: 256)
     private var commsVersion = 0
     /// Body forms by event id (`.none`: none yet, none, or dropped after a disagreement).
     private var formKinds: [FormKind] = []
@@ -396,7 +396,7 @@ struct TraceDatImport {
         let key = headerKey(s, e, pid)
         let digits = Int32(key >> 58)
         let hash = (key &* 0x9E37_79B9_7F4A_7C15) ^ (key >> 29)
-        let slot = Int(truncatingIfNeeded: hash >> 58)
+        let slot = Int(truncatingIfNeeded: hash >> 56)
         if cacheable {
             if recentHeaderKeys[slot] == key { return recentHeaderIDs[slot] }
             if let k = headerIndex.first(hash, where: { headerKeys[Int($0)] == key }) {
