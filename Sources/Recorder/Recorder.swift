@@ -166,6 +166,9 @@ public enum Recorder {
         if counts.mismatches > 0 {
             diagnostics.note("\(file.path): \(counts.mismatches) records did not reprint from their binary form and were stored as text lines (please report)")
         }
+        if counts.formDisagreements > 0 {
+            diagnostics.note("\(file.path): \(counts.formDisagreements) records' body forms disagreed with their printed text; those events were printed instead (please report)")
+        }
         info.lines = counts.records
         info.events = writer.eventCount - info.firstEvent
         info.malformedLines = diagnostics.malformedLines - malformedBefore

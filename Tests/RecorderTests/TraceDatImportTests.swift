@@ -58,6 +58,8 @@ struct TraceDatImportTests {
         try dat.importRecords(writer: writer, clock: .ftraceLocal, strict: true, verifyAll: true, path: path,
                               counts: &counts, diagnostics: &diagnostics, observe: { _, _ in })
         #expect(counts.mismatches == 0)
+        // Under verifyAll every record with a body form is also built the printed way: they agree.
+        #expect(counts.formDisagreements == 0)
         #expect(counts.records > 0)
         // Only missed-events markers and unknown events go through text lines.
         let markers = String(decoding: try Data(contentsOf: URL(fileURLWithPath: reportPath(path))), as: UTF8.self)
@@ -94,3 +96,44 @@ struct TraceDatImportTests {
         #expect(throws: IrqtraceError.self) { _ = try Recorder.open(cut, options: RecordOptions(strict: true)) }
     }
 }
+
+@Suite("trace.dat body forms")
+struct TraceDatFormTests {
+    /// What the tokenizer makes of `:HEX ` (a word between ':' and ' ', as the kvm plugin prints).
+    static func tokenized(_ hex: String) -> (skeleton: [UInt8], values: [Int64]) {
+        var sk = SkeletonBuilder()
+        var values: [Int64] = []
+        Array(":\(hex) ".utf8).withUnsafeBytes { BodyTokenizer.tokenize($0, from: 0, to: $0.count, into: &sk, values: &values) }
+        return (sk.bytes, values)
+    }
+
+    @Test("lowerHexWord decides as the tokenizer does on the printed hex word")
+    func hexWords() {
+        var values: [UInt64] = Array(0...300) + [0x1000, 0x100b, 0xabc, 0xfff0, 0xffff_ffff, 0xffff_ffff_ffff_f000,
+                                                 0x1234_5678_9012_3456, 0x9999_9999_9999_9999, .max, 1 << 63]
+        var x: UInt64 = 0x9E37_79B9_7F4A_7C15
+        for _ in 0..<2000 {
+            x ^= x << 13; x ^= x >> 7; x ^= x << 17
+            values.append(x >> (x & 63))
+        }
+        for v in values {
+            for minDigits in v < 256 ? [1, 2] : [1] {
+                var hex = String(v, radix: 16)
+                while hex.count < minDigits { hex = "0" + hex }
+                let got = Self.tokenized(hex)
+                var sk = SkeletonBuilder()
+                sk.appendLiteral(":")
+                var expected: [Int64] = []
+                switch BodyTokenizer.lowerHexWord(v, minDigits: minDigits) {
+                case .decimal(let d, let width): sk.appendNumber(.decimal, width: width); expected = [d]
+                case .hex(let width): sk.appendNumber(.hexLower, width: width); expected = [Int64(bitPattern: v)]
+                case .literal: sk.appendLiteral(hex)
+                }
+                sk.appendLiteral(" ")
+                #expect(got.values == expected, "\(hex)")
+                #expect(got.skeleton == sk.bytes, "\(hex)")
+            }
+        }
+    }
+}
+

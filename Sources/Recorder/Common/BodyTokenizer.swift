@@ -95,4 +95,34 @@ public enum BodyTokenizer {
         }
         flushLiteral(end, &skeleton)
     }
+
+    /// How ``tokenize(_:from:to:into:values:)`` reads `v` printed as lower-case hexadecimal without
+    /// `0x` (`%x`, `%llx`; `%02x` is `minDigits` 2) standing as a word of its own (the byte before it
+    /// neither a word byte nor '.', the byte after not a word byte) — decided without printing it:
+    public enum HexWord: Equatable {
+        /// Only decimal digits ("1000", "85", "05"): the decimal rule takes it, a decimal slot of the
+        /// text read as decimal; `width` = the digit count when it starts with a zero (else 0).
+        case decimal(Int64, width: UInt8)
+        /// Digits and letters ("100b", "0f"): a bare hex word, a lower-case hex slot of `v`.
+        case hex(width: UInt8)
+        /// Letters only ("bf", "ff"): no slot, the text stays literal.
+        case literal
+    }
+
+    public static func lowerHexWord(_ v: UInt64, minDigits: Int) -> HexWord {
+        precondition(minDigits >= 1 && minDigits <= 16)
+        let n = max(minDigits, v == 0 ? 1 : (67 - v.leadingZeroBitCount) / 4)
+        var digit = false, letter = false
+        var decimal: Int64 = 0
+        var k = n - 1
+        while k >= 0 {
+            let nib = (v >> UInt64(4 * k)) & 0xF
+            if nib < 10 { digit = true } else { letter = true }
+            decimal = decimal &* 10 &+ Int64(nib)
+            k -= 1
+        }
+        let width: UInt8 = n > 1 && v >> UInt64(4 * (n - 1)) == 0 ? UInt8(n) : 0
+        if !letter { return .decimal(decimal, width: width) }   // at most 16 digits: within the 18 read
+        return digit ? .hex(width: width) : .literal
+    }
 }

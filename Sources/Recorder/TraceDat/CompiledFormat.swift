@@ -11,6 +11,8 @@ final class CompiledFormat {
         /// Offset and size of a plain field argument; size 0 = evaluate `exprs[expr]`.
         var fieldOffset: Int
         var fieldSize: Int
+        /// The casts around the field (`(unsigned long long)REC->x`), as a mask on what it reads.
+        var castMask: UInt64 = .max
         var expr: Int
         var mask: UInt64
         var bits: Int
@@ -32,7 +34,22 @@ final class CompiledFormat {
         var end: Int
     }
 
+    /// A number read straight from the record and printed without width, precision or `#`: its
+    /// slot's skeleton never varies, so it adds nothing to the shape.
+    struct PlainNumber {
+        var offset: Int
+        var size: Int
+        /// Casts' mask and the conversion's length mask, together.
+        var mask: UInt64
+        /// Sign bit of the conversion's length for `%d %i` (0: not signed).
+        var signBit: UInt64
+        /// `%u`: a value above 2^63 fits no slot.
+        var unsigned: Bool
+    }
+
     let ops: [Op]
+    /// Set when the format is all literals and plain numbers: `fill` is then one loop over them.
+    let plainNumbers: [PlainNumber]?
     let literalBytes: [UInt8]
     let numbers: [Number]
     let exprs: [PExpr]
@@ -62,10 +79,10 @@ final class CompiledFormat {
                     continue
                 }
                 let bits = ls <= -2 ? 8 : ls == -1 ? 16 : ls == 0 ? 32 : 64
-                var offset = 0, size = 0
-                if case .field(let f) = arg, !f.isArray, !f.isDynamic, f.size >= 1, f.size <= 8 { offset = f.offset; size = f.size }
+                var offset = 0, size = 0, castMask = UInt64.max
+                if let read = Self.plainRead(arg) { (offset, size, castMask) = read }
                 ops.append(Op(kind: .number, index: nums.count, end: 0))
-                nums.append(Number(fieldOffset: offset, fieldSize: size, expr: exprs.count,
+                nums.append(Number(fieldOffset: offset, fieldSize: size, castMask: castMask, expr: exprs.count,
                                    mask: bits == 64 ? .max : (1 << UInt64(bits)) - 1, bits: bits, conv: spec.conv,
                                    width: spec.width ?? 0, minus: spec.minus, zero: spec.zero, hash: spec.hash,
                                    precision: spec.precision ?? -1))
@@ -76,10 +93,137 @@ final class CompiledFormat {
             }
         }
         self.ops = ops
+        var plain: [PlainNumber]? = []
+        if ops.contains(where: { $0.kind == .text }) || nums.count > RecordShape.valueCapacity { plain = nil }
+        for n in nums where plain != nil {
+            guard n.fieldSize != 0, n.width == 0, n.precision < 0, !(n.hash && (n.conv == 0x78 || n.conv == 0x58)) else { plain = nil; break }
+            let signed = n.conv == 0x64 || n.conv == 0x69
+            plain!.append(PlainNumber(offset: n.fieldOffset, size: n.fieldSize, mask: n.castMask & n.mask,
+                                      signBit: signed && n.bits < 64 ? 1 << UInt64(n.bits - 1) : 0, unsigned: n.conv == 0x75))
+        }
+        plainNumbers = plain
         literalBytes = lits
         numbers = nums
         self.exprs = exprs
         self.texts = texts
+    }
+
+    /// An argument that reads one number at a fixed place of the record: a plain field, an element
+    /// of a fixed array at a constant index, either under casts. Offset, size (1, 2, 4 or 8), and the
+    /// casts' mask: libtraceevent's eval_type of a non-pointer cast only masks (`(u8)`, `(unsigned
+    /// int)`, … ; others keep the value), so a chain of casts is the AND of their masks.
+    static func plainRead(_ arg: PExpr) -> (offset: Int, size: Int, castMask: UInt64)? {
+        switch arg {
+        case .field(let f):
+            guard !f.isArray, !f.isDynamic, f.size >= 1, f.size <= 8 else { return nil }
+            return (f.offset, f.size, .max)
+        case .cast(let t, let inner):
+            guard let r = plainRead(inner) else { return nil }
+            return (r.offset, r.size, r.castMask & PrintFmtParser.evalType(.max, t, pointer: false))
+        default:
+            return constantElement(arg).map { ($0.offset, $0.size, .max) }
+        }
+    }
+
+    /// `REC->args[2]`: an element of a fixed array at a constant index, read like a plain field.
+    /// (libtraceevent eval_num_arg on PRINT_OP "[": offset = field offset + index × element size,
+    /// read with tep_read_number; past the record it reads 0, as a plain field does here.)
+    static func constantElement(_ arg: PExpr) -> (offset: Int, size: Int)? {
+        guard case .index(let arr, let idx) = arg, case .field(let f) = arr, f.isArray, !f.isDynamic,
+              [1, 2, 4, 8].contains(f.elementSize) else { return nil }
+        let k: UInt64
+        switch idx {
+        case .num(let v, _): k = v
+        default: return nil
+        }
+        guard k < 4096 else { return nil }
+        return (f.offset + Int(k) * f.elementSize, f.elementSize)
+    }
+
+    /// Writes the slot values of record `d` and its shape (see `TemplateMemo`): per number with a
+    /// width, the padding its digits leave; per `#` number, whether the prefix is printed; per text
+    /// item, its text. Literals are the same for every record of the event and are not written.
+    /// The values are those ``append(_:printer:event:skeleton:values:scratch:)`` gives; false when it
+    /// would not build the body (a value no slot holds) or the shape does not fit.
+    func fill(_ d: UnsafeRawBufferPointer, printer: EventPrinter, event e: DatEvent, into out: inout RecordShape,
+              scratch: inout [UInt8]) -> Bool {
+        if let plain = plainNumbers {
+            // fillNumber with no width, precision or prefix: the value alone.
+            return plain.withUnsafeBufferPointer { plain in
+                for n in plain {
+                    let u = n.offset + n.size <= d.count ? DatReader.number(d, n.offset, n.size, big) & n.mask : 0
+                    if n.signBit != 0 {
+                        out.value(u & n.signBit != 0 ? Int64(bitPattern: u | ~(n.signBit << 1 &- 1)) : Int64(u))
+                    } else {
+                        if n.unsigned && u > UInt64(Int64.max) { return false }
+                        out.value(Int64(bitPattern: u))
+                    }
+                }
+                return true
+            }
+        }
+        return ops.withUnsafeBufferPointer { ops in
+            numbers.withUnsafeBufferPointer { numbers in
+                for op in ops {
+                    switch op.kind {
+                    case .literal:
+                        continue
+                    case .number:
+                        let n = numbers[op.index]
+                        let raw: UInt64
+                        if n.fieldSize != 0 {
+                            raw = n.fieldOffset + n.fieldSize <= d.count ? DatReader.number(d, n.fieldOffset, n.fieldSize, big) & n.castMask : 0
+                        } else {
+                            raw = printer.evalNum(exprs[n.expr], e, d)
+                        }
+                        guard Self.fillNumber(raw, n, &out) else { return false }
+                    case .text:
+                        scratch.removeAll(keepingCapacity: true)
+                        printer.printItem(texts[op.index], e, d, &scratch)
+                        if op.end == 1, scratch.last == 0x0A { scratch.removeLast() }
+                        scratch.withUnsafeBytes { out.text($0) }
+                    }
+                }
+                return !out.overflow
+            }
+        }
+    }
+
+    /// ``appendNumber(_:_:_:_:)`` without the skeleton: the value, and what of the skeleton varies.
+    @inline(__always)
+    static func fillNumber(_ raw: UInt64, _ n: Number, _ out: inout RecordShape) -> Bool {
+        let u = raw & n.mask
+        if n.precision == 0 && u == 0 { return false }         // prints no digits at all
+        var digits = 0
+        var negative = false
+        var prefix = false
+        switch n.conv {
+        case 0x64, 0x69:
+            let v: Int64 = n.bits == 64 ? Int64(bitPattern: u)
+                : (u & (1 << UInt64(n.bits - 1)) != 0 ? Int64(bitPattern: u | ~n.mask) : Int64(u))
+            out.value(v)
+            guard n.width > 0 else { return true }
+            negative = v < 0
+            var m = v.magnitude
+            repeat { digits += 1; m /= 10 } while m != 0
+        case 0x75:
+            guard u <= UInt64(Int64.max) else { return false }
+            out.value(Int64(u))
+            guard n.width > 0 else { return true }
+            var m = u
+            repeat { digits += 1; m /= 10 } while m != 0
+        default:
+            out.value(Int64(bitPattern: u))
+            digits = u == 0 ? 1 : (67 - u.leadingZeroBitCount) / 4
+            prefix = n.hash && u != 0
+            if n.hash { out.byte(prefix ? 1 : 0) }
+        }
+        if n.precision >= 0 { digits = max(digits, n.precision) }
+        if n.width > 0 {
+            let pad = n.width - ((negative ? 1 : 0) + (prefix ? 2 : 0) + digits)
+            out.byte(UInt8(max(0, pad)))                       // width < 200
+        }
+        return true
     }
 
     /// Appends the body of record `d` to `skeleton` and `values`. False when a value cannot be held
@@ -97,7 +241,7 @@ final class CompiledFormat {
                             let n = numbers[op.index]
                             let raw: UInt64
                             if n.fieldSize != 0 {
-                                raw = n.fieldOffset + n.fieldSize <= d.count ? DatReader.number(d, n.fieldOffset, n.fieldSize, big) : 0
+                                raw = n.fieldOffset + n.fieldSize <= d.count ? DatReader.number(d, n.fieldOffset, n.fieldSize, big) & n.castMask : 0
                             } else {
                                 raw = printer.evalNum(exprs[n.expr], e, d)
                             }

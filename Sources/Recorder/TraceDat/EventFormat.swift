@@ -1055,48 +1055,64 @@ struct PrintFmtParser {
 
 /// /proc/kallsyms, sorted by address; lookups follow libtraceevent's `find_func` (the last symbol
 /// never matches, an address matches the symbol whose range [addr, next addr) contains it).
-struct Kallsyms {
-    var addrs: [UInt64] = []
-    var names: [[UInt8]] = []
-    var byName: [String: UInt64] = [:]
+/// Names stay in the section's text (ranges, no array per symbol); the by-name table is built on
+/// its first use (print formats rarely name a symbol).
+final class Kallsyms {
+    private(set) var addrs: [UInt64] = []
+    private let text: [UInt8]
+    /// Start and end of each name in `text`, in address order.
+    private var ranges: [(start: Int32, end: Int32)] = []
 
-    init() {}
+    init() { text = [] }
 
-    init(text: UnsafeRawBufferPointer) {
-        var entries: [(UInt64, [UInt8], Int)] = []
-        var p = 0
-        let n = text.count
-        var order = 0
-        while p < n {
-            var e = p
-            while e < n, text[e] != 0x0A { e += 1 }
-            // "addr type name[\t[module]]"
-            var q = p
-            var addr: UInt64 = 0
-            var digits = 0
-            while q < e, let d = hexValue(text[q]) { addr = addr &* 16 &+ UInt64(d); q += 1; digits += 1 }
-            if digits > 0, q < e, text[q] == 0x20 {
-                q += 1
-                if q < e { q += 1 } // type char
-                if q < e, text[q] == 0x20 {
+    init(text: [UInt8]) {
+        self.text = text
+        var entries: [(addr: UInt64, start: Int32, end: Int32, order: Int32)] = []
+        text.withUnsafeBufferPointer { text in
+            var p = 0
+            let n = text.count
+            while p < n {
+                var e = p
+                while e < n, text[e] != 0x0A { e += 1 }
+                // "addr type name[\t[module]]"
+                var q = p
+                var addr: UInt64 = 0
+                var digits = 0
+                while q < e, let d = hexValue(text[q]) { addr = addr &* 16 &+ UInt64(d); q += 1; digits += 1 }
+                if digits > 0, q < e, text[q] == 0x20 {
                     q += 1
-                    var ne = q
-                    while ne < e, text[ne] != 0x20, text[ne] != 0x09 { ne += 1 }
-                    if ne > q, text[q] != 0x24 { // skip ARM '$a' symbols
-                        entries.append((addr, Array(UnsafeRawBufferPointer(rebasing: text[q..<ne])), order))
-                        order += 1
+                    if q < e { q += 1 } // type char
+                    if q < e, text[q] == 0x20 {
+                        q += 1
+                        var ne = q
+                        while ne < e, text[ne] != 0x20, text[ne] != 0x09 { ne += 1 }
+                        if ne > q, text[q] != 0x24 { // skip ARM '$a' symbols
+                            entries.append((addr, Int32(q), Int32(ne), Int32(entries.count)))
+                        }
                     }
                 }
+                p = e + 1
             }
-            p = e + 1
         }
-        entries.sort { $0.0 != $1.0 ? $0.0 < $1.0 : $0.2 < $1.2 }
-        addrs = entries.map { $0.0 }
-        names = entries.map { $0.1 }
-        for (a, nm, _) in entries where byName[String(decoding: nm, as: UTF8.self)] == nil {
-            byName[String(decoding: nm, as: UTF8.self)] = a
-        }
+        entries.sort { $0.addr != $1.addr ? $0.addr < $1.addr : $0.order < $1.order }
+        addrs = entries.map { $0.addr }
+        ranges = entries.map { ($0.start, $0.end) }
     }
+
+    var count: Int { addrs.count }
+
+    /// The name of symbol `i` (in address order).
+    func name(_ i: Int) -> ArraySlice<UInt8> { text[Int(ranges[i].start)..<Int(ranges[i].end)] }
+
+    /// Address by name, the first in address order for a name listed twice.
+    lazy var byName: [String: UInt64] = {
+        var m: [String: UInt64] = [:]
+        for i in addrs.indices {
+            let n = String(decoding: name(i), as: UTF8.self)
+            if m[n] == nil { m[n] = addrs[i] }
+        }
+        return m
+    }()
 
     /// Index of the symbol containing `addr`, or nil.
     func find(_ addr: UInt64) -> Int? {

@@ -432,7 +432,7 @@ final class EventPrinter {
         case 0x46, 0x66, 0x53, 0x73: // F f S s
             let val = evalNum(a, e, d)
             if let i = file.kallsyms.find(val) {
-                s.append(contentsOf: file.kallsyms.names[i])
+                s.append(contentsOf: file.kallsyms.name(i))
                 if ext == 0x46 || ext == 0x53 {
                     s.append(ascii: "+0x"); appendHex(val &- file.kallsyms.addrs[i], upper: false, &s)
                 }
@@ -725,17 +725,17 @@ final class EventPrinter {
             return 0
         case .ftraceFunction:
             guard let ip = fieldVal(e, "ip", d, &s, err: true) else { s.append(0x21); return 0 }
-            if let i = file.kallsyms.find(ip) { s.append(contentsOf: file.kallsyms.names[i]); s.append(ascii: " <-- ") }
+            if let i = file.kallsyms.find(ip) { s.append(contentsOf: file.kallsyms.name(i)); s.append(ascii: " <-- ") }
             else { s.append(ascii: "0x"); appendHex(ip, upper: false, &s) }
             guard let pip = fieldVal(e, "parent_ip", d, &s, err: true) else { s.append(0x21); return 0 }
-            if let i = file.kallsyms.find(pip) { s.append(contentsOf: file.kallsyms.names[i]) }
+            if let i = file.kallsyms.find(pip) { s.append(contentsOf: file.kallsyms.name(i)) }
             else { s.append(ascii: "0x"); appendHex(pip, upper: false, &s) }
             return 0
         case .kmemCallSite:
             guard let f = e.fieldNamed("call_site"), [1, 2, 4, 8].contains(f.size), f.offset + f.size <= d.count else { return 1 }
             let val = DatReader.number(d, f.offset, f.size, big)
             guard let i = file.kallsyms.find(val) else { return 1 }
-            s.append(0x28); s.append(contentsOf: file.kallsyms.names[i]); s.append(ascii: "+0x")
+            s.append(0x28); s.append(contentsOf: file.kallsyms.name(i)); s.append(ascii: "+0x")
             appendHex(UInt64(UInt32(truncatingIfNeeded: val &- file.kallsyms.addrs[i])), upper: false, &s)
             s.append(ascii: ") ")
             return 1
@@ -785,7 +785,7 @@ final class EventPrinter {
                 let addr = DatReader.number(d, p, longSize, big)
                 if (longSize == 8 && addr == UInt64.max) || UInt32(truncatingIfNeeded: addr) == UInt32.max { break }
                 if let i = file.kallsyms.find(addr) {
-                    s.append(ascii: "=> "); s.append(contentsOf: file.kallsyms.names[i]); s.append(ascii: " (")
+                    s.append(ascii: "=> "); s.append(contentsOf: file.kallsyms.name(i)); s.append(ascii: " (")
                     appendHex(addr, upper: false, &s); s.append(ascii: ")\n")
                 } else {
                     s.append(ascii: "=> "); appendHex(addr, upper: false, &s); s.append(0x0A)
@@ -908,7 +908,7 @@ final class EventPrinter {
         let v = f.offset + f.size <= d.count ? DatReader.number(d, f.offset, f.size, big) : 0
         s.append(string: prefix)
         if let i = file.kallsyms.find(v) {
-            s.append(contentsOf: file.kallsyms.names[i]); s.append(ascii: "/0x")
+            s.append(contentsOf: file.kallsyms.name(i)); s.append(ascii: "/0x")
             appendHex(file.kallsyms.addrs[i] &- v, upper: false, &s)
         } else {
             s.append(ascii: "0x"); appendPadded(String(v, radix: 16), width: 8, zero: true, &s)

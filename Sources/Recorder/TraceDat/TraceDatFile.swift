@@ -60,8 +60,11 @@ final class TraceDatFile {
     /// Kernel long size: the size of `commit` in header_page.
     var longSize = 8
     var pageHeaderSize = 16
-    var events: [Int: DatEvent] = [:]
-    var kallsyms = Kallsyms()
+    /// Filled once the formats are read (`finishEvents`).
+    var events = EventTable(formats: [], longSize: 8, functions: [])
+    /// /proc/kallsyms as the file carries it; parsed on first use (most traces print no symbol).
+    private var kallsymsText: [UInt8] = []
+    lazy var kallsyms = Kallsyms(text: kallsymsText)
     var printk: [UInt64: [UInt8]] = [:]
     var comms: [Int32: [UInt8]] = [:]
     var cpuCount = 0
@@ -579,8 +582,7 @@ final class TraceDatFile {
 
     private func kallsymsSection(_ r: inout DatReader) throws(DatFault) {
         let size = try r.size32("kallsyms")
-        let text = try r.bytes(size, "kallsyms")
-        kallsyms = Kallsyms(text: text)
+        kallsymsText = try r.array(size, "kallsyms")
     }
 
     private func printkSection(_ r: inout DatReader) throws(DatFault) {
@@ -620,23 +622,18 @@ final class TraceDatFile {
     }
 
     private func finishEvents() throws(DatFault) {
-        for (system, text) in formatTexts {
-            let s = String(decoding: text, as: UTF8.self)
-            guard let e = EventFormatParser.parse(s, system: system, longSize: longSize, symbols: kallsyms, functions: functions) else { continue }
-            if events[e.id] == nil { events[e.id] = e }
-        }
+        events = EventTable(formats: formatTexts, longSize: longSize, functions: functions)
         formatTexts = []
-        if let first = events.keys.min(), let e = events[first] {
+        if let e = events.first() {
             if let t = e.commonField("common_type") { commonTypeOffset = t.offset; commonTypeSize = t.size }
             if let p = e.commonField("common_pid") { commonPidOffset = p.offset; commonPidSize = p.size }
         }
-        for e in events.values { e.plugin = TraceDatFile.plugin(system: e.system, name: e.name) }
     }
 
     /// Per-event-name record counts of the last pass over the records.
     func seenCounts() -> [String: Int] {
         var counts: [String: Int] = [:]
-        for e in events.values where e.seen > 0 { counts[e.name, default: 0] += e.seen }
+        for e in events.parsedEvents where e.seen > 0 { counts[e.name, default: 0] += e.seen }
         return counts
     }
 

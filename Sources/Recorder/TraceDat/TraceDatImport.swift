@@ -9,6 +9,8 @@ extension TraceDatReader {
         var direct = 0
         /// Records whose binary form did not reprint their line (stored as text instead).
         var mismatches = 0
+        /// Records whose body form (`TemplateMemo` way) disagreed with the printed way (tests: 0).
+        var formDisagreements = 0
         var clock: ClockDomain = .none
     }
 
@@ -26,6 +28,7 @@ extension TraceDatReader {
                     counts.records = importer.records
                     counts.direct = importer.direct
                     counts.mismatches = importer.mismatches
+                    counts.formDisagreements = importer.formDisagreements
                     counts.clock = importer.clock
                 }
                 try importer.importAll(path: path, diagnostics: &diagnostics, observe: observe)
@@ -52,6 +55,12 @@ extension TraceDatReader {
 /// - **text line**: missed-events markers and records of unknown events go through the ftrace text
 ///   importer as whole lines.
 ///
+/// Records of known shape skip all of that: a body form (`CompiledFormat.fill`, `PluginForm`) writes
+/// the record's slot values and its shape, and the `TemplateMemo` gives the template id stored for
+/// (header key, shape) — no skeleton is built, hashed or compared. A shape enters the memo only when
+/// its first record, built the way above, gave the same values; every record the import verifies
+/// is built that way too and compared with the form; an event whose form disagrees loses it.
+///
 /// Every new template, every 64th record (every record under `verifyAll`) is proved: the record's
 /// report line is printed and compared with the reprint of what is stored. A record that does not
 /// reprint is stored as its text line instead (nothing is ever lost) and its event leaves the
@@ -75,13 +84,44 @@ struct TraceDatImport {
         case printedBody
         case textLine
     }
+    /// What computes a record's values and shape for the memo way (kept in plain arrays by event id:
+    /// no enum with a class payload copied per record).
+    enum FormKind: UInt8 {
+        case none
+        /// `compiledForms[id]`: `CompiledFormat.fill`.
+        case compiled
+        /// `pluginForms[id]`.
+        case plugin
+        /// Any other printed-body event: the body is printed and tokenized (as the general way does);
+        /// its body skeleton is the shape, so only the header and the catalog look-up are saved.
+        case printed
+    }
     private var wayByID: [Way?] = []
     private var wayOther: [Int: Way] = [:]
     /// Header skeletons by (buffer, pid, event id); cleared when a plugin registers a task name.
     private var headerIndex = HashIndex(capacity: 256)
     private var headerKeys: [UInt64] = []
-    private var headers: [[UInt8]] = []
+    /// The header skeleton id of each key in `headerKeys`.
+    private var headerOfKey: [UInt32] = []
+    /// Header skeletons interned by content (never cleared): tasks of the same name and pid width
+    /// share one, so their records share memo entries.
+    private var headerSkeletons: [[UInt8]] = []
+    private var headerSkeletonIndex = HashIndex(capacity: 256)
+    /// Direct-mapped cache in front of `headerIndex` (key → header id; key `.max` = empty): a CPU's
+    /// records mostly come from one task.
+    private var recentHeaderKeys = [UInt64](repeating: .max, count: 256)
+    private var recentHeaderIDs = [UInt32](repeating: 0, count: 256)
     private var commsVersion = 0
+    /// Body forms by event id (`.none`: none yet, none, or dropped after a disagreement).
+    private var formKinds: [FormKind] = []
+    /// Unretained: `wayByID`/`wayOther` hold the plans for the import's length.
+    private var compiledForms: [Unmanaged<CompiledFormat>?] = []
+    /// The file's times are in ns (else counter ticks printed raw).
+    private let inUsecs: Bool
+    private var pluginForms: [PluginForm] = []
+    private var memo = TemplateMemo()
+    private var shape = RecordShape()
+    private(set) var formDisagreements = 0
     private var sinceVerified = 0
     private var lastTemplateCount = -1
     private(set) var records = 0
@@ -95,6 +135,7 @@ struct TraceDatImport {
         self.writer = writer
         self.clock = run.file.inUsecs || clock == .counter || clock == .x86TSC ? clock : .counter
         self.verifyAll = verifyAll
+        self.inUsecs = run.file.inUsecs
         self.text = TextImporter(tokenizer: FtraceLineTokenizer(clock: clock), strict: strict, verifyAll: verifyAll)
         values.reserveCapacity(32)
         scratch.reserveCapacity(256)
@@ -104,8 +145,15 @@ struct TraceDatImport {
 
     mutating func importAll(path: String, diagnostics: inout ImportDiagnostics,
                             observe: (EventTemplate, UInt32) -> Void) throws {
-        let maxID = run.file.events.keys.max() ?? 0
-        if maxID < 1 << 20 { wayByID = Array(repeating: nil, count: maxID + 1) }
+        let maxID = run.file.events.maxID
+        if maxID < 1 << 20 {
+            wayByID = Array(repeating: nil, count: maxID + 1)
+            formKinds = Array(repeating: .none, count: maxID + 1)
+            compiledForms = Array(repeating: nil, count: maxID + 1)
+            pluginForms = Array(repeating: .none, count: maxID + 1)
+        }
+        shape = RecordShape.allocate()
+        defer { shape.deallocate() }
         lastTemplateCount = writer.catalog.count
         let run = self.run
         try run.runRecords { s, event, d, pid in
@@ -143,6 +191,18 @@ struct TraceDatImport {
             }
             return
         }
+        // The memo way: the record's form gives values and shape; a known shape gives the template.
+        // (An event has a form only once its way is decided, and never when it goes as text lines.)
+        var formKey: (header: UInt64, hash: UInt64)? = nil
+        let time = Int64(bitPattern: s.recTS)
+        if e.id >= 0, e.id < formKinds.count, formKinds[e.id] != .none, s.recMissed == 0, s.buffer < 64,
+           printer.commsVersion == commsVersion {
+            switch try memoWay(s, e, d, pid, time: time) {
+            case .stored: return
+            case .newShape(let header, let hash): formKey = (header, hash)
+            case .noValues: break
+            }
+        }
         let way = self.way(e)
         if case .textLine = way {
             try wholeLine(s, e, d, pid, path: path, diagnostics: &diagnostics, observe: observe)
@@ -169,8 +229,8 @@ struct TraceDatImport {
                 BodyTokenizer.tokenize(b, from: 0, to: b.count, into: &skeleton, values: &values)
             }
         }
-        if printer.commsVersion != commsVersion { commsVersion = printer.commsVersion; clearHeaders() }
-        let time = Int64(bitPattern: s.recTS)
+        let commsChanged = printer.commsVersion != commsVersion
+        if commsChanged { commsVersion = printer.commsVersion; clearHeaders() }
         var id = e.nameBytes.withUnsafeBytes { name in
             skeleton.bytes.withUnsafeBytes { sk in writer.catalog.lookup(name: name, skeleton: sk) }
         }
@@ -203,6 +263,85 @@ struct TraceDatImport {
             let tid = UInt32(lastTemplateCount - 1)
             observe(writer.catalog[tid], tid)
         }
+        // Not while task names changed in this record: its header predates them (the memo was cleared).
+        if let k = formKey, !commsChanged { checkForm(e, header: k.header, hash: k.hash, id: id!) }
+    }
+
+    enum MemoOutcome {
+        /// Stored by the memo.
+        case stored
+        /// Not stored: the shape is new or the record is due for verification (`checkForm` after
+        /// the general way uses the key).
+        case newShape(header: UInt64, hash: UInt64)
+        /// The form could not give the record's values (the general way alone).
+        case noValues
+    }
+
+    /// Stores the record by its form and the memo when its shape is known and it is not due for
+    /// verification.
+    @inline(__always)
+    private mutating func memoWay(_ s: CPUStream, _ e: DatEvent, _ d: UnsafeRawBufferPointer, _ pid: Int32,
+                                  time: Int64) throws -> MemoOutcome {
+        // The header first, as libtraceevent prints it before the body (whose printing may
+        // register task names); the general way finds it cached if it runs after.
+        // Memo key: header skeleton and event (events of one name may have different forms).
+        let header = UInt64(headerID(s, e, pid)) << 20 | UInt64(e.id)
+        shape.reset()
+        let filled: Bool
+        switch formKinds[e.id] {
+        case .compiled:
+            filled = compiledForms[e.id]!._withUnsafeGuaranteedRef { plan in
+                plan.fill(d, printer: printer, event: e, into: &shape, scratch: &scratch)
+            }
+        case .plugin: filled = pluginForms[e.id].fill(d, into: &shape)
+        case .printed: filled = fillPrinted(s, e, d, pid)
+        case .none: filled = false
+        }
+        guard filled else { return .noValues }
+        let h = TemplateMemo.hash(header, shape.shapeBytes)
+        if !verifyAll && sinceVerified + 1 < 64, let id = memo.lookup(header: header, shape: shape.shapeBytes, hash: h) {
+            sinceVerified += 1
+            try writer.append(time: time, cpu: s.cpu, thread: pid, domain: clock, template: id, values: shape.valueBuffer)
+            direct += 1
+            // Task names the print registered: later headers change (as in the general way).
+            if printer.commsVersion != commsVersion { commsVersion = printer.commsVersion; clearHeaders() }
+            return .stored
+        }
+        return .newShape(header: header, hash: h)
+    }
+
+    /// The `.printed` form: the body printed and tokenized as the general way does, its body
+    /// skeleton as the shape. (Printing may register task names — the sched plugins do,
+    /// libtraceevent's tep_register_comm — which changes later headers: `memoWay` took this record's
+    /// header before.)
+    private mutating func fillPrinted(_ s: CPUStream, _ e: DatEvent, _ d: UnsafeRawBufferPointer, _ pid: Int32) -> Bool {
+        skeleton.reset()
+        values.removeAll(keepingCapacity: true)
+        scratch.removeAll(keepingCapacity: true)
+        printer.printInfo(e, d, into: &scratch)
+        if scratch.last == 0x0A { scratch.removeLast() }
+        scratch.withUnsafeBytes { b in
+            BodyTokenizer.tokenize(b, from: 0, to: b.count, into: &skeleton, values: &values)
+        }
+        for v in values { shape.value(v) }
+        skeleton.bytes.withUnsafeBytes { shape.text($0) }
+        return !shape.overflow
+    }
+
+    /// The record just stored the general way had a form: the form must have given the same values
+    /// (and, for a known shape, the same template). Agreeing, the shape enters the memo; otherwise the
+    /// event loses its form.
+    private mutating func checkForm(_ e: DatEvent, header: UInt64, hash: UInt64, id: UInt32) {
+        let same = values.count == shape.valueCount && values.withUnsafeBufferPointer { v in
+            v.isEmpty || memcmp(v.baseAddress!, shape.values!, v.count * MemoryLayout<Int64>.stride) == 0
+        }
+        let known = memo.lookup(header: header, shape: shape.shapeBytes, hash: hash)
+        if same && (known == nil || known == id) {
+            if known == nil { memo.insert(header: header, shape: shape.shapeBytes, hash: hash, template: id) }
+        } else {
+            formDisagreements += 1
+            formKinds[e.id] = .none
+        }
     }
 
     private mutating func way(_ e: DatEvent) -> Way {
@@ -210,25 +349,61 @@ struct TraceDatImport {
         if let w = wayOther[e.id] { return w }
         let w: Way = CompiledFormat(e, bigEndian: run.file.bigEndian).map { .compiled($0) } ?? .printedBody
         setWay(w, for: e)
+        if e.id >= 0 && e.id < formKinds.count {
+            switch w {
+            case .compiled(let plan):
+                compiledForms[e.id] = Unmanaged.passUnretained(plan)
+                formKinds[e.id] = .compiled
+            case .printedBody:
+                if let f = PluginForm(e, bigEndian: run.file.bigEndian) {
+                    pluginForms[e.id] = f
+                    formKinds[e.id] = .plugin
+                } else {
+                    formKinds[e.id] = .printed
+                }
+            case .textLine: break
+            }
+        }
         return w
     }
 
     private mutating func setWay(_ w: Way, for e: DatEvent) {
         if e.id >= 0 && e.id < wayByID.count { wayByID[e.id] = w } else { wayOther[e.id] = w }
+        if case .textLine = w, e.id >= 0 && e.id < formKinds.count { formKinds[e.id] = .none }
+    }
+
+    /// (pid, event, buffer, time digits) packed exactly: what a record's header text depends on
+    /// (the task name by pid, as long as no name is registered). Callers check `buffer < 64` and
+    /// `0 <= id < 2^20`.
+    @inline(__always)
+    private func headerKey(_ s: CPUStream, _ e: DatEvent, _ pid: Int32) -> UInt64 {
+        var digits: Int32 = 0
+        if !inUsecs { var t = s.recTS; repeat { digits += 1; t /= 10 } while t != 0 }
+        return UInt64(UInt32(bitPattern: pid)) | UInt64(e.id & 0xFFFFF) << 32 | UInt64(s.buffer & 63) << 52 | UInt64(digits & 63) << 58
     }
 
     /// `%16s-%-5d [%03d] %5lu.%06lu: %s: ` as pieces (ReportRun.formatLine).
     private mutating func appendHeader(_ s: CPUStream, _ e: DatEvent, _ pid: Int32) {
-        let inUsecs = run.file.inUsecs
-        var digits: Int32 = 0
-        if !inUsecs { var t = s.recTS; repeat { digits += 1; t /= 10 } while t != 0 }
-        // (pid, event, buffer, time digits) packed exactly; not cached when they do not fit.
+        let id = headerID(s, e, pid)
+        skeleton.appendSkeleton(headerSkeletons[Int(id)])
+    }
+
+    /// The id of the record's header skeleton: cached by (pid, event, buffer, time digits) until a
+    /// task name is registered, built from the current task names otherwise.
+    private mutating func headerID(_ s: CPUStream, _ e: DatEvent, _ pid: Int32) -> UInt32 {
+        // Not cached when the key's parts do not fit.
         let cacheable = e.id >= 0 && e.id < 1 << 20 && s.buffer < 64 && s.recMissed == 0
-        let key = UInt64(UInt32(bitPattern: pid)) | UInt64(e.id & 0xFFFFF) << 32 | UInt64(s.buffer & 63) << 52 | UInt64(digits & 63) << 58
+        let key = headerKey(s, e, pid)
+        let digits = Int32(key >> 58)
         let hash = (key &* 0x9E37_79B9_7F4A_7C15) ^ (key >> 29)
-        if cacheable, let id = headerIndex.first(hash, where: { headerKeys[Int($0)] == key }) {
-            skeleton.appendSkeleton(headers[Int(id)])
-            return
+        let slot = Int(truncatingIfNeeded: hash >> 56)
+        if cacheable {
+            if recentHeaderKeys[slot] == key { return recentHeaderIDs[slot] }
+            if let k = headerIndex.first(hash, where: { headerKeys[Int($0)] == key }) {
+                recentHeaderKeys[slot] = key
+                recentHeaderIDs[slot] = headerOfKey[Int(k)]
+                return headerOfKey[Int(k)]
+            }
         }
         var b = SkeletonBuilder()
         scratch.removeAll(keepingCapacity: true)
@@ -265,18 +440,31 @@ struct TraceDatImport {
         if e.nameBytes.count < 20 { scratch.append(contentsOf: ReportRun.spaces20[0..<(20 - e.nameBytes.count)]) }
         scratch.withUnsafeBytes { b.appendLiteral($0) }
         b.appendBodyStart()
-        if cacheable {
-            headerIndex.insert(hash, UInt32(headers.count))
-            headerKeys.append(key)
-            headers.append(b.bytes)
+        let contentHash = b.bytes.withUnsafeBytes { TemplateMemo.hash(0, $0) }
+        let id: UInt32
+        if let known = headerSkeletonIndex.first(contentHash, where: { headerSkeletons[Int($0)] == b.bytes }) {
+            id = known
+        } else {
+            id = UInt32(headerSkeletons.count)
+            headerSkeletonIndex.insert(contentHash, id)
+            headerSkeletons.append(b.bytes)
         }
-        skeleton.appendSkeleton(b.bytes)
+        if cacheable {
+            headerIndex.insert(hash, UInt32(headerKeys.count))
+            headerKeys.append(key)
+            headerOfKey.append(id)
+            recentHeaderKeys[slot] = key
+            recentHeaderIDs[slot] = id
+        }
+        return id
     }
 
+    /// Task names changed: headers are built again (the memo is keyed by header content and stays).
     private mutating func clearHeaders() {
         headerIndex.removeAll()
         headerKeys.removeAll(keepingCapacity: true)
-        headers.removeAll(keepingCapacity: true)
+        headerOfKey.removeAll(keepingCapacity: true)
+        for k in recentHeaderKeys.indices { recentHeaderKeys[k] = .max }
     }
 
     private mutating func wholeLine(_ s: CPUStream, _ e: DatEvent?, _ d: UnsafeRawBufferPointer, _ pid: Int32, path: String,

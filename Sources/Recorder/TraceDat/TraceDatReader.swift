@@ -362,13 +362,6 @@ struct ReportRun {
     static let unknownComm = Array("<...>".utf8)
     static let spaces20 = [UInt8](repeating: 0x20, count: 20)
 
-    /// The event table by id (dense when the ids are small).
-    func eventsByID() -> [DatEvent?] {
-        let maxID = file.events.keys.max() ?? 0
-        var byID = [DatEvent?](repeating: nil, count: maxID < 1 << 20 ? maxID + 1 : 0)
-        for (id, e) in file.events where id >= 0 && id < byID.count { byID[id] = e; e.seen = 0 }
-        return byID
-    }
 
     /// Calls `body` for every record, all CPUs and buffers merged in time order (ties: top buffer
     /// before instances, lower CPU first — as trace-cmd does): the stream it came from (its `recTS`,
@@ -378,9 +371,13 @@ struct ReportRun {
         var heap: [Int] = []
         heap.reserveCapacity(streams.count)
         let streams = self.streams
+        // The per-record loop reads streams and events through unretained references (the arrays
+        // `streams` and `byID` keep them alive) and orders the heap by a copy of each stream's
+        // current timestamp; a stream's `order` is its index.
+        let refs = streams.map { Unmanaged.passUnretained($0) }
+        var heads = streams.map { _ in UInt64(0) }
         func less(_ a: Int, _ b: Int) -> Bool {
-            let x = streams[a], y = streams[b]
-            return x.recTS != y.recTS ? x.recTS < y.recTS : x.order < y.order
+            heads[a] != heads[b] ? heads[a] < heads[b] : a < b
         }
         func push(_ i: Int) {
             heap.append(i)
@@ -390,29 +387,54 @@ struct ReportRun {
                 if less(heap[c], heap[p]) { heap.swapAt(c, p); c = p } else { break }
             }
         }
-        for i in streams.indices where try streams[i].advance() { push(i) }
-        let byID = eventsByID()
+        for i in streams.indices where try streams[i].advance() { heads[i] = streams[i].recTS; push(i) }
+        // Events by id, looked up (and parsed) on their first record; records counted by id here
+        // and added to the events' `seen` at the end.
+        for e in file.events.parsedEvents { e.seen = 0 }
+        let maxID = file.events.maxID
+        var byID = [DatEvent?](repeating: nil, count: maxID < 1 << 20 ? maxID + 1 : 0)
+        var eventRefs = [Unmanaged<DatEvent>?](repeating: nil, count: byID.count)
+        var looked = [Bool](repeating: false, count: byID.count)
+        var seen = [Int](repeating: 0, count: byID.count)
+        defer { for id in seen.indices where seen[id] != 0 { byID[id]!.seen += seen[id] } }
         let typeOffset = file.commonTypeOffset, typeSize = file.commonTypeSize
         let pidOffset = file.commonPidOffset, pidSize = file.commonPidSize
         let big = file.bigEndian
         while !heap.isEmpty {
             let i = heap[0]
-            let s = streams[i]
-            let d = UnsafeRawBufferPointer(rebasing: s.src[s.recStart..<(s.recStart + s.recLen)])
-            var pid: Int32 = 0
-            var event: DatEvent? = nil
-            if d.count >= typeOffset + typeSize {
-                let type = Int(DatReader.number(d, typeOffset, typeSize, big))
-                event = type < byID.count ? byID[type] : file.events[type]
+            let next: UInt64? = try refs[i]._withUnsafeGuaranteedRef { s in
+                let d = UnsafeRawBufferPointer(rebasing: s.src[s.recStart..<(s.recStart + s.recLen)])
+                var pid: Int32 = 0
+                if d.count >= pidOffset + pidSize {
+                    pid = Int32(truncatingIfNeeded: DatReader.number(d, pidOffset, pidSize, big))
+                }
+                if d.count >= typeOffset + typeSize {
+                    let type = Int(DatReader.number(d, typeOffset, typeSize, big))
+                    if type >= 0 && type < byID.count {
+                        if !looked[type] {
+                            looked[type] = true
+                            byID[type] = file.events[type]
+                            eventRefs[type] = byID[type].map { Unmanaged.passUnretained($0) }
+                        }
+                        if let ref = eventRefs[type] {
+                            try ref._withUnsafeGuaranteedRef { e in try body(s, e, d, pid) }
+                            seen[type] += 1
+                        } else {
+                            try body(s, nil, d, pid)
+                        }
+                    } else {
+                        let event = file.events[type]
+                        try body(s, event, d, pid)
+                        event?.seen += 1
+                    }
+                } else {
+                    try body(s, nil, d, pid)
+                }
+                return try s.advance() ? s.recTS : nil
             }
-            if d.count >= pidOffset + pidSize {
-                pid = Int32(truncatingIfNeeded: DatReader.number(d, pidOffset, pidSize, big))
-            }
-            try body(s, event, d, pid)
-            event?.seen += 1
             // Sift the stream down with its next record, or drop it at its end.
-            if try s.advance() {
-                heap[0] = i
+            if let t = next {
+                heads[i] = t
             } else {
                 let last = heap.removeLast()
                 if heap.isEmpty { break }

@@ -4,6 +4,8 @@
 //                  [--import-mb MB] [--encode-rounds R] [--decode-rounds R]
 //   irqtrace-bench write-decode-input FILE [--decode-rounds R]   (an .irqt for profiling)
 //   irqtrace-bench decode-file FILE [--iterations N]             (small decode loop for valgrind/perf)
+//   irqtrace-bench import-tracedat [FILE] [--iterations N]       (trace.dat record, decode, trace-cmd report; CPU s)
+//   irqtrace-bench decode-tracedat FILE [--iterations N]         (trace.dat decode alone, for perf)
 //
 // A round is all of traces/*.log.zst decompressed and concatenated (~8.1 MB, ~121.5k events).
 import BenchKit
@@ -344,35 +346,69 @@ func runMutations(samplesPerKind: Int = 40, only: String? = nil) throws {
     }
 }
 
+/// CPU seconds (user + system, all threads) this process has used so far.
+func processCPUSeconds() -> Double {
+    var u = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &u)
+    return Double(u.ru_utime.tv_sec + u.ru_stime.tv_sec) + Double(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6
+}
+
+/// CPU seconds of `body` (this process, all threads): on a shared machine wall time says little.
+func cpuTimed(_ n: Int, _ body: () throws -> Void) rethrows -> [Double] {
+    var out: [Double] = []
+    for _ in 0..<n {
+        let c0 = processCPUSeconds()
+        try body()
+        out.append(processCPUSeconds() - c0)
+    }
+    return out
+}
+
+/// CPU seconds of a child process run to its end (user + system, from wait4).
+func childCPUSeconds(_ executable: String, _ arguments: [String]) throws -> Double {
+    var pid: pid_t = 0
+    var argv: [UnsafeMutablePointer<CChar>?] = ([executable] + arguments).map { strdup($0) } + [nil]
+    defer { for p in argv { free(p) } }
+    var actions = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&actions)
+    defer { posix_spawn_file_actions_destroy(&actions) }
+    posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+    posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+    guard posix_spawn(&pid, executable, &actions, nil, &argv, environ) == 0 else { throw BenchError("cannot run \(executable)") }
+    var status: Int32 = 0
+    var u = rusage()
+    wait4(pid, &status, 0, &u)
+    return Double(u.ru_utime.tv_sec + u.ru_stime.tv_sec) + Double(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6
+}
+
 /// trace.dat import side by side with `trace-cmd report > /dev/null` on the same file
 /// (default: traces/tracedat/sched-irq.dat; pass a larger recording for meaningful figures).
+/// Figures in CPU seconds (the machine is shared; wall time varies with the other load).
 func runTraceDat(_ path: String) throws {
     let input = Workloads.ImportInput(path: path, bytes: (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0, rounds: 1)
     var result: RecordResult? = nil
     _ = try Workloads.importLog(input, level: 3)
-    let times = try repeatTimed(iterations(3)) { result = try Workloads.importLog(input, level: 3) }
+    let times = try cpuTimed(iterations(3)) { result = try Workloads.importLog(input, level: 3) }
     let med = median(times)
     let r = result!
-    say("import.traceDat zstd 3: \(path): \(r.events) events -> \(r.bytesWritten) bytes .irqt; median \(fmt(med, 3)) s, "
+    say("import.traceDat zstd 3: \(path): \(r.events) events -> \(r.bytesWritten) bytes .irqt; median \(fmt(med, 3)) s CPU, "
           + "\(rate(Double(r.events) / med, "events/s"))")
     // Decode alone: the file parsed and every record turned into a typed event (template, slot values,
     // time, CPU, task), the chunks dropped instead of encoded and compressed.
-    var decodeOptions = RecordOptions(level: 1)
-    decodeOptions.discardChunks = true
-    let decode = try repeatTimed(iterations(3)) { _ = try Recorder.record(inputs: [path], to: OutputFile(), options: decodeOptions) }
-    say("  decode to events (no encoding): median \(fmt(median(decode), 3)) s, \(rate(Double(r.events) / median(decode), "events/s"))")
+    let decode = try cpuTimed(iterations(3)) { try decodeTraceDat(path) }
+    say("  decode to events (no encoding): median \(fmt(median(decode), 3)) s CPU, \(rate(Double(r.events) / median(decode), "events/s"))")
     let tc = ["/usr/bin/trace-cmd", "/usr/local/bin/trace-cmd"].first { FileManager.default.isExecutableFile(atPath: $0) }
     guard let tc else { say("  trace-cmd not installed: no side-by-side figure"); return }
-    let report = try repeatTimed(iterations(3)) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: tc)
-        p.arguments = ["report", "-i", path]
-        p.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
-        p.standardError = FileHandle(forWritingAtPath: "/dev/null")
-        try p.run()
-        p.waitUntilExit()
-    }
-    say("  trace-cmd report > /dev/null: median \(fmt(median(report), 3)) s, \(rate(Double(r.events) / median(report), "events/s"))")
+    let report = try (0..<iterations(3)).map { _ in try childCPUSeconds(tc, ["report", "-i", path]) }
+    say("  trace-cmd report > /dev/null: median \(fmt(median(report), 3)) s CPU, \(rate(Double(r.events) / median(report), "events/s"))")
+}
+
+/// One decode of a trace.dat to events (chunks dropped): the loop to profile.
+@discardableResult
+func decodeTraceDat(_ path: String) throws -> Int {
+    var decodeOptions = RecordOptions(level: 1)
+    decodeOptions.discardChunks = true
+    return try Recorder.record(inputs: [path], to: OutputFile(), options: decodeOptions).events
 }
 
 func runEncode() throws {
@@ -436,6 +472,12 @@ do {
     case "sim": try runSim(events: args.count >= 2 ? Int(args[1]) ?? 2_000_000 : 2_000_000)
     case "import-tracedat":
         try runTraceDat(args.count >= 2 ? args[1] : Samples.tracesDirectory + "/tracedat/sched-irq.dat")
+    case "decode-tracedat":
+        guard args.count >= 2 else { throw BenchError("decode-tracedat needs a trace.dat path") }
+        var events = 0
+        let t = try cpuTimed(iterations(1)) { events = try decodeTraceDat(args[1]) }
+        say("decode-tracedat: \(args[1]): \(events) events; CPU s per decode: \(t.map { fmt($0, 3) }.joined(separator: " ")); "
+              + "median \(rate(Double(events) / median(t), "events/s"))")
     case "encode": try runEncode()
     case "decode": try runDecode(breakdown: false)
     case "breakdown": try runDecode(breakdown: true)

@@ -1,0 +1,61 @@
+/// Where a record's body form (`CompiledFormat.fill`, `PluginForms`) writes the record's slot values
+/// and its shape: the bytes its template depends on beyond the header key (see `TemplateMemo`).
+/// Fixed buffers, allocated once per import: no per-record allocation, no uniqueness checks.
+struct RecordShape {
+    static let valueCapacity = 256
+    static let shapeCapacity = 4096
+
+    private(set) var values: UnsafeMutablePointer<Int64>?
+    private(set) var bytes: UnsafeMutablePointer<UInt8>?
+    private(set) var valueCount = 0
+    private(set) var count = 0
+    /// A write did not fit: the record goes the general way.
+    private(set) var overflow = false
+
+    init() {}
+
+    static func allocate() -> RecordShape {
+        var s = RecordShape()
+        s.values = .allocate(capacity: valueCapacity)
+        s.bytes = .allocate(capacity: shapeCapacity)
+        return s
+    }
+
+    mutating func deallocate() {
+        values?.deallocate(); values = nil
+        bytes?.deallocate(); bytes = nil
+    }
+
+    @inline(__always) mutating func reset() { valueCount = 0; count = 0; overflow = false }
+
+    @inline(__always) mutating func value(_ v: Int64) {
+        if valueCount < Self.valueCapacity { values![valueCount] = v; valueCount += 1 } else { overflow = true }
+    }
+
+    @inline(__always) mutating func byte(_ b: UInt8) {
+        if count < Self.shapeCapacity { bytes![count] = b; count += 1 } else { overflow = true }
+    }
+
+    @inline(__always) mutating func word(_ w: UInt64) {
+        if count + 8 <= Self.shapeCapacity {
+            UnsafeMutableRawPointer(bytes! + count).storeBytes(of: w, as: UInt64.self)
+            count += 8
+        } else {
+            overflow = true
+        }
+    }
+
+    /// Text, preceded by its length (so adjacent texts cannot run together).
+    mutating func text(_ t: UnsafeRawBufferPointer) {
+        guard count + 4 + t.count <= Self.shapeCapacity else { overflow = true; return }
+        UnsafeMutableRawPointer(bytes! + count).storeBytes(of: UInt32(t.count), as: UInt32.self)
+        count += 4
+        if let base = t.baseAddress, t.count > 0 {
+            UnsafeMutableRawPointer(bytes! + count).copyMemory(from: base, byteCount: t.count)
+            count += t.count
+        }
+    }
+
+    var shapeBytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: bytes, count: count) }
+    var valueBuffer: UnsafeBufferPointer<Int64> { UnsafeBufferPointer(start: values, count: valueCount) }
+}

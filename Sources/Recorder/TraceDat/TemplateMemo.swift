@@ -1,0 +1,96 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Template ids of record shapes already seen: (header, shape bytes) → template id.
+///
+/// A record's template (its skeleton) is fixed by its header skeleton and event (the header key:
+/// `TraceDatImport` interns header skeletons by content, so tasks of one name share them) and by
+/// what its body form writes as the shape (`RecordShape`): the padding of width-formatted numbers,
+/// the class each number falls in when the tokenizer would read it, the text of string
+/// conversions. Once a shape has been stored the normal way, its template id is found here without
+/// building, hashing or comparing a skeleton.
+///
+/// Open addressing over a flat arena of shape bytes; keys are compared exactly (no hash trust).
+struct TemplateMemo {
+    private struct Entry {
+        var hash: UInt64
+        var header: UInt64
+        var shapeStart: Int32
+        var shapeCount: Int32
+        var template: UInt32
+    }
+    private var entries: [Entry] = []
+    /// Entry index + 1 per table slot; 0 = empty.
+    private var table: [Int32]
+    private var mask: Int
+    private var arena: [UInt8] = []
+
+    init() {
+        table = Array(repeating: 0, count: 1024)
+        mask = 1023
+        entries.reserveCapacity(512)
+        arena.reserveCapacity(1 << 14)
+    }
+
+    var count: Int { entries.count }
+
+    /// Multiply-xorshift over 8 bytes at a time (not cryptographic: keys are compared exactly).
+    @inline(__always)
+    static func hash(_ header: UInt64, _ shape: UnsafeRawBufferPointer) -> UInt64 {
+        var h = (header ^ UInt64(shape.count)) &* 0x9E37_79B9_7F4A_7C15
+        var i = 0
+        let n = shape.count
+        while n - i >= 8 {
+            h = (h ^ shape.loadUnaligned(fromByteOffset: i, as: UInt64.self)) &* 0x9FB2_1C65_1E98_DF25
+            h ^= h >> 29
+            i += 8
+        }
+        var tail: UInt64 = 0
+        var shift: UInt64 = 0
+        while i < n { tail |= UInt64(shape[i]) << shift; shift += 8; i += 1 }
+        h = (h ^ tail) &* 0x9FB2_1C65_1E98_DF25
+        return h ^ (h >> 32)
+    }
+
+    @inline(__always)
+    func lookup(header: UInt64, shape: UnsafeRawBufferPointer, hash h: UInt64) -> UInt32? {
+        table.withUnsafeBufferPointer { t in
+            entries.withUnsafeBufferPointer { es in
+                arena.withUnsafeBytes { a in
+                    var i = Int(truncatingIfNeeded: h) & mask
+                    while true {
+                        let k = Int(t[i])
+                        if k == 0 { return nil }
+                        let e = es[k - 1]
+                        if e.hash == h, e.header == header, Int(e.shapeCount) == shape.count,
+                           shape.count == 0 || memcmp(a.baseAddress! + Int(e.shapeStart), shape.baseAddress!, shape.count) == 0 {
+                            return e.template
+                        }
+                        i = (i + 1) & mask
+                    }
+                }
+            }
+        }
+    }
+
+    mutating func insert(header: UInt64, shape: UnsafeRawBufferPointer, hash h: UInt64, template: UInt32) {
+        guard lookup(header: header, shape: shape, hash: h) == nil else { return }
+        if (entries.count + 1) * 2 > table.count { grow() }
+        entries.append(Entry(hash: h, header: header, shapeStart: Int32(arena.count), shapeCount: Int32(shape.count), template: template))
+        arena.append(contentsOf: shape)
+        place(entries.count - 1)
+    }
+
+    private mutating func place(_ k: Int) {
+        var i = Int(truncatingIfNeeded: entries[k].hash) & mask
+        while table[i] != 0 { i = (i + 1) & mask }
+        table[i] = Int32(k + 1)
+    }
+
+    private mutating func grow() {
+        table = Array(repeating: 0, count: table.count * 2)
+        mask = table.count - 1
+        for k in entries.indices { place(k) }
+    }
+}
