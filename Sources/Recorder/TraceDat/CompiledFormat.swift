@@ -140,6 +140,16 @@ final class CompiledFormat {
         return (f.offset + Int(k) * f.elementSize, f.elementSize)
     }
 
+    /// A number conversion's raw value: its plain field read from the record (0 past the record's
+    /// end), or its expression evaluated by the printer.
+    @inline(__always)
+    func number(_ n: Number, _ d: UnsafeRawBufferPointer, printer: EventPrinter, event e: DatEvent) -> UInt64 {
+        if n.fieldSize != 0 {
+            return n.fieldOffset + n.fieldSize <= d.count ? DatReader.number(d, n.fieldOffset, n.fieldSize, big) & n.castMask : 0
+        }
+        return printer.evalNum(exprs[n.expr], e, d)
+    }
+
     /// Writes the slot values of record `d` and its shape (see `TemplateMemo`): per number with a
     /// width, the padding its digits leave; per `#` number, whether the prefix is printed; per text
     /// item, its text. Literals are the same for every record of the event and are not written.
@@ -170,12 +180,7 @@ final class CompiledFormat {
                         continue
                     case .number:
                         let n = numbers[op.index]
-                        let raw: UInt64
-                        if n.fieldSize != 0 {
-                            raw = n.fieldOffset + n.fieldSize <= d.count ? DatReader.number(d, n.fieldOffset, n.fieldSize, big) & n.castMask : 0
-                        } else {
-                            raw = printer.evalNum(exprs[n.expr], e, d)
-                        }
+                        let raw = number(n, d, printer: printer, event: e)
                         guard Self.fillNumber(raw, n, &out) else { return false }
                     case .text:
                         scratch.removeAll(keepingCapacity: true)
@@ -239,12 +244,7 @@ final class CompiledFormat {
                             skeleton.appendLiteral(UnsafeRawBufferPointer(rebasing: lits[op.index..<op.end]))
                         case .number:
                             let n = numbers[op.index]
-                            let raw: UInt64
-                            if n.fieldSize != 0 {
-                                raw = n.fieldOffset + n.fieldSize <= d.count ? DatReader.number(d, n.fieldOffset, n.fieldSize, big) & n.castMask : 0
-                            } else {
-                                raw = printer.evalNum(exprs[n.expr], e, d)
-                            }
+                            let raw = number(n, d, printer: printer, event: e)
                             guard Self.appendNumber(raw, n, &skeleton, &values) else { return false }
                         case .text:
                             scratch.removeAll(keepingCapacity: true)
