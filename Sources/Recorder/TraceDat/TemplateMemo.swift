@@ -1,3 +1,5 @@
+import TraceFormat
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -35,22 +37,10 @@ struct TemplateMemo {
 
     var count: Int { entries.count }
 
-    /// Multiply-xorshift over 8 bytes at a time (not cryptographic: keys are compared exactly).
+    /// The memo's hash of (header key, shape bytes): the catalog's byte mixer (keys are compared exactly).
     @inline(__always)
     static func hash(_ header: UInt64, _ shape: UnsafeRawBufferPointer) -> UInt64 {
-        var h = (header ^ UInt64(shape.count)) &* 0x9E37_79B9_7F4A_7C15
-        var i = 0
-        let n = shape.count
-        while n - i >= 8 {
-            h = (h ^ shape.loadUnaligned(fromByteOffset: i, as: UInt64.self)) &* 0x9FB2_1C65_1E98_DF25
-            h ^= h >> 29
-            i += 8
-        }
-        var tail: UInt64 = 0
-        var shift: UInt64 = 0
-        while i < n { tail |= UInt64(shape[i]) << shift; shift += 8; i += 1 }
-        h = (h ^ tail) &* 0x9FB2_1C65_1E98_DF25
-        return h ^ (h >> 32)
+        TemplateCatalog.mix(shape, seed: header &* 0x9E37_79B9_7F4A_7C15)
     }
 
     @inline(__always)

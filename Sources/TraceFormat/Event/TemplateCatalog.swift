@@ -30,8 +30,9 @@ public final class TemplateCatalog {
     }
 
     /// 8 bytes at a time, multiply-xorshift mixing (not cryptographic; collisions are checked).
-    @inline(__always)
-    static func mix(_ bytes: UnsafeRawBufferPointer, seed: UInt64) -> UInt64 {
+    /// Also the trace.dat importer's template memo hash.
+    @inlinable @inline(__always)
+    public static func mix(_ bytes: UnsafeRawBufferPointer, seed: UInt64) -> UInt64 {
         var h = seed ^ UInt64(bytes.count) &* 0xFF51_AFD7_ED55_8CCD
         var i = 0
         let n = bytes.count
