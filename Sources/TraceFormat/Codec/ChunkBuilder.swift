@@ -109,9 +109,6 @@ final class ChunkBuilder {
     /// The templates this chunk uses, in local order (what ``encode(templates:)`` needs of the catalog).
     func localTemplateList(_ catalog: TemplateCatalog) -> [EventTemplate] { localToGlobal.map { catalog[$0] } }
 
-    /// The chunk payload before compression.
-    func encode(catalog: TemplateCatalog) -> [UInt8] { encode(templates: localTemplateList(catalog)) }
-
     /// The chunk payload before compression; `templates` from ``localTemplateList(_:)`` (taken on the
     /// thread that owns the catalog, so the encoding may run on another).
     func encode(templates used: [EventTemplate]) -> [UInt8] {
