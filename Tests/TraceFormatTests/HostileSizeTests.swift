@@ -41,6 +41,32 @@ struct HostileSizeTests {
         }
     }
 
+    @Test("a re-sealed header claiming an event index near 2^64 is refused, with or without the footer")
+    func hugeFirstEvent() throws {
+        let bytes = DamageTests.fixture.bytes
+        let reader = try TraceReader(data: Data(bytes))
+        #expect(reader.chunks.count >= 2)
+        for first: UInt64 in [UInt64(Int.max) + 1, UInt64.max, Layout.maxEventIndex + 1] {
+            let off = reader.chunks[0].offset
+            var b = bytes
+            var h = b.withUnsafeBytes { ChunkHeader.parse($0, at: off)! }
+            h.firstEvent = first
+            let enc = h.encode()
+            for k in 0..<enc.count { b[off + k] = enc[k] }
+            // With the footer: the index disagrees with the header, so the chunk is damaged.
+            let withFooter = try TraceReader(data: Data(b))
+            #expect(withFooter.chunks[0].isIntact == false)
+            // Without it (cut after chunk 1): the scan skips the header and resynchronises (fuzz find).
+            let cut = Array(b.prefix(reader.chunks[1].offset + Layout.chunkHeaderSize + reader.chunks[1].compressedSize))
+            let scanned = try TraceReader(data: Data(cut))
+            #expect(scanned.damage.footerMissing)
+            #expect(scanned.chunks.count == 1 && scanned.chunks[0].firstEvent == reader.chunks[1].firstEvent)
+            var seen = 0
+            try scanned.forEachBatch { seen += $0.count }
+            #expect(seen == reader.chunks[1].eventCount)
+        }
+    }
+
     @Test("a re-sealed header with a wrong but plausible size fails to decode, reported, not trusted")
     func wrongSize() throws {
         let hostile = try withChunkRawSize(DamageTests.fixture.bytes, 32 << 20)

@@ -19,6 +19,10 @@ public enum Layout {
     /// hostile header cannot make the reader allocate more (writers make chunks of about 1 MiB;
     /// `--chunk-size` is capped at this).
     public static let maxChunkBytes = 64 << 20
+    /// Largest event index (and event count) a reader accepts: 2^48, far beyond any real trace, so a
+    /// damaged header or footer whose checksum happens to hold cannot overflow index arithmetic
+    /// (found by fuzzing: a chunk header declaring firstEvent near 2^64).
+    public static let maxEventIndex: UInt64 = 1 << 48
 }
 
 /// A chunk's fixed header (52 bytes).
@@ -60,7 +64,8 @@ struct ChunkHeader: Equatable {
                                      payloadCRC: try c.readLE(UInt32.self))
             let crc = try c.readLE(UInt32.self)
             guard crc == CRC32C.checksum(UnsafeRawBufferPointer(rebasing: h[0..<48])), flags == 0 else { return nil }
-            guard Int(header.rawSize) <= Layout.maxChunkBytes, Int(header.compressedSize) <= Layout.maxChunkBytes else { return nil }
+            guard Int(header.rawSize) <= Layout.maxChunkBytes, Int(header.compressedSize) <= Layout.maxChunkBytes,
+                  header.firstEvent <= Layout.maxEventIndex else { return nil }
             return header
         } catch { return nil }
     }
@@ -94,6 +99,11 @@ struct IndexEntry: Equatable {
         let raw = try c.readLE(UInt32.self)
         let comp = try c.readLE(UInt32.self)
         _ = try c.readLE(UInt32.self)
+        // Bounds as for chunk headers: nothing a reader later turns into an Int may overflow it.
+        guard offset <= UInt64(Int.max), first <= Layout.maxEventIndex,
+              Int(raw) <= Layout.maxChunkBytes, Int(comp) <= Layout.maxChunkBytes else {
+            throw DecodeError(offset: c.position - 24, "index entry out of range")
+        }
         return IndexEntry(offset: offset, firstEvent: first, eventCount: count, rawSize: raw, compressedSize: comp,
                           minTime: try c.readLE(Int64.self), maxTime: try c.readLE(Int64.self))
     }

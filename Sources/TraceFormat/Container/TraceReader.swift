@@ -159,7 +159,7 @@ public final class TraceReader {
                     if let crc = try? fc.readLE(UInt32.self), crc == CRC32C.checksum(body),
                        f[0] == 0x49, f[1] == 0x52, f[2] == 0x51, f[3] == 0x46 {
                         var bc = ByteCursor(body, position: 8, origin: footerOffset)
-                        if let total = try? bc.readLE(UInt64.self), let n = try? bc.readLE(UInt32.self),
+                        if let total = try? bc.readLE(UInt64.self), total <= Layout.maxEventIndex, let n = try? bc.readLE(UInt32.self),
                            let jl = try? bc.readLE(UInt32.self), Int(n) * Layout.indexEntrySize + Int(jl) <= bc.remaining {
                             var entries: [IndexEntry] = []
                             for _ in 0..<Int(n) { if let e = try? IndexEntry.decode(&bc) { entries.append(e) } }
