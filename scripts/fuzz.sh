@@ -8,6 +8,7 @@
 #                                            ≤ 2 KiB) until N executions each (or SECONDS, default 3600)
 # TARGET: irqt ftrace-text trace-cmd-report perf-script qemu-log trace-dat pcap scenario.
 # FUZZ_TARGETS="a b": only those targets (smoke, parse-runs).
+# FUZZ_SEED=N: libFuzzer's -seed (CI fixes it so that a CI failure reproduces; unset: a random seed).
 # IRQTRACE_FUZZ_DEPTH=parse (any command): the parser alone; default: the whole pipeline per input.
 # New findings land in .build-fuzz/findings/TARGET (crash-*, timeout-*, oom-*); the run fails on one.
 set -euo pipefail
@@ -50,7 +51,8 @@ run() { # target seconds [extra libFuzzer flags]
     mkdir -p "$out" "$work"
     local seeds=()
     [ -d "$REPO/Fuzz/corpus/$t" ] && seeds=("$REPO/Fuzz/corpus/$t")
-    echo "fuzz $t ($depth) for ${secs}s" >&2
+    echo "fuzz $t ($depth) for ${secs}s${FUZZ_SEED:+, seed $FUZZ_SEED}" >&2
+    [ -n "${FUZZ_SEED:-}" ] && set -- -seed="$FUZZ_SEED" "$@"
     IRQTRACE_FUZZ_TARGET="$t" "$BIN" "$work" "${seeds[@]}" -max_total_time="$secs" -max_len="${FUZZ_MAX_LEN:-65536}" \
         -rss_limit_mb=2048 -timeout=10 -artifact_prefix="$out/" -print_final_stats=1 "$@" 2>"$out/log.txt" || {
         tail -40 "$out/log.txt" >&2; echo "fuzz $t: FAILED (artifacts in $out)" >&2; return 1; }
