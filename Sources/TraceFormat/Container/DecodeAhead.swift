@@ -18,6 +18,8 @@ final class DecodeAhead: @unchecked Sendable {
     private var queue: [Item] = []
     private var produced = 0
     private var stopped = false
+    private var started = false
+    private var exited = false
     private var free: [[UInt8]] = []
 
     init(storage: Data, order: [(chunk: Int, offset: Int, compressedSize: Int, rawSize: Int)], depth: Int = 3) {
@@ -27,12 +29,19 @@ final class DecodeAhead: @unchecked Sendable {
     }
 
     func start() {
+        lock.lock(); started = true; lock.unlock()
         let t = Thread { [self] in run() }
         t.name = "irqtrace-decode-ahead"
         t.start()
     }
 
     private func run() {
+        defer {
+            lock.lock()
+            exited = true
+            lock.broadcast()
+            lock.unlock()
+        }
         let z = ZstdDecompressor()
         for entry in order {
             lock.lock()
@@ -72,12 +81,15 @@ final class DecodeAhead: @unchecked Sendable {
         lock.unlock()
     }
 
-    /// Stops the producer (the consumer ended early or threw).
+    /// Stops the producer (the consumer ended early or threw) and waits until its thread has left
+    /// `run`, so nothing of the pass (the file's bytes, the buffers) outlives the caller's
+    /// `forEachBatch` — a leak checker, or a caller unmapping the file, sees the thread done.
     func stop() {
         lock.lock()
         stopped = true
         queue.removeAll()
         lock.broadcast()
+        while started && !exited { lock.wait() }
         lock.unlock()
     }
 }
