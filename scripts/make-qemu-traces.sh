@@ -240,6 +240,9 @@ run_trace() { # name expect-trace-event expect-console-regex timestamp(0/1) qemu
           -netdev user,id=n0,restrict=on
           -drive "file=$DISK,if=none,id=d0,format=raw,readonly=on"
           -trace "file=$raw")
+    # DINT=1: QEMU's -d int log into the same file (x86 TCG's "Servicing hardware INT=0xNN" after
+    # every acknowledge, with a register dump per interrupt and exception, which record skips).
+    [ "${DINT:-0}" = 1 ] && cmd+=(-d int -D "$raw")
     rm -f "$raw" "$con"
     local a q=""
     for a in "${cmd[@]}"; do
@@ -291,6 +294,19 @@ TCG=multi run_trace qemu-x86-q35-intremap-smp4-mttcg vtd_ir_remap_msi 'Enabled I
 TCG=multi run_trace qemu-x86-pc-smp2-mttcg apic_deliver_irq 'PCI-MSI.*virtio1-req' 1 qemu-system-x86_64 \
     -M pc -smp 2 "${X86_COMMON[@]}" \
     -append "$X86_APPEND"
+# With QEMU's -d int log: every LAPIC acknowledge is in the log (QEMUDeliveredCounter checks them).
+DINT=1 TCG=multi run_trace qemu-x86-q35-intremap-smp2-mttcg-dint vtd_ir_remap_msi 'Enabled IRQ remapping' 1 qemu-system-x86_64 \
+    -M q35 -device intel-iommu,intremap=on -smp 2 "${X86_COMMON[@]}" \
+    -append "$X86_APPEND intremap=on"
+DINT=1 TCG=multi run_trace qemu-x86-q35-intremap-smp4-mttcg-dint vtd_ir_remap_msi 'Enabled IRQ remapping' 1 qemu-system-x86_64 \
+    -M q35 -device intel-iommu,intremap=on -smp 4 "${X86_COMMON[@]}" \
+    -append "$X86_APPEND intremap=on"
+DINT=1 TCG=multi run_trace qemu-x86-pc-smp2-mttcg-dint apic_deliver_irq 'PCI-MSI.*virtio1-req' 1 qemu-system-x86_64 \
+    -M pc -smp 2 "${X86_COMMON[@]}" \
+    -append "$X86_APPEND"
+DINT=1 run_trace qemu-x86-pc-smp2-dint apic_deliver_irq 'PCI-MSI.*virtio1-req' 1 qemu-system-x86_64 \
+    -M pc -smp 2 "${X86_COMMON[@]}" \
+    -append "$X86_APPEND"
 # AMD-Vi: QEMU 7.2's amd-iommu with interrupt remapping; the cloud kernel has no AMD-Vi driver
 # (CONFIG_AMD_IOMMU is not set), so every interrupt passes through unremapped.
 run_trace qemu-x86-q35-amdvi-smp2 amdvi_ir_remap_msi 'PCI-MSI.*virtio1-req' 1 qemu-system-x86_64 \
@@ -334,6 +350,10 @@ describe() {
         qemu-x86-q35-intremap-smp2-mttcg) echo "x86_64, as qemu-x86-q35-intremap-smp2 but with multi-threaded TCG (\`-accel tcg,thread=multi\`): each vCPU's LAPIC accesses on its own thread" ;;
         qemu-x86-q35-intremap-smp4-mttcg) echo "x86_64, as qemu-x86-q35-intremap-smp4 with multi-threaded TCG" ;;
         qemu-x86-pc-smp2-mttcg) echo "x86_64, as qemu-x86-pc-smp2 with multi-threaded TCG" ;;
+        qemu-x86-q35-intremap-smp2-mttcg-dint) echo "x86_64, as qemu-x86-q35-intremap-smp2-mttcg with QEMU's \`-d int\` log in the same file: every acknowledge (\`Servicing hardware INT=0xNN\`)" ;;
+        qemu-x86-q35-intremap-smp4-mttcg-dint) echo "x86_64, as qemu-x86-q35-intremap-smp4-mttcg with \`-d int\`" ;;
+        qemu-x86-pc-smp2-mttcg-dint) echo "x86_64, as qemu-x86-pc-smp2-mttcg with \`-d int\`" ;;
+        qemu-x86-pc-smp2-dint) echo "x86_64, as qemu-x86-pc-smp2 (one TCG thread) with \`-d int\`" ;;
         qemu-x86-q35-amdvi-smp2) echo "x86_64, \`-M q35 -device amd-iommu,intremap=on -smp 2\`, virtio-net-pci + virtio-blk-pci: AMD-Vi interrupt remapping events (the cloud kernel, built without CONFIG_AMD_IOMMU, leaves it in pass-through)" ;;
         qemu-x86-q35-amdvi-ir-smp2-mttcg) echo "x86_64, \`-M q35 -device amd-iommu,intremap=on -smp 2\`, multi-threaded TCG, generic amd64 kernel (CONFIG_AMD_IOMMU=y): AMD-Vi interrupt remapping enabled, 128-bit IRTEs (GAEn)" ;;
         qemu-x86-q35-amdvi-ir-legacy-smp2) echo "x86_64, as qemu-x86-q35-amdvi-ir-smp2-mttcg with one TCG thread and \`-cpu qemu64,-cx16\` (Linux uses 128-bit IRTEs only with CMPXCHG16B): basic 32-bit IRTEs" ;;

@@ -25,6 +25,60 @@ struct QEMUDeliveredCounterTests {
         #expect(c.report(2) == .checked(expected: 1, observed: 0))   // a coalesced report here is a divergence
     }
 
+    @Test("with acknowledges traced (-d int): pending vectors are counted exactly, per destination")
+    func acknowledges() {
+        var c = QEMUDeliveredCounter()
+        c.acknowledgesTraced = true
+        // 0x23 to logical destination 2: accepted, then again before its acknowledge: it must coalesce.
+        c.message(mode: .fixed, vector: 0x23, destination: 2, logical: true)
+        #expect(c.report(1) == .checked(expected: 1, observed: 1))
+        c.message(mode: .fixed, vector: 0x23, destination: 2, logical: true)
+        #expect(c.report(1) == .checked(expected: 0, observed: 0))
+        // A different destination may be the same LAPIC or not: unchecked.
+        c.message(mode: .fixed, vector: 0x23, destination: 1, logical: true)
+        #expect(c.report(2) == .unchecked(reason: "apic_report_irq_delivered (vector may still be pending)"))
+        // Two pending at different places: an acknowledge takes one, which is unknown.
+        #expect(c.acknowledge(0x23) == .fromIRR)
+        c.message(mode: .fixed, vector: 0x23, destination: 2, logical: true)
+        #expect(c.report(3) == .unchecked(reason: "apic_report_irq_delivered (vector may still be pending)"))
+        #expect(c.acknowledge(0x23) == .fromIRR)
+        #expect(c.acknowledge(0x23) == .fromIRR)
+        // Pending nowhere again: certain, and one more acknowledge is a divergence.
+        #expect(c.acknowledge(0x23) == .pendingNowhere)
+        #expect(c.acknowledge(0xFF) == .spurious)                   // SVR's reset vector
+        c.message(mode: .fixed, vector: 0x23, destination: 1, logical: true)
+        #expect(c.report(4) == .checked(expected: 1, observed: 1))
+        // A destination that reached two LAPICs (two reports) proves nothing about either.
+        c.message(mode: .fixed, vector: 0x31, destination: 3, logical: true)
+        #expect(c.report(5) == .checked(expected: 1, observed: 1))
+        #expect(c.report(6) == .unchecked(reason: "apic_report_irq_delivered (vector may still be pending)"))   // another LAPIC: which?
+        c.message(mode: .fixed, vector: 0x31, destination: 3, logical: true)
+        #expect(c.report(6) == .unchecked(reason: "apic_report_irq_delivered (vector may still be pending)"))
+        // A write to an LDR starts a new epoch: the old destination no longer names a known LAPIC.
+        c.registerWrite(offset: 0xD0, value: 0x0100_0000)
+        c.message(mode: .fixed, vector: 0x23, destination: 1, logical: true)
+        #expect(c.report(6) == .unchecked(reason: "apic_report_irq_delivered (vector may still be pending)"))
+    }
+
+    @Test("with acknowledges traced and LAPICs named: pending only in another LAPIC means +1; an INIT forgets places")
+    func acknowledgesPerLAPIC() {
+        var c = QEMUDeliveredCounter()
+        c.acknowledgesTraced = true
+        c.message(mode: .fixed, vector: 0x41)
+        c.setTarget(.apics([0]))
+        #expect(c.report(1) == .checked(expected: 1, observed: 1))
+        c.message(mode: .fixed, vector: 0x41)
+        c.setTarget(.apics([1]))
+        #expect(c.report(2) == .checked(expected: 1, observed: 1))
+        c.message(mode: .fixed, vector: 0x41)
+        c.setTarget(.apics([1]))
+        #expect(c.report(2) == .checked(expected: 0, observed: 0))
+        c.registerWrite(offset: 0x300, value: 0x0000_0500)          // INIT: some LAPIC's IRR cleared untraced
+        c.message(mode: .fixed, vector: 0x41)
+        c.setTarget(.apics([1]))
+        #expect(c.report(3) == .unchecked(reason: "apic_report_irq_delivered (vector may still be pending)"))
+    }
+
     @Test("IPIs through the ICR and LVT deliveries name their vectors; NMIs set no IRR bit")
     func causes() {
         var c = QEMUDeliveredCounter()

@@ -3,7 +3,20 @@ import TraceFormat
 /// Tokenizes QEMU `-trace` log lines (the "log" trace backend, QEMU's `trace/log` generated code):
 /// `TID@SECONDS.MICROS:name args` with `-msg timestamp=on`, or `name args` without. The name is
 /// followed by one space even when the event has no arguments.
+///
+/// QEMU's `-d int` log (written to the same file when `-D` names the trace file) interleaves its own
+/// untimed lines: `Servicing hardware INT=0xNN` from x86 TCG's `x86_cpu_exec_interrupt` (QEMU 7.2
+/// target/i386/tcg/sysemu/seg_helper.c: printed right after `cpu_get_pic_interrupt` moved the vector
+/// from IRR to ISR, or took it from the 8259) is kept as an event — the only trace of an x86
+/// acknowledge — timed like the line before it (the log gives it no time of its own). The rest of
+/// that log (`%6d: v=NN e=…` exception lines, the CPU register dump after each, `SMM: enter`,
+/// `check_exception old: …`) is kept, whole, as `qemu_cpu_log` events once the log has shown a
+/// timestamp (an untimed log cannot tell them from events).
 public struct QEMULogTokenizer: LineTokenizer {
+    /// The log has shown a `TID@SECONDS.MICROS:` line; untimed lines are then QEMU's own log.
+    var timestamped = false
+    var lastTime: Int64 = 0
+
     public init() {}
 
     @inline(__always) static func isDigit(_ b: UInt8) -> Bool { b &- 0x30 < 10 }
@@ -51,6 +64,22 @@ public struct QEMULogTokenizer: LineTokenizer {
             parsed.skeleton.appendLiteral(0x40)
             parsed.skeleton.appendTime(fractionDigits: UInt8(frac.digits), secondsWidth: 0)
             parsed.skeleton.appendLiteral(0x3A)
+            timestamped = true
+            lastTime = parsed.time
+        } else if timestamped {
+            if Self.isAcknowledge(line) {
+                parsed.time = lastTime
+                parsed.clock = .realtime
+            } else if Self.isCPULogLine(line) {
+                // Kept whole (the export reprints the log byte for byte) as an untyped event no
+                // adapter reads, timed like the line before it.
+                parsed.time = lastTime
+                parsed.clock = .realtime
+                parsed.syntheticName = Self.cpuLogName
+                parsed.skeleton.appendBodyStart()
+                BodyTokenizer.tokenize(line, from: 0, to: n, into: &parsed.skeleton, values: &parsed.values)
+                return .event
+            }
         }
         guard p < n, Self.isNameStart(line[p]) else { return .malformed("expected an event name") }
         parsed.nameStart = p
@@ -65,6 +94,33 @@ public struct QEMULogTokenizer: LineTokenizer {
         parsed.skeleton.appendBodyStart()
         BodyTokenizer.tokenize(line, from: p, to: n, into: &parsed.skeleton, values: &parsed.values)
         return .event
+    }
+
+    /// The name of a kept `-d int` CPU log line.
+    public static let cpuLogName = "qemu_cpu_log"
+    static let acknowledgePrefix: [UInt8] = Array("Servicing hardware INT=".utf8)
+    static let checkException: [UInt8] = Array("check_exception ".utf8)
+
+    @inline(__always) static func hasPrefix(_ line: UnsafeRawBufferPointer, _ prefix: [UInt8]) -> Bool {
+        guard line.count >= prefix.count else { return false }
+        for k in 0..<prefix.count where line[k] != prefix[k] { return false }
+        return true
+    }
+
+    /// `Servicing hardware INT=0xNN` (QEMU `-d int`, x86 TCG).
+    static func isAcknowledge(_ line: UnsafeRawBufferPointer) -> Bool { hasPrefix(line, acknowledgePrefix) }
+
+    /// A line of QEMU's `-d int` CPU log other than the acknowledge: `%6d: v=…` (leading blanks),
+    /// register dump lines (`RAX=…`, `R8 =…`, `CS =…`, `EFER=…`), `SMM: enter`, `check_exception old: …`.
+    static func isCPULogLine(_ line: UnsafeRawBufferPointer) -> Bool {
+        guard let first = line.first else { return false }
+        if first == 0x20 { return true }
+        if hasPrefix(line, checkException) { return true }
+        guard first &- 0x41 < 26 else { return false }
+        var p = 1
+        while p < line.count, line[p] &- 0x41 < 26 || isDigit(line[p]) { p += 1 }
+        while p < line.count, line[p] == 0x20 { p += 1 }
+        return p < line.count && (line[p] == 0x3D || line[p] == 0x3A)
     }
 
     /// How a line looks, for format detection.

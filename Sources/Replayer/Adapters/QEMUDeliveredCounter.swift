@@ -26,7 +26,35 @@
 /// delivery whose target is unknown, or an EOI whose LAPIC is, suspends the per-LAPIC reasoning
 /// until every LAPIC is idle again. Timer deliveries due on several LAPICs at once (`oneOf`) are
 /// checked as a group: each must count +1 when the vector was pending in none of them.
+///
+/// With QEMU's `-d int` log in the same file, every acknowledge is traced (`Servicing hardware
+/// INT=0xNN`, printed under the BQL right after `apic_get_interrupt` moved the vector from IRR to
+/// ISR; an 8259 acknowledge is the one right after a `pic_interrupt`). A +1 report sets a clear IRR
+/// bit in one LAPIC and an acknowledge clears one, both under the BQL and logged in that order
+/// (the report is traced before `apic_set_bit`, the acknowledge printed after `apic_reset_bit`), so
+/// `pending[x]` = +1 reports of x − acknowledges of x is the number of LAPICs with x in IRR — exact,
+/// or an over-estimate when an INIT cleared an IRR untraced. Then a delivery of a vector pending
+/// nowhere must count +1, and an acknowledge of a vector pending nowhere is a divergence (unless it
+/// is a spurious-interrupt vector: `apic_get_interrupt` returns SVR's vector when nothing is
+/// deliverable, or an earlier delivery's vector is unknown).
+///
+/// Each pending vector also keeps where it was delivered (``Place``): a LAPIC when the adapter names
+/// it, else the message's destination (dest, mode) while no write to an APIC ID, LDR or DFR and no
+/// INIT has happened since (the configuration epoch) and every message to it had exactly one report
+/// (one LAPIC: QEMU's `apic_bus_deliver` reports once per LAPIC it sets an IRR bit in, and lowest
+/// priority always picks the same one). A delivery to where the vector is still pending must then
+/// count +0, and a delivery to a LAPIC when the vector is pending only in others +1. An acknowledge
+/// takes the vector from where it is pending when all its places agree; else the vector's places
+/// are ambiguous until it is pending nowhere again.
 struct QEMUDeliveredCounter: Codable {
+    /// Where a pending vector was delivered.
+    enum Place: Hashable, Codable {
+        case lapic(UInt32)
+        /// A single-LAPIC message destination: epoch << 33 | logical << 32 | dest.
+        case destination(UInt64)
+        case unknown
+    }
+
     /// Where a cause delivers.
     enum Target: Equatable {
         case unknown
@@ -83,6 +111,30 @@ struct QEMUDeliveredCounter: Codable {
     }
 
     private(set) var counter: Int64 = 0
+    /// The log shows acknowledges (`-d int`) and the delivered counter: `pending` is then known.
+    var acknowledgesTraced = false
+    /// Per vector: where it is in IRR, one entry per LAPIC (see the type's comment); valid when
+    /// `acknowledgesTraced`.
+    private(set) var pendingAt = [[Place]](repeating: [], count: 256)
+    /// Vectors acknowledged while pending at different places: their places are unknown until none is pending.
+    private(set) var pendingAmbiguous = VectorBitmap()
+    /// The APIC configuration epoch (bumped by APIC ID, LDR, DFR writes and INIT IPIs).
+    private(set) var epoch: UInt64 = 0
+    /// The current message's destination (apic_deliver_irq), and how many reports it has had.
+    private var causeDestination: UInt64?
+    private var causeReports = 0
+    /// Destinations (with their epoch) a message to which had other than one report.
+    private(set) var multiDestinations: Set<UInt64> = []
+    /// The vector of the last 8259 acknowledge (`pic_interrupt`) whose `Servicing` line has not come yet.
+    var picAcknowledged: UInt8?
+    /// +1 reports whose vector is unknown, not yet matched by an acknowledge.
+    private(set) var pendingUnknown = 0
+    /// Vectors ever written to a spurious-interrupt vector register (SVR, offset 0xF0).
+    private(set) var spuriousVectors: VectorBitmap = {
+        var b = VectorBitmap()
+        b.insert(0xFF)      // SVR's reset value (QEMU apic_reset_common: spurious_vec = 0xff)
+        return b
+    }()
     private(set) var outstanding = 0
     private(set) var deliveredSinceIdle = VectorBitmap()
     /// An accepted delivery of an unknown vector is outstanding: nothing is certain until idle.
@@ -93,9 +145,18 @@ struct QEMUDeliveredCounter: Codable {
     private var lvtVectors: [Int] = Array(repeating: -1, count: 6)
 
     /// `apic_deliver_irq`: fixed and lowest-priority messages set an IRR bit.
-    mutating func message(mode: DeliveryMode, vector: UInt8) {
+    mutating func message(mode: DeliveryMode, vector: UInt8, destination: UInt32 = 0, logical: Bool = false) {
+        endCause()
         cause = mode == .fixed || mode == .lowestPriority ? .vector(vector) : .none
+        if case .vector = cause { causeDestination = epoch << 33 | (logical ? 1 << 32 : 0) | UInt64(destination) }
         setTarget(.unknown)
+    }
+
+    /// A message had other than one report: its destination is not a single LAPIC (this epoch).
+    private mutating func endCause() {
+        if let d = causeDestination, causeReports != 1 { multiDestinations.insert(d) }
+        causeDestination = nil
+        causeReports = 0
     }
 
     /// LAPICs the previous cause delivered to without a report (QEMU's `apic_bus_deliver` calls
@@ -151,11 +212,25 @@ struct QEMUDeliveredCounter: Codable {
             } else {
                 floating += 1            // an EOI that cannot be attributed: wait for global idle
             }
+        case 0x20, 0xD0, 0xE0:
+            epoch += 1
         case 0x300:
+            endCause()
             let mode = DeliveryMode(rawValue: UInt8((value >> 8) & 7))
+            if mode == .initialize {
+                // INIT clears its target's IRR untraced (QEMU apic_init_reset): places are no longer known.
+                epoch += 1
+                for x in 0..<256 where !pendingAt[x].isEmpty { pendingAmbiguous.insert(UInt8(x)) }
+            }
             cause = mode == .fixed || mode == .lowestPriority ? .vector(UInt8(truncatingIfNeeded: value)) : .none
             setTarget(.unknown)
+        case 0xF0:
+            spuriousVectors.insert(UInt8(truncatingIfNeeded: value))
         case 0x320, 0x330, 0x340, 0x350, 0x360, 0x370:
+            // Only an unmasked fixed-mode entry sets an IRR bit (QEMU apic_local_deliver returns on
+            // APIC_LVT_MASKED; other modes raise NMI/SMI/INIT/ExtINT): a masked or non-fixed write's
+            // vector (Linux masks the timer as 0x10000, vector 0) is never delivered.
+            guard value & 0x1_0000 == 0, (value >> 8) & 7 == 0 else { break }
             let k = Int((offset & 0xFFF) - 0x320) / 0x10
             let v = Int(value & 0xFF)
             if lvtVectors[k] == -1 { lvtVectors[k] = v } else if lvtVectors[k] != v { lvtVectors[k] = -2 }
@@ -165,6 +240,7 @@ struct QEMUDeliveredCounter: Codable {
 
     /// `apic_local_deliver LVT MODE`: fixed mode sets the LVT's vector in IRR (when not masked).
     mutating func localDeliver(lvt: Int, mode: Int, vector known: UInt8? = nil) {
+        endCause()
         setTarget(.unknown)
         guard mode == 0 else { cause = .none; return }
         if let known { cause = .vector(known); return }
@@ -175,8 +251,13 @@ struct QEMUDeliveredCounter: Codable {
     /// `apic_reset_irq_delivered`: from `apic_reset_common`, with the LAPIC's IRR and ISR cleared.
     /// (With `-rtc driftfix=slew` QEMU's RTC also resets the counter; then this over-approximates.)
     mutating func reset() {
+        endCause()
         counter = 0
         outstanding = 0
+        pendingAt = [[Place]](repeating: [], count: 256)
+        pendingAmbiguous = VectorBitmap()
+        epoch += 1
+        pendingUnknown = 0
         deliveredSinceIdle = VectorBitmap()
         unknownSinceIdle = false
         cause = .none
@@ -184,6 +265,39 @@ struct QEMUDeliveredCounter: Codable {
         floating = 0
         group = nil
         setTarget(.unknown)
+    }
+
+    enum Acknowledge: Equatable {
+        /// A LAPIC had the vector in IRR: now one fewer does.
+        case fromIRR
+        /// Nothing pending, and the vector is a spurious-interrupt vector.
+        case spurious
+        /// Pending nowhere known, but an earlier delivery's vector is unknown: taken as that one.
+        case unknownDelivery
+        /// Pending in no LAPIC.
+        case pendingNowhere
+    }
+
+    /// The vectors some LAPIC has in IRR, for a divergence's state ("{0x30, 0xec ×2}").
+    var pendingDescription: String {
+        let list = (0..<256).filter { !pendingAt[$0].isEmpty }.map { "0x\(String($0, radix: 16))" + (pendingAt[$0].count > 1 ? " ×\(pendingAt[$0].count)" : "") }
+        return "{" + list.joined(separator: ", ") + "}"
+    }
+
+    /// `Servicing hardware INT=0xNN` not from the 8259 (QEMU `-d int`): a LAPIC acknowledged `vector`.
+    mutating func acknowledge(_ vector: UInt8) -> Acknowledge {
+        let x = Int(vector)
+        if let first = pendingAt[x].first {
+            if pendingAt[x].allSatisfy({ $0 == first }) { pendingAt[x].removeLast() } else {
+                pendingAmbiguous.insert(vector)           // which place was taken is unknown
+                pendingAt[x].removeLast()
+            }
+            if pendingAt[x].isEmpty { pendingAmbiguous.remove(vector) }
+            return .fromIRR
+        }
+        if spuriousVectors.contains(vector) { return .spurious }
+        if pendingUnknown > 0 { pendingUnknown -= 1; return .unknownDelivery }
+        return .pendingNowhere
     }
 
     /// `apic_report_irq_delivered N`.
@@ -207,7 +321,26 @@ struct QEMUDeliveredCounter: Codable {
         if case .vector(let x) = cause { v = x }
         // Certainty: globally, per LAPIC, or for a group of simultaneous timers.
         var certain = false
-        if let x = v, x >= 16 {
+        var expected: Int64 = 1
+        causeReports += 1
+        var place = Place.unknown
+        // (A message's second report is another LAPIC's: its destination is then not one LAPIC.)
+        if case .lapic(let a) = at { place = .lapic(a) } else if case .unknown = at, causeReports == 1, let d = causeDestination, !multiDestinations.contains(d) {
+            place = .destination(d)
+        }
+        if let x = v, x >= 16, acknowledgesTraced, pendingUnknown == 0 {
+            let entries = pendingAt[Int(x)]
+            if entries.isEmpty {
+                certain = true
+            } else if !pendingAmbiguous.contains(x) {
+                if place != .unknown && entries.contains(place) {
+                    certain = true; expected = 0          // still pending where this delivery goes
+                } else if case .lapic = place, entries.allSatisfy({ if case .lapic = $0 { true } else { false } }) {
+                    certain = true                        // pending only in other LAPICs
+                }
+            }
+        }
+        if let x = v, x >= 16, !certain {
             certain = !deliveredSinceIdle.contains(x) && !unknownSinceIdle
             switch at {
             case .lapic(let a):
@@ -218,7 +351,11 @@ struct QEMUDeliveredCounter: Codable {
             case .unknown: break
             }
         }
-        // Bookkeeping: global, then per LAPIC.
+        // Bookkeeping: IRR bits set, global, then per LAPIC.
+        // After a divergence, follow what the log shows (one report, not a cascade): a +1 where the
+        // vector was taken as pending means it was not.
+        if certain, expected == 0, delta == 1, let x = v, let k = pendingAt[Int(x)].firstIndex(of: place) { pendingAt[Int(x)].remove(at: k) }
+        if delta == 1 { if let x = v { pendingAt[Int(x)].append(place) } else { pendingUnknown += 1 } }
         let counts = v.map { $0 >= 16 } ?? true
         if counts { outstanding += Int(delta) }
         if let x = v { if x >= 16 { deliveredSinceIdle.insert(x) } } else if delta == 1 { unknownSinceIdle = true }
@@ -248,6 +385,6 @@ struct QEMUDeliveredCounter: Codable {
             return .unchecked(reason: cause == .none ? "apic_report_irq_delivered (no delivery before it)" : "apic_report_irq_delivered (LVT vector unknown)")
         }
         if x < 16 { return .unchecked(reason: "apic_report_irq_delivered (vector below 16)") }
-        return certain ? .checked(expected: 1, observed: delta) : .unchecked(reason: "apic_report_irq_delivered (vector may still be pending)")
+        return certain ? .checked(expected: expected, observed: delta) : .unchecked(reason: "apic_report_irq_delivered (vector may still be pending)")
     }
 }

@@ -81,6 +81,8 @@ public struct QEMUX86Adapter {
     var amdvi = AMDVIRemapping(rules: .qemu72)
     var amdControlKnown = false
     var delivered = QEMUDeliveredCounter()
+    /// First pass: the log has `Servicing hardware INT` lines / delivered-counter reports.
+    var sawAcknowledge = false, sawReport = false
     var registers = QEMUAPICRegisters()
     var tally = UncheckedTally()
     public internal(set) var pic = PIC8259()
@@ -107,7 +109,7 @@ public struct QEMUX86Adapter {
         case ioapicMemWrite, ioapicMemRead, ioapicSetIRQ, ioapicSetRemoteIRR, ioapicClearRemoteIRR, ioapicEOIBroadcast
         case irEnable, irRequest, irteGet, irRemap, irRemapType, irRemapMSI, apicDeliverIRQ
         case apicLocalDeliver, apicMemWrite, apicMemRead, apicReportDelivered, apicResetDelivered
-        case picSetIRQ, picWrite, picRead, picInterrupt
+        case picSetIRQ, picWrite, picRead, picInterrupt, acknowledge
         case amdRequest, amdIRTE, amdIRTEValue, amdIRTEGAValue, amdRemapMSI, amdDeliveryMode, amdIntCtl, amdFault, amdControl
         case vfioInterrupt, vfioVectorUse, vfioVectorRelease, vfioPBAEnable, vfioPBADisable, vfioMSIXEnable, vfioMSIXDisable
         case uncheckedObservation
@@ -125,10 +127,18 @@ public struct QEMUX86Adapter {
     /// TCG; with one TCG thread nothing is bound).
     public mutating func learnThreads(_ b: EventBatch, catalog: TemplateCatalog) {
         for i in 0..<b.count {
-            guard let (kind, f) = handlers.resolve(b.templates[i], in: catalog), kind == .apicMemRead,
-                  handlers.number(f, .offset, b, i).map({ $0 & 0xFFF }) == 0x20, let v = handlers.number(f, .value, b, i) else { continue }
-            registers.learn(thread: b.threads[i], idRead: UInt32(truncatingIfNeeded: v))
+            guard let (kind, f) = handlers.resolve(b.templates[i], in: catalog) else { continue }
+            switch kind {
+            case .acknowledge: sawAcknowledge = true
+            case .apicReportDelivered: sawReport = true
+            case .apicMemRead:
+                guard handlers.number(f, .offset, b, i).map({ $0 & 0xFFF }) == 0x20, let v = handlers.number(f, .value, b, i) else { continue }
+                registers.learn(thread: b.threads[i], idRead: UInt32(truncatingIfNeeded: v))
+            default: continue
+            }
         }
+        // Acknowledges are checked against the delivered counter's reports: both must be in the log.
+        delivered.acknowledgesTraced = sawAcknowledge && sawReport
     }
 
     static func kind(of name: String) -> Kind? {
@@ -163,6 +173,7 @@ public struct QEMUX86Adapter {
         case "pic_ioport_write": .picWrite
         case "pic_ioport_read": .picRead
         case "pic_interrupt": .picInterrupt
+        case "Servicing": .acknowledge
         case "ioapic_mem_read": .ioapicMemRead
         case "vfio_msi_interrupt": .vfioInterrupt
         case "vfio_msix_vector_do_use": .vfioVectorUse
@@ -524,7 +535,29 @@ public struct QEMUX86Adapter {
                         observed: "0x\(String(observed, radix: 16))", state: "IRR 0x\(String(master ? pic.master.irr : pic.slave.irr, radix: 16))")
             }
 
+        case .acknowledge:
+            // `Servicing hardware INT=0xNN` (QEMU -d int): see QEMUDeliveredCounter.
+            let vector = UInt8(truncatingIfNeeded: n(.vector))
+            if delivered.picAcknowledged == vector {
+                delivered.picAcknowledged = nil          // the 8259's vector, checked at pic_interrupt
+                return
+            }
+            report.observationsTotal += 1
+            guard delivered.acknowledgesTraced else { tally.add("acknowledge (apic_report_irq_delivered not traced)"); return }
+            switch delivered.acknowledge(vector) {
+            case .fromIRR, .spurious:
+                report.observationsChecked += 1
+            case .unknownDelivery:
+                tally.add("acknowledge (an earlier delivery's vector is unknown)")
+            case .pendingNowhere:
+                report.observationsChecked += 1
+                diverge(b, i, "LAPIC acknowledge", expected: "a vector some LAPIC has in IRR",
+                        observed: "0x\(String(vector, radix: 16)) (pending in no LAPIC)",
+                        state: "pending vectors \(delivered.pendingDescription)")
+            }
+
         case .picInterrupt:
+            delivered.picAcknowledged = UInt8(truncatingIfNeeded: n(.vector))
             report.observationsTotal += 1
             let uncertain = pic.uncertain
             let (irq, vector) = pic.acknowledge()
@@ -591,8 +624,9 @@ public struct QEMUX86Adapter {
             case .checked(let expected, let observed):
                 report.observationsChecked += 1
                 if expected != observed {
-                    diverge(b, i, "LAPIC delivery counted as coalesced", expected: "+\(expected): the vector is pending in no LAPIC",
-                            observed: "+\(observed)", state: "outstanding accepted deliveries \(delivered.outstanding)")
+                    diverge(b, i, expected == 1 ? "LAPIC delivery counted as coalesced" : "LAPIC delivery counted as accepted",
+                            expected: expected == 1 ? "+1: the vector is not pending in that LAPIC" : "+0: the vector is still pending in that LAPIC",
+                            observed: "+\(observed)", state: "outstanding accepted deliveries \(delivered.outstanding), pending vectors \(delivered.pendingDescription)")
                 }
             case .jump(let from, let to):
                 report.observationsChecked += 1
@@ -604,7 +638,8 @@ public struct QEMUX86Adapter {
         case .apicDeliverIRQ:
             defer { checkMissingReports(b, i) }
             let mode = DeliveryMode(rawValue: UInt8(n(.delivery_mode) & 7))!
-            delivered.message(mode: mode, vector: UInt8(truncatingIfNeeded: n(.vector)))
+            delivered.message(mode: mode, vector: UInt8(truncatingIfNeeded: n(.vector)),
+                              destination: UInt32(truncatingIfNeeded: n(.dest)), logical: n(.dest_mode) != 0)
             if let t = registers.targets(destination: UInt32(truncatingIfNeeded: n(.dest)), logical: n(.dest_mode) != 0,
                                           lowestPriority: mode == .lowestPriority) {
                 delivered.setTarget(.apics(mode == .fixed || mode == .lowestPriority ? t : []))

@@ -40,6 +40,11 @@ public enum QEMUSchemas {
         q("pic_update_irq", "master %d imr %u irr %u padd %u", "master imr irr padd"),
         q("pic_set_irq", "master %d irq %d level %d", "master irq:pin level"),
         q("pic_interrupt", "irq %d intno %d", "irq:pin vector:vector"),
+        // Not a trace event: QEMU's `-d int` log line from x86 TCG's x86_cpu_exec_interrupt
+        // (target/i386/tcg/sysemu/seg_helper.c, `qemu_log_mask(CPU_LOG_INT, "Servicing hardware
+        // INT=0x%02x\n", intno)`), printed after cpu_get_pic_interrupt acknowledged the vector.
+        // The tokenizer reads "Servicing" as its name (QEMULogTokenizer).
+        q("Servicing", "hardware INT=0x%02x", "vector:vector"),
         q("pic_ioport_write", "master %d addr 0x%lx val 0x%lx", "master addr value"),
         q("pic_ioport_read", "master %d addr 0x%lx val 0x%x", "master addr value"),
         // hw/intc/kvm_irqcount.c
