@@ -24,7 +24,7 @@ public struct QEMULiveOptions: Sendable {
 
 /// Live recording of a running QEMU: its command line gains `-trace events=…` for the machine's
 /// interrupt controllers (x86: apic, ioapic, vtd_ir, amdvi_ir, pic, msix; arm: gic, msix), `-trace
-/// file=FIFO` and `-msg timestamp=on`; the recorder reads the FIFO as QEMU writes it and imports the
+/// file=FIFO` and `-msg timestamp=on` (x86 also `-d int -D FIFO`: the acknowledges); the recorder reads the FIFO as QEMU writes it and imports the
 /// lines exactly as the file importer does (``QEMULogTokenizer``), a chunk at least every flush
 /// interval. Stops when QEMU exits, or on --duration / a signal (QEMU then gets SIGTERM).
 public final class QEMULiveRecorder {
@@ -75,6 +75,10 @@ public final class QEMULiveRecorder {
         var args = options.command + ["-trace", "events=\(eventsFile)", "-trace", "file=\(fifo)"]
         let hasMsg = options.command.indices.contains { i in options.command[i] == "-msg" && i + 1 < options.command.count && options.command[i + 1].contains("timestamp=on") }
         if !hasMsg { args += ["-msg", "timestamp=on"] }
+        // x86: QEMU's -d int log into the same FIFO, for its acknowledges ("Servicing hardware
+        // INT=0xNN", TCG): the replay then knows which vectors are pending (QEMUDeliveredCounter).
+        // Not when the command sets its own -d or -D.
+        if arch == .x86_64, !options.command.contains("-d"), !options.command.contains("-D") { args += ["-d", "int", "-D", fifo] }
 
         var live = LiveRecordingInfo(method: "qemu")
         let facts = HostFacts.current()
