@@ -258,8 +258,7 @@ func runMutations(samplesPerKind: Int = 40, only: String? = nil) throws {
         }
     }
     let delete: (String) -> String? = { _ in "" }
-    let sets: [(String, [String], [Kind])] = [
-        ("QEMU x86 q35+VT-d", [Samples.tracesDirectory + "/qemu-x86-q35-intremap-smp2.log.zst", Samples.tracesDirectory + "/qemu-x86-pc-nomsi-smp2-notimestamp.log.zst", Samples.tracesDirectory + "/qemu-x86-q35-intremap-smp2-mttcg.log.zst"], [
+    let qemuX86: [Kind] = [
             Kind(name: "pin assert deleted (ioapic_set_irq level 1)", match: "ioapic_set_irq vector: ", change: { $0.hasSuffix("level: 1") ? "" : nil }),
             Kind(name: "RTE write altered (ioapic_mem_write val)", match: "ioapic_mem_write ioapic mem write addr 0x10", change: bump("val")),
             Kind(name: "IRTE contents altered (vtd_ir_irte_get)", match: "vtd_ir_irte_get", change: { l in l.replacingOccurrences(of: "high 0x1", with: "high 0x3") }),
@@ -274,6 +273,17 @@ func runMutations(samplesPerKind: Int = 40, only: String? = nil) throws {
             Kind(name: "LAPIC register read altered (apic_mem_readl, bit 8)", match: "apic_mem_readl", change: { l in
                 guard let r = l.range(of: #"0x[0-9a-f]{8}$"#, options: .regularExpression), let v = UInt32(l[r].dropFirst(2), radix: 16) else { return nil }
                 return l.replacingCharacters(in: r, with: "0x" + String(format: "%08x", v ^ 0x100))
+            }),
+    ]
+    let sets: [(String, [String], [Kind])] = [
+        ("QEMU x86 q35+VT-d", [Samples.tracesDirectory + "/qemu-x86-q35-intremap-smp2.log.zst", Samples.tracesDirectory + "/qemu-x86-pc-nomsi-smp2-notimestamp.log.zst", Samples.tracesDirectory + "/qemu-x86-q35-intremap-smp2-mttcg.log.zst"], qemuX86),
+        // The same kinds on the samples with QEMU's -d int log (acknowledges), and the acknowledges themselves.
+        ("QEMU x86 with -d int", ["qemu-x86-q35-intremap-smp2-mttcg-dint", "qemu-x86-q35-intremap-smp4-mttcg-dint", "qemu-x86-pc-smp2-mttcg-dint", "qemu-x86-pc-smp2-dint"]
+            .map { Samples.tracesDirectory + "/" + $0 + ".log.zst" }, qemuX86 + [
+            Kind(name: "acknowledge deleted (Servicing hardware INT)", match: "Servicing hardware INT=", change: delete),
+            Kind(name: "acknowledged vector altered (Servicing hardware INT, +1)", match: "Servicing hardware INT=", change: { l in
+                guard let v = Int(l.dropFirst("Servicing hardware INT=0x".count), radix: 16) else { return nil }
+                return "Servicing hardware INT=0x" + String(format: "%02x", (v + 1) & 0xFF)
             }),
         ]),
         ("QEMU arm64 GICv2", [Samples.tracesDirectory + "/qemu-arm64-virt-gicv2-smp2.log.zst", Samples.tracesDirectory + "/qemu-arm64-virt-gicv2-el2-smp2.log.zst"], [
