@@ -36,6 +36,10 @@ seeds() {
     set +o pipefail   # head closes the pipe early
     zstd -dc "$REPO/traces/qemu-x86-q35-intremap-smp2.log.zst" | head -c 8000 >"$c/qemu-log/q35-intremap"
     zstd -dc "$REPO/traces/qemu-arm64-virt-gicv2-smp2.log.zst" | head -c 8000 >"$c/qemu-log/gicv2"
+    # QEMU's -d int log interleaved: from 20 lines before the first LAPIC acknowledge.
+    local n
+    n="$(zstd -dc "$REPO/traces/qemu-x86-pc-smp2-mttcg-dint.log.zst" | grep -n -m1 'Servicing hardware INT=0x30' | cut -d: -f1)"
+    zstd -dc "$REPO/traces/qemu-x86-pc-smp2-mttcg-dint.log.zst" | sed -n "$((n - 20)),$((n + 100))p" | head -c 8000 >"$c/qemu-log/pc-mttcg-dint"
     set -o pipefail
     cp "$REPO/traces/tracedat/lost-counter.v6.dat" "$c/trace-dat/lost-counter.v6"
     cp "$REPO/traces/kvm/pvm-ipi.v7-none.dat" "$c/trace-dat/pvm-ipi.v7-none"
