@@ -38,14 +38,14 @@ struct QEMUDeliveredCounterTests {
         c.message(mode: .fixed, vector: 0x23, destination: 1, logical: true)
         #expect(c.report(2) == .unchecked(reason: "apic_report_irq_delivered (vector may still be pending)"))
         // Two pending at different places: an acknowledge takes one, which is unknown.
-        #expect(c.acknowledge(0x23) == .fromIRR)
+        #expect(c.acknowledge(0x23).0 == .fromIRR)
         c.message(mode: .fixed, vector: 0x23, destination: 2, logical: true)
         #expect(c.report(3) == .unchecked(reason: "apic_report_irq_delivered (vector may still be pending)"))
-        #expect(c.acknowledge(0x23) == .fromIRR)
-        #expect(c.acknowledge(0x23) == .fromIRR)
+        #expect(c.acknowledge(0x23).0 == .fromIRR)
+        #expect(c.acknowledge(0x23).0 == .fromIRR)
         // Pending nowhere again: certain, and one more acknowledge is a divergence.
-        #expect(c.acknowledge(0x23) == .pendingNowhere)
-        #expect(c.acknowledge(0xFF) == .spurious)                   // SVR's reset vector
+        #expect(c.acknowledge(0x23).0 == .pendingNowhere)
+        #expect(c.acknowledge(0xFF).0 == .spurious)                   // SVR's reset vector
         c.message(mode: .fixed, vector: 0x23, destination: 1, logical: true)
         #expect(c.report(4) == .checked(expected: 1, observed: 1))
         // A destination that reached two LAPICs (two reports) proves nothing about either.
@@ -77,6 +77,34 @@ struct QEMUDeliveredCounterTests {
         c.message(mode: .fixed, vector: 0x41)
         c.setTarget(.apics([1]))
         #expect(c.report(3) == .unchecked(reason: "apic_report_irq_delivered (vector may still be pending)"))
+    }
+
+    @Test("acknowledges attributed to a LAPIC track its ISR: one at or below the class in service shows a lost EOI")
+    func inService() {
+        var c = QEMUDeliveredCounter()
+        c.acknowledgesTraced = true
+        func deliver(_ v: UInt8, to a: UInt32, _ count: Int64) -> QEMUDeliveredCounter.Outcome {
+            c.message(mode: .fixed, vector: v)
+            c.setTarget(.apics([a]))
+            return c.report(count)
+        }
+        #expect(deliver(0x23, to: 1, 1) == .checked(expected: 1, observed: 1))
+        #expect(c.acknowledge(0x23).blocked == nil)
+        #expect(deliver(0x31, to: 1, 2) == .checked(expected: 1, observed: 1))
+        #expect(c.acknowledge(0x31).blocked == nil)                  // class 3 above 2: nests
+        c.registerWrite(offset: 0xB0, value: 0, apic: 1)              // retires 0x31
+        // 0x23 is still in service (its EOI is missing): 0x24, class 2, cannot be acknowledged.
+        #expect(deliver(0x24, to: 1, 3) == .checked(expected: 1, observed: 1))
+        #expect(c.acknowledge(0x24).blocked != nil)
+        // TPR blocks the same way; another LAPIC is not concerned.
+        #expect(deliver(0x25, to: 0, 4) == .checked(expected: 1, observed: 1))
+        #expect(c.acknowledge(0x25, tpr: { $0 == 0 ? 0x20 : 0 }).blocked != nil)
+        #expect(deliver(0x26, to: 2, 5) == .checked(expected: 1, observed: 1))
+        #expect(c.acknowledge(0x26, tpr: { $0 == 0 ? 0x20 : 0 }).blocked == nil)
+        // An EOI whose LAPIC is unknown: in-service state unknown until every LAPIC is idle.
+        c.registerWrite(offset: 0xB0, value: 0)
+        #expect(deliver(0x27, to: 1, 6) == .checked(expected: 1, observed: 1))
+        #expect(c.acknowledge(0x27).blocked == nil)
     }
 
     @Test("IPIs through the ICR and LVT deliveries name their vectors; NMIs set no IRR bit")

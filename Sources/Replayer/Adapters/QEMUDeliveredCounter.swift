@@ -129,6 +129,17 @@ struct QEMUDeliveredCounter: Codable {
     var picAcknowledged: UInt8?
     /// +1 reports whose vector is unknown, not yet matched by an acknowledge.
     private(set) var pendingUnknown = 0
+    /// Per LAPIC, the vectors in service, while `inServiceKnown`: every acknowledge since the last
+    /// global idle was attributed to one LAPIC (all of its vector's places were that LAPIC) and every
+    /// EOI write to one (multi-threaded TCG). QEMU's `apic_get_interrupt` acknowledges only a vector
+    /// whose class is above the PPR (`apic_irq_pending`: max of TPR's and the highest in-service
+    /// vector's class), and `apic_eoi` retires the highest in service: an acknowledge at or below the
+    /// class in service shows a lost EOI.
+    private(set) var inService: [UInt32: VectorBitmap] = [:]
+    private(set) var inServiceKnown = true
+    /// LAPICs whose in-service vectors are unknown (an acknowledge that was one of theirs, which one
+    /// unknown): known again when the LAPIC is idle (every delivery to it EOId).
+    private(set) var inServiceUnknownAt: Set<UInt32> = []
     /// Vectors ever written to a spurious-interrupt vector register (SVR, offset 0xF0).
     private(set) var spuriousVectors: VectorBitmap = {
         var b = VectorBitmap()
@@ -200,14 +211,16 @@ struct QEMUDeliveredCounter: Codable {
     mutating func registerWrite(offset: Int64, value: UInt32, apic: UInt32? = nil) {
         switch offset & 0xFFF {
         case 0xB0:
+            if let a = apic { if var isr = inService[a], let top = isr.highest { isr.remove(top); inService[a] = isr } } else { inServiceKnown = false }
             if outstanding > 0 { outstanding -= 1 }
             if outstanding == 0 {
                 deliveredSinceIdle = VectorBitmap(); unknownSinceIdle = false
                 perLAPIC = [:]; floating = 0
+                inService = [:]; inServiceKnown = true; inServiceUnknownAt = []
             } else if let a = apic, floating == 0, !(group.map { $0.left > 0 && $0.members.contains(a) } ?? false) {
                 var s = perLAPIC[a] ?? LAPICState()
                 if s.outstanding > 0 { s.outstanding -= 1 }
-                if s.outstanding == 0 { s = LAPICState() }
+                if s.outstanding == 0 { s = LAPICState(); inService[a] = nil; inServiceUnknownAt.remove(a) }
                 perLAPIC[a] = s
             } else {
                 floating += 1            // an EOI that cannot be attributed: wait for global idle
@@ -218,8 +231,9 @@ struct QEMUDeliveredCounter: Codable {
             endCause()
             let mode = DeliveryMode(rawValue: UInt8((value >> 8) & 7))
             if mode == .initialize {
-                // INIT clears its target's IRR untraced (QEMU apic_init_reset): places are no longer known.
+                // INIT clears its target's IRR and ISR untraced (QEMU apic_init_reset): places are no longer known.
                 epoch += 1
+                inServiceKnown = false
                 for x in 0..<256 where !pendingAt[x].isEmpty { pendingAmbiguous.insert(UInt8(x)) }
             }
             cause = mode == .fixed || mode == .lowestPriority ? .vector(UInt8(truncatingIfNeeded: value)) : .none
@@ -256,6 +270,7 @@ struct QEMUDeliveredCounter: Codable {
         outstanding = 0
         pendingAt = [[Place]](repeating: [], count: 256)
         pendingAmbiguous = VectorBitmap()
+        inService = [:]; inServiceKnown = true; inServiceUnknownAt = []
         epoch += 1
         pendingUnknown = 0
         deliveredSinceIdle = VectorBitmap()
@@ -285,19 +300,41 @@ struct QEMUDeliveredCounter: Codable {
     }
 
     /// `Servicing hardware INT=0xNN` not from the 8259 (QEMU `-d int`): a LAPIC acknowledged `vector`.
-    mutating func acknowledge(_ vector: UInt8) -> Acknowledge {
+    /// `tpr` gives a LAPIC's TPR when known. `blocked` is set when the LAPIC it was acknowledged at
+    /// (known when all the vector's places are that LAPIC) had a PPR at or above its class.
+    mutating func acknowledge(_ vector: UInt8, tpr: (UInt32) -> UInt32? = { _ in nil }) -> (Acknowledge, blocked: String?) {
         let x = Int(vector)
         if let first = pendingAt[x].first {
+            var blocked: String?
+            if !pendingAmbiguous.contains(vector), case .lapic(let a) = first, pendingAt[x].allSatisfy({ $0 == first }) {
+                // At LAPIC a: its PPR (QEMU apic_get_ppr) must be below the vector's class.
+                if inServiceKnown && !inServiceUnknownAt.contains(a) {
+                    let isrv = inService[a]?.highest.map { UInt32($0) & 0xF0 } ?? 0
+                    let ppr = max(isrv, (tpr(a) ?? 0) & 0xF0)
+                    if ppr != 0 && UInt32(vector) & 0xF0 <= ppr {
+                        blocked = "LAPIC \(a): in service \(inService[a].map { "\($0)" } ?? "{}"), TPR 0x\(String(tpr(a) ?? 0, radix: 16))"
+                    }
+                    var isr = inService[a] ?? VectorBitmap()
+                    isr.insert(vector)
+                    inService[a] = isr
+                }
+            } else if !pendingAmbiguous.contains(vector), pendingAt[x].allSatisfy({ if case .lapic = $0 { true } else { false } }) {
+                // At one of these LAPICs: theirs are unknown until each is idle.
+                for case .lapic(let a) in pendingAt[x] { inServiceUnknownAt.insert(a) }
+            } else {
+                inServiceKnown = false                    // acknowledged at a LAPIC not known
+            }
             if pendingAt[x].allSatisfy({ $0 == first }) { pendingAt[x].removeLast() } else {
                 pendingAmbiguous.insert(vector)           // which place was taken is unknown
                 pendingAt[x].removeLast()
             }
             if pendingAt[x].isEmpty { pendingAmbiguous.remove(vector) }
-            return .fromIRR
+            return (.fromIRR, blocked)
         }
-        if spuriousVectors.contains(vector) { return .spurious }
-        if pendingUnknown > 0 { pendingUnknown -= 1; return .unknownDelivery }
-        return .pendingNowhere
+        if spuriousVectors.contains(vector) { return (.spurious, nil) }
+        inServiceKnown = false
+        if pendingUnknown > 0 { pendingUnknown -= 1; return (.unknownDelivery, nil) }
+        return (.pendingNowhere, nil)
     }
 
     /// `apic_report_irq_delivered N`.

@@ -544,9 +544,15 @@ public struct QEMUX86Adapter {
             }
             report.observationsTotal += 1
             guard delivered.acknowledgesTraced else { tally.add("acknowledge (apic_report_irq_delivered not traced)"); return }
-            switch delivered.acknowledge(vector) {
+            let regs = registers
+            let (outcome, blocked) = delivered.acknowledge(vector, tpr: { regs.attributed ? regs.lapic($0).tpr : nil })
+            switch outcome {
             case .fromIRR, .spurious:
                 report.observationsChecked += 1
+                if let blocked {
+                    diverge(b, i, "LAPIC acknowledge below the processor priority", expected: "a vector of a class above the PPR",
+                            observed: "0x\(String(vector, radix: 16))", state: blocked + " (an EOI missing?)")
+                }
             case .unknownDelivery:
                 tally.add("acknowledge (an earlier delivery's vector is unknown)")
             case .pendingNowhere:
