@@ -81,6 +81,7 @@ struct KVMArm64Output: GICOutput {
     }
 
     var writer: TraceWriter { out.writer }
+    var eventCount: Int { out.eventCount }
 
     @inline(__always)
     func emit(_ line: KVMArm64Line, _ thread: Int, _ t: inout GICTime, _ a: Int64 = 0, _ b: Int64 = 0, _ c: Int64 = 0,

@@ -19,6 +19,7 @@ struct QEMUGICOutput: GICOutput {
     }
 
     var writer: TraceWriter { out.writer }
+    var eventCount: Int { out.eventCount }
 
     @inline(__always)
     func thread(_ a: GICActor) -> Int { a == .device ? mainThread : tcgThread }

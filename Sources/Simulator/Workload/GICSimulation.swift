@@ -149,7 +149,7 @@ struct GICSimulation<Output: GICOutput>: Simulation {
         }
     }
 
-    var eventCount: Int { out.writer.eventCount }
+    var eventCount: Int { out.eventCount }
     var n: Int { cpus.count }
 
     // MARK: output

@@ -138,7 +138,7 @@ struct X86QEMUSimulation: X86Workload {
         }
     }
 
-    var eventCount: Int { out.writer.eventCount }
+    var eventCount: Int { out.eventCount }
     var deviceCount: Int { devices.count }
     func queueCount(_ i: Int) -> Int { devices[i].targets.count }
     func queueTarget(_ i: Int, _ q: Int) -> (vcpu: Int, vector: Int) { (devices[i].targets[q], devices[i].vector + q) }
