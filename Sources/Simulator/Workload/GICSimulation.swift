@@ -117,6 +117,8 @@ struct GICSimulation<Output: GICOutput>: Simulation {
     /// that leaves it pending (a level line still high, another SGI source) starts anew. For the
     /// consequences in the ground truth.
     var pendingSince: [Int64]
+    /// The last gic_update's results, kept so each update reuses the array (`GICv2.update(into:)`).
+    var updates: [GICv2.Update] = []
     /// Time of the last event written (the end of the trace as the analyzers see it).
     var lastEventNs: Int64 { time.last }
 
@@ -185,9 +187,10 @@ struct GICSimulation<Output: GICOutput>: Simulation {
     /// gic_update: a line per CPU with a best interrupt, and the IRQ lines it raises; a vCPU whose
     /// line is up takes the interrupt.
     mutating func update(_ by: GICActor) throws {
-        let updates = gic.update()
+        gic.update(into: &updates)
         for v in 0..<n { cpus[v].line = false }
-        for u in updates {
+        for k in updates.indices {
+            let u = updates[k]
             try out.updated(u, by: by, &time)
             if u.signal {
                 cpus[u.cpu].line = true
