@@ -74,6 +74,8 @@ struct X86KVMSimulation: X86Workload {
     var rng: SimRandom
     var machine: X86Machine
     let out: LineWriter
+    /// `out`, unretained, for the per-event emit.
+    let lines: Unmanaged<LineWriter>
     var queue = EventQueue<X86Action>()
     var now: Int64 = 0
     var cpus: [VCPU]
@@ -114,6 +116,7 @@ struct X86KVMSimulation: X86Workload {
         rng = SimRandom(seed: seed)
         machine = X86Machine(vcpus: scenario.vcpus, behaviour: .kvm)
         out = LineWriter(style: .ftrace, writer: writer, formats: KVMX86Line.formats)
+        lines = .passUnretained(out)
         cpus = Array(repeating: VCPU(), count: scenario.vcpus)
         self.faults = FaultSchedule(faults, runNs: endTime)
         self.endTime = endTime
@@ -149,7 +152,7 @@ struct X86KVMSimulation: X86Workload {
 
     mutating func emit(_ line: KVMX86Line, thread: Int, _ a: Int64 = 0, _ b: Int64 = 0, _ c: Int64 = 0, _ d: Int64 = 0,
                        _ e: Int64 = 0, _ f: Int64 = 0, _ g: Int64 = 0) throws {
-        try out.emit(line.rawValue, thread: thread, time: tick(), a, b, c, d, e, f, g)
+        try lines.emit(line.rawValue, thread: thread, time: tick(), a, b, c, d, e, f, g)
     }
 
     mutating func exit(_ v: Int, _ reason: KVMX86Line) throws {

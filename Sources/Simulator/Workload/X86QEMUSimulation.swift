@@ -78,6 +78,8 @@ struct X86QEMUSimulation: X86Workload {
     var rng: SimRandom
     var machine: X86Machine
     let out: LineWriter
+    /// `out`, unretained, for the per-event emit.
+    let lines: Unmanaged<LineWriter>
     var queue = EventQueue<X86Action>()
     var now: Int64 = 0
     var cpus: [VCPU]
@@ -111,6 +113,7 @@ struct X86QEMUSimulation: X86Workload {
         rng = SimRandom(seed: seed)
         machine = X86Machine(vcpus: scenario.vcpus, behaviour: .qemu)
         out = LineWriter(style: .qemu, writer: writer, formats: QEMUX86Line.formats + QEMUVFIOLine.allCases.map(\.format))
+        lines = .passUnretained(out)
         cpus = Array(repeating: VCPU(), count: scenario.vcpus)
         timerDeadline = Array(repeating: 0, count: scenario.vcpus)
         self.faults = FaultSchedule(faults, runNs: endTime)
@@ -148,7 +151,7 @@ struct X86QEMUSimulation: X86Workload {
 
     mutating func emit(_ line: QEMUX86Line, thread: Int, _ a: Int64 = 0, _ b: Int64 = 0, _ c: Int64 = 0, _ d: Int64 = 0,
                        _ e: Int64 = 0, _ f: Int64 = 0, _ g: Int64 = 0) throws {
-        try out.emit(line.rawValue, thread: thread, time: tick(), a, b, c, d, e, f, g)
+        try lines.emit(line.rawValue, thread: thread, time: tick(), a, b, c, d, e, f, g)
     }
 
     mutating func apicWrite(_ v: Int, _ offset: Int64, _ value: UInt32) throws {
