@@ -210,6 +210,16 @@ func runSimDigest(events: Int, seed: UInt64) throws {
             say("sim-digest \(s.name) as \(output): \(n) events, \(out.memory.count) bytes, fnv1a \(String(h, radix: 16))")
         }
     }
+    // Every fault kind in every output that shows it (the runs analyze-faults scores).
+    for kind in FaultCatalog.all { for output in kind.outputs.keys.sorted() {
+        var o = Simulator.Options(scenario: BuiltinScenarios.named(kind.scenario)!, faults: [try FaultRequest(parsing: kind.name)], seed: seed, level: 1)
+        o.output = output
+        let out = OutputFile()
+        let n = try Simulator.run(o, to: out).events
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for b in out.memory { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
+        say("sim-digest fault \(kind.name) (\(kind.scenario) as \(output)): \(n) events, \(out.memory.count) bytes, fnv1a \(String(h, radix: 16))")
+    } }
 }
 
 /// The analyzers against the simulator's ground truth: every fault kind over `seeds` seeds, each
