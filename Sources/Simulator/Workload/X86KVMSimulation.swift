@@ -82,6 +82,7 @@ struct X86KVMSimulation: X86Workload {
     var devices: [Device] = []
     /// The devices' interrupt clocks (by device index).
     let clocks: [DeviceClock]
+    let timing: GuestTiming
     var vcpuThreads: [Int] = []
     var ioThread = 0
     var faults: FaultSchedule
@@ -113,6 +114,7 @@ struct X86KVMSimulation: X86Workload {
     init(scenario: Scenario, faults: [FaultRequest], seed: UInt64, writer: TraceWriter, endTime: Int64, maxEvents: Int) {
         self.scenario = scenario
         clocks = DeviceClock.table(scenario)
+        timing = GuestTiming(scenario.guest)
         rng = SimRandom(seed: seed)
         machine = X86Machine(vcpus: scenario.vcpus, behaviour: .kvm)
         out = LineWriter(style: .ftrace, writer: writer, formats: KVMX86Line.formats)
@@ -454,8 +456,7 @@ struct X86KVMSimulation: X86Workload {
 
     mutating func scheduleIdle(_ v: Int) {
         cpus[v].epoch &+= 1
-        let run = scenario.guest.runNs ?? 20_000
-        queue.schedule(.idle(v, cpus[v].epoch), at: now + rng.exponential(mean: Double(run)))
+        queue.schedule(.idle(v, cpus[v].epoch), at: now + timing.runNs(&rng))
     }
 
     /// An interrupt is pending for vCPU `v`: wake it if halted, kick it out of the guest if running.
@@ -512,8 +513,7 @@ struct X86KVMSimulation: X86Workload {
         cpus[v].busy = true
         cpus[v].handling = vector
         cpus[v].epoch &+= 1
-        let mean = Double(scenario.guest.handlerNs)
-        let t = max(Int64(mean / 10), rng.exponential(mean: mean))
+        let t = timing.handlerNs(&rng)
         queue.schedule(.handlerEnd(v, cpus[v].epoch), at: now + t)
     }
 

@@ -86,6 +86,7 @@ struct X86QEMUSimulation: X86Workload {
     var devices: [Device] = []
     /// The devices' interrupt clocks (by device index).
     let clocks: [DeviceClock]
+    let timing: GuestTiming
     var vcpuThreads: [Int] = []
     var mainThread = 0
     var faults: FaultSchedule
@@ -110,6 +111,7 @@ struct X86QEMUSimulation: X86Workload {
     init(scenario: Scenario, faults: [FaultRequest], seed: UInt64, writer: TraceWriter, endTime: Int64, maxEvents: Int) {
         self.scenario = scenario
         clocks = DeviceClock.table(scenario)
+        timing = GuestTiming(scenario.guest)
         rng = SimRandom(seed: seed)
         machine = X86Machine(vcpus: scenario.vcpus, behaviour: .qemu)
         out = LineWriter(style: .qemu, writer: writer, formats: QEMUX86Line.formats + QEMUVFIOLine.allCases.map(\.format))
@@ -465,8 +467,7 @@ struct X86QEMUSimulation: X86Workload {
 
     mutating func scheduleIdle(_ v: Int) {
         cpus[v].epoch &+= 1
-        let run = scenario.guest.runNs ?? 20_000
-        queue.schedule(.idle(v, cpus[v].epoch), at: now + rng.exponential(mean: Double(run)))
+        queue.schedule(.idle(v, cpus[v].epoch), at: now + timing.runNs(&rng))
     }
 
     /// The vCPU takes the highest deliverable vector (QEMU `apic_get_interrupt`: not traced) and runs its handler.
@@ -477,8 +478,7 @@ struct X86QEMUSimulation: X86Workload {
         cpus[v].handling = vector
         cpus[v].epoch &+= 1
         try maskVFIOVector(vector, by: v)
-        let mean = Double(scenario.guest.handlerNs)
-        queue.schedule(.handlerEnd(v, cpus[v].epoch), at: now + max(Int64(mean / 10), rng.exponential(mean: mean)))
+        queue.schedule(.handlerEnd(v, cpus[v].epoch), at: now + timing.handlerNs(&rng))
     }
 
     /// The handler returns: a level device's cause is cleared (its line drops), then EOI.
