@@ -27,15 +27,23 @@ struct EventQueue<Action> {
     init() { entries.reserveCapacity(256) }
 
     mutating func schedule(_ action: Action, at time: Int64) {
-        let e = Entry(time: time, seq: nextSeq, action: action)
+        entries.append(Entry(time: time, seq: nextSeq, action: action))
         nextSeq &+= 1
-        entries.append(e)
         entries.withUnsafeMutableBufferPointer { h in
-            // Entries due before the new one move one place toward the end.
-            var k = h.count - 1
-            while k > 0 && h[k - 1].before(e) {
-                h[k] = h[k - 1]
-                k -= 1
+            // Its place: after every entry due later. Its sequence number is the largest, so an
+            // entry due at the same time is due before it. Found by comparing times only, and the
+            // new entry is moved only when it is not due first (then the entries due before it
+            // move one place toward the end): the usual action, due in microseconds, stays where
+            // `append` put it, without a copy through the stack.
+            let last = h.count - 1
+            var k = last
+            while k > 0 && h[k - 1].time <= time { k -= 1 }
+            guard k < last else { return }
+            let e = h[last]
+            var j = last
+            while j > k {
+                h[j] = h[j - 1]
+                j -= 1
             }
             h[k] = e
         }
