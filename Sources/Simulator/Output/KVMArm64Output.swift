@@ -42,6 +42,8 @@ struct KVMArm64Output: GICOutput {
     static let pcDevice = Int64(bitPattern: 0xFFFF_8000_80A5_2C10)
 
     let out: LineWriter
+    /// `out`, unretained, for the per-event emit.
+    let lines: Unmanaged<LineWriter>
     let mainThread: Int
     let vcpuThreads: [Int]
     /// In WFI (blocked in kvm_vcpu_halt), since when.
@@ -61,6 +63,7 @@ struct KVMArm64Output: GICOutput {
         vcpuThreads = (0..<n).map { v in lines.addThread(SimThread(comm: "CPU \(v)/KVM", pid: Int32(6102 + v), cpu: Int32(v))) }
         mainThread = lines.addThread(SimThread(comm: "qemu-system-aar", pid: 6100, cpu: Int32(n)))
         out = lines
+        self.lines = .passUnretained(lines)
         halted = Array(repeating: false, count: n)
         haltedSince = Array(repeating: 0, count: n)
         timerHigh = Array(repeating: false, count: n)
@@ -81,11 +84,12 @@ struct KVMArm64Output: GICOutput {
     }
 
     var writer: TraceWriter { out.writer }
+    var eventCount: Int { out.eventCount }
 
     @inline(__always)
     func emit(_ line: KVMArm64Line, _ thread: Int, _ t: inout GICTime, _ a: Int64 = 0, _ b: Int64 = 0, _ c: Int64 = 0,
               _ d: Int64 = 0) throws {
-        try out.emit(line.rawValue, thread: thread, time: t.tick(), a, b, c, d)
+        try lines.emit(line.rawValue, thread: thread, time: t.tick(), a, b, c, d)
     }
 
     /// kvm_vcpu_kick of a vCPU in the guest: the IPI makes it exit and it re-enters at once.

@@ -8,17 +8,21 @@ import TraceFormat
 struct QEMUGICOutput: GICOutput {
     static let name = "qemu-gic"
     let out: LineWriter
+    /// `out`, unretained, for the per-event emit.
+    let lines: Unmanaged<LineWriter>
     let mainThread: Int
     let tcgThread: Int
 
     init(writer: TraceWriter, scenario: Scenario) {
         out = LineWriter(style: .qemu, writer: writer, formats: QEMUGICLine.formats)
+        lines = .passUnretained(out)
         // QEMU's log names the thread only (an imported QEMU log has no CPU: -1).
         mainThread = out.addThread(SimThread(comm: "qemu-system-aar", pid: 6100, cpu: -1))
         tcgThread = out.addThread(SimThread(comm: "CPU 0/TCG", pid: 6102, cpu: -1))
     }
 
     var writer: TraceWriter { out.writer }
+    var eventCount: Int { out.eventCount }
 
     @inline(__always)
     func thread(_ a: GICActor) -> Int { a == .device ? mainThread : tcgThread }
@@ -26,7 +30,7 @@ struct QEMUGICOutput: GICOutput {
     @inline(__always)
     func emit(_ line: QEMUGICLine, _ thread: Int, _ t: inout GICTime, _ a: Int64 = 0, _ b: Int64 = 0, _ c: Int64 = 0,
               _ d: Int64 = 0, _ e: Int64 = 0) throws {
-        try out.emit(line.rawValue, thread: thread, time: t.tick(), a, b, c, d, e)
+        try lines.emit(line.rawValue, thread: thread, time: t.tick(), a, b, c, d, e)
     }
 
     func lineChanged(irq: Int, high: Bool, cpuMask: UInt8, target: UInt8, by: GICActor, queued: UInt8, lost: UInt8,

@@ -4,6 +4,8 @@
 struct DeviceClock: Sendable {
     /// Poisson rate of each queue's interrupts (0: the device is silent).
     var rateHz: Double
+    /// The mean gap between a queue's interrupts, `1e9 / rateHz` ns: divided once, not per interrupt.
+    var meanGapNs: Double
     /// Mean burst length (geometric; 1: single interrupts).
     var burst: Double
     /// Rate of affinity changes (0: none).
@@ -13,6 +15,7 @@ struct DeviceClock: Sendable {
 
     init(_ d: Scenario.Device) {
         rateHz = d.rateHz
+        meanGapNs = 1e9 / d.rateHz
         burst = d.burst ?? 1
         affinityChangeHz = d.affinityChangeHz ?? 0
         floodable = d.kind == "msix" && affinityChangeHz == 0

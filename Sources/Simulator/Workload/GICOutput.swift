@@ -34,6 +34,8 @@ protocol GICOutput {
     static var name: String { get }
     init(writer: TraceWriter, scenario: Scenario)
     var writer: TraceWriter { get }
+    /// Events written so far (the line writer's count: cheaper to read than the writer's).
+    var eventCount: Int { get }
     /// A device or timer line changed level at the distributor (`cpuMask` 0xff for an SPI, the
     /// CPU's bit for a PPI; `target` the CPUs it goes to); `queued`: CPUs where it became pending
     /// and enabled (the model's change is made before the call); `lost`: CPUs the hypervisor queued

@@ -98,6 +98,7 @@ struct GICSimulation<Output: GICOutput>: Simulation {
     var devices: [Device] = []
     /// The devices' interrupt clocks (by device index).
     let clocks: [DeviceClock]
+    let timing: GuestTiming
     /// INTID → device index (−1: none).
     var irqDevice: [Int]
     var faults: FaultSchedule
@@ -117,12 +118,15 @@ struct GICSimulation<Output: GICOutput>: Simulation {
     /// that leaves it pending (a level line still high, another SGI source) starts anew. For the
     /// consequences in the ground truth.
     var pendingSince: [Int64]
+    /// The last gic_update's results, kept so each update reuses the array (`GICv2.update(into:)`).
+    var updates: [GICv2.Update] = []
     /// Time of the last event written (the end of the trace as the analyzers see it).
     var lastEventNs: Int64 { time.last }
 
     init(scenario: Scenario, faults: [FaultRequest], seed: UInt64, writer: TraceWriter, endTime: Int64, maxEvents: Int) {
         self.scenario = scenario
         clocks = DeviceClock.table(scenario)
+        timing = GuestTiming(scenario.guest)
         time = GICTime(rng: SimRandom(seed: seed))
         // QEMU's virt board: 256 SPIs (GICD_TYPER ITLinesNumber 8); more when a scenario names higher SPIs.
         let highest = scenario.devices.map { ($0.irq ?? 32) + max(1, $0.queues ?? 1) }.max() ?? 0
@@ -149,7 +153,7 @@ struct GICSimulation<Output: GICOutput>: Simulation {
         }
     }
 
-    var eventCount: Int { out.writer.eventCount }
+    var eventCount: Int { out.eventCount }
     var n: Int { cpus.count }
 
     // MARK: output
@@ -185,9 +189,10 @@ struct GICSimulation<Output: GICOutput>: Simulation {
     /// gic_update: a line per CPU with a best interrupt, and the IRQ lines it raises; a vCPU whose
     /// line is up takes the interrupt.
     mutating func update(_ by: GICActor) throws {
-        let updates = gic.update()
+        gic.update(into: &updates)
         for v in 0..<n { cpus[v].line = false }
-        for u in updates {
+        for k in updates.indices {
+            let u = updates[k]
             try out.updated(u, by: by, &time)
             if u.signal {
                 cpus[u.cpu].line = true
@@ -377,7 +382,7 @@ struct GICSimulation<Output: GICOutput>: Simulation {
     mutating func perform(_ action: Action) throws {
         switch action {
         case .device(let i, let q):
-            queue.schedule(.device(i, q), at: now + gap(rateHz: clocks[i].rateHz))
+            queue.schedule(.device(i, q), at: now + time.rng.exponential(mean: clocks[i].meanGapNs))
             let burst = clocks[i].burst
             // Geometric burst length with mean `burst`.
             var k = 1
@@ -517,8 +522,7 @@ struct GICSimulation<Output: GICOutput>: Simulation {
 
     mutating func scheduleIdle(_ v: Int) {
         cpus[v].epoch &+= 1
-        let run = scenario.guest.runNs ?? 20_000
-        let wait = time.rng.exponential(mean: Double(run))
+        let wait = timing.runNs(&time.rng)
         // kvm-arm64: a vCPU that took an interrupt needs some guest time before it can execute WFI
         // again (the IRQ exception, gic_handle_irq's IAR and EOIR accesses, irq_exit, the idle loop).
         queue.schedule(.idle(v, cpus[v].epoch), at: now + (Output.name == KVMArm64Output.name ? max(Self.minRunBeforeWFINs, wait) : wait))
@@ -541,8 +545,7 @@ struct GICSimulation<Output: GICOutput>: Simulation {
         // EOImode 1: the priority drop comes right after the acknowledge.
         if eoiMode1 { try cpuWrite(v, 0x10, iar) }
         cpus[v].epoch &+= 1
-        let mean = Double(scenario.guest.handlerNs)
-        queue.schedule(.handlerEnd(v, cpus[v].epoch), at: now + max(Int64(mean / 10), time.rng.exponential(mean: mean)))
+        queue.schedule(.handlerEnd(v, cpus[v].epoch), at: now + timing.handlerNs(&time.rng))
     }
 
     /// The handler returns: the cause of a level interrupt is cleared (the line falls), then EOIR

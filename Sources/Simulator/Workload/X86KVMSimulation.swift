@@ -74,12 +74,15 @@ struct X86KVMSimulation: X86Workload {
     var rng: SimRandom
     var machine: X86Machine
     let out: LineWriter
+    /// `out`, unretained, for the per-event emit.
+    let lines: Unmanaged<LineWriter>
     var queue = EventQueue<X86Action>()
     var now: Int64 = 0
     var cpus: [VCPU]
     var devices: [Device] = []
     /// The devices' interrupt clocks (by device index).
     let clocks: [DeviceClock]
+    let timing: GuestTiming
     var vcpuThreads: [Int] = []
     var ioThread = 0
     var faults: FaultSchedule
@@ -111,9 +114,11 @@ struct X86KVMSimulation: X86Workload {
     init(scenario: Scenario, faults: [FaultRequest], seed: UInt64, writer: TraceWriter, endTime: Int64, maxEvents: Int) {
         self.scenario = scenario
         clocks = DeviceClock.table(scenario)
+        timing = GuestTiming(scenario.guest)
         rng = SimRandom(seed: seed)
         machine = X86Machine(vcpus: scenario.vcpus, behaviour: .kvm)
         out = LineWriter(style: .ftrace, writer: writer, formats: KVMX86Line.formats)
+        lines = .passUnretained(out)
         cpus = Array(repeating: VCPU(), count: scenario.vcpus)
         self.faults = FaultSchedule(faults, runNs: endTime)
         self.endTime = endTime
@@ -139,7 +144,7 @@ struct X86KVMSimulation: X86Workload {
         }
     }
 
-    var eventCount: Int { out.writer.eventCount }
+    var eventCount: Int { out.eventCount }
     var deviceCount: Int { devices.count }
     func queueCount(_ i: Int) -> Int { devices[i].targets.count }
     func queueTarget(_ i: Int, _ q: Int) -> (vcpu: Int, vector: Int) { (devices[i].targets[q], devices[i].vector + q) }
@@ -149,7 +154,7 @@ struct X86KVMSimulation: X86Workload {
 
     mutating func emit(_ line: KVMX86Line, thread: Int, _ a: Int64 = 0, _ b: Int64 = 0, _ c: Int64 = 0, _ d: Int64 = 0,
                        _ e: Int64 = 0, _ f: Int64 = 0, _ g: Int64 = 0) throws {
-        try out.emit(line.rawValue, thread: thread, time: tick(), a, b, c, d, e, f, g)
+        try lines.emit(line.rawValue, thread: thread, time: tick(), a, b, c, d, e, f, g)
     }
 
     mutating func exit(_ v: Int, _ reason: KVMX86Line) throws {
@@ -451,8 +456,7 @@ struct X86KVMSimulation: X86Workload {
 
     mutating func scheduleIdle(_ v: Int) {
         cpus[v].epoch &+= 1
-        let run = scenario.guest.runNs ?? 20_000
-        queue.schedule(.idle(v, cpus[v].epoch), at: now + rng.exponential(mean: Double(run)))
+        queue.schedule(.idle(v, cpus[v].epoch), at: now + timing.runNs(&rng))
     }
 
     /// An interrupt is pending for vCPU `v`: wake it if halted, kick it out of the guest if running.
@@ -509,8 +513,7 @@ struct X86KVMSimulation: X86Workload {
         cpus[v].busy = true
         cpus[v].handling = vector
         cpus[v].epoch &+= 1
-        let mean = Double(scenario.guest.handlerNs)
-        let t = max(Int64(mean / 10), rng.exponential(mean: mean))
+        let t = timing.handlerNs(&rng)
         queue.schedule(.handlerEnd(v, cpus[v].epoch), at: now + t)
     }
 

@@ -28,7 +28,7 @@ extension X86QEMUSimulation {
 
     mutating func vfio(_ line: QEMUVFIOLine, _ i: Int, thread: Int, _ a: Int64 = 0, _ b: Int64 = 0, _ c: Int64 = 0) throws {
         let (domain, bus, slot) = hostAddress(i)
-        try out.emit(QEMUX86Line.allCases.count + line.rawValue, thread: thread, time: tick(), domain, bus, slot, a, b, c)
+        try lines.emit(QEMUX86Line.allCases.count + line.rawValue, thread: thread, time: tick(), domain, bus, slot, a, b, c)
     }
 
     /// The message in queue `q`'s MSI-X table entry: Linux's compatibility format (physical fixed),

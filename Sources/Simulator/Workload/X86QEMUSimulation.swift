@@ -78,12 +78,15 @@ struct X86QEMUSimulation: X86Workload {
     var rng: SimRandom
     var machine: X86Machine
     let out: LineWriter
+    /// `out`, unretained, for the per-event emit.
+    let lines: Unmanaged<LineWriter>
     var queue = EventQueue<X86Action>()
     var now: Int64 = 0
     var cpus: [VCPU]
     var devices: [Device] = []
     /// The devices' interrupt clocks (by device index).
     let clocks: [DeviceClock]
+    let timing: GuestTiming
     var vcpuThreads: [Int] = []
     var mainThread = 0
     var faults: FaultSchedule
@@ -108,9 +111,11 @@ struct X86QEMUSimulation: X86Workload {
     init(scenario: Scenario, faults: [FaultRequest], seed: UInt64, writer: TraceWriter, endTime: Int64, maxEvents: Int) {
         self.scenario = scenario
         clocks = DeviceClock.table(scenario)
+        timing = GuestTiming(scenario.guest)
         rng = SimRandom(seed: seed)
         machine = X86Machine(vcpus: scenario.vcpus, behaviour: .qemu)
         out = LineWriter(style: .qemu, writer: writer, formats: QEMUX86Line.formats + QEMUVFIOLine.allCases.map(\.format))
+        lines = .passUnretained(out)
         cpus = Array(repeating: VCPU(), count: scenario.vcpus)
         timerDeadline = Array(repeating: 0, count: scenario.vcpus)
         self.faults = FaultSchedule(faults, runNs: endTime)
@@ -138,7 +143,7 @@ struct X86QEMUSimulation: X86Workload {
         }
     }
 
-    var eventCount: Int { out.writer.eventCount }
+    var eventCount: Int { out.eventCount }
     var deviceCount: Int { devices.count }
     func queueCount(_ i: Int) -> Int { devices[i].targets.count }
     func queueTarget(_ i: Int, _ q: Int) -> (vcpu: Int, vector: Int) { (devices[i].targets[q], devices[i].vector + q) }
@@ -148,7 +153,7 @@ struct X86QEMUSimulation: X86Workload {
 
     mutating func emit(_ line: QEMUX86Line, thread: Int, _ a: Int64 = 0, _ b: Int64 = 0, _ c: Int64 = 0, _ d: Int64 = 0,
                        _ e: Int64 = 0, _ f: Int64 = 0, _ g: Int64 = 0) throws {
-        try out.emit(line.rawValue, thread: thread, time: tick(), a, b, c, d, e, f, g)
+        try lines.emit(line.rawValue, thread: thread, time: tick(), a, b, c, d, e, f, g)
     }
 
     mutating func apicWrite(_ v: Int, _ offset: Int64, _ value: UInt32) throws {
@@ -462,8 +467,7 @@ struct X86QEMUSimulation: X86Workload {
 
     mutating func scheduleIdle(_ v: Int) {
         cpus[v].epoch &+= 1
-        let run = scenario.guest.runNs ?? 20_000
-        queue.schedule(.idle(v, cpus[v].epoch), at: now + rng.exponential(mean: Double(run)))
+        queue.schedule(.idle(v, cpus[v].epoch), at: now + timing.runNs(&rng))
     }
 
     /// The vCPU takes the highest deliverable vector (QEMU `apic_get_interrupt`: not traced) and runs its handler.
@@ -474,8 +478,7 @@ struct X86QEMUSimulation: X86Workload {
         cpus[v].handling = vector
         cpus[v].epoch &+= 1
         try maskVFIOVector(vector, by: v)
-        let mean = Double(scenario.guest.handlerNs)
-        queue.schedule(.handlerEnd(v, cpus[v].epoch), at: now + max(Int64(mean / 10), rng.exponential(mean: mean)))
+        queue.schedule(.handlerEnd(v, cpus[v].epoch), at: now + timing.handlerNs(&rng))
     }
 
     /// The handler returns: a level device's cause is cleared (its line drops), then EOI.

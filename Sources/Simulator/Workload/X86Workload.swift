@@ -110,7 +110,7 @@ extension X86Workload {
         switch action {
         case .device(let i, let q):
             let d = clocks[i]
-            queue.schedule(.device(i, q), at: now + gap(rateHz: d.rateHz))
+            queue.schedule(.device(i, q), at: now + rng.exponential(mean: d.meanGapNs))
             // A queue that keeps its vCPU (no affinity changes), so the flood has one target.
             if d.floodable, faults.due(MSIFlood.fault, now) {
                 let (vcpu, vector) = queueTarget(i, q)

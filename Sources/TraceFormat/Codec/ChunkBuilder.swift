@@ -101,8 +101,14 @@ final class ChunkBuilder {
         if time < minTime { minTime = time }
         if time > maxTime { maxTime = time }
         var size = 2 + varintSize(zigzagEncode(time &- previous))
-        for s in 0..<arity { size += varintSize(zigzagEncode(v[s])) }
-        if arity > 0 { values.append(v.baseAddress!, count: arity) }
+        if arity > 0 {
+            let slots = values.appendUninitialized(arity)
+            for s in 0..<arity {
+                let x = v[s]
+                slots[s] = x
+                size += varintSize(zigzagEncode(x))
+            }
+        }
         estimatedSize += size
     }
 

@@ -27,6 +27,17 @@ struct RawColumn<Element: BitwiseCopyable> {
         count += n
     }
 
+    /// Makes room for `n` more elements and returns where they go; the caller stores all `n`
+    /// before the column is read. (A per-event slot copy of a few values: a loop the caller
+    /// fuses with its own, instead of a memmove call per event.)
+    @inline(__always)
+    mutating func appendUninitialized(_ n: Int) -> UnsafeMutablePointer<Element> {
+        if count + n > capacity { grow(to: count + n) }
+        let p = base! + count
+        count += n
+        return p
+    }
+
     /// Empties the column; keeps its memory.
     mutating func removeAll() { count = 0 }
 

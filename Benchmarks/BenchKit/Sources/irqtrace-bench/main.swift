@@ -6,6 +6,9 @@
 //   irqtrace-bench decode-file FILE [--iterations N]             (small decode loop for valgrind/perf)
 //   irqtrace-bench import-tracedat [FILE] [--iterations N]       (trace.dat record, decode, trace-cmd report; CPU s)
 //   irqtrace-bench decode-tracedat FILE [--iterations N]         (trace.dat decode alone, for perf)
+//   irqtrace-bench sim [EVENTS [SCENARIO[:OUTPUT]]] [--iterations N] (simulator rates; one scenario/pair)
+//   irqtrace-bench sim-digest [EVENTS [SEED]]   (a digest of every scenario/output's trace: byte-identity checks)
+//   irqtrace-bench sim-generate EVENTS SCENARIO[:OUTPUT] [--iterations N]  (generation alone, for perf)
 //
 // A round is all of traces/*.log.zst decompressed and concatenated (~8.1 MB, ~121.5k events).
 import BenchKit
@@ -147,9 +150,11 @@ func threadCPUSeconds() -> Double {
 /// Simulator throughput per scenario and output: generation alone (chunks dropped), with zstd 3
 /// encoding and writing (to memory; the encoding runs on a second thread, so the simulating
 /// thread's CPU time is the rate with a free second core), and the replay of what it wrote.
-func runSim(events: Int) throws {
-    for base in BuiltinScenarios.all {
-        for output in Simulator.outputs(arch: base.platform.arch) {
+/// `only` ("SCENARIO" or "SCENARIO:OUTPUT") runs one scenario, or one pair, alone (for profiling).
+func runSim(events: Int, only: String? = nil) throws {
+    let pick = only.map { $0.split(separator: ":", maxSplits: 1).map(String.init) }
+    for base in BuiltinScenarios.all where pick == nil || pick![0] == base.name {
+        for output in Simulator.outputs(arch: base.platform.arch) where pick == nil || pick!.count < 2 || pick![1] == output {
             var s = base
             s.output = output
             // Not every scenario can be written in every vocabulary of its platform (x86-posted: kvm-vmx only).
@@ -176,6 +181,45 @@ func runSim(events: Int) throws {
                 + "(\(fmt(Double(bytes.count) / Double(n), 3)) B/event); replay --check \(rate(Double(n) / median(rep), "events/s")), \(r!.divergences.count) divergences")
         }
     }
+}
+
+/// Generation alone (chunks dropped) of one scenario as one output, `iterations` times: a loop for perf.
+func runSimGenerate(events: Int, pair: String) throws {
+    let p = pair.split(separator: ":", maxSplits: 1).map(String.init)
+    guard var s = BuiltinScenarios.all.first(where: { $0.name == p[0] }) else { throw BenchError("no scenario \(p[0])") }
+    if p.count == 2 { s.output = p[1] }
+    var o = Simulator.Options(scenario: s, seed: 1, events: events, level: 3)
+    o.discardChunks = true
+    var n = 0
+    let t = try cpuTimed(iterations(5)) { n = try Simulator.run(o, to: OutputFile()).events }
+    say("sim-generate \(pair): \(n) events; CPU s per run: \(t.map { fmt($0, 3) }.joined(separator: " ")); median \(rate(Double(n) / median(t), "events/s"))")
+}
+
+/// A digest (FNV-1a 64) of the trace every scenario writes in every output it allows, seed `seed`:
+/// to check that a change to the simulator left its output byte-identical.
+func runSimDigest(events: Int, seed: UInt64) throws {
+    for base in BuiltinScenarios.all {
+        for output in Simulator.outputs(arch: base.platform.arch) {
+            var s = base
+            s.output = output
+            do { try s.validate() } catch { continue }
+            let out = OutputFile()
+            let n = try Simulator.run(Simulator.Options(scenario: s, seed: seed, events: events, level: 3), to: out).events
+            var h: UInt64 = 0xcbf2_9ce4_8422_2325
+            for b in out.memory { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
+            say("sim-digest \(s.name) as \(output): \(n) events, \(out.memory.count) bytes, fnv1a \(String(h, radix: 16))")
+        }
+    }
+    // Every fault kind in every output that shows it (the runs analyze-faults scores).
+    for kind in FaultCatalog.all { for output in kind.outputs.keys.sorted() {
+        var o = Simulator.Options(scenario: BuiltinScenarios.named(kind.scenario)!, faults: [try FaultRequest(parsing: kind.name)], seed: seed, level: 1)
+        o.output = output
+        let out = OutputFile()
+        let n = try Simulator.run(o, to: out).events
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for b in out.memory { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
+        say("sim-digest fault \(kind.name) (\(kind.scenario) as \(output)): \(n) events, \(out.memory.count) bytes, fnv1a \(String(h, radix: 16))")
+    } }
 }
 
 /// The analyzers against the simulator's ground truth: every fault kind over `seeds` seeds, each
@@ -479,7 +523,12 @@ do {
     case "mutations": try runMutations(only: CommandLine.arguments.count > 2 ? CommandLine.arguments[2] : nil)
     case "analyze-faults": try runAnalyzeFaults(seeds: args.count >= 2 ? Int(args[1]) ?? 20 : 20)
     case "analyze-speed": try runAnalyzeSpeed(events: args.count >= 2 ? Int(args[1]) ?? 10_000_000 : 10_000_000, scenario: args.count >= 3 ? args[2] : "x86-virtio")
-    case "sim": try runSim(events: args.count >= 2 ? Int(args[1]) ?? 2_000_000 : 2_000_000)
+    case "sim": try runSim(events: args.count >= 2 ? Int(args[1]) ?? 2_000_000 : 2_000_000, only: args.count >= 3 ? args[2] : nil)
+    case "sim-generate":
+        guard args.count >= 3 else { throw BenchError("sim-generate needs EVENTS SCENARIO[:OUTPUT]") }
+        try runSimGenerate(events: Int(args[1]) ?? 2_000_000, pair: args[2])
+    case "sim-digest":
+        try runSimDigest(events: args.count >= 2 ? Int(args[1]) ?? 200_000 : 200_000, seed: args.count >= 3 ? UInt64(args[2]) ?? 3 : 3)
     case "import-tracedat":
         try runTraceDat(args.count >= 2 ? args[1] : Samples.tracesDirectory + "/tracedat/sched-irq.dat")
     case "decode-tracedat":
