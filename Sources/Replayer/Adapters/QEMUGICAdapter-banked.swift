@@ -123,7 +123,12 @@ extension QEMUGICAdapter {
                 }
                 let updates = g.update()
                 if let observed {
-                    guard var line = updates.first(where: { $0.cpu == cpu }) else { continue }
+                    // QEMU printed `cpu`'s line next: the repaired update must have no line for a CPU
+                    // the model still expects before it (`predicted`), else the repair explains
+                    // nothing (a write that leaves `cpu`'s line as it was would always "match", and
+                    // be moved wrongly: seen after a lost edge of an SPI, which no SGI/PPI bank explains).
+                    let start = min(predicted?.cpu ?? cpu, cpu)
+                    guard var line = updates.first(where: { $0.cpu >= start }), line.cpu == cpu else { continue }
                     let signal = line.signal
                     line.signal = false
                     guard line == observed else { continue }
