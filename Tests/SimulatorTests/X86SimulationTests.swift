@@ -212,6 +212,21 @@ struct X86SimulationTests {
         #expect(throws: IrqtraceError.self) { try Simulator.run(posted, to: OutputFile()) }
         let legacy = Simulator.Options(scenario: BuiltinScenarios.named("x86-posted")!, faults: [try FaultRequest(parsing: "missing-eoi")])
         #expect(throws: IrqtraceError.self) { try Simulator.run(legacy, to: OutputFile()) }
+        // Vectors and timer periods that do not fit (fuzz find: timer vector 472 trapped in the qemu-x86 run).
+        for output in ["qemu-x86", "kvm-vmx"] {
+            s = BuiltinScenarios.named("x86-q35-intremap")!
+            s.output = output
+            if output == "kvm-vmx" { s.platform.interruptRemapping = nil }
+            try s.validate()
+            s.timer?.vector = 472
+            #expect(throws: IrqtraceError.self) { try s.validate() }
+            s.timer?.vector = 0xEC
+            s.timer?.periodUs = 1e300
+            #expect(throws: IrqtraceError.self) { try s.validate() }
+            s.timer?.periodUs = 4000
+            s.ipis?.vectors = [0xFB, 256]
+            #expect(throws: IrqtraceError.self) { try s.validate() }
+        }
         // VT-d interrupt remapping only in the qemu-x86 output.
         s = BuiltinScenarios.named("x86-virtio")!
         s.platform.interruptRemapping = true

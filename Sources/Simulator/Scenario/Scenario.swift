@@ -296,6 +296,12 @@ public struct Scenario: Codable, Sendable, Equatable {
             if let t = timer?.irq, t < 16 || t > 31 { throw bad("timer.irq must be a PPI (16–31)") }
             for v in ipis?.vectors ?? [] where v < 0 || v > 15 { throw bad("ipis.vectors must be SGI numbers (0–15)") }
             if let e = guest.eoi, !["eoimode0", "eoimode1"].contains(e) { throw bad("guest.eoi must be eoimode0 or eoimode1") }
+        } else {
+            // (Found by fuzzing: a timer vector of 472 trapped converting to a vector byte.)
+            if let v = timer?.vector, v < 0x10 || v > 0xff { throw bad("timer.vector must be a LAPIC vector (0x10–0xff)") }
+            for v in ipis?.vectors ?? [] where v < 0x10 || v > 0xff { throw bad("ipis.vectors must be LAPIC vectors (0x10–0xff)") }
         }
+        // The LAPIC timer's initial count (period / 16 ns) and the arch timer's period must fit their registers.
+        if let p = timer?.periodUs, !(p > 0 && p <= 60_000_000) { throw bad("timer.period_us must be > 0 and at most 60000000 (60 s)") }
     }
 }
