@@ -227,6 +227,13 @@ struct X86SimulationTests {
             s.ipis?.vectors = [0xFB, 256]
             #expect(throws: IrqtraceError.self) { try s.validate() }
         }
+        // Rates whose gaps would round to 0 ns (fuzz find: 2.9e79 Hz hung the simulation) and absurd times.
+        s = BuiltinScenarios.named("x86-virtio")!
+        s.devices[0].rateHz = 2.9e79
+        #expect(throws: IrqtraceError.self) { try s.validate() }
+        s = BuiltinScenarios.named("x86-virtio")!
+        s.durationMs = 1e300
+        #expect(throws: IrqtraceError.self) { try s.validate() }
         // VT-d interrupt remapping only in the qemu-x86 output.
         s = BuiltinScenarios.named("x86-virtio")!
         s.platform.interruptRemapping = true

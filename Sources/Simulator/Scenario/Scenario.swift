@@ -234,8 +234,24 @@ public struct Scenario: Codable, Sendable, Equatable {
         }
         // x86 KVM prints APIC IDs with %x: IDs 0–9 print as decimal digits (docs/SIMULATOR.md).
         guard vcpus >= 1 && vcpus <= (x86 ? 10 : 8) else { throw bad("vcpus must be 1–\(x86 ? 10 : 8)") }
-        guard durationMs > 0 else { throw bad("duration_ms must be positive") }
-        guard guest.handlerNs > 0 else { throw bad("guest.handler_ns must be positive") }
+        guard durationMs > 0 && durationMs <= 1e9 else { throw bad("duration_ms must be positive and at most 1e9 (11.6 days)") }
+        guard guest.handlerNs > 0 && guest.handlerNs <= 1_000_000_000_000 else { throw bad("guest.handler_ns must be positive and at most 1e12") }
+        if let r = guest.runNs, r < 0 || r > 1_000_000_000_000 { throw bad("guest.run_ns must be 0–1e12") }
+        // Rates at most 1 MHz (an interrupt per µs per source, beyond any real device): a rate whose
+        // gaps round to 0 ns would stop simulated time (a fuzz find: 2.9e79 Hz hung the simulation).
+        func rate(_ r: Double?, _ what: String) throws {
+            if let r, !(r >= 0 && r <= 1e6) { throw bad("\(what) must be 0–1000000 Hz") }
+        }
+        for d in devices {
+            try rate(d.rateHz, "device \(d.name): rate_hz")
+            try rate(d.affinityChangeHz, "device \(d.name): affinity_change_hz")
+        }
+        try rate(ipis?.rateHz, "ipis.rate_hz")
+        if let m = guest.priorityMasking {
+            try rate(m.rateHz, "guest.priority_masking.rate_hz")
+            guard m.holdUs >= 0 && m.holdUs <= 1e9 else { throw bad("guest.priority_masking.hold_us must be 0–1e9") }
+            guard m.value >= 0 && m.value <= 0xff else { throw bad("guest.priority_masking.value must be 0–255") }
+        }
         // Platform features no output writes yet are refused rather than silently ignored.
         let qemuX86 = x86 && output == "qemu-x86"
         if platform.postedInterrupts == true {
