@@ -66,15 +66,13 @@ public struct QEMULogTokenizer: LineTokenizer {
             parsed.skeleton.appendLiteral(0x3A)
             timestamped = true
             lastTime = parsed.time
-        } else if timestamped {
-            if Self.isAcknowledge(line) {
-                parsed.time = lastTime
-                parsed.clock = .realtime
-            } else if Self.isCPULogLine(line) {
+        } else if timestamped, case let ack = Self.isAcknowledge(line), ack || Self.isCPULogLine(line) {
+            // QEMU's -d int lines have no time of their own: timed like the line before them.
+            parsed.time = lastTime
+            parsed.clock = .realtime
+            if !ack {
                 // Kept whole (the export reprints the log byte for byte) as an untyped event no
-                // adapter reads, timed like the line before it.
-                parsed.time = lastTime
-                parsed.clock = .realtime
+                // adapter reads.
                 parsed.syntheticName = Self.cpuLogName
                 parsed.skeleton.appendBodyStart()
                 BodyTokenizer.tokenize(line, from: 0, to: n, into: &parsed.skeleton, values: &parsed.values)

@@ -306,7 +306,8 @@ struct QEMUDeliveredCounter: Codable {
         let x = Int(vector)
         if let first = pendingAt[x].first {
             var blocked: String?
-            if !pendingAmbiguous.contains(vector), case .lapic(let a) = first, pendingAt[x].allSatisfy({ $0 == first }) {
+            let onePlace = pendingAt[x].allSatisfy { $0 == first }
+            if !pendingAmbiguous.contains(vector), case .lapic(let a) = first, onePlace {
                 // At LAPIC a: its PPR (QEMU apic_get_ppr) must be below the vector's class.
                 if inServiceKnown && !inServiceUnknownAt.contains(a) {
                     let isrv = inService[a]?.highest.map { UInt32($0) & 0xF0 } ?? 0
@@ -324,10 +325,8 @@ struct QEMUDeliveredCounter: Codable {
             } else {
                 inServiceKnown = false                    // acknowledged at a LAPIC not known
             }
-            if pendingAt[x].allSatisfy({ $0 == first }) { pendingAt[x].removeLast() } else {
-                pendingAmbiguous.insert(vector)           // which place was taken is unknown
-                pendingAt[x].removeLast()
-            }
+            if !onePlace { pendingAmbiguous.insert(vector) }   // which place was taken is unknown
+            pendingAt[x].removeLast()
             if pendingAt[x].isEmpty { pendingAmbiguous.remove(vector) }
             return (.fromIRR, blocked)
         }

@@ -14,7 +14,6 @@ struct EventQueue<Action> {
         var time: Int64
         var seq: UInt64
         var action: Action
-        @inline(__always) func before(_ o: Entry) -> Bool { time < o.time || (time == o.time && seq < o.seq) }
     }
     /// Latest first: `entries.last` is due next.
     private var entries: [Entry] = []

@@ -99,12 +99,14 @@ struct IndexEntry: Equatable {
         let raw = try c.readLE(UInt32.self)
         let comp = try c.readLE(UInt32.self)
         _ = try c.readLE(UInt32.self)
+        let minTime = try c.readLE(Int64.self), maxTime = try c.readLE(Int64.self)
         // Bounds as for chunk headers: nothing a reader later turns into an Int may overflow it.
+        // (Checked after the whole entry is read, so the next entry starts where it should.)
         guard offset <= UInt64(Int.max), first <= Layout.maxEventIndex,
               Int(raw) <= Layout.maxChunkBytes, Int(comp) <= Layout.maxChunkBytes else {
-            throw DecodeError(offset: c.position - 24, "index entry out of range")
+            throw DecodeError(offset: c.position - Layout.indexEntrySize, "index entry out of range")
         }
         return IndexEntry(offset: offset, firstEvent: first, eventCount: count, rawSize: raw, compressedSize: comp,
-                          minTime: try c.readLE(Int64.self), maxTime: try c.readLE(Int64.self))
+                          minTime: minTime, maxTime: maxTime)
     }
 }
