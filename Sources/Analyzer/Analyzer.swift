@@ -23,9 +23,10 @@ public enum Analyzer {
             func run(singlePass: Bool) throws -> AnalysisReport? {
                 var detectors = X86Detectors()
                 var flood = MSIFloodDetector(options: .init(mergesVisible: true))
-                let consume: (Transition) -> Void = { detectors.consume($0); flood.consume($0) }
-                guard let r = singlePass ? try TransitionReplay.kvmX86SinglePass(reader, what: "analyze", consume)
-                                         : try TransitionReplay.kvmX86(reader, what: "analyze", consume) else { return nil }
+                // (Closure literals at the calls, not one closure in a `let`: a stored closure counts as
+                // escaping, and its captured detectors then pay a dynamic exclusivity check per transition.)
+                guard let r = singlePass ? try TransitionReplay.kvmX86SinglePass(reader, what: "analyze", { detectors.consume($0); flood.consume($0) })
+                                         : try TransitionReplay.kvmX86(reader, what: "analyze", { detectors.consume($0); flood.consume($0) }) else { return nil }
                 detectors.finish(machine: r.adapter.machine, endTime: r.end)
                 return AnalysisReport(adapter: r.report.adapter, events: r.report.events, findings: filter(detectors.findings + flood.finish(), options),
                                       divergences: r.report.divergences.count)

@@ -122,15 +122,16 @@ extension KVMX86Adapter {
         guard let a = boundAPIC(thread) else { report.unchecked["kvm_apic (read, vCPU not known yet)", default: 0] += 1; return }
         let k = apic(a)
         if flavour == .pvm { adoptFaultedDelivery(b, i, k: k, offset: offset, value: value) }
-        let apicState = machine.apics[k]
-        let expected: UInt32?
-        switch offset {
-        case 0xA0: expected = UInt32(apicState.ppr)
-        case 0x80: expected = UInt32(apicState.tpr)
-        case 0x100...0x170 where offset % 0x10 == 0: expected = apicState.isr.register(Int(offset - 0x100) / 0x10)
-        case 0x180...0x1F0 where offset % 0x10 == 0: expected = apicState.tmr.register(Int(offset - 0x180) / 0x10)
-        case 0x200...0x270 where offset % 0x10 == 0: expected = apicState.irr.register(Int(offset - 0x200) / 0x10)
-        default: expected = nil
+        // (Read in place: `let apicState = machine.apics[k]` copied the whole LAPIC on every read.)
+        let expected: UInt32? = machine.apics.withUnsafeBufferPointer { apics in
+            switch offset {
+            case 0xA0: UInt32(apics[k].ppr)
+            case 0x80: UInt32(apics[k].tpr)
+            case 0x100...0x170 where offset % 0x10 == 0: apics[k].isr.register(Int(offset - 0x100) / 0x10)
+            case 0x180...0x1F0 where offset % 0x10 == 0: apics[k].tmr.register(Int(offset - 0x180) / 0x10)
+            case 0x200...0x270 where offset % 0x10 == 0: apics[k].irr.register(Int(offset - 0x200) / 0x10)
+            default: nil
+            }
         }
         guard let expected else { report.unchecked["kvm_apic (read \(reg))", default: 0] += 1; return }
         if midFlight, expected != value, adoptRegisterRead(k: k, offset: offset, value: value) { return }
@@ -143,10 +144,11 @@ extension KVMX86Adapter {
     /// `kvm_msi_set_irq`: a message whose acceptances follow on this thread.
     mutating func onMSI(_ b: EventBatch, _ ev: EventAt, _ catalog: TemplateCatalog) {
         let i = ev.i, thread = ev.thread
-        note(.raised, b, i, cpu: n(.dest, b, ev), vector: n(.vector, b, ev))
+        let vector = n(.vector, b, ev), dest = n(.dest, b, ev)
+        note(.raised, b, i, cpu: dest, vector: vector)
         let mode = deliveryMode(b, ev, catalog)
         send(X86Machine.Message(
-            vector: UInt8(truncatingIfNeeded: n(.vector, b, ev)), destination: UInt32(truncatingIfNeeded: n(.dest, b, ev)),
+            vector: UInt8(truncatingIfNeeded: vector), destination: UInt32(truncatingIfNeeded: dest),
             logical: flag(.dest_mode, b, ev, catalog, { $0 == "logical" }), mode: mode, levelTriggered: flag(.trigger_mode, b, ev, catalog, { $0 == "level" }),
             redirectionHint: flag(.redirection_hint, b, ev, catalog, { $0.contains("rh") })), b, i, thread: thread, from: .msi)
     }
@@ -237,18 +239,24 @@ extension KVMX86Adapter {
             report.observationsChecked += 1
             // Messages before the first one this acceptance matches were accepted by no APIC: each
             // is one divergence (not a cascade of mismatches on every later acceptance).
-            if let j = list.indices.first(where: { j in
+            // (A loop, not `first(where:)`: a closure here captured a copy of the whole adapter per call.)
+            var first: Int?
+            for j in list.indices {
                 let c = list[j]
-                return c.vector == vector && c.levelTriggered == trigger
-                    && (c.shorthand == .selfOnly || apic(k, matches: c.destination, logical: c.logical, shorthand: c.shorthand, source: c.source))
-            }), j > 0 {
+                if c.vector == vector && c.levelTriggered == trigger
+                    && (c.shorthand == .selfOnly || apic(k, matches: c.destination, logical: c.logical, shorthand: c.shorthand, source: c.source)) {
+                    first = j
+                    break
+                }
+            }
+            if let j = first, j > 0 {
                 // (A head some APIC already accepted was delivered: the rest of its destinations declined.)
                 for (idx, lost) in list[0..<j].enumerated() where !(idx == 0 && headAccepted.contains(thread)) {
                     dropped(lost, at: (b.firstEventIndex + i, b.times[i]), thread: thread,
                             observed: "vector \(vector) accepted at APIC \(apicID) next", state: describe(k))
                 }
                 list.removeFirst(j)
-                headAccepted.remove(thread)
+                unmarkHeadAccepted(thread)
             }
             var m = list[0]
             if m.shorthand == .selfOnly && m.source == nil {
@@ -275,10 +283,16 @@ extension KVMX86Adapter {
             }
             // A message goes to every destination it matches; drop it once no other known APIC remains.
             let unicast = m.shorthand == .none && !m.logical && m.destination != 0xFF
-            if unicast || !anotherAPICMatches(m, besides: k) { list.removeFirst(); headAccepted.remove(thread) } else { headAccepted.insert(thread) }
-            pending[thread] = list
+            if unicast || !anotherAPICMatches(m, besides: k) {
+                // (One message, the usual case: removeLast keeps the buffer without removeFirst's shuffle.)
+                if list.count == 1 { list.removeLast() } else { list.removeFirst() }
+                unmarkHeadAccepted(thread)
+            } else {
+                headAccepted.insert(thread)
+            }
+            _ = pending.exchange(thread, with: list)
             // (closeIfDone without reading the list back out of the map)
-            if list.isEmpty { openThreads.remove(thread); headAccepted.remove(thread) }
+            if list.isEmpty { openThreads.remove(thread); unmarkHeadAccepted(thread) }
         } else if !trigger, localSource(apicID: apicID, vector: vector) != nil {
             // A local interrupt (LAPIC timer, LINT, error): its LVT entry gives this vector.
             source = (.local, -1)
@@ -338,8 +352,8 @@ extension KVMX86Adapter {
             if trigger { machine.apics[k].tmr.insert(vector) } else { machine.apics[k].tmr.remove(vector) }
         }
         if recordTransitions {
-            let a = machine.apics[k]
-            note(.accepted, b, i, cpu: Int64(apicID), vector: Int64(vector), value: a.deliverable != nil && (vector & 0xF0) > a.ppr ? 1 : 0,
+            let open = machine.apics.withUnsafeBufferPointer { $0[k].deliverable != nil && (vector & 0xF0) > $0[k].ppr }   // (in place, not a copy)
+            note(.accepted, b, i, cpu: Int64(apicID), vector: Int64(vector), value: open ? 1 : 0,
                  aux: (trigger ? 1 : 0) | postedBits(apicID: apicID, k: k))
         }
     }

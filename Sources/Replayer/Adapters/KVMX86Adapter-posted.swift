@@ -74,6 +74,7 @@ extension KVMX86Adapter {
 
     /// The `accepted` transition's posted-interrupt bit for an acceptance at APIC `apicID` (its
     /// `kvm_apicv_accept_irq` follows; APICv is known for that vCPU from its earlier ones).
+    @inline(__always)   // (called from mutating code, an outlined call copied the whole adapter first)
     func postedBits(apicID: UInt32, k: Int) -> Int64 {
         guard k < pi.halted.count, pi.halted[k], hardwareDelivered.contains(apicID) else { return 0 }
         return pi.routeSinceHalt[k] ? PostedInterruptTracking.routeSinceHaltBit : PostedInterruptTracking.strandedBit
@@ -109,10 +110,12 @@ extension KVMX86Adapter {
     mutating func postedEntry(_ b: EventBatch, _ i: Int, apicID: UInt32) {
         let k = apic(apicID)
         pi.ensure(k)
+        // (Read before written: a write to these arrays costs a uniqueness check, and the usual entry
+        // follows an exit that was not a halt, with no notification outstanding.)
         pi.inGuest[k] = true
-        pi.halted[k] = false
-        pi.wakeExpected[k] = false
-        harvest(b, i, k: k, apicID: apicID, pi.descriptors[k].syncToIRR())
+        if pi.halted[k] { pi.halted[k] = false }
+        if pi.wakeExpected[k] { pi.wakeExpected[k] = false }
+        if pi.descriptors[k].outstandingNotification { harvest(b, i, k: k, apicID: apicID, pi.descriptors[k].syncToIRR()) }
     }
 
     /// `kvm_vcpu_wakeup` on VMX/SVM: checked when a KVM post predicted it.

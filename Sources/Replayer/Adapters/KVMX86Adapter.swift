@@ -278,7 +278,13 @@ public struct KVMX86Adapter {
     }
 
     mutating func closeIfDone(_ thread: Int32) {
-        if pending[thread]?.isEmpty ?? true { openThreads.remove(thread); headAccepted.remove(thread) }
+        if pending[thread]?.isEmpty ?? true { openThreads.remove(thread); unmarkHeadAccepted(thread) }
+    }
+
+    /// `headAccepted.remove(thread)`, skipping the lookup in the usual case of an empty set.
+    @inline(__always)
+    mutating func unmarkHeadAccepted(_ thread: Int32) {
+        if !headAccepted.isEmpty { headAccepted.remove(thread) }
     }
 
     /// A message no APIC accepted. A destination no vCPU has is what the models say too (nobody
@@ -309,7 +315,7 @@ public struct KVMX86Adapter {
         }
         pending[thread] = nil
         openThreads.remove(thread)
-        headAccepted.remove(thread)
+        unmarkHeadAccepted(thread)
     }
 
     public init(flavour: Flavour = .pvm) {
@@ -498,11 +504,12 @@ public struct KVMX86Adapter {
         return learnBinds.withUnsafeBufferPointer { binds in
             b.templates.withUnsafeBufferPointer { templates in
                 b.threads.withUnsafeBufferPointer { threads in
-                    var checked: Int32 = .min   // the last thread found in `known`
+                    // The last two threads found in `known` (vCPU threads take turns: no lookup for them).
+                    var checked: Int32 = .min, checkedBefore: Int32 = .min
                     for i in 0..<b.count {
                         let k = Int(templates[i]), thread = threads[i]
-                        guard binds[k], thread != checked, let src = sources[k] else { continue }
-                        if known.contains(thread) { checked = thread; continue }
+                        guard binds[k], thread != checked, thread != checkedBefore, let src = sources[k] else { continue }
+                        if known.contains(thread) { checkedBefore = checked; checked = thread; continue }
                         if let id = b.number(i, src), id >= 0, id < 1 << 20 { return true }
                     }
                     return false

@@ -4,19 +4,24 @@
 /// constant and probes linearly (deletion by backward shift, so no tombstones). Iteration is in slot
 /// order: deterministic for a given sequence of operations, but not insertion order.
 public struct IntMap<Key: FixedWidthInteger, Value>: Sequence {
-    /// `occupied[i]`: slot i holds `keys[i]` → `values[i]`.
-    @usableFromInline var keys: [Key]
-    @usableFromInline var values_: [Value?]
-    @usableFromInline var occupied: [Bool]
+    /// One slot: key, value and whether it is in use side by side, so a lookup reads one array and
+    /// an update pays one uniqueness check (three parallel arrays cost three).
+    @usableFromInline struct Slot {
+        @usableFromInline var occupied: Bool
+        @usableFromInline var key: Key
+        @usableFromInline var value: Value?
+        @inlinable init(occupied: Bool, key: Key, value: Value?) { self.occupied = occupied; self.key = key; self.value = value }
+        @inlinable static var empty: Slot { Slot(occupied: false, key: 0, value: nil) }
+    }
+    @usableFromInline var slots: [Slot]
     @usableFromInline var shift: UInt64
     @usableFromInline var _count = 0
     @inlinable public var count: Int { _count }
+    @inlinable var capacity: Int { slots.count }
 
     @inlinable
     public init() {
-        keys = Array(repeating: 0, count: 8)
-        values_ = Array(repeating: nil, count: 8)
-        occupied = Array(repeating: false, count: 8)
+        slots = Array(repeating: .empty, count: 8)
         shift = 64 - 3
     }
 
@@ -32,22 +37,20 @@ public struct IntMap<Key: FixedWidthInteger, Value>: Sequence {
     @inlinable @inline(__always)
     func find(_ key: Key) -> Int? {
         // (Unchecked reads: `home` and the probe stay below the capacity, a power of two.)
-        occupied.withUnsafeBufferPointer { occupied in
-            keys.withUnsafeBufferPointer { keys in
-                let mask = occupied.count - 1
-                var i = home(key)
-                while occupied[i] {
-                    if keys[i] == key { return i }
-                    i = (i + 1) & mask
-                }
-                return nil
+        slots.withUnsafeBufferPointer { slots in
+            let mask = slots.count - 1
+            var i = home(key)
+            while slots[i].occupied {
+                if slots[i].key == key { return i }
+                i = (i + 1) & mask
             }
+            return nil
         }
     }
 
     @inlinable
     public subscript(key: Key) -> Value? {
-        @inline(__always) get { find(key).flatMap { values_[$0] } }
+        @inline(__always) get { find(key).flatMap { slots[$0].value } }
         set {
             if let newValue { insertOrUpdate(key, newValue) } else { _ = removeValue(forKey: key) }
         }
@@ -56,12 +59,12 @@ public struct IntMap<Key: FixedWidthInteger, Value>: Sequence {
     /// The value of `key`, created from `defaultValue` on first use; mutated in place.
     @inlinable
     public subscript(key: Key, default defaultValue: @autoclosure () -> Value) -> Value {
-        get { find(key).flatMap { values_[$0] } ?? defaultValue() }
+        get { find(key).flatMap { slots[$0].value } ?? defaultValue() }
         _modify {
             let i = find(key) ?? slot(forNew: key, defaultValue())
             // Moved out of its slot and back, not copied: an array value stays uniquely referenced.
-            var v = values_[i].take()!
-            defer { values_[i] = v }
+            var v = slots[i].value.take()!
+            defer { slots[i].value = v }
             yield &v
         }
     }
@@ -72,9 +75,9 @@ public struct IntMap<Key: FixedWidthInteger, Value>: Sequence {
     @inlinable
     public mutating func exchange(_ key: Key, with value: Value) -> Value? {
         guard let i = find(key) else { return nil }
-        let old = values_[i].take()
-        values_[i] = value
-        return old
+        var v: Value? = value
+        swap(&slots[i].value, &v)
+        return v
     }
 
     @inlinable
@@ -82,19 +85,17 @@ public struct IntMap<Key: FixedWidthInteger, Value>: Sequence {
 
     @inlinable
     mutating func insertOrUpdate(_ key: Key, _ value: Value) {
-        if let i = find(key) { values_[i] = value } else { _ = slot(forNew: key, value) }
+        if let i = find(key) { slots[i].value = value } else { _ = slot(forNew: key, value) }
     }
 
     /// Stores a new key (not present) with `value`; returns its slot.
     @inlinable
     mutating func slot(forNew key: Key, _ value: Value) -> Int {
-        if (_count + 1) * 2 > occupied.count { grow() }
-        let mask = occupied.count - 1
+        if (_count + 1) * 2 > capacity { grow() }
+        let mask = capacity - 1
         var i = home(key)
-        while occupied[i] { i = (i + 1) & mask }
-        occupied[i] = true
-        keys[i] = key
-        values_[i] = value
+        while slots[i].occupied { i = (i + 1) & mask }
+        slots[i] = Slot(occupied: true, key: key, value: value)
         _count += 1
         return i
     }
@@ -102,23 +103,21 @@ public struct IntMap<Key: FixedWidthInteger, Value>: Sequence {
     @discardableResult @inlinable
     public mutating func removeValue(forKey key: Key) -> Value? {
         guard var i = find(key) else { return nil }
-        let old = values_[i]
-        let mask = occupied.count - 1
+        let old = slots[i].value.take()
+        let mask = capacity - 1
         // Backward-shift deletion: move later members of the probe run into the hole when their
         // home slot is not between the hole and themselves (cyclically).
         var j = i
         while true {
             j = (j + 1) & mask
-            guard occupied[j] else { break }
-            let h = home(keys[j])
+            guard slots[j].occupied else { break }
+            let h = home(slots[j].key)
             let inRange = i <= j ? (i < h && h <= j) : (i < h || h <= j)
             if inRange { continue }
-            keys[i] = keys[j]
-            values_[i] = values_[j]
+            slots.swapAt(i, j)
             i = j
         }
-        occupied[i] = false
-        values_[i] = nil
+        slots[i] = .empty
         _count -= 1
         return old
     }
@@ -126,20 +125,17 @@ public struct IntMap<Key: FixedWidthInteger, Value>: Sequence {
     @inlinable
     public mutating func removeAll() {
         guard _count > 0 else { return }
-        for i in occupied.indices { occupied[i] = false; values_[i] = nil }
+        for i in slots.indices { slots[i] = .empty }
         _count = 0
     }
 
     @inlinable
     mutating func grow() {
-        let oldKeys = keys, oldValues = values_, oldOccupied = occupied
-        let n = occupied.count * 2
-        keys = Array(repeating: 0, count: n)
-        values_ = Array(repeating: nil, count: n)
-        occupied = Array(repeating: false, count: n)
+        let old = slots
+        slots = Array(repeating: .empty, count: old.count * 2)
         shift -= 1
         _count = 0
-        for i in oldOccupied.indices where oldOccupied[i] { _ = slot(forNew: oldKeys[i], oldValues[i]!) }
+        for s in old where s.occupied { _ = slot(forNew: s.key, s.value!) }
     }
 
     public struct Iterator: IteratorProtocol {
@@ -148,9 +144,9 @@ public struct IntMap<Key: FixedWidthInteger, Value>: Sequence {
         @inlinable init(map: IntMap) { self.map = map }
         @inlinable
         public mutating func next() -> (key: Key, value: Value)? {
-            while i < map.occupied.count {
+            while i < map.slots.count {
                 defer { i += 1 }
-                if map.occupied[i] { return (map.keys[i], map.values_[i]!) }
+                if map.slots[i].occupied { return (map.slots[i].key, map.slots[i].value!) }
             }
             return nil
         }
@@ -162,12 +158,13 @@ public struct IntMap<Key: FixedWidthInteger, Value>: Sequence {
     @inlinable public var values: [Value] {
         var out: [Value] = []
         out.reserveCapacity(_count)
-        for i in occupied.indices where occupied[i] { out.append(values_[i]!) }
+        for s in slots where s.occupied { out.append(s.value!) }
         return out
     }
 }
 
 extension IntMap: Sendable where Key: Sendable, Value: Sendable {}
+extension IntMap.Slot: Sendable where Key: Sendable, Value: Sendable {}
 
 /// A set of integers with `IntMap`'s hashing.
 public struct IntSet<Element: FixedWidthInteger>: Sequence {
@@ -222,12 +219,12 @@ extension IntMap: Codable where Key: Codable, Value: Codable {
     public func encode(to encoder: Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         var slots: [Int] = [], ks: [Key] = [], vs: [Value] = []
-        for i in occupied.indices where occupied[i] {
+        for (i, s) in self.slots.enumerated() where s.occupied {
             slots.append(i)
-            ks.append(keys[i])
-            vs.append(values_[i]!)
+            ks.append(s.key)
+            vs.append(s.value!)
         }
-        try c.encode(occupied.count, forKey: .capacity)
+        try c.encode(capacity, forKey: .capacity)
         try c.encode(slots, forKey: .slots)
         try c.encode(ks, forKey: .keys)
         try c.encode(vs, forKey: .values)
@@ -244,15 +241,11 @@ extension IntMap {
         guard capacity >= 8, capacity.nonzeroBitCount == 1, capacity <= 1 << 40, slots.count == keys.count, keys.count == values.count,
               slots.count * 2 <= capacity else { throw IntMapLayoutError(message: "inconsistent IntMap layout") }
         self.init()
-        self.keys = Array(repeating: 0, count: capacity)
-        values_ = Array(repeating: nil, count: capacity)
-        occupied = Array(repeating: false, count: capacity)
+        self.slots = Array(repeating: .empty, count: capacity)
         shift = UInt64(64 - capacity.trailingZeroBitCount)
         for (n, i) in slots.enumerated() {
-            guard i >= 0, i < capacity, !occupied[i] else { throw IntMapLayoutError(message: "bad IntMap slot \(i)") }
-            occupied[i] = true
-            self.keys[i] = keys[n]
-            values_[i] = values[n]
+            guard i >= 0, i < capacity, !self.slots[i].occupied else { throw IntMapLayoutError(message: "bad IntMap slot \(i)") }
+            self.slots[i] = Slot(occupied: true, key: keys[n], value: values[n])
         }
         _count = slots.count
         for k in keys where find(k) == nil { throw IntMapLayoutError(message: "IntMap key \(k) not on its probe run") }
@@ -262,9 +255,7 @@ extension IntMap {
     /// that are not `Codable` themselves (tuples) on their way to and from a snapshot.
     public func mapValuesKeepingLayout<T>(_ transform: (Value) throws -> T) rethrows -> IntMap<Key, T> {
         var out = IntMap<Key, T>()
-        out.keys = keys
-        out.values_ = try values_.map { try $0.map(transform) }
-        out.occupied = occupied
+        out.slots = try slots.map { IntMap<Key, T>.Slot(occupied: $0.occupied, key: $0.key, value: try $0.value.map(transform)) }
         out.shift = shift
         out._count = _count
         return out
@@ -290,11 +281,11 @@ extension IntSet: Codable where Element: Codable {
     public func encode(to encoder: Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         var slots: [Int] = [], ks: [Element] = []
-        for i in map.occupied.indices where map.occupied[i] {
+        for (i, s) in map.slots.enumerated() where s.occupied {
             slots.append(i)
-            ks.append(map.keys[i])
+            ks.append(s.key)
         }
-        try c.encode(map.occupied.count, forKey: .capacity)
+        try c.encode(map.capacity, forKey: .capacity)
         try c.encode(slots, forKey: .slots)
         try c.encode(ks, forKey: .keys)
     }

@@ -27,7 +27,18 @@ public struct VectorBitmap: Hashable, Sendable, CustomStringConvertible {
 
     public mutating func formUnion(_ other: VectorBitmap) { for k in 0..<4 { words[k] |= other.words[k] } }
 
-    public var vectors: [UInt8] { (0...255).compactMap { contains(UInt8($0)) ? UInt8($0) : nil } }
+    /// The set vectors, lowest first (from the set bits, not a scan of all 256).
+    public var vectors: [UInt8] {
+        var out: [UInt8] = []
+        for w in 0..<4 {
+            var x = words[w]
+            while x != 0 {
+                out.append(UInt8(truncatingIfNeeded: w * 64 + x.trailingZeroBitCount))
+                x &= x &- 1
+            }
+        }
+        return out
+    }
 
     public var description: String {
         "{" + vectors.map { "0x" + String($0, radix: 16) }.joined(separator: ",") + "}"
