@@ -557,7 +557,7 @@ extension KVMX86Adapter {
     @inline(never)
     mutating func onWakeup(_ b: EventBatch, _ ev: EventAt, _ catalog: TemplateCatalog) {
         let i = ev.i, thread = ev.thread
-        if flavour != .pvm, recordTransitions, let a = boundAPIC(thread), haltedAPICs.remove(a) != nil { note(.woke, b, i, cpu: Int64(a)) }
+        if flavour != .pvm, recordTransitions, !haltedAPICs.isEmpty, let a = boundAPIC(thread), haltedAPICs.remove(a) != nil { note(.woke, b, i, cpu: Int64(a)) }
         guard flavour == .pvm else {
             if !hardwareDelivered.isEmpty, let a = boundAPIC(thread), hardwareDelivered.contains(a) { postedWakeup(apicID: a) }
             return

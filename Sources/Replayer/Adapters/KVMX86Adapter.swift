@@ -661,7 +661,7 @@ public struct KVMX86Adapter {
         if recordTransitions {
             note(.delivered, b, i, cpu: Int64(a), vector: Int64(v), value: Int64(machine.apics[k].ppr), aux: expected.map(Int64.init) ?? -1)
         }
-        if recordTransitions, haltedAPICs.remove(a) != nil { note(.woke, b, i, cpu: Int64(a)) }
+        if recordTransitions, !haltedAPICs.isEmpty, haltedAPICs.remove(a) != nil { note(.woke, b, i, cpu: Int64(a)) }
         machine.apics[k].irr.remove(v)
         machine.apics[k].isr.insert(v)
     }

@@ -41,7 +41,7 @@ public final class TraceReader {
     public var progress: ((_ done: Int, _ total: Int) -> Void)?
     /// Full passes decompress chunks on a second thread ahead of the consumer (``DecodeAhead``);
     /// off: everything on the caller's thread (benchmarks of one core; IRQTRACE_SINGLE_CORE=1).
-    public var decodeAhead = ProcessInfo.processInfo.environment["IRQTRACE_SINGLE_CORE"] == nil
+    public var decodeAhead = !SingleCore.requested
     public let path: String
     public let metadata: TraceMetadata
     public let headerMetadata: TraceMetadata?

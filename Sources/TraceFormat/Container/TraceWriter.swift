@@ -38,7 +38,7 @@ public final class TraceWriter {
         self.chunkSize = max(1024, chunkSize)
         self.sink = ChunkSink(output: output, level: level)
         // IRQTRACE_SINGLE_CORE=1 keeps everything on the caller's thread (as for the reader's decode-ahead).
-        let oneCore = ProcessInfo.processInfo.environment["IRQTRACE_SINGLE_CORE"] != nil
+        let oneCore = SingleCore.requested
         self.behind = encodeBehind && !oneCore ? EncodeBehind(sink: sink) : nil
     }
 
