@@ -16,12 +16,16 @@ struct FieldTable<Field: FieldKey> {
     /// returned without touching the template or the event.
     private let constantTexts: [String?]
 
-    init(_ template: EventTemplate) {
+    /// The schema field name of each case, by raw value (`String(describing:)` goes through
+    /// reflection: made once per adapter, not once per field of every template).
+    static var names: [String] { Field.allCases.map { String(describing: $0) } }
+
+    init(_ template: EventTemplate, names: [String] = Self.names) {
         var byName: [String: FieldSource] = [:]
         if let b = template.binding {
             for (f, src) in zip(b.schema.fields, b.sources) { byName[f.name] = src }
         }
-        sources = Field.allCases.map { byName[String(describing: $0)] }
+        sources = Field.allCases.map { byName[names[$0.rawValue]] }
         var slots: [Int] = [], hex: [Bool] = [], constants: [Int64?] = []
         constantTexts = sources.map { if case .text(let t)? = $0 { t } else { nil } }
         for s in sources {
@@ -93,6 +97,7 @@ struct TemplateHandlers<Kind, Field: FieldKey> {
     /// ``textKey`` of fields that are fixed template text (nil: not computed yet).
     private var textKeys: [Int64?] = []
     let classify: (String) -> Kind?
+    private lazy var fieldNames = FieldTable<Field>.names
 
     init(_ classify: @escaping (String) -> Kind?) { self.classify = classify }
 
@@ -113,7 +118,7 @@ struct TemplateHandlers<Kind, Field: FieldKey> {
             kinds.append(kind)
             bases.append(slots.count)
             guard kind != nil else { continue }
-            let table = FieldTable<Field>(t)
+            let table = FieldTable<Field>(t, names: fieldNames)
             for field in Field.allCases {
                 let r = field.rawValue
                 sources.append(table.sources[r])
