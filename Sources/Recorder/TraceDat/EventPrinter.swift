@@ -21,12 +21,16 @@ final class EventPrinter {
     }
 
     /// Counts task names registered while printing (importers cache header text by pid).
-    private(set) var commsVersion = 0
+    var commsVersion: Int { registeredPids.count }
+    /// The pids whose task names printing registered, in order: a name is registered once per pid
+    /// and never replaced (tep_register_comm fails on a known pid), so only these pids' header text
+    /// changed since an importer saw `commsVersion` k — `registeredPids[k...]`.
+    private(set) var registeredPids: [Int32] = []
 
     func registerComm(_ name: [UInt8], _ pid: Int32) {
         if pid == 0 || comms[pid] != nil { return }
         comms[pid] = name
-        commsVersion += 1
+        registeredPids.append(pid)
     }
 
     // MARK: info
@@ -916,12 +920,13 @@ final class EventPrinter {
     }
 
     func writeAndSaveComm(_ f: DatField, _ d: UnsafeRawBufferPointer, _ pid: Int32, _ s: inout [UInt8]) {
-        var name: [UInt8] = []
         var k = f.offset
         let end = min(d.count, f.offset + f.size)
-        while k < end, d[k] != 0 { name.append(d[k]); k += 1 }
+        while k < end, d[k] != 0 { k += 1 }
+        let name = k > f.offset ? UnsafeRawBufferPointer(rebasing: d[f.offset..<k]) : UnsafeRawBufferPointer(start: nil, count: 0)
         s.append(contentsOf: name)
-        registerComm(name, pid)
+        // The name is copied only when it is registered (a pid's first).
+        if pid != 0 && comms[pid] == nil { registerComm(Array(name), pid) }
     }
 
     // MARK: printf emulation
