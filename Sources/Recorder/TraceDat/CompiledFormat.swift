@@ -158,19 +158,22 @@ final class CompiledFormat {
     func fill(_ d: UnsafeRawBufferPointer, printer: EventPrinter, event e: DatEvent, into out: inout RecordShape,
               scratch: inout [UInt8]) -> Bool {
         if let plain = plainNumbers {
-            // fillNumber with no width, precision or prefix: the value alone.
-            return plain.withUnsafeBufferPointer { plain in
-                for n in plain {
-                    let u = n.offset + n.size <= d.count ? DatReader.number(d, n.offset, n.size, big) & n.mask : 0
-                    if n.signBit != 0 {
-                        out.value(u & n.signBit != 0 ? Int64(bitPattern: u | ~(n.signBit << 1 &- 1)) : Int64(u))
-                    } else {
-                        if n.unsigned && u > UInt64(Int64.max) { return false }
-                        out.value(Int64(bitPattern: u))
+            // fillNumber with no width, precision or prefix: the value alone (room checked once).
+            var held = true
+            let room = out.withRoom(values: plain.count, bytes: 0) { c in
+                plain.withUnsafeBufferPointer { plain in
+                    for n in plain {
+                        let u = n.offset + n.size <= d.count ? DatReader.number(d, n.offset, n.size, big) & n.mask : 0
+                        if n.signBit != 0 {
+                            c.value(u & n.signBit != 0 ? Int64(bitPattern: u | ~(n.signBit << 1 &- 1)) : Int64(u))
+                        } else {
+                            if n.unsigned && u > UInt64(Int64.max) { held = false; return }
+                            c.value(Int64(bitPattern: u))
+                        }
                     }
                 }
-                return true
             }
+            return room && held
         }
         return ops.withUnsafeBufferPointer { ops in
             numbers.withUnsafeBufferPointer { numbers in
