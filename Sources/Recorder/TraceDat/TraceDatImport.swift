@@ -370,7 +370,7 @@ struct TraceDatImport {
     private mutating func way(_ e: DatEvent) -> Way {
         if e.id >= 0 && e.id < wayByID.count, let w = wayByID[e.id] { return w }
         if let w = wayOther[e.id] { return w }
-        let w: Way = CompiledFormat(e, bigEndian: run.file.bigEndian).map { .compiled($0) } ?? .printedBody
+        let w: Way = CompiledFormat(e, bigEndian: run.file.bigEndian, longSize: printer.longSize).map { .compiled($0) } ?? .printedBody
         setWay(w, for: e)
         if e.id >= 0 && e.id < formKinds.count {
             switch w {
