@@ -322,7 +322,7 @@ struct TraceDatImport {
         }
         guard filled else { return .noValues }
         let h = TemplateMemo.hash(header, shape.shapeBytes)
-        if !verifyAll && sinceVerified + 1 < 64, let id = memo.lookup(header: header, shape: shape.shapeBytes, hash: h) {
+        if !verifyAll && sinceVerified + 1 < 64, let id = memo.find(header: header, shape: shape.shapeBytes, hash: h) {
             sinceVerified += 1
             try writer.append(time: time, cpu: s.cpu, thread: pid, domain: clock, template: id, values: shape.valueBuffer)
             direct += 1
