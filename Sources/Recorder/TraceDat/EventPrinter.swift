@@ -22,16 +22,11 @@ final class EventPrinter {
 
     /// Counts task names registered while printing (importers cache header text by pid).
     @exclusivity(unchecked) private(set) var commsVersion = 0
-    /// The pids whose task names printing registered, in order: a name is registered once per pid
-    /// and never replaced (tep_register_comm fails on a known pid), so only these pids' header text
-    /// changed since an importer saw `commsVersion` k — `registeredPids[k...]`.
-    private(set) var registeredPids: [Int32] = []
 
     func registerComm(_ name: [UInt8], _ pid: Int32) {
         if pid == 0 || comms[pid] != nil { return }
         comms[pid] = name
-        registeredPids.append(pid)
-        commsVersion = registeredPids.count
+        commsVersion += 1
     }
 
     // MARK: info

@@ -98,14 +98,9 @@ struct TraceDatImport {
     }
     private var wayByID: [Way?] = []
     private var wayOther: [Int: Way] = [:]
-    /// Header skeletons by (buffer, pid, event id); a pid's keys are dropped when a plugin registers
-    /// its task name (`forgetHeaders`).
+    /// Header skeletons by (buffer, pid, event id); cleared when a plugin registers a task name.
     private var headerIndex = HashIndex(capacity: 256)
-    /// Keys by their index in `headerIndex`; a dropped key is `.max` (no real key: its time-digit
-    /// count would be 63).
     private var headerKeys: [UInt64] = []
-    /// The indices in `headerKeys` of each pid's keys.
-    private var headerKeysOfPid: [Int32: [Int32]] = [:]
     /// The header skeleton id of each key in `headerKeys`.
     private var headerOfKey: [UInt32] = []
     /// Header skeletons interned by content (never cleared): tasks of the same name and pid width
@@ -252,7 +247,7 @@ struct TraceDatImport {
             }
         }
         let commsChanged = printer.commsVersion != commsVersion
-        if commsChanged { forgetHeaders() }
+        if commsChanged { commsVersion = printer.commsVersion; clearHeaders() }
         var id = e.nameBytes.withUnsafeBytes { name in
             skeleton.bytes.withUnsafeBytes { sk in writer.catalog.lookup(name: name, skeleton: sk) }
         }
@@ -327,7 +322,7 @@ struct TraceDatImport {
             try writer.append(time: time, cpu: s.cpu, thread: pid, domain: clock, template: id, values: shape.valueBuffer)
             direct += 1
             // Task names the print registered: later headers change (as in the general way).
-            if printer.commsVersion != commsVersion { forgetHeaders() }
+            if printer.commsVersion != commsVersion { commsVersion = printer.commsVersion; clearHeaders() }
             return .stored
         }
         return .newShape(header: header, hash: h)
@@ -483,7 +478,6 @@ struct TraceDatImport {
         }
         if cacheable {
             headerIndex.insert(hash, UInt32(headerKeys.count))
-            headerKeysOfPid[pid, default: []].append(Int32(headerKeys.count))
             headerKeys.append(key)
             headerOfKey.append(id)
             recentHeaderKeys[slot] = key
@@ -492,21 +486,12 @@ struct TraceDatImport {
         return id
     }
 
-    /// Task names were registered since `commsVersion`: the headers of those pids are built again
-    /// (every other pid's name is unchanged, as the printer registers a name once per pid and never
-    /// replaces one; the memo is keyed by header content and stays).
-    private mutating func forgetHeaders() {
-        let pids = printer.registeredPids
-        for p in pids[commsVersion...] {
-            guard let ks = headerKeysOfPid.removeValue(forKey: p) else { continue }
-            for k in ks {
-                let key = headerKeys[Int(k)]
-                let slot = Self.recentSlot(Self.headerHash(key))
-                if recentHeaderKeys[slot] == key { recentHeaderKeys[slot] = .max }
-                headerKeys[Int(k)] = .max
-            }
-        }
-        commsVersion = pids.count
+    /// Task names changed: headers are built again (the memo is keyed by header content and stays).
+    private mutating func clearHeaders() {
+        headerIndex.removeAll()
+        headerKeys.removeAll(keepingCapacity: true)
+        headerOfKey.removeAll(keepingCapacity: true)
+        for k in recentHeaderKeys.indices { recentHeaderKeys[k] = .max }
     }
 
     @inline(__always)
