@@ -115,6 +115,10 @@ struct TraceDatFormTests {
         for _ in 0..<2000 {
             x ^= x << 13; x ^= x >> 7; x ^= x << 17
             values.append(x >> (x & 63))
+            // Decimal digits only, 1 to 16 of them (the packed-BCD way).
+            var bcd: UInt64 = 0
+            for k in 0..<Int(1 + x % 16) { bcd |= ((x >> UInt64(k * 3)) % 10) << UInt64(4 * k) }
+            values.append(bcd)
         }
         for v in values {
             for minDigits in v < 256 ? [1, 2] : [1] {

@@ -109,20 +109,26 @@ public enum BodyTokenizer {
         case literal
     }
 
+    @inline(__always)
     public static func lowerHexWord(_ v: UInt64, minDigits: Int) -> HexWord {
         precondition(minDigits >= 1 && minDigits <= 16)
+        // The n printed digits, all nibbles at once: a nibble is a letter (a-f, >= 10) when its
+        // top bit and one of the two below it are set.
         let n = max(minDigits, v == 0 ? 1 : (67 - v.leadingZeroBitCount) / 4)
-        var digit = false, letter = false
-        var decimal: Int64 = 0
-        var k = n - 1
-        while k >= 0 {
-            let nib = (v >> UInt64(4 * k)) & 0xF
-            if nib < 10 { digit = true } else { letter = true }
-            decimal = decimal &* 10 &+ Int64(nib)
-            k -= 1
-        }
+        let printed: UInt64 = n == 16 ? .max : (1 << UInt64(4 * n)) - 1
+        let ones: UInt64 = 0x1111_1111_1111_1111 & printed
+        let letters = (v >> 3) & ((v >> 2) | (v >> 1)) & ones
         let width: UInt8 = n > 1 && v >> UInt64(4 * (n - 1)) == 0 ? UInt8(n) : 0
-        if !letter { return .decimal(decimal, width: width) }   // at most 16 digits: within the 18 read
-        return digit ? .hex(width: width) : .literal
+        if letters == 0 {
+            // Every nibble a decimal digit (the nibbles above n are 0): packed BCD to binary,
+            // pairs of digits, then of pairs, … (at most 16 digits: within the 18 read).
+            var x = v
+            x = (x & 0x0F0F_0F0F_0F0F_0F0F) &+ ((x >> 4) & 0x0F0F_0F0F_0F0F_0F0F) &* 10
+            x = (x & 0x00FF_00FF_00FF_00FF) &+ ((x >> 8) & 0x00FF_00FF_00FF_00FF) &* 100
+            x = (x & 0x0000_FFFF_0000_FFFF) &+ ((x >> 16) & 0x0000_FFFF_0000_FFFF) &* 10_000
+            x = (x & 0xFFFF_FFFF) &+ (x >> 32) &* 100_000_000
+            return .decimal(Int64(x), width: width)
+        }
+        return letters != ones ? .hex(width: width) : .literal
     }
 }

@@ -47,7 +47,24 @@ final class CompiledFormat {
         var unsigned: Bool
     }
 
+    /// A text item printed straight from the record, without the printer (what
+    /// `EventPrinter.printStrArg` prints for it, with no width, precision or `*`).
+    enum DirectText {
+        /// `%s` of a char array field: its bytes up to a NUL or its end (the record's end).
+        case fixedString(offset: Int, size: Int)
+        /// `%s` of `__get_str(f)`: the string at the field's data location, up to a NUL; nothing
+        /// when its length is 0.
+        case dynamicString(offset: Int, size: Int, relative: Bool)
+        /// `__print_symbolic(x, …)` of a plain read: the name of the first entry of x's value,
+        /// else the value as `0x` hex.
+        case symbols(offset: Int, size: Int, mask: UInt64, names: [(value: Int64, str: [UInt8])])
+        /// Printed by the printer.
+        case printed
+    }
+
     let ops: [Op]
+    /// By text index (`Op.index` of a `.text` op).
+    let directTexts: [DirectText]
     /// Set when the format is all literals and plain numbers: `fill` is then one loop over them.
     let plainNumbers: [PlainNumber]?
     let literalBytes: [UInt8]
@@ -56,7 +73,8 @@ final class CompiledFormat {
     let texts: [PrintItem]
     let big: Bool
 
-    init?(_ e: DatEvent, bigEndian: Bool) {
+    /// `longSize`: the file's kernel long size (`EventPrinter.longSize`).
+    init?(_ e: DatEvent, bigEndian: Bool, longSize: Int) {
         e.ensurePrintFormat()
         guard e.plugin == .none, !e.failed, !e.isBprint else { return nil }
         big = bigEndian
@@ -93,6 +111,7 @@ final class CompiledFormat {
             }
         }
         self.ops = ops
+        directTexts = texts.map { Self.directText($0, longSize: longSize) }
         var plain: [PlainNumber]? = []
         if ops.contains(where: { $0.kind == .text }) || nums.count > RecordShape.valueCapacity { plain = nil }
         for n in nums where plain != nil {
@@ -106,6 +125,60 @@ final class CompiledFormat {
         numbers = nums
         self.exprs = exprs
         self.texts = texts
+    }
+
+    /// The direct form of a text item, when it has one.
+    static func directText(_ item: PrintItem, longSize: Int) -> DirectText {
+        guard case .string(let spec, let arg, let lenArg) = item, lenArg == nil, spec.width == nil, spec.precision == nil,
+              !spec.widthStar, !spec.precisionStar else { return .printed }
+        switch arg {
+        case .field(let f):
+            // A long-sized scalar is a trace_printk string address (print_str_arg): printed.
+            guard f.size > 0, f.isArray || f.size != longSize else { return .printed }
+            return .fixedString(offset: f.offset, size: f.size)
+        case .string(let f):
+            guard let f else { return .printed }
+            return .dynamicString(offset: f.offset, size: f.size, relative: f.isRelative)
+        case .symbols(let x, let names):
+            guard let read = plainRead(x) else { return .printed }
+            return .symbols(offset: read.offset, size: read.size, mask: read.castMask, names: names)
+        default:
+            return .printed
+        }
+    }
+
+    /// Appends what `EventPrinter.printItem` prints for text item `k`; false when it has no direct form.
+    @inline(__always)
+    func appendDirectText(_ k: Int, _ d: UnsafeRawBufferPointer, _ s: inout [UInt8]) -> Bool {
+        switch directTexts[k] {
+        case .printed:
+            return false
+        case .fixedString(let offset, let size):
+            guard offset <= d.count else { return true }
+            let end = min(d.count, offset + size)
+            var k = offset
+            while k < end, d[k] != 0 { k += 1 }
+            if k > offset { s.append(contentsOf: UnsafeRawBufferPointer(rebasing: d[offset..<k])) }
+        case .dynamicString(let offset, let size, let relative):
+            // EventPrinter.dynamicOffset.
+            guard offset + size <= d.count else { return true }
+            let val = DatReader.number(d, offset, size, big)
+            let o = Int(val & 0xffff)
+            let l = size == 2 ? d.count - o : Int((val >> 16) & 0xffff)
+            var at = o > d.count ? 0 : o
+            let len = o + l > d.count ? 0 : l
+            if relative { at += offset + size }
+            guard len > 0 else { return true }
+            appendCString(d, at, &s)
+        case .symbols(let offset, let size, let mask, let names):
+            let val = Int64(bitPattern: offset + size <= d.count ? DatReader.number(d, offset, size, big) & mask : 0)
+            for (v, str) in names where v == val {
+                s.append(contentsOf: str)
+                return true
+            }
+            s.append(ascii: "0x"); appendHex(UInt64(bitPattern: val), upper: false, &s)
+        }
+        return true
     }
 
     /// An argument that reads one number at a fixed place of the record: a plain field, an element
@@ -158,19 +231,22 @@ final class CompiledFormat {
     func fill(_ d: UnsafeRawBufferPointer, printer: EventPrinter, event e: DatEvent, into out: inout RecordShape,
               scratch: inout [UInt8]) -> Bool {
         if let plain = plainNumbers {
-            // fillNumber with no width, precision or prefix: the value alone.
-            return plain.withUnsafeBufferPointer { plain in
-                for n in plain {
-                    let u = n.offset + n.size <= d.count ? DatReader.number(d, n.offset, n.size, big) & n.mask : 0
-                    if n.signBit != 0 {
-                        out.value(u & n.signBit != 0 ? Int64(bitPattern: u | ~(n.signBit << 1 &- 1)) : Int64(u))
-                    } else {
-                        if n.unsigned && u > UInt64(Int64.max) { return false }
-                        out.value(Int64(bitPattern: u))
+            // fillNumber with no width, precision or prefix: the value alone (room checked once).
+            var held = true
+            let room = out.withRoom(values: plain.count, bytes: 0) { c in
+                plain.withUnsafeBufferPointer { plain in
+                    for n in plain {
+                        let u = n.offset + n.size <= d.count ? DatReader.number(d, n.offset, n.size, big) & n.mask : 0
+                        if n.signBit != 0 {
+                            c.value(u & n.signBit != 0 ? Int64(bitPattern: u | ~(n.signBit << 1 &- 1)) : Int64(u))
+                        } else {
+                            if n.unsigned && u > UInt64(Int64.max) { held = false; return }
+                            c.value(Int64(bitPattern: u))
+                        }
                     }
                 }
-                return true
             }
+            return room && held
         }
         return ops.withUnsafeBufferPointer { ops in
             numbers.withUnsafeBufferPointer { numbers in
@@ -184,7 +260,7 @@ final class CompiledFormat {
                         guard Self.fillNumber(raw, n, &out) else { return false }
                     case .text:
                         scratch.removeAll(keepingCapacity: true)
-                        printer.printItem(texts[op.index], e, d, &scratch)
+                        if !appendDirectText(op.index, d, &scratch) { printer.printItem(texts[op.index], e, d, &scratch) }
                         if op.end == 1, scratch.last == 0x0A { scratch.removeLast() }
                         scratch.withUnsafeBytes { out.text($0) }
                     }

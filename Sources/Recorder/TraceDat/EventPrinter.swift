@@ -21,7 +21,7 @@ final class EventPrinter {
     }
 
     /// Counts task names registered while printing (importers cache header text by pid).
-    private(set) var commsVersion = 0
+    @exclusivity(unchecked) private(set) var commsVersion = 0
 
     func registerComm(_ name: [UInt8], _ pid: Int32) {
         if pid == 0 || comms[pid] != nil { return }
@@ -916,12 +916,13 @@ final class EventPrinter {
     }
 
     func writeAndSaveComm(_ f: DatField, _ d: UnsafeRawBufferPointer, _ pid: Int32, _ s: inout [UInt8]) {
-        var name: [UInt8] = []
         var k = f.offset
         let end = min(d.count, f.offset + f.size)
-        while k < end, d[k] != 0 { name.append(d[k]); k += 1 }
+        while k < end, d[k] != 0 { k += 1 }
+        let name = k > f.offset ? UnsafeRawBufferPointer(rebasing: d[f.offset..<k]) : UnsafeRawBufferPointer(start: nil, count: 0)
         s.append(contentsOf: name)
-        registerComm(name, pid)
+        // The name is copied only when it is registered (a pid's first).
+        if pid != 0 && comms[pid] == nil { registerComm(Array(name), pid) }
     }
 
     // MARK: printf emulation

@@ -35,7 +35,7 @@ enum PluginForm {
     /// tokenizer reads it (`BodyTokenizer.lowerHexWord`): its value when it is a slot; in the shape,
     /// which way it went (and the text itself when it stays literal).
     @inline(__always)
-    static func hexWord(_ v: UInt64, minDigits: Int, _ out: inout RecordShape) {
+    static func hexWord(_ v: UInt64, minDigits: Int, _ out: inout ShapeCursor) {
         switch BodyTokenizer.lowerHexWord(v, minDigits: minDigits) {
         case .decimal(let x, let width):
             out.value(x); out.byte(width == 0 ? 0 : 1)
@@ -93,22 +93,26 @@ struct EmulateInsnForm {
     }
 
     @inline(__always)
-    func fill(_ d: UnsafeRawBufferPointer, into out: inout RecordShape) -> Bool {
+    func fill(_ d: UnsafeRawBufferPointer, into shape: inout RecordShape) -> Bool {
         let n = Int(min(len.read(d, big), 15))
-        out.byte(UInt8(n))
-        out.byte(failed.read(d, big) != 0 ? 1 : 0)
-        PluginForm.hexWord(csbase.read(d, big), minDigits: 1, &out)
-        PluginForm.hexWord(rip.read(d, big), minDigits: 1, &out)
-        Self.byteWords.withUnsafeBufferPointer { words in
-            for k in 0..<n {
-                let at = insnOffset + k
-                let w = words[Int(at < d.count ? d[at] : 0)]
-                if w.code < 4 { out.value(w.value) }
-                out.byte(w.code)
-                if w.code == 4 { out.byte(UInt8(truncatingIfNeeded: w.value)) }
+        let failed = self.failed.read(d, big) != 0
+        let csbase = self.csbase.read(d, big), rip = self.rip.read(d, big)
+        // At most 2 + n values; 2 + 2 × 9 (a literal word: code and 8 bytes) + 2n shape bytes.
+        return shape.withRoom(values: 2 + n, bytes: 20 + 2 * n) { out in
+            out.byte(UInt8(n))
+            out.byte(failed ? 1 : 0)
+            PluginForm.hexWord(csbase, minDigits: 1, &out)
+            PluginForm.hexWord(rip, minDigits: 1, &out)
+            Self.byteWords.withUnsafeBufferPointer { words in
+                for k in 0..<n {
+                    let at = insnOffset + k
+                    let w = words[Int(at < d.count ? d[at] : 0)]
+                    if w.code < 4 { out.value(w.value) }
+                    out.byte(w.code)
+                    if w.code == 4 { out.byte(UInt8(truncatingIfNeeded: w.value)) }
+                }
             }
         }
-        return !out.overflow
     }
 
     /// `PluginForm.hexWord(b, minDigits: 2)` of every byte: the value and shape code it gives.

@@ -56,6 +56,39 @@ struct RecordShape {
         }
     }
 
+    /// Room for `values` more values and `bytes` more shape bytes, checked once, written through a
+    /// cursor (what `body` writes must fit in what it asked for); overflow when there is no room.
+    @inline(__always)
+    mutating func withRoom(values nv: Int, bytes nb: Int, _ body: (inout ShapeCursor) -> Void) -> Bool {
+        guard valueCount + nv <= Self.valueCapacity, count + nb <= Self.shapeCapacity else { overflow = true; return false }
+        var c = ShapeCursor(values: values! + valueCount, bytes: bytes! + count)
+        body(&c)
+        valueCount += c.valueCount
+        count += c.byteCount
+        return !overflow
+    }
+
     var shapeBytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: bytes, count: count) }
     var valueBuffer: UnsafeBufferPointer<Int64> { UnsafeBufferPointer(start: values, count: valueCount) }
+}
+
+/// Writes into room a `RecordShape` reserved (`withRoom`): stores and increments, no checks.
+struct ShapeCursor {
+    let values: UnsafeMutablePointer<Int64>
+    let bytes: UnsafeMutablePointer<UInt8>
+    private(set) var valueCount = 0
+    private(set) var byteCount = 0
+
+    init(values: UnsafeMutablePointer<Int64>, bytes: UnsafeMutablePointer<UInt8>) {
+        self.values = values
+        self.bytes = bytes
+    }
+
+    @inline(__always) mutating func value(_ v: Int64) { values[valueCount] = v; valueCount += 1 }
+    @inline(__always) mutating func byte(_ b: UInt8) { bytes[byteCount] = b; byteCount += 1 }
+    /// As `RecordShape.word`.
+    @inline(__always) mutating func word(_ w: UInt64) {
+        UnsafeMutableRawPointer(bytes + byteCount).storeBytes(of: w, as: UInt64.self)
+        byteCount += 8
+    }
 }

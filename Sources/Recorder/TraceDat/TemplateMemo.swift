@@ -27,6 +27,10 @@ struct TemplateMemo {
     private var table: [Int32]
     private var mask: Int
     private var arena: [UInt8] = []
+    /// Entry index + 1 of the last shape found per slot of a hash's top bits (0 = none): a small
+    /// table that stays in cache, tried first (the open-addressed table and its entries are large
+    /// and probed at random, a cache miss each).
+    private var recent = [Int32](repeating: 0, count: 1024)
 
     init() {
         table = Array(repeating: 0, count: 1024)
@@ -57,6 +61,46 @@ struct TemplateMemo {
                            shape.count == 0 || memcmp(a.baseAddress! + Int(e.shapeStart), shape.baseAddress!, shape.count) == 0 {
                             return e.template
                         }
+                        i = (i + 1) & mask
+                    }
+                }
+            }
+        }
+    }
+
+    /// `lookup`, trying the recently found shapes first (and remembering what it finds).
+    @inline(__always)
+    mutating func find(header: UInt64, shape: UnsafeRawBufferPointer, hash h: UInt64) -> UInt32? {
+        let r = Int(truncatingIfNeeded: h >> 54)
+        let k = recent.withUnsafeBufferPointer { $0[r] }
+        if k != 0, let t = entries.withUnsafeBufferPointer({ es in
+            arena.withUnsafeBytes { a in Self.matches(es[Int(k) - 1], header, shape, h, a) ? es[Int(k) - 1].template : nil }
+        }) {
+            return t
+        }
+        guard let (t, found) = probe(header: header, shape: shape, hash: h) else { return nil }
+        recent.withUnsafeMutableBufferPointer { $0[r] = found }
+        return t
+    }
+
+    @inline(__always)
+    private static func matches(_ e: Entry, _ header: UInt64, _ shape: UnsafeRawBufferPointer, _ h: UInt64,
+                                _ a: UnsafeRawBufferPointer) -> Bool {
+        e.hash == h && e.header == header && Int(e.shapeCount) == shape.count
+            && (shape.count == 0 || memcmp(a.baseAddress! + Int(e.shapeStart), shape.baseAddress!, shape.count) == 0)
+    }
+
+    /// The template and entry index + 1 of (header, shape).
+    @inline(__always)
+    private func probe(header: UInt64, shape: UnsafeRawBufferPointer, hash h: UInt64) -> (UInt32, Int32)? {
+        table.withUnsafeBufferPointer { t in
+            entries.withUnsafeBufferPointer { es in
+                arena.withUnsafeBytes { a in
+                    var i = Int(truncatingIfNeeded: h) & mask
+                    while true {
+                        let k = t[i]
+                        if k == 0 { return nil }
+                        if Self.matches(es[Int(k) - 1], header, shape, h, a) { return (es[Int(k) - 1].template, k) }
                         i = (i + 1) & mask
                     }
                 }

@@ -120,6 +120,8 @@ struct TraceDatImport {
     private let inUsecs: Bool
     private var pluginForms: [PluginForm] = []
     private var memo = TemplateMemo()
+    /// What the memo way found for the record the general way is called for next.
+    private var memoOutcome = MemoOutcome.noValues
     private var shape = RecordShape()
     private(set) var formDisagreements = 0
     private var sinceVerified = 0
@@ -156,13 +158,36 @@ struct TraceDatImport {
         defer { shape.deallocate() }
         lastTemplateCount = writer.catalog.count
         let run = self.run
-        try run.runRecords { s, event, d, pid in
-            try record(s, event, d, pid, path: path, diagnostics: &diagnostics, observe: observe)
-        }
+        // The memo way first, on its own: it needs none of the general way's context (whose
+        // references the compiler would retain and release around every record); what it found
+        // for a record it did not store is in `memoOutcome` for the general way.
+        try run.runRecords(first: { s, id, e, d, pid in
+            memoOutcome = try memoRecord(s, id, e, d, pid)
+            if case .stored = memoOutcome { return true }
+            return false
+        }, { s, event, d, pid in
+            let memo = memoOutcome
+            memoOutcome = .noValues
+            try record(s, event, d, pid, memo: memo, path: path, diagnostics: &diagnostics, observe: observe)
+        })
     }
 
-    private mutating func record(_ s: CPUStream, _ event: DatEvent?, _ d: UnsafeRawBufferPointer, _ pid: Int32, path: String,
-                                 diagnostics: inout ImportDiagnostics, observe: (EventTemplate, UInt32) -> Void) throws {
+    /// The memo way (`memoWay`) of a record that may take it: its event (id `id`) has a form (only
+    /// once its way is decided, and never when it goes as text lines), no events were lost before
+    /// it, and no task name was registered since the last record.
+    @inline(__always)
+    private mutating func memoRecord(_ s: CPUStream, _ id: Int, _ e: Unmanaged<DatEvent>, _ d: UnsafeRawBufferPointer,
+                                     _ pid: Int32) throws -> MemoOutcome {
+        guard id < formKinds.count, formKinds[id] != .none, s.recMissed == 0, s.buffer < 64,
+              printer.commsVersion == commsVersion else { return .noValues }
+        let outcome = try memoWay(s, id, e, d, pid, time: Int64(bitPattern: s.recTS))
+        if case .stored = outcome { records += 1 }
+        return outcome
+    }
+
+    /// A record the memo way did not store (`memo`: what it found) goes the general way.
+    private mutating func record(_ s: CPUStream, _ event: DatEvent?, _ d: UnsafeRawBufferPointer, _ pid: Int32, memo: MemoOutcome,
+                                 path: String, diagnostics: inout ImportDiagnostics, observe: (EventTemplate, UInt32) -> Void) throws {
         if s.recMissed != 0 {
             records += 1
             line.removeAll(keepingCapacity: true)
@@ -191,18 +216,10 @@ struct TraceDatImport {
             }
             return
         }
-        // The memo way: the record's form gives values and shape; a known shape gives the template.
-        // (An event has a form only once its way is decided, and never when it goes as text lines.)
+        // A new shape (or one due for verification): `checkForm` compares the form with this way.
         var formKey: (header: UInt64, hash: UInt64)? = nil
+        if case .newShape(let header, let hash) = memo { formKey = (header, hash) }
         let time = Int64(bitPattern: s.recTS)
-        if e.id >= 0, e.id < formKinds.count, formKinds[e.id] != .none, s.recMissed == 0, s.buffer < 64,
-           printer.commsVersion == commsVersion {
-            switch try memoWay(s, e, d, pid, time: time) {
-            case .stored: return
-            case .newShape(let header, let hash): formKey = (header, hash)
-            case .noValues: break
-            }
-        }
         let way = self.way(e)
         if case .textLine = way {
             try wholeLine(s, e, d, pid, path: path, diagnostics: &diagnostics, observe: observe)
@@ -280,26 +297,27 @@ struct TraceDatImport {
     /// Stores the record by its form and the memo when its shape is known and it is not due for
     /// verification.
     @inline(__always)
-    private mutating func memoWay(_ s: CPUStream, _ e: DatEvent, _ d: UnsafeRawBufferPointer, _ pid: Int32,
-                                  time: Int64) throws -> MemoOutcome {
+    private mutating func memoWay(_ s: CPUStream, _ eventID: Int, _ e: Unmanaged<DatEvent>, _ d: UnsafeRawBufferPointer,
+                                  _ pid: Int32, time: Int64) throws -> MemoOutcome {
         // The header first, as libtraceevent prints it before the body (whose printing may
         // register task names); the general way finds it cached if it runs after.
         // Memo key: header skeleton and event (events of one name may have different forms).
-        let header = UInt64(headerID(s, e, pid)) << 20 | UInt64(e.id)
+        let hid = cachedHeaderID(s, eventID, pid) ?? e._withUnsafeGuaranteedRef { headerID(s, $0, pid) }
+        let header = UInt64(hid) << 20 | UInt64(eventID)
         shape.reset()
         let filled: Bool
-        switch formKinds[e.id] {
+        switch formKinds[eventID] {
         case .compiled:
-            filled = compiledForms[e.id]!._withUnsafeGuaranteedRef { plan in
-                plan.fill(d, printer: printer, event: e, into: &shape, scratch: &scratch)
+            filled = compiledForms[eventID]!._withUnsafeGuaranteedRef { plan in
+                e._withUnsafeGuaranteedRef { e in plan.fill(d, printer: printer, event: e, into: &shape, scratch: &scratch) }
             }
-        case .plugin: filled = pluginForms[e.id].fill(d, into: &shape)
-        case .printed: filled = fillPrinted(s, e, d, pid)
+        case .plugin: filled = pluginForms[eventID].fill(d, into: &shape)
+        case .printed: filled = e._withUnsafeGuaranteedRef { fillPrinted(s, $0, d, pid) }
         case .none: filled = false
         }
         guard filled else { return .noValues }
         let h = TemplateMemo.hash(header, shape.shapeBytes)
-        if !verifyAll && sinceVerified + 1 < 64, let id = memo.lookup(header: header, shape: shape.shapeBytes, hash: h) {
+        if !verifyAll && sinceVerified + 1 < 64, let id = memo.find(header: header, shape: shape.shapeBytes, hash: h) {
             sinceVerified += 1
             try writer.append(time: time, cpu: s.cpu, thread: pid, domain: clock, template: id, values: shape.valueBuffer)
             direct += 1
@@ -347,7 +365,7 @@ struct TraceDatImport {
     private mutating func way(_ e: DatEvent) -> Way {
         if e.id >= 0 && e.id < wayByID.count, let w = wayByID[e.id] { return w }
         if let w = wayOther[e.id] { return w }
-        let w: Way = CompiledFormat(e, bigEndian: run.file.bigEndian).map { .compiled($0) } ?? .printedBody
+        let w: Way = CompiledFormat(e, bigEndian: run.file.bigEndian, longSize: printer.longSize).map { .compiled($0) } ?? .printedBody
         setWay(w, for: e)
         if e.id >= 0 && e.id < formKinds.count {
             switch w {
@@ -376,10 +394,19 @@ struct TraceDatImport {
     /// (the task name by pid, as long as no name is registered). Callers check `buffer < 64` and
     /// `0 <= id < 2^20`.
     @inline(__always)
-    private func headerKey(_ s: CPUStream, _ e: DatEvent, _ pid: Int32) -> UInt64 {
+    private func headerKey(_ s: CPUStream, _ eventID: Int, _ pid: Int32) -> UInt64 {
         var digits: Int32 = 0
         if !inUsecs { var t = s.recTS; repeat { digits += 1; t /= 10 } while t != 0 }
-        return UInt64(UInt32(bitPattern: pid)) | UInt64(e.id & 0xFFFFF) << 32 | UInt64(s.buffer & 63) << 52 | UInt64(digits & 63) << 58
+        return UInt64(UInt32(bitPattern: pid)) | UInt64(eventID & 0xFFFFF) << 32 | UInt64(s.buffer & 63) << 52 | UInt64(digits & 63) << 58
+    }
+
+    /// `headerID` when the record's key is in the direct-mapped cache (callers check what
+    /// `headerKey` needs, and `recMissed == 0`).
+    @inline(__always)
+    private func cachedHeaderID(_ s: CPUStream, _ eventID: Int, _ pid: Int32) -> UInt32? {
+        let key = headerKey(s, eventID, pid)
+        let slot = Self.recentSlot(Self.headerHash(key))
+        return recentHeaderKeys.withUnsafeBufferPointer { $0[slot] == key } ? recentHeaderIDs.withUnsafeBufferPointer { $0[slot] } : nil
     }
 
     /// `%16s-%-5d [%03d] %5lu.%06lu: %s: ` as pieces (ReportRun.formatLine).
@@ -393,10 +420,10 @@ struct TraceDatImport {
     private mutating func headerID(_ s: CPUStream, _ e: DatEvent, _ pid: Int32) -> UInt32 {
         // Not cached when the key's parts do not fit.
         let cacheable = e.id >= 0 && e.id < 1 << 20 && s.buffer < 64 && s.recMissed == 0
-        let key = headerKey(s, e, pid)
+        let key = headerKey(s, e.id, pid)
         let digits = Int32(key >> 58)
-        let hash = (key &* 0x9E37_79B9_7F4A_7C15) ^ (key >> 29)
-        let slot = Int(truncatingIfNeeded: hash >> 56)
+        let hash = Self.headerHash(key)
+        let slot = Self.recentSlot(hash)
         if cacheable {
             if recentHeaderKeys[slot] == key { return recentHeaderIDs[slot] }
             if let k = headerIndex.first(hash, where: { headerKeys[Int($0)] == key }) {
@@ -466,6 +493,12 @@ struct TraceDatImport {
         headerOfKey.removeAll(keepingCapacity: true)
         for k in recentHeaderKeys.indices { recentHeaderKeys[k] = .max }
     }
+
+    @inline(__always)
+    private static func headerHash(_ key: UInt64) -> UInt64 { (key &* 0x9E37_79B9_7F4A_7C15) ^ (key >> 29) }
+
+    @inline(__always)
+    private static func recentSlot(_ hash: UInt64) -> Int { Int(truncatingIfNeeded: hash >> 56) }
 
     private mutating func wholeLine(_ s: CPUStream, _ e: DatEvent?, _ d: UnsafeRawBufferPointer, _ pid: Int32, path: String,
                                     diagnostics: inout ImportDiagnostics, observe: (EventTemplate, UInt32) -> Void) throws {

@@ -367,6 +367,15 @@ struct ReportRun {
     /// before instances, lower CPU first — as trace-cmd does): the stream it came from (its `recTS`,
     /// `recMissed`, `cpu`, `buffer`), its event (nil when the id is unknown), its payload and pid.
     func runRecords(_ body: (CPUStream, DatEvent?, UnsafeRawBufferPointer, Int32) throws -> Void) throws {
+        try runRecords(first: { _, _, _, _, _ in false }, body)
+    }
+
+    /// `runRecords(_:)` with a first look at each record of a known event: `first` gets the stream,
+    /// the event id, the event (unretained: `byID` keeps it alive), the payload and the pid, and
+    /// `body` is called only when it returns false. (A closure of few captures, so the per-record
+    /// path retains nothing.)
+    func runRecords(first: (CPUStream, Int, Unmanaged<DatEvent>, UnsafeRawBufferPointer, Int32) throws -> Bool,
+                    _ body: (CPUStream, DatEvent?, UnsafeRawBufferPointer, Int32) throws -> Void) throws {
         // Min-heap of stream indices by (timestamp, order).
         var heap: [Int] = []
         heap.reserveCapacity(streams.count)
@@ -417,7 +426,9 @@ struct ReportRun {
                             eventRefs[type] = byID[type].map { Unmanaged.passUnretained($0) }
                         }
                         if let ref = eventRefs[type] {
-                            try ref._withUnsafeGuaranteedRef { e in try body(s, e, d, pid) }
+                            if try !first(s, type, ref, d, pid) {
+                                try ref._withUnsafeGuaranteedRef { e in try body(s, e, d, pid) }
+                            }
                             seen[type] += 1
                         } else {
                             try body(s, nil, d, pid)

@@ -146,8 +146,14 @@ public struct EventTemplate: Sendable {
         func flush() { if !lit.isEmpty { pieces.append(.literal(lit)); lit = [] } }
         func need(_ n: Int) throws(DecodeError) { if i + n > sk.count { throw DecodeError(offset: i, "truncated template skeleton") } }
         while i < sk.count {
-            let b = sk[i]
-            if b != SkeletonCode.escape { lit.append(b); i += 1; continue }
+            if sk[i] != SkeletonCode.escape {
+                // A run of plain bytes, appended at once.
+                var e = i + 1
+                while e < sk.count, sk[e] != SkeletonCode.escape { e += 1 }
+                lit.append(contentsOf: sk[i..<e])
+                i = e
+                continue
+            }
             try need(2)
             let code = sk[i + 1]
             i += 2
