@@ -290,7 +290,7 @@ extension KVMX86Adapter {
             } else {
                 headAccepted.insert(thread)
             }
-            _ = pending.exchange(thread, with: list)
+            pending[thread] = list
             // (closeIfDone without reading the list back out of the map)
             if list.isEmpty { openThreads.remove(thread); unmarkHeadAccepted(thread) }
         } else if !trigger, localSource(apicID: apicID, vector: vector) != nil {
