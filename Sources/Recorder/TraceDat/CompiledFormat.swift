@@ -160,14 +160,7 @@ final class CompiledFormat {
             while k < end, d[k] != 0 { k += 1 }
             if k > offset { s.append(contentsOf: UnsafeRawBufferPointer(rebasing: d[offset..<k])) }
         case .dynamicString(let offset, let size, let relative):
-            // EventPrinter.dynamicOffset.
-            guard offset + size <= d.count else { return true }
-            let val = DatReader.number(d, offset, size, big)
-            let o = Int(val & 0xffff)
-            let l = size == 2 ? d.count - o : Int((val >> 16) & 0xffff)
-            var at = o > d.count ? 0 : o
-            let len = o + l > d.count ? 0 : l
-            if relative { at += offset + size }
+            let (at, len) = EventPrinter.dynamicOffset(offset: offset, size: size, relative: relative, big: big, d)
             guard len > 0 else { return true }
             appendCString(d, at, &s)
         case .symbols(let offset, let size, let mask, let names):

@@ -214,13 +214,19 @@ final class EventPrinter {
 
     /// `dynamic_offset_field`: (offset, length) of a __data_loc / __rel_loc field's data.
     func dynamicOffset(_ f: DatField, _ d: UnsafeRawBufferPointer) -> (Int, Int) {
-        guard f.offset + f.size <= d.count else { return (0, 0) }
-        let val = DatReader.number(d, f.offset, f.size, big)
+        Self.dynamicOffset(offset: f.offset, size: f.size, relative: f.isRelative, big: big, d)
+    }
+
+    /// `dynamicOffset` from the field's parts (also `CompiledFormat`'s direct `__get_str`).
+    @inline(__always)
+    static func dynamicOffset(offset fieldOffset: Int, size: Int, relative: Bool, big: Bool, _ d: UnsafeRawBufferPointer) -> (Int, Int) {
+        guard fieldOffset + size <= d.count else { return (0, 0) }
+        let val = DatReader.number(d, fieldOffset, size, big)
         let o = Int(val & 0xffff)
-        let l = f.size == 2 ? d.count - o : Int((val >> 16) & 0xffff)
+        let l = size == 2 ? d.count - o : Int((val >> 16) & 0xffff)
         var offset = o > d.count ? 0 : o
         let len = o + l > d.count ? 0 : l
-        if f.isRelative { offset += f.offset + f.size }
+        if relative { offset += fieldOffset + size }
         return (offset, len)
     }
 

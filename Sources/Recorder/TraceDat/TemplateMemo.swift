@@ -49,23 +49,7 @@ struct TemplateMemo {
 
     @inline(__always)
     func lookup(header: UInt64, shape: UnsafeRawBufferPointer, hash h: UInt64) -> UInt32? {
-        table.withUnsafeBufferPointer { t in
-            entries.withUnsafeBufferPointer { es in
-                arena.withUnsafeBytes { a in
-                    var i = Int(truncatingIfNeeded: h) & mask
-                    while true {
-                        let k = Int(t[i])
-                        if k == 0 { return nil }
-                        let e = es[k - 1]
-                        if e.hash == h, e.header == header, Int(e.shapeCount) == shape.count,
-                           shape.count == 0 || memcmp(a.baseAddress! + Int(e.shapeStart), shape.baseAddress!, shape.count) == 0 {
-                            return e.template
-                        }
-                        i = (i + 1) & mask
-                    }
-                }
-            }
-        }
+        probe(header: header, shape: shape, hash: h)?.0
     }
 
     /// `lookup`, trying the recently found shapes first (and remembering what it finds).

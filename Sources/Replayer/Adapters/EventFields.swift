@@ -20,7 +20,7 @@ struct FieldTable<Field: FieldKey> {
     /// reflection: made once per adapter, not once per field of every template).
     static var names: [String] { Field.allCases.map { String(describing: $0) } }
 
-    init(_ template: EventTemplate, names: [String] = Self.names) {
+    init(_ template: EventTemplate, names: [String]) {
         var byName: [String: FieldSource] = [:]
         if let b = template.binding {
             for (f, src) in zip(b.schema.fields, b.sources) { byName[f.name] = src }

@@ -256,7 +256,7 @@ extension KVMX86Adapter {
                             observed: "vector \(vector) accepted at APIC \(apicID) next", state: describe(k))
                 }
                 list.removeFirst(j)
-                unmarkHeadAccepted(thread)
+                headAccepted.remove(thread)
             }
             var m = list[0]
             if m.shorthand == .selfOnly && m.source == nil {
@@ -286,13 +286,13 @@ extension KVMX86Adapter {
             if unicast || !anotherAPICMatches(m, besides: k) {
                 // (One message, the usual case: removeLast keeps the buffer without removeFirst's shuffle.)
                 if list.count == 1 { list.removeLast() } else { list.removeFirst() }
-                unmarkHeadAccepted(thread)
+                headAccepted.remove(thread)
             } else {
                 headAccepted.insert(thread)
             }
             pending[thread] = list
             // (closeIfDone without reading the list back out of the map)
-            if list.isEmpty { openThreads.remove(thread); unmarkHeadAccepted(thread) }
+            if list.isEmpty { openThreads.remove(thread); headAccepted.remove(thread) }
         } else if !trigger, localSource(apicID: apicID, vector: vector) != nil {
             // A local interrupt (LAPIC timer, LINT, error): its LVT entry gives this vector.
             source = (.local, -1)

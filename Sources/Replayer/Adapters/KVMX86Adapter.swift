@@ -278,13 +278,7 @@ public struct KVMX86Adapter {
     }
 
     mutating func closeIfDone(_ thread: Int32) {
-        if pending[thread]?.isEmpty ?? true { openThreads.remove(thread); unmarkHeadAccepted(thread) }
-    }
-
-    /// `headAccepted.remove(thread)`, skipping the lookup in the usual case of an empty set.
-    @inline(__always)
-    mutating func unmarkHeadAccepted(_ thread: Int32) {
-        if !headAccepted.isEmpty { headAccepted.remove(thread) }
+        if pending[thread]?.isEmpty ?? true { openThreads.remove(thread); headAccepted.remove(thread) }
     }
 
     /// A message no APIC accepted. A destination no vCPU has is what the models say too (nobody
@@ -315,7 +309,7 @@ public struct KVMX86Adapter {
         }
         pending[thread] = nil
         openThreads.remove(thread)
-        unmarkHeadAccepted(thread)
+        headAccepted.remove(thread)
     }
 
     public init(flavour: Flavour = .pvm) {
@@ -661,7 +655,7 @@ public struct KVMX86Adapter {
         if recordTransitions {
             note(.delivered, b, i, cpu: Int64(a), vector: Int64(v), value: Int64(machine.apics[k].ppr), aux: expected.map(Int64.init) ?? -1)
         }
-        if recordTransitions, !haltedAPICs.isEmpty, haltedAPICs.remove(a) != nil { note(.woke, b, i, cpu: Int64(a)) }
+        if recordTransitions, haltedAPICs.remove(a) != nil { note(.woke, b, i, cpu: Int64(a)) }
         machine.apics[k].irr.remove(v)
         machine.apics[k].isr.insert(v)
     }

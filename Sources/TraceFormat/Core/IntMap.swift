@@ -102,7 +102,8 @@ public struct IntMap<Key: FixedWidthInteger, Value>: Sequence {
 
     @discardableResult @inlinable
     public mutating func removeValue(forKey key: Key) -> Value? {
-        guard var i = find(key) else { return nil }
+        // (Removing from an empty map, common for per-event state that is usually empty, costs no hash.)
+        guard _count > 0, var i = find(key) else { return nil }
         let old = slots[i].value.take()
         let mask = capacity - 1
         // Backward-shift deletion: move later members of the probe run into the hole when their
