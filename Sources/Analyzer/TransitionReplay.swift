@@ -4,7 +4,7 @@ import TraceFormat
 /// An adapter that records model transitions as it replays.
 protocol TransitionAdapter {
     mutating func handle(_ b: EventBatch, _ i: Int, catalog: TemplateCatalog)
-    var transitions: [Transition] { get set }
+    var transitions: TransitionBuffer { get set }
     mutating func finish() -> ReplayReport
 }
 

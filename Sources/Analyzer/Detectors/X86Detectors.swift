@@ -19,16 +19,16 @@ struct X86Detectors {
     var findings: [Finding] = []
 
     struct Mark { var time: Int64; var event: Int }
-    /// (APIC ID << 8 | vector) → when it was set in IRR (not re-set by coalesced acceptances).
-    var pendingSince = IntMap<UInt64, Mark>()
-    /// (APIC ID << 8 | vector) → when it was delivered (IRR → ISR), and when it had been accepted.
-    var inService = IntMap<UInt64, Mark>()
-    var inServiceAccepted = IntMap<UInt64, Mark>()
-    var halted = IntMap<Int32, Mark>()
+    /// (APIC ID, vector) → when it was set in IRR (not re-set by coalesced acceptances).
+    var pendingSince = DenseKeyTable<Mark>.perCPUVector()
+    /// (APIC ID, vector) → when it was delivered (IRR → ISR), and when it had been accepted.
+    var inService = DenseKeyTable<Mark>.perCPUVector()
+    var inServiceAccepted = DenseKeyTable<Mark>.perCPUVector()
+    var halted = DenseKeyTable<Mark>.perCPU()
     /// The first interrupt a halted vCPU could take, accepted while it was halted; `stranded`: posted
     /// (APICv) so that KVM's kick could only be skipped for a vector already in PIR with ON clear
     /// (``PostedInterruptTracking/strandedBit``).
-    var missedWake = IntMap<Int32, (mark: Mark, vector: Int16, stranded: Bool, routeSinceHalt: Bool)>()
+    var missedWake = DenseKeyTable<(mark: Mark, vector: Int16, stranded: Bool, routeSinceHalt: Bool)>.perCPU()
 
     struct PinState {
         var remoteSince: Mark?
@@ -61,10 +61,10 @@ struct X86Detectors {
     /// The vCPUs each storm finding's re-deliveries reached.
     var stormCPUsByFinding: [Int: Set<Int32>] = [:]
     /// TPR per vCPU as written.
-    var tpr = IntMap<Int32, Int64>()
+    var tpr = DenseKeyTable<Int64>.perCPU()
     /// pvm: the vCPU's last halt finding (never woken / masked by TPR), until it takes an interrupt:
     /// the vectors it leaves pending at the end are its consequences.
-    var haltPrimary = IntMap<Int32, Int>()
+    var haltPrimary = DenseKeyTable<Int>.perCPU()
     /// Deliveries are EOI'd by the hypervisor at once (kvm_pvm: the `.eoi` comes with the `.delivered`,
     /// same event): a vector left in service is then a delivery that faulted in the guest.
     var eoiAtDelivery = false
@@ -75,7 +75,7 @@ struct X86Detectors {
 
     init(options: Options = Options()) { self.options = options }
 
-    @inline(__always) static func key(_ cpu: Int32, _ vector: Int16) -> UInt64 { UInt64(UInt32(bitPattern: cpu)) << 8 | UInt64(UInt8(truncatingIfNeeded: vector)) }
+    @inline(__always) static func key(_ cpu: Int32, _ vector: Int16) -> UInt64 { DenseKeyTable<Mark>.cpuVector(cpu, vector) }
 
     static func hex(_ v: Int64) -> String { "0x" + String(v, radix: 16) }
 
@@ -84,10 +84,9 @@ struct X86Detectors {
         let mark = Mark(time: t.timeNs, event: t.eventIndex)
         switch t.kind {
         case .accepted:
-            let k = Self.key(t.cpu, t.vector)
-            if pendingSince[k] == nil { pendingSince[k] = mark }
-            if halted[t.cpu] != nil, t.value == 1, missedWake[t.cpu] == nil {
-                missedWake[t.cpu] = (mark, t.vector, t.aux & PostedInterruptTracking.strandedBit != 0,
+            if pendingSince[cpu: t.cpu, vector: t.vector] == nil { pendingSince[cpu: t.cpu, vector: t.vector] = mark }
+            if halted[cpu: t.cpu] != nil, t.value == 1, missedWake[cpu: t.cpu] == nil {
+                missedWake[cpu: t.cpu] = (mark, t.vector, t.aux & PostedInterruptTracking.strandedBit != 0,
                                      t.aux & PostedInterruptTracking.routeSinceHaltBit != 0)
             }
             if t.aux & 1 == 1 {
@@ -106,13 +105,13 @@ struct X86Detectors {
                     confirmMerge(m)
                 }
             }
-            haltPrimary[t.cpu] = nil
+            haltPrimary[cpu: t.cpu] = nil
             lastDelivered = (t.eventIndex, t.cpu, t.vector)
-            inServiceAccepted[k] = pendingSince[k]
-            pendingSince[k] = nil
-            inService[k] = mark
-            missedWake[t.cpu] = nil
-            halted[t.cpu] = nil
+            inServiceAccepted[cpu: t.cpu, vector: t.vector] = pendingSince[cpu: t.cpu, vector: t.vector]
+            pendingSince[cpu: t.cpu, vector: t.vector] = nil
+            inService[cpu: t.cpu, vector: t.vector] = mark
+            missedWake[cpu: t.cpu] = nil
+            halted[cpu: t.cpu] = nil
             if t.aux != Int64(t.vector) {
                 let ppr = t.value, v = Int64(t.vector)
                 if v & 0xF0 <= ppr & 0xF0 {
@@ -126,12 +125,12 @@ struct X86Detectors {
         case .eoi:
             if t.vector >= 0 && lastDelivered == (t.eventIndex, t.cpu, t.vector) { eoiAtDelivery = true }
             lastEOICPU = t.cpu
-            if t.vector >= 0 { inService[Self.key(t.cpu, t.vector)] = nil }
+            if t.vector >= 0 { inService[cpu: t.cpu, vector: t.vector] = nil }
         case .halted:
-            halted[t.cpu] = mark
+            halted[cpu: t.cpu] = mark
         case .woke:
-            halted[t.cpu] = nil
-            if let m = missedWake.removeValue(forKey: t.cpu), t.timeNs - m.mark.time > options.wakeWindowNs {
+            halted[cpu: t.cpu] = nil
+            if let m = missedWake.removeValue(cpu: t.cpu), t.timeNs - m.mark.time > options.wakeWindowNs {
                 findings.append(Finding(.haltedWithPending, .warning, time: m.mark.time, cpu: Int(t.cpu), vector: Int(m.vector), events: [m.mark.event, t.eventIndex],
                                         "vCPU \(t.cpu) stayed halted \(ms(t.timeNs - m.mark.time)) after vector \(m.vector) arrived that it could take (a late wakeup)"))
             }
@@ -143,7 +142,7 @@ struct X86Detectors {
                 return
             }
             // pvm: a halt seen when it ended (kvm_vcpu_wakeup: blocked at t.value, ended at t.timeNs).
-            let accepted = pendingSince[Self.key(t.cpu, t.vector)]
+            let accepted = pendingSince[cpu: t.cpu, vector: t.vector]
             let since = max(accepted?.time ?? t.value, t.value)
             let waited = t.timeNs - since
             guard waited > options.wakeWindowNs else { return }
@@ -154,12 +153,12 @@ struct X86Detectors {
                 findings.append(Finding(.haltedWithPending, .warning, time: since, cpu: Int(t.cpu), vector: Int(t.vector), events: events,
                                         "\(halt); vector \(t.vector) arrived that it could take, and it woke \(ms(waited)) later (a late wakeup)"))
             case .notWoken:
-                haltPrimary[t.cpu] = findings.count
+                haltPrimary[cpu: t.cpu] = findings.count
                 findings.append(Finding(.haltedWithPending, .error, time: since, cpu: Int(t.cpu), vector: Int(t.vector), events: events,
                                         "\(halt); vector \(t.vector) arrived \(ms(since - t.value)) into the halt, deliverable by its LAPIC (above PPR), and did not wake it: the halt ended \(ms(waited)) later without an interrupt (the thread left KVM_RUN: a signal or NMI, not the vector). The guest halted with interrupts disabled (cli; hlt: only NMI, INIT or SMI wake it), or the wakeup was lost"))
             case .maskedByTPR:
-                let tprNow = tpr[t.cpu] ?? 0
-                haltPrimary[t.cpu] = findings.count
+                let tprNow = tpr[cpu: t.cpu] ?? 0
+                haltPrimary[cpu: t.cpu] = findings.count
                 findings.append(Finding(.haltedWithPending, .error, time: since, cpu: Int(t.cpu), vector: Int(t.vector), events: events,
                                         "\(halt) with TPR \(Self.hex(tprNow)) while vector \(t.vector) was pending, at or below the TPR's class \(tprNow >> 4): the TPR masks it, so it cannot wake the vCPU\(tprNow >= 0xF0 ? " (TPR 0xf0 masks every vector: only NMI, INIT or SMI wake it)" : ""); the halt ended \(ms(waited)) later without an interrupt"))
             case .pendingAtHalt:
@@ -237,7 +236,7 @@ struct X86Detectors {
             merged[Self.key(t.cpu, t.vector), default: []].append(
                 Merge(mark: mark, source: t.aux & 0xFF, pin: t.value, deliverable: t.aux & 0x100 != 0, cpu: t.cpu, vector: t.vector))
         case .priorityWritten:
-            tpr[t.cpu] = t.value
+            tpr[cpu: t.cpu] = t.value
         case .raised, .routeWritten, .deactivated, .misrouted:
             break
         }
@@ -247,26 +246,26 @@ struct X86Detectors {
     mutating func finish(machine: X86Machine, endTime: Int64) {
         var primaryOfCPU: [Int32: [(index: Int, blocksClassUpTo: Int?, vector: Int16)]] = [:]
         // pvm: vCPUs whose last halt no interrupt ended.
-        for (cpu, f) in haltPrimary.sorted(by: { $0.key < $1.key }) {
+        for (cpu, f) in haltPrimary.sortedByCPU() {
             primaryOfCPU[cpu, default: []].append((f, nil, Int16(truncatingIfNeeded: findings[f].vector ?? -1)))
         }
         // Halted vCPUs that an interrupt they could take never woke.
-        for (cpu, m) in missedWake.sorted(by: { $0.key < $1.key }) where halted[cpu] != nil && endTime - m.mark.time > options.wakeWindowNs {
+        for (cpu, m) in missedWake.sortedByCPU() where halted[cpu: cpu] != nil && endTime - m.mark.time > options.wakeWindowNs {
             primaryOfCPU[cpu, default: []].append((findings.count, nil, m.vector))
             if m.stranded {
                 findings.append(Finding(.lostInterrupt, .error, time: m.mark.time, cpu: Int(cpu), vector: Int(m.vector),
-                                        events: [m.mark.event, halted[cpu]!.event],
+                                        events: [m.mark.event, halted[cpu: cpu]!.event],
                                         "vector \(m.vector) was posted (kvm_apicv_accept_irq) to vCPU \(cpu) while it was blocked in HLT, and KVM never woke it (no kvm_vcpu_wakeup or entry by the end of the trace, \(ms(endTime - m.mark.time)) later). KVM's post kicks a blocked vCPU unless the vector is already in its PIR or ON is already set; ON set would have woken it (KVM kicks when it sets ON, and an IOMMU post can set it only through a posted route, which the vCPU had before it blocked — none was set up since — so it blocked with the wakeup vector). So the vector was in PIR with ON clear: a post made while the vCPU was preempted (SN=1) whose ON KVM did not recompute when clearing SN (Linux c112b5f50232). No sync moves it to the IRR: the interrupt is lost (or the guest halted with IF=0)"))
                 continue
             }
             findings.append(Finding(.haltedWithPending, .error, time: m.mark.time, cpu: Int(cpu), vector: Int(m.vector),
-                                    events: [halted[cpu]!.event, m.mark.event],
+                                    events: [halted[cpu: cpu]!.event, m.mark.event],
                                     "vCPU \(cpu) halted, then vector \(m.vector) arrived that it could take (above its PPR), and it was never woken (no wakeup or entry by the end of the trace, \(ms(endTime - m.mark.time)) later)"
                                         + (m.routeSinceHalt ? ". It was posted (kvm_apicv_accept_irq) after a VT-d posted route was set up for the vCPU while it was blocked (kvm_pi_irte_update): its descriptor kept the ordinary notification vector, so an IOMMU post could set ON and notify a pCPU not running it, and KVM's post, finding ON set, skipped the kick (real-bugs row 7, Linux a2486020a82e)" : "")))
         }
         let apicOf = Dictionary(machine.apics.enumerated().map { (Int32($1.id), $0) }, uniquingKeysWith: { a, _ in a })
         // Vectors left in service.
-        for (k, m) in inService.sorted(by: { $0.key < $1.key }) where endTime - m.time > options.stuckWindowNs {
+        for (k, m) in inService.sorted() where endTime - m.time > options.stuckWindowNs {
             let cpu = Int32(truncatingIfNeeded: k >> 8), v = UInt8(truncatingIfNeeded: k)
             guard let a = apicOf[cpu].map({ machine.apics[$0] }), a.isr.contains(v) else { continue }
             let blocked = a.irr.vectors.filter { $0 & 0xF0 <= v & 0xF0 }
@@ -299,7 +298,7 @@ struct X86Detectors {
             primaryOfCPU[pins[p].stormCPU, default: []].append((f, nil, pins[p].stormVector))
         }
         // Vectors pending since long before the end: lost, or the consequence of a finding on their vCPU.
-        for (k, m) in pendingSince.sorted(by: { $0.key < $1.key }) where endTime - m.time > options.lostWindowNs {
+        for (k, m) in pendingSince.sorted() where endTime - m.time > options.lostWindowNs {
             let cpu = Int32(truncatingIfNeeded: k >> 8), v = UInt8(truncatingIfNeeded: k)
             guard let a = apicOf[cpu].map({ machine.apics[$0] }), a.irr.contains(v) else { continue }
             let primaries = primaryOfCPU[cpu] ?? []

@@ -29,7 +29,7 @@ public struct KVMArm64Adapter {
     public private(set) var lines: [Int64: Int64] = [:]
     /// Model transitions, when ``recordTransitions`` is set.
     public var recordTransitions = false
-    public var transitions: [Transition] = []
+    public var transitions = TransitionBuffer()
     /// Thread → the vCPU index it runs (from the private interrupts it traces).
     var vcpuOfThread: [Int32: Int32] = [:]
 

@@ -153,7 +153,7 @@ public struct KVMX86Adapter {
     /// The trace starts mid-flight (docs/RECORDING.md): observations about state from before it are adopted.
     public var midFlight = false
     var mid = MidFlightKnowledge()
-    public var transitions: [Transition] = []
+    public var transitions = TransitionBuffer()
     /// Pins the guest has unmasked at least once (an edge on a pin never unmasked is boot noise).
     var everUnmasked: UInt32 = 0
     /// vCPUs (APIC IDs) halted in HLT (VMX/SVM: between a HLT exit and the wakeup or next entry).

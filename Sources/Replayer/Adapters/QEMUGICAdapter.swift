@@ -43,7 +43,7 @@ public struct QEMUGICAdapter {
     /// When set, every model transition is appended to ``transitions`` (for the analyzers); the
     /// consumer drains the buffer as it goes.
     public var recordTransitions = false
-    public var transitions: [Transition] = []
+    public var transitions = TransitionBuffer()
     /// Edges the current stimulus latched pending at a CPU whose update line the model predicts:
     /// one QEMU does not print was dropped (recorded only with transitions).
     var freshEdges: [(cpu: Int, irq: Int, event: Int, time: Int64)] = []

@@ -73,7 +73,7 @@ public struct QEMUX86Adapter {
     /// ``Transition/Kind/misrouted`` deliveries of a stale IRTE. No `accepted`/`delivered`: QEMU
     /// traces neither when a LAPIC takes a vector nor which vector an EOI retires.
     public var recordTransitions = false
-    public var transitions: [Transition] = []
+    public var transitions = TransitionBuffer()
 
     var chains = ThreadTable { Chain() }
     /// AMD-Vi with QEMU 7.2's rules; `guestVirtualAPIC` from the control register writes
