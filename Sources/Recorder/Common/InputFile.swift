@@ -9,9 +9,9 @@ public struct InputFile {
     /// Size on disk (compressed size for `.zst`).
     public let fileSize: Int
     public let wasCompressed: Bool
-    /// `data` is a read-only mapping of the file itself (not decompressed or in-memory bytes): the
-    /// importer may drop the pages it has passed (``TraceReader/dropPages(_:from:count:)``), which keeps a
-    /// 12 GB text from counting 12 GB of resident memory.
+    /// `data` is a read-only mapping of the file itself (not decompressed or in-memory bytes): a
+    /// text importer then reads the file through a small block (``LineReader``) instead of walking
+    /// the mapping, which keeps a 12 GB text from counting its pages as resident memory.
     public let isFileMapping: Bool
 
     public init(path: String) throws {

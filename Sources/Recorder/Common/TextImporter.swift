@@ -1,6 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import TraceFormat
 
 /// The import loop for line-oriented text formats: splits lines, tokenizes each, proves that the
@@ -33,35 +30,14 @@ struct TextImporter<Tokenizer: LineTokenizer> {
                       observe: (EventTemplate, UInt32) -> Void) throws -> InputInfo {
         var info = InputInfo(path: input.path, format: format.rawValue, bytes: input.fileSize, firstEvent: writer.eventCount)
         let malformedBefore = diagnostics.malformedLines
-        try input.data.withUnsafeBytes { (all: UnsafeRawBufferPointer) throws in
-            let n = all.count
-            guard let base = all.baseAddress else { return }
-            var start = 0
-            var lineNumber = 0
-            // A mapped input's pages are dropped every 2 MiB once passed: resident memory stays flat
-            // in the input's size (they are the file's pages: touched again, they are read again).
-            var dropped = 0
-            while start < n {
-                if input.isFileMapping && start - dropped >= 1 << 21 {
-                    TraceReader.dropPages(all, from: dropped, count: start - dropped)
-                    dropped = start
-                }
-                lineNumber += 1
-                let end: Int
-                if let nl = memchr(base + start, 0x0A, n - start) {
-                    end = base.distance(to: UnsafeRawPointer(nl))
-                } else {
-                    end = n
-                    info.finalNewline = false
-                }
-                try importLine(UnsafeRawBufferPointer(rebasing: all[start..<end]), path: input.path, lineNumber: lineNumber,
-                               writer: writer, diagnostics: &diagnostics, observe: observe)
-                if let progress, lineNumber & 0xFFFF == 0 { progress(end, n) }
-                start = end + 1
-            }
-            info.lines = lineNumber
-            progress?(n, n)
+        var lineNumber = 0
+        let read = try LineReader.forEachLine(in: input, progress: progress.map { p in { p($0, $1) } }) { line in
+            lineNumber += 1
+            try importLine(line, path: input.path, lineNumber: lineNumber, writer: writer, diagnostics: &diagnostics, observe: observe)
         }
+        info.lines = read.lines
+        info.finalNewline = read.finalNewline
+        progress?(input.data.count, input.data.count)
         info.events = writer.eventCount - info.firstEvent
         info.preamble = tokenizer.preamble.isEmpty ? nil : tokenizer.preamble
         info.malformedLines = diagnostics.malformedLines - malformedBefore

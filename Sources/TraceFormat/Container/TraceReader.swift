@@ -87,7 +87,7 @@ public final class TraceReader {
 
     /// MADV_DONTNEED on the whole pages inside `file[from..<from+count]` — only for a read-only private
     /// file mapping, whose pages the kernel then reads again from the file when touched.
-    public static func dropPages(_ file: UnsafeRawBufferPointer, from offset: Int, count: Int) {
+    static func dropPages(_ file: UnsafeRawBufferPointer, from offset: Int, count: Int) {
         #if canImport(Glibc)
         guard let base = file.baseAddress, count > 0 else { return }
         let page = Int(sysconf(Int32(_SC_PAGESIZE)))
