@@ -51,4 +51,19 @@ struct LineReaderTests {
             #expect(inMemory == lines && memory.finalNewline == result.finalNewline)
         }
     }
+
+    @Test("progress comes every 65536 lines of the whole file, across blocks")
+    func progressAcrossBlocks() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("irqtrace-linereader-progress-\(getpid()).txt").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let lineCount = 140_000
+        try Data(String(repeating: "x\n", count: lineCount).utf8).write(to: URL(fileURLWithPath: path))
+        var calls: [(Int, Int)] = []
+        var lines = 0
+        let result = try LineReader.forEachLine(in: try InputFile(path: path), blockSize: 4096, progress: { calls.append(($0, $1)) }) { _ in lines += 1 }
+        #expect(result.lines == lineCount && lines == lineCount)
+        // After line 65536 and line 131072; line n ends (its newline) at byte 2n − 1, the offset reported.
+        #expect(calls.map(\.0) == [2 * 65536 - 1, 2 * 131072 - 1])
+        #expect(calls.allSatisfy { $0.1 == 2 * lineCount })
+    }
 }

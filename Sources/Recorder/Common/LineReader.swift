@@ -21,12 +21,13 @@ struct LineReader {
         if input.isFileMapping {
             return try readingFile(input.path, size: input.data.count, blockSize: blockSize, progress: progress, body)
         }
-        return try input.data.withUnsafeBytes { all in try walk(all, base: 0, total: all.count, isEnd: true, progress: progress, body).result }
+        return try input.data.withUnsafeBytes { all in try walk(all, base: 0, total: all.count, isEnd: true, linesBefore: 0, progress: progress, body).result }
     }
 
     /// The complete lines of `bytes` (all of it when `isEnd`: a last line without newline too).
     /// Returns the count, whether the last line had a newline, and where the unfinished tail starts.
-    private static func walk(_ bytes: UnsafeRawBufferPointer, base: Int, total: Int, isEnd: Bool, progress: ((Int, Int) -> Void)?,
+    /// `progress` is called every 65536 lines of the whole input (`linesBefore`: those of earlier blocks).
+    private static func walk(_ bytes: UnsafeRawBufferPointer, base: Int, total: Int, isEnd: Bool, linesBefore: Int, progress: ((Int, Int) -> Void)?,
                              _ body: (UnsafeRawBufferPointer) throws -> Void) throws -> (result: (lines: Int, finalNewline: Bool), consumed: Int) {
         guard let p = bytes.baseAddress else { return ((0, true), 0) }
         let n = bytes.count
@@ -42,7 +43,7 @@ struct LineReader {
             }
             try body(UnsafeRawBufferPointer(rebasing: bytes[start..<end]))
             lines += 1
-            if let progress, lines & 0xFFFF == 0 { progress(base + end, total) }
+            if let progress, (linesBefore + lines) & 0xFFFF == 0 { progress(base + end, total) }
             start = end + 1
         }
         return ((lines, finalNewline), min(start, n))
@@ -78,7 +79,7 @@ struct LineReader {
             filled += got
             let isEnd = got == 0 || offset + filled >= size
             let (result, consumed) = try walk(UnsafeRawBufferPointer(start: block, count: filled), base: offset, total: size,
-                                              isEnd: isEnd, progress: progress, body)
+                                              isEnd: isEnd, linesBefore: lines, progress: progress, body)
             lines += result.lines
             if isEnd {
                 finalNewline = result.lines == 0 ? finalNewline : result.finalNewline

@@ -40,9 +40,10 @@ public struct TransitionBuffer: Sequence, @unchecked Sendable {
         storage = new
     }
 
-    /// Empties the buffer; its storage stays for the next chunk.
+    /// Empties the buffer; with `keepingCapacity` (what a consumer draining it per chunk wants) its
+    /// storage stays for the next chunk.
     @inlinable
-    public mutating func removeAll(keepingCapacity: Bool = true) {
+    public mutating func removeAll(keepingCapacity: Bool = false) {
         _count = 0
         if !keepingCapacity { storage = Storage(capacity: 0) }
     }
