@@ -28,9 +28,11 @@ let package = Package(
             pkgConfig: "libpcap",
             providers: [.apt(["libpcap-dev"])]
         ),
+        // CRC-32C with the CPU's instructions (SSE4.2, Armv8 CRC), header-only, for TraceFormat's CRC32C.swift.
+        .systemLibrary(name: "CCRC32C"),
         .target(
             name: "TraceFormat",
-            dependencies: ["CZstd"]
+            dependencies: ["CZstd", "CCRC32C"]
         ),
         .target(
             name: "Recorder",

@@ -93,6 +93,26 @@ struct PrimitiveTests {
         #expect(CRC32C.checksum([UInt8](repeating: 0, count: 32)) == 0x8A91_36AA)
     }
 
+    @Test("CRC-32C: the CPU's instructions and the tables agree at every length and alignment, and when continued")
+    func crcHardwareAgreesWithTables() {
+        var rng = SystemRandomNumberGenerator()
+        let bytes = (0..<4099).map { _ in UInt8.random(in: 0...255, using: &rng) }
+        bytes.withUnsafeBytes { all in
+            for start in 0..<9 {
+                for length in [0, 1, 7, 8, 9, 15, 16, 17, 63, 64, 65, 1000, 4090] {
+                    let slice = UnsafeRawBufferPointer(rebasing: all[start..<start + length])
+                    #expect(CRC32C.checksum(slice) == CRC32C.tableChecksum(slice), "start \(start), length \(length)")
+                    let seed = CRC32C.tableChecksum(UnsafeRawBufferPointer(rebasing: all[0..<start]))
+                    #expect(CRC32C.checksum(slice, continuing: seed) == CRC32C.tableChecksum(slice, continuing: seed))
+                }
+            }
+        }
+        // (x86-64 since Nehalem and Armv8.1 always have them: the comparison above is then a real one.)
+        #if arch(x86_64)
+        #expect(CRC32C.hardware)
+        #endif
+    }
+
     @Test func timeSpecs() {
         #expect(TimeSpec("1795617354.745184") == TimeSpec(nanoseconds: 1_795_617_354_745_184_000, relative: false))
         #expect(TimeSpec("+1.5s")?.nanoseconds == 1_500_000_000)

@@ -87,21 +87,27 @@ enum ChunkDecoder {
                 b.localTemplates.withUnsafeMutableBufferPointer { loc in
                     b.rows.withUnsafeMutableBufferPointer { rows in
                         b.templates.withUnsafeMutableBufferPointer { tpl in
-                            for i in 0..<n {
-                                let l: Int
-                                switch w {
-                                case 0: l = 0
-                                case 1: l = Int(base[p + i])
-                                case 2: l = Int(base[p + 2 * i]) | Int(base[p + 2 * i + 1]) << 8
-                                default:
-                                    let q = p + 4 * i
-                                    l = Int(base[q]) | Int(base[q + 1]) << 8 | Int(base[q + 2]) << 16 | Int(base[q + 3]) << 24
-                                }
-                                guard l < templateCount else { bad = true; return }
+                            @inline(__always) func put(_ i: Int, _ l: Int) -> Bool {
+                                guard l < templateCount else { return false }
                                 loc[i] = UInt32(truncatingIfNeeded: l)
                                 rows[i] = UInt32(truncatingIfNeeded: len[l])
                                 len[l] += 1
                                 tpl[i] = l2g[l]
+                                return true
+                            }
+                            // (One loop per index width: the width is not re-decided per event.)
+                            switch w {
+                            case 0:
+                                for i in 0..<n where !put(i, 0) { bad = true; return }
+                            case 1:
+                                for i in 0..<n where !put(i, Int(base[p + i])) { bad = true; return }
+                            case 2:
+                                for i in 0..<n where !put(i, Int(base[p + 2 * i]) | Int(base[p + 2 * i + 1]) << 8) { bad = true; return }
+                            default:
+                                for i in 0..<n {
+                                    let q = p + 4 * i
+                                    guard put(i, Int(base[q]) | Int(base[q + 1]) << 8 | Int(base[q + 2]) << 16 | Int(base[q + 3]) << 24) else { bad = true; return }
+                                }
                             }
                         }
                     }
@@ -167,18 +173,28 @@ enum ChunkDecoder {
         guard c.remaining >= n * w else { throw c.error("index column needs \(n * w) bytes, \(c.remaining) left") }
         let p = c.position
         let base = c.base
+        // (One loop per index width: the width is not re-decided per event.)
         let ok = dict.withUnsafeBufferPointer { d -> Bool in
-            for i in 0..<n {
-                let x: Int
-                switch w {
-                case 1: x = Int(base[p + i])
-                case 2: x = Int(base[p + 2 * i]) | Int(base[p + 2 * i + 1]) << 8
-                default:
-                    let q = p + 4 * i
-                    x = Int(base[q]) | Int(base[q + 1]) << 8 | Int(base[q + 2]) << 16 | Int(base[q + 3]) << 24
+            switch w {
+            case 1:
+                for i in 0..<n {
+                    let x = Int(base[p + i])
+                    guard x < k else { return false }
+                    out[i] = d[x]
                 }
-                guard x < k else { return false }
-                out[i] = d[x]
+            case 2:
+                for i in 0..<n {
+                    let x = Int(base[p + 2 * i]) | Int(base[p + 2 * i + 1]) << 8
+                    guard x < k else { return false }
+                    out[i] = d[x]
+                }
+            default:
+                for i in 0..<n {
+                    let q = p + 4 * i
+                    let x = Int(base[q]) | Int(base[q + 1]) << 8 | Int(base[q + 2]) << 16 | Int(base[q + 3]) << 24
+                    guard x < k else { return false }
+                    out[i] = d[x]
+                }
             }
             return true
         }

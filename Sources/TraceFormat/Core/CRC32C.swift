@@ -1,6 +1,13 @@
-/// CRC-32C (Castagnoli, polynomial 0x82F63B78 reflected), slice-by-8. Used for chunk, header and
-/// footer checksums; the same CRC as iSCSI, ext4 metadata and many storage formats.
+import CCRC32C
+
+/// CRC-32C (Castagnoli, polynomial 0x82F63B78 reflected): the CPU's CRC32 instructions where it has
+/// them (x86-64 SSE4.2, Armv8 CRC: ~0.2 instructions a byte, against ~4 for the tables), slice-by-8
+/// tables otherwise. Used for chunk, header and footer checksums; the same CRC as iSCSI, ext4
+/// metadata and many storage formats.
 public enum CRC32C {
+    /// Read once per process.
+    static let hardware = irqtrace_crc32c_hw_available() != 0
+
     static let tables: [[UInt32]] = {
         var t = [[UInt32]](repeating: [UInt32](repeating: 0, count: 256), count: 8)
         for i in 0..<256 {
@@ -16,6 +23,12 @@ public enum CRC32C {
 
     /// The CRC of `bytes`, continuing from `crc` (0 to start).
     public static func checksum(_ bytes: UnsafeRawBufferPointer, continuing crc: UInt32 = 0) -> UInt32 {
+        if hardware, let base = bytes.baseAddress { return ~irqtrace_crc32c_hw(~crc, base, bytes.count) }
+        return tableChecksum(bytes, continuing: crc)
+    }
+
+    /// The slice-by-8 version (also what the tests check the instructions against).
+    static func tableChecksum(_ bytes: UnsafeRawBufferPointer, continuing crc: UInt32 = 0) -> UInt32 {
         var c = ~crc
         var i = 0
         let n = bytes.count
