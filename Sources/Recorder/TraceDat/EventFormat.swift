@@ -1,3 +1,5 @@
+import Foundation
+
 /// Event format files (`events/<system>/<event>/format`) as libtraceevent parses them: fields with
 /// their flags, and the `print fmt:` string compiled into print items and argument expressions.
 ///
@@ -1072,8 +1074,9 @@ final class Kallsyms {
             var p = 0
             let n = text.count
             while p < n {
-                var e = p
-                while e < n, text[e] != 0x0A { e += 1 }
+                // The line's end by memchr: kallsyms is megabytes, parsed once per file.
+                let nl = memchr(text.baseAddress! + p, 0x0A, n - p)
+                let e = nl.map { UnsafePointer<UInt8>($0.assumingMemoryBound(to: UInt8.self)) - text.baseAddress! } ?? n
                 // "addr type name[\t[module]]"
                 var q = p
                 var addr: UInt64 = 0

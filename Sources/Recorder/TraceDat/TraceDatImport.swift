@@ -112,6 +112,9 @@ struct TraceDatImport {
     private var recentHeaderKeys = [UInt64](repeating: .max, count: 256)
     private var recentHeaderIDs = [UInt32](repeating: 0, count: 256)
     private var commsVersion = 0
+    /// A cached header shows a task without a name (`<...>`): the only kind a registered name makes
+    /// stale (a task's name, once known, never changes: `EventPrinter.registerComm`).
+    private var headersOfUnnamedTasks = false
     /// Body forms by event id (`.none`: none yet, none, or dropped after a disagreement).
     private var formKinds: [FormKind] = []
     /// Unretained: `wayByID`/`wayOther` hold the plans for the import's length.
@@ -317,8 +320,17 @@ struct TraceDatImport {
         }
         guard filled else { return .noValues }
         let h = TemplateMemo.hash(header, shape.shapeBytes)
-        if !verifyAll && sinceVerified + 1 < 64, let id = memo.find(header: header, shape: shape.shapeBytes, hash: h) {
-            sinceVerified += 1
+        if let id = memo.find(header: header, shape: shape.shapeBytes, hash: h) {
+            if verifyAll || sinceVerified + 1 >= 64 {
+                // Due for verification: the record's report line must be what the memo's template
+                // and the form's values reprint; if not, the general way builds and checks it.
+                guard e._withUnsafeGuaranteedRef({ reprintsStored(s, $0, d, pid, template: id, time: time) }) else {
+                    return .newShape(header: header, hash: h)
+                }
+                sinceVerified = 0
+            } else {
+                sinceVerified += 1
+            }
             try writer.append(time: time, cpu: s.cpu, thread: pid, domain: clock, template: id, values: shape.valueBuffer)
             direct += 1
             // Task names the print registered: later headers change (as in the general way).
@@ -326,6 +338,21 @@ struct TraceDatImport {
             return .stored
         }
         return .newShape(header: header, hash: h)
+    }
+
+    /// Whether the report line of a record the memo way found prints as `template` with the form's
+    /// values (`shape`). The proof the general way gives a verified record, without building its
+    /// skeleton again: what is stored is what the line reprints from.
+    private mutating func reprintsStored(_ s: CPUStream, _ e: DatEvent, _ d: UnsafeRawBufferPointer, _ pid: Int32,
+                                         template: UInt32, time: Int64) -> Bool {
+        line.removeAll(keepingCapacity: true)
+        run.appendLine(s, e, d, pid, &line)
+        let values = shape.valueBuffer
+        return line.withUnsafeBytes { l in
+            writer.catalog.withSkeleton(template) { sk in
+                SkeletonRenderer.reprints(l, skeleton: sk, values: values, time: time, cpu: s.cpu, thread: pid, scratch: &rendered)
+            }
+        }
     }
 
     /// The `.printed` form: the body printed and tokenized as the general way does, its body
@@ -435,7 +462,8 @@ struct TraceDatImport {
         var b = SkeletonBuilder()
         scratch.removeAll(keepingCapacity: true)
         if s.recMissed == 0 { scratch.append(contentsOf: run.prefixes[s.buffer]) }
-        let comm: [UInt8] = pid == 0 ? ReportRun.idle : (printer.comms[pid] ?? ReportRun.unknownComm)
+        let named = pid == 0 ? ReportRun.idle : printer.comms[pid]
+        let comm = named ?? ReportRun.unknownComm
         if comm.count < 16 { scratch.append(contentsOf: ReportRun.spaces20[0..<(16 - comm.count)]) }
         scratch.append(contentsOf: comm)
         scratch.append(0x2D)
@@ -477,6 +505,7 @@ struct TraceDatImport {
             headerSkeletons.append(b.bytes)
         }
         if cacheable {
+            if named == nil { headersOfUnnamedTasks = true }
             headerIndex.insert(hash, UInt32(headerKeys.count))
             headerKeys.append(key)
             headerOfKey.append(id)
@@ -486,8 +515,11 @@ struct TraceDatImport {
         return id
     }
 
-    /// Task names changed: headers are built again (the memo is keyed by header content and stays).
+    /// Task names changed: headers that showed a task without a name are built again (the others
+    /// are what they were; the memo is keyed by header content and stays).
     private mutating func clearHeaders() {
+        guard headersOfUnnamedTasks else { return }
+        headersOfUnnamedTasks = false
         headerIndex.removeAll()
         headerKeys.removeAll(keepingCapacity: true)
         headerOfKey.removeAll(keepingCapacity: true)
