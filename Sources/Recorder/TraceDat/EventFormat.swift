@@ -181,6 +181,7 @@ final class DatEvent {
     }
     /// Plugins' look-ups by literal name, remembered by the literal's address (no string hashing).
     private var literalFields: [(UnsafeRawPointer, DatField?)] = []
+    private var literalAnyFields: [(UnsafeRawPointer, DatField?)] = []
     /// Offset and size of a plain numeric field by literal name (-1: missing; size 0: not 1/2/4/8
     /// bytes), for the plugins' per-record reads without retaining field objects.
     private var literalSlots: [(key: UnsafeRawPointer, offset: Int32, size: Int32)] = []
@@ -204,6 +205,14 @@ final class DatEvent {
     }
     func commonField(_ name: String) -> DatField? { commonFields.first { $0.name == name } }
     func anyField(_ name: String) -> DatField? { commonField(name) ?? field(name) }
+    /// `anyField` of a literal name, looked up once per event (plugins print per record).
+    func anyFieldNamed(_ name: StaticString) -> DatField? {
+        let key = UnsafeRawPointer(name.utf8Start)
+        for (k, f) in literalAnyFields where k == key { return f }
+        let f = anyField(name.description)
+        literalAnyFields.append((key, f))
+        return f
+    }
 }
 
 // MARK: - Format file parsing

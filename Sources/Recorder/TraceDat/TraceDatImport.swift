@@ -58,13 +58,14 @@ extension TraceDatReader {
 /// Records of known shape skip all of that: a body form (`CompiledFormat.fill`, `PluginForm`) writes
 /// the record's slot values and its shape, and the `TemplateMemo` gives the template id stored for
 /// (header key, shape) — no skeleton is built, hashed or compared. A shape enters the memo only when
-/// its first record, built the way above, gave the same values; every record the import verifies
-/// is built that way too and compared with the form; an event whose form disagrees loses it.
+/// its first record, built the way above, gave the same values; under `verifyAll` every record is
+/// built that way too and compared with its form; an event whose form disagrees loses it.
 ///
 /// Every new template, every 64th record (every record under `verifyAll`) is proved: the record's
-/// report line is printed and compared with the reprint of what is stored. A record that does not
-/// reprint is stored as its text line instead (nothing is ever lost) and its event leaves the
-/// compiled way.
+/// report line is printed and compared with the reprint of what is stored — for a sampled record of
+/// a known shape, the memo's template with the form's values (`reprintsStored`); one that does not
+/// reprint goes the general way. A record that does not reprint from that either is stored as its
+/// text line instead (nothing is ever lost) and its event leaves the compiled way.
 struct TraceDatImport {
     var run: ReportRun
     let printer: EventPrinter
@@ -122,6 +123,8 @@ struct TraceDatImport {
     /// The file's times are in ns (else counter ticks printed raw).
     private let inUsecs: Bool
     private var pluginForms: [PluginForm] = []
+    /// The sched forms' printer and scratch.
+    private var sched: SchedFormContext
     private var memo = TemplateMemo()
     /// What the memo way found for the record the general way is called for next.
     private var memoOutcome = MemoOutcome.noValues
@@ -137,6 +140,7 @@ struct TraceDatImport {
     init(run: ReportRun, writer: TraceWriter, clock: ClockDomain, strict: Bool, verifyAll: Bool) {
         self.run = run
         self.printer = run.printer
+        self.sched = SchedFormContext(printer: run.printer)
         self.writer = writer
         self.clock = run.file.inUsecs || clock == .counter || clock == .x86TSC ? clock : .counter
         self.verifyAll = verifyAll
@@ -314,14 +318,15 @@ struct TraceDatImport {
             filled = compiledForms[eventID]!._withUnsafeGuaranteedRef { plan in
                 e._withUnsafeGuaranteedRef { e in plan.fill(d, printer: printer, event: e, into: &shape, scratch: &scratch) }
             }
-        case .plugin: filled = pluginForms[eventID].fill(d, into: &shape)
+        case .plugin: filled = pluginForms[eventID].fill(d, &sched, into: &shape)
         case .printed: filled = e._withUnsafeGuaranteedRef { fillPrinted(s, $0, d, pid) }
         case .none: filled = false
         }
         guard filled else { return .noValues }
         let h = TemplateMemo.hash(header, shape.shapeBytes)
-        if let id = memo.find(header: header, shape: shape.shapeBytes, hash: h) {
-            if verifyAll || sinceVerified + 1 >= 64 {
+        // Under `verifyAll` every record is built the general way too, and its form checked against it.
+        if !verifyAll, let id = memo.find(header: header, shape: shape.shapeBytes, hash: h) {
+            if sinceVerified + 1 >= 64 {
                 // Due for verification: the record's report line must be what the memo's template
                 // and the form's values reprint; if not, the general way builds and checks it.
                 guard e._withUnsafeGuaranteedRef({ reprintsStored(s, $0, d, pid, template: id, time: time) }) else {
