@@ -99,15 +99,21 @@ struct TraceDatImport {
     }
     private var wayByID: [Way?] = []
     private var wayOther: [Int: Way] = [:]
-    /// Header skeletons by (buffer, pid, event id); cleared when a plugin registers a task name.
+    /// A record's header is its task part (`%16s-%-5d [%03d] %5lu.%06lu`: instance prefix, task
+    /// name, pid, CPU and time slots) and its event part (`: %s: `, fixed per event): the task part
+    /// is built once per (buffer, pid, time digits) and interned by content; the memo keys records
+    /// by (task part, event).
+    /// Task parts by (buffer, pid, time digits); cleared when a name makes a cached one stale.
     private var headerIndex = HashIndex(capacity: 256)
     private var headerKeys: [UInt64] = []
-    /// The header skeleton id of each key in `headerKeys`.
+    /// The task part id of each key in `headerKeys`.
     private var headerOfKey: [UInt32] = []
-    /// Header skeletons interned by content (never cleared): tasks of the same name and pid width
-    /// share one, so their records share memo entries.
+    /// Task parts interned by content (never cleared): tasks of the same name and pid width share
+    /// one, so their records share memo entries.
     private var headerSkeletons: [[UInt8]] = []
     private var headerSkeletonIndex = HashIndex(capacity: 256)
+    /// The event part of the header by event id (`": name: "` padded, then the body start).
+    private var eventParts: [Int: [UInt8]] = [:]
     /// Direct-mapped cache in front of `headerIndex` (key → header id; key `.max` = empty): a CPU's
     /// records mostly come from one task.
     private var recentHeaderKeys = [UInt64](repeating: .max, count: 256)
@@ -309,7 +315,7 @@ struct TraceDatImport {
         // The header first, as libtraceevent prints it before the body (whose printing may
         // register task names); the general way finds it cached if it runs after.
         // Memo key: header skeleton and event (events of one name may have different forms).
-        let hid = cachedHeaderID(s, eventID, pid) ?? e._withUnsafeGuaranteedRef { headerID(s, $0, pid) }
+        let hid = cachedHeaderID(s, pid) ?? headerID(s, pid)
         let header = UInt64(hid) << 20 | UInt64(eventID)
         shape.reset()
         let filled: Bool
@@ -422,37 +428,51 @@ struct TraceDatImport {
         if case .textLine = w, e.id >= 0 && e.id < formKinds.count { formKinds[e.id] = .none }
     }
 
-    /// (pid, event, buffer, time digits) packed exactly: what a record's header text depends on
-    /// (the task name by pid, as long as no name is registered). Callers check `buffer < 64` and
-    /// `0 <= id < 2^20`.
+    /// (pid, buffer, time digits) packed exactly: what the task part of a record's header depends on
+    /// (the task name by pid, as long as no name is registered). Callers check `buffer < 64`.
     @inline(__always)
-    private func headerKey(_ s: CPUStream, _ eventID: Int, _ pid: Int32) -> UInt64 {
+    private func headerKey(_ s: CPUStream, _ pid: Int32) -> UInt64 {
         var digits: Int32 = 0
         if !inUsecs { var t = s.recTS; repeat { digits += 1; t /= 10 } while t != 0 }
-        return UInt64(UInt32(bitPattern: pid)) | UInt64(eventID & 0xFFFFF) << 32 | UInt64(s.buffer & 63) << 52 | UInt64(digits & 63) << 58
+        return UInt64(UInt32(bitPattern: pid)) | UInt64(s.buffer & 63) << 52 | UInt64(digits & 63) << 58
     }
 
     /// `headerID` when the record's key is in the direct-mapped cache (callers check what
     /// `headerKey` needs, and `recMissed == 0`).
     @inline(__always)
-    private func cachedHeaderID(_ s: CPUStream, _ eventID: Int, _ pid: Int32) -> UInt32? {
-        let key = headerKey(s, eventID, pid)
+    private func cachedHeaderID(_ s: CPUStream, _ pid: Int32) -> UInt32? {
+        let key = headerKey(s, pid)
         let slot = Self.recentSlot(Self.headerHash(key))
         return recentHeaderKeys.withUnsafeBufferPointer { $0[slot] == key } ? recentHeaderIDs.withUnsafeBufferPointer { $0[slot] } : nil
     }
 
     /// `%16s-%-5d [%03d] %5lu.%06lu: %s: ` as pieces (ReportRun.formatLine).
     private mutating func appendHeader(_ s: CPUStream, _ e: DatEvent, _ pid: Int32) {
-        let id = headerID(s, e, pid)
+        let id = headerID(s, pid)
         skeleton.appendSkeleton(headerSkeletons[Int(id)])
+        if let part = eventParts[e.id] {
+            skeleton.appendSkeleton(part)
+        } else {
+            // print_event_name: ": name: " padded to 20.
+            var b = SkeletonBuilder()
+            scratch.removeAll(keepingCapacity: true)
+            scratch.append(contentsOf: [0x3A, 0x20])
+            scratch.append(contentsOf: e.nameBytes)
+            scratch.append(contentsOf: [0x3A, 0x20])
+            if e.nameBytes.count < 20 { scratch.append(contentsOf: ReportRun.spaces20[0..<(20 - e.nameBytes.count)]) }
+            scratch.withUnsafeBytes { b.appendLiteral($0) }
+            b.appendBodyStart()
+            eventParts[e.id] = b.bytes
+            skeleton.appendSkeleton(b.bytes)
+        }
     }
 
-    /// The id of the record's header skeleton: cached by (pid, event, buffer, time digits) until a
-    /// task name is registered, built from the current task names otherwise.
-    private mutating func headerID(_ s: CPUStream, _ e: DatEvent, _ pid: Int32) -> UInt32 {
+    /// The id of the task part of the record's header: cached by (pid, buffer, time digits) until a
+    /// name makes it stale, built from the current task names otherwise.
+    private mutating func headerID(_ s: CPUStream, _ pid: Int32) -> UInt32 {
         // Not cached when the key's parts do not fit.
-        let cacheable = e.id >= 0 && e.id < 1 << 20 && s.buffer < 64 && s.recMissed == 0
-        let key = headerKey(s, e.id, pid)
+        let cacheable = s.buffer < 64 && s.recMissed == 0
+        let key = headerKey(s, pid)
         let digits = Int32(key >> 58)
         let hash = Self.headerHash(key)
         let slot = Self.recentSlot(hash)
@@ -493,16 +513,14 @@ struct TraceDatImport {
             scratch.withUnsafeBytes { b.appendLiteral($0) }
             b.appendRawTime()
         }
-        scratch.removeAll(keepingCapacity: true)
-        scratch.append(contentsOf: [0x3A, 0x20])
-        scratch.append(contentsOf: e.nameBytes)
-        scratch.append(contentsOf: [0x3A, 0x20])
-        if e.nameBytes.count < 20 { scratch.append(contentsOf: ReportRun.spaces20[0..<(20 - e.nameBytes.count)]) }
-        scratch.withUnsafeBytes { b.appendLiteral($0) }
-        b.appendBodyStart()
         let contentHash = b.bytes.withUnsafeBytes { TemplateMemo.hash(0, $0) }
         let id: UInt32
-        if let known = headerSkeletonIndex.first(contentHash, where: { headerSkeletons[Int($0)] == b.bytes }) {
+        let found = b.bytes.withUnsafeBytes { built in
+            headerSkeletonIndex.first(contentHash) { k in
+                headerSkeletons[Int(k)].withUnsafeBytes { $0.count == built.count && memcmp($0.baseAddress!, built.baseAddress!, built.count) == 0 }
+            }
+        }
+        if let known = found {
             id = known
         } else {
             id = UInt32(headerSkeletons.count)
