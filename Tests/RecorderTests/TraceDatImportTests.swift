@@ -139,5 +139,41 @@ struct TraceDatFormTests {
             }
         }
     }
+
+    /// The values and skeleton the tokenizer makes of `text` from its start.
+    static func tokens(_ text: [UInt8]) -> (skeleton: [UInt8], values: [Int64]) {
+        var sk = SkeletonBuilder()
+        var values: [Int64] = []
+        text.withUnsafeBytes { BodyTokenizer.tokenize($0, from: 0, to: $0.count, into: &sk, values: &values) }
+        return (sk.bytes, values)
+    }
+
+    @Test("a task name tokenizes inside a sched body as on its own; the numbers around it are plain slots")
+    func schedBodies() {
+        // Names with digits where the tokenizer could take them: decimal, 0x…, bare hex, a minus,
+        // a dot, digits at either end, 18+ digits, letters only, empty, and a 0xFF byte.
+        let names: [[UInt8]] = ["bash", "kworker/0:1", "kworker/u4:2H", "swapper/0", "migration/1", "0x1f", "1f", "ff",
+                                "a-1", "-5", "x.1", "1.5", "12345", "0", "007", "abc123", "123abc", "cpuhp/1", "",
+                                "12345678901234567890", "rcu_sched", "ksoftirqd/0", "T-800.2"].map { Array($0.utf8) }
+            + [[0xFF, 0x31], [0x31, 0xFF]]
+        let numbers: [(Int64, Int64)] = [(0, 120), (1, -1), (4976, 0), (4_294_967_295, 139), (32768, -100)]
+        for (a, b) in zip(names, names.reversed()) {
+            for (pid, prio) in numbers {
+                // sched_switch: "prev:pid [prio] S ==> next:pid [prio]"
+                let body = a + Array(":\(pid) [\(prio)] S|D ==> ".utf8) + b + Array(":\(pid + 1) [\(prio)]".utf8)
+                let expected = Self.tokens(a).values + [pid, prio] + Self.tokens(b).values + [pid + 1, prio]
+                #expect(Self.tokens(body).values == expected, "\(String(decoding: body, as: UTF8.self))")
+                // The template depends on the names alone: other numbers, the same skeleton.
+                let other = a + Array(":7 [3] S|D ==> ".utf8) + b + Array(":9 [-2]".utf8)
+                #expect(Self.tokens(body).skeleton == Self.tokens(other).skeleton)
+                // sched_wakeup: "comm:pid [prio] success=1 CPU:%03d"
+                for cpu in [0, 7, 42, 100, 1234] {
+                    let padded = String(repeating: "0", count: max(0, 3 - String(cpu).count)) + String(cpu)
+                    let wake = a + Array(":\(pid) [\(prio)] success=1 CPU:\(padded)".utf8)
+                    #expect(Self.tokens(wake).values == Self.tokens(a).values + [pid, prio, 1, Int64(cpu)])
+                }
+            }
+        }
+    }
 }
 

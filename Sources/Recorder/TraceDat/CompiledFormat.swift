@@ -253,7 +253,10 @@ final class CompiledFormat {
                         guard Self.fillNumber(raw, n, &out) else { return false }
                     case .text:
                         scratch.removeAll(keepingCapacity: true)
-                        if !appendDirectText(op.index, d, &scratch) { printer.printItem(texts[op.index], e, d, &scratch) }
+                        if !appendDirectText(op.index, d, &scratch) {
+                            // Borrowed from the array: no copy of the item (and its retains) per record.
+                            texts.withUnsafeBufferPointer { printer.printItem($0[op.index], e, d, &scratch) }
+                        }
                         if op.end == 1, scratch.last == 0x0A { scratch.removeLast() }
                         scratch.withUnsafeBytes { out.text($0) }
                     }

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Event format files (`events/<system>/<event>/format`) as libtraceevent parses them: fields with
 /// their flags, and the `print fmt:` string compiled into print items and argument expressions.
 ///
@@ -179,6 +181,7 @@ final class DatEvent {
     }
     /// Plugins' look-ups by literal name, remembered by the literal's address (no string hashing).
     private var literalFields: [(UnsafeRawPointer, DatField?)] = []
+    private var literalAnyFields: [(UnsafeRawPointer, DatField?)] = []
     /// Offset and size of a plain numeric field by literal name (-1: missing; size 0: not 1/2/4/8
     /// bytes), for the plugins' per-record reads without retaining field objects.
     private var literalSlots: [(key: UnsafeRawPointer, offset: Int32, size: Int32)] = []
@@ -202,6 +205,14 @@ final class DatEvent {
     }
     func commonField(_ name: String) -> DatField? { commonFields.first { $0.name == name } }
     func anyField(_ name: String) -> DatField? { commonField(name) ?? field(name) }
+    /// `anyField` of a literal name, looked up once per event (plugins print per record).
+    func anyFieldNamed(_ name: StaticString) -> DatField? {
+        let key = UnsafeRawPointer(name.utf8Start)
+        for (k, f) in literalAnyFields where k == key { return f }
+        let f = anyField(name.description)
+        literalAnyFields.append((key, f))
+        return f
+    }
 }
 
 // MARK: - Format file parsing
@@ -1072,8 +1083,9 @@ final class Kallsyms {
             var p = 0
             let n = text.count
             while p < n {
-                var e = p
-                while e < n, text[e] != 0x0A { e += 1 }
+                // The line's end by memchr: kallsyms is megabytes, parsed once per file.
+                let nl = memchr(text.baseAddress! + p, 0x0A, n - p)
+                let e = nl.map { UnsafePointer<UInt8>($0.assumingMemoryBound(to: UInt8.self)) - text.baseAddress! } ?? n
                 // "addr type name[\t[module]]"
                 var q = p
                 var addr: UInt64 = 0

@@ -626,6 +626,9 @@ final class EventPrinter {
     // MARK: plugins (libtraceevent plugins shipped with Debian, trace-cmd's ftrace overrides)
 
     /// Returns the handler's return value: 0 = done, non-zero = also pretty print.
+    /// sched_switch's prev_state letters, by bit (plugin_sched_switch.c write_state).
+    static let taskStates = Array("SDTtZXxW".utf8)
+
     func runPlugin(_ e: DatEvent, _ d: UnsafeRawBufferPointer, _ s: inout [UInt8]) -> Int {
         switch e.plugin {
         case .none: return 1
@@ -637,7 +640,7 @@ final class EventPrinter {
                 s.append(0x5B); appendDec(Int64(Int32(truncatingIfNeeded: v)), &s); s.append(ascii: "] ")
             }
             if let v = fieldVal(e, "prev_state", d, &s, err: true) {
-                let states = Array("SDTtZXxW".utf8)
+                let states = Self.taskStates
                 var found = false
                 let iv = Int32(truncatingIfNeeded: v)
                 for k in 0..<8 where iv & (1 << k) != 0 {
@@ -657,12 +660,12 @@ final class EventPrinter {
             return 0
         case .schedWakeup:
             guard let pid = fieldVal(e, "pid", d, &s, err: true) else { s.append(0x21); return 0 }
-            if let f = e.anyField("comm") { writeAndSaveComm(f, d, Int32(truncatingIfNeeded: pid), &s); s.append(0x3A) }
+            if let f = e.anyFieldNamed("comm") { writeAndSaveComm(f, d, Int32(truncatingIfNeeded: pid), &s); s.append(0x3A) }
             appendDec(Int64(bitPattern: pid), &s)
             if let v = fieldVal(e, "prio", d, &s, err: true) { s.append(ascii: " ["); appendDec(Int64(bitPattern: v), &s); s.append(0x5D) }
             if let v = fieldVal(e, "success", d, &s, err: false) { s.append(ascii: " success="); appendDec(Int64(bitPattern: v), &s) }
             if let v = fieldVal(e, "target_cpu", d, &s, err: true) {
-                s.append(ascii: " CPU:"); appendPadded(String(v), width: 3, zero: true, &s)
+                s.append(ascii: " CPU:"); appendZeroPadded(v, width: 3, &s)
             }
             return 0
         case .kvmExit:
@@ -784,7 +787,7 @@ final class EventPrinter {
             futexField(fop.4, val3, &s)
             return 0
         case .ftraceKernelStack:
-            guard let f = e.anyField("caller") else { s.append(ascii: "<CANT FIND FIELD caller>"); return 0 }
+            guard let f = e.anyFieldNamed("caller") else { s.append(ascii: "<CANT FIND FIELD caller>"); return 0 }
             s.append(ascii: "<stack trace>\n")
             var p = f.offset
             while p + longSize <= d.count {
@@ -1047,6 +1050,15 @@ final class EventPrinter {
 
 @inline(__always) func appendDec(_ v: Int64, _ s: inout [UInt8]) {
     if v < 0 { s.append(0x2D); appendUDec(v.magnitude, &s) } else { appendUDec(UInt64(v), &s) }
+}
+
+/// `appendPadded(String(v), width:, zero: true)` without the String: `%0*llu`.
+func appendZeroPadded(_ v: UInt64, width: Int, _ s: inout [UInt8]) {
+    var n = 1
+    var x = v / 10
+    while x != 0 { n += 1; x /= 10 }
+    if n < width { s.append(contentsOf: repeatElement(0x30, count: width - n)) }
+    appendUDec(v, &s)
 }
 
 func appendPadded(_ str: String, width: Int, zero: Bool, _ s: inout [UInt8]) {

@@ -2,14 +2,17 @@
 /// record computed from its fields, instead of printing the plugin's text and tokenizing it.
 ///
 /// Each form knows the text its plugin prints (`EventPrinter.runPlugin`, after libtraceevent's
-/// plugin_kvm.c) and how `BodyTokenizer` splits that text into literal text and number slots, so it
-/// gives the same values and — through the shape — the same template. The importer checks that claim:
-/// the first record of every shape, and every record it verifies, also goes the printed way, and an
-/// event whose form disagrees once is printed from then on.
+/// plugin_kvm.c and plugin_sched_switch.c) and how `BodyTokenizer` splits that text into literal text
+/// and number slots, so it gives the same values and — through the shape — the same template. The
+/// importer checks that claim: the first record of every shape (every record under `--verify-all`)
+/// also goes the printed way, and an event whose form disagrees once is printed from then on; a
+/// sampled record of a known shape must reprint its report line from the memo's template.
 enum PluginForm {
     /// No form (a placeholder in tables by event id).
     case none
     case emulateInsn(EmulateInsnForm)
+    case schedSwitch(SchedSwitchForm)
+    case schedWakeup(SchedWakeupForm)
 
     /// The form of event `e`, when its plugin has one and the fields it reads are there (when a field
     /// is missing the plugin prints an error text instead: left to the printed way).
@@ -18,16 +21,24 @@ enum PluginForm {
         case .kvmEmulateInsn:
             guard let f = EmulateInsnForm(e, bigEndian: bigEndian) else { return nil }
             self = .emulateInsn(f)
+        case .schedSwitch:
+            guard let f = SchedSwitchForm(e, bigEndian: bigEndian) else { return nil }
+            self = .schedSwitch(f)
+        case .schedWakeup:
+            guard let f = SchedWakeupForm(e, bigEndian: bigEndian) else { return nil }
+            self = .schedWakeup(f)
         default:
             return nil
         }
     }
 
     @inline(__always)
-    func fill(_ d: UnsafeRawBufferPointer, into out: inout RecordShape) -> Bool {
+    func fill(_ d: UnsafeRawBufferPointer, _ sched: inout SchedFormContext, into out: inout RecordShape) -> Bool {
         switch self {
         case .none: return false
         case .emulateInsn(let f): return f.fill(d, into: &out)
+        case .schedSwitch(let f): return f.fill(d, &sched, into: &out)
+        case .schedWakeup(let f): return f.fill(d, &sched, into: &out)
         }
     }
 

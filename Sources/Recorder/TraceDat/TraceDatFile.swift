@@ -46,6 +46,22 @@ final class DatDecompressor {
             throw DatFault(offset: 0, message: "unsupported compression '\(name)'")
         }
     }
+
+    /// A chunk of `expectedSize` bytes decompressed into `out` (at least that large): zstd writes
+    /// there directly; zlib inflates into `spare` and is copied.
+    func decompress(_ input: UnsafeRawBufferPointer, expectedSize: Int, into out: UnsafeMutableRawBufferPointer,
+                    spare: inout [UInt8]) throws(DatFault) {
+        if name == "zstd" {
+            do { try zstd.decompress(input, expectedSize: expectedSize, into: out) }
+            catch { throw DatFault(offset: 0, message: error.description) }
+            return
+        }
+        try decompress(input, expectedSize: expectedSize, into: &spare)
+        guard spare.count >= expectedSize else {
+            throw DatFault(offset: 0, message: "decompressed \(spare.count) bytes, expected \(expectedSize)")
+        }
+        spare.withUnsafeBytes { out.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[0..<expectedSize])) }
+    }
 }
 
 /// The metadata of a trace.dat file (versions 6 and 7): everything but the event records.

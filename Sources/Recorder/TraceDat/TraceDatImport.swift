@@ -58,13 +58,14 @@ extension TraceDatReader {
 /// Records of known shape skip all of that: a body form (`CompiledFormat.fill`, `PluginForm`) writes
 /// the record's slot values and its shape, and the `TemplateMemo` gives the template id stored for
 /// (header key, shape) — no skeleton is built, hashed or compared. A shape enters the memo only when
-/// its first record, built the way above, gave the same values; every record the import verifies
-/// is built that way too and compared with the form; an event whose form disagrees loses it.
+/// its first record, built the way above, gave the same values; under `verifyAll` every record is
+/// built that way too and compared with its form; an event whose form disagrees loses it.
 ///
 /// Every new template, every 64th record (every record under `verifyAll`) is proved: the record's
-/// report line is printed and compared with the reprint of what is stored. A record that does not
-/// reprint is stored as its text line instead (nothing is ever lost) and its event leaves the
-/// compiled way.
+/// report line is printed and compared with the reprint of what is stored — for a sampled record of
+/// a known shape, the memo's template with the form's values (`reprintsStored`); one that does not
+/// reprint goes the general way. A record that does not reprint from that either is stored as its
+/// text line instead (nothing is ever lost) and its event leaves the compiled way.
 struct TraceDatImport {
     var run: ReportRun
     let printer: EventPrinter
@@ -98,20 +99,29 @@ struct TraceDatImport {
     }
     private var wayByID: [Way?] = []
     private var wayOther: [Int: Way] = [:]
-    /// Header skeletons by (buffer, pid, event id); cleared when a plugin registers a task name.
+    /// A record's header is its task part (`%16s-%-5d [%03d] %5lu.%06lu`: instance prefix, task
+    /// name, pid, CPU and time slots) and its event part (`: %s: `, fixed per event): the task part
+    /// is built once per (buffer, pid, time digits) and interned by content; the memo keys records
+    /// by (task part, event).
+    /// Task parts by (buffer, pid, time digits); cleared when a name makes a cached one stale.
     private var headerIndex = HashIndex(capacity: 256)
     private var headerKeys: [UInt64] = []
-    /// The header skeleton id of each key in `headerKeys`.
+    /// The task part id of each key in `headerKeys`.
     private var headerOfKey: [UInt32] = []
-    /// Header skeletons interned by content (never cleared): tasks of the same name and pid width
-    /// share one, so their records share memo entries.
+    /// Task parts interned by content (never cleared): tasks of the same name and pid width share
+    /// one, so their records share memo entries.
     private var headerSkeletons: [[UInt8]] = []
     private var headerSkeletonIndex = HashIndex(capacity: 256)
+    /// The event part of the header by event id (`": name: "` padded, then the body start).
+    private var eventParts: [Int: [UInt8]] = [:]
     /// Direct-mapped cache in front of `headerIndex` (key → header id; key `.max` = empty): a CPU's
     /// records mostly come from one task.
     private var recentHeaderKeys = [UInt64](repeating: .max, count: 256)
     private var recentHeaderIDs = [UInt32](repeating: 0, count: 256)
     private var commsVersion = 0
+    /// A cached header shows a task without a name (`<...>`): the only kind a registered name makes
+    /// stale (a task's name, once known, never changes: `EventPrinter.registerComm`).
+    private var headersOfUnnamedTasks = false
     /// Body forms by event id (`.none`: none yet, none, or dropped after a disagreement).
     private var formKinds: [FormKind] = []
     /// Unretained: `wayByID`/`wayOther` hold the plans for the import's length.
@@ -119,6 +129,8 @@ struct TraceDatImport {
     /// The file's times are in ns (else counter ticks printed raw).
     private let inUsecs: Bool
     private var pluginForms: [PluginForm] = []
+    /// The sched forms' printer and scratch.
+    private var sched: SchedFormContext
     private var memo = TemplateMemo()
     /// What the memo way found for the record the general way is called for next.
     private var memoOutcome = MemoOutcome.noValues
@@ -134,6 +146,7 @@ struct TraceDatImport {
     init(run: ReportRun, writer: TraceWriter, clock: ClockDomain, strict: Bool, verifyAll: Bool) {
         self.run = run
         self.printer = run.printer
+        self.sched = SchedFormContext(printer: run.printer)
         self.writer = writer
         self.clock = run.file.inUsecs || clock == .counter || clock == .x86TSC ? clock : .counter
         self.verifyAll = verifyAll
@@ -302,7 +315,7 @@ struct TraceDatImport {
         // The header first, as libtraceevent prints it before the body (whose printing may
         // register task names); the general way finds it cached if it runs after.
         // Memo key: header skeleton and event (events of one name may have different forms).
-        let hid = cachedHeaderID(s, eventID, pid) ?? e._withUnsafeGuaranteedRef { headerID(s, $0, pid) }
+        let hid = cachedHeaderID(s, pid) ?? headerID(s, pid)
         let header = UInt64(hid) << 20 | UInt64(eventID)
         shape.reset()
         let filled: Bool
@@ -311,14 +324,24 @@ struct TraceDatImport {
             filled = compiledForms[eventID]!._withUnsafeGuaranteedRef { plan in
                 e._withUnsafeGuaranteedRef { e in plan.fill(d, printer: printer, event: e, into: &shape, scratch: &scratch) }
             }
-        case .plugin: filled = pluginForms[eventID].fill(d, into: &shape)
+        case .plugin: filled = pluginForms[eventID].fill(d, &sched, into: &shape)
         case .printed: filled = e._withUnsafeGuaranteedRef { fillPrinted(s, $0, d, pid) }
         case .none: filled = false
         }
         guard filled else { return .noValues }
         let h = TemplateMemo.hash(header, shape.shapeBytes)
-        if !verifyAll && sinceVerified + 1 < 64, let id = memo.find(header: header, shape: shape.shapeBytes, hash: h) {
-            sinceVerified += 1
+        // Under `verifyAll` every record is built the general way too, and its form checked against it.
+        if !verifyAll, let id = memo.find(header: header, shape: shape.shapeBytes, hash: h) {
+            if sinceVerified + 1 >= 64 {
+                // Due for verification: the record's report line must be what the memo's template
+                // and the form's values reprint; if not, the general way builds and checks it.
+                guard e._withUnsafeGuaranteedRef({ reprintsStored(s, $0, d, pid, template: id, time: time) }) else {
+                    return .newShape(header: header, hash: h)
+                }
+                sinceVerified = 0
+            } else {
+                sinceVerified += 1
+            }
             try writer.append(time: time, cpu: s.cpu, thread: pid, domain: clock, template: id, values: shape.valueBuffer)
             direct += 1
             // Task names the print registered: later headers change (as in the general way).
@@ -326,6 +349,21 @@ struct TraceDatImport {
             return .stored
         }
         return .newShape(header: header, hash: h)
+    }
+
+    /// Whether the report line of a record the memo way found prints as `template` with the form's
+    /// values (`shape`). The proof the general way gives a verified record, without building its
+    /// skeleton again: what is stored is what the line reprints from.
+    private mutating func reprintsStored(_ s: CPUStream, _ e: DatEvent, _ d: UnsafeRawBufferPointer, _ pid: Int32,
+                                         template: UInt32, time: Int64) -> Bool {
+        line.removeAll(keepingCapacity: true)
+        run.appendLine(s, e, d, pid, &line)
+        let values = shape.valueBuffer
+        return line.withUnsafeBytes { l in
+            writer.catalog.withSkeleton(template) { sk in
+                SkeletonRenderer.reprints(l, skeleton: sk, values: values, time: time, cpu: s.cpu, thread: pid, scratch: &rendered)
+            }
+        }
     }
 
     /// The `.printed` form: the body printed and tokenized as the general way does, its body
@@ -390,37 +428,51 @@ struct TraceDatImport {
         if case .textLine = w, e.id >= 0 && e.id < formKinds.count { formKinds[e.id] = .none }
     }
 
-    /// (pid, event, buffer, time digits) packed exactly: what a record's header text depends on
-    /// (the task name by pid, as long as no name is registered). Callers check `buffer < 64` and
-    /// `0 <= id < 2^20`.
+    /// (pid, buffer, time digits) packed exactly: what the task part of a record's header depends on
+    /// (the task name by pid, as long as no name is registered). Callers check `buffer < 64`.
     @inline(__always)
-    private func headerKey(_ s: CPUStream, _ eventID: Int, _ pid: Int32) -> UInt64 {
+    private func headerKey(_ s: CPUStream, _ pid: Int32) -> UInt64 {
         var digits: Int32 = 0
         if !inUsecs { var t = s.recTS; repeat { digits += 1; t /= 10 } while t != 0 }
-        return UInt64(UInt32(bitPattern: pid)) | UInt64(eventID & 0xFFFFF) << 32 | UInt64(s.buffer & 63) << 52 | UInt64(digits & 63) << 58
+        return UInt64(UInt32(bitPattern: pid)) | UInt64(s.buffer & 63) << 52 | UInt64(digits & 63) << 58
     }
 
     /// `headerID` when the record's key is in the direct-mapped cache (callers check what
     /// `headerKey` needs, and `recMissed == 0`).
     @inline(__always)
-    private func cachedHeaderID(_ s: CPUStream, _ eventID: Int, _ pid: Int32) -> UInt32? {
-        let key = headerKey(s, eventID, pid)
+    private func cachedHeaderID(_ s: CPUStream, _ pid: Int32) -> UInt32? {
+        let key = headerKey(s, pid)
         let slot = Self.recentSlot(Self.headerHash(key))
         return recentHeaderKeys.withUnsafeBufferPointer { $0[slot] == key } ? recentHeaderIDs.withUnsafeBufferPointer { $0[slot] } : nil
     }
 
     /// `%16s-%-5d [%03d] %5lu.%06lu: %s: ` as pieces (ReportRun.formatLine).
     private mutating func appendHeader(_ s: CPUStream, _ e: DatEvent, _ pid: Int32) {
-        let id = headerID(s, e, pid)
+        let id = headerID(s, pid)
         skeleton.appendSkeleton(headerSkeletons[Int(id)])
+        if let part = eventParts[e.id] {
+            skeleton.appendSkeleton(part)
+        } else {
+            // print_event_name: ": name: " padded to 20.
+            var b = SkeletonBuilder()
+            scratch.removeAll(keepingCapacity: true)
+            scratch.append(contentsOf: [0x3A, 0x20])
+            scratch.append(contentsOf: e.nameBytes)
+            scratch.append(contentsOf: [0x3A, 0x20])
+            if e.nameBytes.count < 20 { scratch.append(contentsOf: ReportRun.spaces20[0..<(20 - e.nameBytes.count)]) }
+            scratch.withUnsafeBytes { b.appendLiteral($0) }
+            b.appendBodyStart()
+            eventParts[e.id] = b.bytes
+            skeleton.appendSkeleton(b.bytes)
+        }
     }
 
-    /// The id of the record's header skeleton: cached by (pid, event, buffer, time digits) until a
-    /// task name is registered, built from the current task names otherwise.
-    private mutating func headerID(_ s: CPUStream, _ e: DatEvent, _ pid: Int32) -> UInt32 {
+    /// The id of the task part of the record's header: cached by (pid, buffer, time digits) until a
+    /// name makes it stale, built from the current task names otherwise.
+    private mutating func headerID(_ s: CPUStream, _ pid: Int32) -> UInt32 {
         // Not cached when the key's parts do not fit.
-        let cacheable = e.id >= 0 && e.id < 1 << 20 && s.buffer < 64 && s.recMissed == 0
-        let key = headerKey(s, e.id, pid)
+        let cacheable = s.buffer < 64 && s.recMissed == 0
+        let key = headerKey(s, pid)
         let digits = Int32(key >> 58)
         let hash = Self.headerHash(key)
         let slot = Self.recentSlot(hash)
@@ -435,7 +487,8 @@ struct TraceDatImport {
         var b = SkeletonBuilder()
         scratch.removeAll(keepingCapacity: true)
         if s.recMissed == 0 { scratch.append(contentsOf: run.prefixes[s.buffer]) }
-        let comm: [UInt8] = pid == 0 ? ReportRun.idle : (printer.comms[pid] ?? ReportRun.unknownComm)
+        let named = pid == 0 ? ReportRun.idle : printer.comms[pid]
+        let comm = named ?? ReportRun.unknownComm
         if comm.count < 16 { scratch.append(contentsOf: ReportRun.spaces20[0..<(16 - comm.count)]) }
         scratch.append(contentsOf: comm)
         scratch.append(0x2D)
@@ -460,16 +513,14 @@ struct TraceDatImport {
             scratch.withUnsafeBytes { b.appendLiteral($0) }
             b.appendRawTime()
         }
-        scratch.removeAll(keepingCapacity: true)
-        scratch.append(contentsOf: [0x3A, 0x20])
-        scratch.append(contentsOf: e.nameBytes)
-        scratch.append(contentsOf: [0x3A, 0x20])
-        if e.nameBytes.count < 20 { scratch.append(contentsOf: ReportRun.spaces20[0..<(20 - e.nameBytes.count)]) }
-        scratch.withUnsafeBytes { b.appendLiteral($0) }
-        b.appendBodyStart()
         let contentHash = b.bytes.withUnsafeBytes { TemplateMemo.hash(0, $0) }
         let id: UInt32
-        if let known = headerSkeletonIndex.first(contentHash, where: { headerSkeletons[Int($0)] == b.bytes }) {
+        let found = b.bytes.withUnsafeBytes { built in
+            headerSkeletonIndex.first(contentHash) { k in
+                headerSkeletons[Int(k)].withUnsafeBytes { $0.count == built.count && memcmp($0.baseAddress!, built.baseAddress!, built.count) == 0 }
+            }
+        }
+        if let known = found {
             id = known
         } else {
             id = UInt32(headerSkeletons.count)
@@ -477,6 +528,7 @@ struct TraceDatImport {
             headerSkeletons.append(b.bytes)
         }
         if cacheable {
+            if named == nil { headersOfUnnamedTasks = true }
             headerIndex.insert(hash, UInt32(headerKeys.count))
             headerKeys.append(key)
             headerOfKey.append(id)
@@ -486,8 +538,11 @@ struct TraceDatImport {
         return id
     }
 
-    /// Task names changed: headers are built again (the memo is keyed by header content and stays).
+    /// Task names changed: headers that showed a task without a name are built again (the others
+    /// are what they were; the memo is keyed by header content and stays).
     private mutating func clearHeaders() {
+        guard headersOfUnnamedTasks else { return }
+        headersOfUnnamedTasks = false
         headerIndex.removeAll()
         headerKeys.removeAll(keepingCapacity: true)
         headerOfKey.removeAll(keepingCapacity: true)

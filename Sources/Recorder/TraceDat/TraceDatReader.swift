@@ -100,6 +100,7 @@ final class CPUStream {
     var compressed: Bool
     var chunks: [(off: Int, csize: Int, usize: Int)] = []
     var chunkIndex = -1
+    /// zlib's output, copied into `chunkStore` (zstd decompresses into `chunkStore` directly).
     var chunkMem: [UInt8] = []
     var chunkStore = UnsafeMutableRawBufferPointer(start: nil, count: 0)
     var regionStart = 0, regionEnd = 0  // uncompressed region in the file
@@ -183,15 +184,14 @@ final class CPUStream {
             let c = chunks[chunkIndex]
             guard let d = file.decompressor else { throw DatFault(offset: c.off, message: "compressed CPU data but no compression algorithm") }
             let input = UnsafeRawBufferPointer(rebasing: raw[(c.off + 8)..<(c.off + 8 + c.csize)])
-            do { try d.decompress(input, expectedSize: c.usize, into: &chunkMem) }
-            catch { throw DatFault(offset: c.off, message: "CPU \(cpu) chunk \(chunkIndex): \(error.message)") }
-            if chunkMem.count > c.usize { chunkMem.removeSubrange(c.usize...) }
-            if chunkStore.count < chunkMem.count {
+            // Decompressed in place: `chunkStore` is the pages' memory (zstd writes into it, no copy).
+            if chunkStore.count < c.usize {
                 chunkStore.deallocate()
-                chunkStore = UnsafeMutableRawBufferPointer.allocate(byteCount: max(chunkMem.count, pageSize), alignment: 16)
+                chunkStore = UnsafeMutableRawBufferPointer.allocate(byteCount: max(c.usize, pageSize), alignment: 16)
             }
-            chunkMem.withUnsafeBytes { chunkStore.copyMemory(from: $0) }
-            src = UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(chunkStore)[0..<chunkMem.count])
+            do { try d.decompress(input, expectedSize: c.usize, into: chunkStore, spare: &chunkMem) }
+            catch { throw DatFault(offset: c.off, message: "CPU \(cpu) chunk \(chunkIndex): \(error.message)") }
+            src = UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(chunkStore)[0..<c.usize])
             pagePos = -1
         }
     }

@@ -30,6 +30,9 @@ final class ChunkBuilder {
     private var stringIndex: [[UInt8]: Int64] = [:]
     private var strings: [[UInt8]] = []
     @exclusivity(unchecked) private(set) var estimatedSize = 0
+    /// Room reserved in each per-event column (`times` … `localTemplates`, which hold one entry an
+    /// event): an append checks it once for all five.
+    @exclusivity(unchecked) private var rowCapacity = 0
     @exclusivity(unchecked) private(set) var minTime = Int64.max
     @exclusivity(unchecked) private(set) var maxTime = Int64.min
 
@@ -67,6 +70,7 @@ final class ChunkBuilder {
         swap(&localToGlobal, &other.localToGlobal); swap(&globalToLocal, &other.globalToLocal)
         swap(&localArity, &other.localArity); swap(&stringIndex, &other.stringIndex); swap(&strings, &other.strings)
         swap(&estimatedSize, &other.estimatedSize); swap(&minTime, &other.minTime); swap(&maxTime, &other.maxTime)
+        swap(&rowCapacity, &other.rowCapacity)
     }
 
     /// Chunk-local index of a string (string slots store it).
@@ -92,12 +96,14 @@ final class ChunkBuilder {
             globalToLocal[g] = local
             estimatedSize += 64
         }
-        let previous = times.count == 0 ? time : times[times.count - 1]
-        times.append(time)
-        cpus.append(cpu)
-        threads.append(thread)
-        domains.append(domain)
-        localTemplates.append(local - 1)
+        let n = times.count
+        if n == rowCapacity { reserveRows(n + 1) }
+        let previous = n == 0 ? time : times[n - 1]
+        times.appendUnchecked(time)
+        cpus.appendUnchecked(cpu)
+        threads.appendUnchecked(thread)
+        domains.appendUnchecked(domain)
+        localTemplates.appendUnchecked(local - 1)
         if time < minTime { minTime = time }
         if time > maxTime { maxTime = time }
         var size = 2 + varintSize(zigzagEncode(time &- previous))
@@ -110,6 +116,13 @@ final class ChunkBuilder {
             }
         }
         estimatedSize += size
+    }
+
+    @inline(never)
+    private func reserveRows(_ needed: Int) {
+        rowCapacity = max(needed, rowCapacity * 2, 1024)
+        times.reserve(rowCapacity); cpus.reserve(rowCapacity); threads.reserve(rowCapacity)
+        domains.reserve(rowCapacity); localTemplates.reserve(rowCapacity)
     }
 
     /// The templates this chunk uses, in local order (what ``encode(templates:)`` needs of the catalog).

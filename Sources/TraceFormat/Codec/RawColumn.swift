@@ -38,6 +38,17 @@ struct RawColumn<Element: BitwiseCopyable> {
         return p
     }
 
+    /// Room for at least `n` elements in all (the caller then appends through ``appendUnchecked(_:)``).
+    @inline(__always)
+    mutating func reserve(_ n: Int) { if n > capacity { grow(to: n) } }
+
+    /// Appends into room ``reserve(_:)`` made: a store and an increment, no capacity check.
+    @inline(__always)
+    mutating func appendUnchecked(_ v: Element) {
+        base.unsafelyUnwrapped[count] = v
+        count += 1
+    }
+
     /// Empties the column; keeps its memory.
     mutating func removeAll() { count = 0 }
 

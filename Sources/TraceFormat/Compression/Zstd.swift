@@ -51,6 +51,17 @@ public struct ZstdDecompressor: ~Copyable {
         let got = out.withUnsafeMutableBytes { dst in
             ZSTD_decompressDCtx(context, dst.baseAddress, expectedSize, input.baseAddress, input.count)
         }
+        try Self.check(got, expectedSize)
+    }
+
+    /// `decompress(_:expectedSize:into:)` into memory the caller owns (at least `expectedSize`
+    /// bytes): no copy out of an array for a reader that keeps its own buffer.
+    public func decompress(_ input: UnsafeRawBufferPointer, expectedSize: Int, into dst: UnsafeMutableRawBufferPointer) throws(ZstdError) {
+        precondition(dst.count >= expectedSize, "decompress: \(dst.count)-byte buffer for \(expectedSize) bytes")
+        try Self.check(ZSTD_decompressDCtx(context, dst.baseAddress, expectedSize, input.baseAddress, input.count), expectedSize)
+    }
+
+    private static func check(_ got: Int, _ expectedSize: Int) throws(ZstdError) {
         if ZSTD_isError(got) != 0 { throw ZstdError(code: got) }
         guard got == expectedSize else { throw ZstdError("decompressed \(got) bytes, expected \(expectedSize)") }
     }

@@ -10,7 +10,8 @@ public func zigzagDecode(_ u: UInt64) -> Int64 { Int64(bitPattern: u >> 1) ^ -In
 /// Number of bytes `appendVarint` uses for `v`.
 @inlinable @inline(__always)
 public func varintSize(_ v: UInt64) -> Int {
-    v == 0 ? 1 : (63 - v.leadingZeroBitCount) / 7 + 1
+    // 7 bits a byte: ⌊(63 − lz)/7⌋ + 1 = ⌊(70 − lz)/7⌋, branch-free (v | 1: zero takes one byte too).
+    (70 - (v | 1).leadingZeroBitCount) / 7
 }
 
 /// An append-only byte buffer.

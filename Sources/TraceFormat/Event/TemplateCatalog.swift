@@ -23,6 +23,11 @@ public final class TemplateCatalog {
     @exclusivity(unchecked) public private(set) var valueCounts: [Int] = []
     @inline(__always) public func valueCount(_ id: UInt32) -> Int { valueCounts[Int(id)] }
     public subscript(id: UInt32) -> EventTemplate { templates[Int(id)] }
+    /// The skeleton of template `id`, without copying the template out.
+    @inline(__always)
+    public func withSkeleton<R>(_ id: UInt32, _ body: (UnsafeBufferPointer<UInt8>) -> R) -> R {
+        skeletons.withUnsafeBufferPointer { all in all[Int(id)].withUnsafeBufferPointer(body) }
+    }
 
     @inline(__always)
     static func hash(name: UnsafeRawBufferPointer, skeleton: UnsafeRawBufferPointer) -> UInt64 {

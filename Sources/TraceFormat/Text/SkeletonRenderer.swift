@@ -54,10 +54,16 @@ extension SkeletonRenderer {
     /// True when the skeleton and values render exactly `line` (`scratch` is reused).
     public static func reprints(_ line: UnsafeRawBufferPointer, skeleton: [UInt8], values: [Int64], time: Int64, cpu: Int32,
                                 thread: Int32, scratch: inout [UInt8]) -> Bool {
-        scratch.removeAll(keepingCapacity: true)
-        let ok = skeleton.withUnsafeBufferPointer { sk in
-            values.withUnsafeBufferPointer { v in render(sk, values: v, time: time, cpu: cpu, thread: thread, to: &scratch) }
+        skeleton.withUnsafeBufferPointer { sk in
+            values.withUnsafeBufferPointer { v in reprints(line, skeleton: sk, values: v, time: time, cpu: cpu, thread: thread, scratch: &scratch) }
         }
+    }
+
+    /// `reprints` of a skeleton and values in memory the caller holds (a stored template's).
+    public static func reprints(_ line: UnsafeRawBufferPointer, skeleton: UnsafeBufferPointer<UInt8>, values: UnsafeBufferPointer<Int64>,
+                                time: Int64, cpu: Int32, thread: Int32, scratch: inout [UInt8]) -> Bool {
+        scratch.removeAll(keepingCapacity: true)
+        let ok = render(skeleton, values: values, time: time, cpu: cpu, thread: thread, to: &scratch)
         guard ok, scratch.count == line.count else { return false }
         return line.isEmpty || scratch.withUnsafeBytes { memcmp($0.baseAddress!, line.baseAddress!, line.count) == 0 }
     }
