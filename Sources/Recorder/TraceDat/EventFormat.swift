@@ -196,21 +196,19 @@ final class DatEvent {
         literalSlots.append((key: entry.0, offset: entry.1, size: entry.2))
         return (Int(entry.1), Int(entry.2))
     }
-    func fieldNamed(_ name: StaticString) -> DatField? {
-        let key = UnsafeRawPointer(name.utf8Start)
-        for (k, f) in literalFields where k == key { return f }
-        let f = field(name.description)
-        literalFields.append((key, f))
-        return f
-    }
+    func fieldNamed(_ name: StaticString) -> DatField? { Self.remembered(name, in: &literalFields, field) }
     func commonField(_ name: String) -> DatField? { commonFields.first { $0.name == name } }
     func anyField(_ name: String) -> DatField? { commonField(name) ?? field(name) }
     /// `anyField` of a literal name, looked up once per event (plugins print per record).
-    func anyFieldNamed(_ name: StaticString) -> DatField? {
+    func anyFieldNamed(_ name: StaticString) -> DatField? { Self.remembered(name, in: &literalAnyFields, anyField) }
+    /// The look-up of a literal name, remembered in `cache` by the literal's address.
+    @inline(__always)
+    private static func remembered(_ name: StaticString, in cache: inout [(UnsafeRawPointer, DatField?)],
+                                   _ lookUp: (String) -> DatField?) -> DatField? {
         let key = UnsafeRawPointer(name.utf8Start)
-        for (k, f) in literalAnyFields where k == key { return f }
-        let f = anyField(name.description)
-        literalAnyFields.append((key, f))
+        for (k, f) in cache where k == key { return f }
+        let f = lookUp(name.description)
+        cache.append((key, f))
         return f
     }
 }
