@@ -625,10 +625,10 @@ final class EventPrinter {
 
     // MARK: plugins (libtraceevent plugins shipped with Debian, trace-cmd's ftrace overrides)
 
-    /// Returns the handler's return value: 0 = done, non-zero = also pretty print.
     /// sched_switch's prev_state letters, by bit (plugin_sched_switch.c write_state).
     static let taskStates = Array("SDTtZXxW".utf8)
 
+    /// Returns the handler's return value: 0 = done, non-zero = also pretty print.
     func runPlugin(_ e: DatEvent, _ d: UnsafeRawBufferPointer, _ s: inout [UInt8]) -> Int {
         switch e.plugin {
         case .none: return 1

@@ -260,7 +260,7 @@ struct TraceDatImport {
             }
         }
         let commsChanged = printer.commsVersion != commsVersion
-        if commsChanged { commsVersion = printer.commsVersion; clearHeaders() }
+        if commsChanged { namesRegistered() }
         var id = e.nameBytes.withUnsafeBytes { name in
             skeleton.bytes.withUnsafeBytes { sk in writer.catalog.lookup(name: name, skeleton: sk) }
         }
@@ -345,7 +345,7 @@ struct TraceDatImport {
             try writer.append(time: time, cpu: s.cpu, thread: pid, domain: clock, template: id, values: shape.valueBuffer)
             direct += 1
             // Task names the print registered: later headers change (as in the general way).
-            if printer.commsVersion != commsVersion { commsVersion = printer.commsVersion; clearHeaders() }
+            if printer.commsVersion != commsVersion { namesRegistered() }
             return .stored
         }
         return .newShape(header: header, hash: h)
@@ -538,9 +538,10 @@ struct TraceDatImport {
         return id
     }
 
-    /// Task names changed: headers that showed a task without a name are built again (the others
-    /// are what they were; the memo is keyed by header content and stays).
-    private mutating func clearHeaders() {
+    /// Task names were registered since `commsVersion`: headers that showed a task without a name
+    /// are built again (the others are what they were; the memo is keyed by header content and stays).
+    private mutating func namesRegistered() {
+        commsVersion = printer.commsVersion
         guard headersOfUnnamedTasks else { return }
         headersOfUnnamedTasks = false
         headerIndex.removeAll()
