@@ -69,6 +69,6 @@ let package = Package(
         .testTarget(name: "SimulatorTests", dependencies: ["Simulator", "Replayer", "Recorder", "TraceFormat"]),
         .testTarget(name: "AnalyzerTests", dependencies: ["Analyzer", "Simulator", "Replayer", "Recorder", "TraceFormat"]),
         .testTarget(name: "ExporterTests", dependencies: ["Exporter", "Analyzer", "Replayer", "Recorder", "Simulator", "TraceFormat"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["irqtrace"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["irqtrace", "TraceFormat"]),
     ]
 )

@@ -2,7 +2,7 @@
 # Installs what building and testing irqtrace needs on a fresh Debian machine (run as root, or with sudo).
 # Idempotent: installs only missing packages. Swift itself is expected at /opt/swift or on PATH.
 set -euo pipefail
-PACKAGES=(libzstd-dev libpcap-dev pkg-config zstd xz-utils gcc libc6-dev tshark chromium)
+PACKAGES=(libzstd-dev libpcap-dev pkg-config zstd xz-utils gcc libc6-dev tshark chromium time)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

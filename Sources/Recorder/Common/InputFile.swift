@@ -34,8 +34,7 @@ public struct InputFile {
         let isZstd = mapped.withUnsafeBytes { ZstdDecompressor.isZstd($0) }
         if isZstd {
             do {
-                let bytes = try mapped.withUnsafeBytes { try ZstdDecompressor().decompressStream($0) }
-                data = Data(bytes)
+                data = try mapped.withUnsafeBytes { try ZstdDecompressor().decompressStream($0) }
             } catch {
                 throw IrqtraceError("\(error)", path: path, hint: "the .zst file is damaged; try `zstd -t`")
             }

@@ -1,4 +1,5 @@
 #if canImport(Glibc)
+import Foundation
 import Glibc
 #endif
 import CZstd
@@ -68,7 +69,7 @@ public struct ZstdDecompressor: ~Copyable {
 
     /// Decompresses a whole (possibly multi-frame) zstd stream of unknown size, as `zstd -d` does.
     /// Used for `.zst` input files.
-    public func decompressStream(_ input: UnsafeRawBufferPointer) throws(ZstdError) -> [UInt8] {
+    public func decompressStream(_ input: UnsafeRawBufferPointer) throws(ZstdError) -> Data {
         try decompressStream(input, limit: Self.streamLimit(compressed: input.count))
     }
 
@@ -83,34 +84,55 @@ public struct ZstdDecompressor: ~Copyable {
         return min(half, max(256 << 20, compressed.multipliedReportingOverflow(by: 1000).overflow ? Int.max : compressed * 1000))
     }
 
-    public func decompressStream(_ input: UnsafeRawBufferPointer, limit: Int) throws(ZstdError) -> [UInt8] {
+    /// `decompressStream(_:)` with an explicit limit. The output grows in place (`realloc`, which
+    /// for large blocks remaps pages instead of copying them) and never beyond `limit`, so peak
+    /// memory is the output itself: no doubling copy, no second copy into `Data`.
+    public func decompressStream(_ input: UnsafeRawBufferPointer, limit: Int) throws(ZstdError) -> Data {
         let stream = ZSTD_createDStream()!
         defer { ZSTD_freeDStream(stream) }
         ZSTD_initDStream(stream)
-        var result: [UInt8] = []
-        result.reserveCapacity(input.count * 8)
+        var capacity = min(limit, max(1 << 16, input.count.multipliedReportingOverflow(by: 8).partialValue))
+        guard var base = malloc(max(capacity, 1)) else { throw ZstdError("out of memory") }
+        var count = 0
+        var owned = true
+        defer { if owned { free(base) } }
         let chunk = ZSTD_DStreamOutSize()
-        var buffer = [UInt8](repeating: 0, count: chunk)
         var inBuf = ZSTD_inBuffer(src: input.baseAddress, size: input.count, pos: 0)
-        var lastRet = 0
+        let probe = UnsafeMutablePointer<UInt8>.allocate(capacity: 1)
+        defer { probe.deallocate() }
+        // Whether the last call that moved (read input or wrote output) ended a frame. A call after
+        // a frame's end with no input left returns the next header's size hint, not 0: it must not
+        // turn a stream whose output ends exactly on a buffer boundary into a "truncated" one.
+        var atFrameEnd = false
         while true {
-            var ret = 0
-            var produced = 0
-            buffer.withUnsafeMutableBytes { dst in
-                var outBuf = ZSTD_outBuffer(dst: dst.baseAddress, size: chunk, pos: 0)
-                ret = ZSTD_decompressStream(stream, &outBuf, &inBuf)
-                produced = outBuf.pos
+            if capacity - count < chunk && capacity < limit {
+                let grown = min(limit, max(capacity * 2, count + chunk))
+                guard let b = realloc(base, grown) else { throw ZstdError("out of memory growing to \(grown) bytes") }
+                base = b
+                capacity = grown
             }
+            // Full at the limit: decode into a one-byte probe; a byte out means the stream is larger.
+            let probing = count == capacity
+            let before = inBuf.pos
+            var outBuf = probing ? ZSTD_outBuffer(dst: probe, size: 1, pos: 0)
+                                 : ZSTD_outBuffer(dst: base + count, size: capacity - count, pos: 0)
+            let ret = ZSTD_decompressStream(stream, &outBuf, &inBuf)
             if ZSTD_isError(ret) != 0 { throw ZstdError(code: ret) }
-            if result.count + produced > limit {
-                throw ZstdError("decompresses to more than \(limit) bytes (\(input.count) compressed): a decompression bomb? (IRQTRACE_MAX_DECOMPRESSED=BYTES allows more)")
+            if probing && outBuf.pos > 0 { throw Self.bomb(limit: limit, compressed: input.count) }
+            if !probing { count += outBuf.pos }
+            if outBuf.pos > 0 || inBuf.pos != before { atFrameEnd = ret == 0 }
+            // All input read and room left in the output: zstd has flushed all it can.
+            if inBuf.pos >= inBuf.size && outBuf.pos < outBuf.size {
+                if !atFrameEnd { throw ZstdError("truncated zstd stream (the input ends inside a frame)") }
+                break
             }
-            result.append(contentsOf: buffer[0..<produced])
-            lastRet = ret
-            if inBuf.pos >= inBuf.size && produced < chunk { break }
         }
-        if lastRet != 0 { throw ZstdError("truncated zstd stream (the input ends inside a frame)") }
-        return result
+        owned = false
+        return Data(bytesNoCopy: base, count: count, deallocator: .free)
+    }
+
+    private static func bomb(limit: Int, compressed: Int) -> ZstdError {
+        ZstdError("decompresses to more than \(limit) bytes (\(compressed) compressed): a decompression bomb? (IRQTRACE_MAX_DECOMPRESSED=BYTES allows more)")
     }
 
     /// True when `bytes` starts with the zstd frame magic 28 B5 2F FD.

@@ -30,7 +30,7 @@ public enum Samples {
     public static func decompressed(_ path: String) throws -> [UInt8] {
         let data = try Data(contentsOf: URL(fileURLWithPath: path))
         let decompressor = ZstdDecompressor()
-        var text = try data.withUnsafeBytes { raw in try decompressor.decompressStream(raw) }
+        var text = [UInt8](try data.withUnsafeBytes { raw in try decompressor.decompressStream(raw) })
         if let last = text.last, last != UInt8(ascii: "\n") { text.append(UInt8(ascii: "\n")) }
         return text
     }
