@@ -231,10 +231,17 @@ extension KVMX86Adapter {
         let trigger = flag(.trigger_mode, b, ev, catalog, { $0 == "level" })
         let k = apic(apicID)
         var source = (from: MessageSource.msi, pin: Int64(-1))
-        // (The list is moved out of the map and an empty one left in its place — the same value when
-        // the list was empty — so `list` is mutated in place.)
-        if var list = pending.exchange(thread, with: []), !list.isEmpty {
-            if let s = lastSend[thread] { source = (s.source, Int64(s.pin)) }
+        // The thread's record, created when new (the acceptance is remembered on it below).
+        let t = messageThreads.slot(of: thread, orInsert: MessageThread())
+        if !messageThreads[slot: t].pending.isEmpty {
+            // The record is moved out and worked on as a local, its list moved out of it, so both
+            // are mutated in place; they go back below. Nothing between reads or changes
+            // `messageThreads` (what needs the record is handed it; `bind` gets it back first).
+            var rec = messageThreads.take(slot: t)
+            var list: [X86Machine.Message] = []
+            swap(&list, &rec.pending)
+            let lastSend = rec.lastSend
+            if let s = lastSend { source = (s.source, Int64(s.pin)) }
             report.observationsTotal += 1
             report.observationsChecked += 1
             // Messages before the first one this acceptance matches were accepted by no APIC: each
@@ -251,18 +258,23 @@ extension KVMX86Adapter {
             }
             if let j = first, j > 0 {
                 // (A head some APIC already accepted was delivered: the rest of its destinations declined.)
-                for (idx, lost) in list[0..<j].enumerated() where !(idx == 0 && headAccepted.contains(thread)) {
-                    dropped(lost, at: (b.firstEventIndex + i, b.times[i]), thread: thread,
+                for (idx, lost) in list[0..<j].enumerated() where !(idx == 0 && rec.headAccepted) {
+                    dropped(lost, at: (b.firstEventIndex + i, b.times[i]), origin: lastSend,
                             observed: "vector \(vector) accepted at APIC \(apicID) next", state: describe(k))
                 }
                 list.removeFirst(j)
-                headAccepted.remove(thread)
+                rec.headAccepted = false
             }
             var m = list[0]
             if m.shorthand == .selfOnly && m.source == nil {
                 // A self IPI from a thread whose vCPU is not known yet: the accepting APIC is its own.
                 m.source = apicID
-                if binding[thread] == nil { bind(thread, to: apicID) }
+                if binding[thread] == nil {
+                    // (Its earlier register writes replay with the record in place, its list still out.)
+                    messageThreads.put(slot: t, rec)
+                    bind(thread, to: apicID)
+                    rec = messageThreads.take(slot: t)
+                }
             }
             var matches = apic(k, matches: m.destination, logical: m.logical, shorthand: m.shorthand, source: m.source)
             if !matches, midFlight, m.logical, !mid.ldrKnown.contains(apicID), m.vector == vector, m.levelTriggered == trigger {
@@ -270,7 +282,7 @@ extension KVMX86Adapter {
                 adopt("logical destination")
                 matches = true
             }
-            if !matches, midFlight, let s = lastSend[thread], s.source == .ioapic, s.pin >= 0, !rteKnown(Int(s.pin)),
+            if !matches, midFlight, let s = lastSend, s.source == .ioapic, s.pin >= 0, !rteKnown(Int(s.pin)),
                m.vector == vector, m.levelTriggered == trigger {
                 // The entry's destination half was written before the trace: take it from the acceptance.
                 adoptRTEDestination(pin: Int(s.pin), apicID: apicID)
@@ -286,13 +298,17 @@ extension KVMX86Adapter {
             if unicast || !anotherAPICMatches(m, besides: k) {
                 // (One message, the usual case: removeLast keeps the buffer without removeFirst's shuffle.)
                 if list.count == 1 { list.removeLast() } else { list.removeFirst() }
-                headAccepted.remove(thread)
+                rec.headAccepted = false
             } else {
-                headAccepted.insert(thread)
+                rec.headAccepted = true
             }
-            pending[thread] = list
-            // (closeIfDone without reading the list back out of the map)
-            if list.isEmpty { openThreads.remove(thread); headAccepted.remove(thread) }
+            // (closeIfDone without reading the list back out of the record)
+            if list.isEmpty {
+                if rec.open { rec.open = false; openThreadCount -= 1 }
+                rec.headAccepted = false
+            }
+            swap(&list, &rec.pending)
+            messageThreads.put(slot: t, rec)
         } else if !trigger, localSource(apicID: apicID, vector: vector) != nil {
             // A local interrupt (LAPIC timer, LINT, error): its LVT entry gives this vector.
             source = (.local, -1)
@@ -331,7 +347,7 @@ extension KVMX86Adapter {
             acceptTimes[UInt64(apicID) << 8 | UInt64(vector)] = b.times[i]
             acceptCPUs[UInt64(apicID) << 8 | UInt64(vector)] = b.cpus[i]
         }
-        lastAccept[thread] = (apicID, vector)
+        messageThreads[slot: t].lastAccept = Acceptance(apicID: apicID, vector: vector)
         if midFlight { mid.accepted.insert(UInt64(apicID) << 8 | UInt64(vector)) }
         if let d = deferred.firstIndex(where: { $0.apicID == apicID && $0.vector == vector && $0.cpu != b.cpus[i] }) {
             // The injection printed before this acceptance on another CPU happened after it.
@@ -392,8 +408,8 @@ extension KVMX86Adapter {
         hardwareDelivered.insert(apicID)
         report.observationsTotal += 1
         report.observationsChecked += 1
-        if let last = lastAccept[thread], last != (apicID, vector) {
-            diverge(b, i, "APICv acceptance", expected: "apicid \(last.0) vec \(last.1) (the kvm_apic_accept_irq before it)",
+        if let t = messageThreads.slot(of: thread), let last = messageThreads[slot: t].lastAccept, last != Acceptance(apicID: apicID, vector: vector) {
+            diverge(b, i, "APICv acceptance", expected: "apicid \(last.apicID) vec \(last.vector) (the kvm_apic_accept_irq before it)",
                     observed: "apicid \(apicID) vec \(vector)")
         }
         if flavour == .vmx || flavour == .hardware { postedAccept(b, i, apicID: apicID, vector: vector) }

@@ -8,15 +8,14 @@ import TraceFormat
 /// restored adapter iterates its tables in the same order and makes the same decisions.
 extension KVMX86Adapter: SnapshotReplayable {
     enum CodingKeys: String, CodingKey {
-        case flavour, machine, report, apicIndex, binding, unbound, pending, pendingAcks, coalescedAccepts
-        case acceptTimes, acceptCPUs, lastAccept, deferred, hardwareDelivered, lvt, delayedPins, lastEOI, picActive, pic
+        case flavour, machine, report, apicIndex, binding, unbound, messageThreads, pendingAcks, coalescedAccepts
+        case acceptTimes, acceptCPUs, deferred, hardwareDelivered, lvt, delayedPins, lastEOI, picActive, pic
         case picLines, lastSetIRQ, midFlight, mid, everUnmasked, haltedAPICs, threadsAwaitingAcks, pi, guestEOIWrites
-        case haltEnds, openThreads, lastSend, headAccepted, lastTime
+        case haltEnds, lastTime
     }
 
     struct RegisterWrite: Codable { var register: String; var value: UInt32 }
     struct CoalescedAccept: Codable { var time: Int64; var cpu: Int32; var armed: Bool }
-    struct Acceptance: Codable { var apicID: UInt32; var vector: UInt8 }
     struct Deferred: Codable { var apicID: UInt32; var vector: UInt8; var time: Int64; var cpu: Int32; var eventIndex: Int; var state: String }
 
     public init(from decoder: Decoder) throws {
@@ -27,13 +26,13 @@ extension KVMX86Adapter: SnapshotReplayable {
         apicIndex = try c.decode(IntMap<UInt32, Int>.self, forKey: .apicIndex)
         restoreBindings(try c.decode(IntMap<Int32, UInt32>.self, forKey: .binding))
         unbound = try c.decode(IntMap<Int32, [RegisterWrite]>.self, forKey: .unbound).mapValuesKeepingLayout { $0.map { ($0.register, $0.value) } }
-        pending = try c.decode(IntMap<Int32, [X86Machine.Message]>.self, forKey: .pending)
+        messageThreads = try c.decode(IntMap<Int32, MessageThread>.self, forKey: .messageThreads)
+        openThreadCount = messageThreads.reduce(0) { $0 + ($1.value.open ? 1 : 0) }
         pendingAcks = try c.decode(IntMap<Int32, [Int]>.self, forKey: .pendingAcks)
         coalescedAccepts = try c.decode(IntMap<UInt64, CoalescedAccept>.self, forKey: .coalescedAccepts)
             .mapValuesKeepingLayout { (time: $0.time, cpu: $0.cpu, armed: $0.armed) }
         acceptTimes = try c.decode(IntMap<UInt64, Int64>.self, forKey: .acceptTimes)
         acceptCPUs = try c.decode(IntMap<UInt64, Int32>.self, forKey: .acceptCPUs)
-        lastAccept = try c.decode(IntMap<Int32, Acceptance>.self, forKey: .lastAccept).mapValuesKeepingLayout { ($0.apicID, $0.vector) }
         deferred = try c.decode([Deferred].self, forKey: .deferred)
             .map { (apicID: $0.apicID, vector: $0.vector, time: $0.time, cpu: $0.cpu, eventIndex: $0.eventIndex, state: $0.state) }
         hardwareDelivered = try c.decode(IntSet<UInt32>.self, forKey: .hardwareDelivered)
@@ -52,9 +51,6 @@ extension KVMX86Adapter: SnapshotReplayable {
         pi = try c.decode(PostedInterruptTracking.self, forKey: .pi)
         guestEOIWrites = try c.decode(IntSet<Int32>.self, forKey: .guestEOIWrites)
         haltEnds = try c.decode(IntMap<Int32, HaltEnd>.self, forKey: .haltEnds)
-        openThreads = try c.decode(IntSet<Int32>.self, forKey: .openThreads)
-        lastSend = try c.decode(IntMap<Int32, Send>.self, forKey: .lastSend)
-        headAccepted = try c.decode(IntSet<Int32>.self, forKey: .headAccepted)
         lastTime = try c.decode(Int64.self, forKey: .lastTime)
     }
 
@@ -69,12 +65,11 @@ extension KVMX86Adapter: SnapshotReplayable {
         try c.encode(apicIndex, forKey: .apicIndex)
         try c.encode(binding, forKey: .binding)
         try c.encode(unbound.mapValuesKeepingLayout { $0.map { RegisterWrite(register: $0.0, value: $0.1) } }, forKey: .unbound)
-        try c.encode(pending, forKey: .pending)
+        try c.encode(messageThreads, forKey: .messageThreads)
         try c.encode(pendingAcks, forKey: .pendingAcks)
         try c.encode(coalescedAccepts.mapValuesKeepingLayout { CoalescedAccept(time: $0.time, cpu: $0.cpu, armed: $0.armed) }, forKey: .coalescedAccepts)
         try c.encode(acceptTimes, forKey: .acceptTimes)
         try c.encode(acceptCPUs, forKey: .acceptCPUs)
-        try c.encode(lastAccept.mapValuesKeepingLayout { Acceptance(apicID: $0.0, vector: $0.1) }, forKey: .lastAccept)
         try c.encode(deferred.map { Deferred(apicID: $0.apicID, vector: $0.vector, time: $0.time, cpu: $0.cpu, eventIndex: $0.eventIndex, state: $0.state) },
                      forKey: .deferred)
         try c.encode(hardwareDelivered, forKey: .hardwareDelivered)
@@ -93,9 +88,6 @@ extension KVMX86Adapter: SnapshotReplayable {
         try c.encode(pi, forKey: .pi)
         try c.encode(guestEOIWrites, forKey: .guestEOIWrites)
         try c.encode(haltEnds, forKey: .haltEnds)
-        try c.encode(openThreads, forKey: .openThreads)
-        try c.encode(lastSend, forKey: .lastSend)
-        try c.encode(headAccepted, forKey: .headAccepted)
         try c.encode(lastTime, forKey: .lastTime)
     }
 

@@ -92,8 +92,12 @@ public struct KVMX86Adapter {
     }
     /// LAPIC register writes of threads not yet bound: (register name or offset, value).
     var unbound = IntMap<Int32, [(String, UInt32)]>()
-    /// Messages whose acceptances must follow on a thread.
-    var pending = IntMap<Int32, [X86Machine.Message]>()
+    /// Per thread: the messages whose acceptances must follow on it, the event that sent the last of
+    /// them, its last acceptance, and whether its KVM call is still open (``MessageThread``). One
+    /// record, so a message or an acceptance costs one hash look-up, not one per table.
+    var messageThreads = IntMap<Int32, MessageThread>()
+    /// How many threads are open (`messageThreads[t].open`): most events see none and skip the look-up.
+    var openThreadCount = 0
     /// Pins whose IOAPIC ack must follow on a thread.
     var pendingAcks = IntMap<Int32, [Int]>()
     /// Acceptances the model merged with a pending vector (coalesced), by (APIC, vector): with
@@ -115,8 +119,6 @@ public struct KVMX86Adapter {
     /// When each vector was accepted, by (APIC, vector), and on which CPU's clock.
     var acceptTimes = IntMap<UInt64, Int64>()
     var acceptCPUs = IntMap<UInt64, Int32>()
-    /// The last acceptance per thread (kvm_apicv_accept_irq repeats it).
-    var lastAccept = IntMap<Int32, (UInt32, UInt8)>()
     /// Injections of a vector not (yet) accepted: printed on one CPU, the acceptance may follow on
     /// another within the clock-skew window.
     var deferred: [(apicID: UInt32, vector: UInt8, time: Int64, cpu: Int32, eventIndex: Int, state: String)] = []
@@ -253,11 +255,6 @@ public struct KVMX86Adapter {
         }
     }
 
-    /// Threads whose messages still wait for their acceptances (their `pending` list is not empty),
-    /// the event that sent the last of them, and threads whose first pending message some APIC has
-    /// already accepted (a multi-destination message: the others may decline it).
-    var openThreads = IntSet<Int32>()
-    var lastSend = IntMap<Int32, Send>()
     struct Send: Codable { var event: Int; var time: Int64; var source: MessageSource; var pin: Int32 }
 
     /// Where an interrupt came from (``Transition/Kind/coalesced``'s `aux` & 0xFF; `aux` & 0x100: the
@@ -267,25 +264,12 @@ public struct KVMX86Adapter {
         /// An LVT entry of the LAPIC itself (timer, LINT, error).
         case local = 4
     }
-    var headAccepted = IntSet<Int32>()
-
-    /// A message sent on `thread`: its acceptances follow on the same thread, within the same KVM call
-    /// (kvm_irq_delivery_to_apic runs synchronously in the ioctl, the MMIO/MSR write or the EOI).
-    mutating func send(_ m: X86Machine.Message, _ b: EventBatch, _ i: Int, thread: Int32, from source: MessageSource, pin: Int = -1) {
-        pending[thread, default: []].append(m)
-        openThreads.insert(thread)
-        lastSend[thread] = Send(event: b.firstEventIndex + i, time: b.times[i], source: source, pin: Int32(pin))
-    }
-
-    mutating func closeIfDone(_ thread: Int32) {
-        if pending[thread]?.isEmpty ?? true { openThreads.remove(thread); headAccepted.remove(thread) }
-    }
-
     /// A message no APIC accepted. A destination no vCPU has is what the models say too (nobody
     /// accepts it: no divergence); a destination that exists, or an illegal vector, is a divergence.
-    mutating func dropped(_ m: X86Machine.Message, at now: (event: Int, time: Int64), thread: Int32, observed: String, state: String = "") {
+    /// `origin`: the event that sent the thread's last message (the transition is placed there).
+    mutating func dropped(_ m: X86Machine.Message, at now: (event: Int, time: Int64), origin sent: Send?, observed: String, state: String = "") {
         let reason = dropReason(m)
-        let origin = lastSend[thread] ?? Send(event: now.event, time: now.time, source: .msi, pin: -1)
+        let origin = sent ?? Send(event: now.event, time: now.time, source: .msi, pin: -1)
         if recordTransitions {
             // (`value`: the IOAPIC pin it came from, -1 for an MSI or IPI.)
             transitions.append(Transition(.dropped, event: origin.event, time: origin.time, cpu: Int32(truncatingIfNeeded: m.destination),
@@ -298,18 +282,6 @@ public struct KVMX86Adapter {
             eventIndex: now.event, timeNs: now.time, what: "interrupt message accepted by no APIC",
             expected: "vector \(m.vector) \(m.levelTriggered ? "level" : "edge") to \(m.logical ? "logical" : "physical") \(m.destination) accepted",
             observed: observed, state: state))
-    }
-
-    /// The KVM call that sent `thread`'s pending messages is over (another kind of event came on that
-    /// thread, or the trace ended): those no APIC accepted reached nobody.
-    mutating func closeSends(at now: (event: Int, time: Int64), thread: Int32, observed: String) {
-        let list = pending[thread] ?? []
-        for (idx, m) in list.enumerated() where !(idx == 0 && headAccepted.contains(thread)) {
-            dropped(m, at: now, thread: thread, observed: observed)
-        }
-        pending[thread] = nil
-        openThreads.remove(thread)
-        headAccepted.remove(thread)
     }
 
     public init(flavour: Flavour = .pvm) {
@@ -559,8 +531,8 @@ public struct KVMX86Adapter {
         }
         // A message's acceptances follow it on its thread (kvm_pic_set_irq may come between, an IOAPIC
         // ack and its re-delivery too); any other event there means its KVM call is over.
-        if !openThreads.isEmpty, kind != .accept && kind != .apicvAccept && kind != .picSetIRQ && kind != .ack,
-           !(midFlight && kind == .delayedEOI), openThreads.contains(thread) {
+        if openThreadCount > 0, kind != .accept && kind != .apicvAccept && kind != .picSetIRQ && kind != .ack,
+           !(midFlight && kind == .delayedEOI), isOpen(thread) {
             closeSends(at: (b.firstEventIndex + i, b.times[i]), thread: thread, observed: "no acceptance before this event on the sending thread")
         }
 
@@ -734,7 +706,9 @@ public struct KVMX86Adapter {
             machine.ioapic.entries[pin].remoteIRR = true
             // A re-delivery the models made for that pin did not happen either.
             let vector = machine.ioapic.entries[pin].vector
-            pending[thread]?.removeAll { $0.vector == vector && $0.levelTriggered }
+            if let t = messageThreads.slot(of: thread) {
+                messageThreads[slot: t].pending.removeAll { $0.vector == vector && $0.levelTriggered }
+            }
             closeIfDone(thread)
             note(.ackMissing, b, i, cpu: binding[thread].map(Int64.init) ?? -1, vector: Int64(vector), irq: Int64(pin))
         }
@@ -744,8 +718,8 @@ public struct KVMX86Adapter {
         flushDeferred(before: .max)
         tally.merge(into: &report.unchecked)
         tally = UncheckedTally()
-        for thread in openThreads.sorted() {
-            closeSends(at: lastSend[thread].map { ($0.event, $0.time) } ?? (-1, 0), thread: thread, observed: "no acceptance by the end of the trace")
+        for thread in openThreads() {
+            closeSends(at: lastSend(thread).map { ($0.event, $0.time) } ?? (-1, 0), thread: thread, observed: "no acceptance by the end of the trace")
         }
         for (_, h) in haltEnds.sorted(by: { $0.key < $1.key }) { decideHalt(h, endedByInterrupt: false) }
         haltEnds.removeAll()

@@ -147,9 +147,9 @@ extension KVMX86Adapter {
     mutating func adoptDelayedRedelivery(vector v: UInt8, thread: Int32) {
         guard let pin = machine.ioapic.entries.indices.first(where: { machine.ioapic.entries[$0].vector == v && machine.ioapic.entries[$0].levelTriggered }),
               !delayedPins.contains(pin),
-              var list = pending[thread], let j = list.firstIndex(where: { $0.vector == v && $0.levelTriggered }) else { return }
-        list.remove(at: j)
-        pending[thread] = list
+              let t = messageThreads.slot(of: thread),
+              let j = messageThreads[slot: t].pending.firstIndex(where: { $0.vector == v && $0.levelTriggered }) else { return }
+        messageThreads[slot: t].pending.remove(at: j)
         closeIfDone(thread)
         delayedPins.append(pin)
         machine.ioapic.successiveEOIs[pin] = 0

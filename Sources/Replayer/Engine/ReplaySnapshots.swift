@@ -53,7 +53,8 @@ public struct SnapshotOptions: Sendable {
 /// The header names the trace (size and a hash of its chunk index), the format version and the
 /// adapter kind; a sidecar that names another trace, version or kind is ignored, a damaged one too.
 public enum ReplaySnapshots {
-    public static let formatVersion: UInt32 = 1
+    /// 2: the KVM x86 adapter keeps its per-thread message state in one record per thread.
+    public static let formatVersion: UInt32 = 2
     static let magic = Array("IRQTSNAP".utf8), endMagic = Array("IRQTSEND".utf8), entryMagic = Array("SNAP".utf8)
 
     struct Header: Codable, Equatable {

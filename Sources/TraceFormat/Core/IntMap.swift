@@ -83,6 +83,34 @@ public struct IntMap<Key: FixedWidthInteger, Value>: Sequence {
     @inlinable
     public func contains(key: Key) -> Bool { find(key) != nil }
 
+    /// The slot of `key`, nil when absent: with ``subscript(slot:)``, several reads and in-place
+    /// updates of one value for one hash look-up. Valid until the next insertion or removal.
+    @inlinable @inline(__always)
+    public func slot(of key: Key) -> Int? { find(key) }
+
+    /// The slot of `key`, storing `defaultValue` there first when `key` is absent.
+    @inlinable
+    public mutating func slot(of key: Key, orInsert defaultValue: @autoclosure () -> Value) -> Int {
+        find(key) ?? slot(forNew: key, defaultValue())
+    }
+
+    /// Moves the value of slot `i` (from ``slot(of:)``) out, so the caller works on it as a local
+    /// without copies; ``put(slot:_:)`` must give it back before the map is read or changed again
+    /// (until then the key stays but its value is gone: reading it traps).
+    @inlinable @inline(__always)
+    public mutating func take(slot i: Int) -> Value { slots[i].value.take()! }
+
+    /// Gives slot `i` its value back after ``take(slot:)``.
+    @inlinable @inline(__always)
+    public mutating func put(slot i: Int, _ value: consuming Value) { slots[i].value = value }
+
+    /// The value in slot `i` (from ``slot(of:)``), read and mutated in place.
+    @inlinable
+    public subscript(slot i: Int) -> Value {
+        @inline(__always) get { slots[i].value! }
+        @inline(__always) _modify { yield &slots[i].value! }
+    }
+
     @inlinable
     mutating func insertOrUpdate(_ key: Key, _ value: Value) {
         if let i = find(key) { slots[i].value = value } else { _ = slot(forNew: key, value) }
