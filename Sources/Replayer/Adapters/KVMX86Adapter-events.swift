@@ -344,8 +344,7 @@ extension KVMX86Adapter {
             note(.coalesced, b, i, cpu: Int64(apicID), vector: Int64(vector), value: source.pin, aux: source.from.rawValue | open)
             coalescedAccepts[UInt64(apicID) << 8 | UInt64(vector)] = (b.times[i], b.cpus[i], false)
         } else {
-            acceptTimes[UInt64(apicID) << 8 | UInt64(vector)] = b.times[i]
-            acceptCPUs[UInt64(apicID) << 8 | UInt64(vector)] = b.cpus[i]
+            acceptTimes[UInt64(apicID) << 8 | UInt64(vector)] = AcceptTime(time: b.times[i], cpu: b.cpus[i])
         }
         messageThreads[slot: t].lastAccept = Acceptance(apicID: apicID, vector: vector)
         if midFlight { mid.accepted.insert(UInt64(apicID) << 8 | UInt64(vector)) }
@@ -587,10 +586,10 @@ extension KVMX86Adapter {
         report.observationsChecked += 1
         let apicState = machine.apics[k]
         let stale = apicState.irr.vectors.reversed().first { v in
-            (v & 0xF0) > apicState.ppr && (acceptTimes[UInt64(a) << 8 | UInt64(v)].map { $0 + Self.reorderWindowNs < blockedAt } ?? false)
+            (v & 0xF0) > apicState.ppr && (acceptTimes[UInt64(a) << 8 | UInt64(v)].map { $0.time + Self.reorderWindowNs < blockedAt } ?? false)
         }
         if recordTransitions { haltEnds[thread] = HaltEnd(apic: a, blockedAt: blockedAt, event: b.firstEventIndex + i, time: b.times[i]) }
-        if let v = stale, let t = acceptTimes[UInt64(a) << 8 | UInt64(v)] {
+        if let v = stale, let t = acceptTimes[UInt64(a) << 8 | UInt64(v)]?.time {
             note(.haltedWithPending, b, i, cpu: Int64(a), vector: Int64(v), value: blockedAt, aux: HaltEvidence.pendingAtHalt.rawValue)
             diverge(b, i, "vCPU of APIC \(a) halted with a deliverable interrupt pending",
                     expected: "vector \(v) (accepted \(blockedAt - t) ns before the halt) delivered before halting",

@@ -9,7 +9,7 @@ import TraceFormat
 extension KVMX86Adapter: SnapshotReplayable {
     enum CodingKeys: String, CodingKey {
         case flavour, machine, report, apicIndex, binding, unbound, messageThreads, pendingAcks, coalescedAccepts
-        case acceptTimes, acceptCPUs, deferred, hardwareDelivered, lvt, delayedPins, lastEOI, picActive, pic
+        case acceptTimes, deferred, hardwareDelivered, lvt, delayedPins, lastEOI, picActive, pic
         case picLines, lastSetIRQ, midFlight, mid, everUnmasked, haltedAPICs, threadsAwaitingAcks, pi, guestEOIWrites
         case haltEnds, lastTime
     }
@@ -31,8 +31,7 @@ extension KVMX86Adapter: SnapshotReplayable {
         pendingAcks = try c.decode(IntMap<Int32, [Int]>.self, forKey: .pendingAcks)
         coalescedAccepts = try c.decode(IntMap<UInt64, CoalescedAccept>.self, forKey: .coalescedAccepts)
             .mapValuesKeepingLayout { (time: $0.time, cpu: $0.cpu, armed: $0.armed) }
-        acceptTimes = try c.decode(IntMap<UInt64, Int64>.self, forKey: .acceptTimes)
-        acceptCPUs = try c.decode(IntMap<UInt64, Int32>.self, forKey: .acceptCPUs)
+        acceptTimes = try c.decode(IntMap<UInt64, AcceptTime>.self, forKey: .acceptTimes)
         deferred = try c.decode([Deferred].self, forKey: .deferred)
             .map { (apicID: $0.apicID, vector: $0.vector, time: $0.time, cpu: $0.cpu, eventIndex: $0.eventIndex, state: $0.state) }
         hardwareDelivered = try c.decode(IntSet<UInt32>.self, forKey: .hardwareDelivered)
@@ -69,7 +68,6 @@ extension KVMX86Adapter: SnapshotReplayable {
         try c.encode(pendingAcks, forKey: .pendingAcks)
         try c.encode(coalescedAccepts.mapValuesKeepingLayout { CoalescedAccept(time: $0.time, cpu: $0.cpu, armed: $0.armed) }, forKey: .coalescedAccepts)
         try c.encode(acceptTimes, forKey: .acceptTimes)
-        try c.encode(acceptCPUs, forKey: .acceptCPUs)
         try c.encode(deferred.map { Deferred(apicID: $0.apicID, vector: $0.vector, time: $0.time, cpu: $0.cpu, eventIndex: $0.eventIndex, state: $0.state) },
                      forKey: .deferred)
         try c.encode(hardwareDelivered, forKey: .hardwareDelivered)

@@ -117,8 +117,8 @@ public struct KVMX86Adapter {
 
     enum Kind { case mmio, apic, msi, setIRQ, ioapicSetIRQ, accept, eoi, ack, ipi, wakeup, inject, pvEOI, apicvAccept, entry, exit, picSetIRQ, pio, postedIRTE, delayedEOI }
     /// When each vector was accepted, by (APIC, vector), and on which CPU's clock.
-    var acceptTimes = IntMap<UInt64, Int64>()
-    var acceptCPUs = IntMap<UInt64, Int32>()
+    var acceptTimes = IntMap<UInt64, AcceptTime>()
+    struct AcceptTime: Codable { var time: Int64; var cpu: Int32 }
     /// Injections of a vector not (yet) accepted: printed on one CPU, the acceptance may follow on
     /// another within the clock-skew window.
     var deferred: [(apicID: UInt32, vector: UInt8, time: Int64, cpu: Int32, eventIndex: Int, state: String)] = []
@@ -211,7 +211,7 @@ public struct KVMX86Adapter {
         let a = machine.apics[k]
         var arrived: (vector: UInt8, at: Int64)?, masked: (vector: UInt8, since: Int64)?
         for v in a.irr.vectors {
-            let at = acceptTimes[UInt64(h.apic) << 8 | UInt64(v)] ?? h.blockedAt
+            let at = acceptTimes[UInt64(h.apic) << 8 | UInt64(v)]?.time ?? h.blockedAt
             if (v & 0xF0) > a.ppr {
                 // (pending before the halt: the wakeup check reported it as pendingAtHalt)
                 if at + Self.reorderWindowNs >= h.blockedAt, arrived.map({ at < $0.at }) ?? true { arrived = (v, at) }
@@ -614,7 +614,7 @@ public struct KVMX86Adapter {
             let higher = machine.apics[k].irr.vectors.filter { $0 > v && ($0 & 0xF0) > machine.apics[k].ppr }
             let late = higher.allSatisfy { h in
                 let key = UInt64(a) << 8 | UInt64(h)
-                return acceptCPUs[key].map { $0 != b.cpus[i] } == true && acceptTimes[key].map { b.times[i] - $0 <= Self.reorderWindowNs } == true
+                return acceptTimes[key].map { $0.cpu != b.cpus[i] && b.times[i] - $0.time <= Self.reorderWindowNs } == true
             }
             if late { expected = v; report.reordered += 1 }
         }
