@@ -79,6 +79,7 @@ struct X86Detectors {
 
     static func hex(_ v: Int64) -> String { "0x" + String(v, radix: 16) }
 
+    @inline(__always)
     mutating func consume(_ t: Transition) {
         lastTime = t.timeNs
         let mark = Mark(time: t.timeNs, event: t.eventIndex)

@@ -509,6 +509,9 @@ public struct KVMX86Adapter {
     /// Time of the event being handled (for transitions made below the event's own handler).
     var lastTime: Int64 = 0
 
+    /// (Inlined into the drivers' per-batch loops: a call per event cost ~25 instructions of prologue
+    /// and reloaded the batch's columns; callgrind, 1 M events: replay 683 -> 653 M instructions.)
+    @inline(__always)
     public mutating func handle(_ b: EventBatch, _ i: Int, catalog: TemplateCatalog) {
         report.events += 1
         lastTime = b.times[i]
