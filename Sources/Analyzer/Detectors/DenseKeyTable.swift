@@ -38,6 +38,9 @@ struct DenseKeyTable<Value> {
                 guard newValue != nil else { return }
                 dense.append(contentsOf: repeatElement(nil, count: i + 1 - dense.count))
             }
+            // (Clearing an entry that is already clear — most of a delivery's clears — writes nothing:
+            // a write pays the array's copy-on-write check, a read does not.)
+            if newValue == nil && dense[i] == nil { return }
             dense[i] = newValue
         }
     }
