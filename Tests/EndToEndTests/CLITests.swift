@@ -16,11 +16,18 @@ let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingL
 let sample = root.appendingPathComponent("traces/qemu-x86-q35-intremap-smp2.log.zst").path
 let armSample = root.appendingPathComponent("traces/qemu-arm64-virt-gicv2-smp2.log.zst").path
 
-func irqtrace(_ args: [String]) throws -> Run {
-    let binary = root.appendingPathComponent(".build/debug/irqtrace")
+/// The `irqtrace` the tests run (the debug build `swift build` makes).
+let irqtraceBinary = root.appendingPathComponent(".build/debug/irqtrace").path
+
+func irqtrace(_ args: [String]) throws -> Run { try runProcess(irqtraceBinary, args) }
+
+/// Runs `executable` with `args` (and this process's environment plus `extra`), its output
+/// collected in files.
+func runProcess(_ executable: String, _ args: [String], environment extra: [String: String] = [:]) throws -> Run {
     let p = Process()
-    p.executableURL = binary
+    p.executableURL = URL(fileURLWithPath: executable)
     p.arguments = args
+    if !extra.isEmpty { p.environment = ProcessInfo.processInfo.environment.merging(extra) { $1 } }
     let outPath = temporary("stdout-\(UUID().uuidString)"), errPath = temporary("stderr-\(UUID().uuidString)")
     FileManager.default.createFile(atPath: outPath, contents: nil)
     FileManager.default.createFile(atPath: errPath, contents: nil)

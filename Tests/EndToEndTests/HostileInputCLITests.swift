@@ -11,29 +11,13 @@ import Testing
 func irqtraceMeasured(_ args: [String], environment extra: [String: String] = [:]) throws -> (run: Run, maxRSS: Int) {
     let time = "/usr/bin/time"
     try #require(FileManager.default.isExecutableFile(atPath: time), "GNU time is missing: run scripts/setup.sh (Debian package time)")
-    let binary = root.appendingPathComponent(".build/debug/irqtrace").path
     let rssPath = temporary("rss-\(UUID().uuidString)")
     defer { try? FileManager.default.removeItem(atPath: rssPath) }
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: time)
-    p.arguments = ["-f", "%M", "-o", rssPath, binary] + args
-    var env = ProcessInfo.processInfo.environment
-    for (k, v) in extra { env[k] = v }
-    p.environment = env
-    let outPath = temporary("stdout-\(UUID().uuidString)"), errPath = temporary("stderr-\(UUID().uuidString)")
-    FileManager.default.createFile(atPath: outPath, contents: nil)
-    FileManager.default.createFile(atPath: errPath, contents: nil)
-    defer { try? FileManager.default.removeItem(atPath: outPath); try? FileManager.default.removeItem(atPath: errPath) }
-    p.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: outPath))
-    p.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: errPath))
-    try p.run()
-    p.waitUntilExit()
+    let run = try runProcess(time, ["-f", "%M", "-o", rssPath, irqtraceBinary] + args, environment: extra)
     let report = try String(contentsOfFile: rssPath, encoding: .utf8)
     // A non-zero exit makes time write "Command exited with non-zero status N" before the figure.
     let kib = try #require(report.split(separator: "\n").last.flatMap { Int($0.trimmingCharacters(in: .whitespaces)) },
                            "GNU time's report: \(report)")
-    let run = Run(status: p.terminationStatus, stdout: try Data(contentsOf: URL(fileURLWithPath: outPath)),
-                  stderr: String(decoding: try Data(contentsOf: URL(fileURLWithPath: errPath)), as: UTF8.self))
     return (run, kib * 1024)
 }
 
@@ -42,7 +26,7 @@ struct HostileInputCLITests {
     /// A zstd bomb without holding its expansion here: one frame of 1 MiB of zeros, repeated
     /// (`zstd -d` and irqtrace read concatenated frames as one stream).
     func bomb(mebibytes: Int) throws -> String {
-        var c = ZstdCompressor(level: 19)
+        let c = ZstdCompressor(level: 19)
         let frame = try c.compress([UInt8](repeating: 0, count: 1 << 20))
         let path = temporary("bomb-\(mebibytes).log.zst")
         var all: [UInt8] = []

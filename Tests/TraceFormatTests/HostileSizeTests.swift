@@ -78,7 +78,7 @@ struct HostileSizeTests {
     func bomb() throws {
         // 300 concatenated frames of 1 MiB of zeros: a 300 MiB stream from a few KB, built without
         // holding 300 MiB here.
-        var c = ZstdCompressor(level: 19)
+        let c = ZstdCompressor(level: 19)
         let one = try c.compress([UInt8](repeating: 0, count: 1 << 20))
         var frame: [UInt8] = []
         for _ in 0..<300 { frame += one }
