@@ -303,10 +303,7 @@ extension KVMX86Adapter {
                 rec.headAccepted = true
             }
             // (closeIfDone without reading the list back out of the record)
-            if list.isEmpty {
-                if rec.open { rec.open = false; openThreadCount -= 1 }
-                rec.headAccepted = false
-            }
+            if list.isEmpty, rec.close() { openThreadCount -= 1 }
             swap(&list, &rec.pending)
             messageThreads.put(slot: t, rec)
         } else if !trigger, localSource(apicID: apicID, vector: vector) != nil {

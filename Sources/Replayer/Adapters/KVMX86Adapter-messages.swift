@@ -15,6 +15,14 @@ struct MessageThread: Codable {
     /// Some APIC already accepted the first pending message (a multi-destination message: the other
     /// destinations may decline it).
     var headAccepted = false
+
+    /// Ends the thread's KVM call (nothing more will be accepted for it); true when it was open.
+    mutating func close() -> Bool {
+        headAccepted = false
+        guard open else { return false }
+        open = false
+        return true
+    }
 }
 
 extension KVMX86Adapter {
@@ -31,8 +39,7 @@ extension KVMX86Adapter {
     /// Marks `thread` closed (its KVM call over, nothing pending).
     @inline(__always)
     mutating func close(slot t: Int) {
-        if messageThreads[slot: t].open { messageThreads[slot: t].open = false; openThreadCount -= 1 }
-        messageThreads[slot: t].headAccepted = false
+        if messageThreads[slot: t].close() { openThreadCount -= 1 }
     }
 
     mutating func closeIfDone(_ thread: Int32) {

@@ -1,5 +1,5 @@
-#if canImport(Glibc)
 import Foundation
+#if canImport(Glibc)
 import Glibc
 #endif
 import CZstd

@@ -61,23 +61,12 @@ public struct IntMap<Key: FixedWidthInteger, Value>: Sequence {
     public subscript(key: Key, default defaultValue: @autoclosure () -> Value) -> Value {
         get { find(key).flatMap { slots[$0].value } ?? defaultValue() }
         _modify {
-            let i = find(key) ?? slot(forNew: key, defaultValue())
+            let i = slot(of: key, orInsert: defaultValue())
             // Moved out of its slot and back, not copied: an array value stays uniquely referenced.
-            var v = slots[i].value.take()!
-            defer { slots[i].value = v }
+            var v = take(slot: i)
+            defer { put(slot: i, v) }
             yield &v
         }
-    }
-
-    /// Replaces the value of `key`, when there is one, with `value`, and returns the old one (moved
-    /// out, not copied: the caller can mutate an array value in place). Nothing is stored when `key`
-    /// is absent.
-    @inlinable
-    public mutating func exchange(_ key: Key, with value: Value) -> Value? {
-        guard let i = find(key) else { return nil }
-        var v: Value? = value
-        swap(&slots[i].value, &v)
-        return v
     }
 
     @inlinable
