@@ -212,12 +212,4 @@ struct TemplateHandlers<Kind, Field: FieldKey> {
         h = (h ^ UInt64(bitPattern: value)) &* 0x100_0000_01B3
         return Int64(bitPattern: h)
     }
-
-    /// Whether the field's text is `literal`, without making a String when it is fixed template text.
-    @inline(__always)
-    func textIs(_ r: FieldRef, _ field: Field, _ literal: String, _ batch: EventBatch, _ i: Int, _ template: @autoclosure () -> EventTemplate) -> Bool {
-        let k = r.base + field.rawValue
-        if let c = constantTexts[k] { return c == literal }
-        return sources[k].map { batch.text(i, $0, template: template()) } == literal
-    }
 }

@@ -231,13 +231,14 @@ extension KVMX86Adapter {
         let trigger = flag(.trigger_mode, b, ev, catalog, { $0 == "level" })
         let k = apic(apicID)
         var source = (from: MessageSource.msi, pin: Int64(-1))
-        // The thread's record, created when new (the acceptance is remembered on it below).
+        // The thread's record, created when new (the acceptance is remembered on it below). It is
+        // moved out and worked on as a local (reading its list in the map copied the whole record),
+        // and goes back before anything else reads or changes `messageThreads`.
         let t = messageThreads.slot(of: thread, orInsert: MessageThread())
-        if !messageThreads[slot: t].pending.isEmpty {
-            // The record is moved out and worked on as a local, its list moved out of it, so both
-            // are mutated in place; they go back below. Nothing between reads or changes
-            // `messageThreads` (what needs the record is handed it; `bind` gets it back first).
-            var rec = messageThreads.take(slot: t)
+        var rec = messageThreads.take(slot: t)
+        if !rec.pending.isEmpty {
+            // Its list is moved out of it too, so both are mutated in place; they go back below.
+            // (What needs the record is handed it; `bind` gets it back first.)
             var list: [X86Machine.Message] = []
             swap(&list, &rec.pending)
             let lastSend = rec.lastSend
@@ -271,7 +272,7 @@ extension KVMX86Adapter {
                 m.source = apicID
                 if binding[thread] == nil {
                     // (Its earlier register writes replay with the record in place, its list still out.)
-                    messageThreads.put(slot: t, rec)
+                    messageThreads.put(slot: t, consume rec)
                     bind(thread, to: apicID)
                     rec = messageThreads.take(slot: t)
                 }
@@ -305,35 +306,38 @@ extension KVMX86Adapter {
             // (closeIfDone without reading the list back out of the record)
             if list.isEmpty, rec.close() { openThreadCount -= 1 }
             swap(&list, &rec.pending)
-            messageThreads.put(slot: t, rec)
-        } else if !trigger, localSource(apicID: apicID, vector: vector) != nil {
-            // A local interrupt (LAPIC timer, LINT, error): its LVT entry gives this vector.
-            source = (.local, -1)
-            note(.raised, b, i, cpu: Int64(apicID), vector: Int64(vector))
-            report.observationsTotal += 1
-            report.observationsChecked += 1
-        } else if trigger, let d = delayedPins.firstIndex(where: { pin in
-            let e = machine.ioapic.entries[pin]
-            return e.vector == vector && apic(k, matches: UInt32(e.destination), logical: e.logical)
-        }) {
-            // The delayed re-delivery of a level pin (kvm_ioapic_eoi_inject_work).
-            let pin = delayedPins.remove(at: d)
-            source = (.ioapic, Int64(pin))
-            machine.ioapic.entries[pin].remoteIRR = true
-            report.observationsTotal += 1
-            report.observationsChecked += 1
-        } else if let pin = adoptDeliveryThroughUnknownPin(thread: thread, apicID: apicID, vector: vector, level: trigger) {
-            source = (.ioapic, Int64(pin))
-            report.observationsTotal += 1
-        } else if firstOnThread {
-            // Its message was sent before the trace began.
-            adopt("acceptance of a message")
-            report.observationsTotal += 1
+            messageThreads.put(slot: t, consume rec)
         } else {
-            report.observationsTotal += 1
-            report.observationsChecked += 1
-            diverge(b, i, "interrupt accepted by APIC \(apicID)", expected: "no message on the APIC bus from this thread",
-                    observed: "vector \(vector) \(trigger ? "level" : "edge")", state: describe(k))
+            messageThreads.put(slot: t, consume rec)
+            if !trigger, localSource(apicID: apicID, vector: vector) != nil {
+                // A local interrupt (LAPIC timer, LINT, error): its LVT entry gives this vector.
+                source = (.local, -1)
+                note(.raised, b, i, cpu: Int64(apicID), vector: Int64(vector))
+                report.observationsTotal += 1
+                report.observationsChecked += 1
+            } else if trigger, let d = delayedPins.firstIndex(where: { pin in
+                let e = machine.ioapic.entries[pin]
+                return e.vector == vector && apic(k, matches: UInt32(e.destination), logical: e.logical)
+            }) {
+                // The delayed re-delivery of a level pin (kvm_ioapic_eoi_inject_work).
+                let pin = delayedPins.remove(at: d)
+                source = (.ioapic, Int64(pin))
+                machine.ioapic.entries[pin].remoteIRR = true
+                report.observationsTotal += 1
+                report.observationsChecked += 1
+            } else if let pin = adoptDeliveryThroughUnknownPin(thread: thread, apicID: apicID, vector: vector, level: trigger) {
+                source = (.ioapic, Int64(pin))
+                report.observationsTotal += 1
+            } else if firstOnThread {
+                // Its message was sent before the trace began.
+                adopt("acceptance of a message")
+                report.observationsTotal += 1
+            } else {
+                report.observationsTotal += 1
+                report.observationsChecked += 1
+                diverge(b, i, "interrupt accepted by APIC \(apicID)", expected: "no message on the APIC bus from this thread",
+                        observed: "vector \(vector) \(trigger ? "level" : "edge")", state: describe(k))
+            }
         }
         if machine.apics[k].irr.contains(vector) {
             // aux: the source, | 0x100 when the LAPIC could deliver the vector then (above PPR).
@@ -413,10 +417,12 @@ extension KVMX86Adapter {
 
     /// `kvm_exit`: out of guest mode (a HLT exit blocks the vCPU).
     mutating func onExit(_ b: EventBatch, _ ev: EventAt, _ catalog: TemplateCatalog) {
-        let i = ev.i, thread = ev.thread, f = ev.f
+        let i = ev.i, thread = ev.thread
         // VMX/SVM: a HLT exit blocks the vCPU until its wakeup (or next entry).
         guard let a = boundAPIC(thread) else { return }
-        let hlt = handlers.textIs(f, .reason, "HLT", b, i, catalog[b.templates[i]])
+        // (A code kept per template: the reason is template text, and a String compare per exit cost
+        // its retain, release and compare.)
+        let hlt = flag(.reason, b, ev, catalog, { $0 == "HLT" })
         if flavour != .pvm { postedExit(b, i, apicID: a, hlt: hlt) }
         if recordTransitions, hlt && haltedAPICs.insert(a).inserted { note(.halted, b, i, cpu: Int64(a)) }
     }

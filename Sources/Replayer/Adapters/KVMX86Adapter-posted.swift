@@ -43,7 +43,14 @@ public struct PostedInterruptTracking: Codable {
     /// then skips the kick (real-bugs row 7): halted with the interrupt pending.
     public static let routeSinceHaltBit: Int64 = 4
 
+    /// Makes room for LAPIC index `k` (the usual call, at every entry and exit, finds it there).
+    @inline(__always)
     mutating func ensure(_ k: Int) {
+        if descriptors.count <= k { grow(k) }
+    }
+
+    @inline(never)
+    mutating func grow(_ k: Int) {
         while descriptors.count <= k {
             descriptors.append(PostedInterruptDescriptor())
             inGuest.append(false)
