@@ -6,10 +6,14 @@ import TraceFormat
 /// "no CPU", is the highest key). Almost every transition reads or writes a few of these, so the
 /// common case is an index into one array instead of a hash probe (a quarter of `analyze`'s detector
 /// instructions with `IntMap`s).
+///
+/// The dense entries are shared by copies of a table (``DenseEntries``: a write pays no
+/// copy-on-write check, which was ~4 % of `analyze`): each detector owns its tables and never copies
+/// them.
 struct DenseKeyTable<Value> {
-    /// Keys below this are dense; the array grows to the highest dense key written.
+    /// Keys below this are dense; the entries grow to the highest dense key written (by doubling).
     let denseLimit: UInt64
-    private var dense: [Value?] = []
+    private let dense = DenseEntries<Value>()
     private var sparse = IntMap<UInt64, Value>()
 
     init(denseLimit: UInt64) { self.denseLimit = denseLimit }
@@ -36,11 +40,8 @@ struct DenseKeyTable<Value> {
             let i = Int(key)
             if i >= dense.count {
                 guard newValue != nil else { return }
-                dense.append(contentsOf: repeatElement(nil, count: i + 1 - dense.count))
+                dense.grow(to: i + 1, limit: Int(denseLimit))
             }
-            // (Clearing an entry that is already clear — most of a delivery's clears — writes nothing:
-            // a write pays the array's copy-on-write check, a read does not.)
-            if newValue == nil && dense[i] == nil { return }
             dense[i] = newValue
         }
     }
@@ -74,8 +75,55 @@ struct DenseKeyTable<Value> {
     /// Every entry, in key order.
     func sorted() -> [(key: UInt64, value: Value)] {
         var out: [(key: UInt64, value: Value)] = []
-        for i in dense.indices { if let v = dense[i] { out.append((UInt64(i), v)) } }
+        for i in 0..<dense.count { if let v = dense[i] { out.append((UInt64(i), v)) } }
         out += sparse.sorted(by: { $0.key < $1.key }).map { ($0.key, $0.value) }
         return out
+    }
+}
+
+/// The dense part of a ``DenseKeyTable``: entries behind pointers, so the class has only `let`
+/// properties and a read or write pays neither a copy-on-write nor a dynamic exclusivity check.
+/// Unchecked: the table reads and writes only entries below ``count``.
+fileprivate final class DenseEntries<Value> {
+    private struct Header {
+        var entries: UnsafeMutablePointer<Value?>
+        var count: Int
+    }
+    private let header: UnsafeMutablePointer<Header>
+
+    init() {
+        header = .allocate(capacity: 1)
+        header.initialize(to: Header(entries: .allocate(capacity: 0), count: 0))
+    }
+
+    deinit {
+        header.pointee.entries.deinitialize(count: header.pointee.count)
+        header.pointee.entries.deallocate()
+        header.deinitialize(count: 1)
+        header.deallocate()
+    }
+
+    var count: Int {
+        @inline(__always) get { header.pointee.count }
+    }
+
+    /// Entry `i` (below ``count``).
+    subscript(i: Int) -> Value? {
+        @inline(__always) get { header.pointee.entries[i] }
+        @inline(__always) set { header.pointee.entries[i] = newValue }
+    }
+
+    /// Grows to `n` entries (the new ones empty), to twice the size when that is more (up to
+    /// `limit`), so growing to the highest key one write at a time costs linear time.
+    @inline(never)
+    func grow(to n: Int, limit: Int) {
+        let old = header.pointee
+        guard n > old.count else { return }
+        let count = Swift.max(n, Swift.min(2 * old.count, limit))
+        let entries = UnsafeMutablePointer<Value?>.allocate(capacity: count)
+        entries.moveInitialize(from: old.entries, count: old.count)
+        (entries + old.count).initialize(repeating: nil, count: count - old.count)
+        old.entries.deallocate()
+        header.pointee = Header(entries: entries, count: count)
     }
 }

@@ -424,14 +424,14 @@ extension KVMX86Adapter {
         // its retain, release and compare.)
         let hlt = flag(.reason, b, ev, catalog, { $0 == "HLT" })
         if flavour != .pvm { postedExit(b, i, apicID: a, hlt: hlt) }
-        if recordTransitions, hlt && haltedAPICs.insert(a).inserted { note(.halted, b, i, cpu: Int64(a)) }
+        if recordTransitions, hlt && haltedAPICs.insert(a) { note(.halted, b, i, cpu: Int64(a)) }
     }
 
     /// `kvm_entry`: into guest mode.
     mutating func onEntry(_ b: EventBatch, _ ev: EventAt, _ catalog: TemplateCatalog) {
         let i = ev.i, thread = ev.thread
         guard let a = boundAPIC(thread) else { return }
-        if recordTransitions, !haltedAPICs.isEmpty, haltedAPICs.remove(a) != nil { note(.woke, b, i, cpu: Int64(a)) }
+        if recordTransitions, haltedAPICs.remove(a) { note(.woke, b, i, cpu: Int64(a)) }
         if flavour != .pvm { postedEntry(b, i, apicID: a) }
     }
 
@@ -575,7 +575,7 @@ extension KVMX86Adapter {
     @inline(never)
     mutating func onWakeup(_ b: EventBatch, _ ev: EventAt, _ catalog: TemplateCatalog) {
         let i = ev.i, thread = ev.thread
-        if flavour != .pvm, recordTransitions, !haltedAPICs.isEmpty, let a = boundAPIC(thread), haltedAPICs.remove(a) != nil { note(.woke, b, i, cpu: Int64(a)) }
+        if flavour != .pvm, recordTransitions, !haltedAPICs.isEmpty, let a = boundAPIC(thread), haltedAPICs.remove(a) { note(.woke, b, i, cpu: Int64(a)) }
         guard flavour == .pvm else {
             if !hardwareDelivered.isEmpty, let a = boundAPIC(thread), hardwareDelivered.contains(a) { postedWakeup(apicID: a) }
             return

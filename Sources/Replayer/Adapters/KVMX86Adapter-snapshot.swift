@@ -45,7 +45,7 @@ extension KVMX86Adapter: SnapshotReplayable {
         midFlight = try c.decode(Bool.self, forKey: .midFlight)
         mid = try c.decode(MidFlightKnowledge.self, forKey: .mid)
         everUnmasked = try c.decode(UInt32.self, forKey: .everUnmasked)
-        haltedAPICs = try c.decode(IntSet<UInt32>.self, forKey: .haltedAPICs)
+        haltedAPICs = try c.decode(APICIDSet.self, forKey: .haltedAPICs)
         threadsAwaitingAcks = try c.decode(Int.self, forKey: .threadsAwaitingAcks)
         pi = try c.decode(PostedInterruptTracking.self, forKey: .pi)
         guestEOIWrites = try c.decode(IntSet<Int32>.self, forKey: .guestEOIWrites)

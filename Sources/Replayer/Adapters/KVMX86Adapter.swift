@@ -159,7 +159,7 @@ public struct KVMX86Adapter {
     /// Pins the guest has unmasked at least once (an edge on a pin never unmasked is boot noise).
     var everUnmasked: UInt32 = 0
     /// vCPUs (APIC IDs) halted in HLT (VMX/SVM: between a HLT exit and the wakeup or next entry).
-    var haltedAPICs = IntSet<UInt32>()
+    var haltedAPICs = APICIDSet()
     /// Threads with IOAPIC acks still expected after their EOI (pendingAcks non-empty).
     var threadsAwaitingAcks = 0
     /// VMX/SVM: KVM's posted interrupts (APICv) per vCPU (`KVMX86Adapter-posted.swift`).
@@ -630,7 +630,7 @@ public struct KVMX86Adapter {
         if recordTransitions {
             note(.delivered, b, i, cpu: Int64(a), vector: Int64(v), value: Int64(machine.apics[k].ppr), aux: expected.map(Int64.init) ?? -1)
         }
-        if recordTransitions, haltedAPICs.remove(a) != nil { note(.woke, b, i, cpu: Int64(a)) }
+        if recordTransitions, haltedAPICs.remove(a) { note(.woke, b, i, cpu: Int64(a)) }
         machine.apics[k].irr.remove(v)
         machine.apics[k].isr.insert(v)
     }
