@@ -62,14 +62,16 @@ struct MSIFloodDetector {
                   t.aux != KVMX86Adapter.MessageSource.ioapic.rawValue else { return }
             let k = Int(t.cpu) << 8 | Int(t.vector)
             if k >= episodes.count { episodes.append(contentsOf: repeatElement(Episode(), count: (Int(t.cpu) + 1) * 256 - episodes.count)) }
-            if episodes[k].messages == 0 || t.timeNs - episodes[k].last > options.maxGapNs {
+            var e = episodes[k]
+            if e.messages == 0 || t.timeNs - e.last > options.maxGapNs {
                 close(k)
-                episodes[k] = Episode(start: t.timeNs, last: t.timeNs, startEvent: t.eventIndex, lastEvent: t.eventIndex, messages: 1, merged: 0)
+                e = Episode(start: t.timeNs, last: t.timeNs, startEvent: t.eventIndex, lastEvent: t.eventIndex, messages: 1, merged: 0)
             } else {
-                episodes[k].last = t.timeNs
-                episodes[k].lastEvent = t.eventIndex
-                episodes[k].messages += 1
+                e.last = t.timeNs
+                e.lastEvent = t.eventIndex
+                e.messages += 1
             }
+            episodes[k] = e   // (one write: one copy-on-write check)
         case .coalesced:
             guard t.aux & 0xFF == KVMX86Adapter.MessageSource.msi.rawValue, t.cpu >= 0 else { return }
             let k = Int(t.cpu) << 8 | Int(UInt8(truncatingIfNeeded: t.vector))

@@ -100,7 +100,7 @@ struct X86Detectors {
             }
         case .delivered:
             let k = Self.key(t.cpu, t.vector)
-            if let marks = merged.removeValue(forKey: k) {
+            if !merged.isEmpty, let marks = merged.removeValue(forKey: k) {
                 for var m in marks where t.timeNs - m.mark.time > KVMX86Adapter.reorderWindowNs {
                     m.deliveredAt = mark
                     confirmMerge(m)
