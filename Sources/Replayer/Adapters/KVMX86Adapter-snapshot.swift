@@ -34,7 +34,7 @@ extension KVMX86Adapter: SnapshotReplayable {
         acceptTimes = try c.decode(IntMap<UInt64, AcceptTime>.self, forKey: .acceptTimes)
         deferred = try c.decode([Deferred].self, forKey: .deferred)
             .map { (apicID: $0.apicID, vector: $0.vector, time: $0.time, cpu: $0.cpu, eventIndex: $0.eventIndex, state: $0.state) }
-        hardwareDelivered = try c.decode(IntSet<UInt32>.self, forKey: .hardwareDelivered)
+        hardwareDelivered = try c.decode(APICIDSet.self, forKey: .hardwareDelivered)
         lvt = try c.decode(IntMap<UInt32, [UInt32]>.self, forKey: .lvt)
         delayedPins = try c.decode([Int].self, forKey: .delayedPins)
         lastEOI = try c.decode(IntMap<Int32, Int64>.self, forKey: .lastEOI)

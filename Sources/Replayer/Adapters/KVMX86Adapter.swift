@@ -63,7 +63,7 @@ public struct KVMX86Adapter {
     /// (Set only through ``setBinding(_:_:)``, which keeps ``boundAPICs`` in step.)
     private(set) var binding = IntMap<Int32, UInt32>()
     /// The APIC IDs some thread is bound to (`binding`'s values, kept for the per-acceptance check).
-    private(set) var boundAPICs = IntSet<UInt32>()
+    private(set) var boundAPICs = APICIDSet()
 
     mutating func setBinding(_ thread: Int32, _ apicID: UInt32) {
         binding[thread] = apicID
@@ -124,7 +124,7 @@ public struct KVMX86Adapter {
     var deferred: [(apicID: UInt32, vector: UInt8, time: Int64, cpu: Int32, eventIndex: Int, state: String)] = []
 
     /// APICs whose deliveries the hardware makes (APICv/AVIC): IRR/ISR unknown to the model.
-    var hardwareDelivered = IntSet<UInt32>()
+    var hardwareDelivered = APICIDSet()
     /// LVT entries per APIC (timer, thermal, PMC, LINT0, LINT1, error), as the guest wrote them:
     /// an acceptance with no message before it is a local interrupt (kvm_apic_local_deliver) of one
     /// of them — the LAPIC timer above all.

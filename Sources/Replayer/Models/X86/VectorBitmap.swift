@@ -6,14 +6,16 @@ public struct VectorBitmap: Hashable, Sendable, CustomStringConvertible {
 
     public init() { words = [0, 0, 0, 0] }
 
-    @inlinable public func contains(_ v: UInt8) -> Bool { words[Int(v >> 6)] & (1 << UInt64(v & 63)) != 0 }
-    @inlinable public mutating func insert(_ v: UInt8) { words[Int(v >> 6)] |= 1 << UInt64(v & 63) }
-    @inlinable public mutating func remove(_ v: UInt8) { words[Int(v >> 6)] &= ~(1 << UInt64(v & 63)) }
-    @inlinable public var isEmpty: Bool { words[0] | words[1] | words[2] | words[3] == 0 }
+    // (Inlined: the LAPIC model asks these on most events, and a call cost more than the test.)
+    @inlinable @inline(__always) public func contains(_ v: UInt8) -> Bool { words[Int(v >> 6)] & (1 << UInt64(v & 63)) != 0 }
+    @inlinable @inline(__always) public mutating func insert(_ v: UInt8) { words[Int(v >> 6)] |= 1 << UInt64(v & 63) }
+    @inlinable @inline(__always) public mutating func remove(_ v: UInt8) { words[Int(v >> 6)] &= ~(1 << UInt64(v & 63)) }
+    @inlinable public var isEmpty: Bool { @inline(__always) get { words[0] | words[1] | words[2] | words[3] == 0 } }
 
     /// The highest set vector (KVM `apic_find_highest_vector`, QEMU `get_highest_priority_int`), nil when empty.
     @inlinable public var highest: UInt8? {
-        // (Unrolled: PPR and the deliverable vector ask this on most events.)
+        // (Unrolled: PPR and the deliverable vector ask this on most events. Not forced inline: that
+        // made the KVM adapter's handlers larger and slower, 606 -> 621 M instructions per 1 M events.)
         let w3 = words[3], w2 = words[2], w1 = words[1], w0 = words[0]
         if w3 != 0 { return UInt8(truncatingIfNeeded: 255 - w3.leadingZeroBitCount) }
         if w2 != 0 { return UInt8(truncatingIfNeeded: 191 - w2.leadingZeroBitCount) }
