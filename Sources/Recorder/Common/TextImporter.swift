@@ -77,31 +77,35 @@ struct TextImporter<Tokenizer: LineTokenizer> {
     /// Keeps a binary source's nanosecond time behind a line that shows fewer digits, when the line's
     /// digits are that time rounded (libtraceevent) or truncated; the time piece says which.
     private mutating func useExactTime(_ exact: Int64) {
-        let sk = parsed.skeleton.bytes
-        var k = 0
-        while k + 3 < sk.count {
-            if sk[k] == 0xFF {
-                if sk[k + 1] == 0xFF { k += 2; continue }
-                if sk[k + 1] == 0x05 {
-                    let digits = Int(sk[k + 2] & 0x7F)
-                    guard digits < 9 else { return }
-                    var unit: Int64 = 1
-                    for _ in digits..<9 { unit *= 10 }
-                    let truncated = exact / unit * unit
-                    let rounded = (exact + unit / 2) / unit * unit
-                    if truncated == parsed.time {
-                        parsed.time = exact
-                    } else if rounded == parsed.time {
-                        parsed.skeleton.setByte(at: k + 2, sk[k + 2] | 0x80)
-                        parsed.time = exact
-                    }
-                    return
+        // The time piece: where its flags byte is, and the byte.
+        let piece: (at: Int, flags: UInt8)? = parsed.skeleton.withUnsafeBytes { sk in
+            var k = 0
+            while k + 3 < sk.count {
+                if sk[k] == 0xFF {
+                    if sk[k + 1] == 0xFF { k += 2; continue }
+                    if sk[k + 1] == 0x05 { return (k + 2, sk[k + 2]) }
                 }
+                k += 1
             }
-            k += 1
+            return nil
         }
-        // No time on the line (trace-cmd's "CPU:N [M EVENTS DROPPED]"): it takes the time given.
-        parsed.time = exact
+        guard let piece else {
+            // No time on the line (trace-cmd's "CPU:N [M EVENTS DROPPED]"): it takes the time given.
+            parsed.time = exact
+            return
+        }
+        let digits = Int(piece.flags & 0x7F)
+        guard digits < 9 else { return }
+        var unit: Int64 = 1
+        for _ in digits..<9 { unit *= 10 }
+        let truncated = exact / unit * unit
+        let rounded = (exact + unit / 2) / unit * unit
+        if truncated == parsed.time {
+            parsed.time = exact
+        } else if rounded == parsed.time {
+            parsed.skeleton.setByte(at: piece.at, piece.flags | 0x80)
+            parsed.time = exact
+        }
     }
 
     private static func append(_ line: UnsafeRawBufferPointer, _ parsed: inout ParsedLine, _ rendered: inout [UInt8],
@@ -112,7 +116,7 @@ struct TextImporter<Tokenizer: LineTokenizer> {
         // tokenizer flags, every 64th line, and every line under verifyAll.
         sinceVerified += 1
         var known: UInt32? = nil
-        if !name.isEmpty { known = parsed.skeleton.bytes.withUnsafeBytes { writer.catalog.lookup(name: name, skeleton: $0) } }
+        if !name.isEmpty { known = parsed.skeleton.withUnsafeBytes { writer.catalog.lookup(name: name, skeleton: $0) } }
         var exact = true
         if verifyAll || parsed.needsVerification || known == nil || sinceVerified >= 64 {
             sinceVerified = 0
@@ -134,7 +138,7 @@ struct TextImporter<Tokenizer: LineTokenizer> {
         }
         let id = name.isEmpty
             ? try writer.catalog.intern(name: parsed.syntheticName ?? "unparsed", skeleton: parsed.skeleton.bytes)
-            : try parsed.skeleton.bytes.withUnsafeBytes { sk in try writer.catalog.intern(name: name, skeleton: sk) }
+            : try parsed.skeleton.withUnsafeBytes { sk in try writer.catalog.intern(name: name, skeleton: sk) }
         try parsed.values.withUnsafeBufferPointer { v in
             try writer.append(time: parsed.time, cpu: parsed.cpu, thread: parsed.thread, domain: parsed.clock, template: id, values: v)
         }

@@ -243,7 +243,7 @@ struct TraceDatImport {
         appendHeader(s, e, pid)
         var built = false
         if case .compiled(let plan) = way {
-            let (headerBytes, headerSlots) = (skeleton.bytes.count, skeleton.valueCount)
+            let (headerBytes, headerSlots) = (skeleton.count, skeleton.valueCount)
             built = plan.append(d, printer: printer, event: e, skeleton: &skeleton, values: &values, scratch: &scratch)
             if !built {
                 // Start the body again the printed way (the header stays).
@@ -262,7 +262,7 @@ struct TraceDatImport {
         let commsChanged = printer.commsVersion != commsVersion
         if commsChanged { namesRegistered() }
         var id = e.nameBytes.withUnsafeBytes { name in
-            skeleton.bytes.withUnsafeBytes { sk in writer.catalog.lookup(name: name, skeleton: sk) }
+            skeleton.withUnsafeBytes { sk in writer.catalog.lookup(name: name, skeleton: sk) }
         }
         sinceVerified += 1
         if id == nil || verifyAll || sinceVerified >= 64 {
@@ -280,7 +280,7 @@ struct TraceDatImport {
             }
             if id == nil {
                 id = try e.nameBytes.withUnsafeBytes { name in
-                    try skeleton.bytes.withUnsafeBytes { sk in try writer.catalog.intern(name: name, skeleton: sk) }
+                    try skeleton.withUnsafeBytes { sk in try writer.catalog.intern(name: name, skeleton: sk) }
                 }
             }
         }
@@ -380,7 +380,7 @@ struct TraceDatImport {
             BodyTokenizer.tokenize(b, from: 0, to: b.count, into: &skeleton, values: &values)
         }
         for v in values { shape.value(v) }
-        skeleton.bytes.withUnsafeBytes { shape.text($0) }
+        skeleton.withUnsafeBytes { shape.text($0) }
         return !shape.overflow
     }
 
@@ -513,9 +513,9 @@ struct TraceDatImport {
             scratch.withUnsafeBytes { b.appendLiteral($0) }
             b.appendRawTime()
         }
-        let contentHash = b.bytes.withUnsafeBytes { TemplateMemo.hash(0, $0) }
+        let contentHash = b.withUnsafeBytes { TemplateMemo.hash(0, $0) }
         let id: UInt32
-        let found = b.bytes.withUnsafeBytes { built in
+        let found = b.withUnsafeBytes { built in
             headerSkeletonIndex.first(contentHash) { k in
                 headerSkeletons[Int(k)].withUnsafeBytes { $0.count == built.count && memcmp($0.baseAddress!, built.baseAddress!, built.count) == 0 }
             }
