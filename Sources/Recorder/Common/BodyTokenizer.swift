@@ -17,12 +17,31 @@ public enum BodyTokenizer {
         return nil
     }
 
+    /// Each byte's class, one load instead of compare chains in the per-byte loop: bits 0–3 its
+    /// hexadecimal value, 0x10 a hex digit, 0x20 a word byte (``isWordByte(_:)``).
+    nonisolated(unsafe) static let byteClasses: UnsafePointer<UInt8> = {   // (read-only once made)
+        let t = UnsafeMutablePointer<UInt8>.allocate(capacity: 256)
+        for b in 0..<256 {
+            let u = UInt8(b)
+            var c: UInt8 = isWordByte(u) ? 0x20 : 0
+            if let h = hexValue(u) { c |= 0x10 | h }
+            t[b] = c
+        }
+        return UnsafePointer(t)
+    }()
+
     /// Tokenizes `line[from..<to]`, appending to `skeleton` and `values`.
     public static func tokenize(_ line: UnsafeRawBufferPointer, from: Int, to end: Int,
                                 into skeleton: inout SkeletonBuilder, values: inout [Int64]) {
         var i = from
         var prev: UInt8 = 0x20
         var literalStart = from
+        let classes = byteClasses
+        @inline(__always) func isWordByte(_ b: UInt8) -> Bool { classes[Int(b)] & 0x20 != 0 }
+        @inline(__always) func hexValue(_ b: UInt8) -> UInt8? {
+            let c = classes[Int(b)]
+            return c & 0x10 != 0 ? c & 0x0F : nil
+        }
         @inline(__always) func flushLiteral(_ upTo: Int, _ skeleton: inout SkeletonBuilder) {
             if upTo > literalStart { skeleton.appendLiteral(UnsafeRawBufferPointer(rebasing: line[literalStart..<upTo])) }
         }
