@@ -52,8 +52,14 @@ public final class TemplateCatalog {
             i += 8
         }
         var tail: UInt64 = 0
-        var shift: UInt64 = 0
-        while i < n { tail |= UInt64(bytes[i]) << shift; shift += 8; i += 1 }
+        if i < n && n >= 8 {
+            // The last 1–7 bytes from one load of the last 8, the bytes already mixed shifted out
+            // (on a little-endian host, the value the byte loop below makes).
+            tail = bytes.loadUnaligned(fromByteOffset: n - 8, as: UInt64.self) >> UInt64(8 * (8 - (n - i)))
+        } else {
+            var shift: UInt64 = 0
+            while i < n { tail |= UInt64(bytes[i]) << shift; shift += 8; i += 1 }
+        }
         h = (h ^ tail) &* 0x9FB2_1C65_1E98_DF25
         return h ^ (h >> 32)
     }
