@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import TraceFormat
 
 /// Tokenizes the event lines that ftrace-based tools print, in all their common layouts:
@@ -38,9 +41,12 @@ public struct FtraceLineTokenizer: LineTokenizer {
     /// Finds the `[CPU]` field followed by optional flags and a timestamp and ':'.
     static func anchor(_ line: UnsafeRawBufferPointer) -> Anchor? {
         let n = line.count
+        guard let base = line.baseAddress else { return nil }
         var i = 0
         while i < n {
-            guard line[i] == 0x5B else { i += 1; continue } // '['
+            // (memchr to the next '[': the task name before it is ~20-30 bytes a byte loop walked.)
+            guard let hit = memchr(base + i, 0x5B, n - i) else { return nil }
+            i = UnsafeRawPointer(hit) - base
             var a = Anchor()
             a.open = i
             var p = i + 1
@@ -48,55 +54,56 @@ public struct FtraceLineTokenizer: LineTokenizer {
             a.cpuDigits = p - i - 1
             if a.cpuDigits > 0, p < n, line[p] == 0x5D, i > 0, line[i - 1] == 0x20 || line[i - 1] == 0x29 {
                 a.close = p
-                if let t = timestamp(line, after: p + 1, &a) { return t }
+                if timestamp(line, after: p + 1, &a) { return a }
             }
             i += 1
         }
         return nil
     }
 
-    /// Parses `  [flags]  SECONDS.FRACTION:` (or a raw counter) after the CPU field.
-    static func timestamp(_ line: UnsafeRawBufferPointer, after start: Int, _ a: inout Anchor) -> Anchor? {
+    /// Parses `  [flags]  SECONDS.FRACTION:` (or a raw counter) after the CPU field into `a` (left
+    /// as it was when there is none).
+    static func timestamp(_ line: UnsafeRawBufferPointer, after start: Int, _ a: inout Anchor) -> Bool {
         let n = line.count
         var p = start
-        guard p < n, line[p] == 0x20 else { return nil }
+        guard p < n, line[p] == 0x20 else { return false }
         while p < n, line[p] == 0x20 { p += 1 }
         // Try the timestamp here; else skip one flags token and try again.
         for attempt in 0..<2 {
-            if let t = parseTime(line, p, &a) { return t }
+            if parseTime(line, p, &a) { return true }
             guard attempt == 0 else { break }
             var q = p
             while q < n, line[q] != 0x20 { q += 1 }
-            guard q > p, q - p <= 8 else { return nil }
+            guard q > p, q - p <= 8 else { return false }
             p = q
             while p < n, line[p] == 0x20 { p += 1 }
         }
-        return nil
+        return false
     }
 
-    static func parseTime(_ line: UnsafeRawBufferPointer, _ start: Int, _ a: inout Anchor) -> Anchor? {
+    /// The timestamp at `start` into `a` (left as it was when there is none there). (In place: an
+    /// `Anchor?` returned through the callers was copied at each level.)
+    static func parseTime(_ line: UnsafeRawBufferPointer, _ start: Int, _ a: inout Anchor) -> Bool {
         let n = line.count
         var p = start
         var seconds: Int64 = 0
         while p < n, isDigit(line[p]), p - start < 18 { seconds = seconds * 10 + Int64(line[p] - 0x30); p += 1 }
-        guard p > start else { return nil }
-        var b = a
-        b.timeStart = start
-        b.seconds = seconds
+        guard p > start else { return false }
+        var fraction: Int64 = 0, fractionDigits = -1
         if p < n, line[p] == 0x2E {
             p += 1
             let f = p
-            var fraction: Int64 = 0
             while p < n, isDigit(line[p]), p - f < 9 { fraction = fraction * 10 + Int64(line[p] - 0x30); p += 1 }
-            guard p > f, p - start - (p - f) - 1 <= 11 else { return nil }
-            b.fraction = fraction
-            b.fractionDigits = p - f
-        } else {
-            b.fractionDigits = -1
+            guard p > f, p - start - (p - f) - 1 <= 11 else { return false }
+            fractionDigits = p - f
         }
-        guard p + 1 < n, line[p] == 0x3A, line[p + 1] == 0x20 else { return nil }
-        b.timeEnd = p
-        return b
+        guard p + 1 < n, line[p] == 0x3A, line[p + 1] == 0x20 else { return false }
+        a.timeStart = start
+        a.seconds = seconds
+        a.fraction = fraction
+        a.fractionDigits = fractionDigits
+        a.timeEnd = p
+        return true
     }
 
     static let fractionScale: [Int64] = [1_000_000_000, 100_000_000, 10_000_000, 1_000_000, 100_000, 10_000, 1_000, 100, 10, 1]
