@@ -565,7 +565,7 @@ public struct KVMX86Adapter {
 
     /// VMX/SVM: `kvm_inj_virq` on the vCPU's thread — the LAPIC's highest deliverable vector, acknowledged.
     mutating func inject(_ b: EventBatch, _ i: Int, vector v: UInt8, reinjected: Bool, thread: Int32) {
-        flushDeferred(before: b.times[i])
+        if !deferred.isEmpty { flushDeferred(before: b.times[i]) }   // (usually none: no call)
         report.observationsTotal += 1
         guard let a = boundAPIC(thread) else { report.unchecked["kvm_inj_virq (vCPU not known)", default: 0] += 1; return }
         let k = apic(a)

@@ -71,11 +71,17 @@ public struct EventBatch: Sendable {
     public func value(_ row: EventRow, slot: Int) -> Int64 { values[row.base + slot * row.stride] }
 
     /// The digits of a non-negative decimal number read as hexadecimal (10 → 0x10).
-    @inlinable
+    @inlinable @inline(__always)
     public static func decimalDigitsAsHex(_ v: Int64) -> Int64 {
+        // Two digits without the loop or a call: a vector such as kvm_inj_virq's "IRQ 0x44" on
+        // every injection.
+        if v > 0 && v < 100 { return (v / 10) << 4 | v % 10 }
+        return decimalDigitsAsHexLong(v)
+    }
+
+    @usableFromInline @inline(never)
+    static func decimalDigitsAsHexLong(_ v: Int64) -> Int64 {
         guard v > 0 else { return v }
-        // Two digits without the loop: a vector such as kvm_inj_virq's "IRQ 0x44" on every injection.
-        if v < 100 { return (v / 10) << 4 | v % 10 }
         var x = UInt64(v), r: UInt64 = 0, shift: UInt64 = 0
         while x > 0, shift < 64 { r |= (x % 10) << shift; x /= 10; shift += 4 }
         return Int64(bitPattern: r)
