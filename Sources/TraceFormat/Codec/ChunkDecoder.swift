@@ -221,39 +221,19 @@ enum ChunkDecoder {
     }
 
     /// `n` zigzag varints, handed to `store` with their index: ``ByteCursor/readZigzag()``'s result
-    /// and errors (at the same offsets), read with the cursor's position in a register and no end
-    /// check per value while at least 10 bytes (a varint's most) are left; one-byte values (most of
-    /// a chunk's) take one compare.
+    /// and errors, read with the position in a local (a register) and no end check per value while
+    /// at least 10 bytes (a varint's most) are left (``ByteCursor/varint(at:)``).
     @inline(__always)
     static func zigzags(_ c: inout ByteCursor, count n: Int, _ store: (Int, Int64) -> Void) throws(DecodeError) {
         var i = 0
-        if n > 0, c.end - c.position >= 10, let base = c.base.baseAddress {
-            var p = c.position
-            let fastEnd = c.end - 10
-            while i < n && p <= fastEnd {
-                var b = base.load(fromByteOffset: p, as: UInt8.self)
-                var u = UInt64(b)
-                if b < 0x80 {
-                    p += 1
-                } else {
-                    u &= 0x7f
-                    var q = p + 1, shift: UInt64 = 7
-                    while true {
-                        b = base.load(fromByteOffset: q, as: UInt8.self)
-                        q += 1
-                        if shift == 63 && b > 1 { c.position = p; throw c.error("varint overflows 64 bits") }
-                        u |= UInt64(b & 0x7f) << shift
-                        if b < 0x80 { break }
-                        shift += 7
-                        if shift > 63 { c.position = p; throw c.error("varint too long") }
-                    }
-                    p = q
-                }
-                store(i, zigzagDecode(u))
-                i += 1
-            }
-            c.position = p
+        var p = c.position
+        let fastEnd = c.end - 10
+        let reader = c   // (a copy: its buffer stays in registers, not reloaded through `inout c`)
+        while i < n && p <= fastEnd {
+            store(i, zigzagDecode(try reader.varint(at: &p)))
+            i += 1
         }
+        c.position = p
         while i < n {
             store(i, try c.readZigzag())
             i += 1

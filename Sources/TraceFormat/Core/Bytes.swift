@@ -106,25 +106,35 @@ public struct ByteCursor {
     @inlinable @inline(__always)
     public mutating func readVarint() throws(DecodeError) -> UInt64 {
         if end - position >= 10 {
-            // A varint is at most 10 bytes: no end check per byte.
-            var b = base[position]
-            if b < 0x80 { position += 1; return UInt64(b) }
-            var result = UInt64(b & 0x7f)
-            var shift: UInt64 = 7
-            var i = position + 1
-            while true {
-                b = base[i]
-                i += 1
-                if shift == 63 && b > 1 { throw error("varint overflows 64 bits") }
-                result |= UInt64(b & 0x7f) << shift
-                if b < 0x80 { break }
-                shift += 7
-                if shift > 63 { throw error("varint too long") }
-            }
-            position = i
-            return result
+            var p = position
+            let v = try varint(at: &p)
+            position = p
+            return v
         }
         return try readVarintNearEnd()
+    }
+
+    /// The varint at `p`, with `p` moved past it, for a caller that keeps its own position (a column
+    /// loop): at least 10 bytes (a varint's most) must be left from `p`, so no end check per byte.
+    /// A malformed varint throws with the offset of its first byte, `p` left there.
+    @inlinable @inline(__always)
+    public func varint(at p: inout Int) throws(DecodeError) -> UInt64 {
+        var b = base[p]
+        if b < 0x80 { p += 1; return UInt64(b) }
+        var result = UInt64(b & 0x7f)
+        var shift: UInt64 = 7
+        var i = p + 1
+        while true {
+            b = base[i]
+            i += 1
+            if shift == 63 && b > 1 { throw DecodeError(offset: origin + p, "varint overflows 64 bits") }
+            result |= UInt64(b & 0x7f) << shift
+            if b < 0x80 { break }
+            shift += 7
+            if shift > 63 { throw DecodeError(offset: origin + p, "varint too long") }
+        }
+        p = i
+        return result
     }
 
     @usableFromInline @inline(never)

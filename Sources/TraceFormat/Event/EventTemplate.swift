@@ -157,32 +157,32 @@ public struct SkeletonBuilder: @unchecked Sendable {
         }
     }
     public mutating func appendLiteral(_ s: String) { for b in s.utf8 { appendLiteral(b) } }
-    public mutating func appendNumber(_ style: NumberStyle, width: UInt8 = 0) {
+    /// An escape, `code`, and the code's parameter bytes.
+    @inline(__always)
+    mutating func appendCode(_ code: UInt8) {
+        let p = extend(by: 2)
+        p[0] = SkeletonCode.escape; p[1] = code
+    }
+    @inline(__always)
+    mutating func appendCode(_ code: UInt8, _ a: UInt8, _ b: UInt8) {
         let p = extend(by: 4)
-        p[0] = 0xFF; p[1] = SkeletonCode.number; p[2] = style.rawValue; p[3] = width
+        p[0] = SkeletonCode.escape; p[1] = code; p[2] = a; p[3] = b
+    }
+
+    public mutating func appendNumber(_ style: NumberStyle, width: UInt8 = 0) {
+        appendCode(SkeletonCode.number, style.rawValue, width)
         valueCount += 1
     }
     public mutating func appendString() {
-        let p = extend(by: 2)
-        p[0] = 0xFF; p[1] = SkeletonCode.string
+        appendCode(SkeletonCode.string)
         valueCount += 1
     }
-    public mutating func appendThread() {
-        let p = extend(by: 2)
-        p[0] = 0xFF; p[1] = SkeletonCode.thread
-    }
-    public mutating func appendCPU(width: UInt8, zeroPad: Bool) {
-        let p = extend(by: 4)
-        p[0] = 0xFF; p[1] = SkeletonCode.cpu; p[2] = width; p[3] = zeroPad ? 1 : 0
-    }
+    public mutating func appendThread() { appendCode(SkeletonCode.thread) }
+    public mutating func appendCPU(width: UInt8, zeroPad: Bool) { appendCode(SkeletonCode.cpu, width, zeroPad ? 1 : 0) }
     public mutating func appendTime(fractionDigits: UInt8, secondsWidth: UInt8, rounded: Bool = false) {
-        let p = extend(by: 4)
-        p[0] = 0xFF; p[1] = SkeletonCode.time; p[2] = fractionDigits | (rounded ? 0x80 : 0); p[3] = secondsWidth
+        appendCode(SkeletonCode.time, fractionDigits | (rounded ? 0x80 : 0), secondsWidth)
     }
-    public mutating func appendRawTime() {
-        let p = extend(by: 2)
-        p[0] = 0xFF; p[1] = SkeletonCode.rawTime
-    }
+    public mutating func appendRawTime() { appendCode(SkeletonCode.rawTime) }
     /// Overwrites one skeleton byte (a code's parameter).
     public mutating func setByte(at index: Int, _ value: UInt8) {
         precondition(index >= 0 && index < storage.count, "skeleton byte \(index) out of range")
@@ -204,10 +204,7 @@ public struct SkeletonBuilder: @unchecked Sendable {
         }
         self.valueCount += valueCount
     }
-    public mutating func appendBodyStart() {
-        let p = extend(by: 2)
-        p[0] = 0xFF; p[1] = SkeletonCode.bodyStart
-    }
+    public mutating func appendBodyStart() { appendCode(SkeletonCode.bodyStart) }
 }
 
 /// A template with its pieces decoded, ready for printing and field look-up.
