@@ -39,9 +39,9 @@ enum TransitionReplay {
         try reader.forEachBatch { b in
             // Consumers see only transitions, in order: handing them over once per chunk keeps the
             // per-event loop to the adapter alone.
-            for i in 0..<b.count where until.map({ b.times[i] < $0 }) ?? true {
+            for i in 0..<b.count where until.map({ b.time(i) < $0 }) ?? true {
                 adapter.handle(b, i, catalog: reader.catalog)
-                end = max(end, b.times[i])
+                end = max(end, b.time(i))
             }
             if !adapter.transitions.isEmpty {
                 consume(adapter.transitions)
@@ -83,7 +83,7 @@ enum TransitionReplay {
         guard isKVMX86(reader.metadata) else { return try kvmX86(reader, what: what, batches: consume) }
         var end: Int64 = 0
         guard var adapter = try Replayer.kvmX86SinglePass(reader, midFlight: false, recordTransitions: true, afterChunk: { a, b in
-            for i in 0..<b.count where b.times[i] > end { end = b.times[i] }
+            for i in 0..<b.count where b.time(i) > end { end = b.time(i) }
             if !a.transitions.isEmpty {
                 consume(a.transitions)
                 a.transitions.removeAll(keepingCapacity: true)

@@ -107,8 +107,10 @@ struct TemplateHandlers<Kind, Field: FieldKey> {
     mutating func resolve(_ id: UInt32, in catalog: TemplateCatalog) -> (kind: Kind, fields: FieldRef)? {
         let k = Int(id)
         if k >= kinds.count { learn(upTo: k, catalog) }
-        guard let kind = kinds[k] else { return nil }
-        return (kind, FieldRef(base: bases[k]))
+        // (Unchecked: `learn` made entries up to k. A FieldRef is made only here, for a template whose
+        // fields `learn` all appended, so base + field is within the field tables below.)
+        guard let kind = kinds.unchecked(k) else { return nil }
+        return (kind, FieldRef(base: bases.unchecked(k)))
     }
 
     private mutating func learn(upTo k: Int, _ catalog: TemplateCatalog) {
@@ -137,12 +139,12 @@ struct TemplateHandlers<Kind, Field: FieldKey> {
     @inline(__always)
     func number(_ r: FieldRef, _ field: Field, _ batch: EventBatch, row: EventRow) -> Int64? {
         let k = r.base + field.rawValue
-        let slot = slots[k]
+        let slot = slots.unchecked(k)
         if slot >= 0 {
             let v = batch.value(row, slot: slot)
-            return hexDigits[k] ? EventBatch.decimalDigitsAsHex(v) : v
+            return hexDigits.unchecked(k) ? EventBatch.decimalDigitsAsHex(v) : v
         }
-        return constants[k]
+        return constants.unchecked(k)
     }
 
     /// The field as text; the template is fetched only for fields that are not fixed text.
@@ -160,7 +162,7 @@ struct TemplateHandlers<Kind, Field: FieldKey> {
     mutating func code(_ r: FieldRef, _ field: Field, _ batch: EventBatch, _ i: Int, _ template: @autoclosure () -> EventTemplate,
                        _ classify: (String) -> Int16) -> Int16 {
         let k = r.base + field.rawValue
-        let c = codes[k]
+        let c = codes.unchecked(k)
         if c >= 0 { return c }
         if let t = constantTexts[k] { let v = classify(t); codes[k] = v; return v }
         return classify(sources[k].map { batch.text(i, $0, template: template()) } ?? "")
@@ -212,4 +214,12 @@ struct TemplateHandlers<Kind, Field: FieldKey> {
         h = (h ^ UInt64(bitPattern: value)) &* 0x100_0000_01B3
         return Int64(bitPattern: h)
     }
+}
+
+extension Array {
+    /// Element `i` without a bounds check, for ``TemplateHandlers``' tables, whose indices are valid
+    /// by construction (see ``TemplateHandlers/resolve(_:in:)``); each is an array bounds check per
+    /// field read otherwise.
+    @inline(__always)
+    fileprivate func unchecked(_ i: Int) -> Element { withUnsafeBufferPointer { $0[i] } }
 }

@@ -60,20 +60,20 @@ public struct KVMArm64Adapter {
 
     public mutating func handle(_ b: EventBatch, _ i: Int, catalog: TemplateCatalog) {
         report.events += 1
-        guard let (kind, f) = handlers.resolve(b.templates[i], in: catalog) else { return }
-        let thread = b.threads[i]
+        guard let (kind, f) = handlers.resolve(b.template(i), in: catalog) else { return }
+        let thread = b.thread(i)
         func n(_ field: Field) -> Int64 { handlers.number(f, field, b, i) ?? 0 }
         switch kind {
         case .irqLine:
             missed(thread)
-            let type = handlers.text(f, .type_name, b, i, catalog[b.templates[i]]) ?? ""
+            let type = handlers.text(f, .type_name, b, i, catalog[b.template(i)]) ?? ""
             // KVM_ARM_IRQ_TYPE_CPU drives the vCPU's IRQ/FIQ line directly (no in-kernel vGIC).
             guard type.contains("VGIC") else { return }
             let spi = type.contains("SPI")
-            expected[thread] = (spi ? 0 : n(.vcpu), n(.irq), n(.level) != 0 ? 1 : 0, b.firstEventIndex + i, b.times[i], "kvm_irq_line")
+            expected[thread] = (spi ? 0 : n(.vcpu), n(.irq), n(.level) != 0 ? 1 : 0, b.firstEventIndex + i, b.time(i), "kvm_irq_line")
         case .exit:
             guard recordTransitions, let v = vcpuOfThread[thread],
-                  handlers.text(f, .exception_class, b, i, catalog[b.templates[i]]) == "WFx" else { return }
+                  handlers.text(f, .exception_class, b, i, catalog[b.template(i)]) == "WFx" else { return }
             note(.halted, b, i, cpu: v)
         case .wakeup:
             guard recordTransitions, let v = vcpuOfThread[thread] else { return }
@@ -81,7 +81,7 @@ public struct KVMArm64Adapter {
         case .timer:
             if recordTransitions { vcpuOfThread[thread] = Int32(truncatingIfNeeded: n(.vcpu)) }
             missed(thread)
-            expected[thread] = (n(.vcpu), n(.irq), n(.level) != 0 ? 1 : 0, b.firstEventIndex + i, b.times[i], "kvm_timer_update_irq")
+            expected[thread] = (n(.vcpu), n(.irq), n(.level) != 0 ? 1 : 0, b.firstEventIndex + i, b.time(i), "kvm_timer_update_irq")
         case .pending:
             let cpu = n(.vcpu), irq = n(.irq), level = n(.level) != 0 ? Int64(1) : 0
             lines[irq < 32 ? cpu << 16 | irq : irq] = level
@@ -96,7 +96,7 @@ public struct KVMArm64Adapter {
             }
             report.observationsChecked += 1
             if e.cpu != cpu || e.irq != irq || e.level != level {
-                report.divergences.append(Divergence(eventIndex: b.firstEventIndex + i, timeNs: b.times[i], what: "vGIC injection after \(e.what)",
+                report.divergences.append(Divergence(eventIndex: b.firstEventIndex + i, timeNs: b.time(i), what: "vGIC injection after \(e.what)",
                                                      expected: "VCPU \(e.cpu) IRQ \(e.irq) level \(e.level)",
                                                      observed: "VCPU \(cpu) IRQ \(irq) level \(level)", state: ""))
             }
@@ -105,7 +105,7 @@ public struct KVMArm64Adapter {
 
     @inline(__always)
     mutating func note(_ kind: Transition.Kind, _ b: EventBatch, _ i: Int, cpu: Int32 = -1, irq: Int64 = -1, value: Int64 = 0) {
-        transitions.append(Transition(kind, event: b.firstEventIndex + i, time: b.times[i], cpu: cpu, irq: Int32(truncatingIfNeeded: irq), value: value))
+        transitions.append(Transition(kind, event: b.firstEventIndex + i, time: b.time(i), cpu: cpu, irq: Int32(truncatingIfNeeded: irq), value: value))
     }
 
     public mutating func finish() -> ReplayReport {

@@ -56,7 +56,7 @@ extension KVMX86Adapter {
         let i = ev.i, thread = ev.thread, f = ev.f
         let gpa = UInt64(bitPattern: n(.gpa, b, ev)), value = UInt32(truncatingIfNeeded: n(.value, b, ev))
         // kvm_mmio's type: 1 read, 2 write (one classifier for the field: its result is kept per template).
-        let access = handlers.code(f, .type, b, i, catalog[b.templates[i]]) { $0 == "read" ? 1 : $0 == "write" ? 2 : 0 }
+        let access = handlers.code(f, .type, b, i, catalog[b.template(i)]) { $0 == "read" ? 1 : $0 == "write" ? 2 : 0 }
         if access == 1 {
             // A read of a redirection entry through the IOAPIC window.
             guard gpa == 0xFEC0_0010, let expected = machine.ioapic.readRegister(select: machine.ioapic.registerSelect) else { return }
@@ -100,7 +100,7 @@ extension KVMX86Adapter {
     mutating func onAPICRegister(_ b: EventBatch, _ ev: EventAt, _ catalog: TemplateCatalog) {
         let i = ev.i, thread = ev.thread
         let reg = text(.reg, b, ev, catalog), value = UInt32(truncatingIfNeeded: n(.value, b, ev))
-        guard let offset = registerOffset(reg, template: b.templates[i]) else { return }
+        guard let offset = registerOffset(reg, template: b.template(i)) else { return }
         if flag(.rw, b, ev, catalog, { $0 == "write" }) {
             if offset == 0xB0 { return } // EOI: handled at kvm_eoi
             if let a = boundAPIC(thread) { write(apic(a), offset, value, thread: thread) } else { unbound[thread, default: []].append((reg, value)) }
@@ -260,7 +260,7 @@ extension KVMX86Adapter {
             if let j = first, j > 0 {
                 // (A head some APIC already accepted was delivered: the rest of its destinations declined.)
                 for (idx, lost) in list[0..<j].enumerated() where !(idx == 0 && rec.headAccepted) {
-                    dropped(lost, at: (b.firstEventIndex + i, b.times[i]), origin: lastSend,
+                    dropped(lost, at: (b.firstEventIndex + i, b.time(i)), origin: lastSend,
                             observed: "vector \(vector) accepted at APIC \(apicID) next", state: describe(k))
                 }
                 list.removeFirst(j)
@@ -343,13 +343,13 @@ extension KVMX86Adapter {
             // aux: the source, | 0x100 when the LAPIC could deliver the vector then (above PPR).
             let open: Int64 = (vector & 0xF0) > machine.apics[k].ppr ? 0x100 : 0
             note(.coalesced, b, i, cpu: Int64(apicID), vector: Int64(vector), value: source.pin, aux: source.from.rawValue | open)
-            coalescedAccepts[UInt64(apicID) << 8 | UInt64(vector)] = (b.times[i], b.cpus[i], false)
+            coalescedAccepts[UInt64(apicID) << 8 | UInt64(vector)] = (b.time(i), b.cpu(i), false)
         } else {
-            acceptTimes[UInt64(apicID) << 8 | UInt64(vector)] = AcceptTime(time: b.times[i], cpu: b.cpus[i])
+            acceptTimes[UInt64(apicID) << 8 | UInt64(vector)] = AcceptTime(time: b.time(i), cpu: b.cpu(i))
         }
         messageThreads[slot: t].lastAccept = Acceptance(apicID: apicID, vector: vector)
         if midFlight { mid.accepted.insert(UInt64(apicID) << 8 | UInt64(vector)) }
-        if let d = deferred.firstIndex(where: { $0.apicID == apicID && $0.vector == vector && $0.cpu != b.cpus[i] }) {
+        if let d = deferred.firstIndex(where: { $0.apicID == apicID && $0.vector == vector && $0.cpu != b.cpu(i) }) {
             // The injection printed before this acceptance on another CPU happened after it.
             deferred.remove(at: d)
             report.reordered += 1
@@ -553,7 +553,7 @@ extension KVMX86Adapter {
         } else if expected == v, let c = coalescedAccepts[key] {
             // This delivery consumes the vector; a merged acceptance printed on another CPU within the
             // skew window before it may have come after it.
-            if c.cpu != b.cpus[i] && b.times[i] - c.time <= Self.reorderWindowNs { coalescedAccepts[key]!.armed = true } else { coalescedAccepts[key] = nil }
+            if c.cpu != b.cpu(i) && b.time(i) - c.time <= Self.reorderWindowNs { coalescedAccepts[key]!.armed = true } else { coalescedAccepts[key] = nil }
         }
         if expected != v, vectorUnknown(apicID, v) {
             // Pending since before the trace (or behind vectors that were): adopt.
@@ -584,14 +584,14 @@ extension KVMX86Adapter {
         // blocked (pvm delivers pending interrupts at HLT), or the wakeup was lost.
         guard text(.kind, b, ev, catalog) == "wait", let a = boundAPIC(thread) else { return }
         let k = apic(a)
-        let blockedAt = b.times[i] - n(.time_ns, b, ev)
+        let blockedAt = b.time(i) - n(.time_ns, b, ev)
         report.observationsTotal += 1
         report.observationsChecked += 1
         let apicState = machine.apics[k]
         let stale = apicState.irr.vectors.reversed().first { v in
             (v & 0xF0) > apicState.ppr && (acceptTimes[UInt64(a) << 8 | UInt64(v)].map { $0.time + Self.reorderWindowNs < blockedAt } ?? false)
         }
-        if recordTransitions { haltEnds[thread] = HaltEnd(apic: a, blockedAt: blockedAt, event: b.firstEventIndex + i, time: b.times[i]) }
+        if recordTransitions { haltEnds[thread] = HaltEnd(apic: a, blockedAt: blockedAt, event: b.firstEventIndex + i, time: b.time(i)) }
         if let v = stale, let t = acceptTimes[UInt64(a) << 8 | UInt64(v)]?.time {
             note(.haltedWithPending, b, i, cpu: Int64(a), vector: Int64(v), value: blockedAt, aux: HaltEvidence.pendingAtHalt.rawValue)
             diverge(b, i, "vCPU of APIC \(a) halted with a deliverable interrupt pending",

@@ -171,7 +171,7 @@ public struct KVMX86Adapter {
     mutating func note(_ kind: Transition.Kind, _ b: EventBatch, _ i: Int, cpu: Int64 = -1, vector: Int64 = -1, irq: Int64 = -1,
                        value: Int64 = 0, aux: Int64 = 0) {
         guard recordTransitions else { return }
-        transitions.append(Transition(kind, event: b.firstEventIndex + i, time: b.times[i], cpu: Int32(truncatingIfNeeded: cpu),
+        transitions.append(Transition(kind, event: b.firstEventIndex + i, time: b.time(i), cpu: Int32(truncatingIfNeeded: cpu),
                                       vector: Int16(truncatingIfNeeded: vector), irq: Int32(truncatingIfNeeded: irq), value: value, aux: aux))
     }
 
@@ -339,7 +339,7 @@ public struct KVMX86Adapter {
     }
 
     mutating func diverge(_ b: EventBatch, _ i: Int, _ what: String, expected: String, observed: String, state: String = "") {
-        report.divergences.append(Divergence(eventIndex: b.firstEventIndex + i, timeNs: b.times[i], what: what,
+        report.divergences.append(Divergence(eventIndex: b.firstEventIndex + i, timeNs: b.time(i), what: what,
                                              expected: expected, observed: observed, state: state))
     }
 
@@ -514,10 +514,10 @@ public struct KVMX86Adapter {
     @inline(__always)
     public mutating func handle(_ b: EventBatch, _ i: Int, catalog: TemplateCatalog) {
         report.events += 1
-        lastTime = b.times[i]
-        let id = Int(b.templates[i])
+        lastTime = b.time(i)
+        let id = Int(b.template(i))
         guard let (kind, f) = handlers.resolve(UInt32(id), in: catalog) else { return }
-        let thread = b.threads[i]
+        let thread = b.thread(i)
         let row = b.row(i)
         let ev = EventAt(i: i, f: f, row: row, thread: thread)
         // Mid-flight: the first interrupt event of a thread may continue a KVM call begun before the trace.
@@ -536,7 +536,7 @@ public struct KVMX86Adapter {
         // ack and its re-delivery too); any other event there means its KVM call is over.
         if openThreadCount > 0, kind != .accept && kind != .apicvAccept && kind != .picSetIRQ && kind != .ack,
            !(midFlight && kind == .delayedEOI), isOpen(thread) {
-            closeSends(at: (b.firstEventIndex + i, b.times[i]), thread: thread, observed: "no acceptance before this event on the sending thread")
+            closeSends(at: (b.firstEventIndex + i, b.time(i)), thread: thread, observed: "no acceptance before this event on the sending thread")
         }
 
         switch kind {
@@ -565,7 +565,7 @@ public struct KVMX86Adapter {
 
     /// VMX/SVM: `kvm_inj_virq` on the vCPU's thread — the LAPIC's highest deliverable vector, acknowledged.
     mutating func inject(_ b: EventBatch, _ i: Int, vector v: UInt8, reinjected: Bool, thread: Int32) {
-        if !deferred.isEmpty { flushDeferred(before: b.times[i]) }   // (usually none: no call)
+        if !deferred.isEmpty { flushDeferred(before: b.time(i)) }   // (usually none: no call)
         report.observationsTotal += 1
         guard let a = boundAPIC(thread) else { report.unchecked["kvm_inj_virq (vCPU not known)", default: 0] += 1; return }
         let k = apic(a)
@@ -609,7 +609,7 @@ public struct KVMX86Adapter {
                 return
             }
             // Not accepted yet as printed: the acceptance may come from another CPU's clock.
-            deferred.append((a, v, b.times[i], b.cpus[i], b.firstEventIndex + i, describe(k)))
+            deferred.append((a, v, b.time(i), b.cpu(i), b.firstEventIndex + i, describe(k)))
             return
         }
         if expected != v, (v & 0xF0) > machine.apics[k].ppr {
@@ -617,7 +617,7 @@ public struct KVMX86Adapter {
             let higher = machine.apics[k].irr.vectors.filter { $0 > v && ($0 & 0xF0) > machine.apics[k].ppr }
             let late = higher.allSatisfy { h in
                 let key = UInt64(a) << 8 | UInt64(h)
-                return acceptTimes[key].map { $0.cpu != b.cpus[i] && b.times[i] - $0.time <= Self.reorderWindowNs } == true
+                return acceptTimes[key].map { $0.cpu != b.cpu(i) && b.time(i) - $0.time <= Self.reorderWindowNs } == true
             }
             if late { expected = v; report.reordered += 1 }
         }

@@ -114,7 +114,7 @@ public struct QEMUGICAdapter {
         var cpus = 1, irqs = 288
         try reader.forEachBatch { b in
             for i in 0..<b.count {
-                let t = reader.catalog[b.templates[i]]
+                let t = reader.catalog[b.template(i)]
                 guard let binding = t.binding else { continue }
                 if let c = binding.source(role: .cpu).flatMap({ b.number(i, $0) }) { cpus = max(cpus, Int(c) + 1) }
                 if t.name == "gic_dist_read", binding.source(named: "addr").flatMap({ b.number(i, $0) }) == 4,
@@ -133,7 +133,7 @@ public struct QEMUGICAdapter {
     @inline(__always)
     mutating func note(_ kind: Transition.Kind, _ b: EventBatch, _ i: Int, cpu: Int = -1, irq: Int = -1, value: Int64 = 0, aux: Int64 = 0) {
         guard recordTransitions else { return }
-        transitions.append(Transition(kind, event: b.firstEventIndex + i, time: b.times[i], cpu: Int32(truncatingIfNeeded: cpu),
+        transitions.append(Transition(kind, event: b.firstEventIndex + i, time: b.time(i), cpu: Int32(truncatingIfNeeded: cpu),
                                       irq: Int32(truncatingIfNeeded: irq), value: value, aux: aux))
     }
 
@@ -218,7 +218,7 @@ public struct QEMUGICAdapter {
 
     mutating func diverge(_ b: EventBatch, _ i: Int, _ what: String, expected: String, observed: String, state: String = "") {
         divergedSinceChange = true
-        report.divergences.append(Divergence(eventIndex: b.firstEventIndex + i, timeNs: b.times[i], what: what,
+        report.divergences.append(Divergence(eventIndex: b.firstEventIndex + i, timeNs: b.time(i), what: what,
                                              expected: expected, observed: observed, state: state))
     }
 
@@ -251,7 +251,7 @@ public struct QEMUGICAdapter {
 
     public mutating func handle(_ b: EventBatch, _ i: Int, catalog: TemplateCatalog) {
         report.events += 1
-        let id = Int(b.templates[i])
+        let id = Int(b.template(i))
         guard let (kind, f) = handlers.resolve(UInt32(id), in: catalog) else { return }
         func n(_ field: Field) -> Int64 { handlers.number(f, field, b, i) ?? 0 }
         let cpu = Int(n(.cpu))
@@ -479,7 +479,7 @@ public struct QEMUGICAdapter {
             if after & m != 0 && before & m == 0 {
                 note(.accepted, b, i, cpu: c, irq: irq, aux: edge ? 0 : 1)
                 if edge && latchedBefore & m == 0 && expected.contains(where: { $0.cpu == c && $0.irq == UInt32(irq) }) {
-                    freshEdges.append((c, irq, b.firstEventIndex + i, b.times[i]))
+                    freshEdges.append((c, irq, b.firstEventIndex + i, b.time(i)))
                 }
             } else if edge && target & m != 0 && latchedBefore & m != 0 && (irq < 32 || gic.targets[irq] & m != 0) {
                 note(.coalesced, b, i, cpu: c, irq: irq)

@@ -127,13 +127,13 @@ public struct QEMUX86Adapter {
     /// TCG; with one TCG thread nothing is bound).
     public mutating func learnThreads(_ b: EventBatch, catalog: TemplateCatalog) {
         for i in 0..<b.count {
-            guard let (kind, f) = handlers.resolve(b.templates[i], in: catalog) else { continue }
+            guard let (kind, f) = handlers.resolve(b.template(i), in: catalog) else { continue }
             switch kind {
             case .acknowledge: sawAcknowledge = true
             case .apicReportDelivered: sawReport = true
             case .apicMemRead:
                 guard handlers.number(f, .offset, b, i).map({ $0 & 0xFFF }) == 0x20, let v = handlers.number(f, .value, b, i) else { continue }
-                registers.learn(thread: b.threads[i], idRead: UInt32(truncatingIfNeeded: v))
+                registers.learn(thread: b.thread(i), idRead: UInt32(truncatingIfNeeded: v))
             default: continue
             }
         }
@@ -196,7 +196,7 @@ public struct QEMUX86Adapter {
     }
 
     mutating func diverge(_ b: EventBatch, _ i: Int, _ what: String, expected: String, observed: String, state: String) {
-        report.divergences.append(Divergence(eventIndex: b.firstEventIndex + i, timeNs: b.times[i], what: what,
+        report.divergences.append(Divergence(eventIndex: b.firstEventIndex + i, timeNs: b.time(i), what: what,
                                              expected: expected, observed: observed, state: state))
     }
 
@@ -215,9 +215,9 @@ public struct QEMUX86Adapter {
 
     public mutating func handle(_ b: EventBatch, _ i: Int, catalog: TemplateCatalog) {
         report.events += 1
-        let id = Int(b.templates[i])
+        let id = Int(b.template(i))
         guard let (kind, f) = handlers.resolve(UInt32(id), in: catalog) else { return }
-        let thread = b.threads[i]
+        let thread = b.thread(i)
         func n(_ field: Field) -> Int64 { handlers.number(f, field, b, i) ?? 0 }
         if !vfioSends.isEmpty { checkVFIOSend(kind, f, thread: thread, b, i, catalog) }
 
@@ -227,7 +227,7 @@ public struct QEMUX86Adapter {
 
         case .uncheckedObservation:
             report.observationsTotal += 1
-            report.unchecked[catalog[b.templates[i]].name, default: 0] += 1
+            report.unchecked[catalog[b.template(i)].name, default: 0] += 1
 
         case .ioapicMemWrite:
             let addr = n(.addr), regsel = UInt8(truncatingIfNeeded: n(.regsel)), value = UInt32(truncatingIfNeeded: n(.value))
@@ -363,7 +363,7 @@ public struct QEMUX86Adapter {
                 if let last = remapDisagreements[index], last.0 == irte, last.1 == observed { return }
                 remapDisagreements[index] = (irte, observed)
                 if recordTransitions, expected[3] != observed[3] {
-                    transitions.append(Transition(.misrouted, event: b.firstEventIndex + i, time: b.times[i], cpu: Int32(truncatingIfNeeded: observed[3]),
+                    transitions.append(Transition(.misrouted, event: b.firstEventIndex + i, time: b.time(i), cpu: Int32(truncatingIfNeeded: observed[3]),
                                                   vector: Int16(truncatingIfNeeded: observed[1]), irq: Int32(index), value: Int64(expected[3]),
                                                   aux: Int64(expected[1])))
                 }
@@ -378,7 +378,7 @@ public struct QEMUX86Adapter {
             // "IOAPIC" (no sub-handle) requests come from the IOAPIC: the models must have sent one.
             report.observationsTotal += 1
             report.observationsChecked += 1
-            let fromIOAPIC = handlers.text(f, .type, b, i, catalog[b.templates[i]]) == "IOAPIC"
+            let fromIOAPIC = handlers.text(f, .type, b, i, catalog[b.template(i)]) == "IOAPIC"
             let c = chains.with(thread) { $0 }
             if fromIOAPIC && !c.requestFromIOAPIC {
                 diverge(b, i, "IOAPIC-format remapping request", expected: "no IOAPIC delivery in the models",
@@ -429,7 +429,7 @@ public struct QEMUX86Adapter {
             c.amdRemapValid = true
             report.observationsTotal += 1
             report.observationsChecked += 1
-            let observed = handlers.text(f, .mode, b, i, catalog[b.templates[i]]) ?? ""
+            let observed = handlers.text(f, .mode, b, i, catalog[b.template(i)]) ?? ""
             if let expected = AMDVIRemapping.deliveryModeTrace(of: r), expected != observed {
                 diverge(b, i, "amdvi_ir_delivery_mode (MSI data bits 10:8)", expected: expected, observed: observed, state: "request \(r)")
             }
@@ -470,8 +470,8 @@ public struct QEMUX86Adapter {
             let c = chains.with(thread) { $0 }
             guard let r = c.amdRequest else { return }
             report.observationsTotal += 1
-            let name = catalog[b.templates[i]].name
-            let observed = handlers.text(f, .reason, b, i, catalog[b.templates[i]]) ?? ""
+            let name = catalog[b.template(i)].name
+            let observed = handlers.text(f, .reason, b, i, catalog[b.template(i)]) ?? ""
             switch amdPrediction(c, refused: true) {
             case .fault(let fault)?:
                 report.observationsChecked += 1
@@ -582,7 +582,7 @@ public struct QEMUX86Adapter {
                 return
             }
             // The timer callback names no LAPIC: the one whose deadline is due (QEMUAPICTimers).
-            let (fire, lvtValue) = registers.fireTimer(at: b.times[i])
+            let (fire, lvtValue) = registers.fireTimer(at: b.time(i))
             delivered.localDeliver(lvt: lvt, mode: mode, vector: lvtValue.map { UInt8(truncatingIfNeeded: $0) })
             switch fire {
             case .apic(let a) where delivered.continuesGroup(a): delivered.setTarget(.oneOf([a]))
@@ -601,7 +601,7 @@ public struct QEMUX86Adapter {
                 let mode = (value >> 8) & 7
                 delivered.setTarget(.apics(mode <= 1 ? t : []))
             }
-            registers.write(thread: thread, offset: offset, value: value, now: b.times[i])
+            registers.write(thread: thread, offset: offset, value: value, now: b.time(i))
 
         case .apicMemRead:
             report.observationsTotal += 1

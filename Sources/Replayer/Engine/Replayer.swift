@@ -146,7 +146,7 @@ public enum Replayer {
         case (.ftraceText, .arm64), (.traceCmdReport, .arm64), (.perfScript, .arm64), (.traceDat, .arm64):
             var adapter = KVMArm64Adapter()
             try reader.forEachBatch { b in
-                for i in 0..<b.count where time.map({ b.times[i] < $0 }) ?? true { adapter.handle(b, i, catalog: reader.catalog) }
+                for i in 0..<b.count where time.map({ b.time(i) < $0 }) ?? true { adapter.handle(b, i, catalog: reader.catalog) }
             }
             return (adapter.finish(), X86Machine(vcpus: 0, behaviour: .kvm))
         default:
@@ -162,13 +162,13 @@ public enum Replayer {
                                              writer: ReplaySnapshots.Writer?, note: (String) -> Void) throws {
         guard var w = writer else {
             try reader.forEachBatch(fromEvent: first) { b in
-                for i in 0..<b.count where time.map({ b.times[i] < $0 }) ?? true { adapter.handle(b, i, catalog: reader.catalog) }
+                for i in 0..<b.count where time.map({ b.time(i) < $0 }) ?? true { adapter.handle(b, i, catalog: reader.catalog) }
             }
             return
         }
         var failure: Error?
         try reader.forEachBatch(fromEvent: first) { b in
-            for i in 0..<b.count where time.map({ b.times[i] < $0 }) ?? true { adapter.handle(b, i, catalog: reader.catalog) }
+            for i in 0..<b.count where time.map({ b.time(i) < $0 }) ?? true { adapter.handle(b, i, catalog: reader.catalog) }
             if failure == nil { do { try w.after(b, adapter) } catch { failure = error } }
         }
         do {

@@ -39,8 +39,10 @@ enum ChunkDecoder {
         let n = try c.readCount(limit: maxEvents)
         guard n == expectedCount else { throw c.error("chunk holds \(n) events, its header says \(expectedCount)") }
         b.firstEventIndex = firstEventIndex
-        b.count = n
-        resize(&b.times, scope.times ? n : 0)
+        // (The count is set last, once every column holds the n events and `columnBase` describes
+        // their templates: a batch left by a decode that threw holds no event to read.)
+        b.count = 0
+        resize(&b.times, n)   // (every per-event column holds the n events: EventBatch's readers rely on it)
         resize(&b.cpus, n)
         resize(&b.threads, n)
         resize(&b.domains, n)
@@ -141,6 +143,7 @@ enum ChunkDecoder {
         guard c.isAtEnd else { throw c.error("\(c.remaining) trailing bytes after the last column") }
         b.columnBase = columnBase
         b.columnLength = columnLength
+        b.count = n
     }
 
     /// ``EventBatch/columnBase`` of a template whose values a ``DecodeScope`` left out: far below zero.
