@@ -26,7 +26,7 @@ enum TransitionReplay {
     /// Replays the events before `until` (all when nil) through `adapter` (recordTransitions set).
     static func drive<A: TransitionAdapter>(_ adapter: A, _ reader: TraceReader, until: Int64? = nil,
                                             _ consume: (Transition) -> Void) throws -> Result<A> {
-        try drive(adapter, reader, until: until, batches: { for t in $0 { consume(t) } })
+        try drive(adapter, reader, until: until, batches: { $0.forEach { consume($0) } })
     }
 
     /// ``drive(_:_:until:_:)`` handing the transitions over a batch at a time (in order): a consumer
@@ -60,7 +60,7 @@ enum TransitionReplay {
 
     /// x86 KVM tracepoint traces (and simulated kvm-vmx ones).
     static func kvmX86(_ reader: TraceReader, until: Int64? = nil, what: String, _ consume: (Transition) -> Void) throws -> Result<KVMX86Adapter> {
-        try kvmX86(reader, until: until, what: what, batches: { for t in $0 { consume(t) } })
+        try kvmX86(reader, until: until, what: what, batches: { $0.forEach { consume($0) } })
     }
 
     /// ``kvmX86(_:until:what:_:)`` handing the transitions over a batch at a time.

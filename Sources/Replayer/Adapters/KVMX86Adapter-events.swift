@@ -368,7 +368,11 @@ extension KVMX86Adapter {
             if trigger { machine.apics[k].tmr.insert(vector) } else { machine.apics[k].tmr.remove(vector) }
         }
         if recordTransitions {
-            let open = machine.apics.withUnsafeBufferPointer { $0[k].deliverable != nil && (vector & 0xF0) > $0[k].ppr }   // (in place, not a copy)
+            // (In place, not a copy; PPR computed once.)
+            let open = machine.apics.withUnsafeBufferPointer { a in
+                let p = a[k].ppr
+                return (vector & 0xF0) > p && a[k].deliverable(ppr: p) != nil
+            }
             note(.accepted, b, i, cpu: Int64(apicID), vector: Int64(vector), value: open ? 1 : 0,
                  aux: (trigger ? 1 : 0) | postedBits(apicID: apicID, k: k))
         }

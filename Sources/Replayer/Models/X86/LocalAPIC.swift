@@ -49,12 +49,22 @@ public struct LocalAPIC: Hashable, Sendable, Codable {
     /// copies the whole APIC first.)
     @inlinable @inline(__always) public var deliverable: UInt8? {
         guard hardwareEnabled, let v = irr.highest else { return nil }
+        return deliverable(v, ppr: ppr)
+    }
+
+    /// ``deliverable`` for a caller that has computed ``ppr`` already (`p`): one ISR scan, not two.
+    @inlinable @inline(__always) public func deliverable(ppr p: UInt8) -> UInt8? {
+        guard hardwareEnabled, let v = irr.highest else { return nil }
+        return deliverable(v, ppr: p)
+    }
+
+    /// Whether the highest IRR vector `v` gets past PPR `p`: `v`, or nil.
+    @inlinable @inline(__always) func deliverable(_ v: UInt8, ppr p: UInt8) -> UInt8? {
         switch behaviour {
         case .kvm:
-            return (v & 0xF0) <= ppr ? nil : v
+            return (v & 0xF0) <= p ? nil : v
         case .qemu:
             guard softwareEnabled else { return nil }
-            let p = ppr
             return p != 0 && (v & 0xF0) <= (p & 0xF0) ? nil : v
         }
     }
