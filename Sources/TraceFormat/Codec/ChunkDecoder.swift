@@ -39,10 +39,11 @@ enum ChunkDecoder {
         let n = try c.readCount(limit: maxEvents)
         guard n == expectedCount else { throw c.error("chunk holds \(n) events, its header says \(expectedCount)") }
         b.firstEventIndex = firstEventIndex
-        // (The count is set last, once every column holds the n events and `columnBase` describes
-        // their templates: a batch left by a decode that threw holds no event to read.)
+        // (The count is set last, once every per-event column holds the n events and `columnBase`
+        // describes their templates — EventBatch's readers rely on it: a batch left by a decode that
+        // threw holds no event to read.)
         b.count = 0
-        resize(&b.times, n)   // (every per-event column holds the n events: EventBatch's readers rely on it)
+        resize(&b.times, scope.times ? n : 0)
         resize(&b.cpus, n)
         resize(&b.threads, n)
         resize(&b.domains, n)

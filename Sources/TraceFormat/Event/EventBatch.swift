@@ -5,8 +5,8 @@ public struct EventBatch: Sendable {
     /// Global index of the batch's first event in the trace.
     public internal(set) var firstEventIndex: Int
     public internal(set) var count: Int
-    /// Time in ns of each event, in the trace's clock domain (unspecified when the ``DecodeScope``
-    /// left times out).
+    /// Time in ns of each event, in the trace's clock domain (empty when the ``DecodeScope`` left
+    /// times out: reading one then traps).
     public internal(set) var times: [Int64]
     /// CPU of each event (-1: the source does not say).
     public internal(set) var cpus: [Int32]
@@ -38,12 +38,12 @@ public struct EventBatch: Sendable {
          templates: [UInt32], localTemplates: [UInt32], rows: [UInt32], columnBase: [Int], columnLength: [Int],
          values: [Int64], strings: [[UInt8]]) {
         // The invariant the per-event readers below rely on (the decoder keeps it chunk after chunk).
-        let n = times.count
-        precondition([cpus.count, threads.count, domains.count, templates.count, localTemplates.count, rows.count].allSatisfy { $0 == n }
+        let n = cpus.count
+        precondition([threads.count, domains.count, templates.count, localTemplates.count, rows.count].allSatisfy { $0 == n }
                      && columnBase.count == columnLength.count && localTemplates.allSatisfy { Int($0) < columnBase.count },
                      "an event batch's columns must hold the same events")
         self.firstEventIndex = firstEventIndex
-        self.count = times.count
+        self.count = cpus.count
         self.times = times
         self.cpus = cpus
         self.threads = threads
@@ -57,12 +57,13 @@ public struct EventBatch: Sendable {
         self.strings = strings
     }
 
-    // Per-event readers. Every per-event column (times, cpus, threads, domains, templates, local
+    // Per-event readers. Every per-event column but `times` (cpus, threads, domains, templates, local
     // templates, rows) holds exactly `count` events — the decoder sizes them together and checks each
     // local template index against the chunk's template table, which `columnBase`/`columnLength`
-    // describe — so one range check of `i` against `count` covers every column: a loop reading
-    // several columns of one event pays one compare (the same one, which the optimizer merges), not
-    // one per array (callgrind: ~18 instructions per replayed event were array bounds checks).
+    // describe — so one range check of `i` against `count` covers them all: a loop reading several
+    // columns of one event pays one compare (the same one, which the optimizer merges), not one per
+    // array (callgrind: ~18 instructions per replayed event were array bounds checks). `times` is
+    // empty in a batch decoded without them (``DecodeScope``), so its reader keeps the array's check.
 
     @inlinable @inline(__always)
     func checkIndex(_ i: Int) {
@@ -71,7 +72,7 @@ public struct EventBatch: Sendable {
 
     /// Time in ns of event `i` (``times``).
     @inlinable @inline(__always)
-    public func time(_ i: Int) -> Int64 { checkIndex(i); return times.withUnsafeBufferPointer { $0[i] } }
+    public func time(_ i: Int) -> Int64 { times[i] }
 
     /// CPU of event `i` (``cpus``).
     @inlinable @inline(__always)
