@@ -4,6 +4,8 @@ import TraceFormat
 /// An adapter that records model transitions as it replays.
 protocol TransitionAdapter {
     mutating func handle(_ b: EventBatch, _ i: Int, catalog: TemplateCatalog)
+    /// What of each chunk `handle` reads (``KVMX86Adapter/decodeScope``).
+    var decodeScope: DecodeScope { get }
     var transitions: TransitionBuffer { get set }
     mutating func finish() -> ReplayReport
 }
@@ -11,6 +13,9 @@ protocol TransitionAdapter {
 extension KVMX86Adapter: TransitionAdapter {}
 extension QEMUGICAdapter: TransitionAdapter {}
 extension QEMUX86Adapter: TransitionAdapter {}
+extension TransitionAdapter {
+    var decodeScope: DecodeScope { .everything }
+}
 extension KVMArm64Adapter: TransitionAdapter {}
 
 /// Drives a trace's adapter with transitions recorded and hands each transition to a consumer: the
@@ -36,7 +41,7 @@ enum TransitionReplay {
                                             batches consume: (TransitionBuffer) -> Void) throws -> Result<A> {
         var adapter = adapter
         var end: Int64 = 0
-        try reader.forEachBatch { b in
+        try reader.forEachBatch(scope: adapter.decodeScope) { b in
             // Consumers see only transitions, in order: handing them over once per chunk keeps the
             // per-event loop to the adapter alone.
             for i in 0..<b.count where until.map({ b.time(i) < $0 }) ?? true {

@@ -437,6 +437,14 @@ public struct KVMX86Adapter {
 
     /// Whether the first pass learns bindings from events of template `t`: the only templates whose
     /// slot values it needs (``DecodeScope/values(of:)``).
+    /// What of each chunk a replay reads: times, the per-event columns, and the slot values of the
+    /// events it handles or learns vCPU threads from (a real host trace is mostly other events —
+    /// instruction emulation, system calls, scheduling — whose values are then read past, not stored).
+    public var decodeScope: DecodeScope {
+        let flavour = self.flavour
+        return .timesAndValues(of: { t in t.binding != nil && (Self.kind(of: t.name) != nil || Self.bindsThreads(t, flavour: flavour)) })
+    }
+
     public static func bindsThreads(_ t: EventTemplate, flavour: Flavour) -> Bool {
         flavour == .pvm ? t.name == "kvm_eoi" : t.name == "kvm_entry" || t.name == "kvm_exit"
     }

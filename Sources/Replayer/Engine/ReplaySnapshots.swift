@@ -5,11 +5,17 @@ import TraceFormat
 /// restored, it continues from the next chunk exactly as the adapter that was saved would have.
 protocol SnapshotReplayable: Codable {
     mutating func handle(_ b: EventBatch, _ i: Int, catalog: TemplateCatalog)
+    /// What of each chunk `handle` reads (``KVMX86Adapter/decodeScope``; everything by default).
+    var decodeScope: DecodeScope { get }
     mutating func finish() -> ReplayReport
     var report: ReplayReport { get set }
     /// The adapter and the options that change its replay from the first event ("kvm-pvm+mid-flight"):
     /// a snapshot is used only by a replay of the same kind.
     var snapshotKind: String { get }
+}
+
+extension SnapshotReplayable {
+    var decodeScope: DecodeScope { .everything }
 }
 
 /// When a replay reads and writes snapshot sidecars (docs/CLI.md, `replay --snapshots`).

@@ -77,7 +77,7 @@ public enum Replayer {
         adapter.recordTransitions = recordTransitions
         var known: IntSet<Int32>?   // the threads the first chunk binds
         do {
-            try reader.forEachBatch { b in
+            try reader.forEachBatch(scope: adapter.decodeScope) { b in
                 if let known {
                     if adapter.learnsThread(b, outside: known, catalog: reader.catalog) { throw LaterBinding() }
                 } else {
@@ -161,13 +161,13 @@ public enum Replayer {
     static func drive<A: SnapshotReplayable>(_ adapter: inout A, _ reader: TraceReader, from first: Int, until time: Int64?,
                                              writer: ReplaySnapshots.Writer?, note: (String) -> Void) throws {
         guard var w = writer else {
-            try reader.forEachBatch(fromEvent: first) { b in
+            try reader.forEachBatch(fromEvent: first, scope: adapter.decodeScope) { b in
                 for i in 0..<b.count where time.map({ b.time(i) < $0 }) ?? true { adapter.handle(b, i, catalog: reader.catalog) }
             }
             return
         }
         var failure: Error?
-        try reader.forEachBatch(fromEvent: first) { b in
+        try reader.forEachBatch(fromEvent: first, scope: adapter.decodeScope) { b in
             for i in 0..<b.count where time.map({ b.time(i) < $0 }) ?? true { adapter.handle(b, i, catalog: reader.catalog) }
             if failure == nil { do { try w.after(b, adapter) } catch { failure = error } }
         }

@@ -7,8 +7,9 @@
 /// errors at the same offsets), so a chunk that one scope rejects the other rejects too: the damage a
 /// pre-pass reports does not depend on its scope. Only storing the values is saved.
 ///
-/// In a batch decoded with a narrower scope, ``EventBatch/times`` is empty and the slot values of the
-/// templates left out are absent (reading one traps: a programming error, never a wrong value).
+/// In a batch decoded with a narrower scope, ``EventBatch/times`` is empty unless asked for, and the
+/// slot values of the templates left out are absent (reading one traps: a programming error, never a
+/// wrong value).
 public struct DecodeScope {
     /// Whether the time column is decoded.
     public let times: Bool
@@ -23,6 +24,13 @@ public struct DecodeScope {
     /// The per-event columns, and slot values only of the templates `wanted` accepts; no times.
     public static func values(of wanted: @escaping (EventTemplate) -> Bool) -> DecodeScope {
         DecodeScope(times: false, wantsValues: wanted)
+    }
+
+    /// Every per-event column with the times, and slot values only of the templates `wanted` accepts:
+    /// a replay whose models read a few kinds of events (a real host trace is mostly other events:
+    /// instruction emulation, system calls, scheduling).
+    public static func timesAndValues(of wanted: @escaping (EventTemplate) -> Bool) -> DecodeScope {
+        DecodeScope(times: true, wantsValues: wanted)
     }
 
     private init(times: Bool, wantsValues: ((EventTemplate) -> Bool)?) {
