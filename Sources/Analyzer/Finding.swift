@@ -77,9 +77,12 @@ public struct AnalysisReport: Sendable {
     public var findings: [Finding] = []
     /// Divergences the replay found on the way (the checker's view of the same trace).
     public var divergences = 0
+    /// The replay's warnings (``ReplayReport/warnings``: several VMs in one trace); nil when none.
+    public var warnings: [String]?
 
     public func json() -> JSONValue {
-        .object([("adapter", .string(adapter)), ("events", .int(events)), ("divergences", .int(divergences)),
-                 ("findings", .array(findings.map { $0.json() }))])
+        .object([("adapter", .string(adapter)), ("events", .int(events)), ("divergences", .int(divergences))]
+                + (warnings.map { [("warnings", JSONValue.array($0.map { .string($0) }))] } ?? [])
+                + [("findings", .array(findings.map { $0.json() }))])
     }
 }

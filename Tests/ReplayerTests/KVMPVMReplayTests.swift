@@ -20,6 +20,23 @@ struct KVMPVMReplayTests {
         #expect(r.observationsChecked * 10 >= r.observationsTotal * 9)
     }
 
+    /// Two real recordings (two tinyvmm runs: two VMs, each with vCPU 0 on its own thread) as one trace,
+    /// as a host recording of VMs started one after the other holds them: replay models one VM, and
+    /// must say that this trace holds more (each recording alone must not).
+    @Test("a trace holding two VMs' vCPU threads is flagged as several VMs")
+    func severalVMs() throws {
+        func eventLines(_ name: String) throws -> [String] {
+            try sampleLines(kvmRecordings.first { $0.hasSuffix(name) }!).filter { !$0.hasPrefix("#") && !$0.isEmpty }
+        }
+        let first = try eventLines("pvm-msi.trace.txt"), second = try eventLines("pvm-ipi.trace.txt")
+        #expect(try replay(lines: first).warnings == nil)
+        #expect(try replay(lines: second).warnings == nil)
+        let both = try replay(lines: first + second)
+        let warning = try #require(both.warnings?.first)
+        #expect(warning.contains("APIC 0 (2 threads)"), "\(warning)")
+        #expect(warning.contains("several VMs"))
+    }
+
     /// One altered or deleted event of a real recording at a time: each must diverge.
     @Test("altered deliveries, acceptances, acks, redirection entries and register reads are detected")
     func mutations() throws {

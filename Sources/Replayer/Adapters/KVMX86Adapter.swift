@@ -65,7 +65,20 @@ public struct KVMX86Adapter {
     /// The APIC IDs some thread is bound to (`binding`'s values, kept for the per-acceptance check).
     private(set) var boundAPICs = APICIDSet()
 
+    /// The first thread seen running each vCPU (by APIC ID), and how many other threads took one over
+    /// later: several VMs in one trace (a host recording), VM restarts, or a VMM that moved a vCPU
+    /// between threads. Replay models one VM, so their states mix (``ReplayReport/warnings``).
+    var vcpuThread = IntMap<UInt32, Int32>()
+    var vcpuThreadChanges = IntMap<UInt32, Int>()
+
     mutating func setBinding(_ thread: Int32, _ apicID: UInt32) {
+        if binding[thread] != apicID {
+            if let first = vcpuThread[apicID] {
+                if first != thread { vcpuThreadChanges[apicID, default: 0] += 1 }
+            } else {
+                vcpuThread[apicID] = thread
+            }
+        }
         binding[thread] = apicID
         boundAPICs.insert(apicID)
         recentBindings.forget(thread)
@@ -746,6 +759,15 @@ public struct KVMX86Adapter {
         }
         for e in machine.ioapic.entries { d.combine(e.bits) }
         report.digest = d.value
+        if !vcpuThreadChanges.isEmpty {
+            let changes = vcpuThreadChanges.sorted { $0.key < $1.key }
+            let total = changes.reduce(0) { $0 + $1.value }
+            let apics = changes.map { "\($0.key) (\($0.value + 1) threads)" }.joined(separator: ", ")
+            report.warnings = ["vCPUs ran on more than one thread: APIC \(apics); \(total) later threads took a vCPU over. "
+                + "The trace likely holds several VMs or VM restarts (or the VMM moved a vCPU between threads), "
+                + "and replay models one VM per trace: each VM's state carries into the next, so divergences after the first "
+                + "takeover may be artefacts. Record one VM at a time."]
+        }
         return report
     }
 }

@@ -36,6 +36,8 @@ public struct ReplayReport: Sendable, Codable {
     public var reordered = 0
     /// Hash of the final model state (deterministic across runs and chunk sizes).
     public var digest: UInt64 = 0
+    /// What makes the replay itself doubtful (several VMs in one trace); nil when nothing does.
+    public var warnings: [String]?
 
     public init(adapter: String, behaviour: String) {
         self.adapter = adapter
@@ -53,7 +55,7 @@ public struct ReplayReport: Sendable, Codable {
             ("reordered", .int(reordered)),
             ("divergences", .array(divergences.map { $0.json() })),
             ("digest", .string(String(digest, radix: 16).leftPad(16))),
-        ])
+        ] + (warnings.map { [("warnings", JSONValue.array($0.map { .string($0) }))] } ?? []))
     }
 }
 

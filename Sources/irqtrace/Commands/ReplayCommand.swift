@@ -76,6 +76,7 @@ struct ReplayCommand: ParsableCommand {
             s += "observations: \(report.observationsChecked) of \(report.observationsTotal) checked (\(pct)%)\n"
             for (name, n) in report.unchecked.sorted(by: { $0.value > $1.value }) { s += "  unchecked: \(n) \(name)\n" }
             if report.reordered > 0 { s += "  \(report.reordered) agree once events on different CPUs are reordered (per-CPU trace clocks)\n" }
+            for w in report.warnings ?? [] { s += Style.yellow("warning: ") + w + "\n" }
             s += "divergences: " + (report.divergences.isEmpty ? Style.green("0") : Style.red(String(report.divergences.count))) + "\n"
             for d in report.divergences.prefix(show) {
                 s += "\n#\(d.eventIndex)  \(d.what)\n  expected: \(d.expected)\n  observed: \(d.observed)\n"
