@@ -46,6 +46,21 @@ struct DenseKeyTable<Value> {
         }
     }
 
+    /// The value of `key` (`empty` first when absent), changed in place by `body`: several fields of
+    /// one record read and written for one look-up (a detector keeps one record per CPU, or per CPU
+    /// and vector, instead of a table per field).
+    @inline(__always)
+    mutating func update<R>(_ key: UInt64, empty: @autoclosure () -> Value, _ body: (inout Value) -> R) -> R {
+        guard key < denseLimit else {
+            var v = sparse[key] ?? empty()
+            defer { sparse[key] = v }
+            return body(&v)
+        }
+        let i = Int(key)
+        if i >= dense.count { dense.grow(to: i + 1, limit: Int(denseLimit)) }
+        return dense.update(i, empty: empty(), body)
+    }
+
     /// Removes and returns the value of `key`.
     @inline(__always) mutating func removeValue(forKey key: UInt64) -> Value? {
         guard key < denseLimit else { return sparse.removeValue(forKey: key) }
@@ -111,6 +126,14 @@ fileprivate final class DenseEntries<Value> {
     subscript(i: Int) -> Value? {
         @inline(__always) get { header.pointee.entries[i] }
         @inline(__always) set { header.pointee.entries[i] = newValue }
+    }
+
+    /// Entry `i` (below ``count``), set to `empty` when absent, changed in place.
+    @inline(__always)
+    func update<R>(_ i: Int, empty: @autoclosure () -> Value, _ body: (inout Value) -> R) -> R {
+        let p = header.pointee.entries + i
+        if case .none = p.pointee { p.pointee = empty() }
+        return body(&p.pointee!)
     }
 
     /// Grows to `n` entries (the new ones empty), to twice the size when that is more (up to

@@ -19,16 +19,29 @@ struct X86Detectors {
     var findings: [Finding] = []
 
     struct Mark { var time: Int64; var event: Int }
-    /// (APIC ID, vector) → when it was set in IRR (not re-set by coalesced acceptances).
-    var pendingSince = DenseKeyTable<Mark>.perCPUVector()
-    /// (APIC ID, vector) → when it was delivered (IRR → ISR), and when it had been accepted.
-    var inService = DenseKeyTable<Mark>.perCPUVector()
-    var inServiceAccepted = DenseKeyTable<Mark>.perCPUVector()
-    var halted = DenseKeyTable<Mark>.perCPU()
+    /// Per (APIC ID, vector), one record (a transition reads and writes several of its fields for one
+    /// look-up): when it was set in IRR (not re-set by coalesced acceptances), when it was delivered
+    /// (IRR → ISR) and when that delivery had been accepted.
+    struct VectorState {
+        var pendingSince: Mark?
+        var inService: Mark?
+        var inServiceAccepted: Mark?
+    }
+    var vectors = DenseKeyTable<VectorState>.perCPUVector()
     /// The first interrupt a halted vCPU could take, accepted while it was halted; `stranded`: posted
     /// (APICv) so that KVM's kick could only be skipped for a vector already in PIR with ON clear
     /// (``PostedInterruptTracking/strandedBit``).
-    var missedWake = DenseKeyTable<(mark: Mark, vector: Int16, stranded: Bool, routeSinceHalt: Bool)>.perCPU()
+    struct MissedWake { var mark: Mark; var vector: Int16; var stranded: Bool; var routeSinceHalt: Bool }
+    /// Per vCPU (APIC ID), one record: since when it is halted, its missed wakeup, its last halt
+    /// finding (pvm: never woken / masked by TPR, until it takes an interrupt — the vectors it leaves
+    /// pending at the end are its consequences), and its TPR as written.
+    struct CPUState {
+        var halted: Mark?
+        var missedWake: MissedWake?
+        var haltPrimary: Int?
+        var tpr: Int64?
+    }
+    var cpus = DenseKeyTable<CPUState>.perCPU()
 
     struct PinState {
         var remoteSince: Mark?
@@ -60,11 +73,6 @@ struct X86Detectors {
     var mergeGroups: [MergeGroup: (first: Merge, count: Int)] = [:]
     /// The vCPUs each storm finding's re-deliveries reached.
     var stormCPUsByFinding: [Int: Set<Int32>] = [:]
-    /// TPR per vCPU as written.
-    var tpr = DenseKeyTable<Int64>.perCPU()
-    /// pvm: the vCPU's last halt finding (never woken / masked by TPR), until it takes an interrupt:
-    /// the vectors it leaves pending at the end are its consequences.
-    var haltPrimary = DenseKeyTable<Int>.perCPU()
     /// Deliveries are EOI'd by the hypervisor at once (kvm_pvm: the `.eoi` comes with the `.delivered`,
     /// same event): a vector left in service is then a delivery that faulted in the guest.
     var eoiAtDelivery = false
@@ -76,6 +84,7 @@ struct X86Detectors {
     init(options: Options = Options()) { self.options = options }
 
     @inline(__always) static func key(_ cpu: Int32, _ vector: Int16) -> UInt64 { DenseKeyTable<Mark>.cpuVector(cpu, vector) }
+    @inline(__always) static func cpu(_ cpu: Int32) -> UInt64 { DenseKeyTable<Mark>.cpu(cpu) }
 
     static func hex(_ v: Int64) -> String { "0x" + String(v, radix: 16) }
 
@@ -85,10 +94,13 @@ struct X86Detectors {
         let mark = Mark(time: t.timeNs, event: t.eventIndex)
         switch t.kind {
         case .accepted:
-            if pendingSince[cpu: t.cpu, vector: t.vector] == nil { pendingSince[cpu: t.cpu, vector: t.vector] = mark }
-            if halted[cpu: t.cpu] != nil, t.value == 1, missedWake[cpu: t.cpu] == nil {
-                missedWake[cpu: t.cpu] = (mark, t.vector, t.aux & PostedInterruptTracking.strandedBit != 0,
-                                     t.aux & PostedInterruptTracking.routeSinceHaltBit != 0)
+            vectors.update(Self.key(t.cpu, t.vector), empty: VectorState()) { if $0.pendingSince == nil { $0.pendingSince = mark } }
+            if t.value == 1 {
+                cpus.update(Self.cpu(t.cpu), empty: CPUState()) { c in
+                    guard c.halted != nil, c.missedWake == nil else { return }
+                    c.missedWake = MissedWake(mark: mark, vector: t.vector, stranded: t.aux & PostedInterruptTracking.strandedBit != 0,
+                                              routeSinceHalt: t.aux & PostedInterruptTracking.routeSinceHaltBit != 0)
+                }
             }
             if t.aux & 1 == 1 {
                 for p in pins.indices where pins[p].stormCount > 0 && pins[p].stormVector == t.vector { pins[p].stormCPUs.insert(t.cpu) }
@@ -106,13 +118,17 @@ struct X86Detectors {
                     confirmMerge(m)
                 }
             }
-            haltPrimary[cpu: t.cpu] = nil
             lastDelivered = (t.eventIndex, t.cpu, t.vector)
-            inServiceAccepted[cpu: t.cpu, vector: t.vector] = pendingSince[cpu: t.cpu, vector: t.vector]
-            pendingSince[cpu: t.cpu, vector: t.vector] = nil
-            inService[cpu: t.cpu, vector: t.vector] = mark
-            missedWake[cpu: t.cpu] = nil
-            halted[cpu: t.cpu] = nil
+            vectors.update(k, empty: VectorState()) { v in
+                v.inServiceAccepted = v.pendingSince
+                v.pendingSince = nil
+                v.inService = mark
+            }
+            cpus.update(Self.cpu(t.cpu), empty: CPUState()) { c in
+                c.haltPrimary = nil
+                c.missedWake = nil
+                c.halted = nil
+            }
             if t.aux != Int64(t.vector) {
                 let ppr = t.value, v = Int64(t.vector)
                 if v & 0xF0 <= ppr & 0xF0 {
@@ -126,12 +142,16 @@ struct X86Detectors {
         case .eoi:
             if t.vector >= 0 && lastDelivered == (t.eventIndex, t.cpu, t.vector) { eoiAtDelivery = true }
             lastEOICPU = t.cpu
-            if t.vector >= 0 { inService[cpu: t.cpu, vector: t.vector] = nil }
+            if t.vector >= 0 { vectors.update(Self.key(t.cpu, t.vector), empty: VectorState()) { $0.inService = nil } }
         case .halted:
-            halted[cpu: t.cpu] = mark
+            cpus.update(Self.cpu(t.cpu), empty: CPUState()) { $0.halted = mark }
         case .woke:
-            halted[cpu: t.cpu] = nil
-            if let m = missedWake.removeValue(cpu: t.cpu), t.timeNs - m.mark.time > options.wakeWindowNs {
+            let missed = cpus.update(Self.cpu(t.cpu), empty: CPUState()) { c -> MissedWake? in
+                c.halted = nil
+                defer { c.missedWake = nil }
+                return c.missedWake
+            }
+            if let m = missed, t.timeNs - m.mark.time > options.wakeWindowNs {
                 findings.append(Finding(.haltedWithPending, .warning, time: m.mark.time, cpu: Int(t.cpu), vector: Int(m.vector), events: [m.mark.event, t.eventIndex],
                                         "vCPU \(t.cpu) stayed halted \(ms(t.timeNs - m.mark.time)) after vector \(m.vector) arrived that it could take (a late wakeup)"))
             }
@@ -143,7 +163,7 @@ struct X86Detectors {
                 return
             }
             // pvm: a halt seen when it ended (kvm_vcpu_wakeup: blocked at t.value, ended at t.timeNs).
-            let accepted = pendingSince[cpu: t.cpu, vector: t.vector]
+            let accepted = vectors[Self.key(t.cpu, t.vector)]?.pendingSince
             let since = max(accepted?.time ?? t.value, t.value)
             let waited = t.timeNs - since
             guard waited > options.wakeWindowNs else { return }
@@ -154,12 +174,12 @@ struct X86Detectors {
                 findings.append(Finding(.haltedWithPending, .warning, time: since, cpu: Int(t.cpu), vector: Int(t.vector), events: events,
                                         "\(halt); vector \(t.vector) arrived that it could take, and it woke \(ms(waited)) later (a late wakeup)"))
             case .notWoken:
-                haltPrimary[cpu: t.cpu] = findings.count
+                cpus.update(Self.cpu(t.cpu), empty: CPUState()) { $0.haltPrimary = findings.count }
                 findings.append(Finding(.haltedWithPending, .error, time: since, cpu: Int(t.cpu), vector: Int(t.vector), events: events,
                                         "\(halt); vector \(t.vector) arrived \(ms(since - t.value)) into the halt, deliverable by its LAPIC (above PPR), and did not wake it: the halt ended \(ms(waited)) later without an interrupt (the thread left KVM_RUN: a signal or NMI, not the vector). The guest halted with interrupts disabled (cli; hlt: only NMI, INIT or SMI wake it), or the wakeup was lost"))
             case .maskedByTPR:
-                let tprNow = tpr[cpu: t.cpu] ?? 0
-                haltPrimary[cpu: t.cpu] = findings.count
+                let tprNow = cpus[Self.cpu(t.cpu)]?.tpr ?? 0
+                cpus.update(Self.cpu(t.cpu), empty: CPUState()) { $0.haltPrimary = findings.count }
                 findings.append(Finding(.haltedWithPending, .error, time: since, cpu: Int(t.cpu), vector: Int(t.vector), events: events,
                                         "\(halt) with TPR \(Self.hex(tprNow)) while vector \(t.vector) was pending, at or below the TPR's class \(tprNow >> 4): the TPR masks it, so it cannot wake the vCPU\(tprNow >= 0xF0 ? " (TPR 0xf0 masks every vector: only NMI, INIT or SMI wake it)" : ""); the halt ended \(ms(waited)) later without an interrupt"))
             case .pendingAtHalt:
@@ -237,7 +257,7 @@ struct X86Detectors {
             merged[Self.key(t.cpu, t.vector), default: []].append(
                 Merge(mark: mark, source: t.aux & 0xFF, pin: t.value, deliverable: t.aux & 0x100 != 0, cpu: t.cpu, vector: t.vector))
         case .priorityWritten:
-            tpr[cpu: t.cpu] = t.value
+            cpus.update(Self.cpu(t.cpu), empty: CPUState()) { $0.tpr = t.value }
         case .raised, .routeWritten, .deactivated, .misrouted:
             break
         }
@@ -247,26 +267,31 @@ struct X86Detectors {
     mutating func finish(machine: X86Machine, endTime: Int64) {
         var primaryOfCPU: [Int32: [(index: Int, blocksClassUpTo: Int?, vector: Int16)]] = [:]
         // pvm: vCPUs whose last halt no interrupt ended.
-        for (cpu, f) in haltPrimary.sortedByCPU() {
+        let cpuStates = cpus.sortedByCPU()
+        for (cpu, c) in cpuStates {
+            guard let f = c.haltPrimary else { continue }
             primaryOfCPU[cpu, default: []].append((f, nil, Int16(truncatingIfNeeded: findings[f].vector ?? -1)))
         }
         // Halted vCPUs that an interrupt they could take never woke.
-        for (cpu, m) in missedWake.sortedByCPU() where halted[cpu: cpu] != nil && endTime - m.mark.time > options.wakeWindowNs {
+        for (cpu, c) in cpuStates {
+            guard let m = c.missedWake, let halt = c.halted, endTime - m.mark.time > options.wakeWindowNs else { continue }
             primaryOfCPU[cpu, default: []].append((findings.count, nil, m.vector))
             if m.stranded {
                 findings.append(Finding(.lostInterrupt, .error, time: m.mark.time, cpu: Int(cpu), vector: Int(m.vector),
-                                        events: [m.mark.event, halted[cpu: cpu]!.event],
+                                        events: [m.mark.event, halt.event],
                                         "vector \(m.vector) was posted (kvm_apicv_accept_irq) to vCPU \(cpu) while it was blocked in HLT, and KVM never woke it (no kvm_vcpu_wakeup or entry by the end of the trace, \(ms(endTime - m.mark.time)) later). KVM's post kicks a blocked vCPU unless the vector is already in its PIR or ON is already set; ON set would have woken it (KVM kicks when it sets ON, and an IOMMU post can set it only through a posted route, which the vCPU had before it blocked — none was set up since — so it blocked with the wakeup vector). So the vector was in PIR with ON clear: a post made while the vCPU was preempted (SN=1) whose ON KVM did not recompute when clearing SN (Linux c112b5f50232). No sync moves it to the IRR: the interrupt is lost (or the guest halted with IF=0)"))
                 continue
             }
             findings.append(Finding(.haltedWithPending, .error, time: m.mark.time, cpu: Int(cpu), vector: Int(m.vector),
-                                    events: [halted[cpu: cpu]!.event, m.mark.event],
+                                    events: [halt.event, m.mark.event],
                                     "vCPU \(cpu) halted, then vector \(m.vector) arrived that it could take (above its PPR), and it was never woken (no wakeup or entry by the end of the trace, \(ms(endTime - m.mark.time)) later)"
                                         + (m.routeSinceHalt ? ". It was posted (kvm_apicv_accept_irq) after a VT-d posted route was set up for the vCPU while it was blocked (kvm_pi_irte_update): its descriptor kept the ordinary notification vector, so an IOMMU post could set ON and notify a pCPU not running it, and KVM's post, finding ON set, skipped the kick (real-bugs row 7, Linux a2486020a82e)" : "")))
         }
         let apicOf = Dictionary(machine.apics.enumerated().map { (Int32($1.id), $0) }, uniquingKeysWith: { a, _ in a })
         // Vectors left in service.
-        for (k, m) in inService.sorted() where endTime - m.time > options.stuckWindowNs {
+        let vectorStates = vectors.sorted()
+        for (k, state) in vectorStates {
+            guard let m = state.inService, endTime - m.time > options.stuckWindowNs else { continue }
             let cpu = Int32(truncatingIfNeeded: k >> 8), v = UInt8(truncatingIfNeeded: k)
             guard let a = apicOf[cpu].map({ machine.apics[$0] }), a.isr.contains(v) else { continue }
             let blocked = a.irr.vectors.filter { $0 & 0xF0 <= v & 0xF0 }
@@ -275,7 +300,7 @@ struct X86Detectors {
                 ? "vector \(v) went from IRR to ISR at vCPU \(cpu) without the hypervisor's delivery-time EOI (on kvm_pvm every delivery is EOI'd at once, so this one faulted in the guest, e.g. no IDT gate for vector \(v); the LAPIC register read at event \(m.event) shows it in service) and no EOI has retired it since"
                 : "vector \(v) was delivered to vCPU \(cpu) and never EOI'd"
             findings.append(Finding(.stuckInService, .error, time: m.time, cpu: Int(cpu), vector: Int(v),
-                                    events: [m.event] + (inServiceAccepted[k].map { [$0.event] } ?? []),
+                                    events: [m.event] + (state.inServiceAccepted.map { [$0.event] } ?? []),
                                     how + ": it stays in ISR, holding the processor priority at class \(v >> 4)"
                                         + (blocked.isEmpty ? "" : "; it blocks the pending vectors \(blocked.map(String.init).joined(separator: ", "))")))
         }
@@ -299,7 +324,8 @@ struct X86Detectors {
             primaryOfCPU[pins[p].stormCPU, default: []].append((f, nil, pins[p].stormVector))
         }
         // Vectors pending since long before the end: lost, or the consequence of a finding on their vCPU.
-        for (k, m) in pendingSince.sorted() where endTime - m.time > options.lostWindowNs {
+        for (k, state) in vectorStates {
+            guard let m = state.pendingSince, endTime - m.time > options.lostWindowNs else { continue }
             let cpu = Int32(truncatingIfNeeded: k >> 8), v = UInt8(truncatingIfNeeded: k)
             guard let a = apicOf[cpu].map({ machine.apics[$0] }), a.irr.contains(v) else { continue }
             let primaries = primaryOfCPU[cpu] ?? []
