@@ -31,7 +31,7 @@ public enum Analyzer {
                     : try TransitionReplay.kvmX86(reader, what: "analyze", batches: { $0.forEach { detectors.consume($0); flood.consume($0) } }) else { return nil }
                 detectors.finish(machine: r.adapter.machine, endTime: r.end)
                 return AnalysisReport(adapter: r.report.adapter, events: r.report.events, findings: filter(detectors.findings + flood.finish(), options),
-                                      divergences: r.report.divergences.count, warnings: r.report.warnings)
+                                      divergences: r.report.divergenceCount, warnings: r.report.warnings)
             }
             if let report = try run(singlePass: true) { return report }
             return try run(singlePass: false)!
@@ -42,18 +42,18 @@ public enum Analyzer {
             let r = try TransitionReplay.qemuX86(reader) { detectors.consume($0); flood.consume($0) }
             detectors.finish(ioapic: r.adapter.machine.ioapic, endTime: r.end)
             return AnalysisReport(adapter: r.report.adapter, events: r.report.events, findings: filter(detectors.findings + flood.finish(), options),
-                                  divergences: r.report.divergences.count)
+                                  divergences: r.report.divergenceCount)
         case (.ftraceText, .arm64), (.traceCmdReport, .arm64), (.perfScript, .arm64), (.traceDat, .arm64):
             var detectors = KVMArm64Detectors()
             let r = try TransitionReplay.kvmArm64(reader) { detectors.consume($0) }
             return AnalysisReport(adapter: r.report.adapter, events: r.report.events, findings: filter(detectors.findings, options),
-                                  divergences: r.report.divergences.count)
+                                  divergences: r.report.divergenceCount)
         case (.qemuLog, .arm64):
             var detectors = GICDetectors()
             let r = try TransitionReplay.qemuGIC(reader) { detectors.consume($0) }
             detectors.finish(gic: r.adapter.gic, endTime: r.end)
             return AnalysisReport(adapter: r.report.adapter, events: r.report.events, findings: filter(detectors.findings, options),
-                                  divergences: r.report.divergences.count)
+                                  divergences: r.report.divergenceCount)
         default:
             throw IrqtraceError("analyze does not read \(m.vocabularySource.rawValue) traces for \(m.arch.rawValue) yet", path: reader.path,
                                 hint: "this release analyzes x86 KVM tracepoint traces (kvm_pvm, VMX, SVM hosts), arm64 KVM vGIC tracepoint traces, QEMU x86 logs (IOAPIC, messages and interrupt remapping), QEMU GICv2 logs, and simulated kvm-vmx, kvm-arm64, qemu-x86 and qemu-gic traces")

@@ -8,6 +8,35 @@ import TraceFormat
 /// crash the replayer: every run ends with a report or an input error.
 @Suite("Replay of damaged traces")
 struct ReplayRobustnessTests {
+    /// A trace the models disagree with on every event (several VMs in one trace, a damaged or
+    /// mislabelled one) must not grow the report without bound: the first divergences are kept in
+    /// full, the rest counted, and a window (`--from`) keeps its own first ones.
+    @Test("divergences beyond the kept limit are counted, not kept")
+    func divergenceLimit() throws {
+        func d(_ k: Int) -> Divergence { Divergence(eventIndex: k, timeNs: Int64(k), what: "w", expected: "e", observed: "o", state: "") }
+        var r = ReplayReport(adapter: "kvm-pvm", behaviour: "kvm")
+        let n = ReplayReport.keptDivergences + 5
+        for k in 0..<n { r.add(d(k)) }
+        #expect(r.divergences.count == ReplayReport.keptDivergences)
+        #expect(r.divergences.last?.eventIndex == ReplayReport.keptDivergences - 1)
+        #expect(r.divergencesNotKept == 5)
+        #expect(r.divergenceCount == n)
+        let json = r.json().serialized(pretty: false)
+        #expect(json.contains("\"divergences_not_kept\":5"), "\(json.suffix(200))")
+        // The count survives a snapshot's encoding.
+        let back = try JSONDecoder().decode(ReplayReport.self, from: JSONEncoder().encode(r))
+        #expect(back.divergenceCount == n)
+        // A window's check keeps its own divergences, those before it only counted.
+        var w = ReplayReport(adapter: "kvm-pvm", behaviour: "kvm")
+        w.keepFrom = 100
+        for k in 0..<200 { w.add(d(k)) }
+        w.add(Divergence(eventIndex: -1, timeNs: 0, what: "end", expected: "", observed: "", state: ""))
+        #expect(w.divergences.count == 101 && w.divergences.first?.eventIndex == 100 && w.divergences.last?.eventIndex == -1)
+        #expect(w.divergencesNotKept == 100)
+        // A report with nothing counted says nothing of it.
+        #expect(!ReplayReport(adapter: "a", behaviour: "b").json().serialized(pretty: false).contains("divergences_not_kept"))
+    }
+
     @Test("random damage to real QEMU x86, GICv2 and KVM traces", arguments: [11, 12, 13, 14] as [UInt64])
     func damage(seed: UInt64) throws {
         var state = seed

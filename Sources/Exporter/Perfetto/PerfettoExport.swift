@@ -36,7 +36,7 @@ public enum PerfettoExport {
         j.raw(",\"file\":")
         j.string(reader.path)
         j.raw(",\"replay_divergences\":")
-        j.int(tl.report?.divergences.count ?? 0)
+        j.int(tl.report?.divergenceCount ?? 0)
         j.raw("},\"traceEvents\":[\n")
         var first = true
         func sep(_ j: inout JSONSink) { if first { first = false } else { j.raw(",\n") } }

@@ -26,7 +26,7 @@ extension Report {
             notes.append("No model transitions for \(m.vocabularySource.rawValue) traces (\(m.arch.rawValue)) yet: the timeline, findings and latency sections are empty. They come from x86 KVM tracepoint traces and QEMU GICv2 logs.")
             if let r = try? Replayer.check(reader) {
                 adapter = r.adapter
-                divergences = r.divergences.count
+                divergences = r.divergenceCount
             }
         }
 

@@ -21,7 +21,7 @@ import TraceFormat
 /// ``Transition/Kind/raised`` (`irq`; `cpu` -1: KVM traces every SPI as VCPU 0, whatever its target),
 /// a PPI injected high ``Transition/Kind/raised`` at its vCPU.
 public struct KVMArm64Adapter {
-    public private(set) var report = ReplayReport(adapter: "kvm-arm64", behaviour: "kvm")
+    public internal(set) var report = ReplayReport(adapter: "kvm-arm64", behaviour: "kvm")
     var handlers = TemplateHandlers<Kind, Field> { Self.kind(of: $0) }
     /// The injection each thread's last cause expects next.
     var expected: [Int32: (cpu: Int64, irq: Int64, level: Int64, event: Int, time: Int64, what: String)] = [:]
@@ -53,7 +53,7 @@ public struct KVMArm64Adapter {
         guard let e = expected.removeValue(forKey: thread) else { return }
         report.observationsTotal += 1
         report.observationsChecked += 1
-        report.divergences.append(Divergence(eventIndex: e.event, timeNs: e.time, what: "vGIC injection after \(e.what)",
+        report.add(Divergence(eventIndex: e.event, timeNs: e.time, what: "vGIC injection after \(e.what)",
                                              expected: "vgic_update_irq_pending VCPU \(e.cpu) IRQ \(e.irq) level \(e.level)",
                                              observed: "none on this thread", state: ""))
     }
@@ -96,7 +96,7 @@ public struct KVMArm64Adapter {
             }
             report.observationsChecked += 1
             if e.cpu != cpu || e.irq != irq || e.level != level {
-                report.divergences.append(Divergence(eventIndex: b.firstEventIndex + i, timeNs: b.time(i), what: "vGIC injection after \(e.what)",
+                report.add(Divergence(eventIndex: b.firstEventIndex + i, timeNs: b.time(i), what: "vGIC injection after \(e.what)",
                                                      expected: "VCPU \(e.cpu) IRQ \(e.irq) level \(e.level)",
                                                      observed: "VCPU \(cpu) IRQ \(irq) level \(level)", state: ""))
             }

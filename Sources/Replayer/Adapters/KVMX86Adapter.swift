@@ -291,7 +291,7 @@ public struct KVMX86Adapter {
         report.observationsTotal += 1
         report.observationsChecked += 1
         guard reason != .noSuchDestination else { return }
-        report.divergences.append(Divergence(
+        report.add(Divergence(
             eventIndex: now.event, timeNs: now.time, what: "interrupt message accepted by no APIC",
             expected: "vector \(m.vector) \(m.levelTriggered ? "level" : "edge") to \(m.logical ? "logical" : "physical") \(m.destination) accepted",
             observed: observed, state: state))
@@ -352,7 +352,7 @@ public struct KVMX86Adapter {
     }
 
     mutating func diverge(_ b: EventBatch, _ i: Int, _ what: String, expected: String, observed: String, state: String = "") {
-        report.divergences.append(Divergence(eventIndex: b.firstEventIndex + i, timeNs: b.time(i), what: what,
+        report.add(Divergence(eventIndex: b.firstEventIndex + i, timeNs: b.time(i), what: what,
                                              expected: expected, observed: observed, state: state))
     }
 
@@ -661,7 +661,7 @@ public struct KVMX86Adapter {
         while let d = deferred.first, time - d.time > Self.reorderWindowNs {
             deferred.removeFirst()
             report.observationsChecked += 1
-            report.divergences.append(Divergence(eventIndex: d.eventIndex, timeNs: d.time, what: "vector injected into the vCPU of APIC \(d.apicID)",
+            report.add(Divergence(eventIndex: d.eventIndex, timeNs: d.time, what: "vector injected into the vCPU of APIC \(d.apicID)",
                                                  expected: "a vector accepted and deliverable", observed: "vector \(d.vector) (never accepted)",
                                                  state: d.state))
         }
@@ -748,7 +748,7 @@ public struct KVMX86Adapter {
         for (_, h) in haltEnds.sorted(by: { $0.key < $1.key }) { decideHalt(h, endedByInterrupt: false) }
         haltEnds.removeAll()
         for (thread, pins) in pendingAcks.sorted(by: { $0.key < $1.key }) where !pins.isEmpty {
-            report.divergences.append(Divergence(eventIndex: -1, timeNs: 0, what: "IOAPIC ack after a level EOI (thread \(thread))",
+            report.add(Divergence(eventIndex: -1, timeNs: 0, what: "IOAPIC ack after a level EOI (thread \(thread))",
                                                  expected: "kvm_ack_irq for pin \(pins)", observed: "end of trace", state: ""))
         }
         var d = StateDigest()

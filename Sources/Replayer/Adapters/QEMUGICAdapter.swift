@@ -218,7 +218,7 @@ public struct QEMUGICAdapter {
 
     mutating func diverge(_ b: EventBatch, _ i: Int, _ what: String, expected: String, observed: String, state: String = "") {
         divergedSinceChange = true
-        report.divergences.append(Divergence(eventIndex: b.firstEventIndex + i, timeNs: b.time(i), what: what,
+        report.add(Divergence(eventIndex: b.firstEventIndex + i, timeNs: b.time(i), what: what,
                                              expected: expected, observed: observed, state: state))
     }
 

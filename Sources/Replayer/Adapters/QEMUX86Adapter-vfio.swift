@@ -180,11 +180,11 @@ extension QEMUX86Adapter {
     mutating func lostVFIOSend(_ s: VFIOSend, observed: String) {
         let dest = messageDestination(s.message)
         guard s.atUnmask else {
-            report.divergences.append(Divergence(eventIndex: s.event, timeNs: s.time, what: "interrupt of unmasked MSI-X vector \(s.vector) of a VFIO device (vfio_msi_interrupt)",
+            report.add(Divergence(eventIndex: s.event, timeNs: s.time, what: "interrupt of unmasked MSI-X vector \(s.vector) of a VFIO device (vfio_msi_interrupt)",
                                                  expected: "its message sent at once: \(s.message)", observed: observed + ", no message", state: ""))
             return
         }
-        report.divergences.append(Divergence(eventIndex: s.event, timeNs: s.time,
+        report.add(Divergence(eventIndex: s.event, timeNs: s.time,
                                              what: "MSI-X vector \(s.vector) of a VFIO device unmasked (vfio_msix_vector_do_use) with its pending bit set",
                                              expected: "its pending message sent at once: \(s.message)" + (dest.vector >= 0 ? " (vector \(dest.vector) to APIC \(dest.cpu))" : ""),
                                              observed: observed + ", no message", state: "PBA bit \(s.vector) was set by an interrupt while masked"))

@@ -196,7 +196,7 @@ public struct QEMUX86Adapter {
     }
 
     mutating func diverge(_ b: EventBatch, _ i: Int, _ what: String, expected: String, observed: String, state: String) {
-        report.divergences.append(Divergence(eventIndex: b.firstEventIndex + i, timeNs: b.time(i), what: what,
+        report.add(Divergence(eventIndex: b.firstEventIndex + i, timeNs: b.time(i), what: what,
                                              expected: expected, observed: observed, state: state))
     }
 
@@ -735,7 +735,7 @@ public struct QEMUX86Adapter {
         tally.merge(into: &report.unchecked)
         for (thread, c) in chains.all.sorted(by: { $0.0 < $1.0 }) {
             for pin in c.expectedRemoteIRRSet {
-                report.divergences.append(Divergence(eventIndex: -1, timeNs: 0, what: "Remote IRR set for pin \(pin) (thread \(thread))",
+                report.add(Divergence(eventIndex: -1, timeNs: 0, what: "Remote IRR set for pin \(pin) (thread \(thread))",
                                                      expected: "ioapic_set_remote_irr", observed: "end of trace", state: ""))
             }
         }

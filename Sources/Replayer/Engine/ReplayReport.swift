@@ -30,7 +30,9 @@ public struct ReplayReport: Sendable, Codable {
     public var observationsChecked = 0
     /// Observations left unchecked, by event name, with why.
     public var unchecked: [String: Int] = [:]
-    public var divergences: [Divergence] = []
+    /// The divergences, the first ``keptDivergences`` of them in full (``add(_:)``); the rest counted
+    /// in ``divergencesNotKept``.
+    public internal(set) var divergences: [Divergence] = []
     /// Observations that agree only once events on different CPUs are reordered within the adapter's
     /// window (per-CPU trace clocks are not synchronised).
     public var reordered = 0
@@ -38,6 +40,41 @@ public struct ReplayReport: Sendable, Codable {
     public var digest: UInt64 = 0
     /// What makes the replay itself doubtful (several VMs in one trace); nil when nothing does.
     public var warnings: [String]?
+    /// Divergences found beyond the first ``keptDivergences`` (nil: none): counted, not kept.
+    private var notKept: Int?
+    /// Divergences before this time are counted, not kept (a window's check: `--from`); not encoded.
+    var keepFrom: Int64?
+
+    /// How many divergences a report keeps in full. Models that disagree with a trace once tend to
+    /// disagree on every later event of it (several VMs in one host trace, a damaged or mislabelled
+    /// trace), and each divergence holds its text: beyond this, a replay of any length only counts
+    /// them, in bounded memory (10,000 kept: ~3 MiB).
+    public static let keptDivergences = 10_000
+
+    /// Divergences counted but not kept (beyond ``keptDivergences``, or before a window).
+    public internal(set) var divergencesNotKept: Int {
+        get { notKept ?? 0 }
+        set { notKept = newValue == 0 ? nil : newValue }
+    }
+
+    /// Every divergence found: those kept and those only counted.
+    public var divergenceCount: Int { divergences.count + divergencesNotKept }
+
+    /// Records a divergence: kept while fewer than ``keptDivergences`` are, counted otherwise.
+    mutating func add(_ d: Divergence) {
+        if divergences.count < Self.keptDivergences, keepFrom.map({ d.eventIndex < 0 || d.timeNs >= $0 }) ?? true {
+            divergences.append(d)
+        } else {
+            divergencesNotKept += 1
+        }
+    }
+
+    /// Removes the kept divergences `drop` selects (a window's edges).
+    mutating func removeDivergences(where drop: (Divergence) -> Bool) { divergences.removeAll(where: drop) }
+
+    enum CodingKeys: String, CodingKey {
+        case adapter, behaviour, events, observationsTotal, observationsChecked, unchecked, divergences, reordered, digest, warnings, notKept
+    }
 
     public init(adapter: String, behaviour: String) {
         self.adapter = adapter
@@ -55,7 +92,8 @@ public struct ReplayReport: Sendable, Codable {
             ("reordered", .int(reordered)),
             ("divergences", .array(divergences.map { $0.json() })),
             ("digest", .string(String(digest, radix: 16).leftPad(16))),
-        ] + (warnings.map { [("warnings", JSONValue.array($0.map { .string($0) }))] } ?? []))
+        ] + (notKept.map { [("divergences_not_kept", JSONValue.int($0))] } ?? [])
+          + (warnings.map { [("warnings", JSONValue.array($0.map { .string($0) }))] } ?? []))
     }
 }
 

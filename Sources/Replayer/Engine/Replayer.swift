@@ -20,11 +20,13 @@ public enum Replayer {
         // Both runs may start from a snapshot taken before the window (never one inside it: the
         // snapshot leaves out divergences up to its time). Without `from` the window starts at the beginning.
         let start = from.map { f in to.map { min(f, $0) } ?? f }
-        var window = try run(reader, until: to, resumeBefore: start, midFlight: midFlight, snapshots: snapshots, note: note).report
-        if to != nil { window.divergences.removeAll { $0.eventIndex < 0 } }
+        // (Divergences before `from` are counted, not kept: the kept ones are the window's first.)
+        var window = try run(reader, until: to, resumeBefore: start, midFlight: midFlight, snapshots: snapshots, keepFrom: from, note: note).report
+        if to != nil { window.removeDivergences { $0.eventIndex < 0 } }
         guard let from else { return window }
-        let before = try run(reader, until: from, resumeBefore: start, midFlight: midFlight, snapshots: snapshots, note: { _ in }).report
-        window.divergences.removeAll { $0.eventIndex >= 0 && $0.timeNs < from }
+        let before = try run(reader, until: from, resumeBefore: start, midFlight: midFlight, snapshots: snapshots, keepFrom: from, note: { _ in }).report
+        window.removeDivergences { $0.eventIndex >= 0 && $0.timeNs < from }
+        window.divergencesNotKept -= before.divergencesNotKept
         window.events -= before.events
         window.observationsTotal -= before.observationsTotal
         window.observationsChecked -= before.observationsChecked
@@ -104,7 +106,7 @@ public enum Replayer {
     /// `run(until:)`, resuming from a snapshot whose events all precede `limit` (none when nil); a
     /// full run (`time` nil) writes snapshots when asked.
     static func run(_ reader: TraceReader, until time: Int64?, resumeBefore limit: Int64?, midFlight: Bool, snapshots: SnapshotOptions,
-                    note: (String) -> Void) throws -> (report: ReplayReport, machine: X86Machine) {
+                    keepFrom: Int64? = nil, note: (String) -> Void) throws -> (report: ReplayReport, machine: X86Machine) {
         let m = reader.metadata
         switch (m.vocabularySource, m.arch) {
         case (.qemuLog, .x86_64):
@@ -116,6 +118,7 @@ public enum Replayer {
                 adapter = QEMUX86Adapter(vcpus: m.topology.vcpus ?? 1)
                 try reader.forEachBatch { adapter.learnThreads($0, catalog: reader.catalog) }
             }
+            adapter.report.keepFrom = keepFrom
             try drive(&adapter, reader, from: resumed?.resumeEvent ?? 0, until: time,
                       writer: time == nil ? ReplaySnapshots.Writer(reader, kind: adapter.snapshotKind, snapshots) : nil, note: note)
             return (adapter.finish(), adapter.machine)
@@ -124,6 +127,7 @@ public enum Replayer {
                 ReplaySnapshots.restore(reader, QEMUGICAdapter.self, kind: { $0 == "qemu-gicv2" }, before: $0, snapshots, note: note)
             }
             var adapter = try resumed?.adapter ?? QEMUGICAdapter.forTrace(reader)
+            adapter.report.keepFrom = keepFrom
             try drive(&adapter, reader, from: resumed?.resumeEvent ?? 0, until: time,
                       writer: time == nil ? ReplaySnapshots.Writer(reader, kind: adapter.snapshotKind, snapshots) : nil, note: note)
             return (adapter.finish(), X86Machine(vcpus: 0, behaviour: .qemu))
@@ -140,11 +144,13 @@ public enum Replayer {
                 return (adapter.finish(), adapter.machine)
             }
             var adapter = try resumed?.adapter ?? kvmX86Adapter(reader, midFlight: midFlight)
+            adapter.report.keepFrom = keepFrom
             try drive(&adapter, reader, from: resumed?.resumeEvent ?? 0, until: time,
                       writer: time == nil ? ReplaySnapshots.Writer(reader, kind: adapter.snapshotKind, snapshots) : nil, note: note)
             return (adapter.finish(), adapter.machine)
         case (.ftraceText, .arm64), (.traceCmdReport, .arm64), (.perfScript, .arm64), (.traceDat, .arm64):
             var adapter = KVMArm64Adapter()
+            adapter.report.keepFrom = keepFrom
             try reader.forEachBatch { b in
                 for i in 0..<b.count where time.map({ b.time(i) < $0 }) ?? true { adapter.handle(b, i, catalog: reader.catalog) }
             }
