@@ -106,16 +106,17 @@ final class ChunkBuilder {
         localTemplates.appendUnchecked(local - 1)
         if time < minTime { minTime = time }
         if time > maxTime { maxTime = time }
-        var size = 2 + varintSize(zigzagEncode(time &- previous))
+        // Wrapping sums: a size is at most 10 bytes a value (no overflow checks in the per-value loop).
+        var size = 2 &+ varintSize(zigzagEncode(time &- previous))
         if arity > 0 {
             let slots = values.appendUninitialized(arity)
             for s in 0..<arity {
                 let x = v[s]
                 slots[s] = x
-                size += varintSize(zigzagEncode(x))
+                size &+= varintSize(zigzagEncode(x))
             }
         }
-        estimatedSize += size
+        estimatedSize &+= size
     }
 
     @inline(never)

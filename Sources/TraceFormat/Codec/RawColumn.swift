@@ -33,8 +33,8 @@ struct RawColumn<Element: BitwiseCopyable> {
     @inline(__always)
     mutating func appendUninitialized(_ n: Int) -> UnsafeMutablePointer<Element> {
         if count + n > capacity { grow(to: count + n) }
-        let p = base! + count
-        count += n
+        let p = base.unsafelyUnwrapped + count
+        count &+= n     // within the capacity just checked
         return p
     }
 
@@ -46,7 +46,7 @@ struct RawColumn<Element: BitwiseCopyable> {
     @inline(__always)
     mutating func appendUnchecked(_ v: Element) {
         base.unsafelyUnwrapped[count] = v
-        count += 1
+        count &+= 1     // within the reserved room
     }
 
     /// Empties the column; keeps its memory.
