@@ -518,42 +518,7 @@ struct ReportRun {
     /// `%16s-%-5d [%03d] %5lu.%06lu: %s: ` + info (trace_show_data).
     func formatLine(_ e: DatEvent, _ d: UnsafeRawBufferPointer, _ pid: Int32, _ s: CPUStream, _ out: inout [UInt8]) {
         let comm: [UInt8] = pid == 0 ? ReportRun.idle : (printer.comms[pid] ?? ReportRun.unknownComm)
-        if comm.count < 16 { out.append(contentsOf: ReportRun.spaces20[0..<(16 - comm.count)]) }
-        out.append(contentsOf: comm)
-        out.append(0x2D)
-        let before = out.count
-        appendDec(Int64(pid), &out)
-        let pw = out.count - before
-        if pw < 5 { out.append(contentsOf: ReportRun.spaces20[0..<(5 - pw)]) }
-        out.append(ascii: " [")
-        let cpu = Int64(s.cpu)
-        if cpu >= 0 && cpu < 10 { out.append(ascii: "00") } else if cpu >= 0 && cpu < 100 { out.append(0x30) }
-        appendDec(cpu, &out)
-        out.append(0x5D)
-        if file.inUsecs {
-            // " %6.1000d:" -> " %5llu.%06llu:"
-            let t = (s.recTS &+ 500) / 1000
-            out.append(0x20)
-            let secs = t / 1_000_000, usecs = t % 1_000_000
-            let b2 = out.count
-            appendUDec(secs, &out)
-            let sw = out.count - b2
-            if sw < 5 { out.insert(contentsOf: ReportRun.spaces20[0..<(5 - sw)], at: b2) }
-            out.append(0x2E)
-            var div: UInt64 = 100_000
-            while div > 0 { out.append(0x30 + UInt8((usecs / div) % 10)); div /= 10 }
-        } else {
-            let b2 = out.count
-            appendUDec(s.recTS, &out)
-            let sw = out.count - b2
-            if sw < 12 { out.insert(contentsOf: ReportRun.spaces20[0..<(12 - sw)], at: b2) }
-        }
-        out.append(0x3A)
-        // print_event_name
-        out.append(0x20)
-        out.append(contentsOf: e.nameBytes)
-        out.append(ascii: ": ")
-        if e.nameBytes.count < 20 { out.append(contentsOf: ReportRun.spaces20[0..<(20 - e.nameBytes.count)]) }
+        appendHeader(comm: comm, pid: pid, s, e, &out)
         printer.printInfo(e, d, into: &out)
     }
 }
