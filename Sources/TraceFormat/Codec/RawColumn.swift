@@ -49,6 +49,18 @@ struct RawColumn<Element: BitwiseCopyable> {
         count &+= 1     // within the reserved room
     }
 
+    /// Stores at `i`, inside reserved room, without counting it: the owner appends to several
+    /// columns of one length and sets their counts once (``setCount(_:)``) before they are read.
+    @inline(__always)
+    func store(_ v: Element, at i: Int) { base.unsafelyUnwrapped[i] = v }
+
+    /// The count after stores through ``store(_:at:)`` (at most the reserved room).
+    @inline(__always)
+    mutating func setCount(_ n: Int) {
+        precondition(n <= capacity, "count beyond the reserved room")
+        count = n
+    }
+
     /// Empties the column; keeps its memory.
     mutating func removeAll() { count = 0 }
 
