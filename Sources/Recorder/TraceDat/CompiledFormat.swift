@@ -45,6 +45,8 @@ final class CompiledFormat {
         var signBit: UInt64
         /// `%u`: a value above 2^63 fits no slot.
         var unsigned: Bool
+        /// `DatReader.loadMask` of the field (0: read by `DatReader.number`).
+        var loadMask: UInt64
     }
 
     /// A text item printed straight from the record, without the printer (what
@@ -118,7 +120,8 @@ final class CompiledFormat {
             guard n.fieldSize != 0, n.width == 0, n.precision < 0, !(n.hash && (n.conv == 0x78 || n.conv == 0x58)) else { plain = nil; break }
             let signed = n.conv == 0x64 || n.conv == 0x69
             plain!.append(PlainNumber(offset: n.fieldOffset, size: n.fieldSize, mask: n.castMask & n.mask,
-                                      signBit: signed && n.bits < 64 ? 1 << UInt64(n.bits - 1) : 0, unsigned: n.conv == 0x75))
+                                      signBit: signed && n.bits < 64 ? 1 << UInt64(n.bits - 1) : 0, unsigned: n.conv == 0x75,
+                                      loadMask: DatReader.loadMask(n.fieldSize, big: bigEndian)))
         }
         plainNumbers = plain
         literalBytes = lits
@@ -229,7 +232,7 @@ final class CompiledFormat {
             let room = out.withRoom(values: plain.count, bytes: 0) { c in
                 plain.withUnsafeBufferPointer { plain in
                     for n in plain {
-                        let u = n.offset + n.size <= d.count ? DatReader.number(d, n.offset, n.size, big) & n.mask : 0
+                        let u = DatReader.field(d, n.offset, n.size, loadMask: n.loadMask, big) & n.mask
                         if n.signBit != 0 {
                             c.value(u & n.signBit != 0 ? Int64(bitPattern: u | ~(n.signBit << 1 &- 1)) : Int64(u))
                         } else {

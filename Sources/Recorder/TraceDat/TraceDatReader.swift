@@ -423,7 +423,7 @@ struct ReportRun {
         let big = file.bigEndian
         // Little-endian fields of 1, 2, 4 or 8 bytes are read as one 8-byte load and a mask when the
         // record has 8 bytes from the field on (tep_read_number otherwise: other sizes read 0).
-        let typeMask = Self.loadMask(typeSize, big: big), pidMask = Self.loadMask(pidSize, big: big)
+        let typeMask = DatReader.loadMask(typeSize, big: big), pidMask = DatReader.loadMask(pidSize, big: big)
         while n > 0 {
             let i = heap[0]
             let next: UInt64? = try refs[i]._withUnsafeGuaranteedRef { s in
@@ -480,19 +480,6 @@ struct ReportRun {
                 if m == p { break }
                 heap.swapAt(p, m); p = m
             }
-        }
-    }
-
-    /// The mask that reads a little-endian field of `size` bytes from an 8-byte load; 0 when it
-    /// cannot (big-endian files, sizes tep_read_number does not read).
-    static func loadMask(_ size: Int, big: Bool) -> UInt64 {
-        guard !big else { return 0 }
-        switch size {
-        case 1: return 0xFF
-        case 2: return 0xFFFF
-        case 4: return 0xFFFF_FFFF
-        case 8: return .max
-        default: return 0
         }
     }
 
