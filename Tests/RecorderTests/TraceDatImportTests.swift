@@ -107,6 +107,25 @@ struct TraceDatFormTests {
         return (sk.bytes, values)
     }
 
+    @Test("the memo's hash of a record shape is the byte hash of its bytes, short shapes included")
+    func shapeHash() {
+        var shape = RecordShape.allocate()
+        defer { shape.deallocate() }
+        for n in 0...24 {
+            for header: UInt64 in [0, 1, 0x1_0000_0005, .max] {
+                shape.reset()
+                for k in 0..<n { shape.byte(UInt8(truncatingIfNeeded: 0xA5 &+ 37 &* k)) }
+                #expect(TemplateMemo.hash(header, shape) == TemplateMemo.hash(header, shape.shapeBytes), "\(n) bytes")
+            }
+            // Bytes past the shape (left by a longer one) do not change it.
+            shape.reset()
+            for _ in 0..<16 { shape.byte(0xFF) }
+            shape.reset()
+            for k in 0..<n { shape.byte(UInt8(k)) }
+            #expect(TemplateMemo.hash(7, shape) == TemplateMemo.hash(7, shape.shapeBytes))
+        }
+    }
+
     @Test("lowerHexWord decides as the tokenizer does on the printed hex word")
     func hexWords() {
         var values: [UInt64] = Array(0...300) + [0x1000, 0x100b, 0xabc, 0xfff0, 0xffff_ffff, 0xffff_ffff_ffff_f000,

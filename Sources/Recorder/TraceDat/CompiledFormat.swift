@@ -45,6 +45,8 @@ final class CompiledFormat {
         var signBit: UInt64
         /// `%u`: a value above 2^63 fits no slot.
         var unsigned: Bool
+        /// `DatReader.loadMask` of the field (0: read by `DatReader.number`).
+        var loadMask: UInt64
     }
 
     /// A text item printed straight from the record, without the printer (what
@@ -58,6 +60,12 @@ final class CompiledFormat {
         /// `__print_symbolic(x, …)` of a plain read: the name of the first entry of x's value,
         /// else the value as `0x` hex.
         case symbols(offset: Int, size: Int, mask: UInt64, names: [(value: Int64, str: [UInt8])])
+        /// `__print_symbolic(x, …)` of any other expression (`(REC->dm >> 8 & 0x7)`): x evaluated by
+        /// the printer, then as `symbols`.
+        case symbolsOf(PExpr, names: [(value: Int64, str: [UInt8])])
+        /// `cond ? "a" : "b"` of a plain read: the text of the branch its value picks
+        /// (print_str_arg of the branch, an atom's text).
+        case conditional(offset: Int, size: Int, mask: UInt64, yes: [UInt8], no: [UInt8])
         /// Printed by the printer.
         case printed
     }
@@ -118,7 +126,8 @@ final class CompiledFormat {
             guard n.fieldSize != 0, n.width == 0, n.precision < 0, !(n.hash && (n.conv == 0x78 || n.conv == 0x58)) else { plain = nil; break }
             let signed = n.conv == 0x64 || n.conv == 0x69
             plain!.append(PlainNumber(offset: n.fieldOffset, size: n.fieldSize, mask: n.castMask & n.mask,
-                                      signBit: signed && n.bits < 64 ? 1 << UInt64(n.bits - 1) : 0, unsigned: n.conv == 0x75))
+                                      signBit: signed && n.bits < 64 ? 1 << UInt64(n.bits - 1) : 0, unsigned: n.conv == 0x75,
+                                      loadMask: DatReader.loadMask(n.fieldSize, big: bigEndian)))
         }
         plainNumbers = plain
         literalBytes = lits
@@ -140,16 +149,29 @@ final class CompiledFormat {
             guard let f else { return .printed }
             return .dynamicString(offset: f.offset, size: f.size, relative: f.isRelative)
         case .symbols(let x, let names):
-            guard let read = plainRead(x) else { return .printed }
+            guard let read = plainRead(x) else { return .symbolsOf(x, names: names) }
             return .symbols(offset: read.offset, size: read.size, mask: read.castMask, names: names)
+        case .cond(let c, let x, let y):
+            guard let read = plainRead(c), let yes = literalText(x), let no = literalText(y) else { return .printed }
+            return .conditional(offset: read.offset, size: read.size, mask: read.castMask, yes: yes, no: no)
         default:
             return .printed
         }
     }
 
+    /// What `EventPrinter.printStrArg` prints for a literal branch of a conditional (no width).
+    static func literalText(_ x: PExpr) -> [UInt8]? {
+        switch x {
+        case .atom(let t), .num(_, let t): return Array(t.utf8)
+        case .bstring(let b): return b
+        default: return nil
+        }
+    }
+
     /// Appends what `EventPrinter.printItem` prints for text item `k`; false when it has no direct form.
     @inline(__always)
-    func appendDirectText(_ k: Int, _ d: UnsafeRawBufferPointer, _ s: inout [UInt8]) -> Bool {
+    func appendDirectText(_ k: Int, _ d: UnsafeRawBufferPointer, printer: EventPrinter, event e: DatEvent,
+                          _ s: inout [UInt8]) -> Bool {
         switch directTexts[k] {
         case .printed:
             return false
@@ -170,6 +192,16 @@ final class CompiledFormat {
                 return true
             }
             s.append(ascii: "0x"); appendHex(UInt64(bitPattern: val), upper: false, &s)
+        case .symbolsOf(let x, let names):
+            let val = Int64(bitPattern: printer.evalNum(x, e, d))
+            for (v, str) in names where v == val {
+                s.append(contentsOf: str)
+                return true
+            }
+            s.append(ascii: "0x"); appendHex(UInt64(bitPattern: val), upper: false, &s)
+        case .conditional(let offset, let size, let mask, let yes, let no):
+            let val = offset + size <= d.count ? DatReader.number(d, offset, size, big) & mask : 0
+            s.append(contentsOf: val != 0 ? yes : no)
         }
         return true
     }
@@ -229,7 +261,7 @@ final class CompiledFormat {
             let room = out.withRoom(values: plain.count, bytes: 0) { c in
                 plain.withUnsafeBufferPointer { plain in
                     for n in plain {
-                        let u = n.offset + n.size <= d.count ? DatReader.number(d, n.offset, n.size, big) & n.mask : 0
+                        let u = DatReader.field(d, n.offset, n.size, loadMask: n.loadMask, big) & n.mask
                         if n.signBit != 0 {
                             c.value(u & n.signBit != 0 ? Int64(bitPattern: u | ~(n.signBit << 1 &- 1)) : Int64(u))
                         } else {
@@ -253,7 +285,7 @@ final class CompiledFormat {
                         guard Self.fillNumber(raw, n, &out) else { return false }
                     case .text:
                         scratch.removeAll(keepingCapacity: true)
-                        if !appendDirectText(op.index, d, &scratch) {
+                        if !appendDirectText(op.index, d, printer: printer, event: e, &scratch) {
                             // Borrowed from the array: no copy of the item (and its retains) per record.
                             texts.withUnsafeBufferPointer { printer.printItem($0[op.index], e, d, &scratch) }
                         }

@@ -60,21 +60,29 @@ enum PluginForm {
 
 /// A plain numeric field of a record: offset and size (1, 2, 4 or 8 bytes).
 struct NumericField {
-    var offset: Int
-    var size: Int
+    // 32-bit offset and size (a record's fields are within its 64 KiB), so the field with its load
+    // mask takes the 16 bytes it took before: the forms are copied per record and a larger
+    // `PluginForm` is copied by a memcpy call.
+    private let offset32: Int32
+    private let size32: Int32
+    var offset: Int { Int(offset32) }
+    var size: Int { Int(size32) }
+    /// `DatReader.loadMask` of the field in a little-endian file (`read` uses it only in one).
+    let loadMask: UInt64
 
     /// `EventPrinter.fieldVal`'s field: nil when missing or not 1/2/4/8 bytes wide.
     init?(_ e: DatEvent, _ name: StaticString) {
         let (o, s) = e.numericField(name)
         guard o >= 0, s != 0 else { return nil }
-        offset = o
-        size = s
+        offset32 = Int32(o)      // numericField keeps offsets as Int32
+        size32 = Int32(s)
+        loadMask = DatReader.loadMask(s, big: false)
     }
 
     /// The value, 0 past the end of the record (`fieldVal`).
     @inline(__always)
     func read(_ d: UnsafeRawBufferPointer, _ big: Bool) -> UInt64 {
-        offset + size <= d.count ? DatReader.number(d, offset, size, big) : 0
+        DatReader.field(d, offset, size, loadMask: big ? 0 : loadMask, big)
     }
 }
 

@@ -18,6 +18,8 @@ struct RecordShape {
         var s = RecordShape()
         s.values = .allocate(capacity: valueCapacity)
         s.bytes = .allocate(capacity: shapeCapacity)
+        // Initialized once: `TemplateMemo.hash` loads 8 bytes of a shorter shape and masks the rest.
+        s.bytes!.initialize(repeating: 0, count: shapeCapacity)
         return s
     }
 

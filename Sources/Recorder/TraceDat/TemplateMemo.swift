@@ -47,6 +47,22 @@ struct TemplateMemo {
         TemplateCatalog.mix(shape, seed: header &* 0x9E37_79B9_7F4A_7C15)
     }
 
+    /// ``hash(_:_:)`` of a record's shape, the same value: a shape shorter than 8 bytes (most
+    /// `kvm_emulate_insn` shapes) is read by one masked load from its buffer, which always holds
+    /// `RecordShape.shapeCapacity` bytes, where `mix` reads it a byte at a time.
+    @inline(__always)
+    static func hash(_ header: UInt64, _ shape: RecordShape) -> UInt64 {
+        let n = shape.count
+        guard n < 8, let base = shape.bytes else { return hash(header, shape.shapeBytes) }
+        let seed = header &* 0x9E37_79B9_7F4A_7C15
+        var h = seed ^ UInt64(n) &* 0xFF51_AFD7_ED55_8CCD
+        // The first n bytes as a little-endian number (what `mix`'s byte loop makes).
+        let w = UInt64(littleEndian: UnsafeRawPointer(base).loadUnaligned(as: UInt64.self))
+        let tail = n == 0 ? 0 : w & (UInt64.max >> UInt64(64 - 8 * n))
+        h = (h ^ tail) &* 0x9FB2_1C65_1E98_DF25
+        return h ^ (h >> 32)
+    }
+
     @inline(__always)
     func lookup(header: UInt64, shape: UnsafeRawBufferPointer, hash h: UInt64) -> UInt32? {
         probe(header: header, shape: shape, hash: h)?.0

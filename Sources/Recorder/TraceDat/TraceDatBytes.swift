@@ -141,6 +141,28 @@ struct DatReader {
         return big ? UInt64(bigEndian: v) : UInt64(littleEndian: v)
     }
 
+    /// The mask that reads a little-endian field of `size` bytes from an 8-byte load; 0 when it
+    /// cannot (big-endian files, sizes tep_read_number does not read).
+    static func loadMask(_ size: Int, big: Bool) -> UInt64 {
+        guard !big else { return 0 }
+        switch size {
+        case 1: return 0xFF
+        case 2: return 0xFFFF
+        case 4: return 0xFFFF_FFFF
+        case 8: return .max
+        default: return 0
+        }
+    }
+
+    /// A field of `size` bytes at `offset`, 0 past the record's end (`number` under a bounds check):
+    /// one 8-byte load and `loadMask` when the mask allows it and 8 bytes are left from the field on
+    /// (no switch on the size; the record's hot fields are read per record).
+    @inline(__always)
+    static func field(_ d: UnsafeRawBufferPointer, _ offset: Int, _ size: Int, loadMask: UInt64, _ big: Bool) -> UInt64 {
+        if loadMask != 0 && d.count &- offset >= 8 { return d.loadUnaligned(fromByteOffset: offset, as: UInt64.self) & loadMask }
+        return offset + size <= d.count ? number(d, offset, size, big) : 0
+    }
+
     /// `tep_read_number`: sizes other than 1, 2, 4, 8 read as 0.
     @inline(__always) static func number(_ b: UnsafeRawBufferPointer, _ p: Int, _ size: Int, _ big: Bool) -> UInt64 {
         switch size {

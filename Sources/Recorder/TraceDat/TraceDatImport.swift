@@ -329,7 +329,7 @@ struct TraceDatImport {
         case .none: filled = false
         }
         guard filled else { return .noValues }
-        let h = TemplateMemo.hash(header, shape.shapeBytes)
+        let h = TemplateMemo.hash(header, shape)
         // Under `verifyAll` every record is built the general way too, and its form checked against it.
         if !verifyAll, let id = memo.find(header: header, shape: shape.shapeBytes, hash: h) {
             if sinceVerified + 1 >= 64 {

@@ -376,21 +376,26 @@ struct ReportRun {
     /// path retains nothing.)
     func runRecords(first: (CPUStream, Int, Unmanaged<DatEvent>, UnsafeRawBufferPointer, Int32) throws -> Bool,
                     _ body: (CPUStream, DatEvent?, UnsafeRawBufferPointer, Int32) throws -> Void) throws {
-        // Min-heap of stream indices by (timestamp, order).
-        var heap: [Int] = []
-        heap.reserveCapacity(streams.count)
         let streams = self.streams
         // The per-record loop reads streams and events through unretained references (the arrays
-        // `streams` and `byID` keep them alive) and orders the heap by a copy of each stream's
-        // current timestamp; a stream's `order` is its index.
+        // `streams` and `byID` keep them alive), orders the heap by a copy of each stream's current
+        // timestamp (a stream's `order` is its index), and keeps its tables in memory of its own:
+        // no uniqueness or bounds checks per record.
         let refs = streams.map { Unmanaged.passUnretained($0) }
-        var heads = streams.map { _ in UInt64(0) }
-        func less(_ a: Int, _ b: Int) -> Bool {
+        let heads = UnsafeMutableBufferPointer<UInt64>.allocate(capacity: max(1, streams.count))
+        heads.initialize(repeating: 0)
+        defer { heads.deallocate() }
+        // Min-heap of stream indices by (timestamp, order).
+        let heap = UnsafeMutableBufferPointer<Int>.allocate(capacity: max(1, streams.count))
+        defer { heap.deallocate() }
+        var n = 0
+        @inline(__always) func less(_ a: Int, _ b: Int) -> Bool {
             heads[a] != heads[b] ? heads[a] < heads[b] : a < b
         }
         func push(_ i: Int) {
-            heap.append(i)
-            var c = heap.count - 1
+            heap[n] = i
+            var c = n
+            n += 1
             while c > 0 {
                 let p = (c - 1) / 2
                 if less(heap[c], heap[p]) { heap.swapAt(c, p); c = p } else { break }
@@ -401,25 +406,40 @@ struct ReportRun {
         // and added to the events' `seen` at the end.
         for e in file.events.parsedEvents { e.seen = 0 }
         let maxID = file.events.maxID
-        var byID = [DatEvent?](repeating: nil, count: maxID < 1 << 20 ? maxID + 1 : 0)
-        var eventRefs = [Unmanaged<DatEvent>?](repeating: nil, count: byID.count)
-        var looked = [Bool](repeating: false, count: byID.count)
-        var seen = [Int](repeating: 0, count: byID.count)
-        defer { for id in seen.indices where seen[id] != 0 { byID[id]!.seen += seen[id] } }
+        let ids = maxID < 1 << 20 ? maxID + 1 : 0
+        var byID = [DatEvent?](repeating: nil, count: ids)
+        let eventRefs = UnsafeMutableBufferPointer<Unmanaged<DatEvent>?>.allocate(capacity: max(1, ids))
+        eventRefs.initialize(repeating: nil)
+        let looked = UnsafeMutableBufferPointer<Bool>.allocate(capacity: max(1, ids))
+        looked.initialize(repeating: false)
+        let seen = UnsafeMutableBufferPointer<Int>.allocate(capacity: max(1, ids))
+        seen.initialize(repeating: 0)
+        defer {
+            for id in 0..<ids where seen[id] != 0 { byID[id]!.seen += seen[id] }
+            eventRefs.deallocate(); looked.deallocate(); seen.deallocate()
+        }
         let typeOffset = file.commonTypeOffset, typeSize = file.commonTypeSize
         let pidOffset = file.commonPidOffset, pidSize = file.commonPidSize
         let big = file.bigEndian
-        while !heap.isEmpty {
+        // Little-endian fields of 1, 2, 4 or 8 bytes are read as one 8-byte load and a mask when the
+        // record has 8 bytes from the field on (tep_read_number otherwise: other sizes read 0).
+        let typeMask = DatReader.loadMask(typeSize, big: big), pidMask = DatReader.loadMask(pidSize, big: big)
+        while n > 0 {
             let i = heap[0]
             let next: UInt64? = try refs[i]._withUnsafeGuaranteedRef { s in
-                let d = UnsafeRawBufferPointer(rebasing: s.src[s.recStart..<(s.recStart + s.recLen)])
+                let d = UnsafeRawBufferPointer(start: s.src.baseAddress.map { $0 + s.recStart }, count: s.recLen)
                 var pid: Int32 = 0
                 if d.count >= pidOffset + pidSize {
-                    pid = Int32(truncatingIfNeeded: DatReader.number(d, pidOffset, pidSize, big))
+                    let v = pidMask != 0 && d.count - pidOffset >= 8
+                        ? d.loadUnaligned(fromByteOffset: pidOffset, as: UInt64.self) & pidMask
+                        : DatReader.number(d, pidOffset, pidSize, big)
+                    pid = Int32(truncatingIfNeeded: v)
                 }
                 if d.count >= typeOffset + typeSize {
-                    let type = Int(DatReader.number(d, typeOffset, typeSize, big))
-                    if type >= 0 && type < byID.count {
+                    let type = Int(typeMask != 0 && d.count - typeOffset >= 8
+                        ? d.loadUnaligned(fromByteOffset: typeOffset, as: UInt64.self) & typeMask
+                        : DatReader.number(d, typeOffset, typeSize, big))
+                    if type >= 0 && type < ids {
                         if !looked[type] {
                             looked[type] = true
                             byID[type] = file.events[type]
@@ -429,7 +449,7 @@ struct ReportRun {
                             if try !first(s, type, ref, d, pid) {
                                 try ref._withUnsafeGuaranteedRef { e in try body(s, e, d, pid) }
                             }
-                            seen[type] += 1
+                            seen[type] &+= 1
                         } else {
                             try body(s, nil, d, pid)
                         }
@@ -447,14 +467,13 @@ struct ReportRun {
             if let t = next {
                 heads[i] = t
             } else {
-                let last = heap.removeLast()
-                if heap.isEmpty { break }
-                heap[0] = last
+                n -= 1
+                if n == 0 { break }
+                heap[0] = heap[n]
             }
             var p = 0
-            let n = heap.count
             while true {
-                let l = 2 * p + 1, r = l + 1
+                let l = 2 &* p &+ 1, r = l &+ 1
                 var m = p
                 if l < n && less(heap[l], heap[m]) { m = l }
                 if r < n && less(heap[r], heap[m]) { m = r }
@@ -518,42 +537,7 @@ struct ReportRun {
     /// `%16s-%-5d [%03d] %5lu.%06lu: %s: ` + info (trace_show_data).
     func formatLine(_ e: DatEvent, _ d: UnsafeRawBufferPointer, _ pid: Int32, _ s: CPUStream, _ out: inout [UInt8]) {
         let comm: [UInt8] = pid == 0 ? ReportRun.idle : (printer.comms[pid] ?? ReportRun.unknownComm)
-        if comm.count < 16 { out.append(contentsOf: ReportRun.spaces20[0..<(16 - comm.count)]) }
-        out.append(contentsOf: comm)
-        out.append(0x2D)
-        let before = out.count
-        appendDec(Int64(pid), &out)
-        let pw = out.count - before
-        if pw < 5 { out.append(contentsOf: ReportRun.spaces20[0..<(5 - pw)]) }
-        out.append(ascii: " [")
-        let cpu = Int64(s.cpu)
-        if cpu >= 0 && cpu < 10 { out.append(ascii: "00") } else if cpu >= 0 && cpu < 100 { out.append(0x30) }
-        appendDec(cpu, &out)
-        out.append(0x5D)
-        if file.inUsecs {
-            // " %6.1000d:" -> " %5llu.%06llu:"
-            let t = (s.recTS &+ 500) / 1000
-            out.append(0x20)
-            let secs = t / 1_000_000, usecs = t % 1_000_000
-            let b2 = out.count
-            appendUDec(secs, &out)
-            let sw = out.count - b2
-            if sw < 5 { out.insert(contentsOf: ReportRun.spaces20[0..<(5 - sw)], at: b2) }
-            out.append(0x2E)
-            var div: UInt64 = 100_000
-            while div > 0 { out.append(0x30 + UInt8((usecs / div) % 10)); div /= 10 }
-        } else {
-            let b2 = out.count
-            appendUDec(s.recTS, &out)
-            let sw = out.count - b2
-            if sw < 12 { out.insert(contentsOf: ReportRun.spaces20[0..<(12 - sw)], at: b2) }
-        }
-        out.append(0x3A)
-        // print_event_name
-        out.append(0x20)
-        out.append(contentsOf: e.nameBytes)
-        out.append(ascii: ": ")
-        if e.nameBytes.count < 20 { out.append(contentsOf: ReportRun.spaces20[0..<(20 - e.nameBytes.count)]) }
+        appendHeader(comm: comm, pid: pid, s, e, &out)
         printer.printInfo(e, d, into: &out)
     }
 }

@@ -33,10 +33,25 @@ final class ChunkBuilder {
     /// Room reserved in each per-event column (`times` … `localTemplates`, which hold one entry an
     /// event): an append checks it once for all five.
     @exclusivity(unchecked) private var rowCapacity = 0
-    @exclusivity(unchecked) private(set) var minTime = Int64.max
-    @exclusivity(unchecked) private(set) var maxTime = Int64.min
+    /// Events appended: `times` counts them as they come; `cpus`, `threads`, `domains` and
+    /// `localTemplates` are stored at the same index and counted once, by ``syncRows()``, before
+    /// they are read (a count load and store less per column per event).
+    @exclusivity(unchecked) private var rowsSynced = true
 
     var count: Int { times.count }
+
+    /// Earliest and latest event time of the chunk (`.max`/`.min` when empty): scanned when the
+    /// chunk is written, not tracked per event.
+    var minTime: Int64 { times.buffer.min() ?? .max }
+    var maxTime: Int64 { times.buffer.max() ?? .min }
+
+    /// Sets the counts of the columns `append` stores into without counting.
+    private func syncRows() {
+        guard !rowsSynced else { return }
+        let n = times.count
+        cpus.setCount(n); threads.setCount(n); domains.setCount(n); localTemplates.setCount(n)
+        rowsSynced = true
+    }
 
     init() {}
 
@@ -58,18 +73,18 @@ final class ChunkBuilder {
         stringIndex.removeAll(keepingCapacity: true)
         strings.removeAll(keepingCapacity: true)
         estimatedSize = 0
-        minTime = .max
-        maxTime = .min
+        rowsSynced = true
     }
 
     /// Swaps every column and table with `other`'s (O(1)): how a filled chunk is handed to the
     /// encoder's builder and an emptied one taken back, while each writer keeps its own object.
     func exchange(with other: ChunkBuilder) {
+        syncRows(); other.syncRows()
         swap(&times, &other.times); swap(&cpus, &other.cpus); swap(&threads, &other.threads)
         swap(&domains, &other.domains); swap(&localTemplates, &other.localTemplates); swap(&values, &other.values)
         swap(&localToGlobal, &other.localToGlobal); swap(&globalToLocal, &other.globalToLocal)
         swap(&localArity, &other.localArity); swap(&stringIndex, &other.stringIndex); swap(&strings, &other.strings)
-        swap(&estimatedSize, &other.estimatedSize); swap(&minTime, &other.minTime); swap(&maxTime, &other.maxTime)
+        swap(&estimatedSize, &other.estimatedSize)
         swap(&rowCapacity, &other.rowCapacity)
     }
 
@@ -100,26 +115,27 @@ final class ChunkBuilder {
         if n == rowCapacity { reserveRows(n + 1) }
         let previous = n == 0 ? time : times[n - 1]
         times.appendUnchecked(time)
-        cpus.appendUnchecked(cpu)
-        threads.appendUnchecked(thread)
-        domains.appendUnchecked(domain)
-        localTemplates.appendUnchecked(local - 1)
-        if time < minTime { minTime = time }
-        if time > maxTime { maxTime = time }
-        var size = 2 + varintSize(zigzagEncode(time &- previous))
+        cpus.store(cpu, at: n)
+        threads.store(thread, at: n)
+        domains.store(domain, at: n)
+        localTemplates.store(local - 1, at: n)
+        rowsSynced = false
+        // Wrapping sums: a size is at most 10 bytes a value (no overflow checks in the per-value loop).
+        var size = 2 &+ varintSize(zigzagEncode(time &- previous))
         if arity > 0 {
             let slots = values.appendUninitialized(arity)
             for s in 0..<arity {
                 let x = v[s]
                 slots[s] = x
-                size += varintSize(zigzagEncode(x))
+                size &+= varintSize(zigzagEncode(x))
             }
         }
-        estimatedSize += size
+        estimatedSize &+= size
     }
 
     @inline(never)
     private func reserveRows(_ needed: Int) {
+        syncRows()      // growing copies `count` elements
         rowCapacity = max(needed, rowCapacity * 2, 1024)
         times.reserve(rowCapacity); cpus.reserve(rowCapacity); threads.reserve(rowCapacity)
         domains.reserve(rowCapacity); localTemplates.reserve(rowCapacity)
@@ -131,6 +147,7 @@ final class ChunkBuilder {
     /// The chunk payload before compression; `templates` from ``localTemplateList(_:)`` (taken on the
     /// thread that owns the catalog, so the encoding may run on another).
     func encode(templates used: [EventTemplate]) -> [UInt8] {
+        syncRows()
         var out = ByteSink(capacity: estimatedSize + 1024)
         out.bytes.append(ChunkCodec.version)
         out.appendVarint(localToGlobal.count)

@@ -33,8 +33,8 @@ struct RawColumn<Element: BitwiseCopyable> {
     @inline(__always)
     mutating func appendUninitialized(_ n: Int) -> UnsafeMutablePointer<Element> {
         if count + n > capacity { grow(to: count + n) }
-        let p = base! + count
-        count += n
+        let p = base.unsafelyUnwrapped + count
+        count &+= n     // within the capacity just checked
         return p
     }
 
@@ -46,7 +46,19 @@ struct RawColumn<Element: BitwiseCopyable> {
     @inline(__always)
     mutating func appendUnchecked(_ v: Element) {
         base.unsafelyUnwrapped[count] = v
-        count += 1
+        count &+= 1     // within the reserved room
+    }
+
+    /// Stores at `i`, inside reserved room, without counting it: the owner appends to several
+    /// columns of one length and sets their counts once (``setCount(_:)``) before they are read.
+    @inline(__always)
+    func store(_ v: Element, at i: Int) { base.unsafelyUnwrapped[i] = v }
+
+    /// The count after stores through ``store(_:at:)`` (at most the reserved room).
+    @inline(__always)
+    mutating func setCount(_ n: Int) {
+        precondition(n <= capacity, "count beyond the reserved room")
+        count = n
     }
 
     /// Empties the column; keeps its memory.

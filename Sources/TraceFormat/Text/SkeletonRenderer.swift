@@ -62,9 +62,13 @@ extension SkeletonRenderer {
     /// `reprints` of a skeleton and values in memory the caller holds (a stored template's).
     public static func reprints(_ line: UnsafeRawBufferPointer, skeleton: UnsafeBufferPointer<UInt8>, values: UnsafeBufferPointer<Int64>,
                                 time: Int64, cpu: Int32, thread: Int32, scratch: inout [UInt8]) -> Bool {
-        scratch.removeAll(keepingCapacity: true)
-        let ok = render(skeleton, values: values, time: time, cpu: cpu, thread: thread, to: &scratch)
-        guard ok, scratch.count == line.count else { return false }
-        return line.isEmpty || scratch.withUnsafeBytes { memcmp($0.baseAddress!, line.baseAddress!, line.count) == 0 }
+        // Rendered into `scratch`'s memory, at most the line's length (a longer rendering cannot match).
+        if scratch.count < line.count + 1 { scratch = [UInt8](repeating: 0, count: max(line.count + 1, 256)) }
+        return scratch.withUnsafeMutableBufferPointer { buffer in
+            var out = RawLineWriter(base: buffer.baseAddress!, capacity: line.count)
+            let ok = render(skeleton, values: values, time: time, cpu: cpu, thread: thread, to: &out)
+            guard ok, !out.overflow, out.count == line.count else { return false }
+            return line.isEmpty || memcmp(buffer.baseAddress!, line.baseAddress!, line.count) == 0
+        }
     }
 }
