@@ -42,7 +42,8 @@ public struct ReplayReport: Sendable, Codable {
     public var warnings: [String]?
     /// Divergences found beyond the first ``keptDivergences`` (nil: none): counted, not kept.
     private var notKept: Int?
-    /// Divergences before this time are counted, not kept (a window's check: `--from`); not encoded.
+    /// Divergences before this time are not the report's (a window's check, `--from`: they are
+    /// dropped as they come, so the kept ones are the window's first); not encoded.
     var keepFrom: Int64?
 
     /// How many divergences a report keeps in full. Models that disagree with a trace once tend to
@@ -51,7 +52,7 @@ public struct ReplayReport: Sendable, Codable {
     /// them, in bounded memory (10,000 kept: ~3 MiB).
     public static let keptDivergences = 10_000
 
-    /// Divergences counted but not kept (beyond ``keptDivergences``, or before a window).
+    /// Divergences counted but not kept (beyond ``keptDivergences``).
     public internal(set) var divergencesNotKept: Int {
         get { notKept ?? 0 }
         set { notKept = newValue == 0 ? nil : newValue }
@@ -60,13 +61,11 @@ public struct ReplayReport: Sendable, Codable {
     /// Every divergence found: those kept and those only counted.
     public var divergenceCount: Int { divergences.count + divergencesNotKept }
 
-    /// Records a divergence: kept while fewer than ``keptDivergences`` are, counted otherwise.
+    /// Records a divergence: kept while fewer than ``keptDivergences`` are, counted otherwise (one
+    /// before ``keepFrom`` is dropped: it is not the window's).
     mutating func add(_ d: Divergence) {
-        if divergences.count < Self.keptDivergences, keepFrom.map({ d.eventIndex < 0 || d.timeNs >= $0 }) ?? true {
-            divergences.append(d)
-        } else {
-            divergencesNotKept += 1
-        }
+        if let from = keepFrom, d.eventIndex >= 0, d.timeNs < from { return }
+        if divergences.count < Self.keptDivergences { divergences.append(d) } else { divergencesNotKept += 1 }
     }
 
     /// Removes the kept divergences `drop` selects (a window's edges).

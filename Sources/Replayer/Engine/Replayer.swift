@@ -20,13 +20,12 @@ public enum Replayer {
         // Both runs may start from a snapshot taken before the window (never one inside it: the
         // snapshot leaves out divergences up to its time). Without `from` the window starts at the beginning.
         let start = from.map { f in to.map { min(f, $0) } ?? f }
-        // (Divergences before `from` are counted, not kept: the kept ones are the window's first.)
+        // (Divergences before `from` are dropped as they come: the kept ones are the window's first.)
         var window = try run(reader, until: to, resumeBefore: start, midFlight: midFlight, snapshots: snapshots, keepFrom: from, note: note).report
         if to != nil { window.removeDivergences { $0.eventIndex < 0 } }
         guard let from else { return window }
         let before = try run(reader, until: from, resumeBefore: start, midFlight: midFlight, snapshots: snapshots, keepFrom: from, note: { _ in }).report
         window.removeDivergences { $0.eventIndex >= 0 && $0.timeNs < from }
-        window.divergencesNotKept -= before.divergencesNotKept
         window.events -= before.events
         window.observationsTotal -= before.observationsTotal
         window.observationsChecked -= before.observationsChecked
