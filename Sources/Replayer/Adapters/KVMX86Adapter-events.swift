@@ -247,12 +247,15 @@ extension KVMX86Adapter {
             report.observationsChecked += 1
             // Messages before the first one this acceptance matches were accepted by no APIC: each
             // is one divergence (not a cascade of mismatches on every later acceptance).
-            // (A loop, not `first(where:)`: a closure here captured a copy of the whole adapter per call.)
+            // (A loop against the accepting LAPIC's addressing, taken once — not `first(where:)` or a
+            // method of the adapter or the LAPIC: a closure capturing the adapter, or a call passing
+            // it or the LAPIC, copied the whole 1.2 KB adapter or 136-byte LAPIC per acceptance.)
+            let addressing = machine.apics.withUnsafeBufferPointer { $0[k].addressing }
             var first: Int?
             for j in list.indices {
                 let c = list[j]
                 if c.vector == vector && c.levelTriggered == trigger
-                    && (c.shorthand == .selfOnly || apic(k, matches: c.destination, logical: c.logical, shorthand: c.shorthand, source: c.source)) {
+                    && (c.shorthand == .selfOnly || addressing.matches(destination: c.destination, logical: c.logical, shorthand: c.shorthand, source: c.source)) {
                     first = j
                     break
                 }
@@ -277,7 +280,9 @@ extension KVMX86Adapter {
                     rec = messageThreads.take(slot: t)
                 }
             }
-            var matches = apic(k, matches: m.destination, logical: m.logical, shorthand: m.shorthand, source: m.source)
+            // (Read again: binding the thread above replays its earlier register writes, LDR and DFR included.)
+            var matches = machine.apics.withUnsafeBufferPointer { $0[k].addressing }
+                .matches(destination: m.destination, logical: m.logical, shorthand: m.shorthand, source: m.source)
             if !matches, midFlight, m.logical, !mid.ldrKnown.contains(apicID), m.vector == vector, m.levelTriggered == trigger {
                 // A logical destination the trace never set up (LDR written before it).
                 adopt("logical destination")

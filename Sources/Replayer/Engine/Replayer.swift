@@ -117,7 +117,7 @@ public enum Replayer {
                 adapter = QEMUX86Adapter(vcpus: m.topology.vcpus ?? 1)
                 try reader.forEachBatch { adapter.learnThreads($0, catalog: reader.catalog) }
             }
-            adapter.report.keepFrom = keepFrom
+            adapter.report.keepFrom = keepFrom ?? .min
             try drive(&adapter, reader, from: resumed?.resumeEvent ?? 0, until: time,
                       writer: time == nil ? ReplaySnapshots.Writer(reader, kind: adapter.snapshotKind, snapshots) : nil, note: note)
             return (adapter.finish(), adapter.machine)
@@ -126,7 +126,7 @@ public enum Replayer {
                 ReplaySnapshots.restore(reader, QEMUGICAdapter.self, kind: { $0 == "qemu-gicv2" }, before: $0, snapshots, note: note)
             }
             var adapter = try resumed?.adapter ?? QEMUGICAdapter.forTrace(reader)
-            adapter.report.keepFrom = keepFrom
+            adapter.report.keepFrom = keepFrom ?? .min
             try drive(&adapter, reader, from: resumed?.resumeEvent ?? 0, until: time,
                       writer: time == nil ? ReplaySnapshots.Writer(reader, kind: adapter.snapshotKind, snapshots) : nil, note: note)
             return (adapter.finish(), X86Machine(vcpus: 0, behaviour: .qemu))
@@ -143,13 +143,13 @@ public enum Replayer {
                 return (adapter.finish(), adapter.machine)
             }
             var adapter = try resumed?.adapter ?? kvmX86Adapter(reader, midFlight: midFlight)
-            adapter.report.keepFrom = keepFrom
+            adapter.report.keepFrom = keepFrom ?? .min
             try drive(&adapter, reader, from: resumed?.resumeEvent ?? 0, until: time,
                       writer: time == nil ? ReplaySnapshots.Writer(reader, kind: adapter.snapshotKind, snapshots) : nil, note: note)
             return (adapter.finish(), adapter.machine)
         case (.ftraceText, .arm64), (.traceCmdReport, .arm64), (.perfScript, .arm64), (.traceDat, .arm64):
             var adapter = KVMArm64Adapter()
-            adapter.report.keepFrom = keepFrom
+            adapter.report.keepFrom = keepFrom ?? .min
             try reader.forEachBatch { b in
                 for i in 0..<b.count where time.map({ b.time(i) < $0 }) ?? true { adapter.handle(b, i, catalog: reader.catalog) }
             }

@@ -136,12 +136,35 @@ public struct LocalAPIC: Hashable, Sendable, Codable {
     /// Destination shorthand (ICR bits 19:18).
     public enum Shorthand: UInt8, Sendable, Codable { case none = 0, selfOnly = 1, allIncludingSelf = 2, allExcludingSelf = 3 }
 
-    /// Whether this APIC is a destination (KVM `kvm_apic_match_dest`, QEMU `apic_get_delivery_bitmask`).
-    /// - Parameters:
-    ///   - source: the sending APIC's ID for an IPI, nil for a message from a device (IOAPIC, MSI).
-    /// (Inlined: asked of an APIC in an array, a call would copy the whole LAPIC to pass it.)
+    /// Whether this APIC is a destination (KVM `kvm_apic_match_dest`, QEMU `apic_get_delivery_bitmask`):
+    /// ``Addressing/matches(destination:logical:shorthand:source:)`` of its ``addressing``.
     @inline(__always)
     public func matches(destination dest: UInt32, logical: Bool, shorthand: Shorthand = .none, source: UInt32? = nil) -> Bool {
+        addressing.matches(destination: dest, logical: logical, shorthand: shorthand, source: source)
+    }
+
+    /// What destination matching reads of a LAPIC, apart (20 bytes): a handler matching several
+    /// messages against one LAPIC takes this once, instead of passing the whole 136-byte LAPIC — which
+    /// the compiler copied to each call when it did not inline the match (~2 % of a replay).
+    public struct Addressing: Sendable {
+        public let id: UInt32
+        public let behaviour: APICBehaviour
+        public let x2apic: Bool
+        public let ldr: UInt32
+        public let dfr: UInt32
+    }
+
+    public var addressing: Addressing {
+        @inline(__always) get { Addressing(id: id, behaviour: behaviour, x2apic: x2apic, ldr: ldr, dfr: dfr) }
+    }
+}
+
+extension LocalAPIC.Addressing {
+    /// Whether the APIC is a destination (KVM `kvm_apic_match_dest`, QEMU `apic_get_delivery_bitmask`).
+    /// - Parameters:
+    ///   - source: the sending APIC's ID for an IPI, nil for a message from a device (IOAPIC, MSI).
+    @inline(__always)
+    public func matches(destination dest: UInt32, logical: Bool, shorthand: LocalAPIC.Shorthand = .none, source: UInt32? = nil) -> Bool {
         switch shorthand {
         case .selfOnly: return source == id
         case .allIncludingSelf: return true
