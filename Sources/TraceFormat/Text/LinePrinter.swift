@@ -70,8 +70,10 @@ public enum LinePrinter {
         withUnsafeBytes(of: &buf) { b in out.append(contentsOf: b[(24 - n)...]) }
     }
 
-    /// `SECONDS.FRACTION` from ns.
-    static func appendTime(_ time: Int64, fractionDigits code: Int, secondsWidth: Int, to out: inout [UInt8]) {
+    /// A time in ns as printed `SECONDS.FRACTION` (`code`: fraction digits, bit 7 rounded; at most 9
+    /// digits): its sign, seconds and fraction — what ``appendTime`` and `RawLineWriter.time` print.
+    @inline(__always)
+    static func timeParts(_ time: Int64, fractionDigits code: Int) -> (negative: Bool, seconds: UInt64, fraction: UInt64, fractionDigits: Int) {
         let fractionDigits = code & 0x7F
         var ns = time
         if code & 0x80 != 0 && fractionDigits < 9 {
@@ -82,14 +84,19 @@ public enum LinePrinter {
         }
         let negative = ns < 0
         let magnitude = negative ? UInt64(bitPattern: 0 &- ns) : UInt64(ns)
-        let seconds = magnitude / 1_000_000_000
         var fraction = magnitude % 1_000_000_000
         for _ in fractionDigits..<9 { fraction /= 10 }
-        if negative { out.append(0x2D) }
-        appendDigits(seconds, radix: 10, upper: false, width: secondsWidth - (negative ? 1 : 0), pad: 0x20, to: &out)
-        if fractionDigits > 0 {
+        return (negative, magnitude / 1_000_000_000, fraction, fractionDigits)
+    }
+
+    /// `SECONDS.FRACTION` from ns.
+    static func appendTime(_ time: Int64, fractionDigits code: Int, secondsWidth: Int, to out: inout [UInt8]) {
+        let t = timeParts(time, fractionDigits: code)
+        if t.negative { out.append(0x2D) }
+        appendDigits(t.seconds, radix: 10, upper: false, width: secondsWidth - (t.negative ? 1 : 0), pad: 0x20, to: &out)
+        if t.fractionDigits > 0 {
             out.append(0x2E)
-            appendDigits(fraction, radix: 10, upper: false, width: fractionDigits, pad: 0x30, to: &out)
+            appendDigits(t.fraction, radix: 10, upper: false, width: t.fractionDigits, pad: 0x30, to: &out)
         }
     }
 }

@@ -108,23 +108,12 @@ struct RawLineWriter {
 
     /// `LinePrinter.appendTime` (`code`: fraction digits, bit 7 rounded; at most 9 digits).
     mutating func time(_ time: Int64, fractionDigits code: Int, secondsWidth: Int) {
-        let fractionDigits = code & 0x7F
-        var ns = time
-        if code & 0x80 != 0 && fractionDigits < 9 {
-            var half: Int64 = 5
-            for _ in 0..<(8 - fractionDigits) { half *= 10 }
-            ns &+= ns < 0 ? -half : half
-        }
-        let negative = ns < 0
-        let magnitude = negative ? UInt64(bitPattern: 0 &- ns) : UInt64(ns)
-        let seconds = magnitude / 1_000_000_000
-        var fraction = magnitude % 1_000_000_000
-        for _ in fractionDigits..<9 { fraction /= 10 }
-        if negative { byte(0x2D) }
-        digits(seconds, hex: false, upper: false, width: secondsWidth - (negative ? 1 : 0), pad: 0x20)
-        if fractionDigits > 0 {
+        let t = LinePrinter.timeParts(time, fractionDigits: code)
+        if t.negative { byte(0x2D) }
+        digits(t.seconds, hex: false, upper: false, width: secondsWidth - (t.negative ? 1 : 0), pad: 0x20)
+        if t.fractionDigits > 0 {
             byte(0x2E)
-            digits(fraction, hex: false, upper: false, width: fractionDigits, pad: 0x30)
+            digits(t.fraction, hex: false, upper: false, width: t.fractionDigits, pad: 0x30)
         }
     }
 }
