@@ -1,3 +1,4 @@
+import TraceFormat
 /// Formats one event record's payload the way libtraceevent's `tep_print_event(..., "%s",
 /// TEP_PRINT_INFO)` does under `trace-cmd report` (3.1.x, default plugins loaded).
 final class EventPrinter {
@@ -1019,25 +1020,9 @@ final class EventPrinter {
 
 @inline(__always) func appendHex(_ v: UInt64, upper: Bool, _ s: inout [UInt8]) {
     if v < 16 { s.append(v < 10 ? 0x30 &+ UInt8(v) : (upper ? 0x37 : 0x57) &+ UInt8(v)); return }
-    appendHexDigits(v, upper: upper, &s)
+    LinePrinter.appendDigits(v, radix: 16, upper: upper, width: 0, pad: 0x30, to: &s)   // (at once, from stack memory)
 }
 
-/// `appendHex` of two digits or more: the digits written into stack memory, appended at once (an
-/// `Array.append` per digit cost ~15 instructions; `sys_enter` prints six 64-bit hex numbers).
-func appendHexDigits(_ v: UInt64, upper: Bool, _ s: inout [UInt8]) {
-    let n = (67 - v.leadingZeroBitCount) / 4
-    let a: UInt8 = upper ? 0x37 : 0x57
-    var buf: (UInt64, UInt64) = (0, 0)
-    withUnsafeMutableBytes(of: &buf) { b in
-        var x = v
-        for k in stride(from: n - 1, through: 0, by: -1) {
-            let d = UInt8(truncatingIfNeeded: x & 15)
-            b[k] = d < 10 ? 0x30 &+ d : a &+ d
-            x &>>= 4
-        }
-        s.append(contentsOf: UnsafeRawBufferPointer(rebasing: b[0..<n]))
-    }
-}
 
 @inline(__always) func appendHex2(_ b: UInt8, _ s: inout [UInt8], upper: Bool = false) {
     let a: UInt8 = upper ? 0x37 : 0x57

@@ -71,9 +71,6 @@ public struct ReplayReport: Sendable, Codable {
         if divergences.count < Self.keptDivergences { divergences.append(d) } else { divergencesNotKept += 1 }
     }
 
-    /// Removes the kept divergences `drop` selects (a window's edges).
-    mutating func removeDivergences(where drop: (Divergence) -> Bool) { divergences.removeAll(where: drop) }
-
     enum CodingKeys: String, CodingKey {
         case adapter, behaviour, events, observationsTotal, observationsChecked, unchecked, divergences, reordered, digest, warnings, notKept
     }

@@ -287,7 +287,7 @@ public enum ReplaySnapshots {
             // Divergences before the window start are not the window's: a snapshot is used only for
             // windows starting after maxTime, so those up to it are left out.
             let cut = maxTime
-            a.report.removeDivergences { $0.eventIndex >= 0 && $0.timeNs <= cut }
+            a.report.divergences.removeAll { $0.eventIndex >= 0 && $0.timeNs <= cut }
             a.report.divergencesNotKept = 0   // (those counted so far came before the cut too)
             let json = try [UInt8](JSONEncoder().encode(a))
             let stored = try ZstdCompressor(level: 9).compress(json)

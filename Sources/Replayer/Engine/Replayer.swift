@@ -22,10 +22,10 @@ public enum Replayer {
         let start = from.map { f in to.map { min(f, $0) } ?? f }
         // (Divergences before `from` are dropped as they come: the kept ones are the window's first.)
         var window = try run(reader, until: to, resumeBefore: start, midFlight: midFlight, snapshots: snapshots, keepFrom: from, note: note).report
-        if to != nil { window.removeDivergences { $0.eventIndex < 0 } }
+        if to != nil { window.divergences.removeAll { $0.eventIndex < 0 } }
         guard let from else { return window }
         let before = try run(reader, until: from, resumeBefore: start, midFlight: midFlight, snapshots: snapshots, keepFrom: from, note: { _ in }).report
-        window.removeDivergences { $0.eventIndex >= 0 && $0.timeNs < from }
+        window.divergences.removeAll { $0.eventIndex >= 0 && $0.timeNs < from }
         window.events -= before.events
         window.observationsTotal -= before.observationsTotal
         window.observationsChecked -= before.observationsChecked

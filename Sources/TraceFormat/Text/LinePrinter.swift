@@ -52,15 +52,18 @@ public enum LinePrinter {
         }
     }
 
-    @inline(__always)
-    static func appendDigits(_ value: UInt64, radix: UInt64, upper: Bool, width: Int, pad: UInt8, to out: inout [UInt8]) {
+    /// The digits of `value` in `radix` (10 or 16), `pad` before them up to `width`: written into stack
+    /// memory and appended at once.
+    @inlinable @inline(__always)
+    public static func appendDigits(_ value: UInt64, radix: UInt64, upper: Bool, width: Int, pad: UInt8, to out: inout [UInt8]) {
         var buf: (UInt64, UInt64, UInt64) = (0, 0, 0) // 24 bytes of scratch: enough for 20 decimal digits
         let n: Int = withUnsafeMutableBytes(of: &buf) { b in
             var v = value
             var k = 24
             repeat {
-                let d = UInt8(truncatingIfNeeded: v % radix)
-                v /= radix
+                // (Shifts for hex: `radix` is a constant where this is inlined, so the test folds.)
+                let d = UInt8(truncatingIfNeeded: radix == 16 ? v & 15 : v % radix)
+                v = radix == 16 ? v >> 4 : v / radix
                 k -= 1
                 b[k] = d < 10 ? 0x30 + d : (upper ? 0x37 : 0x57) + d
             } while v != 0

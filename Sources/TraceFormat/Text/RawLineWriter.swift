@@ -6,42 +6,47 @@
 ///
 /// A write that does not fit sets ``overflow`` and writes nothing: the line is then longer than the
 /// capacity, which the caller chose as the length of the line it compares with.
-struct RawLineWriter {
-    let base: UnsafeMutablePointer<UInt8>
-    let capacity: Int
-    private(set) var count = 0
-    private(set) var overflow = false
+public struct RawLineWriter {
+    @usableFromInline let base: UnsafeMutablePointer<UInt8>
+    @usableFromInline let capacity: Int
+    @usableFromInline var _count = 0
+    @usableFromInline var _overflow = false
+    /// Bytes written.
+    public var count: Int { _count }
+    /// A write did not fit.
+    public var overflow: Bool { _overflow }
 
-    init(base: UnsafeMutablePointer<UInt8>, capacity: Int) {
+    @inlinable
+    public init(base: UnsafeMutablePointer<UInt8>, capacity: Int) {
         self.base = base
         self.capacity = capacity
     }
 
-    @inline(__always)
-    mutating func byte(_ b: UInt8) {
-        guard count < capacity else { overflow = true; return }
-        base[count] = b
-        count &+= 1
+    @inlinable @inline(__always)
+    public mutating func byte(_ b: UInt8) {
+        guard _count < capacity else { _overflow = true; return }
+        base[_count] = b
+        _count &+= 1
     }
 
-    @inline(__always)
-    mutating func bytes(_ p: UnsafePointer<UInt8>, _ n: Int) {
-        guard n <= capacity &- count else { overflow = true; return }
-        (base + count).update(from: p, count: n)
-        count &+= n
+    @inlinable @inline(__always)
+    public mutating func bytes(_ p: UnsafePointer<UInt8>, _ n: Int) {
+        guard n <= capacity &- _count else { _overflow = true; return }
+        (base + _count).update(from: p, count: n)
+        _count &+= n
     }
 
-    @inline(__always)
-    mutating func repeated(_ b: UInt8, _ n: Int) {
+    @inlinable @inline(__always)
+    public mutating func repeated(_ b: UInt8, _ n: Int) {
         guard n > 0 else { return }
-        guard n <= capacity &- count else { overflow = true; return }
-        (base + count).update(repeating: b, count: n)
-        count &+= n
+        guard n <= capacity &- _count else { _overflow = true; return }
+        (base + _count).update(repeating: b, count: n)
+        _count &+= n
     }
 
     /// `LinePrinter.appendDigits`: the digits of `value` in base 10 or 16, `pad` before them up to `width`.
-    @inline(__always)
-    mutating func digits(_ value: UInt64, hex: Bool, upper: Bool, width: Int, pad: UInt8) {
+    @inlinable @inline(__always)
+    public mutating func digits(_ value: UInt64, hex: Bool, upper: Bool, width: Int, pad: UInt8) {
         var buf: (UInt64, UInt64, UInt64) = (0, 0, 0)   // 24 bytes: enough for 20 decimal digits
         let n: Int = withUnsafeMutableBytes(of: &buf) { b in
             var v = value
