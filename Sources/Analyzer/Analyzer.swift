@@ -27,8 +27,8 @@ public enum Analyzer {
                 // escaping, and its captured detectors then pay a dynamic exclusivity check per transition.)
                 // (A batch at a time: the detectors' work is inlined in the loop over it.)
                 guard let r = singlePass
-                    ? try TransitionReplay.kvmX86SinglePass(reader, what: "analyze", batches: { $0.forEach { detectors.consume($0); flood.consume($0) } })
-                    : try TransitionReplay.kvmX86(reader, what: "analyze", batches: { $0.forEach { detectors.consume($0); flood.consume($0) } }) else { return nil }
+                    ? try TransitionReplay.kvmX86SinglePass(reader, what: "analyze", batches: { detectors.vmEnds = $0.vmEnds; $0.forEach { detectors.consume($0); flood.consume($0) } })
+                    : try TransitionReplay.kvmX86(reader, what: "analyze", batches: { detectors.vmEnds = $0.vmEnds; $0.forEach { detectors.consume($0); flood.consume($0) } }) else { return nil }
                 detectors.finish(machine: r.adapter.machine, endTime: r.end)
                 return AnalysisReport(adapter: r.report.adapter, events: r.report.events, findings: filter(detectors.findings + flood.finish(), options),
                                       divergences: r.report.divergenceCount, warnings: r.report.warnings)

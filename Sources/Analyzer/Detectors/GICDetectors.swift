@@ -111,7 +111,7 @@ struct GICDetectors {
                 findings.append(Finding(.lostInterrupt, .error, time: t.timeNs, cpu: c, irq: irq, events: [t.eventIndex],
                                         "an edge of \(Self.name(irq)) reached the distributor (gic_set_irq) for CPU \(c), which could take it, but left no pending state: the update after it names no \(Self.name(irq)) for CPU \(c), so this interrupt is never acknowledged (e.g. a hypervisor list register overwritten)"))
             }
-        case .priorityWritten, .halted, .woke, .haltedWithPending, .remoteIRRSet, .remoteIRRCleared, .ackMissing, .maskedEdge, .redelivered, .misrouted:
+        case .priorityWritten, .halted, .woke, .haltedWithPending, .remoteIRRSet, .remoteIRRCleared, .ackMissing, .maskedEdge, .redelivered, .misrouted, .vmStarted:
             break
         }
     }

@@ -80,8 +80,29 @@ struct X86Detectors {
     /// The vCPU of the last EOI (re-deliveries happen inside its EOI).
     var lastEOICPU: Int32 = -1
     var lastTime: Int64 = 0
+    /// Findings before this index are earlier VMs' (``endVM(_:)``): none explains a later VM's.
+    var vmFirstFinding = 0
+    /// The final state of each VM that ended within the transitions being consumed
+    /// (``Replayer/TransitionBuffer/vmEnds``: set by the consumer before each buffer).
+    var vmEnds: [TransitionBuffer.VMEnd] = []
 
     init(options: Options = Options()) { self.options = options }
+
+    /// Another VM began (VMs one after another in one trace): the ended one gets the end-of-trace
+    /// checks on its final state, and the next starts with nothing pending, in service or halted.
+    @inline(never)
+    mutating func endVM(_ t: Transition) {
+        let end = vmEnds[Int(t.value)]
+        finish(machine: end.machine, endTime: end.endTime)
+        var next = X86Detectors(options: options)
+        next.findings = findings
+        next.stormCPUsByFinding = stormCPUsByFinding
+        next.eoiAtDelivery = eoiAtDelivery
+        next.vmFirstFinding = findings.count
+        next.vmEnds = vmEnds
+        next.lastTime = lastTime
+        self = next
+    }
 
     @inline(__always) static func key(_ cpu: Int32, _ vector: Int16) -> UInt64 { DenseKeyTable<Mark>.cpuVector(cpu, vector) }
     @inline(__always) static func cpu(_ cpu: Int32) -> UInt64 { DenseKeyTable<Mark>.cpu(cpu) }
@@ -258,6 +279,8 @@ struct X86Detectors {
                 Merge(mark: mark, source: t.aux & 0xFF, pin: t.value, deliverable: t.aux & 0x100 != 0, cpu: t.cpu, vector: t.vector))
         case .priorityWritten:
             cpus.update(Self.cpu(t.cpu), empty: CPUState()) { $0.tpr = t.value }
+        case .vmStarted:
+            endVM(t)
         case .raised, .routeWritten, .deactivated, .misrouted:
             break
         }
@@ -343,7 +366,7 @@ struct X86Detectors {
         for (_, ms) in merged.sorted(by: { $0.key < $1.key }) { for m in ms { confirmMerge(m) } }
         merged.removeAll()
         for p in pins.indices { if let f = pins[p].stormFinding { stormCPUsByFinding[f] = pins[p].stormCPUs } }
-        let primaries = findings.indices.filter { f in
+        let primaries = (vmFirstFinding..<findings.count).filter { f in
             findings[f].causedBy == nil && findings[f].severity >= .warning && [.haltedWithPending, .stuckInService, .interruptStorm].contains(findings[f].kind)
         }
         // Explained by a fault on that vCPU that began before it (it was not taking interrupts).

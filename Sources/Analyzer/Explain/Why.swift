@@ -7,7 +7,7 @@ import TraceFormat
 /// prove each step.
 public enum Why {
     public struct Step: Sendable, Equatable {
-        /// "line", "route", "message", "lapic", "delivery", "eoi".
+        /// "vm" (which of several VMs in the trace), "line", "route", "message", "lapic", "delivery", "eoi".
         public var stage: String
         /// True when the interrupt got through this stage (its last occurrence).
         public var ok: Bool
@@ -54,8 +54,16 @@ public enum Why {
         var followed: Int16? = vector.map { Int16(truncatingIfNeeded: $0) }
         let pin = irq.map(Int32.init)
         let c = Int32(cpu)
+        // (VMs one after another in the trace: the answer is about the one running at `at`.)
+        var vmStart: (mark: Mark, number: Int64, apic: Int32)?
         let replay = try TransitionReplay.kvmX86(reader, until: at, what: "why") { t in
             let mark = Mark(time: t.timeNs, event: t.eventIndex)
+            if t.kind == .vmStarted {
+                trail = Trail()
+                followed = vector.map { Int16(truncatingIfNeeded: $0) }
+                vmStart = (mark, t.aux, t.cpu)
+                return
+            }
             if let pin, t.irq == pin {
                 switch t.kind {
                 case .raised: trail.lineRaised = mark
@@ -94,6 +102,10 @@ public enum Why {
         var report = Report(cpu: cpu, vector: followed.map(Int.init), irq: irq, atNs: at ?? end)
         func ev(_ marks: Mark?...) -> [Int] { marks.compactMap { $0?.event } }
         func when(_ mark: Mark) -> String { "at \(seconds(mark.time)) (event \(mark.event))" }
+        if let v = vmStart {
+            report.steps.append(Step(stage: "vm", ok: true, text: "the trace holds VMs one after another: this is VM \(v.number + 1), begun \(when(v.mark)), when a new thread took over vCPU \(v.apic); the models restarted from reset there, and what follows is about this VM only",
+                                     events: [v.mark.event]))
+        }
 
         // Line and route (IOAPIC pins).
         if let p = irq {

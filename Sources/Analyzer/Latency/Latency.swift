@@ -37,6 +37,11 @@ public enum Latency {
             entries[k] ?? LatencyReport.Entry(cpu: Int(Int32(truncatingIfNeeded: k >> 8)), vector: Int(k & 0xFF))
         }
         _ = try TransitionReplay.kvmX86(reader, what: "stats --latency") { t in
+            if t.kind == .vmStarted {
+                // Another VM from reset: nothing the last one left open is completed in it.
+                raisedAt = IntMap(); acceptedAt = IntMap(); deliveredAt = IntMap()
+                return
+            }
             guard t.cpu >= 0 && t.vector >= 0 else { return }
             let k = key(t)
             switch t.kind {

@@ -11,7 +11,7 @@ extension KVMX86Adapter: SnapshotReplayable {
         case flavour, machine, report, apicIndex, binding, unbound, messageThreads, pendingAcks, coalescedAccepts
         case acceptTimes, deferred, hardwareDelivered, lvt, delayedPins, lastEOI, picActive, pic
         case picLines, lastSetIRQ, midFlight, mid, everUnmasked, haltedAPICs, threadsAwaitingAcks, pi, guestEOIWrites
-        case haltEnds, lastTime
+        case haltEnds, lastTime, vms, startedMidFlight
     }
 
     struct RegisterWrite: Codable { var register: String; var value: UInt32 }
@@ -51,6 +51,9 @@ extension KVMX86Adapter: SnapshotReplayable {
         guestEOIWrites = try c.decode(IntSet<Int32>.self, forKey: .guestEOIWrites)
         haltEnds = try c.decode(IntMap<Int32, HaltEnd>.self, forKey: .haltEnds)
         lastTime = try c.decode(Int64.self, forKey: .lastTime)
+        // (Sidecars written before VMs were told apart have neither: one VM so far.)
+        vms = try c.decodeIfPresent(VMTracking.self, forKey: .vms) ?? VMTracking()
+        startedMidFlight = try c.decodeIfPresent(Bool.self, forKey: .startedMidFlight) ?? false
     }
 
     public func encode(to encoder: Encoder) throws {
@@ -87,9 +90,11 @@ extension KVMX86Adapter: SnapshotReplayable {
         try c.encode(guestEOIWrites, forKey: .guestEOIWrites)
         try c.encode(haltEnds, forKey: .haltEnds)
         try c.encode(lastTime, forKey: .lastTime)
+        try c.encode(vms, forKey: .vms)
+        try c.encode(startedMidFlight, forKey: .startedMidFlight)
     }
 
-    var snapshotKind: String { "kvm-\(flavour.rawValue)" + (midFlight ? "+mid-flight" : "") }
+    var snapshotKind: String { "kvm-\(flavour.rawValue)" + (midFlight || startedMidFlight ? "+mid-flight" : "") }
 }
 
 extension MidFlightKnowledge: Codable {

@@ -65,23 +65,24 @@ public struct KVMX86Adapter {
     /// The APIC IDs some thread is bound to (`binding`'s values, kept for the per-acceptance check).
     private(set) var boundAPICs = APICIDSet()
 
-    /// The first thread seen running each vCPU (by APIC ID), and how many other threads took one over
-    /// later: several VMs in one trace (a host recording), VM restarts, or a VMM that moved a vCPU
-    /// between threads. Replay models one VM, so their states mix (``ReplayReport/warnings``).
-    var vcpuThread = IntMap<UInt32, Int32>()
-    var vcpuThreadChanges = IntMap<UInt32, Int>()
+    /// Which VM the events belong to: VMs one after another in one trace (``VMTracking``).
+    var vms = VMTracking()
+    /// The first pass's record of each thread's first and last KVM event (for ``planVMs()``).
+    var threadSpans = ThreadSpans()
+    /// The first VM started before the trace (``midFlight`` applies to it only: later VMs start from reset).
+    var startedMidFlight = false
 
     mutating func setBinding(_ thread: Int32, _ apicID: UInt32) {
-        if binding[thread] != apicID {
-            if let first = vcpuThread[apicID] {
-                if first != thread { vcpuThreadChanges[apicID, default: 0] += 1 }
-            } else {
-                vcpuThread[apicID] = thread
-            }
-        }
         binding[thread] = apicID
         boundAPICs.insert(apicID)
         recentBindings.forget(thread)
+    }
+
+    /// Whether two threads are bound to one vCPU (several VMs, or a vCPU that changed threads).
+    var sharesAVCPU: Bool {
+        var seen = APICIDSet()
+        for (_, a) in binding { if seen.contains(a) { return true }; seen.insert(a) }
+        return false
     }
 
     /// Restores the thread bindings (a snapshot); ``boundAPICs`` follows from them.
@@ -342,13 +343,17 @@ public struct KVMX86Adapter {
             if id < 64 { smallAPICIndex[Int(id)] = Int32(k + 1) }
             return k
         }
-        var a = LocalAPIC(id: id, behaviour: .kvm)
-        // From reset the LAPIC is software-disabled until the guest writes SPIV; a running guest's
-        // (mid-flight) was enabled long before the trace.
-        a.spiv = midFlight ? 0x1FF : 0xFF
-        machine.apics.append(a)
+        machine.apics.append(Self.resetAPIC(id, midFlight: midFlight))
         apicIndex[id] = machine.apics.count - 1
         return machine.apics.count - 1
+    }
+
+    /// A vCPU's LAPIC as the trace first meets it: from reset it is software-disabled until the guest
+    /// writes SPIV; a running guest's (mid-flight) was enabled long before the trace.
+    static func resetAPIC(_ id: UInt32, midFlight: Bool) -> LocalAPIC {
+        var a = LocalAPIC(id: id, behaviour: .kvm)
+        a.spiv = midFlight ? 0x1FF : 0xFF
+        return a
     }
 
     mutating func diverge(_ b: EventBatch, _ i: Int, _ what: String, expected: String, observed: String, state: String = "") {
@@ -440,16 +445,18 @@ public struct KVMX86Adapter {
 
     /// First pass: which thread runs which vCPU (a static fact of the trace), so register writes and
     /// reads are attributed from the start: pvm from the `kvm_eoi` events (delivery-time EOIs run on
-    /// the target's thread), VMX/SVM from `kvm_entry`/`kvm_exit` "vcpu N".
+    /// the target's thread) and the guest's reads of its APIC ID register, VMX/SVM from
+    /// `kvm_entry`/`kvm_exit` "vcpu N".
     /// Per template: where a thread-binding event keeps its vCPU (resolved once per template).
     var learnSources: [FieldSource?] = []
-    /// `learnSources[k] != nil`, kept apart so the per-event test copies no enum payload.
-    var learnBinds: [Bool] = []
+    /// Per template, bits 0–1: 0 binds nothing; 1 the field is the APIC ID; 2 it is an APIC ID
+    /// register's value (xAPIC: bits 31:24; x2APIC: the whole ID). Bit 2: an event only a vCPU's
+    /// thread makes (``vcpuContextEvents``: its span is noted, ``threadSpans``). Kept apart so the
+    /// per-event test copies no enum payload.
+    var learnBinds: [UInt8] = []
     /// The thread of the last binding event looked at (bound by then, or never bindable by it).
     var lastLearnt: Int32 = .min
 
-    /// Whether the first pass learns bindings from events of template `t`: the only templates whose
-    /// slot values it needs (``DecodeScope/values(of:)``).
     /// What of each chunk a replay reads: times, the per-event columns, and the slot values of the
     /// events it handles or learns vCPU threads from (a real host trace is mostly other events —
     /// instruction emulation, system calls, scheduling — whose values are then read past, not stored).
@@ -458,24 +465,64 @@ public struct KVMX86Adapter {
         return .timesAndValues(of: { t in t.binding != nil && (Self.kind(of: t.name) != nil || Self.bindsThreads(t, flavour: flavour)) })
     }
 
-    public static func bindsThreads(_ t: EventTemplate, flavour: Flavour) -> Bool {
-        flavour == .pvm ? t.name == "kvm_eoi" : t.name == "kvm_entry" || t.name == "kvm_exit"
+    /// Whether the first pass learns bindings from events of template `t`: the only templates whose
+    /// slot values it needs (``DecodeScope/values(of:)``).
+    public static func bindsThreads(_ t: EventTemplate, flavour: Flavour) -> Bool { threadBinding(t, flavour: flavour) != nil }
+
+    /// Where an event of template `t` names its thread's vCPU, and how (``learnBinds``). pvm: `kvm_eoi`'s
+    /// APIC ID, and a guest's read of its APIC ID register (`kvm_apic: apic_read APIC_ID`): a vCPU that
+    /// takes no interrupt still reads it at bring-up, and binding its thread from the start puts its
+    /// first events (the 8259 masked through port 0x21, its LAPIC set up) in the right VM.
+    static func threadBinding(_ t: EventTemplate, flavour: Flavour) -> (FieldSource, UInt8)? {
+        switch (flavour, t.name) {
+        case (.pvm, "kvm_eoi"): return t.binding?.source(role: .apicID).map { ($0, 1) }
+        case (.pvm, "kvm_apic"):
+            guard let b = t.binding, case .text("read")? = b.source(named: "rw"), case .text("APIC_ID")? = b.source(named: "reg"),
+                  let v = b.source(named: "value") else { return nil }
+            return (v, 2)
+        case (.pvm, _): return nil
+        case (_, "kvm_entry"), (_, "kvm_exit"): return t.binding?.source(role: .cpu).map { ($0, 1) }
+        default: return nil
+        }
     }
 
-    public mutating func learnThreads(_ b: EventBatch, catalog: TemplateCatalog) {
+    /// KVM tracepoints made only inside KVM_RUN, on the vCPU's thread: a thread that makes them runs a
+    /// vCPU even when no event names which (its span places it in a VM, ``VMTracking``). Not the
+    /// VM-wide ones a VMM's or kworker's thread also makes (kvm_set_irq, kvm_msi_set_irq,
+    /// kvm_ioapic_set_irq, kvm_pic_set_irq, kvm_apic_accept_irq, kvm_update_master_clock).
+    static let vcpuContextEvents: Set<String> = [
+        "kvm_entry", "kvm_exit", "kvm_pio", "kvm_mmio", "kvm_apic", "kvm_userspace_exit", "kvm_emulate_insn", "kvm_vcpu_wakeup",
+        "kvm_fpu", "kvm_msr", "kvm_cpuid", "kvm_hypercall", "kvm_page_fault", "kvm_inj_virq", "kvm_eoi", "kvm_pv_eoi", "kvm_cr",
+        "kvm_inj_exception",
+    ]
+
+    /// The APIC ID a binding event of kind `how` (``learnBinds``) names, from its field's value.
+    @inline(__always)
+    static func boundID(_ value: Int64, how: UInt8) -> UInt32? {
+        guard value >= 0, value < 1 << 32 else { return nil }
+        let v = UInt32(truncatingIfNeeded: value)
+        let id = how == 2 && v & 0xFF_FFFF == 0 ? v >> 24 : v
+        return id < 1 << 20 ? id : nil
+    }
+
+    /// (`spans`: note the threads' spans for ``planVMs()``; the single pass, which plans nothing, does not.)
+    public mutating func learnThreads(_ b: EventBatch, catalog: TemplateCatalog, spans: Bool = true) {
         resolveLearnSources(catalog)
         let binds = learnBinds
+        let spanMask: UInt8 = spans ? 4 : 0
         binds.withUnsafeBufferPointer { binds in
             b.templates.withUnsafeBufferPointer { templates in
                 b.threads.withUnsafeBufferPointer { threads in
                     for i in 0..<b.count {
-                        let k = Int(templates[i]), thread = threads[i]
-                        guard binds[k], thread != lastLearnt, let src = learnSources[k] else { continue }
+                        let k = Int(templates[i]), thread = threads[i], flags = binds[k]
+                        guard flags != 0 else { continue }
+                        if flags & spanMask != 0 { threadSpans.note(thread, b.firstEventIndex + i) }
+                        guard flags & 3 != 0, thread != lastLearnt, let src = learnSources[k] else { continue }
                         if boundAPIC(thread) != nil { lastLearnt = thread; continue }
-                        guard let id = b.number(i, src), id >= 0, id < 1 << 20 else { continue }
-                        setBinding(thread, UInt32(truncatingIfNeeded: id))
+                        guard let value = b.number(i, src), let id = Self.boundID(value, how: flags & 3) else { continue }
+                        setBinding(thread, id)
                         lastLearnt = thread
-                        _ = apic(UInt32(truncatingIfNeeded: id))
+                        _ = apic(id)
                     }
                 }
             }
@@ -495,9 +542,9 @@ public struct KVMX86Adapter {
                     var checked: Int32 = .min, checkedBefore: Int32 = .min
                     for i in 0..<b.count {
                         let k = Int(templates[i]), thread = threads[i]
-                        guard binds[k], thread != checked, thread != checkedBefore, let src = sources[k] else { continue }
+                        guard binds[k] & 3 != 0, thread != checked, thread != checkedBefore, let src = sources[k] else { continue }
                         if known.contains(thread) { checkedBefore = checked; checked = thread; continue }
-                        if let id = b.number(i, src), id >= 0, id < 1 << 20 { return true }
+                        if let value = b.number(i, src), Self.boundID(value, how: binds[k] & 3) != nil { return true }
                     }
                     return false
                 }
@@ -510,10 +557,9 @@ public struct KVMX86Adapter {
     private mutating func resolveLearnSources(_ catalog: TemplateCatalog) {
         while learnBinds.count < catalog.count {
             let t = catalog[UInt32(learnBinds.count)]
-            let source = Self.bindsThreads(t, flavour: flavour)
-                ? (flavour == .pvm ? t.binding?.source(role: .apicID) : t.binding?.source(role: .cpu)) : nil
-            learnSources.append(source)
-            learnBinds.append(source != nil)
+            let found = Self.threadBinding(t, flavour: flavour)
+            learnSources.append(found?.0)
+            learnBinds.append((found?.1 ?? 0) | (Self.vcpuContextEvents.contains(t.name) ? 4 : 0))
         }
     }
 
@@ -534,11 +580,21 @@ public struct KVMX86Adapter {
     /// and reloaded the batch's columns; callgrind, 1 M events: replay 683 -> 653 M instructions.)
     @inline(__always)
     public mutating func handle(_ b: EventBatch, _ i: Int, catalog: TemplateCatalog) {
+        handle(b, i, catalog: catalog, vmStarts: true)
+    }
+
+    /// ``handle(_:_:catalog:)``; `vmStarts` false where no VM plan can exist (the single pass, which
+    /// gives way to the first pass when two threads share a vCPU): the per-event test then folds away
+    /// (~5 instructions an event).
+    @inline(__always)
+    mutating func handle(_ b: EventBatch, _ i: Int, catalog: TemplateCatalog, vmStarts: Bool) {
         report.events += 1
-        lastTime = b.time(i)
+        // (Before the event's time is taken: the VM that ends here ended at its last event.)
+        if vmStarts, b.firstEventIndex + i >= vms.nextStart { startNextVM(b, i) }
         let id = Int(b.template(i))
         guard let (kind, f) = handlers.resolve(UInt32(id), in: catalog) else { return }
         let thread = b.thread(i)
+        lastTime = b.time(i)
         let row = b.row(i)
         let ev = EventAt(i: i, f: f, row: row, thread: thread)
         // Mid-flight: the first interrupt event of a thread may continue a KVM call begun before the trace.
@@ -739,18 +795,9 @@ public struct KVMX86Adapter {
     }
 
     public mutating func finish() -> ReplayReport {
-        flushDeferred(before: .max)
+        settleVM(unaccepted: "no acceptance by the end of the trace", ackMissing: "end of trace")
         tally.merge(into: &report.unchecked)
         tally = UncheckedTally()
-        for thread in openThreads() {
-            closeSends(at: lastSend(thread).map { ($0.event, $0.time) } ?? (-1, 0), thread: thread, observed: "no acceptance by the end of the trace")
-        }
-        for (_, h) in haltEnds.sorted(by: { $0.key < $1.key }) { decideHalt(h, endedByInterrupt: false) }
-        haltEnds.removeAll()
-        for (thread, pins) in pendingAcks.sorted(by: { $0.key < $1.key }) where !pins.isEmpty {
-            report.add(Divergence(eventIndex: -1, timeNs: 0, what: "IOAPIC ack after a level EOI (thread \(thread))",
-                                                 expected: "kvm_ack_irq for pin \(pins)", observed: "end of trace", state: ""))
-        }
         var d = StateDigest()
         for a in machine.apics {
             d.combine(Int(a.id))
@@ -759,15 +806,7 @@ public struct KVMX86Adapter {
         }
         for e in machine.ioapic.entries { d.combine(e.bits) }
         report.digest = d.value
-        if !vcpuThreadChanges.isEmpty {
-            let changes = vcpuThreadChanges.sorted { $0.key < $1.key }
-            let total = changes.reduce(0) { $0 + $1.value }
-            let apics = changes.map { "\($0.key) (\($0.value + 1) threads)" }.joined(separator: ", ")
-            report.warnings = ["vCPUs ran on more than one thread: APIC \(apics); \(total) later threads took a vCPU over. "
-                + "The trace likely holds several VMs or VM restarts (or the VMM moved a vCPU between threads), "
-                + "and replay models one VM per trace: each VM's state carries into the next, so divergences after the first "
-                + "takeover may be artefacts. Record one VM at a time."]
-        }
+        vmSummary(into: &report)
         return report
     }
 }

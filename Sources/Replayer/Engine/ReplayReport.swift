@@ -40,6 +40,13 @@ public struct ReplayReport: Sendable, Codable {
     public var digest: UInt64 = 0
     /// What makes the replay itself doubtful (several VMs in one trace); nil when nothing does.
     public var warnings: [String]?
+    /// How many VMs the trace held, one after another, each replayed from its own reset (x86 KVM
+    /// host traces, ``KVMX86Adapter``); nil when one (or when the adapter does not tell VMs apart).
+    public var vmCount: Int? {
+        get { vms }
+        set { vms = newValue.flatMap { $0 > 1 ? $0 : nil } }
+    }
+    private var vms: Int?
     /// Divergences found beyond the first ``keptDivergences`` (nil: none): counted, not kept.
     private var notKept: Int?
     /// Divergences before this time are not the report's (a window's check, `--from`: they are
@@ -72,7 +79,7 @@ public struct ReplayReport: Sendable, Codable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case adapter, behaviour, events, observationsTotal, observationsChecked, unchecked, divergences, reordered, digest, warnings, notKept
+        case adapter, behaviour, events, observationsTotal, observationsChecked, unchecked, divergences, reordered, digest, warnings, notKept, vms
     }
 
     public init(adapter: String, behaviour: String) {
@@ -91,7 +98,8 @@ public struct ReplayReport: Sendable, Codable {
             ("reordered", .int(reordered)),
             ("divergences", .array(divergences.map { $0.json() })),
             ("digest", .string(String(digest, radix: 16).leftPad(16))),
-        ] + (notKept.map { [("divergences_not_kept", JSONValue.int($0))] } ?? [])
+        ] + (vms.map { [("vms", JSONValue.int($0))] } ?? [])
+          + (notKept.map { [("divergences_not_kept", JSONValue.int($0))] } ?? [])
           + (warnings.map { [("warnings", JSONValue.array($0.map { .string($0) }))] } ?? []))
     }
 }

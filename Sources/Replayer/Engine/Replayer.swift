@@ -46,6 +46,7 @@ public enum Replayer {
         try reader.forEachBatch(scope: .values(of: { KVMX86Adapter.bindsThreads($0, flavour: flavour) })) {
             adapter.learnThreads($0, catalog: reader.catalog)
         }
+        adapter.planVMs()
         return adapter
     }
 
@@ -69,6 +70,8 @@ public enum Replayer {
     /// every binding, and the order the LAPICs were made in, is then the same before any event is
     /// handled. Each later chunk is checked before its events are handled; at the first that would
     /// bind another thread the replay stops and returns nil, and the caller replays with the first pass.
+    /// So does a first chunk that binds two threads to one vCPU (VMs one after another: the first pass
+    /// finds where each begins, ``KVMX86Adapter/planVMs()``); one VM needs no plan.
     /// With `recordTransitions`, `afterChunk` is called after each chunk's events (`analyze` hands the
     /// chunk's transitions to its detectors there; after a nil return it starts over with fresh ones).
     public static func kvmX86SinglePass(_ reader: TraceReader, midFlight: Bool, recordTransitions: Bool = false,
@@ -82,10 +85,12 @@ public enum Replayer {
                 if let known {
                     if adapter.learnsThread(b, outside: known, catalog: reader.catalog) { throw LaterBinding() }
                 } else {
-                    adapter.learnThreads(b, catalog: reader.catalog)
+                    adapter.learnThreads(b, catalog: reader.catalog, spans: false)
+                    // (Two threads on one vCPU: VMs one after another, whose starts the first pass finds.)
+                    if adapter.sharesAVCPU { throw LaterBinding() }
                     known = IntSet(adapter.binding.map(\.key))
                 }
-                for i in 0..<b.count { adapter.handle(b, i, catalog: reader.catalog) }
+                for i in 0..<b.count { adapter.handle(b, i, catalog: reader.catalog, vmStarts: false) }
                 afterChunk(&adapter, b)
             }
         } catch is LaterBinding {

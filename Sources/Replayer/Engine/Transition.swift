@@ -71,6 +71,11 @@ public struct Transition: Sendable, Equatable {
         /// to, `vector` = the vector it carried, `value` = the APIC ID the entry names, `irq` = the
         /// IRTE index, `aux` = the entry's vector.
         case misrouted
+        /// Another VM began (x86 KVM: a new thread took over a vCPU while the VM's own threads had stopped:
+        /// VMs one after another in one host trace). Every model is back at reset from here; `cpu` = the
+        /// APIC ID the new thread runs, `value` = the index of the ended VM's final state in the
+        /// buffer's ``TransitionBuffer/vmEnds``, `aux` = the VM's number (the first is 0).
+        case vmStarted
     }
 
     /// Why a request reached no CPU.

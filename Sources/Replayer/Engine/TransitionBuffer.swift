@@ -22,6 +22,16 @@ public struct TransitionBuffer: Sequence, @unchecked Sendable {
 
     public init() {}
 
+    /// The models' final state of each VM that ended since the buffer was last drained, in order
+    /// (``Transition/Kind/vmStarted``'s `value` indexes it): the consumers' end-of-VM checks read it as
+    /// they read the final state at the end of the trace.
+    public var vmEnds: [VMEnd] = []
+    public struct VMEnd: Sendable {
+        public var machine: X86Machine
+        /// Time of the VM's last interrupt event.
+        public var endTime: Int64
+    }
+
     @inlinable public var isEmpty: Bool { _count == 0 }
 
     @inlinable @inline(__always)
@@ -45,6 +55,7 @@ public struct TransitionBuffer: Sequence, @unchecked Sendable {
     @inlinable
     public mutating func removeAll(keepingCapacity: Bool = false) {
         _count = 0
+        if !vmEnds.isEmpty { vmEnds = [] }
         if !keepingCapacity { storage = Storage(capacity: 0) }
     }
 

@@ -1,0 +1,167 @@
+import TraceFormat
+
+/// VMs one after another in one host trace: KVM selftests, a harness booting guest after guest, a VM
+/// restarted. KVM's tracepoints name a vCPU ("vcpu N", the APIC ID) but not its VM; each VM's vCPUs
+/// run on that VM's own threads (a VMM runs a vCPU on one thread: QEMU, kvmtool, Firecracker,
+/// crosvm). The first pass, which learns each thread's vCPU, also notes the span of each thread's
+/// KVM events; ``plan(spans:)`` then reads the VMs off them: a thread that runs a vCPU whose thread
+/// so far stopped before it began starts the next VM, together with the threads that began after
+/// that one stopped (a vCPU thread of the next VM may show before the one that gives it away, and a
+/// vCPU thread with no binding event, none). Each VM's models start from reset (as KVM creates them:
+/// `kvm_create_lapic`/`kvm_lapic_reset`, `kvm_ioapic_init`, `kvm_pic_init`) at its first event, and
+/// what the ended VM still owed (acceptances, IOAPIC acks, decisions on halts) is settled at its end,
+/// as at the end of the trace. Two threads running one vCPU at the same time are VMs running
+/// concurrently: nothing tells their events apart, so from there on they share one set of models
+/// (a warning says so).
+struct VMTracking: Codable {
+    /// Event indices at which the second, third, … VM begins.
+    var starts: [Int] = []
+    /// How many of `starts` the replay has passed (the VM being replayed is number `passed`).
+    var passed = 0
+    /// The first index of `starts` not passed yet (`Int.max`: none).
+    var nextStart = Int.max
+    /// Where VMs were seen running concurrently (the first pass's verdict), if anywhere.
+    var concurrent: Concurrent?
+    struct Concurrent: Codable, Equatable { var apicID: UInt32; var thread: Int32; var other: Int32; var event: Int }
+
+    /// First and last KVM event of a thread (first pass).
+    struct Span { var first: Int; var last: Int }
+
+    /// The VM starts, from the vCPU threads' spans and the bindings of those bound.
+    static func plan(binding: IntMap<Int32, UInt32>, spans: IntMap<Int32, Span>) -> VMTracking {
+        var threads: [(thread: Int32, apic: UInt32?, span: Span)] = []
+        for (t, s) in spans { threads.append((t, binding[t], s)) }
+        threads.sort { ($0.span.first, $0.thread) < ($1.span.first, $1.thread) }
+        var plan = VMTracking()
+        var members: [(thread: Int32, apic: UInt32?, span: Span)] = []
+        var owner: [UInt32: Int] = [:]   // APIC ID → index in members
+        for t in threads {
+            // (A vCPU thread no event binds: in the VM it began in.)
+            guard let apic = t.apic else { members.append(t); continue }
+            guard let k = owner[apic] else { owner[apic] = members.count; members.append(t); continue }
+            let displaced = members[k]
+            if displaced.span.last < t.span.first {
+                // Threads that began after the displaced one stopped are the next VM's too.
+                let cut = displaced.span.last
+                let moving = members.filter { $0.span.first > cut } + [t]
+                let staying = members.filter { $0.span.first <= cut }
+                let oldEnd = staying.map(\.span.last).max() ?? cut
+                let newStart = moving.map(\.span.first).min() ?? t.span.first
+                if oldEnd < newStart {
+                    plan.starts.append(newStart)
+                    members = moving
+                    owner = [:]
+                    for (i, m) in members.enumerated() { if let a = m.apic { owner[a] = i } }
+                    continue
+                }
+            }
+            plan.concurrent = Concurrent(apicID: apic, thread: t.thread, other: displaced.thread, event: t.span.first)
+            break
+        }
+        plan.nextStart = plan.starts.first ?? Int.max
+        return plan
+    }
+}
+
+extension KVMX86Adapter {
+    /// The first pass is over: the VMs' starts follow from the threads' bindings and spans.
+    mutating func planVMs() {
+        threadSpans.close()
+        vms = VMTracking.plan(binding: binding, spans: threadSpans.spans)
+        threadSpans = ThreadSpans()
+    }
+
+    /// Settles what the ended VM owed, and starts the next one's models from reset (event `i` is the
+    /// new VM's first).
+    @inline(never)
+    mutating func startNextVM(_ b: EventBatch, _ i: Int) {
+        settleVM(unaccepted: "no acceptance by the end of its VM", ackMissing: "end of its VM")
+        var next = KVMX86Adapter(flavour: flavour)
+        // What stays: the report, the trace's thread bindings and APIC numbering, per-template caches.
+        next.report = report
+        next.tally = tally
+        next.apicIndex = apicIndex
+        next.smallAPICIndex = smallAPICIndex
+        // A VM seen from its creation: nothing before the trace to adopt.
+        next.midFlight = false
+        next.startedMidFlight = startedMidFlight || midFlight
+        next.machine.apics = machine.apics.map { Self.resetAPIC($0.id, midFlight: false) }
+        next.restoreBindings(binding)
+        next.unbound = unbound
+        next.handlers = handlers
+        next.offsetByTemplate = offsetByTemplate
+        next.learnSources = learnSources
+        next.learnBinds = learnBinds
+        next.lastLearnt = lastLearnt
+        next.recordTransitions = recordTransitions
+        next.lastTime = lastTime
+        var v = vms
+        v.passed += 1
+        v.nextStart = v.passed < v.starts.count ? v.starts[v.passed] : Int.max
+        next.vms = v
+        swap(&next.transitions, &transitions)
+        if recordTransitions {
+            let thread = b.thread(i)
+            next.transitions.vmEnds.append(TransitionBuffer.VMEnd(machine: machine, endTime: lastTime))
+            next.transitions.append(Transition(.vmStarted, event: b.firstEventIndex + i, time: b.time(i),
+                                               cpu: binding[thread].map { Int32(truncatingIfNeeded: $0) } ?? -1,
+                                               value: Int64(next.transitions.vmEnds.count - 1), aux: Int64(v.passed)))
+        }
+        self = next
+    }
+
+    /// What the current VM still owed at its end (or the trace's): injections never accepted, messages
+    /// no APIC accepted, halts not yet decided, IOAPIC acks that never came.
+    mutating func settleVM(unaccepted: String, ackMissing: String) {
+        flushDeferred(before: .max)
+        for thread in openThreads() {
+            closeSends(at: lastSend(thread).map { ($0.event, $0.time) } ?? (-1, 0), thread: thread, observed: unaccepted)
+        }
+        for (_, h) in haltEnds.sorted(by: { $0.key < $1.key }) { decideHalt(h, endedByInterrupt: false) }
+        haltEnds.removeAll()
+        for (thread, pins) in pendingAcks.sorted(by: { $0.key < $1.key }) where !pins.isEmpty {
+            report.add(Divergence(eventIndex: -1, timeNs: 0, what: "IOAPIC ack after a level EOI (thread \(thread))",
+                                  expected: "kvm_ack_irq for pin \(pins)", observed: ackMissing, state: ""))
+        }
+        pendingAcks.removeAll()
+        threadsAwaitingAcks = 0
+    }
+
+    /// The report's account of the VMs (``ReplayReport/vmCount``, ``ReplayReport/warnings``).
+    func vmSummary(into report: inout ReplayReport) {
+        report.vmCount = vms.starts.count + 1
+        guard let c = vms.concurrent else { return }
+        report.warnings = (report.warnings ?? []) + [
+            "VMs ran concurrently: threads \(c.other) and \(c.thread) both ran vCPU \(c.apicID) (from event \(c.event) on)"
+                + (vms.starts.isEmpty ? "" : ", after \(vms.starts.count + 1) VMs one after another")
+                + ". KVM's tracepoints do not name the VM, so from there on the VMs' events drive one set of models and their states mix: "
+                + "divergences and findings after that point may be artefacts. Record one VM at a time (trace-cmd record -P PID of its VMM, "
+                + "or an ftrace set_event_pid filter)."]
+    }
+}
+
+/// Each thread's first and last KVM event, noted by the first pass a run of events at a time (most
+/// events are on the thread of the one before: one compare).
+struct ThreadSpans {
+    var spans = IntMap<Int32, VMTracking.Span>()
+    private var thread: Int32 = .min
+    private var last = -1
+
+    @inline(__always)
+    mutating func note(_ t: Int32, _ event: Int) {
+        if t == thread { last = event } else { change(t, event) }
+    }
+
+    @inline(never)
+    private mutating func change(_ t: Int32, _ event: Int) {
+        close()
+        thread = t
+        last = event
+        if spans[t] == nil { spans[t] = VMTracking.Span(first: event, last: event) }
+    }
+
+    /// Ends the current run (the end of the pass).
+    mutating func close() {
+        if thread != .min, var s = spans[thread] { s.last = last; spans[thread] = s }
+    }
+}
