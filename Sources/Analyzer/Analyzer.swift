@@ -31,7 +31,7 @@ public enum Analyzer {
                     : try TransitionReplay.kvmX86(reader, what: "analyze", batches: { detectors.vmEnds = $0.vmEnds; $0.forEach { detectors.consume($0); flood.consume($0) } }) else { return nil }
                 detectors.finish(machine: r.adapter.machine, endTime: r.end)
                 return AnalysisReport(adapter: r.report.adapter, events: r.report.events, findings: filter(detectors.findings + flood.finish(), options),
-                                      divergences: r.report.divergenceCount, warnings: r.report.warnings)
+                                      divergences: r.report.divergenceCount, warnings: r.report.warnings, vms: r.report.vmCount)
             }
             if let report = try run(singlePass: true) { return report }
             return try run(singlePass: false)!

@@ -77,11 +77,14 @@ public struct AnalysisReport: Sendable {
     public var findings: [Finding] = []
     /// Divergences the replay found on the way (the checker's view of the same trace).
     public var divergences = 0
-    /// The replay's warnings (``ReplayReport/warnings``: several VMs in one trace); nil when none.
+    /// The replay's warnings (``ReplayReport/warnings``: VMs that ran concurrently); nil when none.
     public var warnings: [String]?
+    /// VMs one after another in the trace, each analyzed on its own (``ReplayReport/vmCount``); nil when one.
+    public var vms: Int?
 
     public func json() -> JSONValue {
         .object([("adapter", .string(adapter)), ("events", .int(events)), ("divergences", .int(divergences))]
+                + (vms.map { [("vms", JSONValue.int($0))] } ?? [])
                 + (warnings.map { [("warnings", JSONValue.array($0.map { .string($0) }))] } ?? [])
                 + [("findings", .array(findings.map { $0.json() }))])
     }

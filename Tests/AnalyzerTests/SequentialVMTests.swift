@@ -61,6 +61,8 @@ struct SequentialVMTests {
         let joined = try Analyzer.analyze(reader)
         #expect(joined.findings.map(Self.key).sorted() == expected.sorted())
         #expect(joined.warnings == nil)
+        #expect(joined.vms == Self.scenarios.count)
+        #expect(joined.json().serialized().contains("\"vms\":\(Self.scenarios.count)"))
     }
 
     /// The VM boundary is where the next VM's first vCPU thread begins, even when the thread that

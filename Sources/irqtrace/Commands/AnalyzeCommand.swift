@@ -67,6 +67,7 @@ struct AnalyzeCommand: ParsableCommand {
         } else {
             var s = "analyzed \(report.events) events with the \(report.adapter) adapter: \(report.findings.count) finding\(report.findings.count == 1 ? "" : "s")"
             s += report.divergences > 0 ? " (replay --check: \(report.divergences) divergences)\n" : "\n"
+            if let n = report.vms { s += "VMs: \(n), one after another (each analyzed on its own, from its own reset)\n" }
             for w in report.warnings ?? [] { s += Style.yellow("warning: ") + w + "\n" }
             for (k, f) in report.findings.enumerated() {
                 var where_ = f.cpu.map { "cpu \($0)" } ?? f.dest.map { "dest \($0) (no such APIC)" } ?? "cpu ?"
