@@ -88,6 +88,18 @@ struct SequentialVMTests {
         #expect(r.divergences == 0)
     }
 
+    /// At the end of idt-fault, vector 0x58 is stuck in vCPU 0's ISR; the halt-tpr VM after it never
+    /// sees 0x58: `why` at the end must answer about that VM, from its reset.
+    @Test("why answers about the VM running at the moment asked")
+    func whyInTheLastVM() throws {
+        let reader = try Self.record(try Self.eventLines("idt-fault") + Self.eventLines("halt-tpr"))
+        let r = try Why.explain(reader, cpu: 0, vector: 0x58, irq: nil, at: nil)
+        #expect(r.steps.first?.stage == "vm")
+        #expect(r.steps.first?.text.contains("this is VM 2") == true)
+        #expect(r.steps.contains { $0.stage == "message" && $0.text.contains("no message for vector 88 to APIC 0 in this VM") }, "\(r.steps.map(\.text))")
+        #expect(r.steps.contains { $0.stage == "lapic" && $0.text.contains("ISR does not have it") })
+    }
+
     /// Two VMs' events interleaved in time (the second recording's clock shifted onto the first's):
     /// two threads run vCPU 0 at once, which one set of models cannot tell apart.
     @Test("VMs that ran at the same time are reported as such")

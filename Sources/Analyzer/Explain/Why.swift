@@ -102,6 +102,8 @@ public enum Why {
         var report = Report(cpu: cpu, vector: followed.map(Int.init), irq: irq, atNs: at ?? end)
         func ev(_ marks: Mark?...) -> [Int] { marks.compactMap { $0?.event } }
         func when(_ mark: Mark) -> String { "at \(seconds(mark.time)) (event \(mark.event))" }
+        // (What "never" means: within the trace, or within the VM running at `at`.)
+        let scope = vmStart == nil ? "in the trace" : "in this VM"
         if let v = vmStart {
             report.steps.append(Step(stage: "vm", ok: true, text: "the trace holds VMs one after another: this is VM \(v.number + 1), begun \(when(v.mark)), when a new thread took over vCPU \(v.apic); the models restarted from reset there, and what follows is about this VM only",
                                      events: [v.mark.event]))
@@ -113,7 +115,7 @@ public enum Why {
             let e = machine.ioapic.entries[p]
             let high = machine.ioapic.irr & (1 << UInt32(p)) != 0
             var line = "line of pin \(p) is \(high ? "asserted" : "low")"
-            if let r = trail.lineRaised { line += "; last raised \(when(r))" } else { line += "; never raised in the trace" }
+            if let r = trail.lineRaised { line += "; last raised \(when(r))" } else { line += "; never raised \(scope)" }
             if let l = trail.lineLowered { line += ", last lowered \(when(l))" }
             if trail.redelivered > 0 { line += "; re-delivered \(trail.redelivered) times at EOIs while still high" }
             report.steps.append(Step(stage: "line", ok: trail.lineRaised != nil, text: line, events: ev(trail.lineRaised, trail.lineLowered)))
@@ -142,7 +144,7 @@ public enum Why {
         } else if let r = trail.raised {
             report.steps.append(Step(stage: "message", ok: true, text: "last sent \(when(r))", events: [r.event]))
         } else if irq == nil {
-            report.steps.append(Step(stage: "message", ok: trail.accepted != nil, text: "no message for vector \(followed ?? -1) to APIC \(cpu) in the trace\(trail.accepted != nil ? " (a local interrupt: LVT)" : "")", events: []))
+            report.steps.append(Step(stage: "message", ok: trail.accepted != nil, text: "no message for vector \(followed ?? -1) to APIC \(cpu) \(scope)\(trail.accepted != nil ? " (a local interrupt: LVT)" : "")", events: []))
         }
 
         // The LAPIC.
