@@ -24,6 +24,14 @@ struct VMTracking: Codable {
     var concurrent: Concurrent?
     struct Concurrent: Codable, Equatable { var apicID: UInt32; var thread: Int32; var other: Int32; var event: Int }
 
+    /// The event from which VMs were no longer told apart because the trace held too many (each new
+    /// VM resets every LAPIC of the trace: ``resetBudget``), if any.
+    var limitedAt: Int?
+
+    /// LAPIC resets a trace may cost in all (VM starts × LAPICs): bounds the work a hostile trace
+    /// (a million threads each taking vCPU 0 over) can cause; 2-vCPU VMs stay split up to 25 M of them.
+    static let resetBudget = 50_000_000
+
     /// First and last KVM event of a thread (first pass).
     struct Span { var first: Int; var last: Int }
 
@@ -33,6 +41,9 @@ struct VMTracking: Codable {
         for (t, s) in spans { threads.append((t, binding[t], s)) }
         threads.sort { ($0.span.first, $0.thread) < ($1.span.first, $1.thread) }
         var plan = VMTracking()
+        var apics = Set<UInt32>()
+        for (_, a) in binding { apics.insert(a) }
+        let maxStarts = resetBudget / max(1, apics.count)
         var members: [(thread: Int32, apic: UInt32?, span: Span)] = []
         var owner: [UInt32: Int] = [:]   // APIC ID → index in members
         for t in threads {
@@ -48,6 +59,7 @@ struct VMTracking: Codable {
                 let oldEnd = staying.map(\.span.last).max() ?? cut
                 let newStart = moving.map(\.span.first).min() ?? t.span.first
                 if oldEnd < newStart {
+                    guard plan.starts.count < maxStarts else { plan.limitedAt = newStart; break }
                     plan.starts.append(newStart)
                     members = moving
                     owner = [:]
@@ -130,6 +142,11 @@ extension KVMX86Adapter {
     /// The report's account of the VMs (``ReplayReport/vmCount``, ``ReplayReport/warnings``).
     func vmSummary(into report: inout ReplayReport) {
         report.vmCount = vms.starts.count + 1
+        if let e = vms.limitedAt {
+            report.warnings = (report.warnings ?? []) + [
+                "more than \(vms.starts.count + 1) VMs one after another: from event \(e) on they are not told apart (each new VM resets every "
+                    + "LAPIC of the trace, and this many would take too long), so their states mix from there"]
+        }
         guard let c = vms.concurrent else { return }
         report.warnings = (report.warnings ?? []) + [
             "VMs ran concurrently: threads \(c.other) and \(c.thread) both ran vCPU \(c.apicID) (from event \(c.event) on)"
