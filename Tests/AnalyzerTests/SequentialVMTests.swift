@@ -100,6 +100,27 @@ struct SequentialVMTests {
         #expect(r.steps.contains { $0.stage == "lapic" && $0.text.contains("ISR does not have it") })
     }
 
+    /// A real recording (traces/kvm-multi, `record-multi-vm.sh`): three VMs at once, then halt-cli,
+    /// then idt-fault. The concurrent period is named; the two VMs after it get their own findings.
+    @Test("a real recording of concurrent VMs, then VMs one after another")
+    func realConcurrentThenSequential() throws {
+        let path = AnalyzerTestSupport.root.appendingPathComponent("traces/kvm-multi/pvm-concurrent-then-sequential.trace.txt").path
+        let (reader, _) = try Recorder.open(path)
+        let r = try Analyzer.analyze(reader)
+        #expect(r.vms == 3)
+        let warning = try #require(r.warnings?.first)
+        #expect(warning.contains("VMs ran concurrently"), "\(warning)")
+        // "… until the VM that began at event N, after all of them had stopped"
+        let until = try #require(warning.split(separator: " ").drop { $0 != "began" }.dropFirst(3).first.flatMap { Int($0.trimmingCharacters(in: .punctuationCharacters)) })
+        let after = r.findings.filter { ($0.events.min() ?? -1) >= until && $0.severity >= .warning }.map(Self.key).sorted()
+        let expected = [
+            "halted_with_pending error cpu 1 dest -1 v 69 irq -1", "lost_interrupt error cpu 1 dest -1 v 86 irq -1",        // halt-cli
+            "stuck_in_service error cpu 0 dest -1 v 88 irq -1", "lost_interrupt error cpu 0 dest -1 v 67 irq -1",
+            "lost_interrupt error cpu 0 dest -1 v 81 irq -1",                                                                 // idt-fault
+        ].sorted()
+        #expect(after == expected, "\(after)")
+    }
+
     /// Two VMs' events interleaved in time (the second recording's clock shifted onto the first's):
     /// two threads run vCPU 0 at once, which one set of models cannot tell apart.
     @Test("VMs that ran at the same time are reported as such")

@@ -39,6 +39,17 @@ struct VMPlanTests {
         // A thread of the old VM still running when the new one begins is the same verdict.
         let q = Self.plan([(10, 0, 0, 50), (11, 1, 2, 80), (20, 0, 60, 90)])
         #expect(q.starts.isEmpty && q.concurrent != nil)
+        #expect(p.concurrentUntil == nil && p.concurrentPeriods == 1)
+    }
+
+    @Test("a VM begun after concurrent VMs have all stopped starts from reset again")
+    func afterConcurrent() {
+        let p = Self.plan([(10, 0, 0, 50), (11, 1, 2, 49), (20, 0, 30, 90), (21, 1, 31, 95),
+                           (30, 0, 100, 120), (31, 1, 101, 110)])
+        #expect(p.concurrent?.event == 30)
+        #expect(p.starts == [100])
+        #expect(p.concurrentUntil == 100)
+        #expect(p.concurrentPeriods == 1)
     }
 
     @Test("a hostile trace with more VM starts than the reset budget stops splitting, and says where")

@@ -20,8 +20,11 @@ struct VMTracking: Codable {
     var passed = 0
     /// The first index of `starts` not passed yet (`Int.max`: none).
     var nextStart = Int.max
-    /// Where VMs were seen running concurrently (the first pass's verdict), if anywhere.
+    /// Where VMs were first seen running concurrently (the first pass's verdict), if anywhere; the
+    /// start of the first VM after that period (nil: none, to the end); how many such periods.
     var concurrent: Concurrent?
+    var concurrentUntil: Int?
+    var concurrentPeriods = 0
     struct Concurrent: Codable, Equatable { var apicID: UInt32; var thread: Int32; var other: Int32; var event: Int }
 
     /// The event from which VMs were no longer told apart because the trace held too many (each new
@@ -45,7 +48,8 @@ struct VMTracking: Codable {
         for (_, a) in binding { apics.insert(a) }
         let maxStarts = resetBudget / max(1, apics.count)
         var members: [(thread: Int32, apic: UInt32?, span: Span)] = []
-        var owner: [UInt32: Int] = [:]   // APIC ID → index in members
+        var owner: [UInt32: Int] = [:]   // APIC ID → index in members (of its threads, the one that stops last)
+        var inConcurrentPeriod = false
         for t in threads {
             // (A vCPU thread no event binds: in the VM it began in.)
             guard let apic = t.apic else { members.append(t); continue }
@@ -61,14 +65,25 @@ struct VMTracking: Codable {
                 if oldEnd < newStart {
                     guard plan.starts.count < maxStarts else { plan.limitedAt = newStart; break }
                     plan.starts.append(newStart)
+                    if inConcurrentPeriod {
+                        inConcurrentPeriod = false
+                        if plan.concurrentPeriods == 1 { plan.concurrentUntil = newStart }
+                    }
                     members = moving
                     owner = [:]
                     for (i, m) in members.enumerated() { if let a = m.apic { owner[a] = i } }
                     continue
                 }
             }
-            plan.concurrent = Concurrent(apicID: apic, thread: t.thread, other: displaced.thread, event: t.span.first)
-            break
+            // Two threads on one vCPU at once: VMs running concurrently, which share one set of models
+            // until a VM begins after all of them have stopped.
+            if !inConcurrentPeriod {
+                inConcurrentPeriod = true
+                plan.concurrentPeriods += 1
+                if plan.concurrent == nil { plan.concurrent = Concurrent(apicID: apic, thread: t.thread, other: displaced.thread, event: t.span.first) }
+            }
+            members.append(t)
+            if t.span.last > displaced.span.last { owner[apic] = members.count - 1 }
         }
         plan.nextStart = plan.starts.first ?? Int.max
         return plan
@@ -148,11 +163,13 @@ extension KVMX86Adapter {
                     + "LAPIC of the trace, and this many would take too long), so their states mix from there"]
         }
         guard let c = vms.concurrent else { return }
+        let period = vms.concurrentUntil.map { "from event \(c.event) until the VM that began at event \($0), after all of them had stopped" }
+            ?? "from event \(c.event) to the end of the trace"
         report.warnings = (report.warnings ?? []) + [
-            "VMs ran concurrently: threads \(c.other) and \(c.thread) both ran vCPU \(c.apicID) (from event \(c.event) on)"
-                + (vms.starts.isEmpty ? "" : ", after \(vms.starts.count + 1) VMs one after another")
-                + ". KVM's tracepoints do not name the VM, so from there on the VMs' events drive one set of models and their states mix: "
-                + "divergences and findings after that point may be artefacts. Record one VM at a time (trace-cmd record -P PID of its VMM, "
+            "VMs ran concurrently: threads \(c.other) and \(c.thread) both ran vCPU \(c.apicID) at the same time"
+                + (vms.concurrentPeriods > 1 ? " (the first of \(vms.concurrentPeriods) such periods)" : "")
+                + ". KVM's tracepoints do not name the VM, so the concurrent VMs' events drive one set of models, " + period
+                + ": divergences and findings there may be artefacts. Record one VM at a time (trace-cmd record -P PID of its VMM, "
                 + "or an ftrace set_event_pid filter)."]
     }
 }

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# record-multi-vm.sh — record one real host trace holding several VMs: three tinyvmm VMs run at the
+# same time (ipi, msi, tpr), then two one after another (halt-cli, idt-fault). The sample for the
+# replayer's VM separation: VMs run one after another are replayed each from its own reset, VMs run
+# concurrently are reported as such (KVM's tracepoints do not name the VM).
+#
+# Run as root on a host with KVM. Builds tinyvmm from scripts/kvm-guest/tinyvmm.c if needed.
+# Environment: OUT=traces/kvm-multi  WORK=/tmp/irqtrace-kvm  BUFFER_KB=8192
+# Events: kvm/* except kvm_emulate_insn, kvm_age_hva, kvm_test_age_hva, kvm_fpu, kvm_unmap_hva_range
+# (as record-kvm-traces.sh), trace_clock local, in a tracefs instance of its own (removed at exit).
+set -euo pipefail
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(cd "$HERE/../.." && pwd)"
+OUT="${OUT:-$ROOT/traces/kvm-multi}"
+WORK="${WORK:-/tmp/irqtrace-kvm}"
+BUFFER_KB="${BUFFER_KB:-8192}"
+INSTANCE=irqtrace-multi-vm
+log() { echo "record-multi-vm: $*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+[ "$(id -u)" = 0 ] || die "run as root"
+[ -e /dev/kvm ] || die "/dev/kvm missing"
+mkdir -p "$WORK" "$OUT"
+if [ ! -x "$WORK/tinyvmm" ]; then
+    command -v gcc >/dev/null || apt-get install -y gcc >/dev/null
+    gcc -O2 -std=gnu11 -pthread -o "$WORK/tinyvmm" "$HERE/tinyvmm.c"
+fi
+TRACEFS="$(awk '$3 == "tracefs" { print $2; exit }' /proc/mounts)"
+if [ -z "$TRACEFS" ]; then TRACEFS=/sys/kernel/tracing; mount -t tracefs nodev "$TRACEFS"; fi
+[ -d "$TRACEFS/events/kvm" ] || die "$TRACEFS/events/kvm missing (KVM tracepoints not available)"
+INST="$TRACEFS/instances/$INSTANCE"
+[ -d "$INST" ] || mkdir "$INST"
+trap '{ echo 0 >"$INST/tracing_on"; } 2>/dev/null; rmdir "$INST" 2>/dev/null || true' EXIT
+echo 0 >"$INST/tracing_on"
+echo "$BUFFER_KB" >"$INST/buffer_size_kb"
+echo local >"$INST/trace_clock"
+echo 1 >"$INST/events/kvm/enable"
+for e in kvm_emulate_insn kvm_age_hva kvm_test_age_hva kvm_fpu kvm_unmap_hva_range; do
+    [ -d "$INST/events/kvm/$e" ] && echo 0 >"$INST/events/kvm/$e/enable"
+done
+: >"$INST/trace"
+echo 1 >"$INST/tracing_on"
+"$WORK/tinyvmm" ipi >/dev/null 2>&1 & a=$!
+"$WORK/tinyvmm" msi >/dev/null 2>&1 & b=$!
+"$WORK/tinyvmm" tpr >/dev/null 2>&1 & c=$!
+wait $a $b $c || true
+"$WORK/tinyvmm" halt-cli >/dev/null 2>&1 || true
+"$WORK/tinyvmm" idt-fault >/dev/null 2>&1 || true
+echo 0 >"$INST/tracing_on"
+cat "$INST/trace" >"$OUT/pvm-concurrent-then-sequential.trace.txt"
+log "$OUT/pvm-concurrent-then-sequential.trace.txt: $(grep -vc '^#' "$OUT/pvm-concurrent-then-sequential.trace.txt") events"
