@@ -90,6 +90,22 @@ struct SnapshotReplayTests {
     static let kvmSamples = ((try? FileManager.default.contentsOfDirectory(atPath: root.appendingPathComponent("traces/kvm").path)) ?? [])
         .filter { $0.hasSuffix(".trace.txt") }.sorted().map { root.appendingPathComponent("traces/kvm/" + $0).path }
 
+    /// VMs one after another (the models reset at each VM's start, the plan in every snapshot) and a
+    /// period of concurrent VMs: a window from a snapshot inside any VM agrees with a replay from the start.
+    @Test("several VMs in one trace, in 4 KB chunks: windows and states from snapshots = from the first event")
+    func severalVMs() throws {
+        let multi = root.appendingPathComponent("traces/kvm-multi/pvm-concurrent-then-sequential.trace.txt").path
+        try Self.expectSnapshotsAgree(try Recorder.open(multi, options: RecordOptions(chunkSize: 4096)).0, every: 1, limit: 24)
+        var joined: [UInt8] = []
+        for s in ["idt-fault", "misroute", "halt-tpr"] {
+            let text = try String(contentsOfFile: root.appendingPathComponent("traces/kvm/pvm-\(s).trace.txt").path, encoding: .utf8)
+            joined += Array(text.split(separator: "\n").filter { !$0.hasPrefix("#") }.joined(separator: "\n").utf8) + [0x0A]
+        }
+        let (reader, _) = try Recorder.open(bytes: joined, name: "three-vms.trace.txt", options: RecordOptions(chunkSize: 4096))
+        #expect(try Replayer.check(reader).vmCount == 3)
+        try Self.expectSnapshotsAgree(reader, every: 1, limit: 24)
+    }
+
     @Test("KVM x86 (kvm_pvm) recordings in 4 KB chunks: windows and states from snapshots = from the first event", arguments: kvmSamples)
     func kvmRecordings(path: String) throws {
         // (pvm-level-storm is 3.6 MB of text: fewer starts, a snapshot every 8 chunks)
