@@ -30,8 +30,12 @@ public enum Analyzer {
                     ? try TransitionReplay.kvmX86SinglePass(reader, what: "analyze", batches: { detectors.vmEnds = $0.vmEnds; $0.forEach { detectors.consume($0); flood.consume($0) } })
                     : try TransitionReplay.kvmX86(reader, what: "analyze", batches: { detectors.vmEnds = $0.vmEnds; $0.forEach { detectors.consume($0); flood.consume($0) } }) else { return nil }
                 detectors.finish(machine: r.adapter.machine, endTime: r.end)
-                return AnalysisReport(adapter: r.report.adapter, events: r.report.events, findings: filter(detectors.findings + flood.finish(), options),
-                                      divergences: r.report.divergenceCount, warnings: r.report.warnings, vms: r.report.vmCount)
+                var findings = detectors.findings + flood.finish()
+                if let list = r.report.vmList {
+                    for k in findings.indices { findings[k].vm = findings[k].events.min().flatMap { VMInfo.of(event: $0, in: list)?.number } }
+                }
+                return AnalysisReport(adapter: r.report.adapter, events: r.report.events, findings: filter(findings, options),
+                                      divergences: r.report.divergenceCount, warnings: r.report.warnings, vms: r.report.vmCount, vmList: r.report.vmList)
             }
             if let report = try run(singlePass: true) { return report }
             return try run(singlePass: false)!

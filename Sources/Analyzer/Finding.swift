@@ -1,4 +1,5 @@
 import TraceFormat
+import Replayer
 
 /// What an analyzer reports: a kind of failure, where and when, the events that prove it, and an
 /// explanation in hardware terms (docs/ANALYZERS.md). The fields are those of the simulator's ground
@@ -42,6 +43,8 @@ public struct Finding: Sendable, Equatable {
     public var explanation: String
     /// Index (in the report's list) of the finding this one is a consequence of.
     public var causedBy: Int?
+    /// The VM it happened in (its number), when the trace holds several (``AnalysisReport/vmList``).
+    public var vm: Int?
 
     public init(_ kind: Kind, _ severity: Severity, time: Int64, cpu: Int? = nil, dest: Int? = nil, vector: Int? = nil, irq: Int? = nil,
                 events: [Int], _ explanation: String, causedBy: Int? = nil) {
@@ -66,6 +69,7 @@ public struct Finding: Sendable, Equatable {
         f.append(("events", .array(events.map { .int($0) })))
         f.append(("explanation", .string(explanation)))
         if let causedBy { f.append(("caused_by", .int(causedBy))) }
+        if let vm { f.append(("vm", .int(vm))) }
         return .object(f)
     }
 }
@@ -81,10 +85,13 @@ public struct AnalysisReport: Sendable {
     public var warnings: [String]?
     /// VMs one after another in the trace, each analyzed on its own (``ReplayReport/vmCount``); nil when one.
     public var vms: Int?
+    /// Each VM (``ReplayReport/vmList``); nil when one.
+    public var vmList: [VMInfo]?
 
     public func json() -> JSONValue {
         .object([("adapter", .string(adapter)), ("events", .int(events)), ("divergences", .int(divergences))]
                 + (vms.map { [("vms", JSONValue.int($0))] } ?? [])
+                + (vmList.map { [("vm_list", JSONValue.array($0.map { $0.json() }))] } ?? [])
                 + (warnings.map { [("warnings", JSONValue.array($0.map { .string($0) }))] } ?? [])
                 + [("findings", .array(findings.map { $0.json() }))])
     }

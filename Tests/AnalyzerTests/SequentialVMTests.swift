@@ -62,6 +62,16 @@ struct SequentialVMTests {
         #expect(joined.findings.map(Self.key).sorted() == expected.sorted())
         #expect(joined.warnings == nil)
         #expect(joined.vms == Self.scenarios.count)
+        // Each finding names its VM, whose vCPU threads the report lists (two each; in two of the older
+        // recordings one vCPU takes no interrupt and never reads its APIC ID: its thread is unbound).
+        let list = try #require(joined.vmList)
+        #expect(list.map(\.number) == Array(1...Self.scenarios.count))
+        #expect(zip(list, list.dropFirst()).allSatisfy { $0.firstEvent < $1.firstEvent })
+        #expect(list.allSatisfy { !$0.concurrent && $0.vcpuThreads.count == 2 })
+        #expect(list.filter { Set($0.vcpuThreads.compactMap(\.vcpu)) == [0, 1] }.count == Self.scenarios.count - 2)
+        #expect(joined.findings.allSatisfy { $0.vm != nil })
+        // idt-fault is the 8th VM: its stuck vector is found there.
+        #expect(joined.findings.first { $0.kind == .stuckInService }?.vm == 8)
         #expect(joined.json().serialized().contains("\"vms\":\(Self.scenarios.count)"))
     }
 
@@ -110,9 +120,11 @@ struct SequentialVMTests {
         #expect(r.vms == 3)
         let warning = try #require(r.warnings?.first)
         #expect(warning.contains("VMs ran concurrently"), "\(warning)")
-        // "… until the VM that began at event N, after all of them had stopped"
-        let until = try #require(warning.split(separator: " ").drop { $0 != "began" }.dropFirst(3).first.flatMap { Int($0.trimmingCharacters(in: .punctuationCharacters)) })
-        let after = r.findings.filter { ($0.events.min() ?? -1) >= until && $0.severity >= .warning }.map(Self.key).sorted()
+        let list = try #require(r.vmList)
+        #expect(list.map(\.concurrent) == [true, false, false])
+        #expect(list[0].vcpuThreads.count == 6 && list[1].vcpuThreads.count == 2 && list[2].vcpuThreads.count == 2)
+        #expect(warning.contains("until the VM that began at event \(list[1].firstEvent)"), "\(warning)")
+        let after = r.findings.filter { ($0.vm ?? 0) >= 2 && $0.severity >= .warning }.map(Self.key).sorted()
         let expected = [
             "halted_with_pending error cpu 1 dest -1 v 69 irq -1", "lost_interrupt error cpu 1 dest -1 v 86 irq -1",        // halt-cli
             "stuck_in_service error cpu 0 dest -1 v 88 irq -1", "lost_interrupt error cpu 0 dest -1 v 67 irq -1",

@@ -27,6 +27,11 @@ struct VMTracking: Codable {
     var concurrentPeriods = 0
     struct Concurrent: Codable, Equatable { var apicID: UInt32; var thread: Int32; var other: Int32; var event: Int }
 
+    /// Each VM's vCPU threads (in order of their first event; the vCPU when an event binds it), and
+    /// whether concurrent VMs share that segment of the trace (``ReplayReport/vmList``).
+    var vcpuThreads: [[VMInfo.VCPUThread]] = []
+    var concurrentSegments: [Int] = []
+
     /// The event from which VMs were no longer told apart because the trace held too many (each new
     /// VM resets every LAPIC of the trace: ``resetBudget``), if any.
     var limitedAt: Int?
@@ -64,6 +69,7 @@ struct VMTracking: Codable {
                 let newStart = moving.map(\.span.first).min() ?? t.span.first
                 if oldEnd < newStart {
                     guard plan.starts.count < maxStarts else { plan.limitedAt = newStart; break }
+                    plan.vcpuThreads.append(staying.map { VMInfo.VCPUThread(thread: $0.thread, vcpu: $0.apic) })
                     plan.starts.append(newStart)
                     if inConcurrentPeriod {
                         inConcurrentPeriod = false
@@ -80,11 +86,13 @@ struct VMTracking: Codable {
             if !inConcurrentPeriod {
                 inConcurrentPeriod = true
                 plan.concurrentPeriods += 1
+                plan.concurrentSegments.append(plan.starts.count)
                 if plan.concurrent == nil { plan.concurrent = Concurrent(apicID: apic, thread: t.thread, other: displaced.thread, event: t.span.first) }
             }
             members.append(t)
             if t.span.last > displaced.span.last { owner[apic] = members.count - 1 }
         }
+        plan.vcpuThreads.append(members.map { VMInfo.VCPUThread(thread: $0.thread, vcpu: $0.apic) })
         plan.nextStart = plan.starts.first ?? Int.max
         return plan
     }
@@ -157,6 +165,13 @@ extension KVMX86Adapter {
     /// The report's account of the VMs (``ReplayReport/vmCount``, ``ReplayReport/warnings``).
     func vmSummary(into report: inout ReplayReport) {
         report.vmCount = vms.starts.count + 1
+        if vms.starts.count > 0 || vms.concurrent != nil {
+            let firsts = [0] + vms.starts
+            report.vmList = firsts.indices.map { k in
+                VMInfo(number: k + 1, firstEvent: firsts[k], vcpuThreads: k < vms.vcpuThreads.count ? vms.vcpuThreads[k] : [],
+                       concurrent: vms.concurrentSegments.contains(k))
+            }
+        }
         if let e = vms.limitedAt {
             report.warnings = (report.warnings ?? []) + [
                 "more than \(vms.starts.count + 1) VMs one after another: from event \(e) on they are not told apart (each new VM resets every "
@@ -197,5 +212,48 @@ struct ThreadSpans {
     /// Ends the current run (the end of the pass).
     mutating func close() {
         if thread != .min, var s = spans[thread] { s.last = last; spans[thread] = s }
+    }
+}
+
+/// One VM of a trace that holds several (``ReplayReport/vmList``).
+public struct VMInfo: Sendable, Codable, Equatable {
+    /// 1, 2, … in trace order.
+    public var number: Int
+    /// Index of its first event (the first VM's: 0).
+    public var firstEvent: Int
+    /// Its vCPU threads, in order of their first event.
+    public var vcpuThreads: [VCPUThread]
+    /// Concurrent VMs ran in this segment of the trace: their events drove one set of models.
+    public var concurrent: Bool
+
+    public struct VCPUThread: Sendable, Codable, Equatable {
+        public var thread: Int32
+        /// The vCPU (APIC ID) when an event binds the thread to it.
+        public var vcpu: UInt32?
+    }
+
+    public func json() -> JSONValue {
+        .object([("vm", .int(number)), ("first_event", .int(firstEvent)),
+                 ("vcpu_threads", .array(vcpuThreads.map { t in
+                    .object([("thread", .int(Int(t.thread))), ("vcpu", t.vcpu.map { .int(Int($0)) } ?? .null)]) }))]
+                + (concurrent ? [("concurrent", JSONValue.bool(true))] : []))
+    }
+
+    /// "VM 3 (vCPU threads 6707, 6711)"; "concurrent VMs 1 (…)" for a segment several VMs shared.
+    public var label: String {
+        (concurrent ? "concurrent VMs \(number)" : "VM \(number)") + (vcpuThreads.isEmpty ? "" : " (vCPU thread\(vcpuThreads.count == 1 ? "" : "s") \(vcpuThreads.map { String($0.thread) }.joined(separator: ", ")))")
+    }
+
+    /// How a human output counts them: "3, one after another (2: concurrent VMs)".
+    public static func summary(_ list: [VMInfo]) -> String {
+        let mixed = list.filter(\.concurrent).map { String($0.number) }
+        return "\(list.count), one after another" + (mixed.isEmpty ? "" : " (\(mixed.joined(separator: ", ")): concurrent VMs sharing one set of models)")
+    }
+
+    /// The VM of `list` the event belongs to (the last that began at or before it).
+    public static func of(event: Int, in list: [VMInfo]) -> VMInfo? {
+        var lo = 0, hi = list.count
+        while lo < hi { let m = (lo + hi) / 2; if list[m].firstEvent <= event { lo = m + 1 } else { hi = m } }
+        return lo > 0 ? list[lo - 1] : nil
     }
 }

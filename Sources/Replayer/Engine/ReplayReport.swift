@@ -47,6 +47,8 @@ public struct ReplayReport: Sendable, Codable {
         set { vms = newValue.flatMap { $0 > 1 ? $0 : nil } }
     }
     private var vms: Int?
+    /// Each VM, when the trace holds several (or concurrent ones): where it begins, its vCPU threads.
+    public var vmList: [VMInfo]?
     /// Divergences found beyond the first ``keptDivergences`` (nil: none): counted, not kept.
     private var notKept: Int?
     /// Divergences before this time are not the report's (a window's check, `--from`: they are
@@ -79,7 +81,7 @@ public struct ReplayReport: Sendable, Codable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case adapter, behaviour, events, observationsTotal, observationsChecked, unchecked, divergences, reordered, digest, warnings, notKept, vms
+        case adapter, behaviour, events, observationsTotal, observationsChecked, unchecked, divergences, reordered, digest, warnings, notKept, vms, vmList
     }
 
     public init(adapter: String, behaviour: String) {
@@ -88,7 +90,7 @@ public struct ReplayReport: Sendable, Codable {
     }
 
     public func json() -> JSONValue {
-        .object([
+        var f: [(String, JSONValue)] = [
             ("adapter", .string(adapter)),
             ("behaviour", .string(behaviour)),
             ("events", .int(events)),
@@ -98,9 +100,12 @@ public struct ReplayReport: Sendable, Codable {
             ("reordered", .int(reordered)),
             ("divergences", .array(divergences.map { $0.json() })),
             ("digest", .string(String(digest, radix: 16).leftPad(16))),
-        ] + (vms.map { [("vms", JSONValue.int($0))] } ?? [])
-          + (notKept.map { [("divergences_not_kept", JSONValue.int($0))] } ?? [])
-          + (warnings.map { [("warnings", JSONValue.array($0.map { .string($0) }))] } ?? []))
+        ]
+        if let vms { f.append(("vms", .int(vms))) }
+        if let vmList { f.append(("vm_list", .array(vmList.map { $0.json() }))) }
+        if let notKept { f.append(("divergences_not_kept", .int(notKept))) }
+        if let warnings { f.append(("warnings", .array(warnings.map { .string($0) }))) }
+        return .object(f)
     }
 }
 

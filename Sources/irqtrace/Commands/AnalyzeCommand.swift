@@ -1,5 +1,6 @@
 import Analyzer
 import Foundation
+import Replayer
 import ArgumentParser
 import TraceFormat
 
@@ -67,12 +68,13 @@ struct AnalyzeCommand: ParsableCommand {
         } else {
             var s = "analyzed \(report.events) events with the \(report.adapter) adapter: \(report.findings.count) finding\(report.findings.count == 1 ? "" : "s")"
             s += report.divergences > 0 ? " (replay --check: \(report.divergences) divergences)\n" : "\n"
-            if let n = report.vms { s += "VMs: \(n), one after another (each analyzed on its own, from its own reset)\n" }
+            if let list = report.vmList { s += "VMs: \(VMInfo.summary(list)); each analyzed on its own, from its own reset\n" }
             for w in report.warnings ?? [] { s += Style.yellow("warning: ") + w + "\n" }
             for (k, f) in report.findings.enumerated() {
                 var where_ = f.cpu.map { "cpu \($0)" } ?? f.dest.map { "dest \($0) (no such APIC)" } ?? "cpu ?"
                 if let v = f.vector { where_ += " vector \(v)" }
                 if let i = f.irq { where_ += " irq \(i)" }
+                if let v = f.vm, let list = report.vmList, v >= 1, v <= list.count { where_ += " in " + list[v - 1].label }
                 s += "\n" + Style.bold("#\(k)") + " \(Style.severity(f.severity.rawValue)) \(Style.bold(f.kind.rawValue)) at \(seconds(f.timeNs)) \(where_)\(f.causedBy.map { " (caused by #\($0))" } ?? "")\n"
                 s += "   \(f.explanation)\n"
                 s += "   events: \(f.events.map(String.init).joined(separator: ", "))\n"

@@ -72,7 +72,7 @@ struct ReplayCommand: ParsableCommand {
             Console.out(report.json().serialized(pretty: true) + "\n")
         } else {
             var s = "replayed \(report.events) events with the \(report.adapter) adapter (\(report.behaviour) rules)\n"
-            if let n = report.vmCount { s += "VMs: \(n), one after another (each replayed from its own reset)\n" }
+            if let list = report.vmList { s += "VMs: \(VMInfo.summary(list)); each replayed from its own reset\n" }
             let pct = report.observationsTotal > 0 ? format(100 * Double(report.observationsChecked) / Double(report.observationsTotal), 1) : "-"
             s += "observations: \(report.observationsChecked) of \(report.observationsTotal) checked (\(pct)%)\n"
             for (name, n) in report.unchecked.sorted(by: { $0.value > $1.value }) { s += "  unchecked: \(n) \(name)\n" }
