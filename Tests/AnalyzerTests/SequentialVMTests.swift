@@ -133,6 +133,43 @@ struct SequentialVMTests {
         #expect(after == expected, "\(after)")
     }
 
+    /// VMX: the guest's EOI retires a vector, so one left in service (missing-eoi) blocks its class
+    /// and those below until the VM ends. Two simulated kvm-vmx VMs (the second on other threads,
+    /// after the first): the second must not inherit the first's ISR.
+    @Test("simulated VMX VMs one after another: a vector left in service by one does not block the next")
+    func vmxOneAfterAnother() throws {
+        func text(_ faults: [String], seed: UInt64) throws -> [Substring] {
+            let reader = try AnalyzerTestSupport.simulate("x86-legacy", faults: faults, seed: seed, durationNs: 200_000_000)
+            let out = OutputFile()
+            try TextExport.write(reader, to: out)
+            return String(decoding: out.memory, as: UTF8.self).split(separator: "\n")
+        }
+        let first = try text(["missing-eoi"], seed: 1), second = try text([], seed: 2)
+        // The second VM: its threads' ids + 1000, its times 1 s later.
+        let moved: [Substring] = second.map { line in
+            var l = String(line)
+            if let r = l.range(of: #"-(\d+)(\s+\[)"#, options: .regularExpression) {
+                let m = String(l[r]), digits = m.dropFirst().prefix { $0.isNumber }
+                l.replaceSubrange(r, with: "-\(Int(digits)! + 1000)" + m.dropFirst(1 + digits.count))
+            }
+            if let r = l.range(of: #" \d+\.\d{6}: "#, options: .regularExpression) {
+                let t = Double(l[r].dropFirst().dropLast(2))!
+                l.replaceSubrange(r, with: String(format: " %.6f: ", t + 1.0))
+            }
+            return Substring(l)
+        }
+        let alone = try Self.analyze(first).findings.map(Self.key) + Self.analyze(moved).findings.map(Self.key)
+        #expect(alone.contains { $0.hasPrefix("stuck_in_service error") }, "\(alone)")
+        let reader = try Self.record(first + moved)
+        let replay = try Replayer.check(reader)
+        #expect(replay.adapter == "kvm-vmx")
+        #expect(replay.vmCount == 2)
+        #expect(replay.divergences.isEmpty, "\(replay.divergences.prefix(3))")
+        let joined = try Analyzer.analyze(reader)
+        #expect(joined.findings.map(Self.key).sorted() == alone.sorted())
+        #expect(joined.findings.filter { $0.kind == .stuckInService }.allSatisfy { $0.vm == 1 })
+    }
+
     /// Two VMs' events interleaved in time (the second recording's clock shifted onto the first's):
     /// two threads run vCPU 0 at once, which one set of models cannot tell apart.
     @Test("VMs that ran at the same time are reported as such")
