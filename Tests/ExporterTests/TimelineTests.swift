@@ -51,4 +51,19 @@ struct TimelineTests {
         #expect(tl.slices.map(\.end) == [50, 40])
         #expect(tl.flows == [Timeline.Flow(cpu: 0, vector: 0x30, irq: -1, fromTime: 10, fromEvent: 0, toTime: 20, toEvent: 1)])
     }
+
+    @Test("a new VM ends what the last one left in service or halted; its acceptances flow nowhere")
+    func vmStart() {
+        let tl = Timeline.build([
+            Transition(.delivered, event: 0, time: 10, cpu: 0, vector: 0x58),         // never EOI'd in VM 1
+            Transition(.halted, event: 1, time: 15, cpu: 1),
+            Transition(.accepted, event: 2, time: 18, cpu: 0, vector: 0x43),          // never delivered in VM 1
+            Transition(.vmStarted, event: 3, time: 100, cpu: 0, value: 0, aux: 1),
+            Transition(.delivered, event: 4, time: 110, cpu: 0, vector: 0x43),
+            Transition(.eoi, event: 5, time: 120, cpu: 0, vector: 0x43),
+        ])
+        #expect(tl.slices.map(\.end) == [100, 100, 120])
+        #expect(tl.flows.isEmpty)
+        #expect(tl.instants.contains { $0.kind == .vmStarted && $0.time == 100 })
+    }
 }

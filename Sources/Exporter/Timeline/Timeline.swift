@@ -122,6 +122,15 @@ public struct Timeline: Sendable {
                     t.slices[s].end = x.timeNs
                     t.slices[s].endEvent = x.eventIndex
                 }
+            case .vmStarted:
+                // Another VM from reset (VMs one after another in a host trace): what the last one left
+                // in service or halted ends with it, and nothing it accepted is delivered in the next.
+                for s in open.values.joined() { t.slices[s].end = x.timeNs; t.slices[s].endEvent = x.eventIndex }
+                for s in halted.values { t.slices[s].end = x.timeNs; t.slices[s].endEvent = x.eventIndex }
+                open = [:]
+                halted = [:]
+                accepted = [:]
+                instant(x)
             default:
                 instant(x)
             }
