@@ -43,6 +43,27 @@ struct VMTracking: Codable {
     /// First and last KVM event of a thread (first pass).
     struct Span { var first: Int; var last: Int }
 
+    init() {}
+
+    // (Decoded field by field, each with its default when absent: a sidecar written by an earlier
+    // build that kept less of the plan still restores.)
+    enum CodingKeys: String, CodingKey {
+        case starts, passed, nextStart, concurrent, concurrentUntil, concurrentPeriods, vcpuThreads, concurrentSegments, limitedAt
+    }
+
+    init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        starts = try c.decodeIfPresent([Int].self, forKey: .starts) ?? []
+        passed = try c.decodeIfPresent(Int.self, forKey: .passed) ?? 0
+        nextStart = try c.decodeIfPresent(Int.self, forKey: .nextStart) ?? (passed < starts.count ? starts[passed] : Int.max)
+        concurrent = try c.decodeIfPresent(Concurrent.self, forKey: .concurrent)
+        concurrentUntil = try c.decodeIfPresent(Int.self, forKey: .concurrentUntil)
+        concurrentPeriods = try c.decodeIfPresent(Int.self, forKey: .concurrentPeriods) ?? (concurrent == nil ? 0 : 1)
+        vcpuThreads = try c.decodeIfPresent([[VMInfo.VCPUThread]].self, forKey: .vcpuThreads) ?? []
+        concurrentSegments = try c.decodeIfPresent([Int].self, forKey: .concurrentSegments) ?? []
+        limitedAt = try c.decodeIfPresent(Int.self, forKey: .limitedAt)
+    }
+
     /// The VM starts, from the vCPU threads' spans and the bindings of those bound.
     static func plan(binding: IntMap<Int32, UInt32>, spans: IntMap<Int32, Span>) -> VMTracking {
         var threads: [(thread: Int32, apic: UInt32?, span: Span)] = []

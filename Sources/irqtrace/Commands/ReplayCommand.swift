@@ -45,10 +45,15 @@ struct ReplayCommand: ParsableCommand {
             let (report, machine) = try Replayer.run(reader, until: spec.resolve(start: first), midFlight: midFlight,
                                                      snapshots: snapshotOptions, note: { Console.note($0) })
             if json {
-                Console.out(JSONValue.object([("events", .int(report.events)), ("time_ns", .int(spec.resolve(start: first))),
-                                              ("state", machine.stateJSON())]).serialized(pretty: true) + "\n")
+                // (A trace of several VMs: the state is the VM's running then.)
+                let vm = report.vmList.flatMap { VMInfo.of(event: report.events - 1, in: $0) }
+                Console.out(JSONValue.object([("events", .int(report.events)), ("time_ns", .int(spec.resolve(start: first)))]
+                                             + (vm.map { [("vm", JSONValue.int($0.number))] } ?? [])
+                                             + [("state", machine.stateJSON())]).serialized(pretty: true) + "\n")
             } else {
-                Console.out("state after \(report.events) events (\(report.adapter) adapter):\n" + machine.stateDescription)
+                let vm = report.vmList.flatMap { VMInfo.of(event: report.events - 1, in: $0) }
+                Console.out("state after \(report.events) events (\(report.adapter) adapter)"
+                            + (vm.map { ", in \($0.label) of \(report.vmList!.count)" } ?? "") + ":\n" + machine.stateDescription)
             }
             return
         }
