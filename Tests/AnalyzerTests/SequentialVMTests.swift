@@ -108,6 +108,12 @@ struct SequentialVMTests {
         #expect(r.steps.first?.text.contains("this is VM 2") == true)
         #expect(r.steps.contains { $0.stage == "message" && $0.text.contains("no message for vector 88 to APIC 0 in this VM") }, "\(r.steps.map(\.text))")
         #expect(r.steps.contains { $0.stage == "lapic" && $0.text.contains("ISR does not have it") })
+        // --state-at: the state is the running VM's, which the report's list names.
+        let last = try Self.eventLines("halt-tpr").last!
+        let (report, machine) = try Replayer.run(reader, until: Int64((Self.timestamp(last) * 1e9).rounded()))
+        #expect(report.vmList.flatMap { VMInfo.of(event: report.events - 1, in: $0)?.number } == 2)
+        #expect(!machine.apics.contains { $0.isr.contains(0x58) })
+        #expect(machine.apics.contains { $0.tpr == 0xF0 })
     }
 
     /// A real recording (traces/kvm-multi, `record-multi-vm.sh`): three VMs at once, then halt-cli,
