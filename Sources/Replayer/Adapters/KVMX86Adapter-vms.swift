@@ -4,15 +4,15 @@ import TraceFormat
 /// restarted. KVM's tracepoints name a vCPU ("vcpu N", the APIC ID) but not its VM; each VM's vCPUs
 /// run on that VM's own threads (a VMM runs a vCPU on one thread: QEMU, kvmtool, Firecracker,
 /// crosvm). The first pass, which learns each thread's vCPU, also notes the span of each thread's
-/// KVM events; ``plan(spans:)`` then reads the VMs off them: a thread that runs a vCPU whose thread
+/// KVM events; ``plan(binding:spans:)`` then reads the VMs off them: a thread that runs a vCPU whose thread
 /// so far stopped before it began starts the next VM, together with the threads that began after
 /// that one stopped (a vCPU thread of the next VM may show before the one that gives it away, and a
 /// vCPU thread with no binding event, none). Each VM's models start from reset (as KVM creates them:
 /// `kvm_create_lapic`/`kvm_lapic_reset`, `kvm_ioapic_init`, `kvm_pic_init`) at its first event, and
 /// what the ended VM still owed (acceptances, IOAPIC acks, decisions on halts) is settled at its end,
 /// as at the end of the trace. Two threads running one vCPU at the same time are VMs running
-/// concurrently: nothing tells their events apart, so from there on they share one set of models
-/// (a warning says so).
+/// concurrently: nothing tells their events apart, so they share one set of models until a VM
+/// begins after all of them have stopped (a warning names the period).
 struct VMTracking: Codable {
     /// Event indices at which the second, third, … VM begins.
     var starts: [Int] = []
@@ -36,8 +36,9 @@ struct VMTracking: Codable {
     /// VM resets every LAPIC of the trace: ``resetBudget``), if any.
     var limitedAt: Int?
 
-    /// LAPIC resets a trace may cost in all (VM starts × LAPICs): bounds the work a hostile trace
-    /// (a million threads each taking vCPU 0 over) can cause; 2-vCPU VMs stay split up to 25 M of them.
+    /// LAPIC resets a trace may cost in all (VM starts × LAPICs), and threads the plan may look at
+    /// again at VM starts: bounds the work a hostile trace (a million threads each taking vCPU 0
+    /// over) can cause; 2-vCPU VMs stay split up to 25 M of them.
     static let resetBudget = 50_000_000
 
     /// First and last KVM event of a thread (first pass).
@@ -76,12 +77,15 @@ struct VMTracking: Codable {
         var members: [(thread: Int32, apic: UInt32?, span: Span)] = []
         var owner: [UInt32: Int] = [:]   // APIC ID → index in members (of its threads, the one that stops last)
         var inConcurrentPeriod = false
+        var looked = 0   // threads looked at again at VM starts (``resetBudget``)
         for t in threads {
             // (A vCPU thread no event binds: in the VM it began in.)
             guard let apic = t.apic else { members.append(t); continue }
             guard let k = owner[apic] else { owner[apic] = members.count; members.append(t); continue }
             let displaced = members[k]
             if displaced.span.last < t.span.first {
+                looked += members.count
+                guard looked <= resetBudget else { plan.limitedAt = t.span.first; break }
                 // Threads that began after the displaced one stopped are the next VM's too.
                 let cut = displaced.span.last
                 let moving = members.filter { $0.span.first > cut } + [t]
