@@ -35,7 +35,10 @@ run: build
 	$(BIN) report traces/kvm/pvm-idt-fault.trace.txt -o out/report.html
 	$(BIN) export traces/qemu-arm64-virt-gicv2-smp2.log.zst --format perfetto -o out/gic.perfetto.json
 	@echo "open out/report.html in a browser, out/gic.perfetto.json in ui.perfetto.dev"
-	# analyze exits 1 when it finds something: here the masked pin's boot-time edge (info).
+	# analyze exits 1 when it finds something. A host trace of several VMs (3 at once, then 2 one
+	# after another): each later VM analyzed from its own reset, the concurrent ones named.
+	$(BIN) analyze traces/kvm-multi/pvm-concurrent-then-sequential.trace.txt --min-severity error || [ $$? -eq 1 ]
+	# Here the masked pin's boot-time edge (info).
 	$(BIN) analyze traces/kvm/pvm-ioapic-edge.trace.txt || [ $$? -eq 1 ]
 
 test: setup

@@ -72,7 +72,27 @@ public enum Analyzer {
             newIndex[k] = out.count
             out.append(f)
         }
-        for k in out.indices { out[k].causedBy = out[k].causedBy.flatMap { newIndex[$0] } }
+        for k in out.indices {
+            guard let old = out[k].causedBy else { continue }
+            let new = newIndex[old]
+            out[k].causedBy = new
+            // The explanation names its cause by index too ("because of finding 3"): the kept list's.
+            out[k].explanation = renumber(out[k].explanation, finding: old, as: new.map(String.init) ?? "\(old) (not shown: filtered out)")
+        }
         return out
+    }
+
+    /// `text` with "finding `old`" (not followed by another digit) written "finding `new`".
+    static func renumber(_ text: String, finding old: Int, as new: String) -> String {
+        let key = "finding \(old)"
+        guard text.contains(key), key != "finding \(new)" else { return text }
+        var out = "", rest = Substring(text)
+        while let r = rest.range(of: key) {
+            out += rest[..<r.lowerBound]
+            let next = rest[r.upperBound...].first
+            out += next.map(\.isNumber) == true ? key : "finding " + new
+            rest = rest[r.upperBound...]
+        }
+        return out + rest
     }
 }

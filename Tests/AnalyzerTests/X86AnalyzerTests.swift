@@ -121,4 +121,21 @@ struct X86AnalyzerTests {
         let none = try Analyzer.analyze(reader, options: Analyzer.Options(only: [.interruptStorm]))
         #expect(none.findings.isEmpty)
     }
+
+    /// A real recording whose cause is not the first finding: with the warnings before it filtered
+    /// out, the consequence's text names the cause by its index in the kept list, as caused_by does.
+    @Test("an explanation that names its cause by index follows the kept list")
+    func renumbered() throws {
+        let path = AnalyzerTestSupport.root.appendingPathComponent("traces/kvm-multi/pvm-concurrent-then-sequential.trace.txt").path
+        let reader = try Recorder.open(path).0
+        for options in [Analyzer.Options(), Analyzer.Options(minSeverity: .error)] {
+            let r = try Analyzer.analyze(reader, options: options)
+            let caused = r.findings.filter { $0.causedBy != nil && $0.explanation.contains("because of finding") }
+            #expect(!caused.isEmpty)
+            for f in caused { #expect(f.explanation.contains("because of finding \(f.causedBy!)"), "\(f.explanation)") }
+        }
+        let lostOnly = try Analyzer.analyze(reader, options: Analyzer.Options(only: [.lostInterrupt]))
+        #expect(lostOnly.findings.contains { $0.explanation.contains("(not shown: filtered out)") })
+        #expect(Analyzer.renumber("because of finding 12; finding 1", finding: 1, as: "0") == "because of finding 12; finding 0")
+    }
 }
