@@ -103,6 +103,7 @@ const what = (v, irq) => v != null && v >= 0 ? "vector " + hex(v) : (irq != null
     ["replay divergences", S.divergences == null ? "–" : String(S.divergences)],
     ["findings", "error " + (sev.error || 0) + " · warning " + (sev.warning || 0) + " · info " + (sev.info || 0)]);
   if (S.damaged_events) rows.push(["damaged", S.damaged_events + " events lost"]);
+  if (S.vms) rows.push(["VMs", S.vms]);
   $("strip").textContent = S.events.toLocaleString("en-US") + " events · " + dur(SPAN) + " · CPUs " + (S.model_cpus.join(", ") || S.event_cpus.join(", ") || "–")
     + " · replay divergences " + (S.divergences == null ? "–" : S.divergences) + " · findings: error " + (sev.error || 0) + ", warning " + (sev.warning || 0) + ", info " + (sev.info || 0);
   for (const [k, v] of rows) $("summary").append(el("tr", null, el("th", null, k), el("td", null, v)));
@@ -294,7 +295,7 @@ function hover(x, y) {
   if (!D.findings.length) $("findings-note").append(el("div", { class: "sub" }, A ? "No findings." : "No findings: this source has no analyzer yet."));
   if (D.findings_left_out) $("findings-note").append(el("div", { class: "note" }, D.findings_left_out + " less severe findings left out of this page."));
   D.findings.forEach((f, k) => {
-    const where = f.cpu != null ? String(f.cpu) : f.dest != null ? "dest " + f.dest + " (none)" : "?";
+    const where = (f.cpu != null ? String(f.cpu) : f.dest != null ? "dest " + f.dest + " (none)" : "?") + (f.vm ? " · " + f.vm : "");
     const tr = el("tr", { "data-finding": k }, el("td", { class: "n" }, "#" + f.index), el("td", { class: "sev-" + f.severity }, f.severity),
       el("td", null, f.kind), el("td", { class: "mono" }, absTime(f.time)), el("td", null, where), el("td", null, what(f.vector, f.irq)),
       el("td", null, f.explanation + (f.caused_by != null ? " (caused by #" + f.caused_by + ")" : "")));

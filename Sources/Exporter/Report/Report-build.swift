@@ -77,7 +77,10 @@ extension Report {
             events: stats.events, typedEvents: stats.typedEvents, firstTime: first, lastTime: last,
             eventCPUs: stats.byCPU.keys.sorted(), modelCPUs: timeline?.cpus ?? [],
             countsByName: stats.byName.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }.map { ($0.key, $0.value) },
-            adapter: adapter, divergences: divergences, findingsBySeverity: bySeverity, damagedEvents: reader.damage.lostEvents)
+            adapter: adapter, divergences: divergences, findingsBySeverity: bySeverity, damagedEvents: reader.damage.lostEvents,
+            vms: analysis?.vmList)
+        // The replay's own doubts (VMs that ran concurrently) head the notes.
+        notes.insert(contentsOf: analysis?.warnings ?? [], at: 0)
 
         var report = Report(summary: summary, options: options)
         report.findings = entries

@@ -22,6 +22,7 @@ extension Report {
             ("adapter", s.adapter.map { .string($0) } ?? .null), ("divergences", opt(s.divergences)),
             ("findings_by_severity", .object(s.findingsBySeverity.map { ($0.severity.rawValue, .int($0.count)) })),
             ("damaged_events", .int(s.damagedEvents)),
+            ("vms", s.vms.map { .string(VMInfo.summary($0)) } ?? .null),
         ])
 
         var activityJSON: JSONValue = .null
@@ -63,6 +64,7 @@ extension Report {
                 ("index", .int(e.index)), ("kind", .string(f.kind.rawValue)), ("severity", .string(f.severity.rawValue)),
                 ("time", .int(f.timeNs - t0)), ("cpu", opt(f.cpu)), ("dest", opt(f.dest)), ("vector", opt(f.vector)), ("irq", opt(f.irq)),
                 ("explanation", .string(f.explanation)), ("caused_by", opt(f.causedBy)), ("events", ints(f.events)),
+                ("vm", f.vm.flatMap { v in summary.vms.flatMap { v >= 1 && v <= $0.count ? .string($0[v - 1].label) : nil } } ?? .null),
                 ("evidence", .array(e.evidence.map { .array([.int($0.event), .int($0.time - t0), .string($0.line)]) })),
                 ("state", opt(e.stateIndex)),
             ])

@@ -46,6 +46,8 @@ public struct Report: Sendable {
         public var divergences: Int?
         public var findingsBySeverity: [(severity: Finding.Severity, count: Int)]
         public var damagedEvents: Int
+        /// The VMs of a trace that holds several (``Replayer/VMInfo``); nil when one.
+        public var vms: [VMInfo]? = nil
     }
 
     /// A finding as listed: the analyzer's finding, its evidence as the source printed it, and the
