@@ -36,6 +36,20 @@ struct ReportTests {
         #expect(report.states.last?.label == "end of trace")
     }
 
+    /// A host trace of several VMs: the summary counts them, each finding names its VM, and the
+    /// replay's warning (concurrent VMs) heads the notes.
+    @Test("several VMs: summary, each finding's VM, the concurrency warning")
+    func severalVMs() throws {
+        let (reader, _) = try Recorder.open(sample("traces/kvm-multi/pvm-concurrent-then-sequential.trace.txt"))
+        let report = try Report.build(reader)
+        #expect(report.summary.vms?.count == 3)
+        #expect(report.notes.first?.contains("VMs ran concurrently") == true)
+        #expect(report.findings.allSatisfy { $0.finding.vm != nil })
+        let json = report.json().serialized()
+        #expect(json.contains("\"vms\":\"3, one after another (1: concurrent VMs sharing one set of models)\""))
+        #expect(json.contains("\"vm\":\"VM 3 (vCPU threads "))
+    }
+
     @Test("latencies agree with stats --latency on an x86 KVM trace")
     func latencyAgrees() throws {
         let (reader, _) = try Recorder.open(sample("traces/kvm/pvm-idt-fault.trace.txt"))
