@@ -25,14 +25,9 @@ mkdir -p "$WORK"
 if [ ! -x "$WORK/tinyvmm" ]; then
     gcc -O2 -std=gnu11 -pthread -o "$WORK/tinyvmm" "$HERE/kvm-guest/tinyvmm.c"
 fi
-TRACEFS="$(awk '$3 == "tracefs" { print $2; exit }' /proc/mounts)"
-if [ -z "$TRACEFS" ]; then TRACEFS=/sys/kernel/tracing; mount -t tracefs nodev "$TRACEFS"; fi
-INST="$TRACEFS/instances/$INSTANCE"
-[ -d "$INST" ] || mkdir "$INST"
-trap '{ echo 0 >"$INST/tracing_on"; } 2>/dev/null; rmdir "$INST" 2>/dev/null || true' EXIT
-echo 0 >"$INST/tracing_on"
-echo "$BUFFER_KB" >"$INST/buffer_size_kb"
-echo local >"$INST/trace_clock"
+# shellcheck source=tracefs-instance.sh
+. "$HERE/tracefs-instance.sh"
+tracefs_instance "$INSTANCE" "$BUFFER_KB"
 for s in kvm sched irq irq_vectors timer raw_syscalls; do
     [ -d "$INST/events/$s" ] && echo 1 >"$INST/events/$s/enable"
 done

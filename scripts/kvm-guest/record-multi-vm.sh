@@ -25,15 +25,10 @@ if [ ! -x "$WORK/tinyvmm" ]; then
     command -v gcc >/dev/null || apt-get install -y gcc >/dev/null
     gcc -O2 -std=gnu11 -pthread -o "$WORK/tinyvmm" "$HERE/tinyvmm.c"
 fi
-TRACEFS="$(awk '$3 == "tracefs" { print $2; exit }' /proc/mounts)"
-if [ -z "$TRACEFS" ]; then TRACEFS=/sys/kernel/tracing; mount -t tracefs nodev "$TRACEFS"; fi
-[ -d "$TRACEFS/events/kvm" ] || die "$TRACEFS/events/kvm missing (KVM tracepoints not available)"
-INST="$TRACEFS/instances/$INSTANCE"
-[ -d "$INST" ] || mkdir "$INST"
-trap '{ echo 0 >"$INST/tracing_on"; } 2>/dev/null; rmdir "$INST" 2>/dev/null || true' EXIT
-echo 0 >"$INST/tracing_on"
-echo "$BUFFER_KB" >"$INST/buffer_size_kb"
-echo local >"$INST/trace_clock"
+# shellcheck source=../tracefs-instance.sh
+. "$ROOT/scripts/tracefs-instance.sh"
+tracefs_instance "$INSTANCE" "$BUFFER_KB"
+[ -d "$INST/events/kvm" ] || die "$INST/events/kvm missing (KVM tracepoints not available)"
 echo 1 >"$INST/events/kvm/enable"
 for e in kvm_emulate_insn kvm_age_hva kvm_test_age_hva kvm_fpu kvm_unmap_hva_range; do
     [ -d "$INST/events/kvm/$e" ] && echo 0 >"$INST/events/kvm/$e/enable"
