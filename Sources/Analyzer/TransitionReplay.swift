@@ -77,7 +77,9 @@ enum TransitionReplay {
         }
         var adapter = try Replayer.kvmX86Adapter(reader)
         adapter.recordTransitions = true
-        return try drive(adapter, reader, until: until, batches: consume)
+        var r = try drive(adapter, reader, until: until, batches: consume)
+        r.report = Replayer.recordingWarnings(m, midFlight: r.adapter.midFlight || r.adapter.vmsStartedMidFlight, adding: r.report)
+        return r
     }
 
     /// `kvmX86` of a whole trace in one pass, the thread bindings learnt from the first chunk (as a
@@ -94,7 +96,7 @@ enum TransitionReplay {
                 a.transitions.removeAll(keepingCapacity: true)
             }
         }) else { return nil }
-        let report = adapter.finish()
+        let report = Replayer.recordingWarnings(reader.metadata, midFlight: adapter.midFlight || adapter.vmsStartedMidFlight, adding: adapter.finish())
         consume(adapter.transitions)
         adapter.transitions.removeAll(keepingCapacity: true)
         return Result(adapter: adapter, report: report, end: end)

@@ -176,6 +176,24 @@ struct SequentialVMTests {
         #expect(joined.findings.filter { $0.kind == .stuckInService }.allSatisfy { $0.vm == 1 })
     }
 
+    /// A real copy of tracefs `trace` whose ring buffer dropped its oldest events (header 640/935):
+    /// the input says so, and replay and analyze warn that the trace starts mid-flight (not with
+    /// --mid-flight, which adopts that state).
+    @Test("a ring buffer that dropped older events: the header's count, and a warning")
+    func overwritten() throws {
+        let path = AnalyzerTestSupport.root.appendingPathComponent("traces/kvm-multi/pvm-overwritten.trace.txt").path
+        let (reader, _) = try Recorder.open(path)
+        #expect(reader.metadata.inputs.map(\.overwrittenEvents) == [295])
+        let warning = try #require(try Replayer.check(reader).warnings?.first { $0.contains("dropped 295 older events") })
+        #expect(warning.contains("--mid-flight"))
+        #expect(try Analyzer.analyze(reader).warnings?.contains(warning) == true)
+        #expect(try Replayer.check(reader, midFlight: true).warnings?.contains { $0.contains("dropped") } != true)
+        // A header that says nothing was dropped gives no warning.
+        let clean = try Recorder.open(Self.dir + "/pvm-msi.trace.txt").0
+        #expect(clean.metadata.inputs.map(\.overwrittenEvents) == [0])
+        #expect(try Replayer.check(clean).warnings == nil)
+    }
+
     /// Two VMs' events interleaved in time (the second recording's clock shifted onto the first's):
     /// two threads run vCPU 0 at once, which one set of models cannot tell apart.
     @Test("VMs that ran at the same time are reported as such")

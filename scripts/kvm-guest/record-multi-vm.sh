@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# record-multi-vm.sh — record one real host trace holding several VMs: three tinyvmm VMs run at the
-# same time (ipi, msi, tpr), then two one after another (halt-cli, idt-fault). The sample for the
+# record-multi-vm.sh — record real host traces holding several VMs: three tinyvmm VMs run at the
+# same time (ipi, msi, tpr), then two one after another (halt-cli, idt-fault); and seven one after
+# another into a ring buffer too small for them (pvm-overwritten: the oldest events dropped). The sample for the
 # replayer's VM separation: VMs run one after another are replayed each from its own reset, VMs run
 # concurrently are reported as such (KVM's tracepoints do not name the VM).
 #
@@ -44,3 +45,14 @@ wait $a $b $c || true
 echo 0 >"$INST/tracing_on"
 cat "$INST/trace" >"$OUT/pvm-concurrent-then-sequential.trace.txt"
 log "$OUT/pvm-concurrent-then-sequential.trace.txt: $(grep -vc '^#' "$OUT/pvm-concurrent-then-sequential.trace.txt") events"
+
+# Seven VMs one after another into an 8 KB-per-CPU buffer in overwrite mode: the oldest events of the
+# busier CPU are dropped, as in a flight-recorder copy of `trace` (its header says how many).
+echo 8 >"$INST/buffer_size_kb"
+echo 1 >"$INST/options/overwrite"
+: >"$INST/trace"
+echo 1 >"$INST/tracing_on"
+for s in msi ipi ioapic-level tpr coalesce misroute idt-fault; do "$WORK/tinyvmm" "$s" >/dev/null 2>&1 || true; done
+echo 0 >"$INST/tracing_on"
+cat "$INST/trace" >"$OUT/pvm-overwritten.trace.txt"
+log "$OUT/pvm-overwritten.trace.txt: $(sed -n 's/^# entries-in-buffer\/entries-written: *//p' "$OUT/pvm-overwritten.trace.txt")"

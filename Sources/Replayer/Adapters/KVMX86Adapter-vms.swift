@@ -124,6 +124,9 @@ struct VMTracking: Codable {
 }
 
 extension KVMX86Adapter {
+    /// The trace's first VM started before it (``midFlight`` holds for the VM being replayed only).
+    public var vmsStartedMidFlight: Bool { startedMidFlight }
+
     /// The first pass is over: the VMs' starts follow from the threads' bindings and spans.
     mutating func planVMs() {
         threadSpans.close()

@@ -107,6 +107,18 @@ public struct InputInfo: Codable, Sendable, Equatable {
     /// Header lines before the input's first event (`# tracer: nop`, `cpus=2`), reprinted by the text export.
     public var preamble: [String]?
 
+    /// Events the ring buffer dropped before this copy of tracefs `trace` was taken, from its header
+    /// (`# entries-in-buffer/entries-written: 20484/400000`: the oldest overwritten, or read from
+    /// `trace_pipe` before); nil when the header does not say. The trace then starts mid-flight, at
+    /// a different time on each CPU (each per-CPU buffer keeps its own latest events).
+    public var overwrittenEvents: Int? {
+        guard let line = preamble?.first(where: { $0.contains("entries-in-buffer/entries-written:") }),
+              let r = line.range(of: "entries-written:") else { return nil }
+        let numbers = line[r.upperBound...].split(whereSeparator: { $0 == " " || $0 == "/" }).prefix(2).compactMap { Int($0) }
+        guard numbers.count == 2, numbers[1] >= numbers[0] else { return nil }
+        return numbers[1] - numbers[0]
+    }
+
     public init(path: String, format: String, bytes: Int = 0, lines: Int = 0, firstEvent: Int = 0, events: Int = 0,
                 malformedLines: Int = 0, finalNewline: Bool = true) {
         self.path = path

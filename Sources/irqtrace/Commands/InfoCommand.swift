@@ -44,7 +44,8 @@ struct InfoCommand: ParsableCommand {
                 ("inputs", .array(m.inputs.map { i in
                     .object([("path", .string(i.path)), ("format", .string(i.format)), ("bytes", .int(i.bytes)),
                              ("lines", .int(i.lines)), ("first_event", .int(i.firstEvent)), ("events", .int(i.events)),
-                             ("malformed_lines", .int(i.malformedLines))])
+                             ("malformed_lines", .int(i.malformedLines))]
+                            + (i.overwrittenEvents.map { [("overwritten_events", JSONValue.int($0))] } ?? []))
                 })),
                 ("simulation", m.simulation.map { sim in
                     .object([("scenario", .string(sim.scenario)), ("seed", .int(Int(truncatingIfNeeded: sim.seed))),
@@ -92,6 +93,9 @@ struct InfoCommand: ParsableCommand {
         }
         for i in m.inputs {
             s += "input:     \(i.path) (\(i.format), \(i.bytes) bytes, \(i.lines) lines, \(i.events) events, \(i.malformedLines) malformed)\n"
+            if let n = i.overwrittenEvents, n > 0 {
+                s += "           its header says the ring buffer dropped \(n) older events: it starts mid-flight (`replay --mid-flight` adopts the state from before it)\n"
+            }
         }
         let perEvent = events > 0 ? format(Double(reader.fileSize) / Double(events), 3) : "-"
         s += "events:    \(events) in \(reader.chunks.count) chunk\(reader.chunks.count == 1 ? "" : "s") (\(perEvent) bytes/event)\n"
