@@ -47,6 +47,17 @@ struct PerfettoJSONLinesTests {
         return events
     }
 
+    @Test("a host trace of several VMs: a global instant at each VM's start, valid structure")
+    func severalVMs() throws {
+        let (reader, data) = try exported(sample("traces/kvm-multi/pvm-concurrent-then-sequential.trace.txt")) { try PerfettoExport.write($0, to: $1) }
+        let events = try validate(data)
+        let starts = events.filter { $0["cat"] as? String == "vm" }
+        let list = try #require(try Analyzer.analyze(reader).vmList)
+        #expect(starts.count == list.count - 1)
+        #expect(starts.allSatisfy { $0["ph"] as? String == "i" && $0["s"] as? String == "g" })
+        #expect(starts.compactMap { ($0["args"] as? [String: Any])?["event"] as? Int } == list.dropFirst().map(\.firstEvent))
+    }
+
     @Test("QEMU GICv2 boot: a slice per acknowledged interrupt on its vCPU track, flows, valid structure")
     func gic() throws {
         let (reader, data) = try exported(sample("traces/qemu-arm64-virt-gicv2-smp2.log.zst")) { try PerfettoExport.write($0, to: $1) }

@@ -74,6 +74,13 @@ public enum PerfettoExport {
         // Instants.
         for s in tl.instants {
             sep(&j)
+            if s.kind == .vmStarted {
+                // A new VM (VMs one after another in a host trace): a global instant across every track.
+                j.raw("{\"ph\":\"i\",\"s\":\"g\",\"pid\":1,\"tid\":0,\"ts\":"); j.micros(s.time)
+                j.raw(",\"cat\":\"vm\",\"name\":\"a new VM starts: models reset\",\"args\":{\"event\":"); j.int(s.event); j.raw("}}")
+                sum.instants += 1
+                continue
+            }
             let onCPU = s.cpu >= 0
             j.raw("{\"ph\":\"i\",\"s\":\"t\",\"pid\":"); j.int(onCPU ? 1 : 2)
             j.raw(",\"tid\":"); j.int(onCPU ? Int64(s.cpu + 1) : sourceTrack(s))
