@@ -35,7 +35,7 @@ public enum Analyzer {
                     for k in findings.indices { findings[k].vm = findings[k].events.min().flatMap { VMInfo.of(event: $0, in: list)?.number } }
                 }
                 return AnalysisReport(adapter: r.report.adapter, events: r.report.events, findings: filter(findings, options),
-                                      divergences: r.report.divergenceCount, warnings: r.report.warnings, vms: r.report.vmCount, vmList: r.report.vmList)
+                                      divergences: r.report.divergenceCount, warnings: r.report.warnings, vmList: r.report.vmList)
             }
             if let report = try run(singlePass: true) { return report }
             return try run(singlePass: false)!

@@ -83,10 +83,10 @@ public struct AnalysisReport: Sendable {
     public var divergences = 0
     /// The replay's warnings (``ReplayReport/warnings``: VMs that ran concurrently); nil when none.
     public var warnings: [String]?
-    /// VMs one after another in the trace, each analyzed on its own (``ReplayReport/vmCount``); nil when one.
-    public var vms: Int?
     /// Each VM (``ReplayReport/vmList``); nil when one.
     public var vmList: [VMInfo]?
+    /// VMs one after another in the trace, each analyzed on its own (``ReplayReport/vmCount``); nil when one.
+    public var vms: Int? { vmList.flatMap { $0.count > 1 ? $0.count : nil } }
 
     public func json() -> JSONValue {
         .object([("adapter", .string(adapter)), ("events", .int(events)), ("divergences", .int(divergences))]

@@ -77,9 +77,7 @@ enum TransitionReplay {
         }
         var adapter = try Replayer.kvmX86Adapter(reader)
         adapter.recordTransitions = true
-        var r = try drive(adapter, reader, until: until, batches: consume)
-        r.report = Replayer.recordingWarnings(m, midFlight: r.adapter.midFlight || r.adapter.vmsStartedMidFlight, adding: r.report)
-        return r
+        return try drive(adapter, reader, until: until, batches: consume)
     }
 
     /// `kvmX86` of a whole trace in one pass, the thread bindings learnt from the first chunk (as a
@@ -96,7 +94,7 @@ enum TransitionReplay {
                 a.transitions.removeAll(keepingCapacity: true)
             }
         }) else { return nil }
-        let report = Replayer.recordingWarnings(reader.metadata, midFlight: adapter.midFlight || adapter.vmsStartedMidFlight, adding: adapter.finish())
+        let report = adapter.finish()
         consume(adapter.transitions)
         adapter.transitions.removeAll(keepingCapacity: true)
         return Result(adapter: adapter, report: report, end: end)

@@ -124,9 +124,6 @@ struct VMTracking: Codable {
 }
 
 extension KVMX86Adapter {
-    /// The trace's first VM started before it (``midFlight`` holds for the VM being replayed only).
-    public var vmsStartedMidFlight: Bool { startedMidFlight }
-
     /// The first pass is over: the VMs' starts follow from the threads' bindings and spans.
     mutating func planVMs() {
         threadSpans.close()
@@ -190,9 +187,8 @@ extension KVMX86Adapter {
         threadsAwaitingAcks = 0
     }
 
-    /// The report's account of the VMs (``ReplayReport/vmCount``, ``ReplayReport/warnings``).
+    /// The report's account of the VMs (``ReplayReport/vmList``, ``ReplayReport/warnings``).
     func vmSummary(into report: inout ReplayReport) {
-        report.vmCount = vms.starts.count + 1
         if vms.starts.count > 0 || vms.concurrent != nil {
             let firsts = [0] + vms.starts
             report.vmList = firsts.indices.map { k in

@@ -42,11 +42,7 @@ public struct ReplayReport: Sendable, Codable {
     public var warnings: [String]?
     /// How many VMs the trace held, one after another, each replayed from its own reset (x86 KVM
     /// host traces, ``KVMX86Adapter``); nil when one (or when the adapter does not tell VMs apart).
-    public var vmCount: Int? {
-        get { vms }
-        set { vms = newValue.flatMap { $0 > 1 ? $0 : nil } }
-    }
-    private var vms: Int?
+    public var vmCount: Int? { vmList.flatMap { $0.count > 1 ? $0.count : nil } }
     /// Each VM, when the trace holds several (or concurrent ones): where it begins, its vCPU threads.
     public var vmList: [VMInfo]?
     /// Divergences found beyond the first ``keptDivergences`` (nil: none): counted, not kept.
@@ -81,7 +77,7 @@ public struct ReplayReport: Sendable, Codable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case adapter, behaviour, events, observationsTotal, observationsChecked, unchecked, divergences, reordered, digest, warnings, notKept, vms, vmList
+        case adapter, behaviour, events, observationsTotal, observationsChecked, unchecked, divergences, reordered, digest, warnings, notKept, vmList
     }
 
     public init(adapter: String, behaviour: String) {
@@ -101,7 +97,7 @@ public struct ReplayReport: Sendable, Codable {
             ("divergences", .array(divergences.map { $0.json() })),
             ("digest", .string(String(digest, radix: 16).leftPad(16))),
         ]
-        if let vms { f.append(("vms", .int(vms))) }
+        if let vmCount { f.append(("vms", .int(vmCount))) }
         if let vmList { f.append(("vm_list", .array(vmList.map { $0.json() }))) }
         if let notKept { f.append(("divergences_not_kept", .int(notKept))) }
         if let warnings { f.append(("warnings", .array(warnings.map { .string($0) }))) }

@@ -60,6 +60,9 @@ public enum Replayer {
         }
         var adapter = KVMX86Adapter(flavour: KVMX86Adapter.Flavour(rawValue: name) ?? .hardware)
         adapter.midFlight = midFlight || m.live?.midFlight == true
+        // (In the report from the start: snapshots and later VMs carry it with the report.)
+        let doubts = recordingWarnings(m, midFlight: adapter.midFlight)
+        if !doubts.isEmpty { adapter.report.warnings = doubts }
         return adapter
     }
 
@@ -145,13 +148,13 @@ public enum Replayer {
             let resumed = limit.flatMap { ReplaySnapshots.restore(reader, KVMX86Adapter.self, kind: kind, before: $0, snapshots, note: note) }
             // A plain whole-trace check (no window, no snapshots to write) learns the bindings as it goes when it can.
             if resumed == nil, time == nil, !snapshots.write, var adapter = try kvmX86SinglePass(reader, midFlight: midFlight) {
-                return (recordingWarnings(m, midFlight: wantMidFlight, adding: adapter.finish()), adapter.machine)
+                return (adapter.finish(), adapter.machine)
             }
             var adapter = try resumed?.adapter ?? kvmX86Adapter(reader, midFlight: midFlight)
             adapter.report.keepFrom = keepFrom ?? .min
             try drive(&adapter, reader, from: resumed?.resumeEvent ?? 0, until: time,
                       writer: time == nil ? ReplaySnapshots.Writer(reader, kind: adapter.snapshotKind, snapshots) : nil, note: note)
-            return (recordingWarnings(m, midFlight: wantMidFlight, adding: adapter.finish()), adapter.machine)
+            return (adapter.finish(), adapter.machine)
         case (.ftraceText, .arm64), (.traceCmdReport, .arm64), (.perfScript, .arm64), (.traceDat, .arm64):
             var adapter = KVMArm64Adapter()
             adapter.report.keepFrom = keepFrom ?? .min
@@ -191,22 +194,19 @@ public enum Replayer {
         }
     }
 
-    /// `report` with the recording's own doubts added to its warnings: a copy of tracefs `trace`
+    /// The recording's own doubts, for the report's warnings: a copy of tracefs `trace`
     /// whose header says the ring buffer dropped older events (``InputInfo/overwrittenEvents``) starts
     /// mid-flight, at a different time on each CPU; replayed from reset, what the dropped events did
     /// is missing (not adopted, as `--mid-flight` would: a replay cannot tell that from the trace alone,
     /// and where VMs ran one after another the dropped part can hide a VM's start).
-    public static func recordingWarnings(_ m: TraceMetadata, midFlight: Bool, adding report: ReplayReport) -> ReplayReport {
-        guard !midFlight else { return report }
-        var r = report
-        for i in m.inputs {
-            guard let n = i.overwrittenEvents, n > 0 else { continue }
-            r.warnings = (r.warnings ?? []) + [
-                "\(i.path): its header says the ring buffer dropped \(n) older events before this copy was taken (entries-in-buffer/entries-written): "
+    static func recordingWarnings(_ m: TraceMetadata, midFlight: Bool) -> [String] {
+        guard !midFlight else { return [] }
+        return m.inputs.compactMap { i in
+            guard let n = i.overwrittenEvents, n > 0 else { return nil }
+            return "\(i.path): its header says the ring buffer dropped \(n) older events before this copy was taken (entries-in-buffer/entries-written): "
                     + "the trace starts mid-flight, at a different time on each CPU, and state from before it is missing; "
-                    + "divergences and findings near the start may be artefacts (replay --mid-flight adopts that state; a larger buffer_size_kb avoids it)"]
+                    + "divergences and findings near the start may be artefacts (replay --mid-flight adopts that state; a larger buffer_size_kb avoids it)"
         }
-        return r
     }
 
     static func format(_ x: Double) -> String {
