@@ -2,6 +2,7 @@ import Foundation
 import Testing
 @testable import Analyzer
 import Recorder
+import Replayer
 import Simulator
 import TraceFormat
 
@@ -137,5 +138,29 @@ struct X86AnalyzerTests {
         let lostOnly = try Analyzer.analyze(reader, options: Analyzer.Options(only: [.lostInterrupt]))
         #expect(lostOnly.findings.contains { $0.explanation.contains("(not shown: filtered out)") })
         #expect(Analyzer.renumber("because of finding 12; finding 1", finding: 1, as: "0") == "because of finding 12; finding 0")
+    }
+
+    /// Several merges of one vCPU and vector before its delivery (the detector keeps the first apart
+    /// from the later ones): each is judged, in order, with the delivery that confirms it; one within
+    /// the cross-CPU clock skew of the delivery is not; those never delivered are judged at the end.
+    @Test("several merges of one vector: each confirmed by the delivery, or judged at the end")
+    func severalMerges() {
+        var d = X86Detectors()
+        let ipi = KVMX86Adapter.MessageSource.ipi.rawValue | 0x100   // an IPI, deliverable: one finding each
+        func merge(_ event: Int, _ time: Int64, cpu: Int32, vector: Int16) {
+            d.consume(Transition(.coalesced, event: event, time: time, cpu: cpu, vector: vector, value: -1, aux: ipi))
+        }
+        d.consume(Transition(.accepted, event: 0, time: 0, cpu: 1, vector: 0x41))
+        merge(1, 1_000, cpu: 1, vector: 0x41)
+        merge(2, 2_000, cpu: 1, vector: 0x41)
+        merge(3, 3_000, cpu: 1, vector: 0x41)
+        merge(4, 190_000, cpu: 1, vector: 0x41)   // within the skew window of the delivery: not reported
+        d.consume(Transition(.delivered, event: 5, time: 200_000, cpu: 1, vector: 0x41, value: 0, aux: 0x41))
+        merge(6, 300_000, cpu: 2, vector: 0x42)
+        merge(7, 310_000, cpu: 2, vector: 0x42)
+        d.finish(machine: X86Machine(vcpus: 3, behaviour: .kvm), endTime: 1_000_000)
+        let merged = d.findings.filter { $0.explanation.contains("coalesced") }
+        #expect(merged.map(\.events) == [[1, 5], [2, 5], [3, 5], [6], [7]])
+        #expect(merged.map(\.cpu) == [1, 1, 1, 2, 2])
     }
 }

@@ -63,7 +63,10 @@ struct X86Detectors {
     /// Acceptances merged with the same vector pending (coalesced), per (APIC ID << 8 | vector), until
     /// that vector's delivery confirms them (one printed within the cross-CPU clock skew before the
     /// delivery may really have come after it: not reported).
-    var merged = IntMap<UInt64, [Merge]>()
+    /// (The first merge of a key in a map of plain values, any later ones in order in `mergedMore`: a
+    /// list per key allocated and freed an array per merge, ~20 instructions an event of `analyze`.)
+    var merged = IntMap<UInt64, Merge>()
+    var mergedMore = IntMap<UInt64, [Merge]>()
     struct Merge { var mark: Mark; var source: Int64; var pin: Int64; var deliverable: Bool; var cpu: Int32; var vector: Int16; var deliveredAt: Mark? }
     /// Merges confirmed, judged at the end (whether another finding explains them): one by one those
     /// that may be warnings (rare), counted per vCPU, vector and source those that are info (an MSI, a
@@ -133,10 +136,17 @@ struct X86Detectors {
             }
         case .delivered:
             let k = Self.key(t.cpu, t.vector)
-            if !merged.isEmpty, let marks = merged.removeValue(forKey: k) {
-                for var m in marks where t.timeNs - m.mark.time > KVMX86Adapter.reorderWindowNs {
+            if !merged.isEmpty, let first = merged.removeValue(forKey: k) {
+                if t.timeNs - first.mark.time > KVMX86Adapter.reorderWindowNs {
+                    var m = first
                     m.deliveredAt = mark
                     confirmMerge(m)
+                }
+                if !mergedMore.isEmpty, let more = mergedMore.removeValue(forKey: k) {
+                    for var m in more where t.timeNs - m.mark.time > KVMX86Adapter.reorderWindowNs {
+                        m.deliveredAt = mark
+                        confirmMerge(m)
+                    }
                 }
             }
             lastDelivered = (t.eventIndex, t.cpu, t.vector)
@@ -275,8 +285,9 @@ struct X86Detectors {
             pins[p].stormStart = nil
             pins[p].stormFinding = nil
         case .coalesced:
-            merged[Self.key(t.cpu, t.vector), default: []].append(
-                Merge(mark: mark, source: t.aux & 0xFF, pin: t.value, deliverable: t.aux & 0x100 != 0, cpu: t.cpu, vector: t.vector))
+            let k = Self.key(t.cpu, t.vector)
+            let m = Merge(mark: mark, source: t.aux & 0xFF, pin: t.value, deliverable: t.aux & 0x100 != 0, cpu: t.cpu, vector: t.vector)
+            if merged.contains(key: k) { mergedMore[k, default: []].append(m) } else { merged[k] = m }
         case .priorityWritten:
             cpus.update(Self.cpu(t.cpu), empty: CPUState()) { $0.tpr = t.value }
         case .vmStarted:
@@ -363,8 +374,12 @@ struct X86Detectors {
             }
         }
         // Interrupts merged with the same vector pending (coalesced), those never delivered included.
-        for (_, ms) in merged.sorted(by: { $0.key < $1.key }) { for m in ms { confirmMerge(m) } }
+        for (k, first) in merged.sorted(by: { $0.key < $1.key }) {
+            confirmMerge(first)
+            for m in mergedMore[k] ?? [] { confirmMerge(m) }
+        }
         merged.removeAll()
+        mergedMore.removeAll()
         for p in pins.indices { if let f = pins[p].stormFinding { stormCPUsByFinding[f] = pins[p].stormCPUs } }
         let primaries = (vmFirstFinding..<findings.count).filter { f in
             findings[f].causedBy == nil && findings[f].severity >= .warning && [.haltedWithPending, .stuckInService, .interruptStorm].contains(findings[f].kind)
