@@ -223,6 +223,16 @@ extension KVMX86Adapter {
         }
     }
 
+    /// A message to exactly this APIC ID in physical mode, no shorthand: it matches whatever the APIC's
+    /// mode (xAPIC compares the low byte, x2APIC the whole ID, and KVM's 0xFF-to-x2APIC quirk makes it a
+    /// broadcast). The usual MSI's test, taken before ``LocalAPIC/Addressing/matches(destination:logical:shorthand:source:)``,
+    /// which the compiler kept out of line (its arguments repacked per call: ~70 instructions each,
+    /// two per acceptance).
+    @inline(__always)
+    static func physicallyTo(_ m: X86Machine.Message, _ id: UInt32) -> Bool {
+        !m.logical && m.shorthand == .none && m.destination == id
+    }
+
     /// `kvm_apic_accept_irq`: an acceptance, matched against the messages pending on its thread.
     @inline(never)
     mutating func onAccept(_ b: EventBatch, _ ev: EventAt, _ catalog: TemplateCatalog, firstOnThread: Bool) {
@@ -255,7 +265,8 @@ extension KVMX86Adapter {
             for j in list.indices {
                 let c = list[j]
                 if c.vector == vector && c.levelTriggered == trigger
-                    && (c.shorthand == .selfOnly || addressing.matches(destination: c.destination, logical: c.logical, shorthand: c.shorthand, source: c.source)) {
+                    && (c.shorthand == .selfOnly || Self.physicallyTo(c, addressing.id)
+                        || addressing.matches(destination: c.destination, logical: c.logical, shorthand: c.shorthand, source: c.source)) {
                     first = j
                     break
                 }
@@ -281,7 +292,8 @@ extension KVMX86Adapter {
                 }
             }
             // (Read again: binding the thread above replays its earlier register writes, LDR and DFR included.)
-            var matches = machine.apics.withUnsafeBufferPointer { $0[k].addressing }
+            let ownID = machine.apics.withUnsafeBufferPointer { $0[k].id }
+            var matches = Self.physicallyTo(m, ownID) || machine.apics.withUnsafeBufferPointer { $0[k].addressing }
                 .matches(destination: m.destination, logical: m.logical, shorthand: m.shorthand, source: m.source)
             if !matches, midFlight, m.logical, !mid.ldrKnown.contains(apicID), m.vector == vector, m.levelTriggered == trigger {
                 // A logical destination the trace never set up (LDR written before it).
