@@ -323,8 +323,12 @@ extension KVMX86Adapter {
             // (closeIfDone without reading the list back out of the record)
             if list.isEmpty, rec.close() { openThreadCount -= 1 }
             swap(&list, &rec.pending)
+            rec.lastAccept = Acceptance(apicID: apicID, vector: vector)
             messageThreads.put(slot: t, consume rec)
         } else {
+            // (The acceptance is remembered on the record as it goes back: only kvm_apicv_accept_irq,
+            // a later event, reads it.)
+            rec.lastAccept = Acceptance(apicID: apicID, vector: vector)
             messageThreads.put(slot: t, consume rec)
             if !trigger, localSource(apicID: apicID, vector: vector) != nil {
                 // A local interrupt (LAPIC timer, LINT, error): its LVT entry gives this vector.
@@ -364,7 +368,6 @@ extension KVMX86Adapter {
         } else {
             acceptTimes[UInt64(apicID) << 8 | UInt64(vector)] = AcceptTime(time: b.time(i), cpu: b.cpu(i))
         }
-        messageThreads[slot: t].lastAccept = Acceptance(apicID: apicID, vector: vector)
         if midFlight { mid.accepted.insert(UInt64(apicID) << 8 | UInt64(vector)) }
         if let d = deferred.firstIndex(where: { $0.apicID == apicID && $0.vector == vector && $0.cpu != b.cpu(i) }) {
             // The injection printed before this acceptance on another CPU happened after it.
