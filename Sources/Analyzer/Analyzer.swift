@@ -21,14 +21,20 @@ public enum Analyzer {
             // One pass when the first chunk binds every thread (as `replay --check`); otherwise over
             // again, with fresh detectors, after the bindings' first pass.
             func run(singlePass: Bool) throws -> AnalysisReport? {
-                var detectors = X86Detectors()
-                var flood = MSIFloodDetector(options: .init(mergesVisible: true))
-                // (Closure literals at the calls, not one closure in a `let`: a stored closure counts as
-                // escaping, and its captured detectors then pay a dynamic exclusivity check per transition.)
-                // (A batch at a time: the detectors' work is inlined in the loop over it.)
+                // The detectors run on a second thread while the replay goes on (``DetectorThread``),
+                // or on this one (IRQTRACE_SINGLE_CORE=1).
+                let d = X86DetectorSet()
+                let thread = SingleCore.requested ? nil : DetectorThread { d.consume($0) }
+                defer { thread?.finish() }
                 guard let r = singlePass
-                    ? try TransitionReplay.kvmX86SinglePass(reader, what: "analyze", batches: { detectors.vmEnds = $0.vmEnds; $0.forEach { detectors.consume($0); flood.consume($0) } })
-                    : try TransitionReplay.kvmX86(reader, what: "analyze", batches: { detectors.vmEnds = $0.vmEnds; $0.forEach { detectors.consume($0); flood.consume($0) } }) else { return nil }
+                    ? try TransitionReplay.kvmX86SinglePass(reader, what: "analyze", batches: { b in
+                        if let thread { thread.submit(&b) } else { d.consume(b) }
+                    })
+                    : try TransitionReplay.kvmX86(reader, what: "analyze", batches: { b in
+                        if let thread { thread.submit(&b) } else { d.consume(b) }
+                    }) else { return nil }
+                thread?.finish()
+                var (detectors, flood) = { let s = d.take(); return (s.detectors, s.flood) }()
                 detectors.finish(machine: r.adapter.machine, endTime: r.end)
                 var findings = detectors.findings + flood.finish()
                 if let list = r.report.vmList {

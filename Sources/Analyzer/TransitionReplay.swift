@@ -38,25 +38,39 @@ enum TransitionReplay {
     /// that loops over the batch itself has its per-transition work inlined in that loop, where a
     /// closure called per transition cost a call and its prologue each (~3 % of `analyze`).
     static func drive<A: TransitionAdapter>(_ adapter: A, _ reader: TraceReader, until: Int64? = nil,
-                                            batches consume: (TransitionBuffer) -> Void) throws -> Result<A> {
+                                            batches consume: (inout TransitionBuffer) -> Void) throws -> Result<A> {
         var adapter = adapter
         var end: Int64 = 0
         try reader.forEachBatch(scope: adapter.decodeScope) { b in
-            // Consumers see only transitions, in order: handing them over once per chunk keeps the
-            // per-event loop to the adapter alone.
-            for i in 0..<b.count where until.map({ b.time(i) < $0 }) ?? true {
-                adapter.handle(b, i, catalog: reader.catalog)
-                end = max(end, b.time(i))
-            }
-            if !adapter.transitions.isEmpty {
-                consume(adapter.transitions)
-                adapter.transitions.removeAll(keepingCapacity: true)
+            // Consumers see only transitions, in order: handing them over once per slice of a chunk
+            // keeps the per-event loop to the adapter alone, and a slice's buffer small.
+            var start = 0
+            while start < b.count {
+                let stop = b.count - start > sliceEvents ? start + sliceEvents : b.count
+                for i in start..<stop where until.map({ b.time(i) < $0 }) ?? true {
+                    adapter.handle(b, i, catalog: reader.catalog)
+                    end = max(end, b.time(i))
+                }
+                handOver(&adapter.transitions, consume)
+                start = stop
             }
         }
         let report = adapter.finish()
-        consume(adapter.transitions)
+        consume(&adapter.transitions)
         adapter.transitions.removeAll(keepingCapacity: true)
         return Result(adapter: adapter, report: report, end: end)
+    }
+
+    /// Events replayed between two hand-overs of the transitions: a few hundred KB of them at most,
+    /// so a consumer on another thread (``DetectorThread``) holds a few such buffers, not chunks'.
+    static let sliceEvents = 8192
+
+    /// Hands the buffer's transitions (if any) to `consume`, and empties it.
+    @inline(__always)
+    static func handOver(_ t: inout TransitionBuffer, _ consume: (inout TransitionBuffer) -> Void) {
+        guard !t.isEmpty || !t.vmEnds.isEmpty else { return }
+        consume(&t)
+        t.removeAll(keepingCapacity: true)
     }
 
     static func isKVMX86(_ m: TraceMetadata) -> Bool {
@@ -69,7 +83,7 @@ enum TransitionReplay {
     }
 
     /// ``kvmX86(_:until:what:_:)`` handing the transitions over a batch at a time.
-    static func kvmX86(_ reader: TraceReader, until: Int64? = nil, what: String, batches consume: (TransitionBuffer) -> Void) throws -> Result<KVMX86Adapter> {
+    static func kvmX86(_ reader: TraceReader, until: Int64? = nil, what: String, batches consume: (inout TransitionBuffer) -> Void) throws -> Result<KVMX86Adapter> {
         let m = reader.metadata
         guard isKVMX86(m) else {
             throw IrqtraceError("\(what) reads x86 KVM tracepoint traces in this release (this one is \(m.vocabularySource.rawValue), \(m.arch.rawValue))",
@@ -84,18 +98,15 @@ enum TransitionReplay {
     /// plain `replay --check` does, `Replayer.kvmX86SinglePass`); nil when a later chunk binds another
     /// thread: the caller starts over, with fresh consumers, through ``kvmX86(_:until:what:_:)``.
     /// The transitions are handed over a batch at a time (``drive(_:_:until:batches:)``).
-    static func kvmX86SinglePass(_ reader: TraceReader, what: String, batches consume: (TransitionBuffer) -> Void) throws -> Result<KVMX86Adapter>? {
+    static func kvmX86SinglePass(_ reader: TraceReader, what: String, batches consume: (inout TransitionBuffer) -> Void) throws -> Result<KVMX86Adapter>? {
         guard isKVMX86(reader.metadata) else { return try kvmX86(reader, what: what, batches: consume) }
         var end: Int64 = 0
-        guard var adapter = try Replayer.kvmX86SinglePass(reader, midFlight: false, recordTransitions: true, afterChunk: { a, b in
-            for i in 0..<b.count where b.time(i) > end { end = b.time(i) }
-            if !a.transitions.isEmpty {
-                consume(a.transitions)
-                a.transitions.removeAll(keepingCapacity: true)
-            }
-        }) else { return nil }
+        guard var adapter = try Replayer.kvmX86SinglePass(reader, midFlight: false, recordTransitions: true, sliceEvents: sliceEvents,
+                                                          afterSlice: { a in handOver(&a.transitions, consume) },
+                                                          afterChunk: { a, b in for i in 0..<b.count where b.time(i) > end { end = b.time(i) } })
+        else { return nil }
         let report = adapter.finish()
-        consume(adapter.transitions)
+        consume(&adapter.transitions)
         adapter.transitions.removeAll(keepingCapacity: true)
         return Result(adapter: adapter, report: report, end: end)
     }

@@ -75,9 +75,11 @@ public enum Replayer {
     /// bind another thread the replay stops and returns nil, and the caller replays with the first pass.
     /// So does a first chunk that binds two threads to one vCPU (VMs one after another: the first pass
     /// finds where each begins, ``KVMX86Adapter/planVMs()``); one VM needs no plan.
-    /// With `recordTransitions`, `afterChunk` is called after each chunk's events (`analyze` hands the
-    /// chunk's transitions to its detectors there; after a nil return it starts over with fresh ones).
+    /// With `recordTransitions`, `afterSlice` is called after every `sliceEvents` events of a chunk and
+    /// after its last (`analyze` hands the slice's transitions to its detectors there; after a nil
+    /// return it starts over with fresh ones), `afterChunk` after each chunk's events.
     public static func kvmX86SinglePass(_ reader: TraceReader, midFlight: Bool, recordTransitions: Bool = false,
+                                        sliceEvents: Int = .max, afterSlice: (inout KVMX86Adapter) -> Void = { _ in },
                                         afterChunk: (inout KVMX86Adapter, EventBatch) -> Void = { _, _ in }) throws -> KVMX86Adapter? {
         struct LaterBinding: Error {}
         var adapter = try kvmX86AdapterUnbound(reader, midFlight: midFlight)
@@ -93,7 +95,13 @@ public enum Replayer {
                     if adapter.sharesAVCPU { throw LaterBinding() }
                     known = IntSet(adapter.binding.map(\.key))
                 }
-                for i in 0..<b.count { adapter.handle(b, i, catalog: reader.catalog, vmStarts: false) }
+                var start = 0
+                while start < b.count {
+                    let stop = b.count - start > sliceEvents ? start + sliceEvents : b.count
+                    for i in start..<stop { adapter.handle(b, i, catalog: reader.catalog, vmStarts: false) }
+                    afterSlice(&adapter)
+                    start = stop
+                }
                 afterChunk(&adapter, b)
             }
         } catch is LaterBinding {
