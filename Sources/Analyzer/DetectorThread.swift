@@ -19,7 +19,7 @@ final class DetectorThread: @unchecked Sendable {
     private let consume: (TransitionBuffer) -> Void
 
     /// Starts the thread; `consume` runs on it, once per buffer, in order.
-    init(depth: Int = 4, _ consume: @escaping (TransitionBuffer) -> Void) {
+    init(depth: Int = 2, _ consume: @escaping (TransitionBuffer) -> Void) {
         self.depth = depth
         self.consume = consume
         let t = Thread { [self] in run() }

@@ -63,7 +63,7 @@ enum TransitionReplay {
 
     /// Events replayed between two hand-overs of the transitions: a few hundred KB of them at most,
     /// so a consumer on another thread (``DetectorThread``) holds a few such buffers, not chunks'.
-    static let sliceEvents = 8192
+    static let sliceEvents = 32768
 
     /// Hands the buffer's transitions (if any) to `consume`, and empties it.
     @inline(__always)
