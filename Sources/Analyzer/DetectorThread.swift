@@ -1,5 +1,6 @@
 import Foundation
 import Replayer
+import TraceFormat
 
 /// Runs a consumer of transitions (the detectors) on a second thread while the replay goes on: the
 /// replaying thread hands over each slice's ``TransitionBuffer`` (``submit(_:)``) and carries on with
@@ -14,7 +15,7 @@ final class DetectorThread: @unchecked Sendable {
     private var queue: [TransitionBuffer] = []
     private var free: [TransitionBuffer] = []
     private var closed = false
-    private var exited = false
+    private var worker: WorkerThread?
     private let depth: Int
     private let consume: (TransitionBuffer) -> Void
 
@@ -22,18 +23,10 @@ final class DetectorThread: @unchecked Sendable {
     init(depth: Int = 2, _ consume: @escaping (TransitionBuffer) -> Void) {
         self.depth = depth
         self.consume = consume
-        let t = Thread { [self] in run() }
-        t.name = "irqtrace-detectors"
-        t.start()
+        worker = WorkerThread(name: "irqtrace-detectors") { [self] in run() }
     }
 
     private func run() {
-        defer {
-            lock.lock()
-            exited = true
-            lock.broadcast()
-            lock.unlock()
-        }
         while true {
             lock.lock()
             while queue.isEmpty && !closed { lock.wait() }
@@ -68,7 +61,7 @@ final class DetectorThread: @unchecked Sendable {
         lock.lock()
         closed = true
         lock.broadcast()
-        while !exited { lock.wait() }
         lock.unlock()
+        worker?.join()
     }
 }

@@ -18,8 +18,7 @@ final class DecodeAhead: @unchecked Sendable {
     private var queue: [Item] = []
     private var produced = 0
     private var stopped = false
-    private var started = false
-    private var exited = false
+    private var worker: WorkerThread?
     private var free: [[UInt8]] = []
 
     init(storage: Data, order: [(chunk: Int, offset: Int, compressedSize: Int, rawSize: Int)], depth: Int = 3) {
@@ -29,19 +28,10 @@ final class DecodeAhead: @unchecked Sendable {
     }
 
     func start() {
-        lock.lock(); started = true; lock.unlock()
-        let t = Thread { [self] in run() }
-        t.name = "irqtrace-decode-ahead"
-        t.start()
+        worker = WorkerThread(name: "irqtrace-decode-ahead") { [self] in run() }
     }
 
     private func run() {
-        defer {
-            lock.lock()
-            exited = true
-            lock.broadcast()
-            lock.unlock()
-        }
         let z = ZstdDecompressor()
         for entry in order {
             lock.lock()
@@ -89,7 +79,7 @@ final class DecodeAhead: @unchecked Sendable {
         stopped = true
         queue.removeAll()
         lock.broadcast()
-        while started && !exited { lock.wait() }
         lock.unlock()
+        worker?.join()
     }
 }
