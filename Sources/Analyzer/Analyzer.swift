@@ -34,9 +34,9 @@ public enum Analyzer {
                         if let thread { thread.submit(&b) } else { d.consume(b) }
                     }) else { return nil }
                 thread?.finish()
-                var (detectors, flood) = { let s = d.take(); return (s.detectors, s.flood) }()
-                detectors.finish(machine: r.adapter.machine, endTime: r.end)
-                var findings = detectors.findings + flood.finish()
+                var s = d.take()
+                s.detectors.finish(machine: r.adapter.machine, endTime: r.end)
+                var findings = s.detectors.findings + s.flood.finish()
                 if let list = r.report.vmList {
                     for k in findings.indices { findings[k].vm = findings[k].events.min().flatMap { VMInfo.of(event: $0, in: list)?.number } }
                 }

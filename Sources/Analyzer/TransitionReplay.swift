@@ -44,20 +44,16 @@ enum TransitionReplay {
         try reader.forEachBatch(scope: adapter.decodeScope) { b in
             // Consumers see only transitions, in order: handing them over once per slice of a chunk
             // keeps the per-event loop to the adapter alone, and a slice's buffer small.
-            var start = 0
-            while start < b.count {
-                let stop = b.count - start > sliceEvents ? start + sliceEvents : b.count
-                for i in start..<stop where until.map({ b.time(i) < $0 }) ?? true {
+            b.forEachSlice(of: sliceEvents) { slice in
+                for i in slice where until.map({ b.time(i) < $0 }) ?? true {
                     adapter.handle(b, i, catalog: reader.catalog)
                     end = max(end, b.time(i))
                 }
                 handOver(&adapter.transitions, consume)
-                start = stop
             }
         }
         let report = adapter.finish()
-        consume(&adapter.transitions)
-        adapter.transitions.removeAll(keepingCapacity: true)
+        handOver(&adapter.transitions, consume)
         return Result(adapter: adapter, report: report, end: end)
     }
 
@@ -106,8 +102,7 @@ enum TransitionReplay {
                                                           afterChunk: { a, b in for i in 0..<b.count where b.time(i) > end { end = b.time(i) } })
         else { return nil }
         let report = adapter.finish()
-        consume(&adapter.transitions)
-        adapter.transitions.removeAll(keepingCapacity: true)
+        handOver(&adapter.transitions, consume)
         return Result(adapter: adapter, report: report, end: end)
     }
 

@@ -137,16 +137,9 @@ struct X86Detectors {
         case .delivered:
             let k = Self.key(t.cpu, t.vector)
             if !merged.isEmpty, let first = merged.removeValue(forKey: k) {
-                if t.timeNs - first.mark.time > KVMX86Adapter.reorderWindowNs {
-                    var m = first
-                    m.deliveredAt = mark
-                    confirmMerge(m)
-                }
+                confirmMerge(first, deliveredAt: mark)
                 if !mergedMore.isEmpty, let more = mergedMore.removeValue(forKey: k) {
-                    for var m in more where t.timeNs - m.mark.time > KVMX86Adapter.reorderWindowNs {
-                        m.deliveredAt = mark
-                        confirmMerge(m)
-                    }
+                    for m in more { confirmMerge(m, deliveredAt: mark) }
                 }
             }
             lastDelivered = (t.eventIndex, t.cpu, t.vector)
@@ -407,6 +400,15 @@ extension X86Detectors {
     /// deliverable); info for an MSI (merging a device's MSIs is by design), when the vector was masked
     /// then (TPR, a vector in service), or when a fault on that vCPU explains it (`caused_by`).
     /// A merge confirmed (its vector delivered later than the clock skew, or never): kept for the end.
+    /// A merge whose vector was then delivered: confirmed unless the delivery came within the
+    /// cross-CPU clock skew of it (printed before it, it may really have come after).
+    mutating func confirmMerge(_ m: Merge, deliveredAt mark: Mark) {
+        guard mark.time - m.mark.time > KVMX86Adapter.reorderWindowNs else { return }
+        var m = m
+        m.deliveredAt = mark
+        confirmMerge(m)
+    }
+
     mutating func confirmMerge(_ m: Merge) {
         if m.source != KVMX86Adapter.MessageSource.msi.rawValue && m.deliverable {
             merges.append(m)

@@ -95,12 +95,9 @@ public enum Replayer {
                     if adapter.sharesAVCPU { throw LaterBinding() }
                     known = IntSet(adapter.binding.map(\.key))
                 }
-                var start = 0
-                while start < b.count {
-                    let stop = b.count - start > sliceEvents ? start + sliceEvents : b.count
-                    for i in start..<stop { adapter.handle(b, i, catalog: reader.catalog, vmStarts: false) }
+                b.forEachSlice(of: sliceEvents) { slice in
+                    for i in slice { adapter.handle(b, i, catalog: reader.catalog, vmStarts: false) }
                     afterSlice(&adapter)
-                    start = stop
                 }
                 afterChunk(&adapter, b)
             }

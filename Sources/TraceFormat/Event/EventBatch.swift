@@ -90,6 +90,18 @@ public struct EventBatch: Sendable {
     @inlinable @inline(__always)
     public func value(_ i: Int, slot: Int) -> Int64 { value(row(i), slot: slot) }
 
+    /// Calls `body` with the batch's event indices in consecutive ranges of at most `size` events
+    /// (one range when `size` is at least the count): a consumer handed work every so many events.
+    @inlinable
+    public func forEachSlice(of size: Int, _ body: (Range<Int>) throws -> Void) rethrows {
+        var start = 0
+        while start < count {
+            let stop = count - start > size ? start + size : count
+            try body(start..<stop)
+            start = stop
+        }
+    }
+
     /// Where event `i`'s slot values are: read several slots of one event without finding its
     /// template's columns again for each.
     @inlinable @inline(__always)
