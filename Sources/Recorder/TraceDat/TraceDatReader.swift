@@ -93,6 +93,8 @@ final class CPUStream {
     let file: TraceDatFile
     let raw: UnsafeRawBufferPointer
     let hostSync: Bool
+    /// The file's clock corrections (fixed once the file is parsed), kept here for `timestampCalc`.
+    let tscMult: UInt32, tscShift: UInt32, tsOffset: UInt64
 
     // source of pages
     var src: UnsafeRawBufferPointer = UnsafeRawBufferPointer(start: nil, count: 0)
@@ -132,6 +134,9 @@ final class CPUStream {
         self.file = file
         self.raw = raw
         self.hostSync = hostSync
+        self.tscMult = file.tscMult
+        self.tscShift = file.tscShift
+        self.tsOffset = UInt64(bitPattern: file.tsOffset)
         self.compressed = bufferInfo.compressed
         if compressed {
             var r = DatReader(raw, pos: data.offset, big: big, fileBase: 0)
@@ -220,7 +225,39 @@ final class CPUStream {
     }
 
     /// Advances to the next data record (kbuffer_next_event across pages). False at the end.
+    ///
+    /// The usual record — little-endian, a data record of 1 to 28 words (its length in the type
+    /// field) wholly inside the page's committed bytes — is taken here, inlined into the merge loop;
+    /// anything else (padding, time extends, absolute stamps, long records, a page's end, damage, a
+    /// big-endian file) goes through ``advanceAny()``, which starts from the same state.
+    @inline(__always)
     func advance() throws(DatFault) -> Bool {
+        if pagePos >= 0 && !big {
+            let c = next
+            // (`size` ≤ `avail - hdr`, checked when the page loaded: a header within `size` is in the page.)
+            if c &+ 4 <= size {
+                let data = pagePos &+ hdr
+                let w = UInt32(littleEndian: src.loadUnaligned(fromByteOffset: data &+ c, as: UInt32.self))
+                let typeLen = Int(w & 31)
+                let p = c &+ 4, end = c &+ 4 &+ typeLen &* 4
+                if typeLen >= 1 && typeLen <= 28 && end <= size {
+                    curr = c
+                    index = p
+                    next = end
+                    ts = ts &+ UInt64(w >> 5)
+                    recStart = data &+ p
+                    recLen = typeLen &* 4
+                    recMissed = c == 0 ? lost : 0
+                    recTS = timestampCalc(ts)
+                    return true
+                }
+            }
+        }
+        return try advanceAny()
+    }
+
+    @inline(never)
+    private func advanceAny() throws(DatFault) -> Bool {
         while true {
             if pagePos >= 0 {
                 if let found = try nextEvent(), found { return true }
@@ -282,15 +319,15 @@ final class CPUStream {
     @inline(__always) func timestampCalc(_ t: UInt64) -> UInt64 {
         var ts = t
         if hostSync, let shift = file.timeShift { ts = CPUStream.hostSync(ts, cpuIndex, shift) }
-        if file.tscMult != 0 {
-            let mul = UInt64(bitPattern: Int64(Int32(bitPattern: file.tscMult)))
-            let sh = UInt64(file.tscShift & 63)
+        if tscMult != 0 {
+            let mul = UInt64(bitPattern: Int64(Int32(bitPattern: tscMult)))
+            let sh = UInt64(tscShift & 63)
             let al = ts & 0xffff_ffff, ah = ts >> 32
             var r = (al &* mul) >> sh
             if ah != 0 { r = r &+ ((ah &* mul) << (32 &- sh)) }
             ts = r
         }
-        return ts &+ UInt64(bitPattern: file.tsOffset)
+        return ts &+ tsOffset
     }
 
     static func hostSync(_ ts: UInt64, _ cpu: Int, _ t: TimeShift) -> UInt64 {
@@ -478,7 +515,8 @@ struct ReportRun {
                 if l < n && less(heap[l], heap[m]) { m = l }
                 if r < n && less(heap[r], heap[m]) { m = r }
                 if m == p { break }
-                heap.swapAt(p, m); p = m
+                // (Not `swapAt`, which is a call here.)
+                let hp = heap[p]; heap[p] = heap[m]; heap[m] = hp; p = m
             }
         }
     }
