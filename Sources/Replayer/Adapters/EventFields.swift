@@ -138,7 +138,7 @@ struct TemplateHandlers<Kind, Field: FieldKey> {
     /// The field's number for the event at `row` (``EventBatch/row(_:)``, computed once per event).
     @inline(__always)
     func number(_ r: FieldRef, _ field: Field, _ batch: EventBatch, row: EventRow) -> Int64? {
-        let k = r.base + field.rawValue
+        let k = r.base &+ field.rawValue
         let slot = slots.unchecked(k)
         if slot >= 0 {
             let v = batch.value(row, slot: slot)
@@ -150,7 +150,7 @@ struct TemplateHandlers<Kind, Field: FieldKey> {
     /// The field as text; the template is fetched only for fields that are not fixed text.
     @inline(__always)
     func text(_ r: FieldRef, _ field: Field, _ batch: EventBatch, _ i: Int, _ template: @autoclosure () -> EventTemplate) -> String? {
-        let k = r.base + field.rawValue
+        let k = r.base &+ field.rawValue
         if let c = constantTexts[k] { return c }
         return sources[k].map { batch.text(i, $0, template: template()) }
     }
@@ -161,7 +161,7 @@ struct TemplateHandlers<Kind, Field: FieldKey> {
     @inline(__always)
     mutating func code(_ r: FieldRef, _ field: Field, _ batch: EventBatch, _ i: Int, _ template: @autoclosure () -> EventTemplate,
                        _ classify: (String) -> Int16) -> Int16 {
-        let k = r.base + field.rawValue
+        let k = r.base &+ field.rawValue
         let c = codes.unchecked(k)
         if c >= 0 { return c }
         if let t = constantTexts[k] { let v = classify(t); codes[k] = v; return v }
@@ -174,7 +174,7 @@ struct TemplateHandlers<Kind, Field: FieldKey> {
     /// the text is fixed template text.
     @inline(__always)
     mutating func textKey(_ r: FieldRef, _ field: Field, _ batch: EventBatch, _ i: Int) -> Int64 {
-        let k = r.base + field.rawValue
+        let k = r.base &+ field.rawValue
         if let t = constantTexts[k] {
             if let key = textKeys[k] { return key }
             let key = Self.fold(Self.fnvBasis, t.utf8)

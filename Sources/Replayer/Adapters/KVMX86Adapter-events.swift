@@ -60,9 +60,9 @@ extension KVMX86Adapter {
         if access == 1 {
             // A read of a redirection entry through the IOAPIC window.
             guard gpa == 0xFEC0_0010, let expected = machine.ioapic.readRegister(select: machine.ioapic.registerSelect) else { return }
-            report.observationsTotal += 1
+            report.observationsTotal &+= 1
             if midFlight, expected != value, adoptIOAPICRead(value: value) { return }
-            report.observationsChecked += 1
+            report.observationsChecked &+= 1
             if expected != value {
                 diverge(b, i, "IOAPIC register 0x\(String(machine.ioapic.registerSelect, radix: 16)) read",
                         expected: "0x\(String(expected, radix: 16))", observed: "0x\(String(value, radix: 16))")
@@ -106,12 +106,12 @@ extension KVMX86Adapter {
             if let a = boundAPIC(thread) { write(apic(a), offset, value, thread: thread) } else { unbound[thread, default: []].append((reg, value)) }
             return
         }
-        report.observationsTotal += 1
+        report.observationsTotal &+= 1
         if offset == 0x20 {
             // The guest reads its own APIC ID (every OS does at bring-up): xAPIC has it in bits 31:24,
             // x2APIC reads give the whole ID. It binds the thread to its vCPU.
             let id = value & 0xFF_FFFF == 0 ? value >> 24 : value
-            report.observationsChecked += 1
+            report.observationsChecked &+= 1
             if let a = boundAPIC(thread) {
                 if a != id { diverge(b, i, "LAPIC APIC_ID read", expected: "APIC ID \(a) (this thread's vCPU)", observed: "APIC ID \(id)") }
             } else {
@@ -135,7 +135,7 @@ extension KVMX86Adapter {
         }
         guard let expected else { report.unchecked["kvm_apic (read \(reg))", default: 0] += 1; return }
         if midFlight, expected != value, adoptRegisterRead(k: k, offset: offset, value: value) { return }
-        report.observationsChecked += 1
+        report.observationsChecked &+= 1
         if expected != value {
             diverge(b, i, "LAPIC \(reg) read", expected: "0x\(String(expected, radix: 16))", observed: "0x\(String(value, radix: 16))", state: describe(k))
         }
@@ -203,8 +203,8 @@ extension KVMX86Adapter {
     @inline(never)
     mutating func onIOAPICSetIRQ(_ b: EventBatch, _ ev: EventAt, _ catalog: TemplateCatalog) {
         let i = ev.i
-        report.observationsTotal += 1
-        report.observationsChecked += 1
+        report.observationsTotal &+= 1
+        report.observationsChecked &+= 1
         let pin = Int(n(.pin, b, ev))
         guard pin >= 0 && pin < IOAPIC.pinCount else { return }
         let e = machine.ioapic.entries[pin]
@@ -253,8 +253,8 @@ extension KVMX86Adapter {
             swap(&list, &rec.pending)
             let lastSend = rec.lastSend
             if let s = lastSend { source = (s.source, Int64(s.pin)) }
-            report.observationsTotal += 1
-            report.observationsChecked += 1
+            report.observationsTotal &+= 1
+            report.observationsChecked &+= 1
             // Messages before the first one this acceptance matches were accepted by no APIC: each
             // is one divergence (not a cascade of mismatches on every later acceptance).
             // (A loop against the accepting LAPIC's addressing, taken once — not `first(where:)` or a
@@ -274,7 +274,7 @@ extension KVMX86Adapter {
             if let j = first, j > 0 {
                 // (A head some APIC already accepted was delivered: the rest of its destinations declined.)
                 for (idx, lost) in list[0..<j].enumerated() where !(idx == 0 && rec.headAccepted) {
-                    dropped(lost, at: (b.firstEventIndex + i, b.time(i)), origin: lastSend,
+                    dropped(lost, at: (b.firstEventIndex &+ i, b.time(i)), origin: lastSend,
                             observed: "vector \(vector) accepted at APIC \(apicID) next", state: describe(k))
                 }
                 list.removeFirst(j)
@@ -334,8 +334,8 @@ extension KVMX86Adapter {
                 // A local interrupt (LAPIC timer, LINT, error): its LVT entry gives this vector.
                 source = (.local, -1)
                 note(.raised, b, i, cpu: Int64(apicID), vector: Int64(vector))
-                report.observationsTotal += 1
-                report.observationsChecked += 1
+                report.observationsTotal &+= 1
+                report.observationsChecked &+= 1
             } else if trigger, let d = delayedPins.firstIndex(where: { pin in
                 let e = machine.ioapic.entries[pin]
                 return e.vector == vector && apic(k, matches: UInt32(e.destination), logical: e.logical)
@@ -344,18 +344,18 @@ extension KVMX86Adapter {
                 let pin = delayedPins.remove(at: d)
                 source = (.ioapic, Int64(pin))
                 machine.ioapic.entries[pin].remoteIRR = true
-                report.observationsTotal += 1
-                report.observationsChecked += 1
+                report.observationsTotal &+= 1
+                report.observationsChecked &+= 1
             } else if let pin = adoptDeliveryThroughUnknownPin(thread: thread, apicID: apicID, vector: vector, level: trigger) {
                 source = (.ioapic, Int64(pin))
-                report.observationsTotal += 1
+                report.observationsTotal &+= 1
             } else if firstOnThread {
                 // Its message was sent before the trace began.
                 adopt("acceptance of a message")
-                report.observationsTotal += 1
+                report.observationsTotal &+= 1
             } else {
-                report.observationsTotal += 1
-                report.observationsChecked += 1
+                report.observationsTotal &+= 1
+                report.observationsChecked &+= 1
                 diverge(b, i, "interrupt accepted by APIC \(apicID)", expected: "no message on the APIC bus from this thread",
                         observed: "vector \(vector) \(trigger ? "level" : "edge")", state: describe(k))
             }
@@ -373,7 +373,7 @@ extension KVMX86Adapter {
             // The injection printed before this acceptance on another CPU happened after it.
             deferred.remove(at: d)
             report.reordered += 1
-            report.observationsChecked += 1
+            report.observationsChecked &+= 1
             machine.apics[k].isr.insert(vector)
             note(.accepted, b, i, cpu: Int64(apicID), vector: Int64(vector), aux: trigger ? 1 : 0)
             note(.delivered, b, i, cpu: Int64(apicID), vector: Int64(vector), value: Int64(machine.apics[k].ppr), aux: Int64(vector))
@@ -417,9 +417,9 @@ extension KVMX86Adapter {
     mutating func onPVEOI(_ b: EventBatch, _ ev: EventAt, _ catalog: TemplateCatalog) {
         let i = ev.i, thread = ev.thread
         // apic_sync_pv_eoi_from_guest: apic_set_eoi (traced as kvm_eoi) then kvm_pv_eoi with its result.
-        report.observationsTotal += 1
+        report.observationsTotal &+= 1
         guard let last = lastEOI[thread] else { report.unchecked["kvm_pv_eoi (no kvm_eoi before it)", default: 0] += 1; return }
-        report.observationsChecked += 1
+        report.observationsChecked &+= 1
         if last != n(.vector, b, ev) { diverge(b, i, "PV EOI", expected: "vector \(last) (the kvm_eoi before it)", observed: "vector \(n(.vector, b, ev))") }
     }
 
@@ -430,8 +430,8 @@ extension KVMX86Adapter {
         // Posted to the vCPU by APICv/AVIC: the hardware delivers and EOIs it from now on.
         let apicID = UInt32(truncatingIfNeeded: n(.apicid, b, ev)), vector = UInt8(truncatingIfNeeded: n(.vector, b, ev))
         hardwareDelivered.insert(apicID)
-        report.observationsTotal += 1
-        report.observationsChecked += 1
+        report.observationsTotal &+= 1
+        report.observationsChecked &+= 1
         if let t = messageThreads.slot(of: thread), let last = messageThreads[slot: t].lastAccept, last != Acceptance(apicID: apicID, vector: vector) {
             diverge(b, i, "APICv acceptance", expected: "apicid \(last.apicID) vec \(last.vector) (the kvm_apic_accept_irq before it)",
                     observed: "apicid \(apicID) vec \(vector)")
@@ -506,7 +506,7 @@ extension KVMX86Adapter {
         // kvm_pic_set_irq traces after pic_set_irq1: the input's ELCR and IMR bits, and whether it
         // coalesced (pending already, unmasked). The line state comes from the kvm_set_irq before it.
         picActive = true
-        report.observationsTotal += 1
+        report.observationsTotal &+= 1
         let chip = Int(n(.chip, b, ev)), pin = Int(n(.pin, b, ev))
         guard chip == 0 || chip == 1, pin >= 0 && pin < 8, let level = lastSetIRQ[thread] else {
             report.unchecked["kvm_pic_set_irq (no kvm_set_irq before it)", default: 0] += 1
@@ -531,7 +531,7 @@ extension KVMX86Adapter {
             adopt("8259 input")
             return
         }
-        report.observationsChecked += 1
+        report.observationsChecked &+= 1
         if expected != observed {
             diverge(b, i, "8259 input \(chip * 8 + pin)", expected: expected, observed: observed,
                     state: "IRR 0x\(String(c.irr, radix: 16)) IMR 0x\(String(c.imr, radix: 16)) ELCR 0x\(String(c.elcr, radix: 16))")
@@ -545,8 +545,8 @@ extension KVMX86Adapter {
         let apicID = UInt32(truncatingIfNeeded: n(.apicid, b, ev)), vector = n(.vector, b, ev)
         let k = apic(apicID)
         if binding[thread] == nil { bind(thread, to: apicID) }
-        report.observationsTotal += 1
-        report.observationsChecked += 1
+        report.observationsTotal &+= 1
+        report.observationsChecked &+= 1
         let byGuest = guestEOIWrites.remove(thread) != nil
         if byGuest, vector >= 0, let top = machine.apics[k].isr.highest, top == UInt8(truncatingIfNeeded: vector) {
             // The guest's EOI retires a vector left in service (its delivery faulted in the guest).
@@ -609,13 +609,13 @@ extension KVMX86Adapter {
         guard text(.kind, b, ev, catalog) == "wait", let a = boundAPIC(thread) else { return }
         let k = apic(a)
         let blockedAt = b.time(i) - n(.time_ns, b, ev)
-        report.observationsTotal += 1
-        report.observationsChecked += 1
+        report.observationsTotal &+= 1
+        report.observationsChecked &+= 1
         let apicState = machine.apics[k]
         let stale = apicState.irr.vectors.reversed().first { v in
             (v & 0xF0) > apicState.ppr && (acceptTimes[UInt64(a) << 8 | UInt64(v)].map { $0.time + Self.reorderWindowNs < blockedAt } ?? false)
         }
-        if recordTransitions { haltEnds[thread] = HaltEnd(apic: a, blockedAt: blockedAt, event: b.firstEventIndex + i, time: b.time(i)) }
+        if recordTransitions { haltEnds[thread] = HaltEnd(apic: a, blockedAt: blockedAt, event: b.firstEventIndex &+ i, time: b.time(i)) }
         if let v = stale, let t = acceptTimes[UInt64(a) << 8 | UInt64(v)]?.time {
             note(.haltedWithPending, b, i, cpu: Int64(a), vector: Int64(v), value: blockedAt, aux: HaltEvidence.pendingAtHalt.rawValue)
             diverge(b, i, "vCPU of APIC \(a) halted with a deliverable interrupt pending",
@@ -629,8 +629,8 @@ extension KVMX86Adapter {
     mutating func onAck(_ b: EventBatch, _ ev: EventAt, _ catalog: TemplateCatalog) {
         let i = ev.i, thread = ev.thread
         guard text(.irqchip, b, ev, catalog) == "IOAPIC" else { return }
-        report.observationsTotal += 1
-        report.observationsChecked += 1
+        report.observationsTotal &+= 1
+        report.observationsChecked &+= 1
         let pin = Int(n(.pin, b, ev))
         guard pin >= 0 && pin < IOAPIC.pinCount else { return }
         if let k = pendingAcks[thread]?.firstIndex(of: pin) {

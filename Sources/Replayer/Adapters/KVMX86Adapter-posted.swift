@@ -95,7 +95,7 @@ extension KVMX86Adapter {
         while let v = m.highest {
             m.remove(v)
             guard machine.apics[k].irr.contains(v) else { continue }
-            report.observationsTotal += 1
+            report.observationsTotal &+= 1
             note(.delivered, b, i, cpu: Int64(apicID), vector: Int64(v), value: Int64(machine.apics[k].ppr), aux: Int64(v))
             machine.apics[k].irr.remove(v)
             tally.add("APICv delivery (virtual-interrupt delivery: not traced)")
@@ -131,9 +131,9 @@ extension KVMX86Adapter {
         pi.ensure(k)
         guard pi.halted[k] else { return }
         pi.halted[k] = false
-        report.observationsTotal += 1
+        report.observationsTotal &+= 1
         if pi.wakeExpected[k] {
-            report.observationsChecked += 1
+            report.observationsChecked &+= 1
             pi.wakeExpected[k] = false
         } else {
             tally.add("kvm_vcpu_wakeup (no KVM post kicked it: an IOMMU post, a timer or a signal)")

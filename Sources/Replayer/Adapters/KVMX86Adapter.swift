@@ -185,7 +185,7 @@ public struct KVMX86Adapter {
     mutating func note(_ kind: Transition.Kind, _ b: EventBatch, _ i: Int, cpu: Int64 = -1, vector: Int64 = -1, irq: Int64 = -1,
                        value: Int64 = 0, aux: Int64 = 0) {
         guard recordTransitions else { return }
-        transitions.append(Transition(kind, event: b.firstEventIndex + i, time: b.time(i), cpu: Int32(truncatingIfNeeded: cpu),
+        transitions.append(Transition(kind, event: b.firstEventIndex &+ i, time: b.time(i), cpu: Int32(truncatingIfNeeded: cpu),
                                       vector: Int16(truncatingIfNeeded: vector), irq: Int32(truncatingIfNeeded: irq), value: value, aux: aux))
     }
 
@@ -289,8 +289,8 @@ public struct KVMX86Adapter {
             transitions.append(Transition(.dropped, event: origin.event, time: origin.time, cpu: Int32(truncatingIfNeeded: m.destination),
                                           vector: Int16(m.vector), value: Int64(origin.pin), aux: reason.rawValue))
         }
-        report.observationsTotal += 1
-        report.observationsChecked += 1
+        report.observationsTotal &+= 1
+        report.observationsChecked &+= 1
         guard reason != .noSuchDestination else { return }
         report.add(Divergence(
             eventIndex: now.event, timeNs: now.time, what: "interrupt message accepted by no APIC",
@@ -334,7 +334,7 @@ public struct KVMX86Adapter {
 
     @inline(__always)
     mutating func apic(_ id: UInt32) -> Int {
-        if id < 64, case let k = smallAPICIndex[Int(id)], k > 0 { return Int(k) - 1 }
+        if id < 64, case let k = smallAPICIndex[Int(id)], k > 0 { return Int(k) &- 1 }
         return apicSlow(id)
     }
 
@@ -357,7 +357,7 @@ public struct KVMX86Adapter {
     }
 
     mutating func diverge(_ b: EventBatch, _ i: Int, _ what: String, expected: String, observed: String, state: String = "") {
-        report.add(Divergence(eventIndex: b.firstEventIndex + i, timeNs: b.time(i), what: what,
+        report.add(Divergence(eventIndex: b.firstEventIndex &+ i, timeNs: b.time(i), what: what,
                                              expected: expected, observed: observed, state: state))
     }
 
@@ -516,7 +516,7 @@ public struct KVMX86Adapter {
                     for i in 0..<b.count {
                         let k = Int(templates[i]), thread = threads[i], flags = binds[k]
                         guard flags != 0 else { continue }
-                        if flags & spanMask != 0 { threadSpans.note(thread, b.firstEventIndex + i) }
+                        if flags & spanMask != 0 { threadSpans.note(thread, b.firstEventIndex &+ i) }
                         guard flags & 3 != 0, thread != lastLearnt, let src = learnSources[k] else { continue }
                         if boundAPIC(thread) != nil { lastLearnt = thread; continue }
                         guard let value = b.number(i, src), let id = Self.boundID(value, how: flags & 3) else { continue }
@@ -588,9 +588,9 @@ public struct KVMX86Adapter {
     /// (~5 instructions an event).
     @inline(__always)
     mutating func handle(_ b: EventBatch, _ i: Int, catalog: TemplateCatalog, vmStarts: Bool) {
-        report.events += 1
+        report.events &+= 1   // (an event count: no overflow check per event)
         // (Before the event's time is taken: the VM that ends here ended at its last event.)
-        if vmStarts, b.firstEventIndex + i >= vms.nextStart { startNextVM(b, i) }
+        if vmStarts, b.firstEventIndex &+ i >= vms.nextStart { startNextVM(b, i) }
         let id = Int(b.template(i))
         guard let (kind, f) = handlers.resolve(UInt32(id), in: catalog) else { return }
         let thread = b.thread(i)
@@ -613,7 +613,7 @@ public struct KVMX86Adapter {
         // ack and its re-delivery too); any other event there means its KVM call is over.
         if openThreadCount > 0, kind != .accept && kind != .apicvAccept && kind != .picSetIRQ && kind != .ack,
            !(midFlight && kind == .delayedEOI), isOpen(thread) {
-            closeSends(at: (b.firstEventIndex + i, b.time(i)), thread: thread, observed: "no acceptance before this event on the sending thread")
+            closeSends(at: (b.firstEventIndex &+ i, b.time(i)), thread: thread, observed: "no acceptance before this event on the sending thread")
         }
 
         switch kind {
@@ -643,13 +643,13 @@ public struct KVMX86Adapter {
     /// VMX/SVM: `kvm_inj_virq` on the vCPU's thread — the LAPIC's highest deliverable vector, acknowledged.
     mutating func inject(_ b: EventBatch, _ i: Int, vector v: UInt8, reinjected: Bool, thread: Int32) {
         if !deferred.isEmpty { flushDeferred(before: b.time(i)) }   // (usually none: no call)
-        report.observationsTotal += 1
+        report.observationsTotal &+= 1
         guard let a = boundAPIC(thread) else { report.unchecked["kvm_inj_virq (vCPU not known)", default: 0] += 1; return }
         let k = apic(a)
         if hardwareDelivered.contains(a) { report.unchecked["kvm_inj_virq (APICv: IRR kept by hardware)", default: 0] += 1; return }
         if reinjected {
             // An injection interrupted by an exit, queued again: already acknowledged.
-            report.observationsChecked += 1
+            report.observationsChecked &+= 1
             if !machine.apics[k].isr.contains(v) {
                 diverge(b, i, "reinjected vector in service at APIC \(a)", expected: "vector \(v) in ISR", observed: "not in service", state: describe(k))
             }
@@ -663,7 +663,7 @@ public struct KVMX86Adapter {
             let (irq, vector) = pic.acknowledge()
             pic.cascade()
             guard known else { report.unchecked["kvm_inj_virq (ExtINT: 8259 programmed before the trace)", default: 0] += 1; return }
-            report.observationsChecked += 1
+            report.observationsChecked &+= 1
             if vector != Int(v) {
                 diverge(b, i, "ExtINT vector injected into the vCPU of APIC \(a) (8259 acknowledge)", expected: "vector \(vector) (irq \(irq))",
                         observed: "vector \(v)", state: "master IRR 0x\(String(pic.master.irr, radix: 16)) IMR 0x\(String(pic.master.imr, radix: 16)) "
@@ -686,7 +686,7 @@ public struct KVMX86Adapter {
                 return
             }
             // Not accepted yet as printed: the acceptance may come from another CPU's clock.
-            deferred.append((a, v, b.time(i), b.cpu(i), b.firstEventIndex + i, describe(k)))
+            deferred.append((a, v, b.time(i), b.cpu(i), b.firstEventIndex &+ i, describe(k)))
             return
         }
         if expected != v, (v & 0xF0) > machine.apics[k].ppr {
@@ -698,7 +698,7 @@ public struct KVMX86Adapter {
             }
             if late { expected = v; report.reordered += 1 }
         }
-        report.observationsChecked += 1
+        report.observationsChecked &+= 1
         if expected != v {
             diverge(b, i, "vector injected into the vCPU of APIC \(a)", expected: expected.map { "vector \($0)" } ?? "none deliverable",
                     observed: "vector \(v)", state: describe(k))
@@ -716,7 +716,7 @@ public struct KVMX86Adapter {
     mutating func flushDeferred(before time: Int64) {
         while let d = deferred.first, time - d.time > Self.reorderWindowNs {
             deferred.removeFirst()
-            report.observationsChecked += 1
+            report.observationsChecked &+= 1
             report.add(Divergence(eventIndex: d.eventIndex, timeNs: d.time, what: "vector injected into the vCPU of APIC \(d.apicID)",
                                                  expected: "a vector accepted and deliverable", observed: "vector \(d.vector) (never accepted)",
                                                  state: d.state))
@@ -727,14 +727,14 @@ public struct KVMX86Adapter {
     mutating func guestEOI(_ b: EventBatch, _ i: Int, k: Int, apicID: UInt32, vector: Int64, thread: Int32) {
         lastEOI[thread] = vector
         note(.eoi, b, i, cpu: Int64(apicID), vector: vector)
-        report.observationsTotal += 1
+        report.observationsTotal &+= 1
         if hardwareDelivered.contains(apicID) {
             // APICv: KVM sees EOIs of level vectors only (EOI-induced exits); the ISR is the hardware's.
             report.unchecked["kvm_eoi (APICv: ISR kept by hardware)", default: 0] += 1
             if vector >= 0 { ioapicEOI(b, i, UInt8(truncatingIfNeeded: vector), thread: thread, level: true) }
             return
         }
-        report.observationsChecked += 1
+        report.observationsChecked &+= 1
         let expected = machine.apics[k].isr.highest
         guard vector >= 0 else {
             if let v = expected { diverge(b, i, "EOI with an empty ISR", expected: "vector \(v) retired", observed: "vector -1", state: describe(k)) }

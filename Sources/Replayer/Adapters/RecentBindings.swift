@@ -12,17 +12,19 @@ struct RecentBindings {
     @inline(__always)
     private static func slot(_ thread: Int32) -> Int { Int(UInt32(bitPattern: thread) & UInt32(slots - 1)) }
 
+    // (Both arrays always hold `slots` entries and a slot is masked below it: read and written
+    // without bounds checks.)
     @inline(__always)
     subscript(thread: Int32) -> UInt32? {
         let k = Self.slot(thread)
-        return threads[k] == Int64(thread) ? apics[k] : nil
+        return threads.withUnsafeBufferPointer { $0[k] } == Int64(thread) ? apics.withUnsafeBufferPointer { $0[k] } : nil
     }
 
     @inline(__always)
     mutating func remember(_ thread: Int32, _ apicID: UInt32) {
         let k = Self.slot(thread)
-        threads[k] = Int64(thread)
-        apics[k] = apicID
+        threads.withUnsafeMutableBufferPointer { $0[k] = Int64(thread) }
+        apics.withUnsafeMutableBufferPointer { $0[k] = apicID }
     }
 
     mutating func forget(_ thread: Int32) {

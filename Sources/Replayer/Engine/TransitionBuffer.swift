@@ -38,7 +38,7 @@ public struct TransitionBuffer: Sequence, @unchecked Sendable {
     public mutating func append(_ t: Transition) {
         if _count == storage.capacity || !isKnownUniquelyReferenced(&storage) { reallocate() }
         storage.base[_count] = t
-        _count += 1
+        _count &+= 1   // (below the capacity just checked)
     }
 
     /// Own storage with room for one more (doubled when full).

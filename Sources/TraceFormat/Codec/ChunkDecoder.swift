@@ -94,7 +94,7 @@ enum ChunkDecoder {
                                 guard l < templateCount else { return false }
                                 loc[i] = UInt32(truncatingIfNeeded: l)
                                 rows[i] = UInt32(truncatingIfNeeded: len[l])
-                                len[l] += 1
+                                len[l] &+= 1
                                 tpl[i] = l2g[l]
                                 return true
                             }
@@ -103,12 +103,12 @@ enum ChunkDecoder {
                             case 0:
                                 for i in 0..<n where !put(i, 0) { bad = true; return }
                             case 1:
-                                for i in 0..<n where !put(i, Int(base[p + i])) { bad = true; return }
+                                for i in 0..<n where !put(i, Int(base[p &+ i])) { bad = true; return }
                             case 2:
-                                for i in 0..<n where !put(i, Int(base[p + 2 * i]) | Int(base[p + 2 * i + 1]) << 8) { bad = true; return }
+                                for i in 0..<n where !put(i, Int(base[p &+ 2 &* i]) | Int(base[p &+ 2 &* i &+ 1]) << 8) { bad = true; return }
                             default:
                                 for i in 0..<n {
-                                    let q = p + 4 * i
+                                    let q = p &+ 4 &* i
                                     guard put(i, Int(base[q]) | Int(base[q + 1]) << 8 | Int(base[q + 2]) << 16 | Int(base[q + 3]) << 24) else { bad = true; return }
                                 }
                             }
@@ -177,24 +177,25 @@ enum ChunkDecoder {
         guard c.remaining >= n * w else { throw c.error("index column needs \(n * w) bytes, \(c.remaining) left") }
         let p = c.position
         let base = c.base
-        // (One loop per index width: the width is not re-decided per event.)
+        // (One loop per index width: the width is not re-decided per event. Positions wrap: the
+        // column's n × w bytes were checked to be there, so none can overflow.)
         let ok = dict.withUnsafeBufferPointer { d -> Bool in
             switch w {
             case 1:
                 for i in 0..<n {
-                    let x = Int(base[p + i])
+                    let x = Int(base[p &+ i])
                     guard x < k else { return false }
                     out[i] = d[x]
                 }
             case 2:
                 for i in 0..<n {
-                    let x = Int(base[p + 2 * i]) | Int(base[p + 2 * i + 1]) << 8
+                    let x = Int(base[p &+ 2 &* i]) | Int(base[p &+ 2 &* i &+ 1]) << 8
                     guard x < k else { return false }
                     out[i] = d[x]
                 }
             default:
                 for i in 0..<n {
-                    let q = p + 4 * i
+                    let q = p &+ 4 &* i
                     let x = Int(base[q]) | Int(base[q + 1]) << 8 | Int(base[q + 2]) << 16 | Int(base[q + 3]) << 24
                     guard x < k else { return false }
                     out[i] = d[x]
@@ -235,7 +236,7 @@ enum ChunkDecoder {
         let reader = c   // (a copy: its buffer stays in registers, not reloaded through `inout c`)
         while i < n && p <= fastEnd {
             store(i, zigzagDecode(try reader.varint(at: &p)))
-            i += 1
+            i &+= 1
         }
         c.position = p
         while i < n {

@@ -122,14 +122,15 @@ public struct ByteCursor {
     /// A malformed varint throws with the offset of its first byte, `p` left there.
     @inlinable @inline(__always)
     public func varint(at p: inout Int) throws(DecodeError) -> UInt64 {
+        // (Positions wrap: they stay within the 10 bytes known to be there.)
         var b = base[p]
-        if b < 0x80 { p += 1; return UInt64(b) }
+        if b < 0x80 { p &+= 1; return UInt64(b) }
         var result = UInt64(b & 0x7f)
         var shift: UInt64 = 7
-        var i = p + 1
+        var i = p &+ 1
         while true {
             b = base[i]
-            i += 1
+            i &+= 1
             if shift == 63 && b > 1 { throw DecodeError(offset: origin + p, "varint overflows 64 bits") }
             result |= UInt64(b & 0x7f) << shift
             if b < 0x80 { break }

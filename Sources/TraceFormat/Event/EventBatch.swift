@@ -110,12 +110,21 @@ public struct EventBatch: Sendable {
         let t = localTemplates.withUnsafeBufferPointer { Int($0[i]) }
         let r = rows.withUnsafeBufferPointer { Int($0[i]) }
         let (base, stride) = columnBase.withUnsafeBufferPointer { cb in columnLength.withUnsafeBufferPointer { cl in (cb[t], cl[t]) } }
-        return EventRow(base: base + r, stride: stride)
+        // (Wrapping: a base is a column's start or `absentColumns`, far from overflowing by a row.)
+        return EventRow(base: base &+ r, stride: stride)
     }
 
     /// Slot `slot` of the event at `row`.
     @inlinable @inline(__always)
-    public func value(_ row: EventRow, slot: Int) -> Int64 { values[row.base + slot * row.stride] }
+    public func value(_ row: EventRow, slot: Int) -> Int64 {
+        // (Wrapping, and one unsigned compare for both bounds: any index out of the values traps,
+        // one below `absentColumns` included.)
+        let k = row.base &+ slot &* row.stride
+        return values.withUnsafeBufferPointer { v in
+            precondition(UInt(bitPattern: k) < UInt(bitPattern: v.count), "value index out of range")
+            return v[k]
+        }
+    }
 
     /// The digits of a non-negative decimal number read as hexadecimal (10 → 0x10).
     @inlinable @inline(__always)
