@@ -124,7 +124,7 @@ struct EmulateInsnForm {
             PluginForm.hexWord(rip, minDigits: 1, &out)
             Self.byteWords.withUnsafeBufferPointer { words in
                 for k in 0..<n {
-                    let at = insnOffset + k
+                    let at = insnOffset &+ k
                     let w = words[Int(at < d.count ? d[at] : 0)]
                     if w.code < 4 { out.value(w.value) }
                     out.byte(w.code)

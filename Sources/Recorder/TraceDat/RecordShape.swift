@@ -30,18 +30,21 @@ struct RecordShape {
 
     @inline(__always) mutating func reset() { valueCount = 0; count = 0; overflow = false }
 
+    // (The writes below reach the buffers unchecked: only a shape made by `allocate()` is written.)
+
+    // (Counts wrap: each stays within its capacity, checked first.)
     @inline(__always) mutating func value(_ v: Int64) {
-        if valueCount < Self.valueCapacity { values![valueCount] = v; valueCount += 1 } else { overflow = true }
+        if valueCount < Self.valueCapacity { values.unsafelyUnwrapped[valueCount] = v; valueCount &+= 1 } else { overflow = true }
     }
 
     @inline(__always) mutating func byte(_ b: UInt8) {
-        if count < Self.shapeCapacity { bytes![count] = b; count += 1 } else { overflow = true }
+        if count < Self.shapeCapacity { bytes.unsafelyUnwrapped[count] = b; count &+= 1 } else { overflow = true }
     }
 
     @inline(__always) mutating func word(_ w: UInt64) {
-        if count + 8 <= Self.shapeCapacity {
-            UnsafeMutableRawPointer(bytes! + count).storeBytes(of: w, as: UInt64.self)
-            count += 8
+        if count &+ 8 <= Self.shapeCapacity {
+            UnsafeMutableRawPointer(bytes.unsafelyUnwrapped + count).storeBytes(of: w, as: UInt64.self)
+            count &+= 8
         } else {
             overflow = true
         }
@@ -62,11 +65,11 @@ struct RecordShape {
     /// cursor (what `body` writes must fit in what it asked for); overflow when there is no room.
     @inline(__always)
     mutating func withRoom(values nv: Int, bytes nb: Int, _ body: (inout ShapeCursor) -> Void) -> Bool {
-        guard valueCount + nv <= Self.valueCapacity, count + nb <= Self.shapeCapacity else { overflow = true; return false }
-        var c = ShapeCursor(values: values! + valueCount, bytes: bytes! + count)
+        guard valueCount &+ nv <= Self.valueCapacity, count &+ nb <= Self.shapeCapacity else { overflow = true; return false }
+        var c = ShapeCursor(values: values.unsafelyUnwrapped + valueCount, bytes: bytes.unsafelyUnwrapped + count)
         body(&c)
-        valueCount += c.valueCount
-        count += c.byteCount
+        valueCount &+= c.valueCount
+        count &+= c.byteCount
         return !overflow
     }
 
@@ -86,11 +89,11 @@ struct ShapeCursor {
         self.bytes = bytes
     }
 
-    @inline(__always) mutating func value(_ v: Int64) { values[valueCount] = v; valueCount += 1 }
-    @inline(__always) mutating func byte(_ b: UInt8) { bytes[byteCount] = b; byteCount += 1 }
+    @inline(__always) mutating func value(_ v: Int64) { values[valueCount] = v; valueCount &+= 1 }
+    @inline(__always) mutating func byte(_ b: UInt8) { bytes[byteCount] = b; byteCount &+= 1 }
     /// As `RecordShape.word`.
     @inline(__always) mutating func word(_ w: UInt64) {
         UnsafeMutableRawPointer(bytes + byteCount).storeBytes(of: w, as: UInt64.self)
-        byteCount += 8
+        byteCount &+= 8
     }
 }

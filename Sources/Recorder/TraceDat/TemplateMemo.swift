@@ -58,7 +58,7 @@ struct TemplateMemo {
         var h = seed ^ UInt64(n) &* 0xFF51_AFD7_ED55_8CCD
         // The first n bytes as a little-endian number (what `mix`'s byte loop makes).
         let w = UInt64(littleEndian: UnsafeRawPointer(base).loadUnaligned(as: UInt64.self))
-        let tail = n == 0 ? 0 : w & (UInt64.max >> UInt64(64 - 8 * n))
+        let tail = n == 0 ? 0 : w & (UInt64.max &>> UInt64(truncatingIfNeeded: 64 &- 8 &* n))
         h = (h ^ tail) &* 0x9FB2_1C65_1E98_DF25
         return h ^ (h >> 32)
     }

@@ -191,10 +191,10 @@ struct TraceDatImport {
     @inline(__always)
     private mutating func memoRecord(_ s: CPUStream, _ id: Int, _ e: Unmanaged<DatEvent>, _ d: UnsafeRawBufferPointer,
                                      _ pid: Int32) throws -> MemoOutcome {
-        guard id < formKinds.count, formKinds[id] != .none, s.recMissed == 0, s.buffer < 64,
+        guard id < formKinds.count, formKinds.withUnsafeBufferPointer({ $0[id] }) != .none, s.recMissed == 0, s.buffer < 64,
               printer.commsVersion == commsVersion else { return .noValues }
         let outcome = try memoWay(s, id, e, d, pid, time: Int64(bitPattern: s.recTS))
-        if case .stored = outcome { records += 1 }
+        if case .stored = outcome { records &+= 1 }
         return outcome
     }
 
@@ -319,9 +319,10 @@ struct TraceDatImport {
         let header = UInt64(hid) << 20 | UInt64(eventID)
         shape.reset()
         let filled: Bool
-        switch formKinds[eventID] {
+        // (`eventID` is below the tables' count: `memoRecord` checked it.)
+        switch formKinds.withUnsafeBufferPointer({ $0[eventID] }) {
         case .compiled:
-            filled = compiledForms[eventID]!._withUnsafeGuaranteedRef { plan in
+            filled = compiledForms.withUnsafeBufferPointer { $0[eventID] }!._withUnsafeGuaranteedRef { plan in
                 e._withUnsafeGuaranteedRef { e in plan.fill(d, printer: printer, event: e, into: &shape, scratch: &scratch) }
             }
         case .plugin: filled = pluginForms[eventID].fill(d, &sched, into: &shape)
@@ -332,7 +333,7 @@ struct TraceDatImport {
         let h = TemplateMemo.hash(header, shape)
         // Under `verifyAll` every record is built the general way too, and its form checked against it.
         if !verifyAll, let id = memo.find(header: header, shape: shape.shapeBytes, hash: h) {
-            if sinceVerified + 1 >= 64 {
+            if sinceVerified &+ 1 >= 64 {
                 // Due for verification: the record's report line must be what the memo's template
                 // and the form's values reprint; if not, the general way builds and checks it.
                 guard e._withUnsafeGuaranteedRef({ reprintsStored(s, $0, d, pid, template: id, time: time) }) else {
@@ -340,10 +341,10 @@ struct TraceDatImport {
                 }
                 sinceVerified = 0
             } else {
-                sinceVerified += 1
+                sinceVerified &+= 1
             }
             try writer.append(time: time, cpu: s.cpu, thread: pid, domain: clock, template: id, values: shape.valueBuffer)
-            direct += 1
+            direct &+= 1
             // Task names the print registered: later headers change (as in the general way).
             if printer.commsVersion != commsVersion { namesRegistered() }
             return .stored

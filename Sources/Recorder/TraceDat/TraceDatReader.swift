@@ -418,7 +418,9 @@ struct ReportRun {
         // `streams` and `byID` keep them alive), orders the heap by a copy of each stream's current
         // timestamp (a stream's `order` is its index), and keeps its tables in memory of its own:
         // no uniqueness or bounds checks per record.
-        let refs = streams.map { Unmanaged.passUnretained($0) }
+        let refs = UnsafeMutableBufferPointer<Unmanaged<CPUStream>>.allocate(capacity: max(1, streams.count))
+        for (k, s) in streams.enumerated() { refs[k] = Unmanaged.passUnretained(s) }
+        defer { refs.deallocate() }
         let heads = UnsafeMutableBufferPointer<UInt64>.allocate(capacity: max(1, streams.count))
         heads.initialize(repeating: 0)
         defer { heads.deallocate() }
@@ -461,19 +463,22 @@ struct ReportRun {
         // Little-endian fields of 1, 2, 4 or 8 bytes are read as one 8-byte load and a mask when the
         // record has 8 bytes from the field on (tep_read_number otherwise: other sizes read 0).
         let typeMask = DatReader.loadMask(typeSize, big: big), pidMask = DatReader.loadMask(pidSize, big: big)
+        // (The fields' ends once; per record the rest wraps: a record at least that long leaves
+        // `count - offset` at least the field's size.)
+        let pidEnd = pidOffset + pidSize, typeEnd = typeOffset + typeSize
         while n > 0 {
             let i = heap[0]
             let next: UInt64? = try refs[i]._withUnsafeGuaranteedRef { s in
                 let d = UnsafeRawBufferPointer(start: s.src.baseAddress.map { $0 + s.recStart }, count: s.recLen)
                 var pid: Int32 = 0
-                if d.count >= pidOffset + pidSize {
-                    let v = pidMask != 0 && d.count - pidOffset >= 8
+                if d.count >= pidEnd {
+                    let v = pidMask != 0 && d.count &- pidOffset >= 8
                         ? d.loadUnaligned(fromByteOffset: pidOffset, as: UInt64.self) & pidMask
                         : DatReader.number(d, pidOffset, pidSize, big)
                     pid = Int32(truncatingIfNeeded: v)
                 }
-                if d.count >= typeOffset + typeSize {
-                    let type = Int(typeMask != 0 && d.count - typeOffset >= 8
+                if d.count >= typeEnd {
+                    let type = Int(typeMask != 0 && d.count &- typeOffset >= 8
                         ? d.loadUnaligned(fromByteOffset: typeOffset, as: UInt64.self) & typeMask
                         : DatReader.number(d, typeOffset, typeSize, big))
                     if type >= 0 && type < ids {

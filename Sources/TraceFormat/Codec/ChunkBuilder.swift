@@ -103,7 +103,7 @@ final class ChunkBuilder {
                 arity: Int, values v: UnsafeBufferPointer<Int64>) {
         let g = Int(template)
         if g >= globalToLocal.count { globalToLocal.append(contentsOf: repeatElement(0, count: g + 1 - globalToLocal.count)) }
-        var local = globalToLocal[g]
+        var local = globalToLocal.withUnsafeBufferPointer { $0[g] }   // (g < count: made so above)
         if local == 0 {
             localToGlobal.append(template)
             localArity.append(arity)
@@ -113,12 +113,12 @@ final class ChunkBuilder {
         }
         let n = times.count
         if n == rowCapacity { reserveRows(n + 1) }
-        let previous = n == 0 ? time : times[n - 1]
+        let previous = n == 0 ? time : times[n &- 1]
         times.appendUnchecked(time)
         cpus.store(cpu, at: n)
         threads.store(thread, at: n)
         domains.store(domain, at: n)
-        localTemplates.store(local - 1, at: n)
+        localTemplates.store(local &- 1, at: n)
         rowsSynced = false
         // Wrapping sums: a size is at most 10 bytes a value (no overflow checks in the per-value loop).
         var size = 2 &+ varintSize(zigzagEncode(time &- previous))

@@ -8,7 +8,7 @@ struct RawColumn<Element: BitwiseCopyable> {
     private var capacity = 0
 
     @inline(__always)
-    subscript(i: Int) -> Element { base![i] }
+    subscript(i: Int) -> Element { base.unsafelyUnwrapped[i] }   // (callers read below `count`: the storage is there)
 
     /// The values so far (valid until the next append or reset).
     var buffer: UnsafeBufferPointer<Element> { UnsafeBufferPointer(start: base, count: count) }
@@ -22,7 +22,7 @@ struct RawColumn<Element: BitwiseCopyable> {
 
     @inline(__always)
     mutating func append(_ v: UnsafePointer<Element>, count n: Int) {
-        if count + n > capacity { grow(to: count + n) }
+        if count &+ n > capacity { grow(to: count + n) }
         (base! + count).update(from: v, count: n)
         count += n
     }
@@ -32,7 +32,7 @@ struct RawColumn<Element: BitwiseCopyable> {
     /// fuses with its own, instead of a memmove call per event.)
     @inline(__always)
     mutating func appendUninitialized(_ n: Int) -> UnsafeMutablePointer<Element> {
-        if count + n > capacity { grow(to: count + n) }
+        if count &+ n > capacity { grow(to: count + n) }
         let p = base.unsafelyUnwrapped + count
         count &+= n     // within the capacity just checked
         return p

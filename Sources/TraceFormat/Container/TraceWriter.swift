@@ -52,7 +52,7 @@ public final class TraceWriter {
         precondition(values.count >= arity, "template \(template) needs \(arity) values")
         chunk.append(time: time, cpu: cpu, thread: thread, domain: domain.rawValue, template: template,
                      arity: arity, values: values)
-        eventCount += 1
+        eventCount &+= 1
         if chunk.estimatedSize >= chunkSize { try flushChunk() }
     }
 
