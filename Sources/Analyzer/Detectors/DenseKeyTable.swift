@@ -32,12 +32,12 @@ struct DenseKeyTable<Value> {
     subscript(key: UInt64) -> Value? {
         @inline(__always) get {
             guard key < denseLimit else { return sparse[key] }
-            let i = Int(key)
+            let i = Int(truncatingIfNeeded: key)   // (below denseLimit)
             return i < dense.count ? dense[i] : nil
         }
         @inline(__always) set {
             guard key < denseLimit else { sparse[key] = newValue; return }
-            let i = Int(key)
+            let i = Int(truncatingIfNeeded: key)   // (below denseLimit)
             if i >= dense.count {
                 guard newValue != nil else { return }
                 dense.grow(to: i + 1, limit: Int(denseLimit))
@@ -56,7 +56,7 @@ struct DenseKeyTable<Value> {
             defer { sparse[key] = v }
             return body(&v)
         }
-        let i = Int(key)
+        let i = Int(truncatingIfNeeded: key)   // (below denseLimit)
         if i >= dense.count { dense.grow(to: i + 1, limit: Int(denseLimit)) }
         return dense.update(i, empty: empty(), body)
     }
@@ -64,7 +64,7 @@ struct DenseKeyTable<Value> {
     /// Removes and returns the value of `key`.
     @inline(__always) mutating func removeValue(forKey key: UInt64) -> Value? {
         guard key < denseLimit else { return sparse.removeValue(forKey: key) }
-        let i = Int(key)
+        let i = Int(truncatingIfNeeded: key)   // (below denseLimit)
         guard i < dense.count else { return nil }
         defer { dense[i] = nil }
         return dense[i]
