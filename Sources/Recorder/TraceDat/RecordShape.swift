@@ -30,9 +30,8 @@ struct RecordShape {
 
     @inline(__always) mutating func reset() { valueCount = 0; count = 0; overflow = false }
 
-    // (The writes below reach the buffers unchecked: only a shape made by `allocate()` is written.)
-
-    // (Counts wrap: each stays within its capacity, checked first.)
+    // (The writes below reach the buffers without a nil check — only a shape made by `allocate()` is
+    // written — and their counts wrap: each stays within its capacity, checked first.)
     @inline(__always) mutating func value(_ v: Int64) {
         if valueCount < Self.valueCapacity { values.unsafelyUnwrapped[valueCount] = v; valueCount &+= 1 } else { overflow = true }
     }
