@@ -20,7 +20,7 @@ public enum JSONLinesExport {
                 let id = b.templates[i]
                 let t = reader.catalog[id]
                 let r = roles.roles(id, in: reader.catalog)
-                j.raw("{\"type\":\"event\",\"index\":"); j.int(b.firstEventIndex + i)
+                j.raw("{\"type\":\"event\",\"index\":"); j.int(b.eventIndex(i))
                 j.raw(",\"time_ns\":"); j.int(b.times[i])
                 j.raw(",\"cpu\":"); if let c = b.cpu(i, roles: r) { j.int(c) } else { j.raw("null") }
                 j.raw(",\"thread\":"); if b.threads[i] >= 0 { j.int(b.threads[i]) } else { j.raw("null") }

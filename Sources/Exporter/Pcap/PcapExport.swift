@@ -29,7 +29,7 @@ public enum PcapExport {
                 let template = reader.catalog[id]
                 while templates.count < reader.catalog.count { templates.append(PacketTemplate(reader.catalog[UInt32(templates.count)])) }
                 let pt = templates[Int(id)]
-                let index = batch.firstEventIndex + i
+                let index = batch.eventIndex(i)
                 let input = inputs.input(at: index)
                 var flags: EventPacket.Flags = []
                 let cpu = batch.cpu(i, roles: pt.roles)

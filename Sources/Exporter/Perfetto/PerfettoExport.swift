@@ -148,7 +148,7 @@ public enum PerfettoExport {
                 j.raw("{\"ph\":\"i\",\"s\":\"t\",\"pid\":1,\"tid\":"); j.int(tid)
                 j.raw(",\"ts\":"); j.micros(max(0, b.times[i]))
                 j.raw(",\"cat\":\"event\",\"name\":"); j.string(t.name)
-                j.raw(",\"args\":{\"event\":"); j.int(b.firstEventIndex + i)
+                j.raw(",\"args\":{\"event\":"); j.int(b.eventIndex(i))
                 if let v = r.vector.flatMap({ b.number(i, $0) }) { j.raw(",\"vector\":"); j.int(v) }
                 if let q = r.irq.flatMap({ b.number(i, $0) }) { j.raw(",\"irq\":"); j.int(q) }
                 line.removeAll(keepingCapacity: true)

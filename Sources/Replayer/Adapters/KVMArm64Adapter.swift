@@ -70,7 +70,7 @@ public struct KVMArm64Adapter {
             // KVM_ARM_IRQ_TYPE_CPU drives the vCPU's IRQ/FIQ line directly (no in-kernel vGIC).
             guard type.contains("VGIC") else { return }
             let spi = type.contains("SPI")
-            expected[thread] = (spi ? 0 : n(.vcpu), n(.irq), n(.level) != 0 ? 1 : 0, b.firstEventIndex + i, b.time(i), "kvm_irq_line")
+            expected[thread] = (spi ? 0 : n(.vcpu), n(.irq), n(.level) != 0 ? 1 : 0, b.eventIndex(i), b.time(i), "kvm_irq_line")
         case .exit:
             guard recordTransitions, let v = vcpuOfThread[thread],
                   handlers.text(f, .exception_class, b, i, catalog[b.template(i)]) == "WFx" else { return }
@@ -81,7 +81,7 @@ public struct KVMArm64Adapter {
         case .timer:
             if recordTransitions { vcpuOfThread[thread] = Int32(truncatingIfNeeded: n(.vcpu)) }
             missed(thread)
-            expected[thread] = (n(.vcpu), n(.irq), n(.level) != 0 ? 1 : 0, b.firstEventIndex + i, b.time(i), "kvm_timer_update_irq")
+            expected[thread] = (n(.vcpu), n(.irq), n(.level) != 0 ? 1 : 0, b.eventIndex(i), b.time(i), "kvm_timer_update_irq")
         case .pending:
             let cpu = n(.vcpu), irq = n(.irq), level = n(.level) != 0 ? Int64(1) : 0
             lines[irq < 32 ? cpu << 16 | irq : irq] = level
@@ -96,7 +96,7 @@ public struct KVMArm64Adapter {
             }
             report.observationsChecked += 1
             if e.cpu != cpu || e.irq != irq || e.level != level {
-                report.add(Divergence(eventIndex: b.firstEventIndex + i, timeNs: b.time(i), what: "vGIC injection after \(e.what)",
+                report.add(Divergence(eventIndex: b.eventIndex(i), timeNs: b.time(i), what: "vGIC injection after \(e.what)",
                                                      expected: "VCPU \(e.cpu) IRQ \(e.irq) level \(e.level)",
                                                      observed: "VCPU \(cpu) IRQ \(irq) level \(level)", state: ""))
             }
@@ -105,7 +105,7 @@ public struct KVMArm64Adapter {
 
     @inline(__always)
     mutating func note(_ kind: Transition.Kind, _ b: EventBatch, _ i: Int, cpu: Int32 = -1, irq: Int64 = -1, value: Int64 = 0) {
-        transitions.append(Transition(kind, event: b.firstEventIndex + i, time: b.time(i), cpu: cpu, irq: Int32(truncatingIfNeeded: irq), value: value))
+        transitions.append(Transition(kind, event: b.eventIndex(i), time: b.time(i), cpu: cpu, irq: Int32(truncatingIfNeeded: irq), value: value))
     }
 
     public mutating func finish() -> ReplayReport {

@@ -274,7 +274,7 @@ extension KVMX86Adapter {
             if let j = first, j > 0 {
                 // (A head some APIC already accepted was delivered: the rest of its destinations declined.)
                 for (idx, lost) in list[0..<j].enumerated() where !(idx == 0 && rec.headAccepted) {
-                    dropped(lost, at: (b.firstEventIndex &+ i, b.time(i)), origin: lastSend,
+                    dropped(lost, at: (b.eventIndex(i), b.time(i)), origin: lastSend,
                             observed: "vector \(vector) accepted at APIC \(apicID) next", state: describe(k))
                 }
                 list.removeFirst(j)
@@ -615,7 +615,7 @@ extension KVMX86Adapter {
         let stale = apicState.irr.vectors.reversed().first { v in
             (v & 0xF0) > apicState.ppr && (acceptTimes[UInt64(a) << 8 | UInt64(v)].map { $0.time + Self.reorderWindowNs < blockedAt } ?? false)
         }
-        if recordTransitions { haltEnds[thread] = HaltEnd(apic: a, blockedAt: blockedAt, event: b.firstEventIndex &+ i, time: b.time(i)) }
+        if recordTransitions { haltEnds[thread] = HaltEnd(apic: a, blockedAt: blockedAt, event: b.eventIndex(i), time: b.time(i)) }
         if let v = stale, let t = acceptTimes[UInt64(a) << 8 | UInt64(v)]?.time {
             note(.haltedWithPending, b, i, cpu: Int64(a), vector: Int64(v), value: blockedAt, aux: HaltEvidence.pendingAtHalt.rawValue)
             diverge(b, i, "vCPU of APIC \(a) halted with a deliverable interrupt pending",

@@ -33,7 +33,7 @@ extension KVMX86Adapter {
         let t = messageThreads.slot(of: thread, orInsert: MessageThread())
         messageThreads[slot: t].pending.append(m)
         if !messageThreads[slot: t].open { messageThreads[slot: t].open = true; openThreadCount += 1 }
-        messageThreads[slot: t].lastSend = Send(event: b.firstEventIndex &+ i, time: b.time(i), source: source, pin: Int32(pin))
+        messageThreads[slot: t].lastSend = Send(event: b.eventIndex(i), time: b.time(i), source: source, pin: Int32(pin))
     }
 
     /// Marks `thread` closed (its KVM call over, nothing pending).

@@ -163,7 +163,7 @@ extension KVMX86Adapter {
         if recordTransitions {
             let thread = b.thread(i)
             next.transitions.vmEnds.append(TransitionBuffer.VMEnd(machine: machine, endTime: lastTime))
-            next.transitions.append(Transition(.vmStarted, event: b.firstEventIndex &+ i, time: b.time(i),
+            next.transitions.append(Transition(.vmStarted, event: b.eventIndex(i), time: b.time(i),
                                                cpu: binding[thread].map { Int32(truncatingIfNeeded: $0) } ?? -1,
                                                value: Int64(next.transitions.vmEnds.count - 1), aux: Int64(v.passed)))
         }

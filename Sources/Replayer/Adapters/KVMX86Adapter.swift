@@ -185,7 +185,7 @@ public struct KVMX86Adapter {
     mutating func note(_ kind: Transition.Kind, _ b: EventBatch, _ i: Int, cpu: Int64 = -1, vector: Int64 = -1, irq: Int64 = -1,
                        value: Int64 = 0, aux: Int64 = 0) {
         guard recordTransitions else { return }
-        transitions.append(Transition(kind, event: b.firstEventIndex &+ i, time: b.time(i), cpu: Int32(truncatingIfNeeded: cpu),
+        transitions.append(Transition(kind, event: b.eventIndex(i), time: b.time(i), cpu: Int32(truncatingIfNeeded: cpu),
                                       vector: Int16(truncatingIfNeeded: vector), irq: Int32(truncatingIfNeeded: irq), value: value, aux: aux))
     }
 
@@ -357,7 +357,7 @@ public struct KVMX86Adapter {
     }
 
     mutating func diverge(_ b: EventBatch, _ i: Int, _ what: String, expected: String, observed: String, state: String = "") {
-        report.add(Divergence(eventIndex: b.firstEventIndex &+ i, timeNs: b.time(i), what: what,
+        report.add(Divergence(eventIndex: b.eventIndex(i), timeNs: b.time(i), what: what,
                                              expected: expected, observed: observed, state: state))
     }
 
@@ -516,7 +516,7 @@ public struct KVMX86Adapter {
                     for i in 0..<b.count {
                         let k = Int(templates[i]), thread = threads[i], flags = binds[k]
                         guard flags != 0 else { continue }
-                        if flags & spanMask != 0 { threadSpans.note(thread, b.firstEventIndex &+ i) }
+                        if flags & spanMask != 0 { threadSpans.note(thread, b.eventIndex(i)) }
                         guard flags & 3 != 0, thread != lastLearnt, let src = learnSources[k] else { continue }
                         if boundAPIC(thread) != nil { lastLearnt = thread; continue }
                         guard let value = b.number(i, src), let id = Self.boundID(value, how: flags & 3) else { continue }
@@ -590,7 +590,7 @@ public struct KVMX86Adapter {
     mutating func handle(_ b: EventBatch, _ i: Int, catalog: TemplateCatalog, vmStarts: Bool) {
         report.events &+= 1   // (an event count: no overflow check per event)
         // (Before the event's time is taken: the VM that ends here ended at its last event.)
-        if vmStarts, b.firstEventIndex &+ i >= vms.nextStart { startNextVM(b, i) }
+        if vmStarts, b.eventIndex(i) >= vms.nextStart { startNextVM(b, i) }
         let id = Int(b.template(i))
         guard let (kind, f) = handlers.resolve(UInt32(id), in: catalog) else { return }
         let thread = b.thread(i)
@@ -613,7 +613,7 @@ public struct KVMX86Adapter {
         // ack and its re-delivery too); any other event there means its KVM call is over.
         if openThreadCount > 0, kind != .accept && kind != .apicvAccept && kind != .picSetIRQ && kind != .ack,
            !(midFlight && kind == .delayedEOI), isOpen(thread) {
-            closeSends(at: (b.firstEventIndex &+ i, b.time(i)), thread: thread, observed: "no acceptance before this event on the sending thread")
+            closeSends(at: (b.eventIndex(i), b.time(i)), thread: thread, observed: "no acceptance before this event on the sending thread")
         }
 
         switch kind {
@@ -686,7 +686,7 @@ public struct KVMX86Adapter {
                 return
             }
             // Not accepted yet as printed: the acceptance may come from another CPU's clock.
-            deferred.append((a, v, b.time(i), b.cpu(i), b.firstEventIndex &+ i, describe(k)))
+            deferred.append((a, v, b.time(i), b.cpu(i), b.eventIndex(i), describe(k)))
             return
         }
         if expected != v, (v & 0xF0) > machine.apics[k].ppr {

@@ -133,7 +133,7 @@ public struct QEMUGICAdapter {
     @inline(__always)
     mutating func note(_ kind: Transition.Kind, _ b: EventBatch, _ i: Int, cpu: Int = -1, irq: Int = -1, value: Int64 = 0, aux: Int64 = 0) {
         guard recordTransitions else { return }
-        transitions.append(Transition(kind, event: b.firstEventIndex + i, time: b.time(i), cpu: Int32(truncatingIfNeeded: cpu),
+        transitions.append(Transition(kind, event: b.eventIndex(i), time: b.time(i), cpu: Int32(truncatingIfNeeded: cpu),
                                       irq: Int32(truncatingIfNeeded: irq), value: value, aux: aux))
     }
 
@@ -218,7 +218,7 @@ public struct QEMUGICAdapter {
 
     mutating func diverge(_ b: EventBatch, _ i: Int, _ what: String, expected: String, observed: String, state: String = "") {
         divergedSinceChange = true
-        report.add(Divergence(eventIndex: b.firstEventIndex + i, timeNs: b.time(i), what: what,
+        report.add(Divergence(eventIndex: b.eventIndex(i), timeNs: b.time(i), what: what,
                                              expected: expected, observed: observed, state: state))
     }
 
@@ -479,7 +479,7 @@ public struct QEMUGICAdapter {
             if after & m != 0 && before & m == 0 {
                 note(.accepted, b, i, cpu: c, irq: irq, aux: edge ? 0 : 1)
                 if edge && latchedBefore & m == 0 && expected.contains(where: { $0.cpu == c && $0.irq == UInt32(irq) }) {
-                    freshEdges.append((c, irq, b.firstEventIndex + i, b.time(i)))
+                    freshEdges.append((c, irq, b.eventIndex(i), b.time(i)))
                 }
             } else if edge && target & m != 0 && latchedBefore & m != 0 && (irq < 32 || gic.targets[irq] & m != 0) {
                 note(.coalesced, b, i, cpu: c, irq: irq)

@@ -6,7 +6,7 @@ extension QEMUX86Adapter {
     @inline(__always)
     mutating func note(_ kind: Transition.Kind, _ b: EventBatch, _ i: Int, cpu: Int64 = -1, vector: Int64 = -1, irq: Int64 = -1,
                        value: Int64 = 0, aux: Int64 = 0) {
-        transitions.append(Transition(kind, event: b.firstEventIndex + i, time: b.time(i), cpu: Int32(truncatingIfNeeded: cpu),
+        transitions.append(Transition(kind, event: b.eventIndex(i), time: b.time(i), cpu: Int32(truncatingIfNeeded: cpu),
                                       vector: Int16(truncatingIfNeeded: vector), irq: Int32(truncatingIfNeeded: irq), value: value, aux: aux))
     }
 

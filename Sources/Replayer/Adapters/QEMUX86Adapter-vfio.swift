@@ -105,7 +105,7 @@ extension QEMUX86Adapter {
             report.observationsTotal += 1
             guard vfioDevices[d].messageKnown[v] else { tally.add("MSI-X unmask with its pending bit set (message not traced yet)"); return }
             report.observationsChecked += 1
-            vfioSends.append(VFIOSend(atUnmask: true, thread: thread, device: d, vector: v, message: sent, event: b.firstEventIndex + i, time: b.time(i)))
+            vfioSends.append(VFIOSend(atUnmask: true, thread: thread, device: d, vector: v, message: sent, event: b.eventIndex(i), time: b.time(i)))
         case .vfioInterrupt:
             guard valid else { tally.add("vfio_msi_interrupt (vector out of range)"); return }
             let message = MSIMessage(address: UInt64(bitPattern: handlers.number(f, .addr, b, i) ?? 0),
@@ -134,7 +134,7 @@ extension QEMUX86Adapter {
                 _ = vfioDevices[d].table.setMask(v, masked: maskedInLog)
             }
             if let sent = vfioDevices[d].table.signal(v) {
-                vfioSends.append(VFIOSend(atUnmask: false, thread: thread, device: d, vector: v, message: sent, event: b.firstEventIndex + i, time: b.time(i)))
+                vfioSends.append(VFIOSend(atUnmask: false, thread: thread, device: d, vector: v, message: sent, event: b.eventIndex(i), time: b.time(i)))
             }
         default:
             break

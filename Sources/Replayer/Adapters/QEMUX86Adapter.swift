@@ -196,7 +196,7 @@ public struct QEMUX86Adapter {
     }
 
     mutating func diverge(_ b: EventBatch, _ i: Int, _ what: String, expected: String, observed: String, state: String) {
-        report.add(Divergence(eventIndex: b.firstEventIndex + i, timeNs: b.time(i), what: what,
+        report.add(Divergence(eventIndex: b.eventIndex(i), timeNs: b.time(i), what: what,
                                              expected: expected, observed: observed, state: state))
     }
 
@@ -260,7 +260,7 @@ public struct QEMUX86Adapter {
             let result = machine.ioapic.setLine(pin: pin, level: n(.level) != 0)
             if recordTransitions {
                 noteLine(pin: pin, result, b, i)
-                if n(.level) != 0 { lastLineRaise = (thread, b.firstEventIndex + i) }
+                if n(.level) != 0 { lastLineRaise = (thread, b.eventIndex(i)) }
             }
             if case .delivered(let d) = result {
                 expectService(d, thread: thread)
@@ -363,7 +363,7 @@ public struct QEMUX86Adapter {
                 if let last = remapDisagreements[index], last.0 == irte, last.1 == observed { return }
                 remapDisagreements[index] = (irte, observed)
                 if recordTransitions, expected[3] != observed[3] {
-                    transitions.append(Transition(.misrouted, event: b.firstEventIndex + i, time: b.time(i), cpu: Int32(truncatingIfNeeded: observed[3]),
+                    transitions.append(Transition(.misrouted, event: b.eventIndex(i), time: b.time(i), cpu: Int32(truncatingIfNeeded: observed[3]),
                                                   vector: Int16(truncatingIfNeeded: observed[1]), irq: Int32(index), value: Int64(expected[3]),
                                                   aux: Int64(expected[1])))
                 }
@@ -664,7 +664,7 @@ public struct QEMUX86Adapter {
                 // From the IOAPIC: the models sent it for an entry, or it follows a line raise at once on the
                 // same thread (an entry the models hold masked because it was programmed before the trace).
                 let fromIOAPIC = (machine.remapping.enabled ? chains.with(thread, { $0.requestFromIOAPIC }) : chains.with(thread, { $0.expectedDelivery != nil && !$0.deliveryFromMSIX }))
-                    || lastLineRaise == (thread, b.firstEventIndex + i - 1)
+                    || lastLineRaise == (thread, b.eventIndex(i) - 1)
                 noteMessage(observed, fromIOAPIC: fromIOAPIC, b, i)
             }
             let c = chains.with(thread) { $0 }

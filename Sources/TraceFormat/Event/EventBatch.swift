@@ -4,6 +4,10 @@
 public struct EventBatch: Sendable {
     /// Global index of the batch's first event in the trace.
     public internal(set) var firstEventIndex: Int
+
+    /// The trace-wide index of event `i` (`firstEventIndex + i`, wrapping: no trace has 2^63 events).
+    @inlinable @inline(__always)
+    public func eventIndex(_ i: Int) -> Int { firstEventIndex &+ i }
     public internal(set) var count: Int
     /// Time in ns of each event, in the trace's clock domain (empty when the ``DecodeScope`` left
     /// times out: reading one then traps).

@@ -11,11 +11,11 @@ public enum TextExport {
         buffer.reserveCapacity(1 << 20)
         try reader.forEachBatch { batch in
             for i in 0..<batch.count {
-                if !preambles.isEmpty, let lines = preambles[batch.firstEventIndex + i] {
+                if !preambles.isEmpty, let lines = preambles[batch.eventIndex(i)] {
                     for l in lines { buffer.append(contentsOf: l.utf8); buffer.append(0x0A) }
                 }
                 LinePrinter.append(i, of: batch, template: reader.catalog[batch.templates[i]], to: &buffer)
-                if noNewline.isEmpty || !noNewline.contains(batch.firstEventIndex + i) { buffer.append(0x0A) }
+                if noNewline.isEmpty || !noNewline.contains(batch.eventIndex(i)) { buffer.append(0x0A) }
                 if buffer.count >= 1 << 20 {
                     try out.write(buffer)
                     buffer.removeAll(keepingCapacity: true)

@@ -53,7 +53,7 @@ struct ShowCommand: ParsableCommand {
                 if let cpu, c != Int64(cpu) { continue }
                 if let vector, r.vector.flatMap({ batch.number(i, $0) }) != Int64(vector) { continue }
                 if let irq, r.irq.flatMap({ batch.number(i, $0) }) != Int64(irq) { continue }
-                out += pad(batch.firstEventIndex + i, 8) + "  "
+                out += pad(batch.eventIndex(i), 8) + "  "
                 out += reader.metadata.clock == .none ? "-" : "+" + seconds(t - start!)
                 out += "  " + (c.map { "cpu \($0)" } ?? "cpu -") + "  " + template.name + "  "
                 if fields, let b = template.binding {
