@@ -26,13 +26,10 @@ public enum Analyzer {
                 let d = X86DetectorSet()
                 let thread = SingleCore.requested ? nil : DetectorThread { d.consume($0) }
                 defer { thread?.finish() }
+                func hand(_ b: inout TransitionBuffer) { if let thread { thread.submit(&b) } else { d.consume(b) } }
                 guard let r = singlePass
-                    ? try TransitionReplay.kvmX86SinglePass(reader, what: "analyze", batches: { b in
-                        if let thread { thread.submit(&b) } else { d.consume(b) }
-                    })
-                    : try TransitionReplay.kvmX86(reader, what: "analyze", batches: { b in
-                        if let thread { thread.submit(&b) } else { d.consume(b) }
-                    }) else { return nil }
+                    ? try TransitionReplay.kvmX86SinglePass(reader, what: "analyze", batches: hand)
+                    : try TransitionReplay.kvmX86(reader, what: "analyze", batches: hand) else { return nil }
                 thread?.finish()
                 var s = d.take()
                 s.detectors.finish(machine: r.adapter.machine, endTime: r.end)

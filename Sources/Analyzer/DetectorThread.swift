@@ -17,12 +17,12 @@ final class DetectorThread: @unchecked Sendable {
     private var closed = false
     private var worker: WorkerThread?
     private let depth: Int
-    private let consume: (TransitionBuffer) -> Void
+    private let work: (TransitionBuffer) -> Void
 
-    /// Starts the thread; `consume` runs on it, once per buffer, in order.
-    init(depth: Int = 2, _ consume: @escaping (TransitionBuffer) -> Void) {
+    /// Starts the thread; `work` runs on it, once per buffer, in order.
+    init(depth: Int = 2, _ work: @escaping (TransitionBuffer) -> Void) {
         self.depth = depth
-        self.consume = consume
+        self.work = work
         worker = WorkerThread(name: "irqtrace-detectors") { [self] in run() }
     }
 
@@ -34,7 +34,7 @@ final class DetectorThread: @unchecked Sendable {
             var buffer = queue.removeFirst()
             lock.broadcast()
             lock.unlock()
-            consume(buffer)
+            work(buffer)
             buffer.removeAll(keepingCapacity: true)
             lock.lock()
             // (Moved into the free list: the replaying thread's next append finds it uniquely referenced.)

@@ -399,7 +399,7 @@ extension X86Detectors {
     /// interrupt when nothing explains why the vCPU had not taken the first one yet (it was
     /// deliverable); info for an MSI (merging a device's MSIs is by design), when the vector was masked
     /// then (TPR, a vector in service), or when a fault on that vCPU explains it (`caused_by`).
-    /// A merge confirmed (its vector delivered later than the clock skew, or never): kept for the end.
+    ///
     /// A merge whose vector was then delivered: confirmed unless the delivery came within the
     /// cross-CPU clock skew of it (printed before it, it may really have come after).
     mutating func confirmMerge(_ m: Merge, deliveredAt mark: Mark) {
@@ -409,6 +409,7 @@ extension X86Detectors {
         confirmMerge(m)
     }
 
+    /// A merge confirmed (its vector delivered later than the clock skew, or never): kept for the end.
     mutating func confirmMerge(_ m: Merge) {
         if m.source != KVMX86Adapter.MessageSource.msi.rawValue && m.deliverable {
             merges.append(m)

@@ -23,7 +23,7 @@ public struct ReplayReport: Sendable, Codable {
     /// Which adapter read the trace ("qemu-x86") and which model rules it used ("qemu").
     public var adapter: String
     public var behaviour: String
-    /// (The adapters count these three with wrapping increments, `&+=`: a count of events cannot
+    /// (The x86 KVM adapter counts these three with wrapping increments, `&+=`: a count of events cannot
     /// overflow, and the overflow check on every event kept the hot loops from being simplified.)
     public var events = 0
     /// Events that are observations (the trace reports what the system did).
