@@ -23,14 +23,14 @@ public struct PostedInterruptTracking: Codable {
     /// Per LAPIC index (``KVMX86Adapter/machine``'s `apics`).
     var descriptors: [PostedInterruptDescriptor] = []
     /// Between `kvm_entry` and `kvm_exit`.
-    var inGuest: [Bool] = []
+    var inGuest = APICFlags()
     /// Blocked in HLT (a HLT exit, no wakeup or entry since).
-    var halted: [Bool] = []
+    var halted = APICFlags()
     /// A KVM post set ON while it was halted: its `kvm_vcpu_wakeup` is due.
-    var wakeExpected: [Bool] = []
+    var wakeExpected = APICFlags()
     /// A VT-d posted route was set up for it (`kvm_pi_irte_update`) since it blocked: its descriptor
     /// may lack the wakeup vector (vmx_vcpu_pi_put ran before the VM had a posted route; real-bugs row 7).
-    var routeSinceHalt: [Bool] = []
+    var routeSinceHalt = APICFlags()
 
     /// Set in an `accepted` transition's `aux` (bit 0 is the trigger): the acceptance was posted to a
     /// vCPU blocked in HLT with no posted route set up for it since it blocked. KVM's post kicks it
@@ -103,6 +103,7 @@ extension KVMX86Adapter {
     }
 
     /// `kvm_exit` of APIC `apicID`: out of guest mode; a HLT blocks it (after syncing what ON covers).
+    @inline(__always)   // (one caller, per kvm_exit: a call cost ~20 instructions of prologue)
     mutating func postedExit(_ b: EventBatch, _ i: Int, apicID: UInt32, hlt: Bool) {
         let k = apic(apicID)
         pi.ensure(k)
@@ -114,6 +115,7 @@ extension KVMX86Adapter {
     }
 
     /// `kvm_entry`: in guest mode; PIR synced if ON (vmx_sync_pir_to_irr).
+    @inline(__always)   // (one caller, per kvm_entry)
     mutating func postedEntry(_ b: EventBatch, _ i: Int, apicID: UInt32) {
         let k = apic(apicID)
         pi.ensure(k)
