@@ -64,7 +64,8 @@ struct MSIFloodDetector {
             if k >= episodes.count { episodes.append(contentsOf: repeatElement(Episode(), count: (Int(t.cpu) + 1) * 256 - episodes.count)) }
             var e = episodes[k]
             if e.messages == 0 || t.timeNs - e.last > options.maxGapNs {
-                close(k)
+                // (Most MSIs end an episode of one or a few: judged only when it could be a flood.)
+                if e.messages >= options.minMessages { close(k) }
                 e = Episode(start: t.timeNs, last: t.timeNs, startEvent: t.eventIndex, lastEvent: t.eventIndex, messages: 1, merged: 0)
             } else {
                 e.last = t.timeNs
