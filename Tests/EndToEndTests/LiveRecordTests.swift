@@ -27,8 +27,24 @@ enum LiveHost {
         return out
     }()
 
+    /// tracefs mounted where ``tracefsRoot`` says, as the recorder would mount it (on a machine that
+    /// booted without it, the first recording mounts it: a "before" read from the unmounted folder
+    /// would then differ from every "after").
+    static let mounted: Bool = {
+        guard let root = tracefsRoot else { return false }
+        if let mounts = try? String(contentsOfFile: "/proc/mounts", encoding: .utf8),
+           mounts.split(separator: "\n").contains(where: { $0.split(separator: " ").dropFirst().first.map(String.init) == root }) { return true }
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/bin/mount")
+        p.arguments = ["-t", "tracefs", "nodev", root]
+        try? p.run()
+        p.waitUntilExit()
+        return p.terminationStatus == 0
+    }()
+
     /// Global tracing state that a recorder must leave as it found it.
     static func globalState() -> [String: String] {
+        _ = mounted
         var s: [String: String] = [:]
         for f in ["tracing_on", "current_tracer", "trace_clock", "buffer_size_kb", "set_event", "events/kvm/enable"] {
             s[f] = (try? String(contentsOfFile: (tracefsRoot ?? "") + "/" + f, encoding: .utf8)) ?? "?"
