@@ -3,7 +3,7 @@
 /// Every `kvm_entry` and `kvm_exit` writes one; in a `[Bool]` each write was a copy-on-write
 /// uniqueness check (a runtime call) on top of the store. Encoded as the `[Bool]` it stands for, so
 /// replay snapshots read and write the same JSON as before.
-struct APICFlags: Codable, Equatable {
+struct APICFlags: Codable {
     private var low: UInt64 = 0
     private var high: [Bool] = []
     /// How many indices it holds (``append(_:)``).

@@ -98,8 +98,8 @@ public struct Transition: Sendable, Equatable {
     }
 
     // (Declared widest first: Swift lays a struct out in declaration order, and this order packs it in
-    // 48 bytes where kind-first took 56. About one transition per event crosses from the replaying
-    // core to the detectors' in `analyze`: its size is memory traffic.)
+    // 48 bytes where kind-first took 56. `analyze` hands about one transition per event from the
+    // replaying thread to the detector thread: its size is memory traffic.)
     public var eventIndex: Int
     public var timeNs: Int64
     public var value: Int64
