@@ -67,6 +67,28 @@ struct TraceDatImportTests {
         #expect(counts.direct == counts.records - markers)
     }
 
+    @Test("records repeated byte for byte are stored as the first one was: the same trace as under --verify-all", arguments: datSamples)
+    func repeats(path: String) throws {
+        // `verifyAll` builds every record the general way (the record memo is off): what the memo
+        // stored must be those same events, templates and chunks, byte for byte.
+        func recorded(verifyAll: Bool) throws -> [UInt8] {
+            let out = OutputFile()
+            _ = try Recorder.record(inputs: [path], to: out, options: RecordOptions(level: 3, verifyAll: verifyAll))
+            return out.memory
+        }
+        #expect(try recorded(verifyAll: false) == recorded(verifyAll: true))
+        let dat = try TraceDatReader(data: try Data(contentsOf: URL(fileURLWithPath: path)), path: path)
+        let writer = TraceWriter(output: OutputFile(), metadata: TraceMetadata(source: .traceDat), level: 1)
+        var counts = TraceDatReader.ImportCounts()
+        var diagnostics = ImportDiagnostics()
+        try dat.importRecords(writer: writer, clock: .ftraceLocal, strict: true, verifyAll: false, path: path,
+                              counts: &counts, diagnostics: &diagnostics, observe: { _, _ in })
+        #expect(counts.mismatches == 0)
+        #expect(counts.repeats < counts.direct)
+        // The kvm samples repeat their APIC register writes and acceptances.
+        if path.contains("/kvm/") { #expect(counts.repeats > 0) }
+    }
+
     @Test("events keep the records' nanosecond times")
     func nanoseconds() throws {
         let path = datSamples.first { $0.hasSuffix("pvm-msi.dat") }!
@@ -99,6 +121,50 @@ struct TraceDatImportTests {
 
 @Suite("trace.dat body forms")
 struct TraceDatFormTests {
+    @Test("the record memo finds a record only under its header, length and every byte")
+    func recordMemo() {
+        var memo = RecordMemo.allocate(events: 4)
+        defer { memo.deallocate() }
+        let record: [UInt8] = (0..<44).map { UInt8(truncatingIfNeeded: $0 &* 7) }
+        let values: [Int64] = [1, -2, 0x7fff_ffff_ffff]
+        let slot = record.withUnsafeBytes { memo.slot(header: 5, $0) }
+        // Looked up in the slot the stored record hashed to (a colliding record lands there too).
+        func find(_ header: UInt64, _ r: [UInt8]) -> (UInt32, [Int64])? {
+            var memo = memo
+            return r.withUnsafeBytes { d in memo.find(slot: slot, header: header, d, event: 1).map { ($0.0, Array($0.1)) } }
+        }
+        #expect(find(5, record) == nil)
+        record.withUnsafeBytes { d in
+            values.withUnsafeBufferPointer { v in memo.store(slot: slot, header: 5, d, template: 9, values: v) }
+        }
+        #expect(find(5, record).map { $0.0 } == 9)
+        #expect(find(5, record).map { $0.1 } == values)
+        #expect(find(6, record) == nil)
+        #expect(find(5, Array(record.dropLast(4))) == nil)
+        for k in [0, 17, 40, 43] {
+            var other = record
+            other[k] ^= 1
+            #expect(find(5, other) == nil, "byte \(k)")
+        }
+        // Too long to keep: no slot.
+        #expect([UInt8](repeating: 0, count: RecordMemo.maxBytes + 4).withUnsafeBytes { memo.slot(header: 5, $0) } == -1)
+    }
+
+    @Test("an event whose records rarely repeat leaves the record memo after its trial")
+    func recordMemoTrial() {
+        var memo = RecordMemo.allocate(events: 2)
+        defer { memo.deallocate() }
+        var n: UInt32 = 0
+        while memo.isOn(1) && n < RecordMemo.trial + 1 {
+            let record: [UInt8] = withUnsafeBytes(of: n) { Array($0) } + [0, 0, 0, 0]
+            _ = record.withUnsafeBytes { d in memo.find(slot: memo.slot(header: 0, d), header: 0, d, event: 1) }
+            n += 1
+        }
+        #expect(!memo.isOn(1))
+        #expect(n == RecordMemo.trial)
+        #expect(memo.isOn(0))
+    }
+
     /// What the tokenizer makes of `:HEX ` (a word between ':' and ' ', as the kvm plugin prints).
     static func tokenized(_ hex: String) -> (skeleton: [UInt8], values: [Int64]) {
         var sk = SkeletonBuilder()

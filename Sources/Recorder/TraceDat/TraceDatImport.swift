@@ -11,6 +11,8 @@ extension TraceDatReader {
         var mismatches = 0
         /// Records whose body form (`TemplateMemo` way) disagreed with the printed way (tests: 0).
         var formDisagreements = 0
+        /// Records stored as a byte-identical record before them was (`RecordMemo`).
+        var repeats = 0
         var clock: ClockDomain = .none
     }
 
@@ -29,6 +31,7 @@ extension TraceDatReader {
                     counts.direct = importer.direct
                     counts.mismatches = importer.mismatches
                     counts.formDisagreements = importer.formDisagreements
+                    counts.repeats = importer.recordMemoHits
                     counts.clock = importer.clock
                 }
                 try importer.importAll(path: path, diagnostics: &diagnostics, observe: observe)
@@ -132,6 +135,10 @@ struct TraceDatImport {
     /// The sched forms' printer and scratch.
     private var sched: SchedFormContext
     private var memo = TemplateMemo()
+    /// Records stored before, byte for byte (not under `verifyAll`, which builds every record).
+    private var recordMemo = RecordMemo()
+    /// Records the record memo stored.
+    var recordMemoHits: Int { recordMemo.hitCount }
     /// What the memo way found for the record the general way is called for next.
     private var memoOutcome = MemoOutcome.noValues
     private var shape = RecordShape()
@@ -169,6 +176,8 @@ struct TraceDatImport {
         }
         shape = RecordShape.allocate()
         defer { shape.deallocate() }
+        if !verifyAll && maxID < 1 << 20 { recordMemo = RecordMemo.allocate(events: maxID + 1) }
+        defer { recordMemo.deallocate() }
         lastTemplateCount = writer.catalog.count
         let run = self.run
         // The memo way first, on its own: it needs none of the general way's context (whose
@@ -317,10 +326,25 @@ struct TraceDatImport {
         // Memo key: header skeleton and event (events of one name may have different forms).
         let hid = cachedHeaderID(s, pid) ?? headerID(s, pid)
         let header = UInt64(hid) << 20 | UInt64(eventID)
+        // (`eventID` is below the tables' count: `memoRecord` checked it.)
+        let kind = formKinds.withUnsafeBufferPointer { $0[eventID] }
+        // A record stored before, byte for byte, under this header: the same template and values,
+        // without the form (compiled and plugin forms: their output is the record's bytes' alone — a
+        // sched form registers task names only when first seen, so never on a repeat). Not when
+        // due for verification (the form's way proves the record) nor under `verifyAll` (off).
+        var memoSlot = -1
+        if kind == .compiled || kind == .plugin, sinceVerified &+ 1 < 64, recordMemo.isOn(eventID) {
+            memoSlot = recordMemo.slot(header: header, d)
+            if memoSlot >= 0, let (id, v) = recordMemo.find(slot: memoSlot, header: header, d, event: eventID) {
+                sinceVerified &+= 1
+                try writer.append(time: time, cpu: s.cpu, thread: pid, domain: clock, template: id, values: v)
+                direct &+= 1
+                return .stored
+            }
+        }
         shape.reset()
         let filled: Bool
-        // (`eventID` is below the tables' count: `memoRecord` checked it.)
-        switch formKinds.withUnsafeBufferPointer({ $0[eventID] }) {
+        switch kind {
         case .compiled:
             filled = compiledForms.withUnsafeBufferPointer { $0[eventID] }!._withUnsafeGuaranteedRef { plan in
                 e._withUnsafeGuaranteedRef { e in plan.fill(d, printer: printer, event: e, into: &shape, scratch: &scratch) }
@@ -346,7 +370,11 @@ struct TraceDatImport {
             try writer.append(time: time, cpu: s.cpu, thread: pid, domain: clock, template: id, values: shape.valueBuffer)
             direct &+= 1
             // Task names the print registered: later headers change (as in the general way).
-            if printer.commsVersion != commsVersion { namesRegistered() }
+            if printer.commsVersion != commsVersion {
+                namesRegistered()
+            } else if memoSlot >= 0 {
+                recordMemo.store(slot: memoSlot, header: header, d, template: id, values: shape.valueBuffer)
+            }
             return .stored
         }
         return .newShape(header: header, hash: h)
