@@ -129,16 +129,17 @@ struct TraceDatFormTests {
         let values: [Int64] = [1, -2, 0x7fff_ffff_ffff]
         let slot = record.withUnsafeBytes { memo.slot(header: 5, $0) }
         // Looked up in the slot the stored record hashed to (a colliding record lands there too).
-        func find(_ header: UInt64, _ r: [UInt8]) -> (UInt32, [Int64])? {
+        func find(_ header: UInt64, _ r: [UInt8]) -> (UInt32, [Int64], Int)? {
             var memo = memo
-            return r.withUnsafeBytes { d in memo.find(slot: slot, header: header, d, event: 1).map { ($0.0, Array($0.1)) } }
+            return r.withUnsafeBytes { d in memo.find(slot: slot, header: header, d, event: 1).map { ($0.template, Array($0.values), $0.valueBytes) } }
         }
         #expect(find(5, record) == nil)
         record.withUnsafeBytes { d in
-            values.withUnsafeBufferPointer { v in memo.store(slot: slot, header: 5, d, template: 9, values: v) }
+            values.withUnsafeBufferPointer { v in memo.store(slot: slot, header: 5, d, template: 9, values: v, valueBytes: 11) }
         }
         #expect(find(5, record).map { $0.0 } == 9)
         #expect(find(5, record).map { $0.1 } == values)
+        #expect(find(5, record).map { $0.2 } == 11)
         #expect(find(6, record) == nil)
         #expect(find(5, Array(record.dropLast(4))) == nil)
         for k in [0, 17, 40, 43] {

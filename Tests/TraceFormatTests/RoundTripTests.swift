@@ -31,6 +31,15 @@ struct RoundTripTests {
         #expect(a == b)
     }
 
+    @Test("appending values with their encoded size given writes the same bytes", arguments: [1024, 8192, 1 << 20])
+    func sizedAppend(chunkSize: Int) throws {
+        var rng = SplitMix64(seed: 7)
+        let templates = RandomTraces.templates(12, rng: &rng)
+        let events = RandomTraces.events(5000, templates: templates, rng: &rng)
+        let plain = try RandomTraces.write(events, templates: templates, chunkSize: chunkSize)
+        #expect(try RandomTraces.write(events, templates: templates, chunkSize: chunkSize, sized: true) == plain)
+    }
+
     @Test("an empty trace reads back empty and undamaged")
     func empty() throws {
         let bytes = try RandomTraces.write([], templates: [], chunkSize: 4096)

@@ -100,8 +100,9 @@ enum RandomTraces {
     }
 
     /// Writes events to an in-memory .irqt.
+    /// `sized`: through the `append` that takes the values' encoded size.
     static func write(_ events: [TestEvent], templates: [TestTemplate], chunkSize: Int, level: Int32 = 3,
-                      metadata: TraceMetadata = TraceMetadata(source: .simulator)) throws -> [UInt8] {
+                      metadata: TraceMetadata = TraceMetadata(source: .simulator), sized: Bool = false) throws -> [UInt8] {
         let out = OutputFile()
         let writer = TraceWriter(output: out, metadata: metadata, chunkSize: chunkSize, level: level)
         let ids = try templates.map { try writer.catalog.intern(name: $0.name, skeleton: $0.skeleton) }
@@ -109,7 +110,13 @@ enum RandomTraces {
             var values = e.values
             for (s, bytes) in e.strings { values[s] = writer.internString(bytes) }
             try values.withUnsafeBufferPointer { v in
-                try writer.append(time: e.time, cpu: e.cpu, thread: e.thread, domain: e.domain, template: ids[e.template], values: v)
+                if sized {
+                    let exact = UnsafeBufferPointer(rebasing: v.prefix(writer.catalog.valueCount(ids[e.template])))
+                    try writer.append(time: e.time, cpu: e.cpu, thread: e.thread, domain: e.domain, template: ids[e.template],
+                                      values: exact, valueBytes: TraceWriter.encodedSize(exact))
+                } else {
+                    try writer.append(time: e.time, cpu: e.cpu, thread: e.thread, domain: e.domain, template: ids[e.template], values: v)
+                }
             }
         }
         try writer.finish()

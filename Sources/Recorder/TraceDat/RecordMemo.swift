@@ -20,7 +20,8 @@ struct RecordMemo {
     /// Tries per event before a poor hit rate turns the memo off for it.
     static let trial: UInt32 = 4096
 
-    // Slot layout: header (8), length (4), template (4), value count (4), pad (4), bytes, values.
+    // Slot layout: header (8), length (4), template (4), value count (4), the values' encoded size (4),
+    // bytes, values.
     private static let bytesOffset = 24
     private static let valuesOffset = bytesOffset + maxBytes
     private static let stride = valuesOffset + maxValues * 8
@@ -81,7 +82,8 @@ struct RecordMemo {
 
     /// The template and values stored in `slot` when they were stored for exactly this record.
     @inline(__always)
-    mutating func find(slot: Int, header: UInt64, _ d: UnsafeRawBufferPointer, event id: Int) -> (UInt32, UnsafeBufferPointer<Int64>)? {
+    mutating func find(slot: Int, header: UInt64, _ d: UnsafeRawBufferPointer, event id: Int)
+        -> (template: UInt32, values: UnsafeBufferPointer<Int64>, valueBytes: Int)? {
         let e = slots.unsafelyUnwrapped + slot &* Self.stride
         let n = d.count
         var found = e.load(as: UInt64.self) == header && Int(e.load(fromByteOffset: 8, as: Int32.self)) == n
@@ -104,7 +106,7 @@ struct RecordMemo {
         hitCount &+= 1
         let values = UnsafeBufferPointer(start: UnsafeRawPointer(e + Self.valuesOffset).assumingMemoryBound(to: Int64.self),
                                          count: Int(e.load(fromByteOffset: 16, as: Int32.self)))
-        return (e.load(fromByteOffset: 12, as: UInt32.self), values)
+        return (e.load(fromByteOffset: 12, as: UInt32.self), values, Int(e.load(fromByteOffset: 20, as: Int32.self)))
     }
 
     /// Counts a look-up of event `id` while on trial; a poor hit rate at its end turns it off.
@@ -118,15 +120,18 @@ struct RecordMemo {
         if t &+ 1 == Self.trial && hits[id] < Self.trial / 4 { off[id] = true }
     }
 
-    /// Keeps (header, record) → (template, values) in `slot` (from ``slot(header:_:)``).
+    /// Keeps (header, record) → (template, values) in `slot` (from ``slot(header:_:)``): exactly the
+    /// template's slot values, and their `TraceWriter.encodedSize`.
     @inline(__always)
-    func store(slot: Int, header: UInt64, _ d: UnsafeRawBufferPointer, template: UInt32, values: UnsafeBufferPointer<Int64>) {
+    func store(slot: Int, header: UInt64, _ d: UnsafeRawBufferPointer, template: UInt32, values: UnsafeBufferPointer<Int64>,
+               valueBytes: Int) {
         guard slot >= 0, values.count <= Self.maxValues, let p = d.baseAddress else { return }
         let e = slots.unsafelyUnwrapped + slot &* Self.stride
         e.storeBytes(of: header, as: UInt64.self)
         e.storeBytes(of: Int32(truncatingIfNeeded: d.count), toByteOffset: 8, as: Int32.self)
         e.storeBytes(of: template, toByteOffset: 12, as: UInt32.self)
         e.storeBytes(of: Int32(truncatingIfNeeded: values.count), toByteOffset: 16, as: Int32.self)
+        e.storeBytes(of: Int32(truncatingIfNeeded: valueBytes), toByteOffset: 20, as: Int32.self)
         (e + Self.bytesOffset).copyMemory(from: p, byteCount: d.count)
         if let v = values.baseAddress, values.count > 0 {
             (e + Self.valuesOffset).copyMemory(from: v, byteCount: values.count * 8)

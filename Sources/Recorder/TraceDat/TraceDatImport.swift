@@ -335,9 +335,9 @@ struct TraceDatImport {
         var memoSlot = -1
         if kind == .compiled || kind == .plugin, sinceVerified &+ 1 < 64, recordMemo.isOn(eventID) {
             memoSlot = recordMemo.slot(header: header, d)
-            if memoSlot >= 0, let (id, v) = recordMemo.find(slot: memoSlot, header: header, d, event: eventID) {
+            if memoSlot >= 0, let (id, v, size) = recordMemo.find(slot: memoSlot, header: header, d, event: eventID) {
                 sinceVerified &+= 1
-                try writer.append(time: time, cpu: s.cpu, thread: pid, domain: clock, template: id, values: v)
+                try writer.append(time: time, cpu: s.cpu, thread: pid, domain: clock, template: id, values: v, valueBytes: size)
                 direct &+= 1
                 return .stored
             }
@@ -373,7 +373,9 @@ struct TraceDatImport {
             if printer.commsVersion != commsVersion {
                 namesRegistered()
             } else if memoSlot >= 0 {
-                recordMemo.store(slot: memoSlot, header: header, d, template: id, values: shape.valueBuffer)
+                // (The template's slot values: the form may have written more, which `append` ignores.)
+                let v = UnsafeBufferPointer(rebasing: shape.valueBuffer.prefix(writer.catalog.valueCount(id)))
+                recordMemo.store(slot: memoSlot, header: header, d, template: id, values: v, valueBytes: TraceWriter.encodedSize(v))
             }
             return .stored
         }

@@ -101,6 +101,43 @@ final class ChunkBuilder {
     @inline(__always)
     func append(time: Int64, cpu: Int32, thread: Int32, domain: UInt8, template: UInt32,
                 arity: Int, values v: UnsafeBufferPointer<Int64>) {
+        // Wrapping sums: a size is at most 10 bytes a value (no overflow checks in the per-value loop).
+        var size = appendRow(time: time, cpu: cpu, thread: thread, domain: domain, template: template, arity: arity)
+        if arity > 0 {
+            let slots = values.appendUninitialized(arity)
+            for s in 0..<arity {
+                let x = v[s]
+                slots[s] = x
+                size &+= varintSize(zigzagEncode(x))
+            }
+        }
+        estimatedSize &+= size
+    }
+
+    /// ``append(time:cpu:thread:domain:template:arity:values:)`` of `arity` values whose varints take
+    /// `valueBytes` (``encodedSize(_:)``, computed once by a caller that appends them repeatedly).
+    @inline(__always)
+    func append(time: Int64, cpu: Int32, thread: Int32, domain: UInt8, template: UInt32,
+                arity: Int, values v: UnsafeBufferPointer<Int64>, valueBytes: Int) {
+        let size = appendRow(time: time, cpu: cpu, thread: thread, domain: domain, template: template, arity: arity)
+        if arity > 0 {
+            let slots = values.appendUninitialized(arity)
+            for s in 0..<arity { slots[s] = v[s] }
+        }
+        estimatedSize &+= size &+ valueBytes
+    }
+
+    /// The varint bytes of `values` in the chunk's size estimate.
+    static func encodedSize(_ values: UnsafeBufferPointer<Int64>) -> Int {
+        var size = 0
+        for x in values { size &+= varintSize(zigzagEncode(x)) }
+        return size
+    }
+
+    /// One event's row (its per-event columns); the estimate's share of it (its time delta's varint
+    /// and the row's fixed bytes).
+    @inline(__always)
+    private func appendRow(time: Int64, cpu: Int32, thread: Int32, domain: UInt8, template: UInt32, arity: Int) -> Int {
         let g = Int(template)
         if g >= globalToLocal.count { globalToLocal.append(contentsOf: repeatElement(0, count: g + 1 - globalToLocal.count)) }
         var local = globalToLocal.withUnsafeBufferPointer { $0[g] }   // (g < count: made so above)
@@ -120,17 +157,7 @@ final class ChunkBuilder {
         domains.store(domain, at: n)
         localTemplates.store(local &- 1, at: n)
         rowsSynced = false
-        // Wrapping sums: a size is at most 10 bytes a value (no overflow checks in the per-value loop).
-        var size = 2 &+ varintSize(zigzagEncode(time &- previous))
-        if arity > 0 {
-            let slots = values.appendUninitialized(arity)
-            for s in 0..<arity {
-                let x = v[s]
-                slots[s] = x
-                size &+= varintSize(zigzagEncode(x))
-            }
-        }
-        estimatedSize &+= size
+        return 2 &+ varintSize(zigzagEncode(time &- previous))
     }
 
     @inline(never)

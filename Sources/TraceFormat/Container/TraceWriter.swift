@@ -56,6 +56,24 @@ public final class TraceWriter {
         if chunk.estimatedSize >= chunkSize { try flushChunk() }
     }
 
+    /// ``append(time:cpu:thread:domain:template:values:)`` of exactly the template's slot values, whose
+    /// ``encodedSize(_:)`` is `valueBytes`: for a caller that stores the same values again and again
+    /// (the trace.dat importer's repeated records), which then sizes them once. (The size only moves
+    /// chunk boundaries: the same as the other `append` gives when it is right.)
+    @inline(__always)
+    public func append(time: Int64, cpu: Int32, thread: Int32, domain: ClockDomain, template: UInt32,
+                       values: UnsafeBufferPointer<Int64>, valueBytes: Int) throws {
+        let arity = catalog.valueCount(template)
+        precondition(values.count >= arity, "template \(template) needs \(arity) values")
+        chunk.append(time: time, cpu: cpu, thread: thread, domain: domain.rawValue, template: template,
+                     arity: arity, values: values, valueBytes: valueBytes)
+        eventCount &+= 1
+        if chunk.estimatedSize >= chunkSize { try flushChunk() }
+    }
+
+    /// What `values` add to a chunk's size estimate (``append(time:cpu:thread:domain:template:values:valueBytes:)``).
+    public static func encodedSize(_ values: UnsafeBufferPointer<Int64>) -> Int { ChunkBuilder.encodedSize(values) }
+
     /// Index of a string in the current chunk's table, for a string slot. Call it for each event
     /// just before ``append(time:cpu:thread:domain:template:values:)``.
     public func internString(_ bytes: [UInt8]) -> Int64 { chunk.internString(bytes) }
