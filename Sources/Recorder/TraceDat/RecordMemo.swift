@@ -12,11 +12,11 @@
 /// length and every byte), so a collision costs a miss, never a wrong event. An event whose records
 /// rarely repeat (`sys_enter`'s pointer arguments) stops being looked up after `trial` tries.
 struct RecordMemo {
-    static let slotCount = 1024
+    static let slotCount = 4096
     /// Longest record kept (bytes; a multiple of 8).
-    static let maxBytes = 96
+    static let maxBytes = 64
     /// Most slot values kept.
-    static let maxValues = 24
+    static let maxValues = 16
     /// Tries per event before a poor hit rate turns the memo off for it.
     static let trial: UInt32 = 4096
 
@@ -77,7 +77,7 @@ struct RecordMemo {
             // Records are whole 4-byte words: at most one word left.
             h = (h ^ UInt64(p.loadUnaligned(fromByteOffset: k, as: UInt32.self))) &* 0xC4CE_B9FE_1A85_EC53
         }
-        return Int(truncatingIfNeeded: (h ^ (h >> 31)) >> 54)   // 10 bits: `slotCount`
+        return Int(truncatingIfNeeded: (h ^ (h >> 31)) >> 52)   // 12 bits: `slotCount`
     }
 
     /// The template and values stored in `slot` when they were stored for exactly this record.
