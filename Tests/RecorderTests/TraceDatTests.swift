@@ -122,13 +122,16 @@ struct TraceDatTests {
             let r = try TraceDatReader(data: Data(bytes), path: name)
             var n = 0
             try r.forEachLine { _ in n += 1 }
-            // The import path too (records → templates without text lines): same errors, no crash.
-            let writer = TraceWriter(output: OutputFile(), metadata: TraceMetadata(source: .traceDat), level: 1)
-            var counts = TraceDatReader.ImportCounts()
-            var diagnostics = ImportDiagnostics()
-            try r.importRecords(writer: writer, clock: .ftraceLocal, strict: true, verifyAll: true, path: name,
-                                counts: &counts, diagnostics: &diagnostics, observe: { _, _ in })
-            #expect(counts.mismatches == 0)
+            // The import path too (records → templates without text lines): same errors, no crash;
+            // with every record built the general way, and with the memo ways (the record memo) on.
+            for verifyAll in [true, false] {
+                let writer = TraceWriter(output: OutputFile(), metadata: TraceMetadata(source: .traceDat), level: 1)
+                var counts = TraceDatReader.ImportCounts()
+                var diagnostics = ImportDiagnostics()
+                try r.importRecords(writer: writer, clock: .ftraceLocal, strict: true, verifyAll: verifyAll, path: name,
+                                    counts: &counts, diagnostics: &diagnostics, observe: { _, _ in })
+                #expect(counts.mismatches == 0)
+            }
             return nil
         } catch let e as TraceDatError {
             return e
