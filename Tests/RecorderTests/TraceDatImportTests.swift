@@ -147,8 +147,12 @@ struct TraceDatFormTests {
             other[k] ^= 1
             #expect(find(5, other) == nil, "byte \(k)")
         }
-        // Too long to keep: no slot.
+        // Too long to keep, or not whole words (a damaged length): no slot.
         #expect([UInt8](repeating: 0, count: RecordMemo.maxBytes + 4).withUnsafeBytes { memo.slot(header: 5, $0) } == -1)
+        for n in [1, 2, 3, 5, 42, 43] {
+            #expect([UInt8](repeating: 0, count: n).withUnsafeBytes { memo.slot(header: 5, $0) } == -1, "\(n) bytes")
+        }
+        #expect([UInt8](repeating: 0, count: 44).withUnsafeBytes { memo.slot(header: 5, $0) } >= 0)
     }
 
     @Test("an event whose records rarely repeat leaves the record memo after its trial")

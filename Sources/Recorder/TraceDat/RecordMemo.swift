@@ -62,11 +62,13 @@ struct RecordMemo {
     @inline(__always)
     func isOn(_ id: Int) -> Bool { slots != nil && !off.withUnsafeBufferPointer { $0[id] } }
 
-    /// The slot a record hashes to (with its header key), or -1 for a record too long to keep.
+    /// The slot a record hashes to (with its header key), or -1 for a record not kept: too long, or
+    /// not whole 4-byte words (the ring buffer's records are; a damaged length may not be — the
+    /// loads below read whole words).
     @inline(__always)
     func slot(header: UInt64, _ d: UnsafeRawBufferPointer) -> Int {
         let n = d.count
-        guard n <= Self.maxBytes, let p = d.baseAddress else { return -1 }
+        guard n <= Self.maxBytes, n & 3 == 0, let p = d.baseAddress else { return -1 }
         var h = (header ^ UInt64(truncatingIfNeeded: n)) &* 0x9E37_79B9_7F4A_7C15
         var k = 0
         while k &+ 8 <= n {
@@ -74,7 +76,7 @@ struct RecordMemo {
             k &+= 8
         }
         if k < n {
-            // Records are whole 4-byte words: at most one word left.
+            // (Whole 4-byte words: one word left.)
             h = (h ^ UInt64(p.loadUnaligned(fromByteOffset: k, as: UInt32.self))) &* 0xC4CE_B9FE_1A85_EC53
         }
         return Int(truncatingIfNeeded: (h ^ (h >> 31)) >> 52)   // 12 bits: `slotCount`
