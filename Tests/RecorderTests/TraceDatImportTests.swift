@@ -11,6 +11,16 @@ let datSamples: [String] = ["traces/tracedat", "traces/kvm"].flatMap { dir -> [S
     return ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).filter { $0.hasSuffix(".dat") }.sorted().map { path + "/" + $0 }
 }
 
+/// `dat`'s records imported into a writer that is then dropped: what the import counted.
+func importCounts(_ dat: TraceDatReader, path: String, verifyAll: Bool) throws -> TraceDatReader.ImportCounts {
+    let writer = TraceWriter(output: OutputFile(), metadata: TraceMetadata(source: .traceDat), level: 1)
+    var counts = TraceDatReader.ImportCounts()
+    var diagnostics = ImportDiagnostics()
+    try dat.importRecords(writer: writer, clock: .ftraceLocal, strict: true, verifyAll: verifyAll, path: path,
+                          counts: &counts, diagnostics: &diagnostics, observe: { _, _ in })
+    return counts
+}
+
 func reportPath(_ dat: String) -> String {
     var base = String(dat.dropLast(4))
     for suffix in [".v6", ".v7-none", ".v7-zlib"] where base.hasSuffix(suffix) { base = String(base.dropLast(suffix.count)) }
@@ -49,14 +59,8 @@ struct TraceDatImportTests {
 
     @Test("records are stored from their binary form, and every one reprints its report line", arguments: datSamples)
     func direct(path: String) throws {
-        let data = try Data(contentsOf: URL(fileURLWithPath: path))
-        let dat = try TraceDatReader(data: data, path: path)
-        let out = OutputFile()
-        let writer = TraceWriter(output: out, metadata: TraceMetadata(source: .traceDat), level: 1)
-        var counts = TraceDatReader.ImportCounts()
-        var diagnostics = ImportDiagnostics()
-        try dat.importRecords(writer: writer, clock: .ftraceLocal, strict: true, verifyAll: true, path: path,
-                              counts: &counts, diagnostics: &diagnostics, observe: { _, _ in })
+        let dat = try TraceDatReader(data: try Data(contentsOf: URL(fileURLWithPath: path)), path: path)
+        let counts = try importCounts(dat, path: path, verifyAll: true)
         #expect(counts.mismatches == 0)
         // Under verifyAll every record with a body form is also built the printed way: they agree.
         #expect(counts.formDisagreements == 0)
@@ -78,11 +82,7 @@ struct TraceDatImportTests {
         }
         #expect(try recorded(verifyAll: false) == recorded(verifyAll: true))
         let dat = try TraceDatReader(data: try Data(contentsOf: URL(fileURLWithPath: path)), path: path)
-        let writer = TraceWriter(output: OutputFile(), metadata: TraceMetadata(source: .traceDat), level: 1)
-        var counts = TraceDatReader.ImportCounts()
-        var diagnostics = ImportDiagnostics()
-        try dat.importRecords(writer: writer, clock: .ftraceLocal, strict: true, verifyAll: false, path: path,
-                              counts: &counts, diagnostics: &diagnostics, observe: { _, _ in })
+        let counts = try importCounts(dat, path: path, verifyAll: false)
         #expect(counts.mismatches == 0)
         #expect(counts.repeats < counts.direct)
         // The kvm samples repeat their APIC register writes and acceptances.

@@ -125,12 +125,7 @@ struct TraceDatTests {
             // The import path too (records → templates without text lines): same errors, no crash;
             // with every record built the general way, and with the memo ways (the record memo) on.
             for verifyAll in [true, false] {
-                let writer = TraceWriter(output: OutputFile(), metadata: TraceMetadata(source: .traceDat), level: 1)
-                var counts = TraceDatReader.ImportCounts()
-                var diagnostics = ImportDiagnostics()
-                try r.importRecords(writer: writer, clock: .ftraceLocal, strict: true, verifyAll: verifyAll, path: name,
-                                    counts: &counts, diagnostics: &diagnostics, observe: { _, _ in })
-                #expect(counts.mismatches == 0)
+                #expect(try importCounts(r, path: name, verifyAll: verifyAll).mismatches == 0)
             }
             return nil
         } catch let e as TraceDatError {
