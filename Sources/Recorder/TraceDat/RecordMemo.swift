@@ -7,6 +7,8 @@
 /// the same guest address, a syscall return, an APIC register write — so the importer looks here
 /// before running the form, hashing its shape and looking the shape up (~250 instructions of a
 /// `kvm_emulate_insn` record). Only what the memo way stored, not due for verification, enters.
+/// (The forms' values are numbers: never an index into a chunk's string table, which would not
+/// outlive the chunk.)
 ///
 /// Direct-mapped: each slot holds the last record hashed to it. Keys are compared exactly (header,
 /// length and every byte), so a collision costs a miss, never a wrong event. An event whose records

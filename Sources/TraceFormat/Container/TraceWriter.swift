@@ -58,8 +58,9 @@ public final class TraceWriter {
 
     /// ``append(time:cpu:thread:domain:template:values:)`` of exactly the template's slot values, whose
     /// ``encodedSize(_:)`` is `valueBytes`: for a caller that stores the same values again and again
-    /// (the trace.dat importer's repeated records), which then sizes them once. (The size only moves
-    /// chunk boundaries: the same as the other `append` gives when it is right.)
+    /// (the trace.dat importer's repeated records), which then sizes them once. (The size only decides
+    /// where chunks end, so a wrong one cannot damage the trace; the right one writes the same bytes
+    /// as the other `append`.)
     @inline(__always)
     public func append(time: Int64, cpu: Int32, thread: Int32, domain: ClockDomain, template: UInt32,
                        values: UnsafeBufferPointer<Int64>, valueBytes: Int) throws {
