@@ -29,10 +29,10 @@ struct RecordMemo {
     private static let stride = valuesOffset + maxValues * 8
 
     private var slots: UnsafeMutableRawPointer?
-    /// Per event id: tries and hits while on trial; `off` set when the event left the memo.
+    /// Per event id: look-ups and finds while on trial; `tries` is `.max` for an event whose trial
+    /// ended with too few found (off).
     private var tries: [UInt32] = []
     private var hits: [UInt32] = []
-    private var off: [Bool] = []
     private(set) var hitCount = 0
 
     init() {}
@@ -51,7 +51,6 @@ struct RecordMemo {
         m.slots = raw
         m.tries = Array(repeating: 0, count: events)
         m.hits = Array(repeating: 0, count: events)
-        m.off = Array(repeating: false, count: events)
         return m
     }
 
@@ -62,7 +61,7 @@ struct RecordMemo {
 
     /// Whether records of event `id` (below the count given to `allocate`) are looked up.
     @inline(__always)
-    func isOn(_ id: Int) -> Bool { slots != nil && !off.withUnsafeBufferPointer { $0[id] } }
+    func isOn(_ id: Int) -> Bool { slots != nil && tries.withUnsafeBufferPointer { $0[id] } != .max }
 
     /// The slot a record hashes to (with its header key), or -1 for a record not kept: too long, or
     /// not whole 4-byte words (the ring buffer's records are; a damaged length may not be — the
@@ -118,10 +117,10 @@ struct RecordMemo {
     private mutating func trial(_ id: Int, hit: Bool) {
         let t = tries.withUnsafeBufferPointer { $0[id] }
         guard t < Self.trial else { return }
-        tries.withUnsafeMutableBufferPointer { $0[id] = t &+ 1 }
         if hit { hits.withUnsafeMutableBufferPointer { $0[id] &+= 1 } }
         // (A quarter of the records repeating pays for the hashing and copying of the rest.)
-        if t &+ 1 == Self.trial && hits[id] < Self.trial / 4 { off[id] = true }
+        let off = t &+ 1 == Self.trial && hits[id] < Self.trial / 4
+        tries.withUnsafeMutableBufferPointer { $0[id] = off ? .max : t &+ 1 }
     }
 
     /// Keeps (header, record) → (template, values) in `slot` (from ``slot(header:_:)``): exactly the

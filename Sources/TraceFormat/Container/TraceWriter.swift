@@ -48,12 +48,10 @@ public final class TraceWriter {
     @inline(__always)
     public func append(time: Int64, cpu: Int32, thread: Int32, domain: ClockDomain, template: UInt32,
                        values: UnsafeBufferPointer<Int64>) throws {
-        let arity = catalog.valueCount(template)
-        precondition(values.count >= arity, "template \(template) needs \(arity) values")
+        let arity = arity(template, values)
         chunk.append(time: time, cpu: cpu, thread: thread, domain: domain.rawValue, template: template,
                      arity: arity, values: values)
-        eventCount &+= 1
-        if chunk.estimatedSize >= chunkSize { try flushChunk() }
+        try appended()
     }
 
     /// ``append(time:cpu:thread:domain:template:values:)`` of exactly the template's slot values, whose
@@ -64,10 +62,23 @@ public final class TraceWriter {
     @inline(__always)
     public func append(time: Int64, cpu: Int32, thread: Int32, domain: ClockDomain, template: UInt32,
                        values: UnsafeBufferPointer<Int64>, valueBytes: Int) throws {
-        let arity = catalog.valueCount(template)
-        precondition(values.count >= arity, "template \(template) needs \(arity) values")
+        let arity = arity(template, values)
         chunk.append(time: time, cpu: cpu, thread: thread, domain: domain.rawValue, template: template,
                      arity: arity, values: values, valueBytes: valueBytes)
+        try appended()
+    }
+
+    /// The template's slot count, which `values` must cover.
+    @inline(__always)
+    private func arity(_ template: UInt32, _ values: UnsafeBufferPointer<Int64>) -> Int {
+        let arity = catalog.valueCount(template)
+        precondition(values.count >= arity, "template \(template) needs \(arity) values")
+        return arity
+    }
+
+    /// An event was appended: counted, and the chunk written when full.
+    @inline(__always)
+    private func appended() throws {
         eventCount &+= 1
         if chunk.estimatedSize >= chunkSize { try flushChunk() }
     }
